@@ -1,0 +1,105 @@
+// Command handler is dbsync: the Azure Functions custom handler (no
+// arguments) and the command line (sync, check, demo-data).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	dbsync "github.com/dbsync/dbsync/sync"
+)
+
+// Exit codes (DESIGN §4).
+const (
+	exitOK     = 0
+	exitFailed = 1 // the run failed; the target is unchanged
+	exitUsage  = 2 // usage or configuration error
+	exitBusy   = 3 // another run holds the lock
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a command-line mistake: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// run dispatches to a subcommand and turns its error into one line on
+// stderr and an exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var err error
+	cmd := ""
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "":
+		err = runServe(ctx, os.Getenv, stdout, stderr)
+	case "sync":
+		err = runSync(ctx, args, stdout, stderr)
+	case "check":
+		err = runCheck(ctx, args, stdout, stderr)
+	case "demo-data":
+		err = runDemoData(ctx, args, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, mainUsage)
+		return exitOK
+	default:
+		err = &usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, mainUsage)}
+	}
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	if !errors.Is(err, errReported) {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+	}
+	return code
+}
+
+// errReported wraps an error already shown to the user (a printed report).
+var errReported = errors.New("reported")
+
+type reportedError struct{ err error }
+
+func (e reportedError) Error() string   { return e.err.Error() }
+func (e reportedError) Unwrap() []error { return []error{e.err, errReported} }
+
+func exitCode(err error) int {
+	var ue *usageError
+	var ce *dbsync.ConfigError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue), errors.As(err, &ce):
+		return exitUsage
+	case errors.Is(err, dbsync.ErrBusy):
+		return exitBusy
+	}
+	return exitFailed
+}
+
+const mainUsage = `dbsync copies one query's rows from a primary MySQL server (or a local SQLite
+fallback) into a target table, replacing its contents atomically.
+
+Usage:
+  handler                      serve as an Azure Functions custom handler
+  handler sync  [flags]        run one sync now
+  handler check [flags]        check config, secrets, connections, TLS, load method
+  handler demo-data [flags]    create the demo's fallback SQLite database
+
+Run "handler sync -h" for a command's flags.
+
+Exit codes: 0 success, 1 run failed (target unchanged), 2 usage or
+configuration error, 3 another run holds the lock.
+`

@@ -1,0 +1,87 @@
+package sync
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrBusy means another run holds the run lock for the same target table.
+	ErrBusy = errors.New("another run holds the lock for this target table")
+	// ErrTooFewRows means the source returned fewer rows than [sync] min_rows.
+	ErrTooFewRows = errors.New("source returned fewer rows than min_rows")
+)
+
+// ConfigError is a configuration problem: a missing or unreadable file, or a
+// key with a bad value. The CLI exits 2 and the HTTP trigger answers 400.
+type ConfigError struct {
+	File   string // config file, when the problem is in it
+	Key    string // "section.key", when one key is at fault
+	Value  string // the bad value; empty for secrets
+	Origin string // where the value came from: the file, an env var, a Key Vault secret, a run option
+	Reason string // what is wrong and what to do
+	Err    error  // underlying error, if any
+}
+
+func (e *ConfigError) Error() string {
+	msg := "config"
+	if e.File != "" && e.Key == "" {
+		msg += " " + e.File
+	}
+	if e.Key != "" {
+		msg += " " + e.Key
+		if e.Value != "" {
+			msg += fmt.Sprintf(" = %q", e.Value)
+		}
+		if e.Origin != "" {
+			msg += " (from " + e.Origin + ")"
+		}
+	}
+	msg += ": " + e.Reason
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// SchemaError lists how the source's columns differ from the target table's
+// when [sync] on_schema_change = fail.
+type SchemaError struct {
+	Table       string
+	Differences []string
+}
+
+func (e *SchemaError) Error() string {
+	msg := fmt.Sprintf("source columns do not match target table %s (set [sync] on_schema_change = recreate to rebuild the table from the source's types):", e.Table)
+	for _, d := range e.Differences {
+		msg += " " + d + ";"
+	}
+	return msg[:len(msg)-1]
+}
+
+// sourceError marks a failure of the source (connect, query, read), which is
+// what makes a run switch to the fallback source.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+func asSourceError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sourceError
+	if errors.As(err, &se) {
+		return err
+	}
+	return &sourceError{err: err}
+}
+
+// isSourceError reports whether err came from reading the source.
+func isSourceError(err error) bool {
+	var se *sourceError
+	return errors.As(err, &se)
+}

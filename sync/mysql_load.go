@@ -1,0 +1,421 @@
+package sync
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// encoding says how one cell is written for the target column.
+type encoding int
+
+const (
+	encText       encoding = iota // the text as it is
+	encHex                        // bytes as hex, decoded by the server (binary and BIT columns)
+	encBitNumber                  // a number into a BIT column
+	encBitToDigit                 // BIT bytes into a non-BIT column, as a decimal number
+)
+
+// encodingFor picks how a source kind is written into a target column of
+// the given MySQL DATA_TYPE. Binary data travels as hex so that no byte is
+// reinterpreted through the connection's character set.
+func encodingFor(src Kind, dataType string) encoding {
+	switch dataType {
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+		return encHex
+	case "bit":
+		if src == KindBit || src == KindBinary {
+			return encHex
+		}
+		return encBitNumber
+	}
+	if src == KindBit {
+		return encBitToDigit
+	}
+	return encText
+}
+
+type loadColumn struct {
+	name string
+	mode encoding
+}
+
+// loadPlan is where and how rows are loaded.
+type loadPlan struct {
+	table   string
+	columns []loadColumn
+}
+
+var errLocalInfileRefused = errors.New("the server refused LOAD DATA LOCAL")
+
+// loadDataStatement builds the LOAD DATA statement. Hex and BIT-number
+// columns go through user variables and a SET clause.
+func loadDataStatement(p loadPlan, readerName string) string {
+	var cols, sets []string
+	for i, c := range p.columns {
+		v := "@v" + strconv.Itoa(i)
+		switch c.mode {
+		case encHex:
+			cols = append(cols, v)
+			sets = append(sets, quoteMySQL(c.name)+" = UNHEX("+v+")")
+		case encBitNumber:
+			cols = append(cols, v)
+			sets = append(sets, quoteMySQL(c.name)+" = CAST("+v+" AS UNSIGNED)")
+		default:
+			cols = append(cols, quoteMySQL(c.name))
+		}
+	}
+	q := "LOAD DATA LOCAL INFILE " + quoteMySQLString("Reader::"+readerName) +
+		" INTO TABLE " + quoteMySQL(p.table) +
+		" CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'" +
+		" (" + strings.Join(cols, ", ") + ")"
+	if len(sets) > 0 {
+		q += " SET " + strings.Join(sets, ", ")
+	}
+	return q
+}
+
+// loadDataLocal streams src into the table through LOAD DATA LOCAL INFILE,
+// fed by an io.Pipe while rows are still arriving from the source: memory
+// stays at one buffer, whatever the row count.
+func loadDataLocal(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader, runID string) (int64, error) {
+	pr, pw := io.Pipe()
+	readerName := "dbsync-" + runID
+	// requested is closed when the server asks for the file. Until then no
+	// row is taken from src, so that if the server refuses LOAD DATA LOCAL
+	// the INSERT path can start on an untouched source.
+	requested, stopped := make(chan struct{}), make(chan struct{})
+	mysql.RegisterReaderHandler(readerName, func() io.Reader { close(requested); return pr })
+	defer mysql.DeregisterReaderHandler(readerName)
+
+	type encoded struct {
+		rows int64
+		err  error
+	}
+	done := make(chan encoded, 1)
+	go func() {
+		select {
+		case <-requested:
+		case <-stopped:
+			done <- encoded{}
+			return
+		}
+		var n int64
+		w := bufio.NewWriterSize(pw, 256<<10)
+		row := make([]byte, 0, 4096)
+		var scratch []byte
+		for src.Next() {
+			row, scratch = appendTSVRow(row[:0], scratch, src.Values(), p.columns)
+			if _, err := w.Write(row); err != nil {
+				done <- encoded{n, err}
+				return
+			}
+			n++
+		}
+		err := src.Err()
+		if err != nil {
+			err = asSourceError(err)
+		} else {
+			err = w.Flush()
+		}
+		pw.CloseWithError(err) // nil: EOF, the end of the file
+		done <- encoded{n, err}
+	}()
+
+	res, execErr := conn.ExecContext(ctx, loadDataStatement(p, readerName))
+	// Unblock the encoder if the server stopped reading early.
+	close(stopped)
+	pr.CloseWithError(errors.New("load stopped"))
+	enc := <-done
+	if enc.err != nil && isSourceError(enc.err) {
+		return enc.rows, enc.err
+	}
+	if execErr != nil {
+		if n := mysqlErrorNumber(execErr); (n == 1148 || n == 3948) && enc.rows == 0 {
+			return 0, fmt.Errorf("%w: %v", errLocalInfileRefused, execErr)
+		}
+		return enc.rows, fmt.Errorf("load rows into %s: %w", p.table, execErr)
+	}
+	if enc.err != nil {
+		return enc.rows, fmt.Errorf("encode rows for %s: %w", p.table, enc.err)
+	}
+	if err := checkWarnings(ctx, conn, p.table); err != nil {
+		return enc.rows, err
+	}
+	loaded, err := res.RowsAffected()
+	if err != nil {
+		return enc.rows, err
+	}
+	if loaded != enc.rows {
+		return loaded, fmt.Errorf("verify %s: the server stored %d rows but %d were sent (duplicate keys in the source?)", p.table, loaded, enc.rows)
+	}
+	return loaded, nil
+}
+
+// checkWarnings fails the load on any warning: with LOAD DATA LOCAL the
+// server turns data errors (truncation, bad values, duplicate keys) into
+// warnings, and each of them is a changed or lost value.
+func checkWarnings(ctx context.Context, conn *sql.Conn, table string) error {
+	var count int64
+	if err := conn.QueryRowContext(ctx, "SHOW COUNT(*) WARNINGS").Scan(&count); err != nil {
+		return fmt.Errorf("read warnings of load into %s: %w", table, err)
+	}
+	if count == 0 {
+		return nil
+	}
+	rows, err := conn.QueryContext(ctx, "SHOW WARNINGS LIMIT 3")
+	if err != nil {
+		return fmt.Errorf("read warnings of load into %s: %w", table, err)
+	}
+	defer rows.Close()
+	var msgs []string
+	for rows.Next() {
+		var level, msg string
+		var code int
+		if err := rows.Scan(&level, &code, &msg); err != nil {
+			return err
+		}
+		msgs = append(msgs, fmt.Sprintf("%s %d: %s", level, code, msg))
+	}
+	return fmt.Errorf("load into %s: the server reported %d warning(s), so values would change; first: %s", table, count, strings.Join(msgs, "; "))
+}
+
+// tsvSpecial marks the bytes LOAD DATA needs escaped.
+var tsvSpecial = [256]bool{'\\': true, '\t': true, '\n': true, 0: true}
+
+// appendTSVRow appends one row in LOAD DATA's default format: tab between
+// fields, newline after, \N for NULL, and \\ \t \n \0 escaped. It does not
+// allocate once row and scratch have grown to the largest row.
+func appendTSVRow(row, scratch []byte, cells [][]byte, cols []loadColumn) ([]byte, []byte) {
+	for i, cell := range cells {
+		if i > 0 {
+			row = append(row, '\t')
+		}
+		if cell == nil {
+			row = append(row, '\\', 'N')
+			continue
+		}
+		switch cols[i].mode {
+		case encHex:
+			row = hex.AppendEncode(row, cell)
+			continue
+		case encBitToDigit:
+			scratch = appendBitDecimal(scratch[:0], cell)
+			cell = scratch
+		}
+		start := 0
+		for j, c := range cell {
+			if !tsvSpecial[c] {
+				continue
+			}
+			row = append(row, cell[start:j]...)
+			switch c {
+			case '\\':
+				row = append(row, '\\', '\\')
+			case '\t':
+				row = append(row, '\\', 't')
+			case '\n':
+				row = append(row, '\\', 'n')
+			case 0:
+				row = append(row, '\\', '0')
+			}
+			start = j + 1
+		}
+		row = append(row, cell[start:]...)
+	}
+	return append(row, '\n'), scratch
+}
+
+// appendBitDecimal writes BIT bytes (big-endian) as a decimal number.
+func appendBitDecimal(dst, bits []byte) []byte {
+	var v uint64
+	for _, b := range bits {
+		v = v<<8 | uint64(b)
+	}
+	return strconv.AppendUint(dst, v, 10)
+}
+
+// sqlLiteralSpecial marks the bytes escaped inside a quoted MySQL string.
+var sqlLiteralSpecial = [256]bool{0: true, '\'': true, '"': true, '\\': true, '\n': true, '\r': true, 0x1a: true}
+
+// appendSQLValue appends one cell as a MySQL literal for INSERT.
+func appendSQLValue(dst, scratch, cell []byte, mode encoding) ([]byte, []byte, error) {
+	if cell == nil {
+		return append(dst, "NULL"...), scratch, nil
+	}
+	switch mode {
+	case encHex:
+		dst = append(dst, "X'"...)
+		dst = hex.AppendEncode(dst, cell)
+		return append(dst, '\''), scratch, nil
+	case encBitNumber:
+		if _, err := strconv.ParseUint(string(cell), 10, 64); err != nil {
+			return dst, scratch, fmt.Errorf("value %q is not a number for a BIT column", cell)
+		}
+		return append(dst, cell...), scratch, nil
+	case encBitToDigit:
+		scratch = appendBitDecimal(scratch[:0], cell)
+		cell = scratch
+	}
+	dst = append(dst, '\'')
+	start := 0
+	for j, c := range cell {
+		if !sqlLiteralSpecial[c] {
+			continue
+		}
+		dst = append(dst, cell[start:j]...)
+		switch c {
+		case 0:
+			dst = append(dst, '\\', '0')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case 0x1a:
+			dst = append(dst, '\\', 'Z')
+		default:
+			dst = append(dst, '\\', c)
+		}
+		start = j + 1
+	}
+	dst = append(dst, cell[start:]...)
+	return append(dst, '\''), scratch, nil
+}
+
+// insertRows loads src with multi-row INSERTs sized in bytes under the
+// server's max_allowed_packet. One goroutine encodes the next batch while
+// the connection executes the current one, so reading and writing overlap.
+func insertRows(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader) (int64, error) {
+	var maxPacket int64
+	if err := conn.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
+		return 0, fmt.Errorf("read max_allowed_packet on target: %w", err)
+	}
+	// Leave room for the packet header and the statement's own overhead;
+	// 4 MiB batches are past the point where bigger ones help.
+	limit := int(min(maxPacket-16<<10, 4<<20))
+	names := make([]string, len(p.columns))
+	for i, c := range p.columns {
+		names[i] = quoteMySQL(c.name)
+	}
+	header := "INSERT INTO " + quoteMySQL(p.table) + " (" + strings.Join(names, ", ") + ") VALUES "
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []byte, 1)
+	free := make(chan []byte, 2)
+	free <- make([]byte, 0, limit)
+	free <- make([]byte, 0, limit)
+	type encoded struct {
+		rows int64
+		err  error
+	}
+	done := make(chan encoded, 1)
+	go func() {
+		defer close(batches)
+		var n int64
+		var scratch []byte
+		row := make([]byte, 0, 4096)
+		var batch []byte
+		take := func() bool {
+			select {
+			case batch = <-free:
+				batch = append(batch[:0], header...)
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		if !take() {
+			done <- encoded{n, ctx.Err()}
+			return
+		}
+		for src.Next() {
+			row = append(row[:0], '(')
+			for i, cell := range src.Values() {
+				if i > 0 {
+					row = append(row, ',')
+				}
+				var err error
+				row, scratch, err = appendSQLValue(row, scratch, cell, p.columns[i].mode)
+				if err != nil {
+					done <- encoded{n, fmt.Errorf("row %d column %s: %w", n+1, quoteMySQL(p.columns[i].name), err)}
+					return
+				}
+			}
+			row = append(row, ')')
+			if len(header)+len(row) > limit {
+				done <- encoded{n, fmt.Errorf("row %d is %d bytes as SQL, more than the target's max_allowed_packet (%d) allows; raise max_allowed_packet on the server", n+1, len(row), maxPacket)}
+				return
+			}
+			if len(batch)+1+len(row) > limit {
+				select {
+				case batches <- batch:
+				case <-ctx.Done():
+					done <- encoded{n, ctx.Err()}
+					return
+				}
+				if !take() {
+					done <- encoded{n, ctx.Err()}
+					return
+				}
+			}
+			if len(batch) > len(header) {
+				batch = append(batch, ',')
+			}
+			batch = append(batch, row...)
+			n++
+		}
+		if err := src.Err(); err != nil {
+			done <- encoded{n, asSourceError(err)}
+			return
+		}
+		if len(batch) > len(header) {
+			select {
+			case batches <- batch:
+			case <-ctx.Done():
+				done <- encoded{n, ctx.Err()}
+				return
+			}
+		}
+		done <- encoded{n, nil}
+	}()
+
+	var stored int64
+	var execErr error
+	for batch := range batches {
+		if execErr == nil {
+			res, err := conn.ExecContext(ctx, string(batch))
+			if err == nil {
+				err = checkWarnings(ctx, conn, p.table)
+			}
+			if err != nil {
+				execErr = fmt.Errorf("insert rows into %s: %w", p.table, err)
+				cancel()
+			} else {
+				affected, _ := res.RowsAffected()
+				stored += affected
+			}
+		}
+		free <- batch[:0]
+	}
+	enc := <-done
+	switch {
+	case enc.err != nil && isSourceError(enc.err):
+		return stored, enc.err
+	case execErr != nil:
+		return stored, execErr
+	case enc.err != nil:
+		return stored, fmt.Errorf("encode rows for %s: %w", p.table, enc.err)
+	case stored != enc.rows:
+		return stored, fmt.Errorf("verify %s: the server stored %d rows but %d were sent", p.table, stored, enc.rows)
+	}
+	return stored, nil
+}

@@ -1,0 +1,322 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Log attribute keys, the same on every line.
+const (
+	LogRunID        = "run_id"
+	LogTable        = "table"
+	LogTarget       = "target"
+	LogInvocationID = "invocation_id"
+)
+
+// Runner runs syncs. One Runner lives as long as the process: it holds the
+// in-process guard that keeps two runs of this process off the same target
+// table before they even reach the database lock.
+type Runner struct {
+	Logger *slog.Logger
+	// ProgressEvery is how often a long load logs rows and rows/s
+	// (default 5 s).
+	ProgressEvery time.Duration
+	// Token returns an access token for a scope; auth = entra needs it.
+	Token func(ctx context.Context, scope string) (string, error)
+
+	mu     sync.Mutex
+	active map[string]string // guard key → run_id
+}
+
+// NewRunner returns a Runner that logs to log.
+func NewRunner(log *slog.Logger) *Runner {
+	return &Runner{Logger: log, active: map[string]string{}}
+}
+
+// ActiveRun returns the id of the run this process has going on cfg's
+// target table, if any.
+func (r *Runner) ActiveRun(cfg *Config) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.active[guardKey(cfg)]
+}
+
+func guardKey(cfg *Config) string {
+	if cfg.Target == TargetSQLite {
+		p, err := filepath.Abs(cfg.SQLite.Path)
+		if err != nil {
+			p = cfg.SQLite.Path
+		}
+		return "sqlite:" + p + ":" + cfg.SQLite.Table
+	}
+	a := cfg.AzureMySQL
+	return "azure:" + net.JoinHostPort(a.Host, strconv.Itoa(a.Port)) + "/" + a.Database + "/" + a.Table
+}
+
+func (r *Runner) enter(key, runID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.active == nil {
+		r.active = map[string]string{}
+	}
+	if _, busy := r.active[key]; busy {
+		return false
+	}
+	r.active[key] = runID
+	return true
+}
+
+func (r *Runner) leave(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.active, key)
+}
+
+// NewReport starts the report of a run about to begin; pass it to Run. The
+// HTTP trigger makes it first so it can answer with the run_id before the
+// run ends.
+func NewReport(cfg *Config, trigger string) *Report {
+	return &Report{
+		RunID: newRunID(), Trigger: trigger, Target: cfg.Target, Table: cfg.TargetTable(),
+		StartedAt: time.Now().UTC(), DryRun: cfg.DryRun,
+	}
+}
+
+// Run performs one sync and fills rep. The error is nil only when the run
+// succeeded; ErrBusy and *ConfigError tell callers which exit code or HTTP
+// status to give.
+func (r *Runner) Run(ctx context.Context, cfg *Config, rep *Report, log *slog.Logger) error {
+	if log == nil {
+		log = r.Logger
+	}
+	log = log.With(LogRunID, rep.RunID, LogTarget, string(cfg.Target), LogTable, rep.Table)
+	ctx, cancel := context.WithTimeout(ctx, cfg.Sync.Timeout)
+	defer cancel()
+	log.Info("run started", "trigger", rep.Trigger, "dry_run", cfg.DryRun)
+	err := r.run(ctx, cfg, rep, log)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && err != nil {
+		err = fmt.Errorf("run exceeded [sync] timeout = %s: %w", cfg.Sync.Timeout, err)
+	}
+	rep.finishNow(err)
+	attrs := []any{"status", rep.Status, "source", rep.Source, "rows", rep.Rows, "load_method", rep.LoadMethod,
+		"duration_ms", rep.DurationMS, "rows_per_sec", rep.RowsPerSec}
+	if err != nil {
+		log.Warn("run ended: "+rep.Status, append(attrs, "error", err.Error())...)
+	} else {
+		log.Info("run ended: "+rep.Status, attrs...)
+	}
+	return err
+}
+
+func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Logger) (err error) {
+	key := guardKey(cfg)
+	if !r.enter(key, rep.RunID) {
+		rep.Status = StatusBusy
+		return ErrBusy
+	}
+	defer r.leave(key)
+
+	if cfg.DryRun {
+		return r.dryRun(ctx, cfg, rep, log)
+	}
+	tgt, err := r.openTarget(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tgt.close()
+	if err := tgt.lock(ctx); err != nil {
+		if errors.Is(err, ErrBusy) {
+			rep.Status = StatusBusy
+		}
+		return err
+	}
+	log.Info("run lock taken", "where", tgt.describe())
+	if err := tgt.begin(ctx, rep); err != nil {
+		return err
+	}
+	defer func() {
+		// Record the outcome even when the run's deadline has passed.
+		rep.finishNow(err)
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		if herr := tgt.finish(hctx, rep); herr != nil {
+			log.Warn("could not record the run in the history table", "error", herr.Error())
+		}
+	}()
+
+	rows, err := r.stageWithFallback(ctx, cfg, tgt, rep, log)
+	rep.LoadMethod = tgt.loadMethod()
+	if err != nil {
+		tgt.discard(ctx)
+		return err
+	}
+	rep.Rows = rows
+	if rows < int64(cfg.Sync.MinRows) {
+		tgt.discard(ctx)
+		return fmt.Errorf("%w: got %d, [sync] min_rows = %d; the target table was left unchanged (lower min_rows if an empty result is expected)", ErrTooFewRows, rows, cfg.Sync.MinRows)
+	}
+	log.Info("rows staged and verified", "rows", rows, "source", rep.Source)
+	if err := tgt.swap(ctx); err != nil {
+		tgt.discard(ctx)
+		return err
+	}
+	log.Info("target table swapped", "rows", rows)
+	rep.Status = StatusSucceeded
+	return nil
+}
+
+func (r *Runner) openTarget(ctx context.Context, cfg *Config, log *slog.Logger) (target, error) {
+	if cfg.Target == TargetSQLite {
+		return openSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable)
+	}
+	var password PasswordFunc
+	if cfg.AzureMySQL.Auth == AuthEntra {
+		if r.Token == nil {
+			return nil, errors.New("[azure_mysql] auth = entra needs an Azure identity, and none is set up in this process")
+		}
+		password = func(ctx context.Context) (string, error) {
+			tok, err := r.Token(ctx, EntraMySQLScope)
+			if err != nil {
+				return "", fmt.Errorf("get Entra ID token for Azure MySQL: %w", err)
+			}
+			return tok, nil
+		}
+	}
+	log.Info("connecting to target", "host", cfg.AzureMySQL.Host, "port", cfg.AzureMySQL.Port, "database", cfg.AzureMySQL.Database, "ssl_mode", string(cfg.AzureMySQL.SSLMode), "auth", cfg.AzureMySQL.Auth)
+	return openMySQLTarget(ctx, cfg.AzureMySQL, cfg.Sync.HistoryTable, password, log)
+}
+
+// EntraMySQLScope is the token scope for Azure Database for MySQL.
+const EntraMySQLScope = "https://ossrdbms-aad.database.windows.net/.default"
+
+// stageWithFallback stages the primary's rows; if reading the primary fails
+// and fallback is enabled, it discards them and stages the fallback's.
+func (r *Runner) stageWithFallback(ctx context.Context, cfg *Config, tgt target, rep *Report, log *slog.Logger) (int64, error) {
+	log.Info("connecting to primary", "host", cfg.Source.Host, "port", cfg.Source.Port, "database", cfg.Source.Database, "ssl_mode", string(cfg.Source.SSLMode))
+	primaryErr := func() error {
+		src, err := openMySQLSource(ctx, cfg.Source)
+		if err != nil {
+			return asSourceError(err)
+		}
+		defer src.Close()
+		rep.Source = SourcePrimary
+		log.Info("reading primary", "columns", len(src.Columns()))
+		n, err := tgt.stage(ctx, r.progress(src, log), cfg.Sync.OnSchemaChange)
+		rep.Rows = n
+		return err
+	}()
+	if primaryErr == nil {
+		return rep.Rows, nil
+	}
+	if !isSourceError(primaryErr) {
+		return 0, primaryErr
+	}
+	if !cfg.Sync.FallbackEnabled {
+		rep.Source = SourcePrimary
+		return 0, fmt.Errorf("read primary: %w (fallback is disabled: [sync] fallback_enabled = false)", primaryErr)
+	}
+	rep.FallbackReason = primaryErr.Error()
+	rep.Source = SourceFallback
+	rep.Rows = 0
+	log.Warn("primary failed; reading the fallback SQLite database instead", "reason", rep.FallbackReason, "path", cfg.Fallback.Path)
+	tgt.discard(ctx)
+	src, err := openSQLiteSource(ctx, cfg.Fallback)
+	if err != nil {
+		return 0, fmt.Errorf("primary failed (%s), and so did the fallback: %w", rep.FallbackReason, err)
+	}
+	defer src.Close()
+	n, err := tgt.stage(ctx, r.progress(src, log), cfg.Sync.OnSchemaChange)
+	if err != nil {
+		if isSourceError(err) {
+			return n, fmt.Errorf("primary failed (%s), and so did the fallback: %w", rep.FallbackReason, err)
+		}
+		return n, err
+	}
+	return n, nil
+}
+
+// dryRun reads and counts the source (with the same fallback rule) and
+// touches nothing on the target.
+func (r *Runner) dryRun(ctx context.Context, cfg *Config, rep *Report, log *slog.Logger) error {
+	count := func(src rowReader) (int64, error) {
+		var n int64
+		p := r.progress(src, log)
+		for p.Next() {
+			n++
+		}
+		return n, src.Err()
+	}
+	src, err := openMySQLSource(ctx, cfg.Source)
+	if err == nil {
+		rep.Source = SourcePrimary
+		rep.Rows, err = count(src)
+		src.Close()
+	}
+	if err != nil {
+		if !cfg.Sync.FallbackEnabled {
+			return fmt.Errorf("read primary: %w (fallback is disabled: [sync] fallback_enabled = false)", err)
+		}
+		rep.Source, rep.FallbackReason = SourceFallback, err.Error()
+		log.Warn("primary failed; reading the fallback SQLite database instead", "reason", rep.FallbackReason)
+		fsrc, ferr := openSQLiteSource(ctx, cfg.Fallback)
+		if ferr != nil {
+			return fmt.Errorf("primary failed (%s), and so did the fallback: %w", rep.FallbackReason, ferr)
+		}
+		rep.Rows, ferr = count(fsrc)
+		fsrc.Close()
+		if ferr != nil {
+			return ferr
+		}
+	}
+	rep.Status = StatusSkipped
+	log.Info("dry run: source read, target untouched", "rows", rep.Rows, "source", rep.Source)
+	return nil
+}
+
+// progressReader logs rows and rows/s every few seconds of a long load.
+type progressReader struct {
+	rowReader
+	log   *slog.Logger
+	every time.Duration
+	n     int64
+	start time.Time
+	last  time.Time
+}
+
+func (r *Runner) progress(src rowReader, log *slog.Logger) *progressReader {
+	every := r.ProgressEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	now := time.Now()
+	return &progressReader{rowReader: src, log: log, every: every, start: now, last: now}
+}
+
+func (p *progressReader) Next() bool {
+	if !p.rowReader.Next() {
+		return false
+	}
+	p.n++
+	if p.n&4095 == 0 {
+		if now := time.Now(); now.Sub(p.last) >= p.every {
+			p.last = now
+			p.log.Info("progress", "rows", p.n, "rows_per_sec", int64(float64(p.n)/now.Sub(p.start).Seconds()))
+		}
+	}
+	return true
+}
+
+// exactTypes passes through to a source that knows its exact types.
+func (p *progressReader) exactTypes(ctx context.Context) error {
+	if e, ok := p.rowReader.(exactTyper); ok {
+		return e.exactTypes(ctx)
+	}
+	return nil
+}

@@ -1,0 +1,335 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// rowReader streams a query's result one row at a time. Values returns the
+// current row: a nil cell is NULL, any other cell (even empty) is a value in
+// MySQL text form, or raw bytes for binary columns. Cells are only valid
+// until the next call to Next.
+type rowReader interface {
+	Columns() []Column
+	Next() bool
+	Values() [][]byte
+	Err() error
+	Close() error
+}
+
+// Which source a run read.
+const (
+	SourcePrimary  = "primary"
+	SourceFallback = "fallback"
+)
+
+// mysqlSource reads the primary MySQL server.
+type mysqlSource struct {
+	db    *sql.DB
+	query string
+	stmt  *sql.Stmt
+	rows  *sql.Rows
+	cols  []Column
+	raw   []sql.RawBytes
+	dest  []any
+	cells [][]byte
+}
+
+// openMySQLSource connects and starts the query. It reads through a
+// prepared statement on purpose: the binary protocol sends FLOAT as a
+// 32-bit float, while the text protocol prints it rounded to 6 digits
+// (MariaDB: 0.1234567 arrives as "0.123457"), which would change values.
+func openMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSource, error) {
+	db, err := newMySQLDB(c.MySQLConfig, mysqlOptions{params: map[string]string{
+		// Same zone on both sides, so TIMESTAMP values keep their instant.
+		"time_zone": "'+00:00'",
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("primary %s: %w", c.Host, err)
+	}
+	s := &mysqlSource{db: db, query: strings.TrimRight(strings.TrimSpace(c.Query), ";")}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to primary %s:%d: %w", c.Host, c.Port, err)
+	}
+	s.stmt, err = db.PrepareContext(ctx, s.query)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("run [source] query on primary: %w", err)
+	}
+	s.rows, err = s.stmt.QueryContext(ctx)
+	if err != nil {
+		s.stmt.Close()
+		db.Close()
+		return nil, fmt.Errorf("run [source] query on primary: %w", err)
+	}
+	types, err := s.rows.ColumnTypes()
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("read primary result columns: %w", err)
+	}
+	for _, ct := range types {
+		col := Column{Name: ct.Name(), TypeName: ct.DatabaseTypeName()}
+		col.Kind = mysqlKind(col.TypeName)
+		col.Nullable, _ = ct.Nullable()
+		if p, sc, ok := ct.DecimalSize(); ok {
+			col.Precision, col.Scale = p, sc
+		}
+		s.cols = append(s.cols, col)
+	}
+	if err := checkColumnNames(s.cols, "[source] query"); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.raw = make([]sql.RawBytes, len(s.cols))
+	s.dest = make([]any, len(s.cols))
+	for i := range s.raw {
+		s.dest[i] = &s.raw[i]
+	}
+	s.cells = make([][]byte, len(s.cols))
+	return s, nil
+}
+
+// checkColumnNames refuses results that cannot be loaded by name.
+func checkColumnNames(cols []Column, what string) error {
+	if len(cols) == 0 {
+		return fmt.Errorf("%s returns no columns", what)
+	}
+	seen := map[string]bool{}
+	for _, c := range cols {
+		k := strings.ToLower(c.Name)
+		if c.Name == "" {
+			return fmt.Errorf("%s returns a column with an empty name; give it an alias", what)
+		}
+		if seen[k] {
+			return fmt.Errorf("%s returns column %s twice; give one of them an alias (columns are matched to the target by name)", what, quoteMySQL(c.Name))
+		}
+		seen[k] = true
+		if c.Kind == KindUnsupported {
+			return fmt.Errorf("%s column %s has type %s, which dbsync cannot carry without changing values; convert it in the query (e.g. ST_AsText() for geometry)", what, quoteMySQL(c.Name), c.TypeName)
+		}
+	}
+	return nil
+}
+
+func (s *mysqlSource) Columns() []Column { return s.cols }
+
+func (s *mysqlSource) Next() bool {
+	if !s.rows.Next() {
+		return false
+	}
+	if err := s.rows.Scan(s.dest...); err != nil {
+		return false
+	}
+	for i, r := range s.raw {
+		s.cells[i] = r
+	}
+	return true
+}
+
+func (s *mysqlSource) Values() [][]byte { return s.cells }
+
+func (s *mysqlSource) Err() error {
+	if err := s.rows.Err(); err != nil {
+		return fmt.Errorf("read primary rows: %w", err)
+	}
+	return nil
+}
+
+func (s *mysqlSource) Close() error {
+	if s.rows != nil {
+		s.rows.Close()
+	}
+	if s.stmt != nil {
+		s.stmt.Close()
+	}
+	return s.db.Close()
+}
+
+// exactTypes asks the primary for the exact column types of the query's
+// result (ENUM values, lengths, collations) by creating an empty temporary
+// table from it: the driver's result metadata lacks them. It needs the
+// CREATE TEMPORARY TABLES privilege; without it the caller falls back to
+// types derived from the metadata.
+func (s *mysqlSource) exactTypes(ctx context.Context) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// The newline keeps a trailing "-- comment" in the query from eating
+	// the closing parenthesis.
+	if _, err := conn.ExecContext(ctx, "CREATE TEMPORARY TABLE `dbsync_shape` AS SELECT * FROM (\n"+s.query+"\n) AS `dbsync_q` LIMIT 0"); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TEMPORARY TABLE IF EXISTS `dbsync_shape`")
+	rows, err := conn.QueryContext(ctx, "SHOW FULL COLUMNS FROM `dbsync_shape`")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	defs := map[string]string{}
+	for rows.Next() {
+		var field, typ, null, key, extra, privileges, comment string
+		var collation, def sql.NullString
+		if err := rows.Scan(&field, &typ, &collation, &null, &key, &def, &extra, &privileges, &comment); err != nil {
+			return err
+		}
+		d := typ
+		if collation.Valid && collation.String != "" {
+			d += " COLLATE " + collation.String
+		}
+		if null == "NO" {
+			d += " NOT NULL"
+		} else {
+			d += " NULL"
+		}
+		defs[strings.ToLower(field)] = d
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range s.cols {
+		if d, ok := defs[strings.ToLower(s.cols[i].Name)]; ok {
+			s.cols[i].MySQLType = d
+		}
+	}
+	return nil
+}
+
+// sqliteSource reads the fallback SQLite database.
+type sqliteSource struct {
+	db    *sql.DB
+	rows  *sql.Rows
+	cols  []Column
+	vals  []any
+	dest  []any
+	bufs  [][]byte
+	cells [][]byte
+	err   error
+}
+
+// openSQLiteSource opens the fallback database read-only and starts the
+// query. A missing file is an error: sync never invents source data.
+func openSQLiteSource(ctx context.Context, c FallbackConfig) (*sqliteSource, error) {
+	st, err := os.Stat(c.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open fallback database [fallback] path = %s: %w", c.Path, err)
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("open fallback database [fallback] path = %s: is a directory, not a SQLite file", c.Path)
+	}
+	db, err := openSQLite(c.Path, true)
+	if err != nil {
+		return nil, fmt.Errorf("open fallback database %s: %w", c.Path, err)
+	}
+	rows, err := db.QueryContext(ctx, c.Query)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("run [fallback] query on %s: %w", c.Path, err)
+	}
+	s := &sqliteSource{db: db, rows: rows}
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("read fallback result columns: %w", err)
+	}
+	for _, ct := range types {
+		decl := ct.DatabaseTypeName()
+		col := Column{Name: ct.Name(), TypeName: decl, Kind: sqliteKind(decl), Nullable: true, Scale: -1}
+		if col.Kind == KindDecimal {
+			if m := decimalArgs.FindStringSubmatch(decl); m != nil {
+				col.Precision, _ = strconv.ParseInt(m[1], 10, 64)
+				col.Scale, _ = strconv.ParseInt(m[2], 10, 64)
+			}
+		}
+		s.cols = append(s.cols, col)
+	}
+	if err := checkColumnNames(s.cols, "[fallback] query"); err != nil {
+		s.Close()
+		return nil, err
+	}
+	n := len(s.cols)
+	s.vals, s.dest, s.bufs, s.cells = make([]any, n), make([]any, n), make([][]byte, n), make([][]byte, n)
+	for i := range s.vals {
+		s.dest[i] = &s.vals[i]
+		s.bufs[i] = make([]byte, 0, 64)
+	}
+	return s, nil
+}
+
+func (s *sqliteSource) Columns() []Column { return s.cols }
+
+func (s *sqliteSource) Next() bool {
+	if s.err != nil || !s.rows.Next() {
+		return false
+	}
+	if err := s.rows.Scan(s.dest...); err != nil {
+		s.err = err
+		return false
+	}
+	for i, v := range s.vals {
+		b := s.bufs[i][:0]
+		switch v := v.(type) {
+		case nil:
+			s.cells[i] = nil
+			continue
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case float64:
+			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		case string:
+			b = append(b, v...)
+		case []byte:
+			b = append(b, v...)
+		case bool:
+			if v {
+				b = append(b, '1')
+			} else {
+				b = append(b, '0')
+			}
+		case time.Time:
+			// The driver parses DATE/DATETIME/TIMESTAMP columns; print the
+			// wall clock back in MySQL's form.
+			switch s.cols[i].Kind {
+			case KindDate:
+				b = v.AppendFormat(b, "2006-01-02")
+			case KindTime:
+				b = v.AppendFormat(b, "15:04:05.999999")
+			default:
+				b = v.AppendFormat(b, "2006-01-02 15:04:05.999999")
+			}
+		default:
+			s.err = fmt.Errorf("fallback column %s: unexpected value type %T", s.cols[i].Name, v)
+			return false
+		}
+		s.bufs[i] = b
+		s.cells[i] = b
+	}
+	return true
+}
+
+func (s *sqliteSource) Values() [][]byte { return s.cells }
+
+func (s *sqliteSource) Err() error {
+	if s.err != nil {
+		return fmt.Errorf("read fallback rows: %w", s.err)
+	}
+	if err := s.rows.Err(); err != nil {
+		return fmt.Errorf("read fallback rows: %w", err)
+	}
+	return nil
+}
+
+func (s *sqliteSource) Close() error {
+	s.rows.Close()
+	return s.db.Close()
+}
+
+var errNoFallback = errors.New("fallback is disabled ([sync] fallback_enabled = false)")

@@ -1,0 +1,415 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// openSQLite opens a SQLite file through a URI, so that any path works.
+// busy_timeout lets readers and writers wait for each other instead of
+// failing with SQLITE_BUSY.
+func openSQLite(path string, readOnly bool) (*sql.DB, error) {
+	mode := "rwc"
+	if readOnly {
+		mode = "ro"
+	}
+	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath()}
+	q := url.Values{}
+	q.Set("mode", mode)
+	q.Add("_pragma", "busy_timeout(30000)")
+	q.Set("_txlock", "immediate")
+	u.RawQuery = q.Encode()
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// sqliteTarget writes a SQLite file. The whole run — staging, verify, swap —
+// is one transaction, so a crash leaves the file as it was.
+type sqliteTarget struct {
+	path, table, history string
+	db                   *sql.DB
+	lockFile             *os.File
+	tx                   *sql.Tx
+	exists               bool
+	recreateSQL          []string // the table's indexes and triggers, re-created after the swap
+}
+
+func openSQLiteTarget(c SQLiteConfig, history string) (*sqliteTarget, error) {
+	dir := filepath.Dir(c.Path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("sqlite target [sqlite] path = %s: folder %s does not exist; create it first", c.Path, dir)
+	}
+	if st, err := os.Stat(c.Path); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("sqlite target [sqlite] path = %s: is a directory, not a SQLite file", c.Path)
+	}
+	return &sqliteTarget{path: c.Path, table: c.Table, history: history}, nil
+}
+
+func (t *sqliteTarget) describe() string {
+	return fmt.Sprintf("sqlite %s table %s", t.path, quoteSQLite(t.table))
+}
+
+func (t *sqliteTarget) loadMethod() string { return "sqlite" }
+
+// lock takes an exclusive flock on a side file. Not on the database file
+// itself: closing any descriptor of that file would drop SQLite's own POSIX
+// locks.
+func (t *sqliteTarget) lock(ctx context.Context) error {
+	f, err := os.OpenFile(t.path+".dbsync-lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("open lock file for %s: %w", t.path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return ErrBusy
+		}
+		return fmt.Errorf("lock %s: %w", t.path, err)
+	}
+	t.lockFile = f
+	db, err := openSQLite(t.path, false)
+	if err != nil {
+		return fmt.Errorf("open sqlite target %s: %w", t.path, err)
+	}
+	t.db = db
+	return nil
+}
+
+func (t *sqliteTarget) begin(ctx context.Context, r *Report) error {
+	h := quoteSQLite(t.history)
+	if _, err := t.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+h+` (
+		"run_id" TEXT PRIMARY KEY, "trigger" TEXT, "status" TEXT, "source" TEXT, "fallback_reason" TEXT,
+		"target" TEXT, "table" TEXT, "rows" INTEGER, "load_method" TEXT, "started_at" TEXT, "finished_at" TEXT,
+		"duration_ms" INTEGER, "rows_per_sec" REAL, "error" TEXT)`); err != nil {
+		return fmt.Errorf("create history table %s in %s: %w", h, t.path, err)
+	}
+	_, err := t.db.ExecContext(ctx, `INSERT INTO `+h+` ("run_id","trigger","status","target","table","started_at") VALUES (?,?,?,?,?,?)`,
+		r.RunID, r.Trigger, StatusRunning, r.Target, r.Table, r.StartedAt.Format(timeLayout))
+	if err != nil {
+		return fmt.Errorf("record run in %s: %w", h, err)
+	}
+	return nil
+}
+
+func (t *sqliteTarget) finish(ctx context.Context, r *Report) error {
+	_, err := t.db.ExecContext(ctx, `UPDATE `+quoteSQLite(t.history)+` SET "status"=?,"source"=?,"fallback_reason"=?,"rows"=?,"load_method"=?,"finished_at"=?,"duration_ms"=?,"rows_per_sec"=?,"error"=? WHERE "run_id"=?`,
+		r.Status, r.Source, r.FallbackReason, r.Rows, r.LoadMethod, r.FinishedAt.Format(timeLayout), r.DurationMS, r.RowsPerSec, r.Error, r.RunID)
+	if err != nil {
+		return fmt.Errorf("record run outcome in %s: %w", t.history, err)
+	}
+	return nil
+}
+
+// columns reads the target table's columns; exists is false when there is
+// no such table.
+func (t *sqliteTarget) columns(ctx context.Context, q queryer, table string) (cols []targetColumn, exists bool, err error) {
+	rows, err := q.QueryContext(ctx, `SELECT "name","type","notnull","dflt_value","pk","hidden" FROM pragma_table_xinfo(?)`, table)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, typ string
+		var notNull, pk, hidden int
+		var dflt sql.NullString
+		if err := rows.Scan(&name, &typ, &notNull, &dflt, &pk, &hidden); err != nil {
+			return nil, false, err
+		}
+		rowidAlias := pk == 1 && strings.EqualFold(typ, "INTEGER")
+		cols = append(cols, targetColumn{
+			name: name, dataType: strings.ToLower(typ),
+			generated: hidden == 2 || hidden == 3,
+			required:  notNull == 1 && !dflt.Valid && !rowidAlias && hidden == 0,
+		})
+	}
+	return cols, len(cols) > 0, rows.Err()
+}
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (t *sqliteTarget) stage(ctx context.Context, src rowReader, policy string) (int64, error) {
+	tx, err := t.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("begin transaction on %s: %w", t.path, err)
+	}
+	t.tx = tx
+	stage := t.table + stageSuffix
+	if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+quoteSQLite(stage)); err != nil {
+		return 0, fmt.Errorf("drop leftover %s: %w", stage, err)
+	}
+	dst, exists, err := t.columns(ctx, tx, t.table)
+	if err != nil {
+		return 0, fmt.Errorf("read columns of %s: %w", quoteSQLite(t.table), err)
+	}
+	t.exists = exists
+	srcCols := src.Columns()
+	var order []int
+	createFromSource := !exists
+	if exists {
+		var diffs []string
+		order, diffs = matchColumns(srcCols, dst)
+		if len(diffs) > 0 {
+			if policy != SchemaRecreate {
+				return 0, &SchemaError{Table: t.table, Differences: diffs}
+			}
+			createFromSource = true
+		}
+	}
+	if createFromSource {
+		defs := make([]string, len(srcCols))
+		for i, c := range srcCols {
+			defs[i] = quoteSQLite(c.Name) + " " + c.sqliteDefinition()
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(stage)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+			return 0, fmt.Errorf("create staging table %s: %w", stage, err)
+		}
+		t.recreateSQL = nil
+	} else {
+		if err := t.copyDefinition(ctx, tx, stage); err != nil {
+			return 0, err
+		}
+	}
+	names := make([]string, len(srcCols))
+	for i, c := range srcCols {
+		names[i] = quoteSQLite(c.Name)
+		if !createFromSource {
+			names[i] = quoteSQLite(dst[order[i]].name)
+		}
+	}
+	n, err := insertSQLiteRows(ctx, tx, stage, names, src)
+	if err != nil {
+		return 0, err
+	}
+	var staged int64
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quoteSQLite(stage)).Scan(&staged); err != nil {
+		return 0, fmt.Errorf("count staged rows: %w", err)
+	}
+	if staged != n {
+		return 0, fmt.Errorf("verify %s: staged %d rows but read %d", stage, staged, n)
+	}
+	return staged, nil
+}
+
+// copyDefinition creates the staging table with the target's own CREATE
+// TABLE text, and remembers its indexes and triggers for after the swap.
+func (t *sqliteTarget) copyDefinition(ctx context.Context, tx *sql.Tx, stage string) error {
+	var createSQL string
+	if err := tx.QueryRowContext(ctx, `SELECT "sql" FROM sqlite_master WHERE "type"='table' AND "name"=?`, t.table).Scan(&createSQL); err != nil {
+		return fmt.Errorf("read definition of %s: %w", quoteSQLite(t.table), err)
+	}
+	body, err := afterTableName(createSQL)
+	if err != nil {
+		return fmt.Errorf("read definition of %s: %w", quoteSQLite(t.table), err)
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(stage)+" "+body); err != nil {
+		return fmt.Errorf("create staging table %s like %s: %w", stage, t.table, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT "sql" FROM sqlite_master WHERE "tbl_name"=? AND "type" IN ('index','trigger') AND "sql" IS NOT NULL ORDER BY "type"`, t.table)
+	if err != nil {
+		return fmt.Errorf("read indexes of %s: %w", quoteSQLite(t.table), err)
+	}
+	defer rows.Close()
+	t.recreateSQL = nil
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return err
+		}
+		t.recreateSQL = append(t.recreateSQL, s)
+	}
+	return rows.Err()
+}
+
+// afterTableName returns what follows the table name in a CREATE TABLE
+// statement as sqlite_master stores it ("CREATE TABLE name (…)").
+func afterTableName(createSQL string) (string, error) {
+	const prefix = "CREATE TABLE "
+	if !strings.HasPrefix(strings.ToUpper(createSQL), prefix) {
+		return "", fmt.Errorf("unexpected definition %.40q", createSQL)
+	}
+	s := strings.TrimLeft(createSQL[len(prefix):], " \t\n")
+	if s == "" {
+		return "", errors.New("empty definition")
+	}
+	closer := map[byte]byte{'"': '"', '`': '`', '[': ']', '\'': '\''}[s[0]]
+	if closer == 0 {
+		i := strings.IndexAny(s, " \t\n(")
+		if i < 0 {
+			return "", fmt.Errorf("unexpected definition %.40q", createSQL)
+		}
+		return s[i:], nil
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] == closer {
+			if i+1 < len(s) && s[i+1] == closer && closer != ']' {
+				i++
+				continue
+			}
+			return s[i+1:], nil
+		}
+	}
+	return "", fmt.Errorf("unterminated table name in %.40q", createSQL)
+}
+
+// insertSQLiteRows loads src with prepared multi-row INSERTs inside tx.
+func insertSQLiteRows(ctx context.Context, tx *sql.Tx, stage string, names []string, src rowReader) (int64, error) {
+	cols := src.Columns()
+	perStmt := max(1, min(200, 32766/len(cols)))
+	placeholders := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
+	prefix := "INSERT INTO " + quoteSQLite(stage) + " (" + strings.Join(names, ",") + ") VALUES "
+	full, err := tx.PrepareContext(ctx, prefix+strings.TrimSuffix(strings.Repeat(placeholders+",", perStmt), ","))
+	if err != nil {
+		return 0, fmt.Errorf("prepare insert into %s: %w", stage, err)
+	}
+	defer full.Close()
+	args := make([]any, 0, perStmt*len(cols))
+	var n int64
+	flush := func(stmt *sql.Stmt) error {
+		if len(args) == 0 {
+			return nil
+		}
+		if stmt == nil {
+			s, err := tx.PrepareContext(ctx, prefix+strings.TrimSuffix(strings.Repeat(placeholders+",", len(args)/len(cols)), ","))
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			stmt = s
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("insert into %s: %w", stage, err)
+		}
+		args = args[:0]
+		return nil
+	}
+	for src.Next() {
+		for i, cell := range src.Values() {
+			v, err := sqliteValue(cols[i], cell)
+			if err != nil {
+				return n, err
+			}
+			args = append(args, v)
+		}
+		n++
+		if len(args) == cap(args) {
+			if err := flush(full); err != nil {
+				return n, err
+			}
+		}
+	}
+	if err := src.Err(); err != nil {
+		return n, asSourceError(err)
+	}
+	if err := flush(nil); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// sqliteValue converts one cell for SQLite by the source column's kind (see
+// README "Type mapping"). A value SQLite cannot hold exactly is an error,
+// never a silent change.
+func sqliteValue(c Column, cell []byte) (any, error) {
+	if cell == nil {
+		return nil, nil
+	}
+	switch c.Kind {
+	case KindInt, KindYear:
+		if v, err := strconv.ParseInt(string(cell), 10, 64); err == nil {
+			return v, nil
+		}
+		return string(cell), nil // a SQLite source's text in an INTEGER column stays text
+	case KindUint:
+		v, err := strconv.ParseUint(string(cell), 10, 64)
+		if err != nil {
+			return string(cell), nil
+		}
+		if v > math.MaxInt64 {
+			return nil, fmt.Errorf("column %s: value %d does not fit SQLite's signed 64-bit INTEGER", quoteSQLite(c.Name), v)
+		}
+		return int64(v), nil
+	case KindBit:
+		if len(cell) > 8 {
+			return nil, fmt.Errorf("column %s: BIT value of %d bytes does not fit SQLite's INTEGER", quoteSQLite(c.Name), len(cell))
+		}
+		var v uint64
+		for _, b := range cell {
+			v = v<<8 | uint64(b)
+		}
+		if v > math.MaxInt64 {
+			return nil, fmt.Errorf("column %s: BIT value %d does not fit SQLite's signed 64-bit INTEGER", quoteSQLite(c.Name), v)
+		}
+		return int64(v), nil
+	case KindFloat, KindDouble:
+		if v, err := strconv.ParseFloat(string(cell), 64); err == nil {
+			return v, nil
+		}
+		return string(cell), nil
+	case KindBinary:
+		return append([]byte{}, cell...), nil
+	}
+	return string(cell), nil
+}
+
+func (t *sqliteTarget) discard(ctx context.Context) {
+	if t.tx != nil {
+		_ = t.tx.Rollback()
+		t.tx = nil
+	}
+}
+
+// swap drops the old table and renames the staging table in the same
+// transaction that loaded it. legacy_alter_table keeps SQLite from
+// rewriting views and triggers that name the table: after the rename the
+// name exists again, so they keep working.
+func (t *sqliteTarget) swap(ctx context.Context) error {
+	tx := t.tx
+	stmts := []string{`PRAGMA legacy_alter_table=ON`}
+	if t.exists {
+		stmts = append(stmts, `DROP TABLE `+quoteSQLite(t.table))
+	}
+	stmts = append(stmts, `ALTER TABLE `+quoteSQLite(t.table+stageSuffix)+` RENAME TO `+quoteSQLite(t.table))
+	stmts = append(stmts, t.recreateSQL...)
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("swap %s: %w", quoteSQLite(t.table), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit swap of %s: %w", quoteSQLite(t.table), err)
+	}
+	t.tx = nil
+	_, _ = t.db.ExecContext(ctx, `PRAGMA legacy_alter_table=OFF`)
+	return nil
+}
+
+func (t *sqliteTarget) close() {
+	t.discard(context.Background())
+	if t.db != nil {
+		t.db.Close()
+	}
+	if t.lockFile != nil {
+		t.lockFile.Close() // releases the flock
+	}
+}

@@ -1,0 +1,67 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// target is where a run writes: a staging table next to the target table,
+// loaded, verified, then swapped in atomically.
+type target interface {
+	// describe names the target for messages: kind, place and table.
+	describe() string
+	// lock takes the run lock for the target table, or returns ErrBusy.
+	lock(ctx context.Context) error
+	// begin cleans up what a crashed run left and records the run as running.
+	begin(ctx context.Context, r *Report) error
+	// stage creates the staging table and loads every row of src into it,
+	// returning the number of rows the target confirms it stored.
+	stage(ctx context.Context, src rowReader, policy string) (rows int64, err error)
+	// discard drops what stage made.
+	discard(ctx context.Context)
+	// swap replaces the target table with the staging table atomically.
+	swap(ctx context.Context) error
+	// finish records the run's outcome in the history table.
+	finish(ctx context.Context, r *Report) error
+	// loadMethod is how stage loaded rows: load_data, insert or sqlite.
+	loadMethod() string
+	close()
+}
+
+// targetColumn is what the engine needs to know of a target column.
+type targetColumn struct {
+	name      string
+	dataType  string // lower-case type name (MySQL DATA_TYPE, SQLite declared type)
+	required  bool   // NOT NULL without a default, not generated, not auto-filled
+	generated bool
+}
+
+// matchColumns pairs source columns with the target's by name
+// (case-insensitively, as MySQL does) and lists every difference.
+func matchColumns(src []Column, dst []targetColumn) (order []int, differences []string) {
+	byName := map[string]int{}
+	for i, c := range dst {
+		byName[strings.ToLower(c.name)] = i
+	}
+	inSource := map[string]bool{}
+	for _, c := range src {
+		key := strings.ToLower(c.Name)
+		inSource[key] = true
+		i, ok := byName[key]
+		switch {
+		case !ok:
+			differences = append(differences, fmt.Sprintf("source column %s is not in the target table", quoteMySQL(c.Name)))
+		case dst[i].generated:
+			differences = append(differences, fmt.Sprintf("source column %s is a generated column in the target table", quoteMySQL(c.Name)))
+		default:
+			order = append(order, i)
+		}
+	}
+	for _, c := range dst {
+		if c.required && !inSource[strings.ToLower(c.name)] {
+			differences = append(differences, fmt.Sprintf("target column %s (NOT NULL, no default) is not in the source", quoteMySQL(c.name)))
+		}
+	}
+	return order, differences
+}
