@@ -13,18 +13,18 @@ type Kind int
 
 // Column kinds.
 const (
-	KindText    Kind = iota // CHAR, VARCHAR, TEXT, ENUM, SET, JSON
-	KindBinary              // BINARY, VARBINARY, BLOB
-	KindInt                 // signed integers, TINYINT(1)/BOOL
-	KindUint                // unsigned integers
-	KindFloat               // FLOAT (32-bit)
-	KindDouble              // DOUBLE, REAL
-	KindDecimal             // DECIMAL, NUMERIC: exact digits
-	KindDate                // DATE
-	KindDateTime            // DATETIME, TIMESTAMP
-	KindTime                // TIME (may be negative or over 24 h)
-	KindYear                // YEAR
-	KindBit                 // BIT(n): big-endian bytes
+	KindText     Kind = iota // CHAR, VARCHAR, TEXT, ENUM, SET, JSON
+	KindBinary               // BINARY, VARBINARY, BLOB
+	KindInt                  // signed integers, TINYINT(1)/BOOL
+	KindUint                 // unsigned integers
+	KindFloat                // FLOAT (32-bit)
+	KindDouble               // DOUBLE, REAL
+	KindDecimal              // DECIMAL, NUMERIC: exact digits
+	KindDate                 // DATE
+	KindDateTime             // DATETIME, TIMESTAMP
+	KindTime                 // TIME (may be negative or over 24 h)
+	KindYear                 // YEAR
+	KindBit                  // BIT(n): big-endian bytes
 	KindUnsupported
 )
 

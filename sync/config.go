@@ -376,7 +376,9 @@ func newSettings() *Settings { return &Settings{values: map[string]setting{}} }
 // Value returns a key's current raw value.
 func (s *Settings) Value(section, key string) string { return s.values[section+"."+key].value }
 
-func (s *Settings) set(k keySpec, v, origin string) { s.values[k.name()] = setting{value: v, origin: origin} }
+func (s *Settings) set(k keySpec, v, origin string) {
+	s.values[k.name()] = setting{value: v, origin: origin}
+}
 
 // ConfigPath picks the config file: the --config flag, else DBSYNC_CONFIG,
 // else config.ini in the working directory. explicit is false for the last
