@@ -82,7 +82,12 @@ func Start(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Dir: dir, Socket: filepath.Join(dir, "mysqld.sock"), opts: opts}
-	args := []string{"--no-defaults", "--datadir=" + filepath.Join(dir, "data"),
+	// Each server gets its own tmpdir: installs running side by side in
+	// one /tmp collide on their temporary table files.
+	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o700); err != nil {
+		return nil, err
+	}
+	args := []string{"--no-defaults", "--datadir=" + filepath.Join(dir, "data"), "--tmpdir=" + filepath.Join(dir, "tmp"),
 		"--auth-root-authentication-method=normal", "--skip-test-db"}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
@@ -144,6 +149,7 @@ func (s *Server) start(port int) error {
 	args := []string{"--no-defaults",
 		"--datadir=" + filepath.Join(s.Dir, "data"),
 		"--socket=" + s.Socket,
+		"--tmpdir=" + filepath.Join(s.Dir, "tmp"),
 		"--port=" + strconv.Itoa(port),
 		"--bind-address=127.0.0.1",
 		"--pid-file=" + filepath.Join(s.Dir, "mysqld.pid"),

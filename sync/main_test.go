@@ -1,0 +1,211 @@
+package sync_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/dbsync/dbsync/internal/mariadbtest"
+	dbsync "github.com/dbsync/dbsync/sync"
+)
+
+// The servers every test in this package shares; each test makes its own
+// databases on them.
+var (
+	primary     *mariadbtest.Server // plain, like an on-premises primary
+	azure       *mariadbtest.Server // TLS required, own CA, local_infile=ON
+	azureNoFile *mariadbtest.Server // TLS required, local_infile=OFF (MySQL 8's default)
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	var err error
+	type result struct {
+		s   *mariadbtest.Server
+		err error
+	}
+	start := func(o mariadbtest.Options) chan result {
+		ch := make(chan result, 1)
+		go func() { s, err := mariadbtest.Start(o); ch <- result{s, err} }()
+		return ch
+	}
+	p, a, n := start(mariadbtest.Options{}), start(mariadbtest.Options{TLS: true, LocalInfile: true}), start(mariadbtest.Options{TLS: true})
+	for _, r := range []struct {
+		ch  chan result
+		dst **mariadbtest.Server
+	}{{p, &primary}, {a, &azure}, {n, &azureNoFile}} {
+		res := <-r.ch
+		if res.err != nil && err == nil {
+			err = res.err
+		}
+		*r.dst = res.s
+	}
+	defer func() {
+		for _, s := range []*mariadbtest.Server{primary, azure, azureNoFile} {
+			if s != nil {
+				s.Stop()
+			}
+		}
+	}()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start test MariaDB servers:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// env is one test's databases and files.
+type env struct {
+	t        *testing.T
+	dir      string
+	srcDB    string
+	target   *mariadbtest.Server
+	targetDB string
+	extra    string // extra config.ini text, appended
+}
+
+func newEnv(t *testing.T, target *mariadbtest.Server) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), target: target}
+	e.srcDB = primary.NewDatabase(t, "src")
+	if target != nil {
+		e.targetDB = target.NewDatabase(t, "dst")
+	}
+	return e
+}
+
+// configText is a config.ini for this env: primary → azure target (TLS
+// verified with the test CA), fallback and SQLite target in the temp dir.
+func (e *env) configText() string {
+	s := fmt.Sprintf(`[sync]
+default_target = azure
+min_rows = 1
+
+[source]
+host = 127.0.0.1
+port = %d
+database = %s
+user = %s
+password = %s
+query = SELECT * FROM items
+ssl_mode = disabled
+connect_timeout = 5s
+
+[fallback]
+path = %s
+query = SELECT * FROM items
+
+[sqlite]
+path = %s
+table = items
+`, primary.Port, e.srcDB, primary.User, primary.Password, filepath.Join(e.dir, "fallback.db"), filepath.Join(e.dir, "replica.db"))
+	if e.target != nil {
+		s += fmt.Sprintf(`
+[azure_mysql]
+host = localhost
+port = %d
+database = %s
+user = %s
+password = %s
+table = items
+ssl_mode = verify_identity
+ssl_ca = %s
+`, e.target.Port, e.targetDB, e.target.User, e.target.Password, e.target.CA)
+	}
+	return s + "\n" + e.extra
+}
+
+// config writes config.ini and loads it with env overrides, as the CLI does.
+func (e *env) config(opts dbsync.RunOptions, environ ...string) (*dbsync.Config, error) {
+	e.t.Helper()
+	path := filepath.Join(e.dir, "config.ini")
+	if err := os.WriteFile(path, []byte(e.configText()), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return dbsync.LoadConfig(dbsync.LoadInput{Path: path, Explicit: true, Environ: environ, Options: opts})
+}
+
+// sync runs one sync and returns the report and error.
+func (e *env) sync(opts dbsync.RunOptions, environ ...string) (*dbsync.Report, error) {
+	e.t.Helper()
+	cfg, err := e.config(opts, environ...)
+	if err != nil {
+		return nil, err
+	}
+	return runConfig(e.t, cfg)
+}
+
+func runConfig(t *testing.T, cfg *dbsync.Config) (*dbsync.Report, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	log := testLogger(t)
+	rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
+	err := dbsync.NewRunner(log).Run(ctx, cfg, rep, log)
+	return rep, err
+}
+
+func (e *env) mustSync(opts dbsync.RunOptions) *dbsync.Report {
+	e.t.Helper()
+	rep, err := e.sync(opts)
+	if err != nil {
+		e.t.Fatalf("sync: %v", err)
+	}
+	if rep.Status != dbsync.StatusSucceeded {
+		e.t.Fatalf("sync status %q, want succeeded", rep.Status)
+	}
+	return rep
+}
+
+// testLogger sends engine logs to the test log (shown on failure, -v).
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+var _ io.Writer = testWriter{}
+
+// dbOn opens a connection to one database of a server over its socket.
+func dbOn(t *testing.T, s *mariadbtest.Server, db string) *sql.DB {
+	t.Helper()
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "unix", s.Socket, db
+	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sql.OpenDB(c)
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func (e *env) srcDBConn() *sql.DB { return dbOn(e.t, primary, e.srcDB) }
+func (e *env) dstDBConn() *sql.DB { return dbOn(e.t, e.target, e.targetDB) }
+
+func mustExec(t *testing.T, db *sql.DB, stmts ...string) {
+	t.Helper()
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%q: %v", q, err)
+		}
+	}
+}
