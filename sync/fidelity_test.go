@@ -105,7 +105,7 @@ func readAll(t *testing.T, db *sql.DB, table string) [][]any {
 func showCreate(t *testing.T, db *sql.DB, table string) string {
 	t.Helper()
 	var name, def string
-	if err := db.QueryRow("SHOW CREATE TABLE " + mariadbtest.Join(table)).Scan(&name, &def); err != nil {
+	if err := db.QueryRow("SHOW CREATE TABLE "+mariadbtest.Join(table)).Scan(&name, &def); err != nil {
 		t.Fatal(err)
 	}
 	return def
