@@ -46,7 +46,7 @@ func openMySQLTarget(ctx context.Context, c AzureMySQLConfig, history string, pa
 	db.SetMaxOpenConns(4)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to target %s:%d database %s: %w", c.Host, c.Port, c.Database, err)
+		return nil, fmt.Errorf("connect to target %s:%d database %s: %w", c.Host, c.Port, c.Database, explainConnectError("azure_mysql", c.MySQLConfig, err))
 	}
 	return &mysqlTarget{cfg: c, history: history, log: log, db: db}, nil
 }

@@ -132,3 +132,38 @@ func mysqlErrorNumber(err error) uint16 {
 	}
 	return 0
 }
+
+// explainConnectError adds what to do to the errors an operator meets
+// first: wrong credentials, TLS required, certificate mismatch, no such
+// database.
+func explainConnectError(section string, c MySQLConfig, err error) error {
+	var hint string
+	switch n := mysqlErrorNumber(err); n {
+	case 1045:
+		hint = fmt.Sprintf("check [%s] user and password", section)
+		if c.SSLMode == SSLDisabled || c.SSLMode == SSLPreferred {
+			hint += fmt.Sprintf("; if the server requires TLS (Azure does), set [%s] ssl_mode = verify_identity", section)
+		}
+	case 3159:
+		hint = fmt.Sprintf("the server requires TLS: set [%s] ssl_mode = verify_identity", section)
+	case 1049:
+		hint = fmt.Sprintf("no such database: check [%s] database, or create it", section)
+	case 1044:
+		hint = fmt.Sprintf("the user may not use this database: GRANT it to [%s] user", section)
+	}
+	var hostErr x509.HostnameError
+	var authErr x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &hostErr):
+		hint = fmt.Sprintf("[%s] host must be a name the server's certificate lists (ssl_mode = verify_identity)", section)
+	case errors.As(err, &authErr):
+		hint = fmt.Sprintf("the server's certificate is not signed by a trusted CA: set [%s] ssl_ca to its CA bundle", section)
+	case errors.As(err, &invalid):
+		hint = fmt.Sprintf("the server's certificate is not valid: check [%s] ssl_ca and the server's certificate", section)
+	}
+	if hint == "" {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, hint)
+}

@@ -56,7 +56,7 @@ func openMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSource, error) 
 	s := &mysqlSource{db: db, query: strings.TrimRight(strings.TrimSpace(c.Query), ";")}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to primary %s:%d: %w", c.Host, c.Port, err)
+		return nil, fmt.Errorf("connect to primary %s:%d: %w", c.Host, c.Port, explainConnectError("source", c.MySQLConfig, err))
 	}
 	s.stmt, err = db.PrepareContext(ctx, s.query)
 	if err != nil {

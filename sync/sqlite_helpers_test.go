@@ -3,6 +3,7 @@ package sync_test
 import (
 	"database/sql"
 	"strconv"
+	"strings"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -65,7 +66,7 @@ func sqliteCount(t *testing.T, path, table string) int64 {
 		return -1
 	}
 	var n int64
-	if err := db.QueryRow(`SELECT COUNT(*) FROM "` + table + `"`).Scan(&n); err != nil {
+	if err := db.QueryRow(`SELECT COUNT(*) FROM "` + strings.ReplaceAll(table, `"`, `""`) + `"`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
