@@ -1,0 +1,245 @@
+package sync_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dbsync "github.com/dbsync/dbsync/sync"
+)
+
+const validConfig = `
+[sync]
+default_target = sqlite
+
+[source]
+host = db.example.com
+database = shop
+user = reader
+password = s3cret#with;chars
+query = SELECT *
+  FROM items   -- continued on an indented line, as configparser allows
+
+[sqlite]
+path = replica.db
+table = items
+
+[azure_mysql]
+host = x.mysql.database.azure.com
+database = replica
+user = writer
+password = pw
+table = items
+`
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.ini")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func load(t *testing.T, text string, opts dbsync.RunOptions, environ ...string) (*dbsync.Config, error) {
+	t.Helper()
+	return dbsync.LoadConfig(dbsync.LoadInput{Path: writeConfig(t, text), Explicit: true, Environ: environ, Options: opts})
+}
+
+func TestConfig_Defaults(t *testing.T) {
+	cfg, err := load(t, validConfig, dbsync.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"target", cfg.Target, dbsync.TargetSQLite},
+		{"min_rows", cfg.Sync.MinRows, 1},
+		{"on_schema_change", cfg.Sync.OnSchemaChange, "fail"},
+		{"history_table", cfg.Sync.HistoryTable, "dbsync_runs"},
+		{"timeout", cfg.Sync.Timeout, 9 * time.Minute},
+		{"fallback_enabled", cfg.Sync.FallbackEnabled, false},
+		{"source.port", cfg.Source.Port, 3306},
+		{"source.ssl_mode", cfg.Source.SSLMode, dbsync.SSLPreferred},
+		{"azure_mysql.ssl_mode", cfg.AzureMySQL.SSLMode, dbsync.SSLVerifyIdentity},
+		{"azure_mysql.auth", cfg.AzureMySQL.Auth, "password"},
+		{"password with # and ;", cfg.Source.Password.Reveal(), "s3cret#with;chars"},
+		{"multi-line query", cfg.Source.Query, "SELECT *\n  FROM items   -- continued on an indented line, as configparser allows"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %#v, want %#v", c.name, c.got, c.want)
+		}
+	}
+}
+
+// TestConfig_Precedence: config.ini < environment < run options.
+func TestConfig_Precedence(t *testing.T) {
+	cfg, err := load(t, validConfig, dbsync.RunOptions{Target: "azure"},
+		"DBSYNC_SOURCE_HOST=env-host", "DBSYNC_AZURE_MYSQL_PASSWORD=from-env", "DBSYNC_SYNC_DEFAULT_TARGET=sqlite", "UNRELATED=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Source.Host != "env-host" || cfg.Origin("source.host") != "environment DBSYNC_SOURCE_HOST" {
+		t.Errorf("source.host = %q from %q", cfg.Source.Host, cfg.Origin("source.host"))
+	}
+	if cfg.AzureMySQL.Password.Reveal() != "from-env" {
+		t.Errorf("env did not override the password")
+	}
+	if cfg.Target != dbsync.TargetAzure {
+		t.Errorf("run option did not win: target %q", cfg.Target)
+	}
+	if o := cfg.Origin("source.user"); !strings.HasSuffix(o, "config.ini") {
+		t.Errorf("source.user origin %q", o)
+	}
+	if o := cfg.Origin("sync.min_rows"); o != "default" {
+		t.Errorf("sync.min_rows origin %q", o)
+	}
+
+	// Key Vault overrides the environment.
+	path := writeConfig(t, validConfig+"\n[keyvault]\nurl = https://v.vault.azure.net\n")
+	cfg, err = dbsync.LoadConfig(dbsync.LoadInput{Path: path, Explicit: true,
+		Environ: []string{"DBSYNC_AZURE_MYSQL_PASSWORD=from-env"},
+		Secrets: func(url string, names []string) (map[string]string, error) {
+			return map[string]string{"azure-mysql--password": "from-vault"}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AzureMySQL.Password.Reveal() != "from-vault" || cfg.Origin("azure_mysql.password") != "Key Vault secret azure-mysql--password" {
+		t.Errorf("vault did not win: origin %q", cfg.Origin("azure_mysql.password"))
+	}
+}
+
+func TestConfig_SSLModeSpellings(t *testing.T) {
+	for in, want := range map[string]dbsync.SSLMode{
+		"require": dbsync.SSLRequired, "REQUIRED": dbsync.SSLRequired, "Verify_Identity": dbsync.SSLVerifyIdentity,
+		"verify-ca": dbsync.SSLVerifyCA, "disabled": dbsync.SSLDisabled, "preferred": dbsync.SSLPreferred,
+	} {
+		got, err := dbsync.ParseSSLMode(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSSLMode(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// TestConfig_Validate lists bad inputs: each must be a *ConfigError naming
+// the key (and the bad value, unless it is a secret).
+func TestConfig_Validate(t *testing.T) {
+	cases := []struct {
+		name    string
+		text    string
+		opts    dbsync.RunOptions
+		environ []string
+		wantKey string
+		want    string
+	}{
+		{"bad port", validConfig + "\n[source]\nport = 99999\n", dbsync.RunOptions{}, nil, "source.port", `"99999"`},
+		{"port not a number", validConfig + "\n[source]\nport = abc\n", dbsync.RunOptions{}, nil, "source.port", "whole number"},
+		{"bad bool", "[sync]\nfallback_enabled = maybe\n" + validConfig, dbsync.RunOptions{}, nil, "sync.fallback_enabled", "true or false"},
+		{"bad int", "[sync]\nmin_rows = -1\n" + validConfig, dbsync.RunOptions{}, nil, "sync.min_rows", "from 0"},
+		{"bad duration", "[sync]\ntimeout = soon\n" + validConfig, dbsync.RunOptions{}, nil, "sync.timeout", "duration"},
+		{"bad ssl_mode", validConfig + "\n[azure_mysql]\nssl_mode = yes\n", dbsync.RunOptions{}, nil, "azure_mysql.ssl_mode", "verify_identity"},
+		{"bad on_schema_change", "[sync]\non_schema_change = merge\n" + validConfig, dbsync.RunOptions{}, nil, "sync.on_schema_change", "fail, recreate"},
+		{"unknown target", validConfig, dbsync.RunOptions{Target: "postgres"}, nil, "target", "azure or sqlite"},
+		{"missing sqlite path", strings.Replace(validConfig, "path = replica.db", "", 1), dbsync.RunOptions{}, nil, "sqlite.path", "--target sqlite"},
+		{"missing azure table", strings.Replace(validConfig, "table = items\n", "", 2), dbsync.RunOptions{Target: "azure"}, nil, "azure_mysql.table", "required"},
+		{"missing azure password", strings.Replace(validConfig, "password = pw", "", 1), dbsync.RunOptions{Target: "azure"}, nil, "azure_mysql.password", "Key Vault"},
+		{"missing source query", strings.Replace(validConfig, "query = SELECT *\n  FROM items   -- continued on an indented line, as configparser allows", "", 1), dbsync.RunOptions{}, nil, "source.query", "required"},
+		{"fallback without path", "[sync]\nfallback_enabled = true\n" + validConfig, dbsync.RunOptions{}, nil, "fallback.path", "fallback_enabled"},
+		{"table too long", validConfig + "\n[sqlite]\ntable = " + strings.Repeat("t", 60) + "\n", dbsync.RunOptions{}, nil, "sqlite.table", "too long"},
+		{"entra without verified TLS", validConfig + "\n[azure_mysql]\nauth = entra\nssl_mode = required\n", dbsync.RunOptions{Target: "azure"}, nil, "azure_mysql.ssl_mode", "verified TLS"},
+		{"unresolved Key Vault reference", validConfig, dbsync.RunOptions{}, []string{"DBSYNC_SOURCE_PASSWORD=@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/x/)"}, "source.password", "DBSYNC_SOURCE_PASSWORD"},
+		{"bad value from env names the variable", validConfig, dbsync.RunOptions{}, []string{"DBSYNC_SOURCE_PORT=x"}, "source.port", "environment DBSYNC_SOURCE_PORT"},
+		{"missing ssl_ca file", validConfig + "\n[azure_mysql]\nssl_ca = /no/such/ca.pem\n", dbsync.RunOptions{Target: "azure"}, nil, "azure_mysql.ssl_ca", "/no/such/ca.pem"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.text, tc.opts, tc.environ...)
+			var ce *dbsync.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("got %v, want a *ConfigError", err)
+			}
+			if ce.Key != tc.wantKey {
+				t.Errorf("error names key %q, want %q (%v)", ce.Key, tc.wantKey, err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfig_SecretsNeverInErrors(t *testing.T) {
+	_, err := load(t, validConfig, dbsync.RunOptions{}, "DBSYNC_SOURCE_PASSWORD=@Microsoft.KeyVault(VaultName=v;SecretName=topsecret)")
+	if err == nil || strings.Contains(err.Error(), "topsecret") {
+		t.Fatalf("error %v", err)
+	}
+	cfg, err := load(t, validConfig, dbsync.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		cfg.Source.Password.String(),
+		strings.Join([]string{cfg.Source.Password.GoString()}, ""),
+	} {
+		if strings.Contains(s, "s3cret") {
+			t.Fatalf("secret printed: %s", s)
+		}
+	}
+}
+
+func TestConfig_FileErrors(t *testing.T) {
+	_, err := dbsync.LoadConfig(dbsync.LoadInput{Path: "/no/such/config.ini", Explicit: true})
+	var ce *dbsync.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "/no/such/config.ini") {
+		t.Fatalf("missing explicit file: %v", err)
+	}
+	// An implicit config.ini that is missing is fine: settings may all
+	// come from the environment (Azure app settings).
+	cfg, err := dbsync.LoadConfig(dbsync.LoadInput{Path: filepath.Join(t.TempDir(), "config.ini"), Environ: []string{
+		"DBSYNC_SOURCE_HOST=h", "DBSYNC_SOURCE_DATABASE=d", "DBSYNC_SOURCE_USER=u", "DBSYNC_SOURCE_QUERY=SELECT 1",
+		"DBSYNC_SYNC_DEFAULT_TARGET=sqlite", "DBSYNC_SQLITE_PATH=r.db", "DBSYNC_SQLITE_TABLE=t"}})
+	if err != nil || cfg.File != "" {
+		t.Fatalf("env-only config: %v (file %q)", err, cfg.File)
+	}
+	// Unreadable file.
+	dir := t.TempDir()
+	if _, err := dbsync.LoadConfig(dbsync.LoadInput{Path: dir, Explicit: true}); !errors.As(err, &ce) {
+		t.Fatalf("directory as config: %v", err)
+	}
+}
+
+func TestConfig_UnknownKeysWarn(t *testing.T) {
+	cfg, err := load(t, validConfig+"\n[sorce]\nhost = x\n[sync]\nfalback_enabled = true\n", dbsync.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(cfg.Warnings, "\n")
+	for _, want := range []string{"unknown section [sorce]", "unknown key sync.falback_enabled"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("warnings %q lack %q", joined, want)
+		}
+	}
+}
+
+func TestSecret_NeverPrints(t *testing.T) {
+	s := dbsync.NewSecret("hunter2")
+	for _, verb := range []string{"%s", "%v", "%+v", "%#v", "%q", "%x", "%d"} {
+		if got := sprintf(verb, s); strings.Contains(got, "hunter2") || strings.Contains(got, "68756e74657232") {
+			t.Errorf("%s printed %q", verb, got)
+		}
+	}
+	type holder struct{ P dbsync.Secret }
+	if got := sprintf("%+v", holder{s}); strings.Contains(got, "hunter2") {
+		t.Errorf("struct printed %q", got)
+	}
+}
+
+func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
