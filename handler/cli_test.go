@@ -1,0 +1,261 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCLI_Demo is README's first command on a fresh checkout: create the
+// demo's fallback data, then sync with the primary unreachable.
+func TestCLI_Demo(t *testing.T) {
+	t.Parallel()
+	a := &app{t: t, dir: t.TempDir()}
+	demo, err := os.ReadFile("../demo/config.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(a.dir, "demo"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(a.dir, "demo", "config.ini"), demo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Without the fallback database the sync must fail, not invent data.
+	r := a.run(nil, "sync", "--config", "demo/config.ini")
+	if r.code != exitFailed || !strings.Contains(r.stderr, "demo/fallback.db") {
+		t.Fatalf("sync without demo data: exit %d, stderr %s", r.code, r.stderr)
+	}
+	if r := a.run(nil, "demo-data", "--config", "demo/config.ini"); r.code != 0 {
+		t.Fatalf("demo-data: %d %s", r.code, r.stderr)
+	}
+	r = a.run(nil, "sync", "--config", "demo/config.ini")
+	if r.code != 0 {
+		t.Fatalf("demo sync: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "succeeded: 1000 rows from fallback into sqlite table items") {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "primary failed; reading the fallback SQLite database instead") {
+		t.Errorf("no fallback log line in stderr:\n%s", r.stderr)
+	}
+}
+
+// TestCLI_ExitCodes runs the binary on bad input: the exit code, a one-line
+// message naming the cause, and a target left as it was.
+func TestCLI_ExitCodes(t *testing.T) {
+	cases := []struct {
+		name  string
+		extra string
+		args  []string
+		env   []string
+		code  int
+		msg   string
+	}{
+		{"success", "", nil, nil, exitOK, ""},
+		{"missing config file", "", []string{"--config", "nope.ini"}, nil, exitUsage, "nope.ini"},
+		{"config file from DBSYNC_CONFIG missing", "", nil, []string{"DBSYNC_CONFIG=/no/such.ini"}, exitUsage, "/no/such.ini"},
+		{"unknown --target", "", []string{"--target", "oracle"}, nil, exitUsage, `--target "oracle"`},
+		{"unknown flag", "", []string{"--bogus"}, nil, exitUsage, "bogus"},
+		{"bad port", "[azure_mysql]\nport = 70000\n", nil, nil, exitUsage, "azure_mysql.port"},
+		{"bad bool from env", "", nil, []string{"DBSYNC_SYNC_FALLBACK_ENABLED=perhaps"}, exitUsage, "DBSYNC_SYNC_FALLBACK_ENABLED"},
+		{"bad duration", "[sync]\ntimeout = forever\n", nil, nil, exitUsage, "sync.timeout"},
+		{"missing key for target", "[azure_mysql]\ntable =\n", nil, nil, exitUsage, "azure_mysql.table"},
+		{"wrong target password", "[azure_mysql]\npassword = wrong\n", nil, nil, exitFailed, "check [azure_mysql] user and password"},
+		{"certificate for another host", "[azure_mysql]\nhost = 127.0.0.1\n", nil, nil, exitFailed, "host must be a name the server's certificate lists"},
+		{"plaintext to TLS-only target", "[azure_mysql]\nssl_mode = disabled\n", nil, nil, exitFailed, "ssl_mode = verify_identity"},
+		{"target database missing", "[azure_mysql]\ndatabase = no_such_db\n", nil, nil, exitFailed, "no such database"},
+		{"source query syntax error", "[source]\nquery = SELECT FROM WHERE\n", nil, nil, exitFailed, "SQL syntax"},
+		{"zero rows", "[source]\nquery = SELECT * FROM items WHERE id < 0\n", nil, nil, exitFailed, "min_rows"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := newApp(t)
+			a.extra = tc.extra
+			a.writeConfig()
+			a.seed(a.src, 20)
+			a.seed(a.dst, 3)
+			r := a.run(tc.env, append([]string{"sync"}, tc.args...)...)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d\nstderr:\n%s", r.code, tc.code, r.stderr)
+			}
+			if tc.code == exitOK {
+				if n := a.count(a.dst, "items"); n != 20 {
+					t.Fatalf("target has %d rows, want 20", n)
+				}
+				return
+			}
+			last := lastLine(r.stderr)
+			if !strings.HasPrefix(last, "error: ") || !strings.Contains(last, tc.msg) {
+				t.Errorf("last stderr line %q; want an error line saying %q", last, tc.msg)
+			}
+			if strings.Contains(r.stderr+r.stdout, azure.Password) || strings.Contains(r.stderr+r.stdout, primary.Password) {
+				t.Error("a password appears in the output")
+			}
+			if n := a.count(a.dst, "items"); n != 3 {
+				t.Errorf("target has %d rows, want the 3 it had", n)
+			}
+		})
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// TestCLI_Busy: exit 3 while another session holds the run lock.
+func TestCLI_Busy(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.seed(a.src, 5)
+	conn, err := a.dst.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "DO GET_LOCK(?, 0)", "dbsync:"+a.dstDB+".items"); err != nil {
+		t.Fatal(err)
+	}
+	r := a.run(nil, "sync", "--json")
+	if r.code != exitBusy {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitBusy, r.stderr)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep["status"] != "busy" {
+		t.Fatalf("report %s (%v)", r.stdout, err)
+	}
+}
+
+// TestCLI_JSON: --json prints exactly one report object with DESIGN §5's
+// keys on stdout; logs go to stderr.
+func TestCLI_JSON(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.seed(a.src, 12)
+	r := a.run(nil, "sync", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	var rep map[string]any
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
+	}
+	if dec.More() {
+		t.Fatalf("stdout holds more than one object:\n%s", r.stdout)
+	}
+	for _, k := range []string{"run_id", "trigger", "status", "source", "fallback_reason", "target", "table", "rows",
+		"load_method", "started_at", "finished_at", "duration_ms", "rows_per_sec", "error"} {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	if rep["status"] != "succeeded" || rep["rows"] != float64(12) || rep["trigger"] != "cli" || rep["load_method"] != "load_data" {
+		t.Errorf("report %v", rep)
+	}
+	if _, err := time.Parse(time.RFC3339, rep["started_at"].(string)); err != nil {
+		t.Errorf("started_at not RFC 3339: %v", err)
+	}
+	if !strings.Contains(r.stderr, "run ended: succeeded") {
+		t.Errorf("no log on stderr:\n%s", r.stderr)
+	}
+}
+
+// TestCLI_KilledMidLoad kills the process with SIGKILL while it loads: the
+// target must still hold the previous complete data, and the next run must
+// succeed and clean up what the killed one left.
+func TestCLI_KilledMidLoad(t *testing.T) {
+	for _, target := range []string{"azure", "sqlite"} {
+		t.Run(target, func(t *testing.T) {
+			t.Parallel()
+			a := newApp(t)
+			a.seed(a.src, 3000)
+			// First a complete sync: the "previous data".
+			if r := a.run(nil, "sync", "--target", target); r.code != 0 {
+				t.Fatalf("first sync: %s", r.stderr)
+			}
+			a.exec("DELETE FROM items WHERE id > 2000")
+			// A slow query keeps the second run loading for seconds.
+			a.extra = "[source]\nquery = SELECT * FROM items WHERE SLEEP(0.002) = 0\n"
+			a.writeConfig()
+			cmd := exec.Command(binary, "sync", "--target", target)
+			cmd.Dir, cmd.Env = a.dir, cleanEnv()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitLoading(t, a, target)
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait()
+
+			previous := func() int64 {
+				if target == "sqlite" {
+					return sqliteCountT(t, filepath.Join(a.dir, "replica.db"))
+				}
+				return a.count(a.dst, "items")
+			}
+			if n := previous(); n != 3000 {
+				t.Fatalf("after SIGKILL the target has %d rows, want the previous 3000", n)
+			}
+			a.extra = ""
+			a.writeConfig()
+			var r result
+			// The server may take a moment to notice the dead connection
+			// and release its run lock: "busy" is the right answer then.
+			for deadline := time.Now().Add(20 * time.Second); ; {
+				r = a.run(nil, "sync", "--target", target)
+				if r.code != exitBusy || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if r.code != 0 {
+				t.Fatalf("next sync: exit %d\n%s", r.code, r.stderr)
+			}
+			if n := previous(); n != 2000 {
+				t.Fatalf("after the next run the target has %d rows, want 2000", n)
+			}
+			if target == "azure" {
+				var left int
+				_ = a.dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'items\\_\\_dbsync%'").Scan(&left)
+				if left != 0 {
+					t.Fatalf("%d leftover tables after the next run", left)
+				}
+				var status string
+				_ = a.dst.QueryRow("SELECT status FROM dbsync_runs ORDER BY started_at DESC LIMIT 1").Scan(&status)
+				if status != "succeeded" {
+					t.Fatalf("latest history row %q", status)
+				}
+			}
+		})
+	}
+}
+
+// waitLoading waits until the run has created its staging table.
+func waitLoading(t *testing.T, a *app, target string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if target == "azure" {
+			var n int
+			_ = a.dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'items__dbsync_new'").Scan(&n)
+			if n == 1 {
+				time.Sleep(500 * time.Millisecond)
+				return
+			}
+		} else if _, err := os.Stat(filepath.Join(a.dir, "replica.db-journal")); err == nil {
+			time.Sleep(500 * time.Millisecond)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the run never started loading")
+}

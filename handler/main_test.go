@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/dbsync/dbsync/internal/mariadbtest"
+)
+
+// The real binary, built once as the Makefile builds it, and the servers
+// the end-to-end tests share.
+var (
+	binary  string
+	primary *mariadbtest.Server
+	azure   *mariadbtest.Server
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "dbsync-handler-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "handler")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build handler: %v\n%s", err, out)
+		return 1
+	}
+	pch, ach := make(chan error, 1), make(chan error, 1)
+	go func() { var err error; primary, err = mariadbtest.Start(mariadbtest.Options{}); pch <- err }()
+	go func() {
+		var err error
+		azure, err = mariadbtest.Start(mariadbtest.Options{TLS: true, LocalInfile: true})
+		ach <- err
+	}()
+	perr, aerr := <-pch, <-ach
+	defer func() {
+		if primary != nil {
+			primary.Stop()
+		}
+		if azure != nil {
+			azure.Stop()
+		}
+	}()
+	if perr != nil || aerr != nil {
+		fmt.Fprintln(os.Stderr, "start test MariaDB servers:", perr, aerr)
+		return 1
+	}
+	return m.Run()
+}
+
+// app is one test's app root: config.ini, databases, SQLite files.
+type app struct {
+	t            *testing.T
+	dir          string
+	srcDB, dstDB string
+	extra        string
+	src, dst     *sql.DB
+}
+
+func newApp(t *testing.T) *app {
+	t.Helper()
+	a := &app{t: t, dir: t.TempDir()}
+	a.srcDB = primary.NewDatabase(t, "src")
+	a.dstDB = azure.NewDatabase(t, "dst")
+	a.src = socketDB(t, primary, a.srcDB)
+	a.dst = socketDB(t, azure, a.dstDB)
+	a.writeConfig()
+	return a
+}
+
+func socketDB(t *testing.T, s *mariadbtest.Server, db string) *sql.DB {
+	t.Helper()
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "unix", s.Socket, db
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sql.OpenDB(c)
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func (a *app) configText() string {
+	return fmt.Sprintf(`[sync]
+default_target = azure
+fallback_enabled = false
+
+[source]
+host = 127.0.0.1
+port = %d
+database = %s
+user = %s
+password = %s
+query = SELECT * FROM items
+ssl_mode = disabled
+
+[fallback]
+path = %s
+query = SELECT * FROM items
+
+[azure_mysql]
+host = localhost
+port = %d
+database = %s
+user = %s
+password = %s
+table = items
+ssl_ca = %s
+
+[sqlite]
+path = %s
+table = items
+`, primary.Port, a.srcDB, primary.User, primary.Password, filepath.Join(a.dir, "fallback.db"),
+		azure.Port, a.dstDB, azure.User, azure.Password, azure.CA, filepath.Join(a.dir, "replica.db")) + "\n" + a.extra
+}
+
+func (a *app) writeConfig() {
+	if err := os.WriteFile(filepath.Join(a.dir, "config.ini"), []byte(a.configText()), 0o600); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+func (a *app) exec(stmts ...string) {
+	a.t.Helper()
+	for _, q := range stmts {
+		if _, err := a.src.Exec(q); err != nil {
+			a.t.Fatalf("%q: %v", q, err)
+		}
+	}
+}
+
+func (a *app) seed(db *sql.DB, n int) {
+	a.t.Helper()
+	for _, q := range []string{
+		"CREATE TABLE items (id INT NOT NULL PRIMARY KEY, name VARCHAR(50) NOT NULL, note TEXT NULL)",
+		fmt.Sprintf("INSERT INTO items SELECT seq, CONCAT('item ', seq), REPEAT('n', seq %% 50) FROM seq_1_to_%d", n),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			a.t.Fatalf("%q: %v", q, err)
+		}
+	}
+}
+
+func (a *app) count(db *sql.DB, table string) int64 {
+	a.t.Helper()
+	var n int64
+	if err := db.QueryRow("SELECT COUNT(*) FROM " + mariadbtest.Join(table)).Scan(&n); err != nil {
+		a.t.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}
+
+// result is what a user sees of one command.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run runs the binary in the app dir with the given environment added.
+func (a *app) run(env []string, args ...string) result {
+	a.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = a.dir
+	cmd.Env = append(cleanEnv(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		a.t.Fatalf("run %v: %v", args, err)
+	}
+	return result{code, out.String(), errOut.String()}
+}
+
+// cleanEnv is the environment without DBSYNC_ settings of the developer's
+// own shell.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DBSYNC_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
