@@ -674,3 +674,12 @@ func checkReadable(key, path string, c *Config) error {
 	}
 	return nil
 }
+
+// ConfigKeys lists every key as "section.key", in config.ini.example's order.
+func ConfigKeys() []string {
+	out := make([]string, len(configKeys))
+	for i, k := range configKeys {
+		out[i] = k.name()
+	}
+	return out
+}

@@ -243,3 +243,27 @@ func TestSecret_NeverPrints(t *testing.T) {
 }
 
 func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
+
+// TestConfig_ExampleListsEveryKey keeps config.ini.example complete: every
+// key appears with a comment above it, and nothing in it is unknown.
+func TestConfig_ExampleListsEveryKey(t *testing.T) {
+	text, err := os.ReadFile("../config.ini.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := dbsync.LoadConfig(dbsync.LoadInput{Path: "../config.ini.example", Explicit: true, Options: dbsync.RunOptions{Target: "sqlite"}})
+	if err != nil {
+		t.Fatalf("example does not load: %v", err)
+	}
+	if len(cfg.Warnings) > 0 {
+		t.Errorf("example has unknown keys: %v", cfg.Warnings)
+	}
+	for _, k := range dbsync.ConfigKeys() {
+		if cfg.Origin(k) == "default" {
+			t.Errorf("config.ini.example does not list %s", k)
+		}
+	}
+	if !strings.Contains(string(text), "; ") {
+		t.Error("example has no comments")
+	}
+}

@@ -1,0 +1,39 @@
+# The one place that says how dbsync is built and tested; README, .ci/run
+# and host.json (defaultExecutablePath) agree with it.
+
+# The Functions host runs bin/handler (host.json). A static Linux binary:
+# modernc.org/sqlite is pure Go, so no cgo is needed.
+BIN := bin/handler
+
+# Root needs no sudo (CI, containers); anyone else does for apt-get.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: build demo test test-deps vet clean
+
+build:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o $(BIN) ./handler
+
+# Run the job locally: the demo config's primary is unreachable on purpose,
+# so the sync falls back to demo/fallback.db and loads demo/replica.db.
+demo: build
+	./$(BIN) demo-data --config demo/config.ini
+	./$(BIN) sync --config demo/config.ini
+
+# The whole test suite. The tests start their own throwaway MariaDB servers
+# from the installed binaries; test-deps installs them when they are missing.
+test: test-deps vet
+	go test -count=1 -timeout 30m ./...
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	go vet ./...
+
+test-deps:
+	@if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ] || ! command -v mariadb-install-db >/dev/null 2>&1; then \
+	  echo "MariaDB server binaries not found: installing mariadb-server with apt-get (tests start their own servers; none is used as a service)"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends mariadb-server; \
+	fi
+
+clean:
+	rm -rf bin demo/*.db demo/*.db-journal demo/*.dbsync-lock
