@@ -259,3 +259,41 @@ func waitLoading(t *testing.T, a *app, target string) {
 	}
 	t.Fatal("the run never started loading")
 }
+
+// TestCLI_Check connects everywhere without writing and reports TLS, the
+// load method and where each key came from; a broken part fails it.
+func TestCLI_Check(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.seed(a.src, 3)
+	r := a.run([]string{"DBSYNC_AZURE_MYSQL_PASSWORD=" + azure.Password}, "check")
+	if r.code != 0 {
+		t.Fatalf("check: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"azure_mysql.password         from environment DBSYNC_AZURE_MYSQL_PASSWORD",
+		"source.host                  from config.ini",
+		"ok   primary", "no TLS (plaintext)", "query returns 3 columns",
+		"ok   target    mysql localhost", "TLS TLSv1.3", "LOAD DATA LOCAL allowed",
+		"table does not exist yet",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("check output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout+r.stderr, azure.Password) {
+		t.Error("check printed a password")
+	}
+	var tables int
+	_ = a.dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()").Scan(&tables)
+	if tables != 0 {
+		t.Errorf("check created %d tables on the target", tables)
+	}
+
+	a.extra = "[azure_mysql]\nhost = 127.0.0.1\n"
+	a.writeConfig()
+	r = a.run(nil, "check")
+	if r.code != exitFailed || !strings.Contains(r.stdout, "FAIL target") || !strings.Contains(r.stdout, "certificate") {
+		t.Fatalf("check with a bad target: exit %d\n%s", r.code, r.stdout)
+	}
+}

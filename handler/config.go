@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	dbsync "github.com/dbsync/dbsync/sync"
 )
@@ -29,9 +30,12 @@ func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, lo
 	for _, w := range cfg.Warnings {
 		log.Warn("config warning: " + w)
 	}
+	// Where every key came from, in one line; never a value.
+	from := make([]string, 0, len(cfg.Origins()))
 	for _, o := range cfg.Origins() {
-		log.Debug("config key", "key", o[0], "from", o[1])
+		from = append(from, o[0]+"="+o[1])
 	}
+	log.Info("config sources", "keys", strings.Join(from, ", "))
 	return cfg, nil
 }
 
