@@ -2,9 +2,285 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"time"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
+// server is the custom handler: one per process, so its Runner's
+// in-process guard sees every invocation.
+type server struct {
+	log    *slog.Logger
+	runner *dbsync.Runner
+	// httpWait is how long a manual run may take before the HTTP answer is
+	// 202 with its run_id (the platform cuts HTTP responses at 230 s).
+	httpWait time.Duration
+}
+
+// runServe listens on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT before doing
+// anything slow: the host polls GET / and restarts a handler that does not
+// answer within 30 s. Config and secrets are loaded per invocation, so a
+// config error is reported on every invocation instead of a crash loop.
 func runServe(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
-	return &usageError{"serving as a custom handler is not built yet; use handler sync\n\n" + mainUsage}
+	port := getenv("FUNCTIONS_CUSTOMHANDLER_PORT")
+	if port == "" {
+		return &usageError{"FUNCTIONS_CUSTOMHANDLER_PORT is not set: run under the Functions host (func start), or use handler sync\n\n" + mainUsage}
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		return fmt.Errorf("listen on 127.0.0.1:%s: %w", port, err)
+	}
+	log := newServeLogger(stdout, stderr)
+	s := &server{log: log, runner: dbsync.NewRunner(log), httpWait: 200 * time.Second}
+	if v := getenv("DBSYNC_HTTP_WAIT"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			s.httpWait = d
+		}
+	}
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 30 * time.Second}
+	log.Info("custom handler listening", "addr", ln.Addr().String(), "pid", os.Getpid())
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ready"}`))
+	})
+	mux.HandleFunc("POST /SyncTimer", s.handleTimer)
+	mux.HandleFunc("POST /SyncHttp", s.handleHTTP)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeInvocation(w, http.StatusNotFound, invocationResponse{
+			Outputs: map[string]any{},
+			Logs:    []string{fmt.Sprintf("no function at %s %s: this handler serves POST /SyncTimer and POST /SyncHttp", r.Method, r.URL.Path)},
+		})
+	})
+	return mux
+}
+
+// readInvocation reads and decodes the host's payload, bounded in size.
+func readInvocation(r *http.Request) (*invocationRequest, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 2*maxBodyBytes+64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("read invocation payload: %v", err)
+	}
+	return decodeInvocation(body)
+}
+
+func (s *server) invocationLogger(r *http.Request) *slog.Logger {
+	return s.log.With(dbsync.LogInvocationID, r.Header.Get("X-Azure-Functions-InvocationId"))
+}
+
+func writeInvocation(w http.ResponseWriter, status int, resp invocationResponse) {
+	if resp.Outputs == nil {
+		resp.Outputs = map[string]any{}
+	}
+	if resp.Logs == nil {
+		resp.Logs = []string{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// handleTimer runs a scheduled sync with the default target. A failed run
+// answers 500 so the host marks the invocation Failed; the host then drops
+// Logs, so the error is also logged to stderr.
+func (s *server) handleTimer(w http.ResponseWriter, r *http.Request) {
+	log := s.invocationLogger(r).With("function", "SyncTimer")
+	req, err := readInvocation(r)
+	var timer *timerInfo
+	if err == nil {
+		timer, err = decodeTimer(req)
+	}
+	if err != nil {
+		log.Error("bad timer invocation", "error", err.Error())
+		writeInvocation(w, http.StatusBadRequest, invocationResponse{Logs: []string{"error: " + err.Error()}})
+		return
+	}
+	attrs := []any{"is_past_due", timer.IsPastDue}
+	if next, ok := timer.next(); ok {
+		attrs = append(attrs, "occurrence", next.Format(time.RFC3339))
+	}
+	if timer.IsPastDue {
+		log.Warn("timer is past due: this is a catch-up run", attrs...)
+	} else {
+		log.Info("timer fired", attrs...)
+	}
+	rep, err := s.sync(r.Context(), dbsync.TriggerTimer, dbsync.RunOptions{}, log)
+	status := http.StatusOK
+	if err != nil && !errors.Is(err, dbsync.ErrBusy) {
+		status = http.StatusInternalServerError
+		log.Error("scheduled sync failed", "run_id", rep.RunID, "error", err.Error())
+	}
+	writeInvocation(w, status, invocationResponse{
+		Outputs: map[string]any{"report": rep},
+		Logs:    []string{summary(rep)},
+	})
+}
+
+// handleHTTP is the manual trigger: POST runs, GET lists recent runs. The
+// host always gets 200 with application/json; the caller's status is in
+// Outputs.res.
+func (s *server) handleHTTP(w http.ResponseWriter, r *http.Request) {
+	log := s.invocationLogger(r).With("function", "SyncHttp")
+	answer := func(status int, body any, logs ...string) {
+		b, _ := json.Marshal(body)
+		writeInvocation(w, http.StatusOK, invocationResponse{
+			Outputs: map[string]any{"res": httpOutput{StatusCode: status, Body: string(b), Headers: map[string]string{"Content-Type": "application/json"}}},
+			Logs:    logs,
+		})
+	}
+	fail := func(status int, msg string) {
+		log.Warn("manual sync request refused", "status", status, "error", msg)
+		answer(status, map[string]string{"error": msg}, "error: "+msg)
+	}
+	req, err := readInvocation(r)
+	var hr *httpRequestData
+	if err == nil {
+		hr, err = decodeHTTPRequest(req)
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			fail(http.StatusRequestEntityTooLarge, err.Error())
+			return
+		}
+		fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	opts, err := hr.runOptions()
+	if err != nil {
+		var br *badRequest
+		if errors.As(err, &br) {
+			fail(br.status, br.msg)
+			return
+		}
+		fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	switch hr.Method {
+	case http.MethodGet:
+		s.history(r.Context(), opts, log, answer, fail)
+		return
+	case http.MethodPost:
+	default:
+		fail(http.StatusMethodNotAllowed, fmt.Sprintf("method %s: use POST to run a sync, GET for recent runs", hr.Method))
+		return
+	}
+
+	type outcome struct {
+		rep *dbsync.Report
+		err error
+	}
+	started := make(chan *dbsync.Report, 1)
+	done := make(chan outcome, 1)
+	// The run may outlive this request (202 below): it gets its own
+	// context, bounded by [sync] timeout inside Run.
+	runCtx := context.WithoutCancel(r.Context())
+	go func() {
+		rep, err := s.syncStarted(runCtx, dbsync.TriggerHTTP, dbsync.RunOptions{Target: opts.Target, DryRun: opts.DryRun}, log, started)
+		done <- outcome{rep, err}
+	}()
+	var res outcome
+	select {
+	case res = <-done:
+	case <-time.After(s.httpWait):
+		rep := <-started
+		log.Info("manual sync still running; answering 202", "run_id", rep.RunID)
+		answer(http.StatusAccepted, map[string]string{"status": "running", "run_id": rep.RunID,
+			"message": "the sync continues; GET /api/sync shows its outcome"}, "sync "+rep.RunID+" still running")
+		return
+	}
+	var ce *dbsync.ConfigError
+	switch {
+	case res.err == nil:
+		answer(http.StatusOK, res.rep, summary(res.rep))
+	case errors.As(res.err, &ce):
+		answer(http.StatusBadRequest, res.rep, "error: "+res.err.Error())
+	case errors.Is(res.err, dbsync.ErrBusy):
+		body := map[string]any{"status": dbsync.StatusBusy, "run_id": res.rep.RunID, "error": res.err.Error()}
+		if running := s.runningRun(r.Context(), opts); running != "" {
+			body["running_run_id"] = running
+		}
+		answer(http.StatusConflict, body, summary(res.rep))
+	default:
+		answer(http.StatusInternalServerError, res.rep, summary(res.rep), "error: "+res.err.Error())
+	}
+}
+
+func (s *server) runningRun(ctx context.Context, opts manualRunOptions) string {
+	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: opts.Target}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return ""
+	}
+	return s.runner.RunningRunID(ctx, cfg)
+}
+
+// history answers GET /api/sync with the target's recent runs.
+func (s *server) history(ctx context.Context, opts manualRunOptions, log *slog.Logger, answer func(int, any, ...string), fail func(int, string)) {
+	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: opts.Target}, log)
+	if err != nil {
+		fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	runs, err := s.runner.History(ctx, cfg, 20)
+	if err != nil {
+		fail(http.StatusInternalServerError, err.Error())
+		return
+	}
+	answer(http.StatusOK, map[string]any{"target": cfg.Target, "table": cfg.TargetTable(), "runs": runs}, fmt.Sprintf("%d recent runs", len(runs)))
+}
+
+// sync loads the config and runs one sync.
+func (s *server) sync(ctx context.Context, trigger string, opts dbsync.RunOptions, log *slog.Logger) (*dbsync.Report, error) {
+	return s.syncStarted(ctx, trigger, opts, log, nil)
+}
+
+// syncStarted is sync that also hands out the report as soon as the run
+// has an id. A panic inside the run becomes a failed run: the process
+// keeps serving.
+func (s *server) syncStarted(ctx context.Context, trigger string, opts dbsync.RunOptions, log *slog.Logger, started chan<- *dbsync.Report) (rep *dbsync.Report, err error) {
+	rep = &dbsync.Report{Trigger: trigger, Status: dbsync.StatusFailed, Target: dbsync.Target(opts.Target), StartedAt: time.Now().UTC()}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error (a bug in dbsync; the target is unchanged): %v", p)
+			rep.Status, rep.Error = dbsync.StatusFailed, err.Error()
+			log.Error("panic during run", "run_id", rep.RunID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+		if started != nil {
+			select {
+			case started <- rep:
+			default:
+			}
+		}
+	}()
+	cfg, err := loadConfig(ctx, "", opts, log)
+	if err != nil {
+		rep.Error = err.Error()
+		return rep, err
+	}
+	rep = dbsync.NewReport(cfg, trigger)
+	if started != nil {
+		started <- rep
+	}
+	err = s.runner.Run(ctx, cfg, rep, log)
+	return rep, err
 }

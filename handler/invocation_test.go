@@ -1,0 +1,147 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "functions-host", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDecodeTimer(t *testing.T) {
+	cases := []struct {
+		file     string
+		pastDue  bool
+		hasNext  bool
+		wantNext string
+	}{
+		{"timer.json", false, true, "2026-11-25T17:00:00Z"},
+		{"timer-past-due-first-run.json", true, true, "2026-11-25T17:00:00Z"},
+		{"timer-no-monitor.json", false, false, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			req, err := decodeInvocation(fixture(t, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			timer, err := decodeTimer(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if timer.IsPastDue != tc.pastDue {
+				t.Errorf("IsPastDue %v", timer.IsPastDue)
+			}
+			next, ok := timer.next()
+			if ok != tc.hasNext || (ok && !next.Equal(mustTime(t, tc.wantNext))) {
+				t.Errorf("next %v %v, want %v %s", next, ok, tc.hasNext, tc.wantNext)
+			}
+		})
+	}
+	// Seven-digit fractions and year 1 parse.
+	req, _ := decodeInvocation(fixture(t, "timer-past-due-first-run.json"))
+	timer, _ := decodeTimer(req)
+	if last, err := time.Parse(time.RFC3339Nano, timer.ScheduleStatus.Last); err != nil || last.Year() != 1 {
+		t.Errorf("first-run Last %q: %v", timer.ScheduleStatus.Last, err)
+	}
+	req, _ = decodeInvocation(fixture(t, "timer.json"))
+	timer, _ = decodeTimer(req)
+	if _, err := time.Parse(time.RFC3339Nano, timer.ScheduleStatus.Last); err != nil {
+		t.Errorf("7-digit fraction: %v", err)
+	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestDecodeHTTP(t *testing.T) {
+	cases := []struct {
+		file   string
+		method string
+		opts   manualRunOptions
+		status int // 0: options valid
+	}{
+		{"http-post-sqlite.json", "POST", manualRunOptions{Target: "sqlite"}, 0},
+		{"http-post-json-body.json", "POST", manualRunOptions{Target: "sqlite", DryRun: true}, 0},
+		{"http-get-history.json", "GET", manualRunOptions{}, 0},
+		// Query as a string (older hosts), an unknown parameter ignored.
+		{"http-post-no-body-query-string.json", "POST", manualRunOptions{Target: "sqlite", DryRun: true}, 0},
+		{"http-post-bad-target.json", "POST", manualRunOptions{}, 400},
+		{"http-post-body-not-json.json", "POST", manualRunOptions{}, 400},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			req, err := decodeInvocation(fixture(t, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hr, err := decodeHTTPRequest(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hr.Method != tc.method {
+				t.Errorf("method %q", hr.Method)
+			}
+			opts, err := hr.runOptions()
+			if tc.status != 0 {
+				var br *badRequest
+				if !errors.As(err, &br) || br.status != tc.status {
+					t.Fatalf("err %v, want status %d", err, tc.status)
+				}
+				return
+			}
+			if err != nil || opts != tc.opts {
+				t.Fatalf("options %+v, %v; want %+v", opts, err, tc.opts)
+			}
+		})
+	}
+}
+
+func TestDecodeInvocation_Malformed(t *testing.T) {
+	cases := []struct {
+		name, body, want string
+	}{
+		{"not JSON", "<xml/>", "not valid JSON"},
+		{"no Data", `{"Metadata":{}}`, `no "Data"`},
+		{"Data wrong type", `{"Data":[1,2]}`, "not valid JSON"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := decodeInvocation([]byte(tc.body))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+	req, err := decodeInvocation(fixture(t, "timer-wrong-types.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decodeTimer(req); err == nil || !strings.Contains(err.Error(), "Data.timer") {
+		t.Fatalf("wrong types: %v", err)
+	}
+	if _, err := decodeHTTPRequest(req); err == nil || !strings.Contains(err.Error(), "Data.req") {
+		t.Fatalf("timer payload to SyncHttp: %v", err)
+	}
+	big := strings.Repeat("x", maxBodyBytes+1)
+	hr := &httpRequestData{Method: "POST", Body: &big}
+	var br *badRequest
+	if _, err := hr.runOptions(); !errors.As(err, &br) || br.status != 413 {
+		t.Fatalf("oversized body: %v", err)
+	}
+}
