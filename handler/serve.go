@@ -24,6 +24,12 @@ type server struct {
 	// httpWait is how long a manual run may take before the HTTP answer is
 	// 202 with its run_id (the platform cuts HTTP responses at 230 s).
 	httpWait time.Duration
+	// beforeRun, when set (tests), is called at the start of every run.
+	beforeRun func()
+}
+
+func newServer(log *slog.Logger) *server {
+	return &server{log: log, runner: dbsync.NewRunner(log), httpWait: 200 * time.Second}
 }
 
 // runServe listens on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT before doing
@@ -40,7 +46,7 @@ func runServe(ctx context.Context, getenv func(string) string, stdout, stderr io
 		return fmt.Errorf("listen on 127.0.0.1:%s: %w", port, err)
 	}
 	log := newServeLogger(stdout, stderr)
-	s := &server{log: log, runner: dbsync.NewRunner(log), httpWait: 200 * time.Second}
+	s := newServer(log)
 	if v := getenv("DBSYNC_HTTP_WAIT"); v != "" {
 		if d, err := time.ParseDuration(v); err == nil && d > 0 {
 			s.httpWait = d
@@ -79,7 +85,7 @@ func (s *server) routes() http.Handler {
 func readInvocation(r *http.Request) (*invocationRequest, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 2*maxBodyBytes+64<<10))
 	if err != nil {
-		return nil, fmt.Errorf("read invocation payload: %v", err)
+		return nil, fmt.Errorf("read invocation payload: %w", err)
 	}
 	return decodeInvocation(body)
 }
@@ -272,6 +278,9 @@ func (s *server) syncStarted(ctx context.Context, trigger string, opts dbsync.Ru
 			}
 		}
 	}()
+	if s.beforeRun != nil {
+		s.beforeRun()
+	}
 	cfg, err := loadConfig(ctx, "", opts, log)
 	if err != nil {
 		rep.Error = err.Error()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	gosync "sync"
@@ -458,4 +459,41 @@ func TestSync_TLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSync_ProgressLines: a long load logs rows and rows/s as it goes.
+func TestSync_ProgressLines(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, azure)
+	seedItems(t, e.srcDBConn(), 10000)
+	e.extra = "[source]\nquery = SELECT * FROM items WHERE SLEEP(0.0001) = 0\n"
+	cfg, err := e.config(dbsync.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	var mu gosync.Mutex
+	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
+	runner := dbsync.NewRunner(log)
+	runner.ProgressEvery = 100 * time.Millisecond
+	if err := runner.Run(context.Background(), cfg, dbsync.NewReport(cfg, dbsync.TriggerCLI), nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "msg=progress") || !strings.Contains(out, "rows_per_sec=") {
+		t.Fatalf("no progress lines:\n%s", out)
+	}
+}
+
+type lockedWriter struct {
+	mu *gosync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
