@@ -38,8 +38,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Sprintf("unexpected argument %q (see handler check -h)", fs.Arg(0))}
 	}
+	ident := &azureIdentity{}
 	log := newCLILogger(stderr, slog.LevelWarn)
-	cfg, err := loadConfig(ctx, *configPath, dbsync.RunOptions{Target: *target}, log)
+	cfg, err := loadConfig(ctx, *configPath, dbsync.RunOptions{Target: *target}, log, ident)
 	if err != nil {
 		return err
 	}
@@ -51,7 +52,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, o := range cfg.Origins() {
 		fmt.Fprintf(stdout, "  %-28s from %s\n", o[0], o[1])
 	}
-	results := dbsync.NewRunner(log).Check(ctx, cfg)
+	runner := dbsync.NewRunner(log)
+	runner.Token = ident.token
+	results := runner.Check(ctx, cfg)
 	failed := 0
 	for _, r := range results {
 		mark := "ok  "

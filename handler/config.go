@@ -13,11 +13,11 @@ import (
 // loadConfig runs the engine's config pipeline for this process and logs
 // what it found: the file, warnings, and where each key came from (never a
 // secret's value).
-func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, log *slog.Logger) (*dbsync.Config, error) {
+func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, log *slog.Logger, ident *azureIdentity) (*dbsync.Config, error) {
 	path, explicit := dbsync.ConfigPath(flagPath, os.Getenv)
 	cfg, err := dbsync.LoadConfig(dbsync.LoadInput{
 		Path: path, Explicit: explicit, Environ: os.Environ(), Options: opts,
-		Secrets: vaultSecrets(ctx, log),
+		Secrets: vaultSecrets(ctx, ident, log),
 	})
 	if err != nil {
 		return nil, err

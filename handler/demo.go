@@ -34,8 +34,9 @@ func runDemoData(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *rows < 0 {
 		return &usageError{"--rows must not be negative"}
 	}
+	ident := &azureIdentity{}
 	log := newCLILogger(stderr, slog.LevelWarn)
-	cfg, err := loadConfig(ctx, *configPath, dbsync.RunOptions{}, log)
+	cfg, err := loadConfig(ctx, *configPath, dbsync.RunOptions{}, log, ident)
 	if err != nil {
 		return err
 	}

@@ -26,10 +26,13 @@ type server struct {
 	httpWait time.Duration
 	// beforeRun, when set (tests), is called at the start of every run.
 	beforeRun func()
+	ident     *azureIdentity
 }
 
 func newServer(log *slog.Logger) *server {
-	return &server{log: log, runner: dbsync.NewRunner(log), httpWait: 200 * time.Second}
+	s := &server{log: log, runner: dbsync.NewRunner(log), httpWait: 200 * time.Second, ident: &azureIdentity{}}
+	s.runner.Token = s.ident.token
+	return s
 }
 
 // runServe listens on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT before doing
@@ -194,6 +197,7 @@ func (s *server) handleHTTP(w http.ResponseWriter, r *http.Request) {
 
 	type outcome struct {
 		rep *dbsync.Report
+		cfg *dbsync.Config
 		err error
 	}
 	started := make(chan *dbsync.Report, 1)
@@ -202,8 +206,8 @@ func (s *server) handleHTTP(w http.ResponseWriter, r *http.Request) {
 	// context, bounded by [sync] timeout inside Run.
 	runCtx := context.WithoutCancel(r.Context())
 	go func() {
-		rep, err := s.syncStarted(runCtx, dbsync.TriggerHTTP, dbsync.RunOptions{Target: opts.Target, DryRun: opts.DryRun}, log, started)
-		done <- outcome{rep, err}
+		rep, cfg, err := s.syncStarted(runCtx, dbsync.TriggerHTTP, dbsync.RunOptions{Target: opts.Target, DryRun: opts.DryRun}, log, started)
+		done <- outcome{rep, cfg, err}
 	}()
 	var res outcome
 	select {
@@ -223,7 +227,7 @@ func (s *server) handleHTTP(w http.ResponseWriter, r *http.Request) {
 		answer(http.StatusBadRequest, res.rep, "error: "+res.err.Error())
 	case errors.Is(res.err, dbsync.ErrBusy):
 		body := map[string]any{"status": dbsync.StatusBusy, "run_id": res.rep.RunID, "error": res.err.Error()}
-		if running := s.runningRun(r.Context(), opts); running != "" {
+		if running := s.runner.RunningRunID(r.Context(), res.cfg); running != "" {
 			body["running_run_id"] = running
 		}
 		answer(http.StatusConflict, body, summary(res.rep))
@@ -232,17 +236,9 @@ func (s *server) handleHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *server) runningRun(ctx context.Context, opts manualRunOptions) string {
-	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: opts.Target}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return ""
-	}
-	return s.runner.RunningRunID(ctx, cfg)
-}
-
 // history answers GET /api/sync with the target's recent runs.
 func (s *server) history(ctx context.Context, opts manualRunOptions, log *slog.Logger, answer func(int, any, ...string), fail func(int, string)) {
-	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: opts.Target}, log)
+	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: opts.Target}, log, s.ident)
 	if err != nil {
 		fail(http.StatusBadRequest, err.Error())
 		return
@@ -257,13 +253,14 @@ func (s *server) history(ctx context.Context, opts manualRunOptions, log *slog.L
 
 // sync loads the config and runs one sync.
 func (s *server) sync(ctx context.Context, trigger string, opts dbsync.RunOptions, log *slog.Logger) (*dbsync.Report, error) {
-	return s.syncStarted(ctx, trigger, opts, log, nil)
+	rep, _, err := s.syncStarted(ctx, trigger, opts, log, nil)
+	return rep, err
 }
 
 // syncStarted is sync that also hands out the report as soon as the run
 // has an id. A panic inside the run becomes a failed run: the process
 // keeps serving.
-func (s *server) syncStarted(ctx context.Context, trigger string, opts dbsync.RunOptions, log *slog.Logger, started chan<- *dbsync.Report) (rep *dbsync.Report, err error) {
+func (s *server) syncStarted(ctx context.Context, trigger string, opts dbsync.RunOptions, log *slog.Logger, started chan<- *dbsync.Report) (rep *dbsync.Report, cfg *dbsync.Config, err error) {
 	rep = &dbsync.Report{Trigger: trigger, Status: dbsync.StatusFailed, Target: dbsync.Target(opts.Target), StartedAt: time.Now().UTC()}
 	defer func() {
 		if p := recover(); p != nil {
@@ -281,15 +278,15 @@ func (s *server) syncStarted(ctx context.Context, trigger string, opts dbsync.Ru
 	if s.beforeRun != nil {
 		s.beforeRun()
 	}
-	cfg, err := loadConfig(ctx, "", opts, log)
+	cfg, err = loadConfig(ctx, "", opts, log, s.ident)
 	if err != nil {
 		rep.Error = err.Error()
-		return rep, err
+		return rep, nil, err
 	}
 	rep = dbsync.NewReport(cfg, trigger)
 	if started != nil {
 		started <- rep
 	}
 	err = s.runner.Run(ctx, cfg, rep, log)
-	return rep, err
+	return rep, cfg, err
 }

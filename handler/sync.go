@@ -65,8 +65,9 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if c.verbose {
 		level = slog.LevelDebug
 	}
+	ident := &azureIdentity{}
 	log := newCLILogger(stderr, level)
-	cfg, err := loadConfig(ctx, c.configPath, dbsync.RunOptions{Target: c.target, DryRun: c.dryRun}, log)
+	cfg, err := loadConfig(ctx, c.configPath, dbsync.RunOptions{Target: c.target, DryRun: c.dryRun}, log, ident)
 	if err != nil {
 		if c.jsonOut {
 			writeJSON(stdout, &dbsync.Report{Trigger: dbsync.TriggerCLI, Status: dbsync.StatusFailed, Target: dbsync.Target(c.target), Error: err.Error()})
@@ -74,6 +75,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	runner := dbsync.NewRunner(log)
+	runner.Token = ident.token
 	rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
 	err = runner.Run(ctx, cfg, rep, log)
 	if c.jsonOut {
