@@ -195,12 +195,19 @@ func (a *app) run(env []string, args ...string) result {
 	return result{code, out.String(), errOut.String()}
 }
 
-// cleanEnv is the environment without DBSYNC_ settings of the developer's
-// own shell.
+// cleanEnv is the environment without the developer's own DBSYNC_
+// settings, proxies or Azure identity, which would change what the binary
+// does.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DBSYNC_") {
+		name, _, _ := strings.Cut(kv, "=")
+		switch strings.ToUpper(name) {
+		case "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR",
+			"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "AZURE_CLIENT_ID", "AZURE_TOKEN_CREDENTIALS":
+			continue
+		}
+		if !strings.HasPrefix(name, "DBSYNC_") {
 			env = append(env, kv)
 		}
 	}

@@ -267,3 +267,14 @@ func TestConfig_ExampleListsEveryKey(t *testing.T) {
 		t.Error("example has no comments")
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	in := "ManagedIdentityCredential authentication failed. \nGET http://x/msi/token\n-----------\nRESPONSE 400: 400 Bad Request\n-----------\n{\n  \"error\": \"invalid_request\"\n}\n"
+	want := `ManagedIdentityCredential authentication failed. GET http://x/msi/token RESPONSE 400: 400 Bad Request { "error": "invalid_request" }`
+	if got := dbsync.OneLine(in); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if got := dbsync.OneLine("plain"); got != "plain" {
+		t.Errorf("plain: %q", got)
+	}
+}

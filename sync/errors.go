@@ -3,6 +3,7 @@ package sync
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors callers branch on.
@@ -84,4 +85,22 @@ func asSourceError(err error) error {
 func isSourceError(err error) bool {
 	var se *sourceError
 	return errors.As(err, &se)
+}
+
+// OneLine folds a multi-line error message (the Azure SDK's errors are
+// boxes of dashes over several lines) into one line for logs, reports and
+// the CLI's error line.
+func OneLine(s string) string {
+	if !strings.ContainsAny(s, "\n\r") {
+		return s
+	}
+	var parts []string
+	for _, line := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.Trim(line, "-") == "" {
+			continue
+		}
+		parts = append(parts, strings.Join(strings.Fields(line), " "))
+	}
+	return strings.Join(parts, " ")
 }

@@ -63,7 +63,7 @@ func (r *Report) finishNow(err error) {
 		r.RowsPerSec = float64(int64(float64(r.Rows) / d.Seconds()))
 	}
 	if err != nil {
-		r.Error = err.Error()
+		r.Error = OneLine(err.Error())
 		if r.Status == "" || r.Status == StatusRunning {
 			r.Status = StatusFailed
 		}

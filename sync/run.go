@@ -108,7 +108,7 @@ func (r *Runner) Run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	attrs := []any{"status", rep.Status, "source", rep.Source, "rows", rep.Rows, "load_method", rep.LoadMethod,
 		"duration_ms", rep.DurationMS, "rows_per_sec", rep.RowsPerSec}
 	if err != nil {
-		log.Warn("run ended: "+rep.Status, append(attrs, "error", err.Error())...)
+		log.Warn("run ended: "+rep.Status, append(attrs, "error", OneLine(err.Error()))...)
 	} else {
 		log.Info("run ended: "+rep.Status, attrs...)
 	}
