@@ -273,58 +273,115 @@ func afterTableName(createSQL string) (string, error) {
 }
 
 // insertSQLiteRows loads src with prepared multi-row INSERTs inside tx.
+// One goroutine reads and converts the next batch of rows while this one
+// executes the current batch, so reading the source and writing SQLite
+// overlap on two cores.
 func insertSQLiteRows(ctx context.Context, tx *sql.Tx, stage string, names []string, src rowReader) (int64, error) {
 	cols := src.Columns()
 	perStmt := max(1, min(200, 32766/len(cols)))
 	placeholders := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
 	prefix := "INSERT INTO " + quoteSQLite(stage) + " (" + strings.Join(names, ",") + ") VALUES "
-	full, err := tx.PrepareContext(ctx, prefix+strings.TrimSuffix(strings.Repeat(placeholders+",", perStmt), ","))
+	statement := func(rows int) string {
+		return prefix + strings.TrimSuffix(strings.Repeat(placeholders+",", rows), ",")
+	}
+	full, err := tx.PrepareContext(ctx, statement(perStmt))
 	if err != nil {
 		return 0, fmt.Errorf("prepare insert into %s: %w", stage, err)
 	}
 	defer full.Close()
-	args := make([]any, 0, perStmt*len(cols))
-	var n int64
-	flush := func(stmt *sql.Stmt) error {
-		if len(args) == 0 {
-			return nil
-		}
-		if stmt == nil {
-			s, err := tx.PrepareContext(ctx, prefix+strings.TrimSuffix(strings.Repeat(placeholders+",", len(args)/len(cols)), ","))
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			stmt = s
-		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("insert into %s: %w", stage, err)
-		}
-		args = args[:0]
-		return nil
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []any, 1)
+	free := make(chan []any, 2)
+	free <- make([]any, 0, perStmt*len(cols))
+	free <- make([]any, 0, perStmt*len(cols))
+	type produced struct {
+		rows int64
+		err  error
 	}
-	for src.Next() {
-		for i, cell := range src.Values() {
-			v, err := sqliteValue(cols[i], cell)
-			if err != nil {
-				return n, err
-			}
-			args = append(args, v)
-		}
-		n++
-		if len(args) == cap(args) {
-			if err := flush(full); err != nil {
-				return n, err
+	done := make(chan produced, 1)
+	go func() {
+		defer close(batches)
+		var n int64
+		var args []any
+		send := func() bool {
+			select {
+			case batches <- args:
+				args = nil
+				return true
+			case <-ctx.Done():
+				return false
 			}
 		}
+		for src.Next() {
+			if args == nil {
+				select {
+				case args = <-free:
+					args = args[:0]
+				case <-ctx.Done():
+					done <- produced{n, ctx.Err()}
+					return
+				}
+			}
+			for i, cell := range src.Values() {
+				v, err := sqliteValue(cols[i], cell)
+				if err != nil {
+					done <- produced{n, err}
+					return
+				}
+				args = append(args, v)
+			}
+			n++
+			if len(args) == cap(args) && !send() {
+				done <- produced{n, ctx.Err()}
+				return
+			}
+		}
+		if err := src.Err(); err != nil {
+			done <- produced{n, asSourceError(err)}
+			return
+		}
+		if len(args) > 0 && !send() {
+			done <- produced{n, ctx.Err()}
+			return
+		}
+		done <- produced{n, nil}
+	}()
+
+	var execErr error
+	for args := range batches {
+		if execErr == nil {
+			stmt := full
+			if len(args) < perStmt*len(cols) {
+				last, err := tx.PrepareContext(ctx, statement(len(args)/len(cols)))
+				if err != nil {
+					execErr = fmt.Errorf("prepare insert into %s: %w", stage, err)
+				} else {
+					defer last.Close()
+					stmt = last
+				}
+			}
+			if execErr == nil {
+				if _, err := stmt.ExecContext(ctx, args...); err != nil {
+					execErr = fmt.Errorf("insert into %s: %w", stage, err)
+				}
+			}
+			if execErr != nil {
+				cancel()
+			}
+		}
+		clear(args) // drop references to this batch's values
+		free <- args
 	}
-	if err := src.Err(); err != nil {
-		return n, asSourceError(err)
+	res := <-done
+	switch {
+	case res.err != nil && (isSourceError(res.err) || execErr == nil):
+		return res.rows, res.err
+	case execErr != nil:
+		return res.rows, execErr
 	}
-	if err := flush(nil); err != nil {
-		return n, err
-	}
-	return n, nil
+	return res.rows, nil
 }
 
 // sqliteValue converts one cell for SQLite by the source column's kind (see

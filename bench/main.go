@@ -1,0 +1,516 @@
+// Command bench measures dbsync against the usual ways to copy a MySQL
+// table, on throwaway MariaDB servers (a plain source, TLS-only targets
+// with local_infile on and off), and prints a table: median time, rows/s,
+// ratio to the server's own LOAD DATA INFILE, peak RSS. Every copy is
+// checked against the source (row count and an order-independent
+// checksum) before any figure is printed.
+//
+//	make bench                      # 1,000,000 rows, 3 rounds
+//	go run ./bench -rows 200000 -repeat 1
+//	go run ./bench -rss-rows 5000000  # also peak RSS of a 5 M-row sync
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "modernc.org/sqlite"
+
+	"github.com/dbsync/dbsync/internal/mariadbtest"
+)
+
+const tableDDL = `CREATE TABLE items (
+  id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+  name VARCHAR(100) NOT NULL,
+  email VARCHAR(255) NOT NULL,
+  amount DECIMAL(18,4) NOT NULL,
+  score DOUBLE NULL,
+  active TINYINT(1) NOT NULL,
+  created_at DATETIME(6) NOT NULL,
+  birthday DATE NULL,
+  notes TEXT NULL,
+  attrs JSON NULL,
+  avatar VARBINARY(64) NULL,
+  KEY email_idx (email)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
+
+// generateSQL fills items deterministically: the same rows for the same n.
+const generateSQL = `INSERT INTO items SELECT
+  seq,
+  CONCAT(ELT(1 + seq %% 5, 'Ana', 'Björn', 'Chloé', 'Dmitri', 'Eve 🚀'), ' ', seq),
+  CONCAT('user', seq, '@example.com'),
+  (seq * 7919 %% 100000000) / 10000,
+  IF(seq %% 10 = 0, NULL, seq / 7e0),
+  seq %% 2,
+  TIMESTAMPADD(MICROSECOND, seq * 1234567, '2020-01-01 00:00:00'),
+  IF(seq %% 4 = 0, NULL, DATE_ADD('1950-01-01', INTERVAL seq %% 20000 DAY)),
+  IF(seq %% 3 = 0, NULL, CONCAT('note ', seq, '\t"tab"\nline\\', REPEAT('x', seq %% 60), '''q''')),
+  IF(seq %% 5 = 0, NULL, JSON_OBJECT('k', seq, 'tags', JSON_ARRAY('a', 'b'))),
+  IF(seq %% 6 = 0, NULL, UNHEX(SHA2(seq, 256)))
+FROM seq_1_to_%d`
+
+type method struct {
+	name string
+	run  func() (time.Duration, int64, error) // wall time, peak RSS in bytes (0: not measured)
+	// check verifies the copy this method made.
+	check func() (rows int64, sum uint64, err error)
+	times []time.Duration
+	rss   int64
+}
+
+func main() {
+	rows := flag.Int("rows", 1000000, "rows in the generated table")
+	repeat := flag.Int("repeat", 3, "rounds; each round runs every method once, in turn")
+	rssRows := flag.Int("rss-rows", 0, "also measure dbsync's peak RSS at this many rows (e.g. 5000000)")
+	handler := flag.String("handler", "bin/handler", "the built binary (make build)")
+	pandas := flag.Bool("pandas", true, "include the pandas baseline when Debian's python3-pandas is installed")
+	only := flag.String("only", "", "run only the methods whose name contains this (the ingest limit always runs)")
+	flag.Parse()
+	if err := run(*rows, *repeat, *rssRows, *handler, *pandas, *only); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(rows, repeat, rssRows int, handler string, withPandas bool, only string) error {
+	handler, err := filepath.Abs(handler)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(handler); err != nil {
+		return fmt.Errorf("%s: build it first (make build)", handler)
+	}
+	dir, err := os.MkdirTemp("", "dbsync-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	// A buffer pool that holds the table, as a real server's would.
+	big := []string{"--innodb-buffer-pool-size=2G", "--innodb-log-file-size=1G"}
+	logf("starting MariaDB servers")
+	src, err := mariadbtest.Start(mariadbtest.Options{ExtraArgs: big})
+	if err != nil {
+		return err
+	}
+	defer src.Stop()
+	dst, err := mariadbtest.Start(mariadbtest.Options{TLS: true, LocalInfile: true, ExtraArgs: big})
+	if err != nil {
+		return err
+	}
+	defer dst.Stop()
+	dstNoFile, err := mariadbtest.Start(mariadbtest.Options{TLS: true, ExtraArgs: big})
+	if err != nil {
+		return err
+	}
+	defer dstNoFile.Stop()
+	for _, q := range []string{"CREATE DATABASE bench", "USE bench", tableDDL} {
+		if _, err := src.Root().Exec(q); err != nil {
+			return err
+		}
+	}
+	logf("generating %d rows", rows)
+	if err := generate(src, rows); err != nil {
+		return err
+	}
+	srcDB := socketDB(src, "bench")
+	wantRows, wantSum, err := checksumMySQL(srcDB, "items")
+	if err != nil {
+		return err
+	}
+	tsv := filepath.Join(dir, "items.tsv")
+	if _, err := srcDB.Exec("SELECT * INTO OUTFILE " + quote(tsv) + " FROM items"); err != nil {
+		return fmt.Errorf("export TSV for the ingest limit: %w", err)
+	}
+	st, _ := os.Stat(tsv)
+	for _, s := range []*mariadbtest.Server{dst, dstNoFile} {
+		for _, db := range []string{"ingest", "dump", "sync"} {
+			if _, err := s.Root().Exec("CREATE DATABASE " + db); err != nil {
+				return err
+			}
+			if _, err := socketDB(s, db).Exec(tableDDL); err != nil {
+				return err
+			}
+		}
+	}
+	config := func(target *mariadbtest.Server, extra string) string {
+		p := filepath.Join(dir, fmt.Sprintf("config-%d.ini", target.Port))
+		text := fmt.Sprintf(`[sync]
+default_target = azure
+timeout = 1h
+[source]
+host = 127.0.0.1
+port = %d
+database = bench
+user = %s
+password = %s
+query = SELECT * FROM items
+ssl_mode = disabled
+read_timeout = 10m
+[azure_mysql]
+host = localhost
+port = %d
+database = sync
+user = %s
+password = %s
+table = items
+ssl_ca = %s
+read_timeout = 10m
+write_timeout = 10m
+[sqlite]
+path = %s
+table = items
+%s`, src.Port, src.User, src.Password, target.Port, target.User, target.Password, target.CA, filepath.Join(dir, "replica.db"), extra)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			panic(err)
+		}
+		return p
+	}
+	cfgFile, cfgNoFile := config(dst, ""), config(dstNoFile, "")
+
+	methods := []*method{
+		{
+			name: "server LOAD DATA INFILE (ingest limit)",
+			run: func() (time.Duration, int64, error) {
+				db := socketDB(dst, "ingest")
+				if _, err := db.Exec("TRUNCATE TABLE items"); err != nil {
+					return 0, 0, err
+				}
+				start := time.Now()
+				_, err := db.Exec("LOAD DATA INFILE " + quote(tsv) + " INTO TABLE items CHARACTER SET binary")
+				return time.Since(start), 0, err
+			},
+			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dst, "ingest"), "items") },
+		},
+		{
+			name: "mariadb-dump | mariadb",
+			run: func() (time.Duration, int64, error) {
+				cmd := exec.Command("bash", "-o", "pipefail", "-c", fmt.Sprintf(
+					"mariadb-dump --no-defaults -S %s -uroot --single-transaction --quick bench items | mariadb --no-defaults -h localhost -P %d -u %s -p%s --ssl-ca=%s --ssl-verify-server-cert dump",
+					src.Socket, dst.Port, dst.User, dst.Password, dst.CA))
+				return timeCmd(cmd)
+			},
+			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dst, "dump"), "items") },
+		},
+		{
+			name: "dbsync sync (load_data)",
+			run: func() (time.Duration, int64, error) {
+				return timeCmd(exec.Command(handler, "sync", "--config", cfgFile))
+			},
+			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dst, "sync"), "items") },
+		},
+		{
+			name: "dbsync sync (insert, local_infile=OFF)",
+			run: func() (time.Duration, int64, error) {
+				return timeCmd(exec.Command(handler, "sync", "--config", cfgNoFile))
+			},
+			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dstNoFile, "sync"), "items") },
+		},
+		{
+			name: "dbsync sync --target sqlite",
+			run: func() (time.Duration, int64, error) {
+				return timeCmd(exec.Command(handler, "sync", "--config", cfgFile, "--target", "sqlite"))
+			},
+			check: func() (int64, uint64, error) { return checksumSQLite(filepath.Join(dir, "replica.db")) },
+		},
+	}
+	pandasOK := withPandas && exec.Command("/usr/bin/python3", "-c", "import pandas, sqlalchemy, pymysql").Run() == nil
+	if pandasOK {
+		script, _ := filepath.Abs("bench/pandas_baseline.py")
+		// pandas cannot carry VARBINARY at all (to_sql fails on it), so it
+		// gets the other ten columns; DECIMAL comes back as DOUBLE.
+		query := "SELECT id, name, email, amount, score, active, created_at, birthday, notes, attrs FROM items"
+		methods = append(methods, &method{
+			name: "pandas read_sql + to_sql(replace) (10 columns)",
+			run: func() (time.Duration, int64, error) {
+				cmd := exec.Command("/usr/bin/python3", script,
+					fmt.Sprintf("mysql+pymysql://%s:%s@127.0.0.1:%d/bench", src.User, src.Password, src.Port),
+					fmt.Sprintf("mysql+pymysql://%s:%s@localhost:%d/sync", dstNoFile.User, dstNoFile.Password, dstNoFile.Port),
+					query, "items_pandas", dstNoFile.CA)
+				return timeCmd(cmd)
+			},
+			check: func() (int64, uint64, error) {
+				var n int64
+				err := socketDB(dstNoFile, "sync").QueryRow("SELECT COUNT(*) FROM items_pandas").Scan(&n)
+				return n, wantSum, err // types differ (DECIMAL→DOUBLE): count only
+			},
+		})
+	} else {
+		logf("pandas baseline skipped: Debian's python3-pandas, python3-sqlalchemy and python3-pymysql are not all installed")
+	}
+
+	if only != "" {
+		kept := methods[:1]
+		for _, m := range methods[1:] {
+			if strings.Contains(m.name, only) {
+				kept = append(kept, m)
+			}
+		}
+		methods = kept
+	}
+	for r := 1; r <= repeat; r++ {
+		for _, m := range methods {
+			d, rss, err := m.run()
+			if err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			m.times = append(m.times, d)
+			m.rss = max(m.rss, rss)
+			logf("round %d: %-48s %8.2fs  peak RSS %s", r, m.name, d.Seconds(), mib(rss))
+		}
+	}
+	for _, m := range methods {
+		n, sum, err := m.check()
+		if err != nil {
+			return fmt.Errorf("verify %s: %w", m.name, err)
+		}
+		if n != wantRows || sum != wantSum {
+			return fmt.Errorf("verify %s: copy has %d rows (checksum %x), source %d (%x)", m.name, n, sum, wantRows, wantSum)
+		}
+	}
+	logf("every copy matches the source: %d rows, checksum %016x", wantRows, wantSum)
+
+	var rssBig int64
+	if rssRows > 0 {
+		logf("regenerating %d rows for the peak-RSS run", rssRows)
+		if _, err := srcDB.Exec("TRUNCATE TABLE items"); err != nil {
+			return err
+		}
+		if err := generate(src, rssRows); err != nil {
+			return err
+		}
+		d, rss, err := timeCmd(exec.Command(handler, "sync", "--config", cfgFile))
+		if err != nil {
+			return fmt.Errorf("sync %d rows: %w", rssRows, err)
+		}
+		n, _, err := checksumMySQL(socketDB(dst, "sync"), "items")
+		if err != nil || n != int64(rssRows) {
+			return fmt.Errorf("verify %d-row sync: %d rows, %v", rssRows, n, err)
+		}
+		rssBig = rss
+		logf("dbsync sync of %d rows: %.1fs, peak RSS %s", rssRows, d.Seconds(), mib(rss))
+	}
+	report(methods, rows, st.Size(), rssRows, rssBig, dst)
+	return nil
+}
+
+func generate(s *mariadbtest.Server, n int) error {
+	db := socketDB(s, "bench")
+	_, err := db.Exec(fmt.Sprintf(generateSQL, n))
+	return err
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func report(methods []*method, rows int, tsvBytes int64, rssRows int, rssBig int64, dst *mariadbtest.Server) {
+	var version string
+	_ = dst.Root().QueryRow("SELECT VERSION()").Scan(&version)
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	limit := median(methods[0].times)
+	fmt.Printf("\n%d rows × 11 columns (%.0f MB as TSV); %d cores, %s; MariaDB %s; %s; %s\n\n",
+		rows, float64(tsvBytes)/1e6, runtime.NumCPU(), cpu, version, runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+	fmt.Println("| method | median | rows/s | × ingest limit | peak RSS |")
+	fmt.Println("|---|---:|---:|---:|---:|")
+	for _, m := range methods {
+		med := median(m.times)
+		fmt.Printf("| %s | %.2f s | %s | %.2f | %s |\n", strings.ReplaceAll(m.name, "|", "\\|"), med.Seconds(), thousands(float64(rows)/med.Seconds()), med.Seconds()/limit.Seconds(), mib(m.rss))
+	}
+	if rssRows > 0 {
+		fmt.Printf("\ndbsync sync (load_data) of %d rows: peak RSS %s\n", rssRows, mib(rssBig))
+	}
+	byName := map[string]time.Duration{}
+	rss := map[string]int64{}
+	for _, m := range methods {
+		byName[m.name], rss[m.name] = median(m.times), m.rss
+	}
+	if len(methods) < 5 {
+		fmt.Println("\n(a subset of the methods ran: goals are judged on a full run)")
+		return
+	}
+	sync, ins, sq, dump := byName["dbsync sync (load_data)"], byName["dbsync sync (insert, local_infile=OFF)"], byName["dbsync sync --target sqlite"], byName["mariadb-dump | mariadb"]
+	fmt.Println("\nGoals:")
+	goal := func(ok bool, format string, args ...any) {
+		mark := "met "
+		if !ok {
+			mark = "MISS"
+		}
+		fmt.Printf("  %s %s\n", mark, fmt.Sprintf(format, args...))
+	}
+	goal(sync.Seconds() <= 1.15*limit.Seconds(), "load_data sync within 1.15× of the ingest limit: %.2f×", sync.Seconds()/limit.Seconds())
+	goal(dump.Seconds() >= 2*sync.Seconds(), "load_data sync ≥ 2× faster than mariadb-dump | mariadb: %.2f×", dump.Seconds()/sync.Seconds())
+	goal(ins.Seconds() <= dump.Seconds(), "insert sync (local_infile=OFF) ≤ 1.0× mariadb-dump | mariadb: %.2f×", ins.Seconds()/dump.Seconds())
+	goal(float64(rows)/sq.Seconds() >= 150000, "sqlite target ≥ 150k rows/s: %s rows/s", thousands(float64(rows)/sq.Seconds()))
+	maxRSS := max(rss["dbsync sync (load_data)"], rss["dbsync sync (insert, local_infile=OFF)"], rss["dbsync sync --target sqlite"])
+	goal(maxRSS <= 64<<20, "peak RSS ≤ 64 MiB at %d rows: %s", rows, mib(maxRSS))
+	if rssRows > 0 {
+		goal(rssBig <= 64<<20, "peak RSS ≤ 64 MiB at %d rows: %s", rssRows, mib(rssBig))
+	}
+	if p, ok := byName["pandas read_sql + to_sql(replace) (10 columns)"]; ok {
+		goal(p.Seconds() >= 6*sync.Seconds(), "≥ 6× faster than pandas: %.1f× (pandas on 10 columns, dbsync on all 11)", p.Seconds()/sync.Seconds())
+	}
+}
+
+func thousands(v float64) string {
+	s := fmt.Sprintf("%.0f", v)
+	var out []byte
+	for i := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+func mib(b int64) string {
+	if b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// timeCmd runs a command and returns its wall time and peak RSS.
+func timeCmd(cmd *exec.Cmd) (time.Duration, int64, error) {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		return d, 0, fmt.Errorf("%v: %s", err, tail(stderr.String()))
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss * 1024 // kilobytes on Linux
+		logf("  %s: CPU user %.2fs sys %.2fs", filepath.Base(cmd.Path), time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds())
+	}
+	return d, rss, nil
+}
+
+func tail(s string) string {
+	if len(s) > 1500 {
+		return "…" + s[len(s)-1500:]
+	}
+	return s
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func socketDB(s *mariadbtest.Server, db string) *sql.DB {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "unix", s.Socket, db
+	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		panic(err)
+	}
+	d := sql.OpenDB(c)
+	d.SetMaxOpenConns(1)
+	return d
+}
+
+// canonical prints a value the same way whichever database it came from.
+func canonical(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "\x00NULL"
+	case []byte:
+		return string(x)
+	case float64:
+		return fmt.Sprintf("%v", x)
+	case float32:
+		return fmt.Sprintf("%v", float64(x))
+	case uint64:
+		return fmt.Sprint(x)
+	case int64:
+		return fmt.Sprint(x)
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+// rowSum hashes one row; the table's checksum adds them up, so row order
+// does not matter.
+func rowSum(vals []any) uint64 {
+	h := fnv.New64a()
+	for _, v := range vals {
+		h.Write([]byte(canonical(v)))
+		h.Write([]byte{0xff})
+	}
+	return h.Sum64()
+}
+
+func checksumRows(rows *sql.Rows) (int64, uint64, error) {
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var n int64
+	var sum uint64
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return 0, 0, err
+		}
+		n++
+		sum += rowSum(vals)
+	}
+	return n, sum, rows.Err()
+}
+
+func checksumMySQL(db *sql.DB, table string) (int64, uint64, error) {
+	stmt, err := db.PrepareContext(context.Background(), "SELECT * FROM "+table)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer stmt.Close()
+	rows, err := stmt.Query()
+	if err != nil {
+		return 0, 0, err
+	}
+	return checksumRows(rows)
+}
+
+func checksumSQLite(path string) (int64, uint64, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT * FROM items")
+	if err != nil {
+		return 0, 0, err
+	}
+	return checksumRows(rows)
+}
