@@ -450,3 +450,40 @@ func TestHost_KilledMidRun(t *testing.T) {
 		t.Fatalf("next run: %d %v, %d rows", code, ir.Logs, a.count(a.dst, "items"))
 	}
 }
+
+// TestHost_ConcurrentManualRuns: 20 manual runs at once: exactly one
+// loads, the other 19 answer 409 at once.
+func TestHost_ConcurrentManualRuns(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.seed(a.src, 1000)
+	a.extra = "[source]\nquery = SELECT * FROM items WHERE SLEEP(0.001) = 0\n"
+	a.writeConfig()
+	h := startHandler(t, a)
+	post := []byte(strings.Replace(string(fixture(t, "http-get-history.json")), `"Method": "GET"`, `"Method": "POST"`, 1))
+	statuses := make(chan int, 20)
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, _, ir := h.invoke("SyncHttp", post, fmt.Sprint("inv-many-", i))
+			status, _ := res(t, ir)
+			statuses <- status
+		}(i)
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for s := range statuses {
+		counts[s]++
+	}
+	if counts[200] != 1 || counts[409] != 19 {
+		t.Fatalf("statuses %v; want one 200 and nineteen 409", counts)
+	}
+	var runs int
+	_ = a.dst.QueryRow("SELECT COUNT(*) FROM dbsync_runs").Scan(&runs)
+	if runs != 1 || a.count(a.dst, "items") != 1000 {
+		t.Fatalf("%d runs recorded, %d rows", runs, a.count(a.dst, "items"))
+	}
+}

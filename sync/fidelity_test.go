@@ -329,3 +329,22 @@ func normalize(v any) any {
 	}
 	return v
 }
+
+// TestSync_ValuesLargerThanABatch: a value bigger than the INSERT path's
+// 4 MiB batch (and than the LOAD DATA buffer) still loads, byte for byte.
+func TestSync_ValuesLargerThanABatch(t *testing.T) {
+	for _, srv := range []struct {
+		name   string
+		server func() *mariadbtest.Server
+	}{{"load_data", func() *mariadbtest.Server { return azure }}, {"insert", func() *mariadbtest.Server { return azureNoFile }}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, srv.server())
+			src := e.srcDBConn()
+			mustExec(t, src, "CREATE TABLE items (id INT PRIMARY KEY, big LONGBLOB, txt LONGTEXT)",
+				"INSERT INTO items VALUES (1, REPEAT(UNHEX('00FF5C0A09'), 1200000), REPEAT('é\\\\\\t', 2000000)), (2, 'small', 'small')")
+			e.mustSync(dbsync.RunOptions{})
+			assertSameRows(t, readAll(t, src, "items"), readAll(t, e.dstDBConn(), "items"))
+		})
+	}
+}

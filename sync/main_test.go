@@ -3,8 +3,10 @@ package sync_test
 import (
 	"context"
 	"database/sql"
+	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -31,6 +33,14 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	// The driver's own log lines about connections to servers that tests
+	// kill on purpose are noise here.
+	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
+	// A fuzzing worker runs only a fuzz target, which needs no servers.
+	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		return m.Run()
+	}
 	var err error
 	type result struct {
 		s   *mariadbtest.Server
@@ -208,4 +218,21 @@ func mustExec(t *testing.T, db *sql.DB, stmts ...string) {
 			t.Fatalf("%q: %v", q, err)
 		}
 	}
+}
+
+// tcpDB connects to s over TCP as user (TLS when s requires it).
+func tcpDB(t *testing.T, s *mariadbtest.Server, user, password string) *sql.DB {
+	t.Helper()
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = user, password, "tcp", s.Addr()
+	if s.CA != "" {
+		cfg.TLSConfig = "skip-verify"
+	}
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sql.OpenDB(c)
+	t.Cleanup(func() { d.Close() })
+	return d
 }

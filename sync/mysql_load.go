@@ -298,9 +298,11 @@ func insertRows(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader) 
 	if err := conn.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
 		return 0, fmt.Errorf("read max_allowed_packet on target: %w", err)
 	}
-	// Leave room for the packet header and the statement's own overhead;
-	// 4 MiB batches are past the point where bigger ones help.
-	limit := int(min(maxPacket-16<<10, 4<<20))
+	// A statement must fit max_allowed_packet (less room for the packet
+	// header). Batches aim at 4 MiB, past the point where bigger ones
+	// help; a row larger than that goes in a statement of its own.
+	hard := int(maxPacket - 16<<10)
+	limit := min(hard, 4<<20)
 	names := make([]string, len(p.columns))
 	for i, c := range p.columns {
 		names[i] = quoteMySQL(c.name)
@@ -351,11 +353,11 @@ func insertRows(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader) 
 				}
 			}
 			row = append(row, ')')
-			if len(header)+len(row) > limit {
+			if len(header)+len(row) > hard {
 				done <- encoded{n, fmt.Errorf("row %d is %d bytes as SQL, more than the target's max_allowed_packet (%d) allows; raise max_allowed_packet on the server", n+1, len(row), maxPacket)}
 				return
 			}
-			if len(batch)+1+len(row) > limit {
+			if len(batch) > len(header) && len(batch)+1+len(row) > limit {
 				select {
 				case batches <- batch:
 				case <-ctx.Done():
@@ -403,6 +405,9 @@ func insertRows(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader) 
 				affected, _ := res.RowsAffected()
 				stored += affected
 			}
+		}
+		if cap(batch) > 2*limit {
+			batch = make([]byte, 0, limit) // let a huge row's buffer go
 		}
 		free <- batch[:0]
 	}

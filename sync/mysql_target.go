@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 )
 
 // Load methods.
@@ -36,6 +37,9 @@ type mysqlTarget struct {
 	lockConn *sql.Conn
 	runID    string
 	method   string
+	// swapTryWait and swapTries bound the swap's wait for readers.
+	swapTryWait time.Duration
+	swapTries   int
 }
 
 func openMySQLTarget(ctx context.Context, c AzureMySQLConfig, history string, password PasswordFunc, log *slog.Logger) (*mysqlTarget, error) {
@@ -125,9 +129,15 @@ func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
 		`+"`run_id` VARCHAR(64) NOT NULL PRIMARY KEY, `trigger` VARCHAR(16), `status` VARCHAR(16), `source` VARCHAR(16),"+`
 		`+"`fallback_reason` TEXT, `target` VARCHAR(16), `table` VARCHAR(64), `rows` BIGINT, `load_method` VARCHAR(16),"+`
 		`+"`started_at` DATETIME(6), `finished_at` DATETIME(6) NULL, `duration_ms` BIGINT, `rows_per_sec` DOUBLE, `error` TEXT,"+`
+		`+"`retries` INT, `swap_wait_ms` BIGINT,"+`
 		KEY `+"`started_at` (`started_at`)"+`
 	) DEFAULT CHARSET=utf8mb4`); err != nil {
 		return fmt.Errorf("create history table %s: %w", h, err)
+	}
+	if n, err := markAbandoned(ctx, t.db, t.history, t.cfg.Table, quoteMySQL, time.Now()); err != nil {
+		return fmt.Errorf("close abandoned runs in %s: %w", h, err)
+	} else if n > 0 {
+		t.log.Warn("earlier runs never finished; marked abandoned", "runs", n)
 	}
 	if _, err := t.db.ExecContext(ctx, "INSERT INTO "+h+" (`run_id`,`trigger`,`status`,`target`,`table`,`started_at`) VALUES (?,?,?,?,?,?)",
 		r.RunID, r.Trigger, StatusRunning, string(r.Target), r.Table, r.StartedAt); err != nil {
@@ -138,8 +148,8 @@ func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
 
 func (t *mysqlTarget) finish(ctx context.Context, r *Report) error {
 	_, err := t.db.ExecContext(ctx, "UPDATE "+quoteMySQL(t.history)+
-		" SET `status`=?,`source`=?,`fallback_reason`=?,`rows`=?,`load_method`=?,`finished_at`=?,`duration_ms`=?,`rows_per_sec`=?,`error`=? WHERE `run_id`=?",
-		r.Status, r.Source, r.FallbackReason, r.Rows, r.LoadMethod, r.FinishedAt, r.DurationMS, r.RowsPerSec, r.Error, r.RunID)
+		" SET `status`=?,`source`=?,`fallback_reason`=?,`rows`=?,`load_method`=?,`finished_at`=?,`duration_ms`=?,`rows_per_sec`=?,`error`=?,`retries`=?,`swap_wait_ms`=? WHERE `run_id`=?",
+		r.Status, r.Source, r.FallbackReason, r.Rows, r.LoadMethod, r.FinishedAt, r.DurationMS, r.RowsPerSec, r.Error, r.Retries, r.SwapWaitMS, r.RunID)
 	if err != nil {
 		return fmt.Errorf("record run outcome in %s: %w", t.history, err)
 	}
@@ -259,27 +269,59 @@ func (t *mysqlTarget) discard(ctx context.Context) {
 }
 
 // swap renames in one statement, which MySQL performs atomically: readers
-// see the old table or the new one, never neither.
-func (t *mysqlTarget) swap(ctx context.Context) error {
+// see the old table or the new one, never neither. RENAME waits for the
+// metadata locks of transactions that read the table, and new readers
+// queue behind it; so each attempt waits at most swapTryWait
+// (lock_wait_timeout), then steps back to let readers through, up to
+// swapTries attempts. It returns the time spent waiting.
+func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 	table, old, stage := quoteMySQL(t.cfg.Table), quoteMySQL(t.cfg.Table+oldSuffix), quoteMySQL(t.cfg.Table+stageSuffix)
 	exists, err := t.tableExists(ctx, t.cfg.Table)
 	if err != nil {
-		return fmt.Errorf("swap %s: %w", table, err)
+		return 0, fmt.Errorf("swap %s: %w", table, err)
 	}
-	if !exists {
-		if _, err := t.db.ExecContext(ctx, "RENAME TABLE "+stage+" TO "+table); err != nil {
-			return fmt.Errorf("swap %s: %w", table, err)
+	rename := "RENAME TABLE " + stage + " TO " + table
+	if exists {
+		rename = "RENAME TABLE " + table + " TO " + old + ", " + stage + " TO " + table
+	}
+	conn, err := t.db.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("swap %s: %w", table, err)
+	}
+	defer conn.Close()
+	wait := max(1, int(t.swapTryWait.Round(time.Second)/time.Second))
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", wait)); err != nil {
+		return 0, fmt.Errorf("swap %s: %w", table, err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION lock_wait_timeout = DEFAULT")
+	start := time.Now()
+	for try := 1; ; try++ {
+		_, err = conn.ExecContext(ctx, rename)
+		if err == nil {
+			break
 		}
-		return nil
+		if mysqlErrorNumber(err) != 1205 || try >= t.swapTries || ctx.Err() != nil {
+			waited := time.Since(start)
+			if mysqlErrorNumber(err) == 1205 {
+				return waited, fmt.Errorf("swap %s: readers held the table for %.0f s over %d attempts, so the new rows were not swapped in and the table is unchanged (look for long transactions reading it: SHOW PROCESSLIST): %w", table, waited.Seconds(), try, err)
+			}
+			return waited, fmt.Errorf("swap %s: %w", table, err)
+		}
+		t.log.Warn("swap waited for readers of the table; stepping back and retrying", "attempt", try, "waited_ms", time.Since(start).Milliseconds())
+		select {
+		case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+		case <-ctx.Done():
+			return time.Since(start), fmt.Errorf("swap %s: %w", table, ctx.Err())
+		}
 	}
-	if _, err := t.db.ExecContext(ctx, "RENAME TABLE "+table+" TO "+old+", "+stage+" TO "+table); err != nil {
-		return fmt.Errorf("swap %s: %w", table, err)
+	waited := time.Since(start)
+	if exists {
+		if _, err := conn.ExecContext(ctx, "DROP TABLE "+old); err != nil {
+			// The new data is in place; the next run drops the leftover.
+			t.log.Warn("could not drop the previous table after the swap", "table", t.cfg.Table+oldSuffix, "error", err.Error())
+		}
 	}
-	if _, err := t.db.ExecContext(ctx, "DROP TABLE "+old); err != nil {
-		// The new data is in place; the next run drops the leftover.
-		t.log.Warn("could not drop the previous table after the swap", "table", t.cfg.Table+oldSuffix, "error", err.Error())
-	}
-	return nil
+	return waited, nil
 }
 
 func (t *mysqlTarget) close() {

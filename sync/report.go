@@ -13,6 +13,7 @@ const (
 	StatusFailed    = "failed"
 	StatusSkipped   = "skipped" // dry run
 	StatusBusy      = "busy"
+	StatusAbandoned = "abandoned" // only in the history table: the process running it died
 )
 
 // Triggers: what started a run.
@@ -42,7 +43,13 @@ type Report struct {
 	DurationMS     int64     `json:"duration_ms"`
 	RowsPerSec     float64   `json:"rows_per_sec"`
 	Error          string    `json:"error"`
-	DryRun         bool      `json:"dry_run,omitempty"`
+	// Retries counts transient errors (connection refused or lost, too
+	// many connections, lock waits) that were retried.
+	Retries int `json:"retries"`
+	// SwapWaitMS is how long the swap waited for readers to let go of the
+	// target table.
+	SwapWaitMS int64 `json:"swap_wait_ms"`
+	DryRun     bool  `json:"dry_run,omitempty"`
 }
 
 // newRunID returns a random id for a run.

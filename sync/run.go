@@ -30,6 +30,14 @@ type Runner struct {
 	ProgressEvery time.Duration
 	// Token returns an access token for a scope; auth = entra needs it.
 	Token func(ctx context.Context, scope string) (string, error)
+	// SwapTryWait bounds each attempt of the MySQL swap to wait for readers'
+	// metadata locks (default 2 s); SwapTries is how many attempts it makes
+	// (default 10). Readers queue behind a waiting RENAME, so each wait is
+	// short and readers get through between attempts.
+	SwapTryWait time.Duration
+	SwapTries   int
+	// beforeSwap, when set (tests), runs between verify and swap.
+	beforeSwap func()
 
 	mu     sync.Mutex
 	active map[string]string // guard key → run_id
@@ -126,7 +134,12 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	if cfg.DryRun {
 		return r.dryRun(ctx, cfg, rep, log)
 	}
-	tgt, err := r.openTarget(ctx, cfg, log)
+	var tgt target
+	retries, err := defaultRetry.do(ctx, log, "connect to target", func() (err error) {
+		tgt, err = r.openTarget(ctx, cfg, log)
+		return err
+	})
+	rep.Retries += retries
 	if err != nil {
 		return err
 	}
@@ -163,7 +176,12 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 		return fmt.Errorf("%w: got %d, [sync] min_rows = %d; the target table was left unchanged (lower min_rows if an empty result is expected)", ErrTooFewRows, rows, cfg.Sync.MinRows)
 	}
 	log.Info("rows staged and verified", "rows", rows, "source", rep.Source)
-	if err := tgt.swap(ctx); err != nil {
+	if r.beforeSwap != nil {
+		r.beforeSwap()
+	}
+	waited, err := tgt.swap(ctx)
+	rep.SwapWaitMS = waited.Milliseconds()
+	if err != nil {
 		tgt.discard(ctx)
 		return err
 	}
@@ -174,7 +192,7 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 
 func (r *Runner) openTarget(ctx context.Context, cfg *Config, log *slog.Logger) (target, error) {
 	if cfg.Target == TargetSQLite {
-		return openSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable)
+		return openSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log)
 	}
 	var password PasswordFunc
 	if cfg.AzureMySQL.Auth == AuthEntra {
@@ -190,7 +208,18 @@ func (r *Runner) openTarget(ctx context.Context, cfg *Config, log *slog.Logger) 
 		}
 	}
 	log.Info("connecting to target", "host", cfg.AzureMySQL.Host, "port", cfg.AzureMySQL.Port, "database", cfg.AzureMySQL.Database, "ssl_mode", string(cfg.AzureMySQL.SSLMode), "auth", cfg.AzureMySQL.Auth)
-	return openMySQLTarget(ctx, cfg.AzureMySQL, cfg.Sync.HistoryTable, password, log)
+	t, err := openMySQLTarget(ctx, cfg.AzureMySQL, cfg.Sync.HistoryTable, password, log)
+	if err != nil {
+		return nil, err
+	}
+	t.swapTryWait, t.swapTries = r.SwapTryWait, r.SwapTries
+	if t.swapTryWait <= 0 {
+		t.swapTryWait = 2 * time.Second
+	}
+	if t.swapTries <= 0 {
+		t.swapTries = 10
+	}
+	return t, nil
 }
 
 // EntraMySQLScope is the token scope for Azure Database for MySQL.
@@ -201,7 +230,12 @@ const EntraMySQLScope = "https://ossrdbms-aad.database.windows.net/.default"
 func (r *Runner) stageWithFallback(ctx context.Context, cfg *Config, tgt target, rep *Report, log *slog.Logger) (int64, error) {
 	log.Info("connecting to primary", "host", cfg.Source.Host, "port", cfg.Source.Port, "database", cfg.Source.Database, "ssl_mode", string(cfg.Source.SSLMode))
 	primaryErr := func() error {
-		src, err := openMySQLSource(ctx, cfg.Source)
+		var src *mysqlSource
+		retries, err := defaultRetry.do(ctx, log, "connect to primary", func() (err error) {
+			src, err = openMySQLSource(ctx, cfg.Source)
+			return err
+		})
+		rep.Retries += retries
 		if err != nil {
 			return asSourceError(err)
 		}

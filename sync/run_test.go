@@ -294,7 +294,9 @@ func TestSync_PrimaryLostMidStream(t *testing.T) {
 			var id int64
 			err := primary.Root().QueryRow("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%SLEEP(0.002)%' AND DB = ? AND INFO NOT LIKE '%PROCESSLIST%' LIMIT 1", e.srcDB).Scan(&id)
 			if err == nil {
-				time.Sleep(300 * time.Millisecond)
+				// Well into the ~4 s stream: the first rows have arrived, so
+				// this is a loss mid-stream, not at connect (which is retried).
+				time.Sleep(1500 * time.Millisecond)
 				_, _ = primary.Root().Exec(fmt.Sprintf("KILL %d", id))
 				return
 			}

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"testing"
 )
@@ -30,7 +31,7 @@ var benchColumns = []Column{
 // SQLite target through the same stage/swap as a run.
 func BenchmarkSQLiteTarget(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "bench.db")
-	t, err := openSQLiteTarget(SQLiteConfig{Path: path, Table: "items"}, "dbsync_runs")
+	t, err := openSQLiteTarget(SQLiteConfig{Path: path, Table: "items"}, "dbsync_runs", slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func BenchmarkSQLiteTarget(b *testing.B) {
 	if err != nil || n != int64(b.N) {
 		b.Fatal(n, err)
 	}
-	if err := t.swap(context.Background()); err != nil {
+	if _, err := t.swap(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/url"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -46,6 +48,7 @@ func openSQLite(path string, readOnly bool) (*sql.DB, error) {
 // is one transaction, so a crash leaves the file as it was.
 type sqliteTarget struct {
 	path, table, history string
+	log                  *slog.Logger
 	db                   *sql.DB
 	lockFile             *os.File
 	tx                   *sql.Tx
@@ -53,7 +56,7 @@ type sqliteTarget struct {
 	recreateSQL          []string // the table's indexes and triggers, re-created after the swap
 }
 
-func openSQLiteTarget(c SQLiteConfig, history string) (*sqliteTarget, error) {
+func openSQLiteTarget(c SQLiteConfig, history string, log *slog.Logger) (*sqliteTarget, error) {
 	dir := filepath.Dir(c.Path)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("sqlite target [sqlite] path = %s: folder %s does not exist; create it first", c.Path, dir)
@@ -61,7 +64,7 @@ func openSQLiteTarget(c SQLiteConfig, history string) (*sqliteTarget, error) {
 	if st, err := os.Stat(c.Path); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("sqlite target [sqlite] path = %s: is a directory, not a SQLite file", c.Path)
 	}
-	return &sqliteTarget{path: c.Path, table: c.Table, history: history}, nil
+	return &sqliteTarget{path: c.Path, table: c.Table, history: history, log: log}, nil
 }
 
 func (t *sqliteTarget) describe() string {
@@ -99,8 +102,13 @@ func (t *sqliteTarget) begin(ctx context.Context, r *Report) error {
 	if _, err := t.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+h+` (
 		"run_id" TEXT PRIMARY KEY, "trigger" TEXT, "status" TEXT, "source" TEXT, "fallback_reason" TEXT,
 		"target" TEXT, "table" TEXT, "rows" INTEGER, "load_method" TEXT, "started_at" TEXT, "finished_at" TEXT,
-		"duration_ms" INTEGER, "rows_per_sec" REAL, "error" TEXT)`); err != nil {
+		"duration_ms" INTEGER, "rows_per_sec" REAL, "error" TEXT, "retries" INTEGER, "swap_wait_ms" INTEGER)`); err != nil {
 		return fmt.Errorf("create history table %s in %s: %w", h, t.path, err)
+	}
+	if n, err := markAbandoned(ctx, t.db, t.history, t.table, quoteSQLite, time.Now()); err != nil {
+		return fmt.Errorf("close abandoned runs in %s: %w", h, err)
+	} else if n > 0 {
+		t.log.Warn("earlier runs never finished; marked abandoned", "runs", n)
 	}
 	_, err := t.db.ExecContext(ctx, `INSERT INTO `+h+` ("run_id","trigger","status","target","table","started_at") VALUES (?,?,?,?,?,?)`,
 		r.RunID, r.Trigger, StatusRunning, r.Target, r.Table, r.StartedAt.Format(timeLayout))
@@ -111,8 +119,8 @@ func (t *sqliteTarget) begin(ctx context.Context, r *Report) error {
 }
 
 func (t *sqliteTarget) finish(ctx context.Context, r *Report) error {
-	_, err := t.db.ExecContext(ctx, `UPDATE `+quoteSQLite(t.history)+` SET "status"=?,"source"=?,"fallback_reason"=?,"rows"=?,"load_method"=?,"finished_at"=?,"duration_ms"=?,"rows_per_sec"=?,"error"=? WHERE "run_id"=?`,
-		r.Status, r.Source, r.FallbackReason, r.Rows, r.LoadMethod, r.FinishedAt.Format(timeLayout), r.DurationMS, r.RowsPerSec, r.Error, r.RunID)
+	_, err := t.db.ExecContext(ctx, `UPDATE `+quoteSQLite(t.history)+` SET "status"=?,"source"=?,"fallback_reason"=?,"rows"=?,"load_method"=?,"finished_at"=?,"duration_ms"=?,"rows_per_sec"=?,"error"=?,"retries"=?,"swap_wait_ms"=? WHERE "run_id"=?`,
+		r.Status, r.Source, r.FallbackReason, r.Rows, r.LoadMethod, r.FinishedAt.Format(timeLayout), r.DurationMS, r.RowsPerSec, r.Error, r.Retries, r.SwapWaitMS, r.RunID)
 	if err != nil {
 		return fmt.Errorf("record run outcome in %s: %w", t.history, err)
 	}
@@ -440,7 +448,7 @@ func (t *sqliteTarget) discard(ctx context.Context) {
 // transaction that loaded it. legacy_alter_table keeps SQLite from
 // rewriting views and triggers that name the table: after the rename the
 // name exists again, so they keep working.
-func (t *sqliteTarget) swap(ctx context.Context) error {
+func (t *sqliteTarget) swap(ctx context.Context) (time.Duration, error) {
 	tx := t.tx
 	stmts := []string{`PRAGMA legacy_alter_table=ON`}
 	if t.exists {
@@ -450,15 +458,17 @@ func (t *sqliteTarget) swap(ctx context.Context) error {
 	stmts = append(stmts, t.recreateSQL...)
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("swap %s: %w", quoteSQLite(t.table), err)
+			return 0, fmt.Errorf("swap %s: %w", quoteSQLite(t.table), err)
 		}
 	}
+	// Readers only delay the commit (busy_timeout), which is measured.
+	start := time.Now()
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit swap of %s: %w", quoteSQLite(t.table), err)
+		return time.Since(start), fmt.Errorf("commit swap of %s in %s: %w", quoteSQLite(t.table), t.path, explainSQLiteError(err))
 	}
 	t.tx = nil
 	_, _ = t.db.ExecContext(ctx, `PRAGMA legacy_alter_table=OFF`)
-	return nil
+	return time.Since(start), nil
 }
 
 func (t *sqliteTarget) close() {
@@ -469,4 +479,18 @@ func (t *sqliteTarget) close() {
 	if t.lockFile != nil {
 		t.lockFile.Close() // releases the flock
 	}
+}
+
+// explainSQLiteError adds what to do to the file errors an operator meets.
+func explainSQLiteError(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "database or disk is full") || strings.Contains(msg, "SQLITE_FULL"):
+		return fmt.Errorf("%w (the disk is full: free space; the previous replica is unchanged)", err)
+	case strings.Contains(msg, "readonly database") || strings.Contains(msg, "SQLITE_READONLY"):
+		return fmt.Errorf("%w (the file or its folder is read-only: dbsync needs to write the file and a journal beside it)", err)
+	case strings.Contains(msg, "unable to open database file") || strings.Contains(msg, "SQLITE_CANTOPEN"):
+		return fmt.Errorf("%w (check the path exists and is writable)", err)
+	}
+	return err
 }

@@ -282,6 +282,14 @@ func (s *Server) Kill() {
 	}
 }
 
+// Signal sends sig to the server (SIGSTOP freezes it, SIGCONT thaws it).
+func (s *Server) Signal(sig syscall.Signal) error {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return errors.New("server not running")
+	}
+	return s.cmd.Process.Signal(sig)
+}
+
 // Restart starts the server again on the same port and datadir after Kill.
 func (s *Server) Restart() error {
 	if err := s.start(s.Port); err != nil {
