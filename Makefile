@@ -8,7 +8,7 @@ BIN := bin/handler
 # Root needs no sudo (CI, containers); anyone else does for apt-get.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: build demo test test-deps vet bench clean
+.PHONY: build demo test test-deps vet bench fuzz clean
 
 build:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o $(BIN) ./handler
@@ -34,6 +34,13 @@ test-deps:
 	  echo "MariaDB server binaries not found: installing mariadb-server with apt-get (tests start their own servers; none is used as a service)"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends mariadb-server; \
 	fi
+
+# Each fuzz target for FUZZTIME (go test runs one -fuzz target at a time).
+FUZZTIME ?= 30s
+fuzz: test-deps
+	go test ./sync -run '^$$' -fuzz '^FuzzAppendTSVRow$$' -fuzztime $(FUZZTIME)
+	go test ./sync -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME)
+	go test ./handler -run '^$$' -fuzz '^FuzzDecodeInvocation$$' -fuzztime $(FUZZTIME)
 
 # The benchmark of README "Loading speed": ROWS rows, REPEAT rounds. It
 # starts its own servers; pandas joins when Debian's python3-pandas,

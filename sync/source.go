@@ -41,10 +41,13 @@ type mysqlSource struct {
 	cells [][]byte
 }
 
-// openMySQLSource connects and starts the query. It reads through a
-// prepared statement on purpose: the binary protocol sends FLOAT as a
-// 32-bit float, while the text protocol prints it rounded to 6 digits
-// (MariaDB: 0.1234567 arrives as "0.123457"), which would change values.
+// openMySQLSource connects and starts the query. FLOAT columns need the
+// binary protocol (a prepared statement): the text protocol prints a FLOAT
+// rounded to 6 digits (MariaDB sends 0.1234567 as "0.123457"), which would
+// change values. Every other type arrives exactly as text, which costs the
+// source server and dbsync less, so a LIMIT 0 probe of the result's column
+// types picks the protocol; if the query cannot be probed, the binary
+// protocol is used.
 func openMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSource, error) {
 	db, err := newMySQLDB(c.MySQLConfig, mysqlOptions{params: map[string]string{
 		// Same zone on both sides, so TIMESTAMP values keep their instant.
@@ -58,14 +61,18 @@ func openMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSource, error) 
 		db.Close()
 		return nil, fmt.Errorf("connect to primary %s:%d: %w", c.Host, c.Port, explainConnectError("source", c.MySQLConfig, err))
 	}
-	s.stmt, err = db.PrepareContext(ctx, s.query)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("run [source] query on primary: %w", err)
+	if s.hasFloatColumns(ctx) {
+		s.stmt, err = db.PrepareContext(ctx, s.query)
+		if err == nil {
+			s.rows, err = s.stmt.QueryContext(ctx)
+		}
+	} else {
+		s.rows, err = db.QueryContext(ctx, s.query)
 	}
-	s.rows, err = s.stmt.QueryContext(ctx)
 	if err != nil {
-		s.stmt.Close()
+		if s.stmt != nil {
+			s.stmt.Close()
+		}
 		db.Close()
 		return nil, fmt.Errorf("run [source] query on primary: %w", err)
 	}
@@ -94,6 +101,26 @@ func openMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSource, error) 
 	}
 	s.cells = make([][]byte, len(s.cols))
 	return s, nil
+}
+
+// hasFloatColumns reports whether the query's result has a FLOAT column,
+// or whether that cannot be told (then the exact binary protocol is used).
+func (s *mysqlSource) hasFloatColumns(ctx context.Context) bool {
+	rows, err := s.db.QueryContext(ctx, "SELECT * FROM (\n"+s.query+"\n) AS `dbsync_probe` LIMIT 0")
+	if err != nil {
+		return true
+	}
+	defer rows.Close()
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return true
+	}
+	for _, t := range types {
+		if strings.EqualFold(t.DatabaseTypeName(), "FLOAT") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkColumnNames refuses results that cannot be loaded by name.

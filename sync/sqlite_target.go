@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,9 +52,11 @@ type sqliteTarget struct {
 	log                  *slog.Logger
 	db                   *sql.DB
 	lockFile             *os.File
-	tx                   *sql.Tx
-	exists               bool
-	recreateSQL          []string // the table's indexes and triggers, re-created after the swap
+	// conn holds the run's transaction (BEGIN IMMEDIATE … COMMIT), from
+	// stage to swap; nil outside it.
+	conn        *sql.Conn
+	exists      bool
+	recreateSQL []string // the table's indexes and triggers, re-created after the swap
 }
 
 func openSQLiteTarget(c SQLiteConfig, history string, log *slog.Logger) (*sqliteTarget, error) {
@@ -157,11 +160,15 @@ type queryer interface {
 }
 
 func (t *sqliteTarget) stage(ctx context.Context, src rowReader, policy string) (int64, error) {
-	tx, err := t.db.BeginTx(ctx, nil)
+	tx, err := t.db.Conn(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("begin transaction on %s: %w", t.path, err)
+		return 0, fmt.Errorf("open %s: %w", t.path, explainSQLiteError(err))
 	}
-	t.tx = tx
+	if _, err := tx.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		tx.Close()
+		return 0, fmt.Errorf("begin transaction on %s: %w", t.path, explainSQLiteError(err))
+	}
+	t.conn = tx
 	stage := t.table + stageSuffix
 	if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+quoteSQLite(stage)); err != nil {
 		return 0, fmt.Errorf("drop leftover %s: %w", stage, err)
@@ -221,7 +228,7 @@ func (t *sqliteTarget) stage(ctx context.Context, src rowReader, policy string) 
 
 // copyDefinition creates the staging table with the target's own CREATE
 // TABLE text, and remembers its indexes and triggers for after the swap.
-func (t *sqliteTarget) copyDefinition(ctx context.Context, tx *sql.Tx, stage string) error {
+func (t *sqliteTarget) copyDefinition(ctx context.Context, tx *sql.Conn, stage string) error {
 	var createSQL string
 	if err := tx.QueryRowContext(ctx, `SELECT "sql" FROM sqlite_master WHERE "type"='table' AND "name"=?`, t.table).Scan(&createSQL); err != nil {
 		return fmt.Errorf("read definition of %s: %w", quoteSQLite(t.table), err)
@@ -280,11 +287,13 @@ func afterTableName(createSQL string) (string, error) {
 	return "", fmt.Errorf("unterminated table name in %.40q", createSQL)
 }
 
-// insertSQLiteRows loads src with prepared multi-row INSERTs inside tx.
-// One goroutine reads and converts the next batch of rows while this one
-// executes the current batch, so reading the source and writing SQLite
-// overlap on two cores.
-func insertSQLiteRows(ctx context.Context, tx *sql.Tx, stage string, names []string, src rowReader) (int64, error) {
+// insertSQLiteRows loads src with prepared multi-row INSERTs on the run's
+// connection. One goroutine reads and converts the next batch of rows
+// while this one executes the current batch, so reading the source and
+// writing SQLite overlap on two cores. The statements run on the driver's
+// connection directly: database/sql would check and convert every one of
+// the values again, which costs more than the conversion itself.
+func insertSQLiteRows(ctx context.Context, conn *sql.Conn, stage string, names []string, src rowReader) (int64, error) {
 	cols := src.Columns()
 	perStmt := max(1, min(200, 32766/len(cols)))
 	placeholders := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
@@ -292,18 +301,13 @@ func insertSQLiteRows(ctx context.Context, tx *sql.Tx, stage string, names []str
 	statement := func(rows int) string {
 		return prefix + strings.TrimSuffix(strings.Repeat(placeholders+",", rows), ",")
 	}
-	full, err := tx.PrepareContext(ctx, statement(perStmt))
-	if err != nil {
-		return 0, fmt.Errorf("prepare insert into %s: %w", stage, err)
-	}
-	defer full.Close()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []any, 1)
-	free := make(chan []any, 2)
-	free <- make([]any, 0, perStmt*len(cols))
-	free <- make([]any, 0, perStmt*len(cols))
+	batches := make(chan []driver.NamedValue, 1)
+	free := make(chan []driver.NamedValue, 2)
+	free <- make([]driver.NamedValue, 0, perStmt*len(cols))
+	free <- make([]driver.NamedValue, 0, perStmt*len(cols))
 	type produced struct {
 		rows int64
 		err  error
@@ -312,7 +316,7 @@ func insertSQLiteRows(ctx context.Context, tx *sql.Tx, stage string, names []str
 	go func() {
 		defer close(batches)
 		var n int64
-		var args []any
+		var args []driver.NamedValue
 		send := func() bool {
 			select {
 			case batches <- args:
@@ -338,7 +342,7 @@ func insertSQLiteRows(ctx context.Context, tx *sql.Tx, stage string, names []str
 					done <- produced{n, err}
 					return
 				}
-				args = append(args, v)
+				args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
 			}
 			n++
 			if len(args) == cap(args) && !send() {
@@ -357,31 +361,55 @@ func insertSQLiteRows(ctx context.Context, tx *sql.Tx, stage string, names []str
 		done <- produced{n, nil}
 	}()
 
-	var execErr error
-	for args := range batches {
-		if execErr == nil {
-			stmt := full
-			if len(args) < perStmt*len(cols) {
-				last, err := tx.PrepareContext(ctx, statement(len(args)/len(cols)))
-				if err != nil {
-					execErr = fmt.Errorf("prepare insert into %s: %w", stage, err)
-				} else {
-					defer last.Close()
-					stmt = last
-				}
-			}
-			if execErr == nil {
-				if _, err := stmt.ExecContext(ctx, args...); err != nil {
-					execErr = fmt.Errorf("insert into %s: %w", stage, err)
-				}
-			}
-			if execErr != nil {
-				cancel()
-			}
+	execErr := conn.Raw(func(dc any) error {
+		prep, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return errors.New("sqlite driver cannot prepare statements")
 		}
-		clear(args) // drop references to this batch's values
-		free <- args
-	}
+		prepare := func(rows int) (driver.StmtExecContext, func(), error) {
+			st, err := prep.PrepareContext(ctx, statement(rows))
+			if err != nil {
+				return nil, nil, fmt.Errorf("prepare insert into %s: %w", stage, err)
+			}
+			ex, ok := st.(driver.StmtExecContext)
+			if !ok {
+				st.Close()
+				return nil, nil, errors.New("sqlite driver statement cannot execute with a context")
+			}
+			return ex, func() { st.Close() }, nil
+		}
+		full, closeFull, err := prepare(perStmt)
+		if err != nil {
+			return err
+		}
+		defer closeFull()
+		var execErr error
+		for args := range batches {
+			if execErr == nil {
+				stmt := full
+				if len(args) < perStmt*len(cols) {
+					last, closeLast, err := prepare(len(args) / len(cols))
+					if err != nil {
+						execErr = err
+					} else {
+						defer closeLast()
+						stmt = last
+					}
+				}
+				if execErr == nil {
+					if _, err := stmt.ExecContext(ctx, args); err != nil {
+						execErr = fmt.Errorf("insert into %s: %w", stage, explainSQLiteError(err))
+					}
+				}
+				if execErr != nil {
+					cancel()
+				}
+			}
+			clear(args) // drop references to this batch's values
+			free <- args
+		}
+		return execErr
+	})
 	res := <-done
 	switch {
 	case res.err != nil && (isSourceError(res.err) || execErr == nil):
@@ -438,9 +466,10 @@ func sqliteValue(c Column, cell []byte) (any, error) {
 }
 
 func (t *sqliteTarget) discard(ctx context.Context) {
-	if t.tx != nil {
-		_ = t.tx.Rollback()
-		t.tx = nil
+	if t.conn != nil {
+		_, _ = t.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		t.conn.Close()
+		t.conn = nil
 	}
 }
 
@@ -449,7 +478,7 @@ func (t *sqliteTarget) discard(ctx context.Context) {
 // rewriting views and triggers that name the table: after the rename the
 // name exists again, so they keep working.
 func (t *sqliteTarget) swap(ctx context.Context) (time.Duration, error) {
-	tx := t.tx
+	tx := t.conn
 	stmts := []string{`PRAGMA legacy_alter_table=ON`}
 	if t.exists {
 		stmts = append(stmts, `DROP TABLE `+quoteSQLite(t.table))
@@ -463,12 +492,14 @@ func (t *sqliteTarget) swap(ctx context.Context) (time.Duration, error) {
 	}
 	// Readers only delay the commit (busy_timeout), which is measured.
 	start := time.Now()
-	if err := tx.Commit(); err != nil {
+	if _, err := tx.ExecContext(ctx, "COMMIT"); err != nil {
 		return time.Since(start), fmt.Errorf("commit swap of %s in %s: %w", quoteSQLite(t.table), t.path, explainSQLiteError(err))
 	}
-	t.tx = nil
-	_, _ = t.db.ExecContext(ctx, `PRAGMA legacy_alter_table=OFF`)
-	return time.Since(start), nil
+	waited := time.Since(start)
+	_, _ = tx.ExecContext(ctx, `PRAGMA legacy_alter_table=OFF`)
+	tx.Close()
+	t.conn = nil
+	return waited, nil
 }
 
 func (t *sqliteTarget) close() {
