@@ -75,9 +75,9 @@ func BenchmarkAppendTSVRow(b *testing.B) {
 }
 
 // BenchmarkInsertBatch encodes rows into INSERT statements as insertRows
-// does, 4 MiB a batch.
+// does, 2 MiB a batch.
 func BenchmarkInsertBatch(b *testing.B) {
-	batch := make([]byte, 0, 4<<20)
+	batch := make([]byte, 0, 2<<20)
 	var scratch []byte
 	row := make([]byte, 0, 4096)
 	b.ReportAllocs()

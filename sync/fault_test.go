@@ -390,6 +390,34 @@ func TestFault_SQLiteFiles(t *testing.T) {
 			t.Errorf("%s: %v", tc.path, err)
 		}
 	}
+
+	// A read-only filesystem (enforced even for root, unlike file modes).
+	ro := filepath.Join(t.TempDir(), "ro")
+	if err := os.Mkdir(ro, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", ro, "tmpfs", 0, "size=4m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(ro, 0) })
+	e.extra = "[sqlite]\npath = " + filepath.Join(ro, "replica.db") + "\n[source]\nquery = SELECT * FROM items WHERE id <= 10\n"
+	e.mustSync(dbsync.RunOptions{Target: "sqlite"})
+	if err := syscall.Mount("", ro, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.extra = "[sqlite]\npath = " + filepath.Join(ro, "replica.db") + "\n"
+	if _, err := e.sync(dbsync.RunOptions{Target: "sqlite"}); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("read-only filesystem: %v", err)
+	}
+	if n := sqliteCount(t, filepath.Join(ro, "replica.db"), "items"); n != 10 {
+		t.Fatalf("after a read-only failure the replica has %d rows, want 10", n)
+	}
+
+	// The fallback path is a directory: the fallback fails clearly.
+	e.extra = "[sync]\nfallback_enabled = true\n[source]\nport = 1\n[fallback]\npath = " + t.TempDir() + "\n"
+	if _, err := e.sync(dbsync.RunOptions{Target: "sqlite"}); err == nil || !strings.Contains(err.Error(), "is a directory, not a SQLite file") {
+		t.Fatalf("fallback path a directory: %v", err)
+	}
 }
 
 // TestFault_NoLeaks: 200 runs, good and bad, leave file descriptors,

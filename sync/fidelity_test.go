@@ -331,7 +331,7 @@ func normalize(v any) any {
 }
 
 // TestSync_ValuesLargerThanABatch: a value bigger than the INSERT path's
-// 4 MiB batch (and than the LOAD DATA buffer) still loads, byte for byte.
+// 2 MiB batch (and than the LOAD DATA buffer) still loads, byte for byte.
 func TestSync_ValuesLargerThanABatch(t *testing.T) {
 	for _, srv := range []struct {
 		name   string

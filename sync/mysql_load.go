@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -299,10 +300,11 @@ func insertRows(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader) 
 		return 0, fmt.Errorf("read max_allowed_packet on target: %w", err)
 	}
 	// A statement must fit max_allowed_packet (less room for the packet
-	// header). Batches aim at 4 MiB, past the point where bigger ones
-	// help; a row larger than that goes in a statement of its own.
+	// header). Batches aim at 2 MiB, past the point where bigger ones help
+	// (the driver allocates a fresh buffer per large packet, so bigger
+	// batches only cost memory); a larger row goes in a statement of its own.
 	hard := int(maxPacket - 16<<10)
-	limit := min(hard, 4<<20)
+	limit := min(hard, 2<<20)
 	names := make([]string, len(p.columns))
 	for i, c := range p.columns {
 		names[i] = quoteMySQL(c.name)
@@ -394,7 +396,10 @@ func insertRows(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader) 
 	var execErr error
 	for batch := range batches {
 		if execErr == nil {
-			res, err := conn.ExecContext(ctx, string(batch))
+			// No copy of the batch: the driver writes the query into its
+			// own buffer during the call and keeps no reference to it, and
+			// batch is not touched until the call returns.
+			res, err := conn.ExecContext(ctx, unsafe.String(unsafe.SliceData(batch), len(batch)))
 			if err == nil {
 				err = checkWarnings(ctx, conn, p.table)
 			}
