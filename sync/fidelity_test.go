@@ -69,6 +69,18 @@ func fidelityRows() []string {
 	}
 }
 
+// loadPath is a target server and the load method it makes dbsync use.
+type loadPath struct {
+	name   string
+	server func() *mariadbtest.Server
+}
+
+// loadPaths are the two MySQL load paths: LOAD DATA LOCAL (local_infile
+// on) and multi-row INSERT (local_infile off).
+func loadPaths() []loadPath {
+	return []loadPath{{"load_data", func() *mariadbtest.Server { return azure }}, {"insert", func() *mariadbtest.Server { return azureNoFile }}}
+}
+
 // readAll reads a table through the binary protocol (exact FLOATs) as Go
 // values, ordered by id.
 func readAll(t *testing.T, db *sql.DB, table string) [][]any {
@@ -267,10 +279,7 @@ func TestSync_MySQLToSQLiteMapping(t *testing.T) {
 // TestSync_SQLiteFallbackToMySQL loads a SQLite fallback into an existing
 // MySQL table of every type and checks the values the server stored.
 func TestSync_SQLiteFallbackToMySQL(t *testing.T) {
-	for _, srv := range []struct {
-		name   string
-		server func() *mariadbtest.Server
-	}{{"load_data", func() *mariadbtest.Server { return azure }}, {"insert", func() *mariadbtest.Server { return azureNoFile }}} {
+	for _, srv := range loadPaths() {
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, srv.server())
@@ -333,10 +342,7 @@ func normalize(v any) any {
 // TestSync_ValuesLargerThanABatch: a value bigger than the INSERT path's
 // 2 MiB batch (and than the LOAD DATA buffer) still loads, byte for byte.
 func TestSync_ValuesLargerThanABatch(t *testing.T) {
-	for _, srv := range []struct {
-		name   string
-		server func() *mariadbtest.Server
-	}{{"load_data", func() *mariadbtest.Server { return azure }}, {"insert", func() *mariadbtest.Server { return azureNoFile }}} {
+	for _, srv := range loadPaths() {
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, srv.server())
@@ -353,10 +359,7 @@ func TestSync_ValuesLargerThanABatch(t *testing.T) {
 // through the text protocol; every other type must still arrive exactly,
 // DOUBLE extremes included.
 func TestSync_TextProtocolFidelity(t *testing.T) {
-	for _, srv := range []struct {
-		name   string
-		server func() *mariadbtest.Server
-	}{{"load_data", func() *mariadbtest.Server { return azure }}, {"insert", func() *mariadbtest.Server { return azureNoFile }}} {
+	for _, srv := range loadPaths() {
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, srv.server())

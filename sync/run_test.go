@@ -162,13 +162,10 @@ func TestSync_Guards(t *testing.T) {
 		},
 	}
 	for _, tc := range cases {
-		for _, server := range []struct {
-			name string
-			s    func() *mariadbtest.Server
-		}{{"load_data", func() *mariadbtest.Server { return azure }}, {"insert", func() *mariadbtest.Server { return azureNoFile }}} {
+		for _, server := range loadPaths() {
 			t.Run(tc.name+"/"+server.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, server.s())
+				e := newEnv(t, server.server())
 				src, dst := e.srcDBConn(), e.dstDBConn()
 				seedItems(t, src, 50)
 				seedItems(t, dst, 3)
