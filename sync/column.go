@@ -206,7 +206,7 @@ func quoteSQLite(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
 
-// quoteString makes a SQL string literal that is safe in both MySQL (with
+// quoteMySQLString makes a SQL string literal that is safe in both MySQL (with
 // backslash escapes on, as dbsync's sessions set) and in messages.
 func quoteMySQLString(s string) string {
 	var b strings.Builder

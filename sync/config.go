@@ -373,8 +373,8 @@ type Settings struct {
 
 func newSettings() *Settings { return &Settings{values: map[string]setting{}} }
 
-// Value returns a key's current raw value.
-func (s *Settings) Value(section, key string) string { return s.values[section+"."+key].value }
+// value returns a key's current raw value.
+func (s *Settings) value(section, key string) string { return s.values[section+"."+key].value }
 
 func (s *Settings) set(k keySpec, v, origin string) {
 	s.values[k.name()] = setting{value: v, origin: origin}
@@ -538,7 +538,7 @@ func LoadConfig(in LoadInput) (*Config, error) {
 		return nil, err
 	}
 	s.applyEnv(in.Environ)
-	if url := s.Value("keyvault", "url"); url != "" && in.Secrets != nil {
+	if url := s.value("keyvault", "url"); url != "" && in.Secrets != nil {
 		secrets, err := in.Secrets(url, VaultSecretNames())
 		if err != nil {
 			return nil, err

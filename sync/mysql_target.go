@@ -134,7 +134,7 @@ func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
 	) DEFAULT CHARSET=utf8mb4`); err != nil {
 		return fmt.Errorf("create history table %s: %w", h, err)
 	}
-	if n, err := markAbandoned(ctx, t.db, t.history, t.cfg.Table, quoteMySQL, time.Now()); err != nil {
+	if n, err := markAbandoned(ctx, t.db, t.history, t.cfg.Table, quoteMySQL, func(v time.Time) any { return v.UTC() }, time.Now()); err != nil {
 		return fmt.Errorf("close abandoned runs in %s: %w", h, err)
 	} else if n > 0 {
 		t.log.Warn("earlier runs never finished; marked abandoned", "runs", n)

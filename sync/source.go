@@ -3,7 +3,6 @@ package sync
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -358,5 +357,3 @@ func (s *sqliteSource) Close() error {
 	s.rows.Close()
 	return s.db.Close()
 }
-
-var errNoFallback = errors.New("fallback is disabled ([sync] fallback_enabled = false)")

@@ -38,20 +38,7 @@ func sqliteRows(t *testing.T, path, query string) [][]any {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out [][]any
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, vals)
-	}
-	return out
+	return scanAll(t, rows)
 }
 
 // sqliteCount returns the row count of a table, or -1 when it does not exist.
@@ -78,4 +65,26 @@ func mustParseFloat(s string) float64 {
 		panic(err)
 	}
 	return f
+}
+
+// scanAll reads every row of rows as Go values.
+func scanAll(t *testing.T, rows *sql.Rows) [][]any {
+	t.Helper()
+	cols, _ := rows.Columns()
+	var out [][]any
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, vals)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

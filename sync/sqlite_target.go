@@ -108,7 +108,7 @@ func (t *sqliteTarget) begin(ctx context.Context, r *Report) error {
 		"duration_ms" INTEGER, "rows_per_sec" REAL, "error" TEXT, "retries" INTEGER, "swap_wait_ms" INTEGER)`); err != nil {
 		return fmt.Errorf("create history table %s in %s: %w", h, t.path, err)
 	}
-	if n, err := markAbandoned(ctx, t.db, t.history, t.table, quoteSQLite, time.Now()); err != nil {
+	if n, err := markAbandoned(ctx, t.db, t.history, t.table, quoteSQLite, func(v time.Time) any { return v.UTC().Format(timeLayout) }, time.Now()); err != nil {
 		return fmt.Errorf("close abandoned runs in %s: %w", h, err)
 	} else if n > 0 {
 		t.log.Warn("earlier runs never finished; marked abandoned", "runs", n)

@@ -72,7 +72,9 @@ func matchColumns(src []Column, dst []targetColumn) (order []int, differences []
 // markAbandoned closes the history rows of runs that were still "running"
 // for this table. The caller holds the run lock, so no such run is alive:
 // the process running it was killed or timed out. It returns how many.
-func markAbandoned(ctx context.Context, db *sql.DB, history, table string, quote func(string) string, now time.Time) (int, error) {
+// timeValue is how the target stores a time (MySQL: time.Time; SQLite:
+// RFC 3339 text).
+func markAbandoned(ctx context.Context, db *sql.DB, history, table string, quote func(string) string, timeValue func(time.Time) any, now time.Time) (int, error) {
 	h := quote(history)
 	rows, err := db.QueryContext(ctx, "SELECT "+quote("run_id")+", "+quote("started_at")+" FROM "+h+" WHERE "+quote("status")+" = ? AND "+quote("table")+" = ?", StatusRunning, table)
 	if err != nil {
@@ -101,7 +103,7 @@ func markAbandoned(ctx context.Context, db *sql.DB, history, table string, quote
 		ran := now.Sub(d.started)
 		msg := fmt.Sprintf("abandoned: the process running it stopped (killed, crashed or timed out) after %.1f s; the target kept its previous data", ran.Seconds())
 		if _, err := db.ExecContext(ctx, "UPDATE "+h+" SET "+quote("status")+" = ?, "+quote("finished_at")+" = ?, "+quote("duration_ms")+" = ?, "+quote("error")+" = ? WHERE "+quote("run_id")+" = ?",
-			StatusAbandoned, historyTime(now, quote), ran.Milliseconds(), msg, d.id); err != nil {
+			StatusAbandoned, timeValue(now), ran.Milliseconds(), msg, d.id); err != nil {
 			return 0, err
 		}
 	}
@@ -123,13 +125,4 @@ func parseHistoryTime(v any) time.Time {
 		}
 	}
 	return time.Time{}
-}
-
-// historyTime is how a time is written to each target's history table:
-// MySQL takes time.Time, SQLite stores RFC 3339 text.
-func historyTime(t time.Time, quote func(string) string) any {
-	if quote("x") == quoteSQLite("x") {
-		return t.UTC().Format(timeLayout)
-	}
-	return t.UTC()
 }
