@@ -26,7 +26,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite"
 
 	"github.com/dbsync/dbsync/internal/mariadbtest"
@@ -455,14 +454,10 @@ func tail(s string) string {
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func socketDB(s *mariadbtest.Server, db string) *sql.DB {
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "unix", s.Socket, db
-	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
-	c, err := mysql.NewConnector(cfg)
+	d, err := s.RootDB(db)
 	if err != nil {
 		panic(err)
 	}
-	d := sql.OpenDB(c)
 	d.SetMaxOpenConns(1)
 	return d
 }

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/dbsync/dbsync/internal/mariadbtest"
 )
 
@@ -94,13 +92,10 @@ func newApp(t *testing.T) *app {
 
 func socketDB(t *testing.T, s *mariadbtest.Server, db string) *sql.DB {
 	t.Helper()
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "unix", s.Socket, db
-	c, err := mysql.NewConnector(cfg)
+	d, err := s.RootDB(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := sql.OpenDB(c)
 	t.Cleanup(func() { d.Close() })
 	return d
 }

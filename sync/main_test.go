@@ -196,14 +196,10 @@ var _ io.Writer = testWriter{}
 // dbOn opens a connection to one database of a server over its socket.
 func dbOn(t *testing.T, s *mariadbtest.Server, db string) *sql.DB {
 	t.Helper()
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "unix", s.Socket, db
-	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
-	c, err := mysql.NewConnector(cfg)
+	d, err := s.RootDB(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := sql.OpenDB(c)
 	t.Cleanup(func() { d.Close() })
 	return d
 }

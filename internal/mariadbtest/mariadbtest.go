@@ -245,6 +245,19 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// RootDB opens a root pool over the unix socket with database db selected
+// and the session in UTC, as dbsync's own sessions are. Close it when done.
+func (s *Server) RootDB(db string) (*sql.DB, error) {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "unix", s.Socket, db
+	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
+}
+
 // Root is a root connection over the unix socket (no TLS needed).
 func (s *Server) Root() *sql.DB { return s.root }
 
