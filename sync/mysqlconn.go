@@ -167,3 +167,35 @@ func explainConnectError(section string, c MySQLConfig, err error) error {
 	}
 	return fmt.Errorf("%w (%s)", err, hint)
 }
+
+// rowQueryer is a pool or one connection of it.
+type rowQueryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// unencrypted reports whether a session runs without TLS. With ssl_mode =
+// preferred the driver quietly goes on in plaintext when the server offers
+// no TLS, so only the server can tell; the verifying modes and required
+// never run without TLS.
+func unencrypted(ctx context.Context, q rowQueryer, mode SSLMode) (bool, error) {
+	switch mode {
+	case SSLDisabled:
+		return true, nil
+	case SSLPreferred:
+		var name, cipher string
+		if err := q.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &cipher); err != nil {
+			return false, err
+		}
+		return cipher == "", nil
+	}
+	return false, nil
+}
+
+// unencryptedWarning says plainly that the connection to side (primary,
+// target) runs without TLS, and what to set to refuse that.
+func unencryptedWarning(section, side string, mode SSLMode) string {
+	if mode == SSLPreferred {
+		return fmt.Sprintf("the connection to the %s is UNENCRYPTED: [%s] ssl_mode = preferred and the server offers no TLS, so the password and every row cross the network in clear; set [%s] ssl_mode = verify_identity (or required) to refuse plaintext", side, section, section)
+	}
+	return fmt.Sprintf("the connection to the %s is UNENCRYPTED ([%s] ssl_mode = disabled)", side, section)
+}

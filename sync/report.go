@@ -3,6 +3,7 @@ package sync
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -50,6 +51,10 @@ type Report struct {
 	// target table.
 	SwapWaitMS int64 `json:"swap_wait_ms"`
 	DryRun     bool  `json:"dry_run,omitempty"`
+	// Unencrypted lists the MySQL connections of the run that ran without
+	// TLS ("primary", "target", comma-separated; empty when none did):
+	// ssl_mode = disabled, or preferred with a server that offers no TLS.
+	Unencrypted string `json:"unencrypted"`
 }
 
 // newRunID returns a random id for a run.
@@ -57,6 +62,19 @@ func newRunID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
+// noteUnencrypted records that the connection to side ran without TLS.
+func (r *Report) noteUnencrypted(side string) {
+	for _, s := range strings.Split(r.Unencrypted, ",") {
+		if s == side {
+			return
+		}
+	}
+	if r.Unencrypted != "" {
+		r.Unencrypted += ","
+	}
+	r.Unencrypted += side
 }
 
 // finishNow stamps the end of the run (once) and its outcome.

@@ -132,11 +132,16 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	defer r.leave(key)
 
 	if cfg.DryRun {
-		return r.dryRun(ctx, cfg, rep, log)
+		if rep.Rows, err = r.readSource(ctx, cfg, counter{}, rep, log); err != nil {
+			return err
+		}
+		rep.Status = StatusSkipped
+		log.Info("dry run: source read, target untouched", "rows", rep.Rows, "source", rep.Source)
+		return nil
 	}
 	var tgt target
 	retries, err := defaultRetry.do(ctx, log, "connect to target", func() (err error) {
-		tgt, err = r.openTarget(ctx, cfg, log)
+		tgt, err = r.connectTarget(ctx, cfg, rep, log)
 		return err
 	})
 	rep.Retries += retries
@@ -163,16 +168,21 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 			log.Warn("could not record the run in the history table", "error", herr.Error())
 		}
 	}()
+	// Whatever ends the run before the swap is done leaves the target table
+	// as it was: drop what was staged.
+	defer func() {
+		if err != nil {
+			tgt.discard(ctx)
+		}
+	}()
 
-	rows, err := r.stageWithFallback(ctx, cfg, tgt, rep, log)
+	rows, err := r.readSource(ctx, cfg, tgt, rep, log)
 	rep.LoadMethod = tgt.loadMethod()
 	if err != nil {
-		tgt.discard(ctx)
 		return err
 	}
 	rep.Rows = rows
 	if rows < int64(cfg.Sync.MinRows) {
-		tgt.discard(ctx)
 		return fmt.Errorf("%w: got %d, [sync] min_rows = %d; the target table was left unchanged (lower min_rows if an empty result is expected)", ErrTooFewRows, rows, cfg.Sync.MinRows)
 	}
 	log.Info("rows staged and verified", "rows", rows, "source", rep.Source)
@@ -182,7 +192,6 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	waited, err := tgt.swap(ctx)
 	rep.SwapWaitMS = waited.Milliseconds()
 	if err != nil {
-		tgt.discard(ctx)
 		return err
 	}
 	log.Info("target table swapped", "rows", rows)
@@ -190,7 +199,14 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	return nil
 }
 
+// openTarget connects to the target outside a run (check, history).
 func (r *Runner) openTarget(ctx context.Context, cfg *Config, log *slog.Logger) (target, error) {
+	return r.connectTarget(ctx, cfg, nil, log)
+}
+
+// connectTarget connects to the target; rep, when not nil, records that the
+// connection runs without TLS.
+func (r *Runner) connectTarget(ctx context.Context, cfg *Config, rep *Report, log *slog.Logger) (target, error) {
 	if cfg.Target == TargetSQLite {
 		return openSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log)
 	}
@@ -212,6 +228,13 @@ func (r *Runner) openTarget(ctx context.Context, cfg *Config, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	if plain, err := unencrypted(ctx, t.db, cfg.AzureMySQL.SSLMode); err != nil {
+		t.close()
+		return nil, fmt.Errorf("read the TLS state of the target session: %w", err)
+	} else if plain && rep != nil {
+		rep.noteUnencrypted("target")
+		logUnencrypted(log, "azure_mysql", "target", cfg.AzureMySQL.SSLMode)
+	}
 	t.swapTryWait, t.swapTries = r.SwapTryWait, r.SwapTries
 	if t.swapTryWait <= 0 {
 		t.swapTryWait = 2 * time.Second
@@ -225,9 +248,37 @@ func (r *Runner) openTarget(ctx context.Context, cfg *Config, log *slog.Logger) 
 // EntraMySQLScope is the token scope for Azure Database for MySQL.
 const EntraMySQLScope = "https://ossrdbms-aad.database.windows.net/.default"
 
-// stageWithFallback stages the primary's rows; if reading the primary fails
-// and fallback is enabled, it discards them and stages the fallback's.
-func (r *Runner) stageWithFallback(ctx context.Context, cfg *Config, tgt target, rep *Report, log *slog.Logger) (int64, error) {
+// sink is what a run does with the rows of the source it reads: a run
+// stages them in the target (every target is a sink); a dry run counts them.
+type sink interface {
+	// stage takes every row of src and returns how many it kept.
+	stage(ctx context.Context, src rowReader, policy string) (int64, error)
+	// discard forgets what stage took, before the fallback is read.
+	discard(ctx context.Context)
+}
+
+// counter is a dry run's sink: it reads every row and keeps none.
+type counter struct{}
+
+func (counter) stage(_ context.Context, src rowReader, _ string) (int64, error) {
+	var n int64
+	for src.Next() {
+		n++
+	}
+	return n, asSourceError(src.Err())
+}
+
+func (counter) discard(context.Context) {}
+
+// readSource chooses the source of a run, opens it and hands its rows to
+// dst; a run and a dry run both take this one path. The primary comes
+// first (its connection retried on transient errors). If it fails — to
+// connect, to run the query, or while its rows stream — and fallback is
+// enabled, what dst took from it is discarded and the fallback is read
+// instead. Only the source's own failures lead to the fallback: an error of
+// the target, or a [source] query that writes (errSourceWrites), ends the
+// run.
+func (r *Runner) readSource(ctx context.Context, cfg *Config, dst sink, rep *Report, log *slog.Logger) (int64, error) {
 	log.Info("connecting to primary", "host", cfg.Source.Host, "port", cfg.Source.Port, "database", cfg.Source.Database, "ssl_mode", string(cfg.Source.SSLMode))
 	primaryErr := func() error {
 		var src *mysqlSource
@@ -241,15 +292,19 @@ func (r *Runner) stageWithFallback(ctx context.Context, cfg *Config, tgt target,
 		}
 		defer src.Close()
 		rep.Source = SourcePrimary
+		if src.unencrypted {
+			rep.noteUnencrypted(SourcePrimary)
+			logUnencrypted(log, "source", SourcePrimary, cfg.Source.SSLMode)
+		}
 		log.Info("reading primary", "columns", len(src.Columns()))
-		n, err := tgt.stage(ctx, r.progress(src, log), cfg.Sync.OnSchemaChange)
+		n, err := dst.stage(ctx, r.progress(src, log), cfg.Sync.OnSchemaChange)
 		rep.Rows = n
 		return err
 	}()
 	if primaryErr == nil {
 		return rep.Rows, nil
 	}
-	if !isSourceError(primaryErr) {
+	if !isSourceError(primaryErr) || errors.Is(primaryErr, errSourceWrites) {
 		return 0, primaryErr
 	}
 	if !cfg.Sync.FallbackEnabled {
@@ -260,13 +315,13 @@ func (r *Runner) stageWithFallback(ctx context.Context, cfg *Config, tgt target,
 	rep.Source = SourceFallback
 	rep.Rows = 0
 	log.Warn("primary failed; reading the fallback SQLite database instead", "reason", rep.FallbackReason, "path", cfg.Fallback.Path)
-	tgt.discard(ctx)
+	dst.discard(ctx)
 	src, err := openSQLiteSource(ctx, cfg.Fallback)
 	if err != nil {
 		return 0, fmt.Errorf("primary failed (%s), and so did the fallback: %w", rep.FallbackReason, err)
 	}
 	defer src.Close()
-	n, err := tgt.stage(ctx, r.progress(src, log), cfg.Sync.OnSchemaChange)
+	n, err := dst.stage(ctx, r.progress(src, log), cfg.Sync.OnSchemaChange)
 	if err != nil {
 		if isSourceError(err) {
 			return n, fmt.Errorf("primary failed (%s), and so did the fallback: %w", rep.FallbackReason, err)
@@ -276,42 +331,15 @@ func (r *Runner) stageWithFallback(ctx context.Context, cfg *Config, tgt target,
 	return n, nil
 }
 
-// dryRun reads and counts the source (with the same fallback rule) and
-// touches nothing on the target.
-func (r *Runner) dryRun(ctx context.Context, cfg *Config, rep *Report, log *slog.Logger) error {
-	count := func(src rowReader) (int64, error) {
-		var n int64
-		p := r.progress(src, log)
-		for p.Next() {
-			n++
-		}
-		return n, src.Err()
+// logUnencrypted says in the log that a connection runs without TLS: a
+// warning when TLS was only preferred, a note when it was turned off.
+func logUnencrypted(log *slog.Logger, section, side string, mode SSLMode) {
+	msg := unencryptedWarning(section, side, mode)
+	if mode == SSLPreferred {
+		log.Warn(msg)
+		return
 	}
-	src, err := openMySQLSource(ctx, cfg.Source)
-	if err == nil {
-		rep.Source = SourcePrimary
-		rep.Rows, err = count(src)
-		src.Close()
-	}
-	if err != nil {
-		if !cfg.Sync.FallbackEnabled {
-			return fmt.Errorf("read primary: %w (fallback is disabled: [sync] fallback_enabled = false)", err)
-		}
-		rep.Source, rep.FallbackReason = SourceFallback, err.Error()
-		log.Warn("primary failed; reading the fallback SQLite database instead", "reason", rep.FallbackReason)
-		fsrc, ferr := openSQLiteSource(ctx, cfg.Fallback)
-		if ferr != nil {
-			return fmt.Errorf("primary failed (%s), and so did the fallback: %w", rep.FallbackReason, ferr)
-		}
-		rep.Rows, ferr = count(fsrc)
-		fsrc.Close()
-		if ferr != nil {
-			return ferr
-		}
-	}
-	rep.Status = StatusSkipped
-	log.Info("dry run: source read, target untouched", "rows", rep.Rows, "source", rep.Source)
-	return nil
+	log.Info(msg)
 }
 
 // progressReader logs rows and rows/s every few seconds of a long load.

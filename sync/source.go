@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -28,16 +29,69 @@ const (
 	SourceFallback = "fallback"
 )
 
-// mysqlSource reads the primary MySQL server.
+// mysqlSource reads the primary MySQL server: one connection, in one
+// read-only transaction, so that the primary refuses any write the query
+// might make (DESIGN §2 step 3).
 type mysqlSource struct {
 	db    *sql.DB
+	conn  *sql.Conn // the read-only session; every statement of the read runs on it
 	query string
-	stmt  *sql.Stmt
-	rows  *sql.Rows
-	cols  []Column
-	raw   []sql.RawBytes
-	dest  []any
-	cells [][]byte
+	// unencrypted: the session runs without TLS (ssl_mode = disabled, or
+	// preferred with a server that offers no TLS).
+	unencrypted bool
+	stmt        *sql.Stmt
+	rows        *sql.Rows
+	cols        []Column
+	raw         []sql.RawBytes
+	dest        []any
+	cells       [][]byte
+}
+
+// errSourceWrites marks a [source] query that the primary refused because it
+// writes. It is a mistake in the configuration, not a failure of the
+// primary, so it never sends a run to the fallback.
+var errSourceWrites = errors.New("[source] query tried to write to the primary, which dbsync reads in a read-only transaction, so the server refused it; make [source] query a SELECT that only reads")
+
+// explainQueryError says what a failure of [source] query means.
+func explainQueryError(err error) error {
+	// 1792: ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION.
+	if mysqlErrorNumber(err) == 1792 {
+		return fmt.Errorf("%w: %w", errSourceWrites, err)
+	}
+	return err
+}
+
+// connectMySQLSource opens the read-only session on the primary: the
+// session's transactions are READ ONLY (SET SESSION TRANSACTION READ
+// ONLY), and everything that follows runs inside one START TRANSACTION
+// WITH CONSISTENT SNAPSHOT, READ ONLY on that one connection. The server
+// then refuses any write — UPDATE, DELETE … RETURNING, a procedure or
+// function that writes — whatever the query says.
+func connectMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSource, error) {
+	db, err := newMySQLDB(c.MySQLConfig, mysqlOptions{params: map[string]string{
+		// Same zone on both sides, so TIMESTAMP values keep their instant.
+		"time_zone": "'+00:00'",
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("primary %s: %w", c.Host, err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to primary %s:%d: %w", c.Host, c.Port, explainConnectError("source", c.MySQLConfig, err))
+	}
+	s := &mysqlSource{db: db, conn: conn, query: strings.TrimRight(strings.TrimSpace(c.Query), ";")}
+	for _, stmt := range []string{"SET SESSION TRANSACTION READ ONLY", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("start a read-only transaction on primary %s:%d: %w", c.Host, c.Port, err)
+		}
+	}
+	if s.unencrypted, err = unencrypted(ctx, conn, c.SSLMode); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("read the TLS state of the primary session: %w", err)
+	}
+	return s, nil
 }
 
 // openMySQLSource connects and starts the query. FLOAT columns need the
@@ -46,49 +100,31 @@ type mysqlSource struct {
 // change values. Every other type arrives exactly as text, which costs the
 // source server and dbsync less, so a LIMIT 0 probe of the result's column
 // types picks the protocol; if the query cannot be probed, the binary
-// protocol is used.
+// protocol is used. Probe, prepare and read all run in the read-only
+// transaction.
 func openMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSource, error) {
-	db, err := newMySQLDB(c.MySQLConfig, mysqlOptions{params: map[string]string{
-		// Same zone on both sides, so TIMESTAMP values keep their instant.
-		"time_zone": "'+00:00'",
-	}})
+	s, err := connectMySQLSource(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("primary %s: %w", c.Host, err)
-	}
-	s := &mysqlSource{db: db, query: strings.TrimRight(strings.TrimSpace(c.Query), ";")}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("connect to primary %s:%d: %w", c.Host, c.Port, explainConnectError("source", c.MySQLConfig, err))
+		return nil, err
 	}
 	if s.hasFloatColumns(ctx) {
-		s.stmt, err = db.PrepareContext(ctx, s.query)
+		s.stmt, err = s.conn.PrepareContext(ctx, s.query)
 		if err == nil {
 			s.rows, err = s.stmt.QueryContext(ctx)
 		}
 	} else {
-		s.rows, err = db.QueryContext(ctx, s.query)
+		s.rows, err = s.conn.QueryContext(ctx, s.query)
 	}
 	if err != nil {
-		if s.stmt != nil {
-			s.stmt.Close()
-		}
-		db.Close()
-		return nil, fmt.Errorf("run [source] query on primary: %w", err)
+		s.Close()
+		return nil, fmt.Errorf("run [source] query on primary: %w", explainQueryError(err))
 	}
 	types, err := s.rows.ColumnTypes()
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("read primary result columns: %w", err)
 	}
-	for _, ct := range types {
-		col := Column{Name: ct.Name(), TypeName: ct.DatabaseTypeName()}
-		col.Kind = mysqlKind(col.TypeName)
-		col.Nullable, _ = ct.Nullable()
-		if p, sc, ok := ct.DecimalSize(); ok {
-			col.Precision, col.Scale = p, sc
-		}
-		s.cols = append(s.cols, col)
-	}
+	s.cols = mysqlColumns(types)
 	if err := checkColumnNames(s.cols, "[source] query"); err != nil {
 		s.Close()
 		return nil, err
@@ -102,15 +138,53 @@ func openMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSource, error) 
 	return s, nil
 }
 
-// hasFloatColumns reports whether the query's result has a FLOAT column,
-// or whether that cannot be told (then the exact binary protocol is used).
-func (s *mysqlSource) hasFloatColumns(ctx context.Context) bool {
-	rows, err := s.db.QueryContext(ctx, "SELECT * FROM (\n"+s.query+"\n) AS `dbsync_probe` LIMIT 0")
+// mysqlColumns describes a MySQL result's columns.
+func mysqlColumns(types []*sql.ColumnType) []Column {
+	cols := make([]Column, 0, len(types))
+	for _, ct := range types {
+		col := Column{Name: ct.Name(), TypeName: ct.DatabaseTypeName()}
+		col.Kind = mysqlKind(col.TypeName)
+		col.Nullable, _ = ct.Nullable()
+		if p, sc, ok := ct.DecimalSize(); ok {
+			col.Precision, col.Scale = p, sc
+		}
+		cols = append(cols, col)
+	}
+	return cols
+}
+
+// probe asks for the query's result columns without reading a row: the
+// query wrapped as a derived table with LIMIT 0, in the read-only
+// transaction. The newline keeps a trailing "-- comment" in the query from
+// eating the closing parenthesis.
+func (s *mysqlSource) probe(ctx context.Context) ([]*sql.ColumnType, error) {
+	rows, err := s.conn.QueryContext(ctx, "SELECT * FROM (\n"+s.query+"\n) AS `dbsync_probe` LIMIT 0")
 	if err != nil {
-		return true
+		return nil, explainQueryError(err)
 	}
 	defer rows.Close()
 	types, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	return types, rows.Err()
+}
+
+// probeColumns is what check reports of the query: its columns, from the
+// probe alone (the query itself is never run).
+func (s *mysqlSource) probeColumns(ctx context.Context) ([]Column, error) {
+	types, err := s.probe(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("[source] query cannot be checked without running it: check asks for its columns as SELECT * FROM ([source] query) LIMIT 0, which failed; a run executes it in a read-only transaction, so a statement that writes fails there: %w", err)
+	}
+	cols := mysqlColumns(types)
+	return cols, checkColumnNames(cols, "[source] query")
+}
+
+// hasFloatColumns reports whether the query's result has a FLOAT column,
+// or whether that cannot be told (then the exact binary protocol is used).
+func (s *mysqlSource) hasFloatColumns(ctx context.Context) bool {
+	types, err := s.probe(ctx)
 	if err != nil {
 		return true
 	}
@@ -163,11 +237,13 @@ func (s *mysqlSource) Values() [][]byte { return s.cells }
 
 func (s *mysqlSource) Err() error {
 	if err := s.rows.Err(); err != nil {
-		return fmt.Errorf("read primary rows: %w", err)
+		return fmt.Errorf("read primary rows: %w", explainQueryError(err))
 	}
 	return nil
 }
 
+// Close ends the read. The read-only transaction has nothing to commit: it
+// ends with its connection.
 func (s *mysqlSource) Close() error {
 	if s.rows != nil {
 		s.rows.Close()
@@ -175,6 +251,7 @@ func (s *mysqlSource) Close() error {
 	if s.stmt != nil {
 		s.stmt.Close()
 	}
+	s.conn.Close()
 	return s.db.Close()
 }
 
@@ -183,12 +260,22 @@ func (s *mysqlSource) Close() error {
 // table from it: the driver's result metadata lacks them. It needs the
 // CREATE TEMPORARY TABLES privilege; without it the caller falls back to
 // types derived from the metadata.
+//
+// MariaDB refuses even a temporary table in a READ ONLY transaction, so
+// this runs on a second connection, in a transaction that is rolled back:
+// a function in the query that writes to a transactional table leaves
+// nothing behind. The read itself (openMySQLSource) already ran the query
+// in the read-only transaction, where any such write was refused.
 func (s *mysqlSource) exactTypes(ctx context.Context) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "START TRANSACTION"); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 	// The newline keeps a trailing "-- comment" in the query from eating
 	// the closing parenthesis.
 	if _, err := conn.ExecContext(ctx, "CREATE TEMPORARY TABLE `dbsync_shape` AS SELECT * FROM (\n"+s.query+"\n) AS `dbsync_q` LIMIT 0"); err != nil {
