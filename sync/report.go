@@ -64,17 +64,16 @@ func newRunID() string {
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
 
-// noteUnencrypted records that the connection to side ran without TLS.
+// noteUnencrypted records that the connection to side (SourcePrimary or
+// "target") ran without TLS; the list keeps the order primary, target.
 func (r *Report) noteUnencrypted(side string) {
-	for _, s := range strings.Split(r.Unencrypted, ",") {
-		if s == side {
-			return
+	var sides []string
+	for _, s := range []string{SourcePrimary, "target"} {
+		if s == side || strings.Contains(r.Unencrypted, s) {
+			sides = append(sides, s)
 		}
 	}
-	if r.Unencrypted != "" {
-		r.Unencrypted += ","
-	}
-	r.Unencrypted += side
+	r.Unencrypted = strings.Join(sides, ",")
 }
 
 // finishNow stamps the end of the run (once) and its outcome.
