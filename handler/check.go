@@ -14,11 +14,14 @@ import (
 const checkUsage = `Usage: handler check [--config FILE] [--target azure|sqlite]
 
 Validates the configuration and secrets, then connects to the primary, the
-fallback and the target without writing anything. Prints where each key's
-value came from (file, environment, Key Vault; never the value), the TLS
-version and cipher of each MySQL connection, and whether the target allows
-LOAD DATA LOCAL. Exits 0 when everything is reachable, 1 when something is
-not, 2 on a configuration error.
+fallback and the target without writing anything. The [source] query is not
+run: its columns are asked for with a LIMIT 0 probe in a read-only
+transaction. Each source's columns are matched against the target table as a
+run matches them. Prints where each key's value came from (file, environment,
+Key Vault; never the value), the TLS version and cipher of each MySQL
+connection (or UNENCRYPTED), and whether the target allows LOAD DATA LOCAL.
+Exits 0 when everything is reachable and fits, 1 when something does not, 2
+on a configuration error.
 
 Example:
   handler check --config config.ini --target azure

@@ -1,0 +1,84 @@
+package sync_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	dbsync "github.com/dbsync/dbsync/sync"
+)
+
+// TestCheck_SourceColumnsAgainstTarget: check matches the primary's and
+// the fallback's columns against the existing target table by the run's
+// own rule, and fails a source that cannot fill it, naming the column; a
+// run with the same config fails the same way.
+func TestCheck_SourceColumnsAgainstTarget(t *testing.T) {
+	cases := []struct {
+		name          string
+		target        string
+		sourceQuery   string // [source] query; default SELECT * FROM items
+		fallbackQuery string
+		extra         string
+		wantFail      string // the check that fails ("" none)
+		wantDetail    string
+	}{
+		{"fallback lacks a NOT NULL column, MySQL target", "azure", "", "SELECT id, note FROM items", "", "fallback", "target column `name` (NOT NULL, no default) is not in the source"},
+		{"fallback lacks a NOT NULL column, SQLite target", "sqlite", "", "SELECT id, note FROM items", "", "fallback", "target column `name` (NOT NULL, no default) is not in the source"},
+		{"fallback has a column the target lacks", "azure", "", "SELECT id, name, note, 1 AS extra FROM items", "", "fallback", "source column `extra` is not in the target table"},
+		{"primary lacks a NOT NULL column", "azure", "SELECT id, note FROM items", "SELECT * FROM items", "", "primary", "target column `name` (NOT NULL, no default) is not in the source"},
+		{"recreate rebuilds the table", "azure", "", "SELECT id, note FROM items", "[sync]\non_schema_change = recreate\n", "", "on_schema_change = recreate rebuilds"},
+		{"both fit", "sqlite", "", "SELECT * FROM items", "", "", "columns fit the target table"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, azure)
+			seedItems(t, e.srcDBConn(), 3)
+			fallback := filepath.Join(e.dir, "fallback.db")
+			sqliteExec(t, fallback,
+				"CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT)",
+				"INSERT INTO items VALUES (100, 'from fallback', NULL)")
+			if tc.target == "azure" {
+				seedItems(t, e.dstDBConn(), 2)
+			} else {
+				sqliteExec(t, filepath.Join(e.dir, "replica.db"),
+					"CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT)",
+					"INSERT INTO items VALUES (1, 'a', NULL), (2, 'b', NULL)")
+			}
+			e.extra = "[sync]\nfallback_enabled = true\n[fallback]\nquery = " + tc.fallbackQuery + "\n" + tc.extra
+			if tc.sourceQuery != "" {
+				e.extra += "[source]\nquery = " + tc.sourceQuery + "\n"
+			}
+			cfg, err := e.config(dbsync.RunOptions{Target: tc.target})
+			if err != nil {
+				t.Fatal(err)
+			}
+			detail := map[string]string{}
+			for _, r := range dbsync.NewRunner(testLogger(t)).Check(context.Background(), cfg) {
+				detail[r.Name] = r.Detail
+				if failed := !r.OK; failed != (r.Name == tc.wantFail) {
+					t.Errorf("check %s: ok = %v: %s", r.Name, r.OK, r.Detail)
+				}
+			}
+			where := tc.wantFail
+			if where == "" {
+				where = "fallback"
+			}
+			if !strings.Contains(detail[where], tc.wantDetail) {
+				t.Errorf("check %s says %q; want it to say %q", where, detail[where], tc.wantDetail)
+			}
+			if tc.wantFail == "" {
+				return
+			}
+			// The run agrees: the same source fails it, naming the same column.
+			if tc.wantFail == "fallback" {
+				e.extra += "[source]\nport = 1\n"
+			}
+			_, err = e.sync(dbsync.RunOptions{Target: tc.target})
+			if err == nil || !strings.Contains(err.Error(), tc.wantDetail) {
+				t.Errorf("a run from the %s: %v; want it to fail saying %q", tc.wantFail, err, tc.wantDetail)
+			}
+		})
+	}
+}
