@@ -174,8 +174,12 @@ func (s *mysqlSource) probe(ctx context.Context) ([]*sql.ColumnType, error) {
 // probe alone (the query itself is never run).
 func (s *mysqlSource) probeColumns(ctx context.Context) ([]Column, error) {
 	types, err := s.probe(ctx)
+	if mysqlErrorNumber(err) == 1064 {
+		// ER_PARSE_ERROR: not a SELECT (CALL, a write), or not valid SQL.
+		return nil, fmt.Errorf("[source] query cannot be checked without running it: check asks the primary for its columns as SELECT * FROM ([source] query) LIMIT 0, which is not valid SQL for this statement; a run reads it in a read-only transaction, where a statement that writes is refused: %w", err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("[source] query cannot be checked without running it: check asks for its columns as SELECT * FROM ([source] query) LIMIT 0, which failed; a run executes it in a read-only transaction, so a statement that writes fails there: %w", err)
+		return nil, fmt.Errorf("run [source] query on primary (as a LIMIT 0 probe): %w", err)
 	}
 	cols := mysqlColumns(types)
 	return cols, checkColumnNames(cols, "[source] query")
