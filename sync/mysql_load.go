@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/hex"
@@ -85,80 +84,88 @@ func loadDataStatement(p loadPlan, readerName string) string {
 }
 
 // loadDataLocal streams src into the table through LOAD DATA LOCAL INFILE,
-// fed by an io.Pipe while rows are still arriving from the source: memory
-// stays at one buffer, whatever the row count.
+// fed batch by batch while rows are still arriving from the source: memory
+// stays at two batches, whatever the row count.
 func loadDataLocal(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader, runID string) (int64, error) {
-	pr, pw := io.Pipe()
+	// Batches of about 256 KiB: past that size the server's reads gain nothing.
+	const batchSize = 256 << 10
+	var sent int64
+	var scratch []byte
+	fill := func(buf []byte) ([]byte, int, error) {
+		buf = buf[:0]
+		added := 0
+		for src.Next() {
+			buf, scratch = appendTSVRow(buf, scratch, src.Values(), p.columns)
+			added++
+			sent++
+			if len(buf) >= batchSize {
+				return buf, added, nil
+			}
+		}
+		if err := src.Err(); err != nil {
+			return buf, added, asSourceError(err)
+		}
+		return buf, added, io.EOF
+	}
+	// The pipeline takes no row from src until the server asks for the
+	// file: if the server refuses LOAD DATA LOCAL, the INSERT path can start
+	// on an untouched source.
+	pipe := newBatchPipeline(ctx, make([]byte, 0, batchSize+4096), make([]byte, 0, batchSize+4096), fill)
 	readerName := "dbsync-" + runID
-	// requested is closed when the server asks for the file. Until then no
-	// row is taken from src, so that if the server refuses LOAD DATA LOCAL
-	// the INSERT path can start on an untouched source.
-	requested, stopped := make(chan struct{}), make(chan struct{})
-	mysql.RegisterReaderHandler(readerName, func() io.Reader { close(requested); return pr })
+	mysql.RegisterReaderHandler(readerName, func() io.Reader { return &batchReader{pipe: pipe, batchSize: batchSize} })
 	defer mysql.DeregisterReaderHandler(readerName)
 
-	type encoded struct {
-		rows int64
-		err  error
-	}
-	done := make(chan encoded, 1)
-	go func() {
-		select {
-		case <-requested:
-		case <-stopped:
-			done <- encoded{}
-			return
-		}
-		var n int64
-		w := bufio.NewWriterSize(pw, 256<<10)
-		row := make([]byte, 0, 4096)
-		var scratch []byte
-		for src.Next() {
-			row, scratch = appendTSVRow(row[:0], scratch, src.Values(), p.columns)
-			if _, err := w.Write(row); err != nil {
-				done <- encoded{n, err}
-				return
-			}
-			n++
-		}
-		err := src.Err()
-		if err != nil {
-			err = asSourceError(err)
-		} else {
-			err = w.Flush()
-		}
-		pw.CloseWithError(err) // nil: EOF, the end of the file
-		done <- encoded{n, err}
-	}()
-
 	res, execErr := conn.ExecContext(ctx, loadDataStatement(p, readerName))
-	// Unblock the encoder if the server stopped reading early.
-	close(stopped)
-	pr.CloseWithError(errors.New("load stopped"))
-	enc := <-done
-	if enc.err != nil && isSourceError(enc.err) {
-		return enc.rows, enc.err
+	if n := mysqlErrorNumber(execErr); (n == 1148 || n == 3948) && pipe.untouched() {
+		pipe.wait(nil)
+		return 0, fmt.Errorf("%w: %v", errLocalInfileRefused, execErr)
 	}
 	if execErr != nil {
-		if n := mysqlErrorNumber(execErr); (n == 1148 || n == 3948) && enc.rows == 0 {
-			return 0, fmt.Errorf("%w: %v", errLocalInfileRefused, execErr)
-		}
-		return enc.rows, fmt.Errorf("load rows into %s: %w", p.table, execErr)
+		execErr = fmt.Errorf("load rows into %s: %w", p.table, execErr)
 	}
-	if enc.err != nil {
-		return enc.rows, fmt.Errorf("encode rows for %s: %w", p.table, enc.err)
+	if err := pipe.wait(execErr); err != nil {
+		return sent, err
 	}
 	if err := checkWarnings(ctx, conn, p.table); err != nil {
-		return enc.rows, err
+		return sent, err
 	}
 	loaded, err := res.RowsAffected()
 	if err != nil {
-		return enc.rows, err
+		return sent, err
 	}
-	if loaded != enc.rows {
-		return loaded, fmt.Errorf("verify %s: the server stored %d rows but %d were sent (duplicate keys in the source?)", p.table, loaded, enc.rows)
+	if loaded != sent {
+		return loaded, fmt.Errorf("verify %s: the server stored %d rows but %d were sent (duplicate keys in the source?)", p.table, loaded, sent)
 	}
 	return loaded, nil
+}
+
+// batchReader is the file LOAD DATA LOCAL reads: the pipeline's batches, one
+// after another.
+type batchReader struct {
+	pipe      *batchPipeline[[]byte]
+	batchSize int
+	cur       []byte
+	off       int
+}
+
+func (r *batchReader) Read(b []byte) (int, error) {
+	for r.off == len(r.cur) {
+		if r.cur != nil {
+			if cap(r.cur) > 2*r.batchSize {
+				r.cur = make([]byte, 0, r.batchSize) // let a huge row's buffer go
+			}
+			r.pipe.release(r.cur)
+			r.cur = nil
+		}
+		next, ok := r.pipe.next()
+		if !ok {
+			return 0, io.EOF // wait says whether the source ended or failed
+		}
+		r.cur, r.off = next, 0
+	}
+	n := copy(b, r.cur[r.off:])
+	r.off += n
+	return n, nil
 }
 
 // checkWarnings fails the load on any warning: with LOAD DATA LOCAL the
@@ -292,7 +299,7 @@ func appendSQLValue(dst, scratch, cell []byte, mode encoding) ([]byte, []byte, e
 }
 
 // insertRows loads src with multi-row INSERTs sized in bytes under the
-// server's max_allowed_packet. One goroutine encodes the next batch while
+// server's max_allowed_packet. The pipeline encodes the next statement while
 // the connection executes the current one, so reading and writing overlap.
 func insertRows(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader) (int64, error) {
 	var maxPacket int64
@@ -311,35 +318,16 @@ func insertRows(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader) 
 	}
 	header := "INSERT INTO " + quoteMySQL(p.table) + " (" + strings.Join(names, ", ") + ") VALUES "
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan []byte, 1)
-	free := make(chan []byte, 2)
-	free <- make([]byte, 0, limit)
-	free <- make([]byte, 0, limit)
-	type encoded struct {
-		rows int64
-		err  error
-	}
-	done := make(chan encoded, 1)
-	go func() {
-		defer close(batches)
-		var n int64
-		var scratch []byte
-		row := make([]byte, 0, 4096)
-		var batch []byte
-		take := func() bool {
-			select {
-			case batch = <-free:
-				batch = append(batch[:0], header...)
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		}
-		if !take() {
-			done <- encoded{n, ctx.Err()}
-			return
+	var sent int64
+	var scratch []byte
+	row := make([]byte, 0, 4096)
+	pending := false // row holds an encoded row that did not fit the last batch
+	fill := func(batch []byte) ([]byte, int, error) {
+		batch = append(batch[:0], header...)
+		added := 0
+		if pending {
+			batch = append(batch, row...)
+			added, pending = 1, false
 		}
 		for src.Next() {
 			row = append(row[:0], '(')
@@ -350,82 +338,57 @@ func insertRows(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader) 
 				var err error
 				row, scratch, err = appendSQLValue(row, scratch, cell, p.columns[i].mode)
 				if err != nil {
-					done <- encoded{n, fmt.Errorf("row %d column %s: %w", n+1, quoteMySQL(p.columns[i].name), err)}
-					return
+					return batch, added, fmt.Errorf("encode rows for %s: row %d column %s: %w", p.table, sent+1, quoteMySQL(p.columns[i].name), err)
 				}
 			}
 			row = append(row, ')')
 			if len(header)+len(row) > hard {
-				done <- encoded{n, fmt.Errorf("row %d is %d bytes as SQL, more than the target's max_allowed_packet (%d) allows; raise max_allowed_packet on the server", n+1, len(row), maxPacket)}
-				return
+				return batch, added, fmt.Errorf("encode rows for %s: row %d is %d bytes as SQL, more than the target's max_allowed_packet (%d) allows; raise max_allowed_packet on the server", p.table, sent+1, len(row), maxPacket)
 			}
-			if len(batch) > len(header) && len(batch)+1+len(row) > limit {
-				select {
-				case batches <- batch:
-				case <-ctx.Done():
-					done <- encoded{n, ctx.Err()}
-					return
-				}
-				if !take() {
-					done <- encoded{n, ctx.Err()}
-					return
-				}
+			sent++
+			if added > 0 && len(batch)+1+len(row) > limit {
+				pending = true
+				return batch, added, nil
 			}
-			if len(batch) > len(header) {
+			if added > 0 {
 				batch = append(batch, ',')
 			}
 			batch = append(batch, row...)
-			n++
+			added++
 		}
 		if err := src.Err(); err != nil {
-			done <- encoded{n, asSourceError(err)}
-			return
+			return batch, added, asSourceError(err)
 		}
-		if len(batch) > len(header) {
-			select {
-			case batches <- batch:
-			case <-ctx.Done():
-				done <- encoded{n, ctx.Err()}
-				return
-			}
-		}
-		done <- encoded{n, nil}
-	}()
+		return batch, added, io.EOF
+	}
+	pipe := newBatchPipeline(ctx, make([]byte, 0, limit), make([]byte, 0, limit), fill)
 
 	var stored int64
 	var execErr error
-	for batch := range batches {
-		if execErr == nil {
-			// No copy of the batch: the driver writes the query into its
-			// own buffer during the call and keeps no reference to it, and
-			// batch is not touched until the call returns.
-			res, err := conn.ExecContext(ctx, unsafe.String(unsafe.SliceData(batch), len(batch)))
-			if err == nil {
-				err = checkWarnings(ctx, conn, p.table)
-			}
-			if err != nil {
-				execErr = fmt.Errorf("insert rows into %s: %w", p.table, err)
-				cancel()
-			} else {
-				affected, _ := res.RowsAffected()
-				stored += affected
-			}
+	for batch, ok := pipe.next(); ok; batch, ok = pipe.next() {
+		// No copy of the batch: the driver writes the query into its own
+		// buffer during the call and keeps no reference to it, and batch is
+		// not touched until the call returns.
+		res, err := conn.ExecContext(ctx, unsafe.String(unsafe.SliceData(batch), len(batch)))
+		if err == nil {
+			err = checkWarnings(ctx, conn, p.table)
 		}
+		if err != nil {
+			execErr = fmt.Errorf("insert rows into %s: %w", p.table, err)
+			break
+		}
+		affected, _ := res.RowsAffected()
+		stored += affected
 		if cap(batch) > 2*limit {
 			batch = make([]byte, 0, limit) // let a huge row's buffer go
 		}
-		free <- batch[:0]
+		pipe.release(batch)
 	}
-	enc := <-done
-	switch {
-	case enc.err != nil && isSourceError(enc.err):
-		return stored, enc.err
-	case execErr != nil:
-		return stored, execErr
-	case enc.err != nil:
-		return stored, fmt.Errorf("encode rows for %s: %w", p.table, enc.err)
-	case stored != enc.rows:
-		return stored, fmt.Errorf("verify %s: the server stored %d rows but %d were sent", p.table, stored, enc.rows)
+	if err := pipe.wait(execErr); err != nil {
+		return stored, err
+	}
+	if stored != sent {
+		return stored, fmt.Errorf("verify %s: the server stored %d rows but %d were sent", p.table, stored, sent)
 	}
 	return stored, nil
 }

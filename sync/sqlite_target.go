@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/url"
@@ -302,64 +303,30 @@ func insertSQLiteRows(ctx context.Context, conn *sql.Conn, stage string, names [
 		return prefix + strings.TrimSuffix(strings.Repeat(placeholders+",", rows), ",")
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan []driver.NamedValue, 1)
-	free := make(chan []driver.NamedValue, 2)
-	free <- make([]driver.NamedValue, 0, perStmt*len(cols))
-	free <- make([]driver.NamedValue, 0, perStmt*len(cols))
-	type produced struct {
-		rows int64
-		err  error
-	}
-	done := make(chan produced, 1)
-	go func() {
-		defer close(batches)
-		var n int64
-		var args []driver.NamedValue
-		send := func() bool {
-			select {
-			case batches <- args:
-				args = nil
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		}
+	var sent int64
+	fill := func(args []driver.NamedValue) ([]driver.NamedValue, int, error) {
+		args = args[:0]
+		added := 0
 		for src.Next() {
-			if args == nil {
-				select {
-				case args = <-free:
-					args = args[:0]
-				case <-ctx.Done():
-					done <- produced{n, ctx.Err()}
-					return
-				}
-			}
 			for i, cell := range src.Values() {
 				v, err := sqliteValue(cols[i], cell)
 				if err != nil {
-					done <- produced{n, err}
-					return
+					return args, added, err
 				}
 				args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
 			}
-			n++
-			if len(args) == cap(args) && !send() {
-				done <- produced{n, ctx.Err()}
-				return
+			added++
+			sent++
+			if len(args) == cap(args) {
+				return args, added, nil
 			}
 		}
 		if err := src.Err(); err != nil {
-			done <- produced{n, asSourceError(err)}
-			return
+			return args, added, asSourceError(err)
 		}
-		if len(args) > 0 && !send() {
-			done <- produced{n, ctx.Err()}
-			return
-		}
-		done <- produced{n, nil}
-	}()
+		return args, added, io.EOF
+	}
+	pipe := newBatchPipeline(ctx, make([]driver.NamedValue, 0, perStmt*len(cols)), make([]driver.NamedValue, 0, perStmt*len(cols)), fill)
 
 	execErr := conn.Raw(func(dc any) error {
 		prep, ok := dc.(driver.ConnPrepareContext)
@@ -383,45 +350,28 @@ func insertSQLiteRows(ctx context.Context, conn *sql.Conn, stage string, names [
 			return err
 		}
 		defer closeFull()
-		var execErr error
-		for args := range batches {
-			if execErr == nil {
-				stmt := full
-				if len(args) < perStmt*len(cols) {
-					last, closeLast, err := prepare(len(args) / len(cols))
-					if err != nil {
-						execErr = err
-					} else {
-						defer closeLast()
-						stmt = last
-					}
+		for args, ok := pipe.next(); ok; args, ok = pipe.next() {
+			stmt := full
+			if len(args) < perStmt*len(cols) {
+				last, closeLast, err := prepare(len(args) / len(cols))
+				if err != nil {
+					return err
 				}
-				if execErr == nil {
-					if _, err := stmt.ExecContext(ctx, args); err != nil {
-						execErr = fmt.Errorf("insert into %s: %w", stage, explainSQLiteError(err))
-					}
-				}
-				if execErr != nil {
-					cancel()
-				}
+				defer closeLast()
+				stmt = last
+			}
+			if _, err := stmt.ExecContext(ctx, args); err != nil {
+				return fmt.Errorf("insert into %s: %w", stage, explainSQLiteError(err))
 			}
 			clear(args) // drop references to this batch's values
-			free <- args
+			pipe.release(args)
 		}
-		return execErr
+		return nil
 	})
-	res := <-done
-	switch {
-	case res.err != nil && (isSourceError(res.err) || execErr == nil):
-		return res.rows, res.err
-	case execErr != nil:
-		return res.rows, execErr
-	}
-	return res.rows, nil
+	err := pipe.wait(execErr)
+	return sent, err
 }
 
-// sqliteValue converts one cell for SQLite by the source column's kind (see
-// README "Type mapping"). A value SQLite cannot hold exactly is an error,
 // never a silent change.
 func sqliteValue(c Column, cell []byte) (any, error) {
 	if cell == nil {

@@ -1,0 +1,120 @@
+package sync
+
+import (
+	"context"
+	"io"
+)
+
+// batchPipeline overlaps reading with writing: one goroutine fills the next
+// batch from the source while the caller executes the current one. Two
+// batches circulate, so memory is two batches whatever the row count. Every
+// load path (LOAD DATA, multi-row INSERT, SQLite) runs on it, so they share
+// one rule for which error wins (pipelineError).
+//
+// The filler starts at the first next: a load that the server refuses
+// before it asks for data leaves the source untouched, and another load
+// path can start on it.
+type batchPipeline[B any] struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	fill    func(B) (B, int, error)
+	free    chan B
+	ready   chan B
+	done    chan error
+	started bool
+}
+
+// newBatchPipeline returns a pipeline over the two batches a and b. fill
+// adds rows to the batch it is given and returns it with the number of rows
+// it added, and nil while there may be more rows, io.EOF with the last rows
+// (or none), or any other error to stop.
+func newBatchPipeline[B any](ctx context.Context, a, b B, fill func(B) (B, int, error)) *batchPipeline[B] {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &batchPipeline[B]{ctx: ctx, cancel: cancel, fill: fill,
+		free: make(chan B, 2), ready: make(chan B), done: make(chan error, 1)}
+	p.free <- a
+	p.free <- b
+	return p
+}
+
+func (p *batchPipeline[B]) run() {
+	defer close(p.ready)
+	for {
+		var b B
+		select {
+		case b = <-p.free:
+		case <-p.ctx.Done():
+			p.done <- p.ctx.Err()
+			return
+		}
+		b, n, err := p.fill(b)
+		if err != nil && err != io.EOF {
+			p.done <- err
+			return
+		}
+		if n > 0 {
+			select {
+			case p.ready <- b:
+			case <-p.ctx.Done():
+				p.done <- p.ctx.Err()
+				return
+			}
+		}
+		if err == io.EOF || n == 0 {
+			p.done <- nil
+			return
+		}
+	}
+}
+
+// next returns the next filled batch; false when the source is done or the
+// filler stopped (wait says why).
+func (p *batchPipeline[B]) next() (B, bool) {
+	if !p.started {
+		p.started = true
+		go p.run()
+	}
+	b, ok := <-p.ready
+	return b, ok
+}
+
+// untouched reports whether no batch was ever asked for, so the source has
+// not been read. Only the goroutine that calls next may ask.
+func (p *batchPipeline[B]) untouched() bool { return !p.started }
+
+// release hands an executed batch back to the filler.
+func (p *batchPipeline[B]) release(b B) {
+	p.free <- b
+}
+
+// wait ends the pipeline and returns the error that decides the load's
+// outcome, given the caller's own error from executing batches (nil if
+// none). It stops the filler when execErr is set.
+func (p *batchPipeline[B]) wait(execErr error) error {
+	defer p.cancel()
+	if !p.started {
+		return execErr
+	}
+	if execErr != nil {
+		p.cancel()
+	}
+	for b := range p.ready {
+		p.release(b)
+	}
+	return pipelineError(<-p.done, execErr)
+}
+
+// pipelineError is the one rule for which error wins when the filler and the
+// writer both stop. A source error wins: it is what makes a run fall back to
+// the other source, and a write error that follows it (a half-sent LOAD DATA,
+// a cancelled statement) is only its echo. Otherwise the writer's error wins
+// over the filler's: the filler was stopped because the write failed.
+func pipelineError(fillErr, execErr error) error {
+	switch {
+	case fillErr != nil && isSourceError(fillErr):
+		return fillErr
+	case execErr != nil:
+		return execErr
+	}
+	return fillErr
+}
