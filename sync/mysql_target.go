@@ -158,7 +158,7 @@ func (t *mysqlTarget) finish(ctx context.Context, r *Report) error {
 
 // columns reads a table's columns from information_schema.
 func (t *mysqlTarget) columns(ctx context.Context, table string) ([]targetColumn, error) {
-	rows, err := t.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE, COLUMN_DEFAULT IS NULL, EXTRA, COALESCE(GENERATION_EXPRESSION, '')
+	rows, err := t.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT IS NULL, EXTRA, COALESCE(GENERATION_EXPRESSION, '')
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, table)
 	if err != nil {
 		return nil, err
@@ -166,15 +166,15 @@ func (t *mysqlTarget) columns(ctx context.Context, table string) ([]targetColumn
 	defer rows.Close()
 	var cols []targetColumn
 	for rows.Next() {
-		var name, dataType, nullable, extra, genExpr string
+		var name, dataType, columnType, nullable, extra, genExpr string
 		var noDefault bool
-		if err := rows.Scan(&name, &dataType, &nullable, &noDefault, &extra, &genExpr); err != nil {
+		if err := rows.Scan(&name, &dataType, &columnType, &nullable, &noDefault, &extra, &genExpr); err != nil {
 			return nil, err
 		}
 		extra = strings.ToUpper(extra)
 		generated := genExpr != "" || strings.Contains(extra, "GENERATED") || strings.Contains(extra, "VIRTUAL") || strings.Contains(extra, "PERSISTENT") || strings.Contains(extra, "STORED")
 		cols = append(cols, targetColumn{
-			name: name, dataType: strings.ToLower(dataType), generated: generated,
+			name: name, dataType: strings.ToLower(dataType), columnType: columnType, generated: generated,
 			required: nullable == "NO" && noDefault && !generated && !strings.Contains(extra, "AUTO_INCREMENT"),
 		})
 	}
@@ -233,10 +233,15 @@ func (t *mysqlTarget) stage(ctx context.Context, src rowReader, policy string) (
 		return 0, fmt.Errorf("read columns of staging table: %w", err)
 	}
 	order, _ := matchColumns(srcCols, stageCols)
-	plan := loadPlan{table: stage}
+	plan := loadPlan{table: stage, target: table}
 	for i, c := range srcCols {
 		dst := stageCols[order[i]]
-		plan.columns = append(plan.columns, loadColumn{name: dst.name, mode: encodingFor(c.Kind, dst.dataType)})
+		col := loadColumn{name: dst.name, mode: encodingFor(c.Kind, dst.dataType)}
+		if dst.dataType == "enum" && !enumListsEmpty(dst.columnType) {
+			col.enumWithoutEmpty = dst.columnType
+			plan.checked = append(plan.checked, i)
+		}
+		plan.columns = append(plan.columns, col)
 	}
 
 	conn, err := t.db.Conn(ctx)
