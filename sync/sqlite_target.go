@@ -216,8 +216,16 @@ func (t *sqliteTarget) stage(ctx context.Context, src rowReader, policy string) 
 	}
 	t.conn = tx
 	stage := t.table + stageSuffix
-	if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+quoteSQLite(stage)); err != nil {
-		return 0, fmt.Errorf("drop leftover %s: %w", stage, err)
+	// The staging table lives only inside this transaction: a crash rolls
+	// it back, so one that exists now was not made by dbsync, and dbsync
+	// never drops a table it did not make.
+	var found int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE "name" = ? COLLATE NOCASE`, stage).Scan(&found); err != nil {
+		return 0, fmt.Errorf("inspect %s: %w", t.path, explainSQLiteError(err))
+	}
+	if found > 0 {
+		return 0, fmt.Errorf("table %s exists in %s but was not made by dbsync (dbsync builds the new rows under that name inside its transaction, so it never leaves one behind), and dbsync never drops a table it did not make; rename or drop %s, or sync into another [sqlite] table",
+			quoteSQLite(stage), t.path, quoteSQLite(stage))
 	}
 	dst, exists, err := t.columns(ctx, tx, t.table)
 	if err != nil {
