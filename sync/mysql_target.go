@@ -520,8 +520,9 @@ func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 	t.madeStage = false // it is the target table now
 	if exists {
 		// The new rows are in place whatever happens next; the run's
-		// deadline must not cut this short.
-		ctx := context.WithoutCancel(ctx)
+		// deadline must not cut the cleanup short between two statements.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
 		if _, err := conn.ExecContext(ctx, "DROP TABLE "+old); err != nil {
 			// Mark it, so that the next run may drop it.
 			t.log.Warn("could not drop the previous table after the swap; the next run drops it", "table", t.cfg.Table+oldSuffix, "error", err.Error())
