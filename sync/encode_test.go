@@ -51,7 +51,7 @@ func TestAppendSQLValue(t *testing.T) {
 		{[]byte{}, encText, "''"},
 		{[]byte("it's \\ \"q\"\n\r\x00\x1a"), encText, `'it\'s \\ \"q\"\n\r\0\Z'`},
 		{[]byte{0, 0xff}, encHex, "X'00ff'"},
-		{[]byte("42"), encBitNumber, "42"},
+		{[]byte("42"), encNumber, "42"},
 		{[]byte{1, 0}, encBitToDigit, "'256'"},
 	}
 	for _, c := range cases {
@@ -60,7 +60,7 @@ func TestAppendSQLValue(t *testing.T) {
 			t.Errorf("%q mode %d: got %s, %v; want %s", c.cell, c.mode, got, err, c.want)
 		}
 	}
-	if _, _, err := appendSQLValue(nil, nil, []byte("1; DROP TABLE x"), encBitNumber); err == nil || !strings.Contains(err.Error(), "not a number") {
+	if _, _, err := appendSQLValue(nil, nil, []byte("1; DROP TABLE x"), encNumber); err == nil || !strings.Contains(err.Error(), "not a number") {
 		t.Errorf("non-number into BIT: %v", err)
 	}
 }
@@ -94,5 +94,41 @@ func BenchmarkInsertBatch(b *testing.B) {
 			batch = batch[:0]
 		}
 		batch = append(append(batch, ','), row...)
+	}
+}
+
+func TestEnumListsEmpty(t *testing.T) {
+	for _, c := range []struct {
+		columnType string
+		want       bool
+	}{
+		{"enum('a','b')", false},
+		{"enum('','a')", true},
+		{"enum('a','')", true},
+		{"enum('')", true},
+		{"enum('''','a')", false},
+		{"enum('it''s','x,''')", false},
+		{"enum('a\\\\','')", true},
+		{"set('','a')", false},
+		{"varchar(10)", false},
+	} {
+		if got := enumListsEmpty(c.columnType); got != c.want {
+			t.Errorf("enumListsEmpty(%s) = %v, want %v", c.columnType, got, c.want)
+		}
+	}
+}
+
+func TestAppendFloat32Exact(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"3.4028235e+38", "3.4028234663852886e+38"},
+		{"-3.4028235e+38", "-3.4028234663852886e+38"},
+		{"1e-45", "1.401298464324817e-45"},
+		{"-0", "-0"},
+		{"0.1234567", "0.12345670163631439"},
+		{"not a number", "not a number"},
+	} {
+		if got := string(appendFloat32Exact(nil, []byte(c.in))); got != c.want {
+			t.Errorf("appendFloat32Exact(%s) = %s, want %s", c.in, got, c.want)
+		}
 	}
 }

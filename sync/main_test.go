@@ -26,6 +26,7 @@ var (
 	primary     *mariadbtest.Server // plain, like an on-premises primary
 	azure       *mariadbtest.Server // TLS required, own CA, local_infile=ON
 	azureNoFile *mariadbtest.Server // TLS required, local_infile=OFF (MySQL 8's default)
+	azureLower  *mariadbtest.Server // TLS required, lower_case_table_names=1 (Azure's only setting)
 )
 
 func TestMain(m *testing.M) {
@@ -52,10 +53,11 @@ func runTests(m *testing.M) int {
 		return ch
 	}
 	p, a, n := start(mariadbtest.Options{}), start(mariadbtest.Options{TLS: true, LocalInfile: true}), start(mariadbtest.Options{TLS: true})
+	l := start(mariadbtest.Options{TLS: true, LowerCaseTableNames: true})
 	for _, r := range []struct {
 		ch  chan result
 		dst **mariadbtest.Server
-	}{{p, &primary}, {a, &azure}, {n, &azureNoFile}} {
+	}{{p, &primary}, {a, &azure}, {n, &azureNoFile}, {l, &azureLower}} {
 		res := <-r.ch
 		if res.err != nil && err == nil {
 			err = res.err
@@ -63,7 +65,7 @@ func runTests(m *testing.M) int {
 		*r.dst = res.s
 	}
 	defer func() {
-		for _, s := range []*mariadbtest.Server{primary, azure, azureNoFile} {
+		for _, s := range []*mariadbtest.Server{primary, azure, azureNoFile, azureLower} {
 			if s != nil {
 				s.Stop()
 			}

@@ -20,13 +20,17 @@ type encoding int
 const (
 	encText       encoding = iota // the text as it is
 	encHex                        // bytes as hex, decoded by the server (binary and BIT columns)
-	encBitNumber                  // a number into a BIT column
+	encNumber                     // an unsigned number sent as a number, not a string (BIT, YEAR)
 	encBitToDigit                 // BIT bytes into a non-BIT column, as a decimal number
+	encFloat32                    // a FLOAT source value into a FLOAT column, printed exactly
 )
 
 // encodingFor picks how a source kind is written into a target column of
 // the given MySQL DATA_TYPE. Binary data travels as hex so that no byte is
-// reinterpreted through the connection's character set.
+// reinterpreted through the connection's character set. A number goes
+// into YEAR as a number: YEAR reads the string '0' (how the binary
+// protocol prints YEAR 0000) and even '0000' as 2000, the number 0 as 0000
+// (https://dev.mysql.com/doc/refman/8.0/en/year.html).
 func encodingFor(src Kind, dataType string) encoding {
 	switch dataType {
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
@@ -35,7 +39,15 @@ func encodingFor(src Kind, dataType string) encoding {
 		if src == KindBit || src == KindBinary {
 			return encHex
 		}
-		return encBitNumber
+		return encNumber
+	case "year":
+		if src == KindYear || src == KindInt || src == KindUint {
+			return encNumber
+		}
+	case "float":
+		if src == KindFloat {
+			return encFloat32
+		}
 	}
 	if src == KindBit {
 		return encBitToDigit
@@ -46,12 +58,70 @@ func encodingFor(src Kind, dataType string) encoding {
 type loadColumn struct {
 	name string
 	mode encoding
+	// enumWithoutEmpty is the column's type when it is an ENUM that does
+	// not list '': it cannot store the source's invalid ENUM value ''.
+	enumWithoutEmpty string
 }
 
 // loadPlan is where and how rows are loaded.
 type loadPlan struct {
-	table   string
+	table   string // the staging table
+	target  string // the target table, for messages
 	columns []loadColumn
+	// checked lists the columns whose values checkRow looks at.
+	checked []int
+}
+
+// checkRow refuses a value the target column cannot store exactly, before
+// the server turns it into a bare "Data truncated" error or warning: an
+// ENUM's invalid value ” (index 0), which MySQL stores for an out-of-list
+// value written in non-strict mode, into an ENUM that does not list ”.
+// row counts from 1.
+func (p *loadPlan) checkRow(cells [][]byte, row int64) error {
+	for _, i := range p.checked {
+		if c := cells[i]; c != nil && len(c) == 0 {
+			col := quoteMySQL(p.columns[i].name)
+			return fmt.Errorf("column %s of table %s, row %d: the source holds '', the invalid ENUM value (index 0) that MySQL keeps for an out-of-list value written in non-strict mode, and the target column %s does not list ''; "+
+				"set those rows to a listed value or NULL on the source, map it in the query (e.g. NULLIF(%s, '') AS %s), or add '' to the target column's ENUM list",
+				col, quoteMySQL(p.target), row, p.columns[i].enumWithoutEmpty, col, col)
+		}
+	}
+	return nil
+}
+
+// enumListsEmpty reports whether a MySQL COLUMN_TYPE such as
+// "enum('a','it”s',”)" lists the empty string.
+func enumListsEmpty(columnType string) bool {
+	s, ok := strings.CutPrefix(strings.ToLower(columnType), "enum(")
+	if !ok {
+		return false
+	}
+	for len(s) > 0 && s[0] == '\'' {
+		// One quoted member: '' inside it is a quote.
+		i := 1
+		for i < len(s) {
+			if s[i] == '\\' {
+				i += 2
+				continue
+			}
+			if s[i] == '\'' {
+				if i+1 < len(s) && s[i+1] == '\'' {
+					i += 2
+					continue
+				}
+				break
+			}
+			i++
+		}
+		if i == 1 {
+			return true
+		}
+		if i+1 >= len(s) {
+			return false
+		}
+		s = s[i+2:] // past the closing quote and the comma or parenthesis
+	}
+	return false
 }
 
 var errLocalInfileRefused = errors.New("the server refused LOAD DATA LOCAL")
@@ -66,7 +136,7 @@ func loadDataStatement(p loadPlan, readerName string) string {
 		case encHex:
 			cols = append(cols, v)
 			sets = append(sets, quoteMySQL(c.name)+" = UNHEX("+v+")")
-		case encBitNumber:
+		case encNumber:
 			cols = append(cols, v)
 			sets = append(sets, quoteMySQL(c.name)+" = CAST("+v+" AS UNSIGNED)")
 		default:
@@ -95,6 +165,9 @@ func loadDataLocal(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReade
 		buf = buf[:0]
 		added := 0
 		for src.Next() {
+			if err := p.checkRow(src.Values(), sent+1); err != nil {
+				return buf, added, err
+			}
 			buf, scratch = appendTSVRow(buf, scratch, src.Values(), p.columns)
 			added++
 			sent++
@@ -218,6 +291,9 @@ func appendTSVRow(row, scratch []byte, cells [][]byte, cols []loadColumn) ([]byt
 		case encBitToDigit:
 			scratch = appendBitDecimal(scratch[:0], cell)
 			cell = scratch
+		case encFloat32:
+			scratch = appendFloat32Exact(scratch[:0], cell)
+			cell = scratch
 		}
 		start := 0
 		for j, c := range cell {
@@ -251,6 +327,21 @@ func appendBitDecimal(dst, bits []byte) []byte {
 	return strconv.AppendUint(dst, v, 10)
 }
 
+// appendFloat32Exact rewrites a FLOAT value, printed as the shortest
+// decimal that identifies the float32 ("3.4028235e+38"), as the shortest
+// decimal of the same value as a double ("3.4028234663852886e+38"). The
+// server parses a number as a double before storing it as a FLOAT: the
+// short form of FLT_MAX parses above FLT_MAX (error 1264), and other
+// values could round twice. Text that is not a number is left as it is,
+// for the server to judge.
+func appendFloat32Exact(dst, cell []byte) []byte {
+	f, err := strconv.ParseFloat(string(cell), 32)
+	if err != nil {
+		return append(dst, cell...)
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, 64)
+}
+
 // sqlLiteralSpecial marks the bytes escaped inside a quoted MySQL string.
 var sqlLiteralSpecial = [256]bool{0: true, '\'': true, '"': true, '\\': true, '\n': true, '\r': true, 0x1a: true}
 
@@ -264,13 +355,16 @@ func appendSQLValue(dst, scratch, cell []byte, mode encoding) ([]byte, []byte, e
 		dst = append(dst, "X'"...)
 		dst = hex.AppendEncode(dst, cell)
 		return append(dst, '\''), scratch, nil
-	case encBitNumber:
+	case encNumber:
 		if _, err := strconv.ParseUint(string(cell), 10, 64); err != nil {
-			return dst, scratch, fmt.Errorf("value %q is not a number for a BIT column", cell)
+			return dst, scratch, fmt.Errorf("value %q is not a number for a BIT or YEAR column", cell)
 		}
 		return append(dst, cell...), scratch, nil
 	case encBitToDigit:
 		scratch = appendBitDecimal(scratch[:0], cell)
+		cell = scratch
+	case encFloat32:
+		scratch = appendFloat32Exact(scratch[:0], cell)
 		cell = scratch
 	}
 	dst = append(dst, '\'')
@@ -330,6 +424,9 @@ func insertRows(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader) 
 			added, pending = 1, false
 		}
 		for src.Next() {
+			if err := p.checkRow(src.Values(), sent+1); err != nil {
+				return batch, added, err
+			}
 			row = append(row[:0], '(')
 			for i, cell := range src.Values() {
 				if i > 0 {

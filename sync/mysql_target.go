@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Load methods.
@@ -37,6 +38,15 @@ type mysqlTarget struct {
 	lockConn *sql.Conn
 	runID    string
 	method   string
+	// lowerCaseNames: the server runs with lower_case_table_names = 1
+	// (Azure Database for MySQL's only setting), so it stores table names
+	// in lower case.
+	lowerCaseNames bool
+	// madeStage: this run created the staging table (so discard may drop
+	// it even before it carries its mark); stageComment is the comment it
+	// must have when it becomes the target table.
+	madeStage    bool
+	stageComment string
 	// swapTryWait and swapTries bound the swap's wait for readers.
 	swapTryWait time.Duration
 	swapTries   int
@@ -52,7 +62,30 @@ func openMySQLTarget(ctx context.Context, c AzureMySQLConfig, history string, pa
 		db.Close()
 		return nil, fmt.Errorf("connect to target %s:%d database %s: %w", c.Host, c.Port, c.Database, explainConnectError("azure_mysql", c.MySQLConfig, err))
 	}
-	return &mysqlTarget{cfg: c, history: history, log: log, db: db}, nil
+	t := &mysqlTarget{cfg: c, history: history, log: log, db: db}
+	var lctn int
+	if err := db.QueryRowContext(ctx, "SELECT @@lower_case_table_names").Scan(&lctn); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read lower_case_table_names on target %s: %w", c.Host, err)
+	}
+	t.lowerCaseNames = lctn == 1
+	return t, nil
+}
+
+// stored is a table name as the server stores it. With
+// lower_case_table_names = 1, MySQL "converts all table names to lowercase
+// on storage and lookup" (https://dev.mysql.com/doc/refman/8.0/en/identifier-case-sensitivity.html),
+// so a mixed-case [azure_mysql] table names the lower-case table. Lookups in
+// information_schema then compare case-insensitively on MySQL 8
+// (https://dev.mysql.com/doc/refman/8.0/en/charset-collation-information-schema.html:
+// "a lower_case_table_names setting of 1 or 2" makes TABLE_NAME = 'TEST'
+// match 'test'); passing the stored name matches exactly on MySQL 8 and
+// MariaDB alike, whatever collation the lookup uses.
+func (t *mysqlTarget) stored(name string) string {
+	if t.lowerCaseNames {
+		return strings.ToLower(name)
+	}
+	return name
 }
 
 func (t *mysqlTarget) describe() string {
@@ -64,7 +97,7 @@ func (t *mysqlTarget) loadMethod() string { return t.method }
 // lockName is the GET_LOCK name for the target table; MySQL caps lock
 // names at 64 characters, so long ones are hashed.
 func (t *mysqlTarget) lockName() string {
-	name := "dbsync:" + t.cfg.Database + "." + t.cfg.Table
+	name := "dbsync:" + t.cfg.Database + "." + t.stored(t.cfg.Table)
 	if len(name) <= 64 {
 		return name
 	}
@@ -94,14 +127,143 @@ func (t *mysqlTarget) lock(ctx context.Context) error {
 }
 
 func (t *mysqlTarget) tableExists(ctx context.Context, name string) (bool, error) {
-	var n int
-	err := t.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", name).Scan(&n)
-	return n > 0, err
+	exists, _, err := t.tableComment(ctx, name)
+	return exists, err
 }
 
-// begin repairs what a killed run may have left: an orphaned old table is
+// tableComment reads whether a table exists and its comment.
+func (t *mysqlTarget) tableComment(ctx context.Context, name string) (exists bool, comment string, err error) {
+	err = t.db.QueryRowContext(ctx, "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", t.stored(name)).Scan(&comment)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, "", nil
+	}
+	return err == nil, comment, err
+}
+
+// Ownership marks. dbsync drops or renames back only tables whose comment
+// carries its mark, so that a user's own items__dbsync_new or
+// items__dbsync_old is never touched. The staging table carries the mark
+// from its creation until just before it is swapped in, when it gets the
+// target's own comment back (the live table never carries a mark, not even
+// after a crash); the previous table is marked only if dropping it after
+// the swap fails, with its own comment kept in the mark. A process killed
+// in the instant between two of these statements leaves an unmarked table,
+// which stops the next run with a message saying what to do.
+const (
+	ownMark        = "dbsync-owned: "
+	ownMarkComment = "; its comment was: "
+)
+
+func stageMark(runID string) string {
+	return ownMark + "staging table of run " + runID + "; dbsync drops it"
+}
+
+// oldMark marks a previous table and keeps its comment, for a restore.
+// MySQL allows 2048 characters in a table comment: a longer one is cut,
+// and a restore then leaves the comment out.
+func oldMark(runID, comment string) string {
+	m := ownMark + "previous rows, swapped out by run " + runID + "; dbsync drops it"
+	if full := m + ownMarkComment + comment; utf8.RuneCountInString(full) <= 2048 {
+		return full
+	}
+	return m
+}
+
+func ownedBy(comment string) bool { return strings.HasPrefix(comment, ownMark) }
+
+// errNotOwned is the message for a table dbsync needs the name of but did
+// not make.
+func (t *mysqlTarget) errNotOwned(ctx context.Context, name string) error {
+	msg := fmt.Sprintf("table %s exists in database %s but was not made by dbsync (its comment has no %q mark), and dbsync uses that name while it replaces %s; "+
+		"dbsync never drops or renames a table it did not make. Rename or drop %s, or sync into another [azure_mysql] table. "+
+		"(If it is the previous copy of %s left by an older dbsync or by a run killed during its swap, check it and drop it",
+		quoteMySQL(name), quoteMySQL(t.cfg.Database), strings.TrimSpace(ownMark), quoteMySQL(t.cfg.Table), quoteMySQL(name), quoteMySQL(t.cfg.Table))
+	if refs, err := t.referencingKeys(ctx, name); err == nil && len(refs) > 0 {
+		msg += "; first drop the foreign keys that reference it: " + strings.Join(refs, ", ")
+	}
+	return errors.New(msg + ".)")
+}
+
+// dropOwned drops name if it exists and carries dbsync's mark (or this run
+// made it), and refuses if it exists without.
+func (t *mysqlTarget) dropOwned(ctx context.Context, name string, madeByThisRun bool) error {
+	exists, comment, err := t.tableComment(ctx, name)
+	if err != nil {
+		return fmt.Errorf("inspect table %s: %w", quoteMySQL(name), err)
+	}
+	if !exists {
+		return nil
+	}
+	if !ownedBy(comment) && !madeByThisRun {
+		return t.errNotOwned(ctx, name)
+	}
+	if _, err := t.db.ExecContext(ctx, "DROP TABLE "+quoteMySQL(name)); err != nil {
+		if mysqlErrorNumber(err) == 1451 {
+			return t.errReferencedLeftover(ctx, name, err)
+		}
+		return fmt.Errorf("drop dbsync's leftover table %s: %w", quoteMySQL(name), err)
+	}
+	return nil
+}
+
+// referencingKeys lists the foreign keys of other tables that reference
+// table, as "`constraint` of table `schema`.`table`".
+func (t *mysqlTarget) referencingKeys(ctx context.Context, table string) ([]string, error) {
+	rows, err := t.db.QueryContext(ctx, `SELECT DISTINCT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME FROM information_schema.KEY_COLUMN_USAGE
+		WHERE REFERENCED_TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME = ?
+		AND NOT (TABLE_SCHEMA = REFERENCED_TABLE_SCHEMA AND TABLE_NAME = REFERENCED_TABLE_NAME)
+		ORDER BY TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME`, t.stored(table))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var refs []string
+	for rows.Next() {
+		var schema, child, constraint string
+		if err := rows.Scan(&schema, &child, &constraint); err != nil {
+			return nil, err
+		}
+		refs = append(refs, fmt.Sprintf("%s of table %s.%s", quoteMySQL(constraint), quoteMySQL(schema), quoteMySQL(child)))
+	}
+	return refs, rows.Err()
+}
+
+// noReplaceWith is why the replace mode refuses foreign keys.
+const noReplaceWith = "dbsync replaces the table by swapping in a new one, and MySQL keeps a foreign key on the table it was made for, so the replace mode cannot keep foreign keys that point at the target table (a merge mode that can is planned)"
+
+// checkNotReferenced refuses, before anything is loaded, a target table
+// that other tables' foreign keys reference: after the swap they would
+// point at the previous copy, which could then never be dropped.
+func (t *mysqlTarget) checkNotReferenced(ctx context.Context) error {
+	refs, err := t.referencingKeys(ctx, t.cfg.Table)
+	if err != nil {
+		return fmt.Errorf("read foreign keys that reference %s: %w", quoteMySQL(t.cfg.Table), err)
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("target table %s is referenced by foreign key %s; %s. Drop those foreign keys (ALTER TABLE … DROP FOREIGN KEY …) or sync into a table no foreign key references; the table was left unchanged",
+		quoteMySQL(t.cfg.Table), strings.Join(refs, ", "), noReplaceWith)
+}
+
+// errReferencedLeftover explains a leftover previous table that a foreign
+// key keeps from being dropped (error 1451): the foreign key was added
+// while a run was loading, and moved with the table at the swap.
+func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, name string, err error) error {
+	refs, _ := t.referencingKeys(ctx, name)
+	which := "a foreign key"
+	if len(refs) > 0 {
+		which = "foreign key " + strings.Join(refs, ", ")
+	}
+	return fmt.Errorf("drop dbsync's leftover table %s (the previous rows of %s): %s references it, so MySQL refuses to drop it and every run stops here; %s. "+
+		"Drop the foreign key (ALTER TABLE … DROP FOREIGN KEY …); the next run then removes %s: %w",
+		quoteMySQL(name), quoteMySQL(t.cfg.Table), which, noReplaceWith, quoteMySQL(name), err)
+}
+
+// begin repairs what a killed run may have left: a marked old table is
 // put back if the target table is missing (no data is ever dropped), then
-// leftovers are removed. Then the run is recorded as running.
+// marked leftovers are removed; a table by those names that dbsync did not
+// make stops the run. Then the run is recorded as running.
 func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
 	t.runID = r.RunID
 	table, old, stage := t.cfg.Table, t.cfg.Table+oldSuffix, t.cfg.Table+stageSuffix
@@ -109,19 +271,28 @@ func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("inspect target database %s: %w", t.cfg.Database, err)
 	}
-	hasOld, err := t.tableExists(ctx, old)
+	hasOld, oldComment, err := t.tableComment(ctx, old)
 	if err != nil {
 		return fmt.Errorf("inspect target database %s: %w", t.cfg.Database, err)
 	}
+	if hasOld && !ownedBy(oldComment) {
+		return t.errNotOwned(ctx, old)
+	}
 	if hasOld && !hasTable {
+		// Unmark first, then rename: a crash between the two leaves an
+		// unmarked leftover, never a marked target table.
 		t.log.Warn("restoring target table from a previous run's leftover", "from", old, "table", table)
+		_, comment, _ := strings.Cut(oldComment, ownMarkComment)
+		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(old)+" COMMENT = "+quoteMySQLString(comment)); err != nil {
+			return fmt.Errorf("restore %s from %s: %w", table, old, err)
+		}
 		if _, err := t.db.ExecContext(ctx, "RENAME TABLE "+quoteMySQL(old)+" TO "+quoteMySQL(table)); err != nil {
 			return fmt.Errorf("restore %s from %s: %w", table, old, err)
 		}
 	}
 	for _, leftover := range []string{stage, old} {
-		if _, err := t.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+quoteMySQL(leftover)); err != nil {
-			return fmt.Errorf("drop leftover table %s: %w", leftover, err)
+		if err := t.dropOwned(ctx, leftover, false); err != nil {
+			return err
 		}
 	}
 	h := quoteMySQL(t.history)
@@ -158,23 +329,23 @@ func (t *mysqlTarget) finish(ctx context.Context, r *Report) error {
 
 // columns reads a table's columns from information_schema.
 func (t *mysqlTarget) columns(ctx context.Context, table string) ([]targetColumn, error) {
-	rows, err := t.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE, COLUMN_DEFAULT IS NULL, EXTRA, COALESCE(GENERATION_EXPRESSION, '')
-		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, table)
+	rows, err := t.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT IS NULL, EXTRA, COALESCE(GENERATION_EXPRESSION, '')
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, t.stored(table))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var cols []targetColumn
 	for rows.Next() {
-		var name, dataType, nullable, extra, genExpr string
+		var name, dataType, columnType, nullable, extra, genExpr string
 		var noDefault bool
-		if err := rows.Scan(&name, &dataType, &nullable, &noDefault, &extra, &genExpr); err != nil {
+		if err := rows.Scan(&name, &dataType, &columnType, &nullable, &noDefault, &extra, &genExpr); err != nil {
 			return nil, err
 		}
 		extra = strings.ToUpper(extra)
 		generated := genExpr != "" || strings.Contains(extra, "GENERATED") || strings.Contains(extra, "VIRTUAL") || strings.Contains(extra, "PERSISTENT") || strings.Contains(extra, "STORED")
 		cols = append(cols, targetColumn{
-			name: name, dataType: strings.ToLower(dataType), generated: generated,
+			name: name, dataType: strings.ToLower(dataType), columnType: columnType, generated: generated,
 			required: nullable == "NO" && noDefault && !generated && !strings.Contains(extra, "AUTO_INCREMENT"),
 		})
 	}
@@ -188,8 +359,12 @@ type exactTyper interface {
 
 func (t *mysqlTarget) stage(ctx context.Context, src rowReader, policy string) (int64, error) {
 	table, stage := t.cfg.Table, t.cfg.Table+stageSuffix
-	if _, err := t.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+quoteMySQL(stage)); err != nil {
-		return 0, fmt.Errorf("drop leftover %s: %w", stage, err)
+	if err := t.dropOwned(ctx, stage, t.madeStage); err != nil {
+		return 0, err
+	}
+	t.madeStage = false
+	if err := t.checkNotReferenced(ctx); err != nil {
+		return 0, err
 	}
 	existing, err := t.columns(ctx, table)
 	if err != nil {
@@ -220,12 +395,24 @@ func (t *mysqlTarget) stage(ctx context.Context, src rowReader, policy string) (
 			}
 			defs[i] = quoteMySQL(c.Name) + " " + d
 		}
-		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+quoteMySQL(stage)+" (\n  "+strings.Join(defs, ",\n  ")+"\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"); err != nil {
+		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+quoteMySQL(stage)+" (\n  "+strings.Join(defs, ",\n  ")+"\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
 			return 0, fmt.Errorf("create staging table %s from the source's column types: %w", stage, err)
 		}
+		t.madeStage, t.stageComment = true, ""
 	} else {
 		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+quoteMySQL(stage)+" LIKE "+quoteMySQL(table)); err != nil {
 			return 0, fmt.Errorf("create staging table %s like %s: %w", stage, table, err)
+		}
+		t.madeStage = true
+		_, comment, err := t.tableComment(ctx, stage)
+		if err != nil {
+			return 0, fmt.Errorf("read comment of staging table %s: %w", stage, err)
+		}
+		t.stageComment = comment
+		// Changing only the comment is a metadata change on InnoDB: no
+		// rows are copied, now or when it is restored before the swap.
+		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(stage)+" COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
+			return 0, fmt.Errorf("mark staging table %s as dbsync's: %w", stage, err)
 		}
 	}
 	stageCols, err := t.columns(ctx, stage)
@@ -233,10 +420,15 @@ func (t *mysqlTarget) stage(ctx context.Context, src rowReader, policy string) (
 		return 0, fmt.Errorf("read columns of staging table: %w", err)
 	}
 	order, _ := matchColumns(srcCols, stageCols)
-	plan := loadPlan{table: stage}
+	plan := loadPlan{table: stage, target: table}
 	for i, c := range srcCols {
 		dst := stageCols[order[i]]
-		plan.columns = append(plan.columns, loadColumn{name: dst.name, mode: encodingFor(c.Kind, dst.dataType)})
+		col := loadColumn{name: dst.name, mode: encodingFor(c.Kind, dst.dataType)}
+		if dst.dataType == "enum" && !enumListsEmpty(dst.columnType) {
+			col.enumWithoutEmpty = dst.columnType
+			plan.checked = append(plan.checked, i)
+		}
+		plan.columns = append(plan.columns, col)
 	}
 
 	conn, err := t.db.Conn(ctx)
@@ -263,9 +455,14 @@ func (t *mysqlTarget) stage(ctx context.Context, src rowReader, policy string) (
 }
 
 func (t *mysqlTarget) discard(ctx context.Context) {
+	if !t.madeStage {
+		return
+	}
 	if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(t.cfg.Table+stageSuffix)); err != nil {
 		t.log.Warn("could not drop the staging table; the next run drops it", "table", t.cfg.Table+stageSuffix, "error", err.Error())
+		return
 	}
+	t.madeStage = false
 }
 
 // swap renames in one statement, which MySQL performs atomically: readers
@@ -283,6 +480,11 @@ func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 	rename := "RENAME TABLE " + stage + " TO " + table
 	if exists {
 		rename = "RENAME TABLE " + table + " TO " + old + ", " + stage + " TO " + table
+	}
+	// The staging table gets the target's own comment back (its definition
+	// is then the target's, byte for byte): the target never carries a mark.
+	if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+stage+" COMMENT = "+quoteMySQLString(t.stageComment)); err != nil {
+		return 0, fmt.Errorf("swap %s: restore the comment of %s: %w", table, stage, err)
 	}
 	conn, err := t.db.Conn(ctx)
 	if err != nil {
@@ -315,10 +517,22 @@ func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 		}
 	}
 	waited := time.Since(start)
+	t.madeStage = false // it is the target table now
 	if exists {
+		// The new rows are in place whatever happens next; the run's
+		// deadline must not cut the cleanup short between two statements.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
 		if _, err := conn.ExecContext(ctx, "DROP TABLE "+old); err != nil {
-			// The new data is in place; the next run drops the leftover.
-			t.log.Warn("could not drop the previous table after the swap", "table", t.cfg.Table+oldSuffix, "error", err.Error())
+			// Mark it, so that the next run may drop it.
+			t.log.Warn("could not drop the previous table after the swap; the next run drops it", "table", t.cfg.Table+oldSuffix, "error", err.Error())
+			_, comment, cerr := t.tableComment(ctx, t.cfg.Table+oldSuffix)
+			if cerr == nil {
+				_, cerr = conn.ExecContext(ctx, "ALTER TABLE "+old+" COMMENT = "+quoteMySQLString(oldMark(t.runID, comment)))
+			}
+			if cerr != nil {
+				t.log.Warn("could not mark the previous table as dbsync's; the next run will stop until it is dropped by hand", "table", t.cfg.Table+oldSuffix, "error", cerr.Error())
+			}
 		}
 	}
 	return waited, nil

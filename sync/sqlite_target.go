@@ -50,9 +50,12 @@ func openSQLite(path string, readOnly bool) (*sql.DB, error) {
 // is one transaction, so a crash leaves the file as it was.
 type sqliteTarget struct {
 	path, table, history string
-	log                  *slog.Logger
-	db                   *sql.DB
-	lockFile             *os.File
+	// realPath is path with symlinks resolved: the file that is locked
+	// and opened, whichever name a config gives it.
+	realPath string
+	log      *slog.Logger
+	db       *sql.DB
+	lockFile *os.File
 	// conn holds the run's transaction (BEGIN IMMEDIATE … COMMIT), from
 	// stage to swap; nil outside it.
 	conn        *sql.Conn
@@ -68,7 +71,49 @@ func openSQLiteTarget(c SQLiteConfig, history string, log *slog.Logger) (*sqlite
 	if st, err := os.Stat(c.Path); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("sqlite target [sqlite] path = %s: is a directory, not a SQLite file", c.Path)
 	}
-	return &sqliteTarget{path: c.Path, table: c.Table, history: history, log: log}, nil
+	real, err := resolveSymlinks(c.Path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite target [sqlite] path = %s: resolve symlinks: %w", c.Path, err)
+	}
+	return &sqliteTarget{path: c.Path, realPath: real, table: c.Table, history: history, log: log}, nil
+}
+
+// resolveSymlinks returns the absolute path of the file path names, with
+// every symlink resolved, also when the file does not exist yet (a
+// dangling link is followed to where the file will be made). Two runs
+// whose configs reach one file by different names so take one lock.
+func resolveSymlinks(path string) (string, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	for range 40 { // the kernel's own limit on links in a path
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			return real, nil
+		}
+		st, err := os.Lstat(path)
+		switch {
+		case err == nil && st.Mode()&os.ModeSymlink != 0:
+			// A link to a file not made yet: follow it by hand.
+			dest, err := os.Readlink(path)
+			if err != nil {
+				return "", err
+			}
+			if !filepath.IsAbs(dest) {
+				dest = filepath.Join(filepath.Dir(path), dest)
+			}
+			path = dest
+		case err == nil || errors.Is(err, os.ErrNotExist):
+			dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+			if err != nil {
+				return "", err
+			}
+			return filepath.Join(dir, filepath.Base(path)), nil
+		default:
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("too many levels of symbolic links in %s", path)
 }
 
 func (t *sqliteTarget) describe() string {
@@ -79,9 +124,10 @@ func (t *sqliteTarget) loadMethod() string { return "sqlite" }
 
 // lock takes an exclusive flock on a side file. Not on the database file
 // itself: closing any descriptor of that file would drop SQLite's own POSIX
-// locks.
+// locks. The side file sits beside the real file, symlinks resolved, so a
+// symlinked path and the real one share it.
 func (t *sqliteTarget) lock(ctx context.Context) error {
-	f, err := os.OpenFile(t.path+".dbsync-lock", os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(t.realPath+".dbsync-lock", os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return fmt.Errorf("open lock file for %s: %w", t.path, err)
 	}
@@ -93,7 +139,7 @@ func (t *sqliteTarget) lock(ctx context.Context) error {
 		return fmt.Errorf("lock %s: %w", t.path, err)
 	}
 	t.lockFile = f
-	db, err := openSQLite(t.path, false)
+	db, err := openSQLite(t.realPath, false)
 	if err != nil {
 		return fmt.Errorf("open sqlite target %s: %w", t.path, err)
 	}
@@ -171,8 +217,16 @@ func (t *sqliteTarget) stage(ctx context.Context, src rowReader, policy string) 
 	}
 	t.conn = tx
 	stage := t.table + stageSuffix
-	if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+quoteSQLite(stage)); err != nil {
-		return 0, fmt.Errorf("drop leftover %s: %w", stage, err)
+	// The staging table lives only inside this transaction: a crash rolls
+	// it back, so one that exists now was not made by dbsync, and dbsync
+	// never drops a table it did not make.
+	var found int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE "name" = ? COLLATE NOCASE`, stage).Scan(&found); err != nil {
+		return 0, fmt.Errorf("inspect %s: %w", t.path, explainSQLiteError(err))
+	}
+	if found > 0 {
+		return 0, fmt.Errorf("table %s exists in %s but was not made by dbsync (dbsync builds the new rows under that name inside its transaction, so it never leaves one behind), and dbsync never drops a table it did not make; rename or drop %s, or sync into another [sqlite] table",
+			quoteSQLite(stage), t.path, quoteSQLite(stage))
 	}
 	dst, exists, err := t.columns(ctx, tx, t.table)
 	if err != nil {

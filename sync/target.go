@@ -34,10 +34,12 @@ type target interface {
 
 // targetColumn is what the engine needs to know of a target column.
 type targetColumn struct {
-	name      string
-	dataType  string // lower-case type name (MySQL DATA_TYPE, SQLite declared type)
-	required  bool   // NOT NULL without a default, not generated, not auto-filled
-	generated bool
+	name     string
+	dataType string // lower-case type name (MySQL DATA_TYPE, SQLite declared type)
+	// columnType is MySQL's COLUMN_TYPE ("enum('a','b')"); empty on SQLite.
+	columnType string
+	required   bool // NOT NULL without a default, not generated, not auto-filled
+	generated  bool
 }
 
 // matchColumns pairs source columns with the target's by name

@@ -32,6 +32,10 @@ type Options struct {
 	TLS bool
 	// LocalInfile sets local_infile (LOAD DATA LOCAL allowed).
 	LocalInfile bool
+	// LowerCaseTableNames sets lower_case_table_names = 1, as Azure
+	// Database for MySQL runs: table names are stored in lower case and
+	// compared case-insensitively. It is set from the datadir's creation.
+	LowerCaseTableNames bool
 	// ExtraArgs are appended to mariadbd's command line.
 	ExtraArgs []string
 }
@@ -89,6 +93,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	args := []string{"--no-defaults", "--datadir=" + filepath.Join(dir, "data"), "--tmpdir=" + filepath.Join(dir, "tmp"),
 		"--auth-root-authentication-method=normal", "--skip-test-db"}
+	if opts.LowerCaseTableNames {
+		args = append(args, "--lower-case-table-names=1")
+	}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
@@ -167,6 +174,9 @@ func (s *Server) start(port int) error {
 	}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
+	}
+	if s.opts.LowerCaseTableNames {
+		args = append(args, "--lower-case-table-names=1")
 	}
 	if s.opts.TLS {
 		args = append(args,
