@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,5 +133,61 @@ func TestHost_HistoryOfThisTable(t *testing.T) {
 				t.Errorf("history %s = %v; the run reported %v", k, got[k], v)
 			}
 		}
+	}
+}
+
+// TestHost_SlowClient: a client that sends its body slowly is cut off
+// (DBSYNC_HTTP_IO_TIMEOUT, shortened here), while a run that lasts longer
+// than that limit still gets its answer.
+func TestHost_SlowClient(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.seed(a.src, 1000)
+	h := startHandler(t, a, "DBSYNC_HTTP_IO_TIMEOUT=1s")
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST /SyncTimer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := conn.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+	}()
+	// Generous: the limit is 1 s; before it existed this waited forever.
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	answer, err := io.ReadAll(conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("a client sending its body slowly still held its connection after 30 s (answer so far %q)", answer)
+	}
+	t.Logf("slow client cut off; it got %q, %v", answer, err)
+
+	// A run longer than the limit (SLEEP makes 1000 rows take 2 s at
+	// least) is answered, and succeeds.
+	a.extra = "[source]\nquery = SELECT * FROM items WHERE SLEEP(0.002) = 0\n"
+	a.writeConfig()
+	code, _, ir := h.invoke("SyncTimer", fixture(t, "timer.json"), "inv-long")
+	rep := ir.Outputs["report"].(map[string]any)
+	if code != 200 || rep["status"] != "succeeded" || a.count(a.dst, "items") != 1000 {
+		t.Fatalf("a run longer than the I/O limit: %d %v", code, rep)
+	}
+	if resp, err := http.Get(h.url + "/"); err != nil {
+		t.Fatalf("handler stopped serving: %v", err)
+	} else {
+		resp.Body.Close()
 	}
 }
