@@ -36,7 +36,7 @@ type historyColumn struct {
 }
 
 // historyColumns is the history table: one line per Report field, in the
-// table's order. A new field is a new line here; ensureHistory adds its
+// table's order. A new field is a new line here; historyStore.ensure adds its
 // column to tables made before it. Report.DryRun has no column: a dry run
 // never touches the target, so it is never recorded.
 var historyColumns = []historyColumn{
