@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -137,64 +138,155 @@ func (r *httpRequestData) query() (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Data.req.Query: %v", err)
 	}
-	for k := range values {
-		out[k] = values.Get(k)
+	for k, vs := range values {
+		if len(vs) > 1 {
+			return nil, fmt.Errorf("query parameter %q is given %d times; give it once", k, len(vs))
+		}
+		out[k] = vs[0]
 	}
 	return out, nil
 }
 
 // manualRunOptions are the only two things a caller may choose: target
 // and dry_run, from the query string or a JSON body. Nothing else — no
-// table, SQL or file name — is ever taken from a request.
+// table, SQL or file name — is ever taken from a request, and any other key
+// is refused: a misspelt dry_run must not turn a dry run into a load.
 type manualRunOptions struct {
 	Target string
 	DryRun bool
 }
+
+// optionKeys are the keys a manual run accepts, in the query string and
+// in a JSON body. The query string may also carry code, the function key
+// the platform checks before the handler sees the request.
+var optionKeys = []string{"target", "dry_run"}
+
+const functionKeyParam = "code"
 
 func (r *httpRequestData) runOptions() (manualRunOptions, error) {
 	var o manualRunOptions
 	if r.Body != nil && len(*r.Body) > maxBodyBytes {
 		return o, &badRequest{413, fmt.Sprintf("request body is %d bytes; at most %d", len(*r.Body), maxBodyBytes)}
 	}
+	body := strings.TrimSpace(deref(r.Body))
+	if body == "" && r.chunked() {
+		return o, &badRequest{400, "the request body was sent with Transfer-Encoding: chunked, and the Functions host passes a body on only when the request has a Content-Length: " +
+			"send the body with a Content-Length (curl --data does), or put target and dry_run in the query string"}
+	}
 	q, err := r.query()
 	if err != nil {
 		return o, &badRequest{400, err.Error()}
 	}
-	if body := strings.TrimSpace(deref(r.Body)); body != "" {
-		var b struct {
-			Target *string `json:"target"`
-			DryRun any     `json:"dry_run"`
-		}
+	delete(q, functionKeyParam)
+	if err := refuseUnknown(q, "query parameter %q"); err != nil {
+		return o, err
+	}
+	fromBody := map[string]string{}
+	if body != "" {
+		var b map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(body), &b); err != nil {
 			return o, &badRequest{400, fmt.Sprintf(`body must be JSON like {"target":"sqlite","dry_run":true}: %v`, err)}
 		}
-		if b.Target != nil {
-			q["target"] = *b.Target
+		if err := refuseUnknown(b, "key %q in the JSON body"); err != nil {
+			return o, err
 		}
-		switch v := b.DryRun.(type) {
-		case nil:
-		case bool:
-			q["dry_run"] = strconv.FormatBool(v)
-		case string:
-			q["dry_run"] = v
-		default:
-			return o, &badRequest{400, "dry_run must be true or false"}
+		for k, raw := range b {
+			var v any
+			_ = json.Unmarshal(raw, &v) // valid: the whole body was
+			switch v := v.(type) {
+			case string:
+				fromBody[k] = v
+			case bool:
+				if k == "dry_run" {
+					fromBody[k] = strconv.FormatBool(v)
+					break
+				}
+				return o, &badRequest{400, fmt.Sprintf("%s in the JSON body must be a string", k)}
+			default:
+				if k == "dry_run" {
+					return o, &badRequest{400, "dry_run must be true or false"}
+				}
+				return o, &badRequest{400, fmt.Sprintf("%s in the JSON body must be a string", k)}
+			}
 		}
 	}
-	switch t := strings.ToLower(q["target"]); t {
-	case "", "azure", "sqlite":
-		o.Target = t
-	default:
-		return o, &badRequest{400, fmt.Sprintf("target %q: want azure or sqlite", q["target"])}
+	o, inQuery, err := parseOptions(q)
+	if err != nil {
+		return o, err
 	}
-	if v, ok := q["dry_run"]; ok && v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return o, &badRequest{400, fmt.Sprintf("dry_run %q: want true or false", v)}
+	b, inBody, err := parseOptions(fromBody)
+	if err != nil {
+		return o, err
+	}
+	// An option given in both places must be given alike.
+	for _, k := range optionKeys {
+		if inQuery[k] && inBody[k] && (k == "target" && o.Target != b.Target || k == "dry_run" && o.DryRun != b.DryRun) {
+			return o, &badRequest{400, fmt.Sprintf("%s is %q in the query string but %q in the JSON body; give it once", k, q[k], fromBody[k])}
 		}
-		o.DryRun = b
+	}
+	if inBody["target"] {
+		o.Target = b.Target
+	}
+	if inBody["dry_run"] {
+		o.DryRun = b.DryRun
 	}
 	return o, nil
+}
+
+// parseOptions reads the options in values and says which were given. An
+// empty target is the default one; an empty dry_run is refused (a bare
+// ?dry_run must not mean a load).
+func parseOptions(values map[string]string) (o manualRunOptions, given map[string]bool, err error) {
+	given = map[string]bool{}
+	if v, ok := values["target"]; ok && v != "" {
+		switch t := strings.ToLower(v); t {
+		case "azure", "sqlite":
+			o.Target, given["target"] = t, true
+		default:
+			return o, nil, &badRequest{400, fmt.Sprintf("target %q: want azure or sqlite", v)}
+		}
+	}
+	if v, ok := values["dry_run"]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return o, nil, &badRequest{400, fmt.Sprintf("dry_run %q: want true or false", v)}
+		}
+		o.DryRun, given["dry_run"] = b, true
+	}
+	return o, given, nil
+}
+
+// refuseUnknown is a 400 naming the first key (in sorted order) of m
+// that is not an option; unknown is how to say which key it is, as a
+// format with one %q.
+func refuseUnknown[V any](m map[string]V, unknown string) error {
+	var keys []string
+	for k := range m {
+		if !slices.Contains(optionKeys, k) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.Sort(keys)
+	return &badRequest{400, fmt.Sprintf("unknown "+unknown+": a manual run accepts only %s; nothing was run", keys[0], strings.Join(optionKeys, " and "))}
+}
+
+// chunked reports whether the request's body came with
+// Transfer-Encoding: chunked.
+func (r *httpRequestData) chunked() bool {
+	for name, values := range r.Headers {
+		if !strings.EqualFold(name, "Transfer-Encoding") {
+			continue
+		}
+		for _, v := range values {
+			if strings.Contains(strings.ToLower(v), "chunked") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func deref(s *string) string {

@@ -79,8 +79,12 @@ func TestDecodeHTTP(t *testing.T) {
 		{"http-post-sqlite.json", "POST", manualRunOptions{Target: "sqlite"}, 0},
 		{"http-post-json-body.json", "POST", manualRunOptions{Target: "sqlite", DryRun: true}, 0},
 		{"http-get-history.json", "GET", manualRunOptions{}, 0},
-		// Query as a string (older hosts), an unknown parameter ignored.
-		{"http-post-no-body-query-string.json", "POST", manualRunOptions{Target: "sqlite", DryRun: true}, 0},
+		// Query as a string (older hosts), with a parameter that is not an
+		// option: refused.
+		{"http-post-no-body-query-string.json", "POST", manualRunOptions{}, 400},
+		{"http-post-query-typo.json", "POST", manualRunOptions{}, 400},
+		{"http-post-body-typo.json", "POST", manualRunOptions{}, 400},
+		{"http-post-chunked.json", "POST", manualRunOptions{}, 400},
 		{"http-post-bad-target.json", "POST", manualRunOptions{}, 400},
 		{"http-post-body-not-json.json", "POST", manualRunOptions{}, 400},
 	}
@@ -143,5 +147,61 @@ func TestDecodeInvocation_Malformed(t *testing.T) {
 	var br *badRequest
 	if _, err := hr.runOptions(); !errors.As(err, &br) || br.status != 413 {
 		t.Fatalf("oversized body: %v", err)
+	}
+}
+
+// TestRunOptions: only target and dry_run are options; any other key, a
+// body the host did not pass on, or two different values for one option
+// is a 400 that says which, so a typo never turns a dry run into a load.
+func TestRunOptions(t *testing.T) {
+	str := func(s string) *string { return &s }
+	chunked := map[string][]string{"transfer-encoding": {"gzip, Chunked"}}
+	cases := []struct {
+		name    string
+		req     httpRequestData
+		want    manualRunOptions
+		refused []string // the 400 says each of these
+	}{
+		{"query options", httpRequestData{Query: []byte(`{"target":"sqlite","dry_run":"1"}`)}, manualRunOptions{Target: "sqlite", DryRun: true}, nil},
+		{"body options", httpRequestData{Body: str(`{"target":"AZURE","dry_run":false}`)}, manualRunOptions{Target: "azure"}, nil},
+		{"function key in the query", httpRequestData{Query: []byte(`{"code":"k3y","dry_run":"true"}`)}, manualRunOptions{DryRun: true}, nil},
+		{"empty target is the default", httpRequestData{Query: []byte(`{"target":""}`)}, manualRunOptions{}, nil},
+		{"same value in query and body", httpRequestData{Query: []byte(`{"dry_run":"1"}`), Body: str(`{"dry_run":true}`)}, manualRunOptions{DryRun: true}, nil},
+		{"chunked body passed on", httpRequestData{Headers: chunked, Body: str(`{"dry_run":true}`)}, manualRunOptions{DryRun: true}, nil},
+		{"query key case", httpRequestData{Query: []byte(`{"Dry_Run":"true"}`)}, manualRunOptions{}, []string{`"Dry_Run"`, "target and dry_run"}},
+		{"query key dash", httpRequestData{Query: []byte(`{"target":"sqlite","dry-run":"1"}`)}, manualRunOptions{}, []string{`"dry-run"`, "target and dry_run"}},
+		{"query string from an older host", httpRequestData{Query: []byte(`"?target=sqlite&dry_run=1&table=evil"`)}, manualRunOptions{}, []string{`"table"`}},
+		{"query key twice", httpRequestData{Query: []byte(`"dry_run=1&dry_run=0"`)}, manualRunOptions{}, []string{`"dry_run" is given 2 times`}},
+		{"body key dash", httpRequestData{Body: str(`{"dry-run":true}`)}, manualRunOptions{}, []string{`"dry-run" in the JSON body`, "target and dry_run"}},
+		{"body key case", httpRequestData{Body: str(`{"DRY_RUN":true}`)}, manualRunOptions{}, []string{`"DRY_RUN"`}},
+		{"body key unknown", httpRequestData{Body: str(`{"target":"sqlite","table":"x"}`)}, manualRunOptions{}, []string{`"table"`}},
+		{"body not an object", httpRequestData{Body: str(`[true]`)}, manualRunOptions{}, []string{"body must be JSON like"}},
+		{"body dry_run null", httpRequestData{Body: str(`{"dry_run":null}`)}, manualRunOptions{}, []string{"dry_run must be true or false"}},
+		{"body target not a string", httpRequestData{Body: str(`{"target":1}`)}, manualRunOptions{}, []string{"target in the JSON body must be a string"}},
+		{"bare dry_run", httpRequestData{Query: []byte(`"dry_run"`)}, manualRunOptions{}, []string{`dry_run "": want true or false`}},
+		{"query and body differ", httpRequestData{Query: []byte(`{"dry_run":"true"}`), Body: str(`{"dry_run":false}`)}, manualRunOptions{}, []string{`dry_run is "true" in the query string but "false" in the JSON body`}},
+		{"chunked body not passed on", httpRequestData{Headers: chunked}, manualRunOptions{}, []string{"Transfer-Encoding: chunked", "Content-Length"}},
+		{"chunked body empty", httpRequestData{Headers: chunked, Body: str("")}, manualRunOptions{}, []string{"Transfer-Encoding: chunked"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.req.Method = "POST"
+			got, err := tc.req.runOptions()
+			if tc.refused == nil {
+				if err != nil || got != tc.want {
+					t.Fatalf("options %+v, %v; want %+v", got, err, tc.want)
+				}
+				return
+			}
+			var br *badRequest
+			if !errors.As(err, &br) || br.status != 400 {
+				t.Fatalf("options %+v, err %v; want a 400", got, err)
+			}
+			for _, want := range tc.refused {
+				if !strings.Contains(br.msg, want) {
+					t.Errorf("message %q lacks %q", br.msg, want)
+				}
+			}
+		})
 	}
 }

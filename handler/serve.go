@@ -16,6 +16,22 @@ import (
 	dbsync "github.com/dbsync/dbsync/sync"
 )
 
+// The handler's connection limits. The host runs on the same machine and
+// sends each invocation at once, so ioTimeout (DBSYNC_HTTP_IO_TIMEOUT)
+// bounds reading one request, header and body, and writing one answer; a
+// client slower than that is cut off. An answer follows its run, which may
+// last up to [sync] timeout (the host's functionTimeout cuts it too), while
+// http.Server starts WriteTimeout when the request arrives: so
+// writeInvocation arms the write limit again just before the answer. (The
+// read limit needs no such care: net/http lifts it once the body is in.)
+// idleTimeout is longer than the host keeps an idle pooled connection
+// (.NET's PooledConnectionIdleTimeout: 1 min, 2 min before .NET 6), so the
+// host closes first and never sends on a connection being closed.
+const (
+	defaultIOTimeout = 30 * time.Second
+	idleTimeout      = 5 * time.Minute
+)
+
 // server is the custom handler: one per process, so its Runner's
 // in-process guard sees every invocation.
 type server struct {
@@ -24,13 +40,15 @@ type server struct {
 	// httpWait is how long a manual run may take before the HTTP answer is
 	// 202 with its run_id (the platform cuts HTTP responses at 230 s).
 	httpWait time.Duration
+	// ioTimeout bounds reading a request and writing an answer.
+	ioTimeout time.Duration
 	// beforeRun, when set (tests), is called at the start of every run.
 	beforeRun func()
 	ident     *azureIdentity
 }
 
 func newServer(log *slog.Logger) *server {
-	s := &server{log: log, runner: dbsync.NewRunner(log), httpWait: 200 * time.Second, ident: &azureIdentity{}}
+	s := &server{log: log, runner: dbsync.NewRunner(log), httpWait: 200 * time.Second, ioTimeout: defaultIOTimeout, ident: &azureIdentity{}}
 	s.runner.Token = s.ident.token
 	return s
 }
@@ -55,7 +73,18 @@ func runServe(ctx context.Context, getenv func(string) string, stdout, stderr io
 			s.httpWait = d
 		}
 	}
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 30 * time.Second}
+	if v := getenv("DBSYNC_HTTP_IO_TIMEOUT"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			s.ioTimeout = d
+		}
+	}
+	srv := &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: s.ioTimeout,
+		ReadTimeout:       s.ioTimeout,
+		WriteTimeout:      s.ioTimeout,
+		IdleTimeout:       idleTimeout,
+	}
 	log.Info("custom handler listening", "addr", ln.Addr().String(), "pid", os.Getpid())
 	go func() {
 		<-ctx.Done()
@@ -76,7 +105,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("POST /SyncTimer", s.handleTimer)
 	mux.HandleFunc("POST /SyncHttp", s.handleHTTP)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeInvocation(w, http.StatusNotFound, invocationResponse{
+		s.writeInvocation(w, http.StatusNotFound, invocationResponse{
 			Outputs: map[string]any{},
 			Logs:    []string{fmt.Sprintf("no function at %s %s: this handler serves POST /SyncTimer and POST /SyncHttp", r.Method, r.URL.Path)},
 		})
@@ -84,10 +113,18 @@ func (s *server) routes() http.Handler {
 	return mux
 }
 
-// readInvocation reads and decodes the host's payload, bounded in size.
-func readInvocation(r *http.Request) (*invocationRequest, error) {
+// readInvocation reads and decodes the host's payload, bounded in size
+// (and in time, by the server's ReadTimeout).
+func (s *server) readInvocation(w http.ResponseWriter, r *http.Request) (*invocationRequest, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 2*maxBodyBytes+64<<10))
 	if err != nil {
+		// Too slow or too large: answer, then close the connection
+		// rather than wait for the rest of the body.
+		w.Header().Set("Connection", "close")
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, fmt.Errorf("read invocation payload: not all of it arrived within %s", s.ioTimeout)
+		}
 		return nil, fmt.Errorf("read invocation payload: %w", err)
 	}
 	return decodeInvocation(body)
@@ -97,7 +134,10 @@ func (s *server) invocationLogger(r *http.Request) *slog.Logger {
 	return s.log.With(dbsync.LogInvocationID, r.Header.Get("X-Azure-Functions-InvocationId"))
 }
 
-func writeInvocation(w http.ResponseWriter, status int, resp invocationResponse) {
+// writeInvocation answers the host. It arms the write limit anew: the
+// answer may come long after the request (the server armed it then).
+func (s *server) writeInvocation(w http.ResponseWriter, status int, resp invocationResponse) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.ioTimeout))
 	if resp.Outputs == nil {
 		resp.Outputs = map[string]any{}
 	}
@@ -114,14 +154,14 @@ func writeInvocation(w http.ResponseWriter, status int, resp invocationResponse)
 // Logs, so the error is also logged to stderr.
 func (s *server) handleTimer(w http.ResponseWriter, r *http.Request) {
 	log := s.invocationLogger(r).With("function", "SyncTimer")
-	req, err := readInvocation(r)
+	req, err := s.readInvocation(w, r)
 	var timer *timerInfo
 	if err == nil {
 		timer, err = decodeTimer(req)
 	}
 	if err != nil {
 		log.Error("bad timer invocation", "error", err.Error())
-		writeInvocation(w, http.StatusBadRequest, invocationResponse{Logs: []string{"error: " + err.Error()}})
+		s.writeInvocation(w, http.StatusBadRequest, invocationResponse{Logs: []string{"error: " + err.Error()}})
 		return
 	}
 	attrs := []any{"is_past_due", timer.IsPastDue}
@@ -139,7 +179,7 @@ func (s *server) handleTimer(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusInternalServerError
 		log.Error("scheduled sync failed", "run_id", rep.RunID, "error", err.Error())
 	}
-	writeInvocation(w, status, invocationResponse{
+	s.writeInvocation(w, status, invocationResponse{
 		Outputs: map[string]any{"report": rep},
 		Logs:    []string{summary(rep)},
 	})
@@ -152,7 +192,7 @@ func (s *server) handleHTTP(w http.ResponseWriter, r *http.Request) {
 	log := s.invocationLogger(r).With("function", "SyncHttp")
 	answer := func(status int, body any, logs ...string) {
 		b, _ := json.Marshal(body)
-		writeInvocation(w, http.StatusOK, invocationResponse{
+		s.writeInvocation(w, http.StatusOK, invocationResponse{
 			Outputs: map[string]any{"res": httpOutput{StatusCode: status, Body: string(b), Headers: map[string]string{"Content-Type": "application/json"}}},
 			Logs:    logs,
 		})
@@ -161,7 +201,7 @@ func (s *server) handleHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Warn("manual sync request refused", "status", status, "error", msg)
 		answer(status, map[string]string{"error": msg}, "error: "+msg)
 	}
-	req, err := readInvocation(r)
+	req, err := s.readInvocation(w, r)
 	var hr *httpRequestData
 	if err == nil {
 		hr, err = decodeHTTPRequest(req)

@@ -295,36 +295,16 @@ func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
 			return err
 		}
 	}
-	h := quoteMySQL(t.history)
-	if _, err := t.db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+h+` (
-		`+"`run_id` VARCHAR(64) NOT NULL PRIMARY KEY, `trigger` VARCHAR(16), `status` VARCHAR(16), `source` VARCHAR(16),"+`
-		`+"`fallback_reason` TEXT, `target` VARCHAR(16), `table` VARCHAR(64), `rows` BIGINT, `load_method` VARCHAR(16),"+`
-		`+"`started_at` DATETIME(6), `finished_at` DATETIME(6) NULL, `duration_ms` BIGINT, `rows_per_sec` DOUBLE, `error` TEXT,"+`
-		`+"`retries` INT, `swap_wait_ms` BIGINT,"+`
-		KEY `+"`started_at` (`started_at`)"+`
-	) DEFAULT CHARSET=utf8mb4`); err != nil {
-		return fmt.Errorf("create history table %s: %w", h, err)
-	}
-	if n, err := markAbandoned(ctx, t.db, t.history, t.cfg.Table, quoteMySQL, func(v time.Time) any { return v.UTC() }, time.Now()); err != nil {
-		return fmt.Errorf("close abandoned runs in %s: %w", h, err)
-	} else if n > 0 {
-		t.log.Warn("earlier runs never finished; marked abandoned", "runs", n)
-	}
-	if _, err := t.db.ExecContext(ctx, "INSERT INTO "+h+" (`run_id`,`trigger`,`status`,`target`,`table`,`started_at`) VALUES (?,?,?,?,?,?)",
-		r.RunID, r.Trigger, StatusRunning, string(r.Target), r.Table, r.StartedAt); err != nil {
-		return fmt.Errorf("record run in %s: %w", h, err)
-	}
-	return nil
+	return t.historyStore().start(ctx, r, t.log)
+}
+
+// historyStore is the history table in the target database.
+func (t *mysqlTarget) historyStore() historyStore {
+	return historyStore{db: t.db, name: t.history, where: "database " + t.cfg.Database, dialect: mysqlHistory}
 }
 
 func (t *mysqlTarget) finish(ctx context.Context, r *Report) error {
-	_, err := t.db.ExecContext(ctx, "UPDATE "+quoteMySQL(t.history)+
-		" SET `status`=?,`source`=?,`fallback_reason`=?,`rows`=?,`load_method`=?,`finished_at`=?,`duration_ms`=?,`rows_per_sec`=?,`error`=?,`retries`=?,`swap_wait_ms`=? WHERE `run_id`=?",
-		r.Status, r.Source, r.FallbackReason, r.Rows, r.LoadMethod, r.FinishedAt, r.DurationMS, r.RowsPerSec, r.Error, r.Retries, r.SwapWaitMS, r.RunID)
-	if err != nil {
-		return fmt.Errorf("record run outcome in %s: %w", t.history, err)
-	}
-	return nil
+	return t.historyStore().finish(ctx, r)
 }
 
 // columns reads a table's columns from information_schema.

@@ -148,33 +148,16 @@ func (t *sqliteTarget) lock(ctx context.Context) error {
 }
 
 func (t *sqliteTarget) begin(ctx context.Context, r *Report) error {
-	h := quoteSQLite(t.history)
-	if _, err := t.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+h+` (
-		"run_id" TEXT PRIMARY KEY, "trigger" TEXT, "status" TEXT, "source" TEXT, "fallback_reason" TEXT,
-		"target" TEXT, "table" TEXT, "rows" INTEGER, "load_method" TEXT, "started_at" TEXT, "finished_at" TEXT,
-		"duration_ms" INTEGER, "rows_per_sec" REAL, "error" TEXT, "retries" INTEGER, "swap_wait_ms" INTEGER)`); err != nil {
-		return fmt.Errorf("create history table %s in %s: %w", h, t.path, err)
-	}
-	if n, err := markAbandoned(ctx, t.db, t.history, t.table, quoteSQLite, func(v time.Time) any { return v.UTC().Format(timeLayout) }, time.Now()); err != nil {
-		return fmt.Errorf("close abandoned runs in %s: %w", h, err)
-	} else if n > 0 {
-		t.log.Warn("earlier runs never finished; marked abandoned", "runs", n)
-	}
-	_, err := t.db.ExecContext(ctx, `INSERT INTO `+h+` ("run_id","trigger","status","target","table","started_at") VALUES (?,?,?,?,?,?)`,
-		r.RunID, r.Trigger, StatusRunning, r.Target, r.Table, r.StartedAt.Format(timeLayout))
-	if err != nil {
-		return fmt.Errorf("record run in %s: %w", h, err)
-	}
-	return nil
+	return t.historyStore().start(ctx, r, t.log)
+}
+
+// historyStore is the history table in the SQLite file.
+func (t *sqliteTarget) historyStore() historyStore {
+	return historyStore{db: t.db, name: t.history, where: t.path, dialect: sqliteHistory}
 }
 
 func (t *sqliteTarget) finish(ctx context.Context, r *Report) error {
-	_, err := t.db.ExecContext(ctx, `UPDATE `+quoteSQLite(t.history)+` SET "status"=?,"source"=?,"fallback_reason"=?,"rows"=?,"load_method"=?,"finished_at"=?,"duration_ms"=?,"rows_per_sec"=?,"error"=?,"retries"=?,"swap_wait_ms"=? WHERE "run_id"=?`,
-		r.Status, r.Source, r.FallbackReason, r.Rows, r.LoadMethod, r.FinishedAt.Format(timeLayout), r.DurationMS, r.RowsPerSec, r.Error, r.Retries, r.SwapWaitMS, r.RunID)
-	if err != nil {
-		return fmt.Errorf("record run outcome in %s: %w", t.history, err)
-	}
-	return nil
+	return t.historyStore().finish(ctx, r)
 }
 
 // columns reads the target table's columns; exists is false when there is

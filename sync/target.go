@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -69,62 +68,4 @@ func matchColumns(src []Column, dst []targetColumn) (order []int, differences []
 		}
 	}
 	return order, differences
-}
-
-// markAbandoned closes the history rows of runs that were still "running"
-// for this table. The caller holds the run lock, so no such run is alive:
-// the process running it was killed or timed out. It returns how many.
-// timeValue is how the target stores a time (MySQL: time.Time; SQLite:
-// RFC 3339 text).
-func markAbandoned(ctx context.Context, db *sql.DB, history, table string, quote func(string) string, timeValue func(time.Time) any, now time.Time) (int, error) {
-	h := quote(history)
-	rows, err := db.QueryContext(ctx, "SELECT "+quote("run_id")+", "+quote("started_at")+" FROM "+h+" WHERE "+quote("status")+" = ? AND "+quote("table")+" = ?", StatusRunning, table)
-	if err != nil {
-		return 0, err
-	}
-	type dead struct {
-		id      string
-		started time.Time
-	}
-	var runs []dead
-	for rows.Next() {
-		var d dead
-		var started any
-		if err := rows.Scan(&d.id, &started); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		d.started = parseHistoryTime(started)
-		runs = append(runs, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	for _, d := range runs {
-		ran := now.Sub(d.started)
-		msg := fmt.Sprintf("abandoned: the process running it stopped (killed, crashed or timed out) after %.1f s; the target kept its previous data", ran.Seconds())
-		if _, err := db.ExecContext(ctx, "UPDATE "+h+" SET "+quote("status")+" = ?, "+quote("finished_at")+" = ?, "+quote("duration_ms")+" = ?, "+quote("error")+" = ? WHERE "+quote("run_id")+" = ?",
-			StatusAbandoned, timeValue(now), ran.Milliseconds(), msg, d.id); err != nil {
-			return 0, err
-		}
-	}
-	return len(runs), nil
-}
-
-// parseHistoryTime reads started_at as either target stores it.
-func parseHistoryTime(v any) time.Time {
-	switch x := v.(type) {
-	case time.Time:
-		return x
-	case []byte:
-		return parseHistoryTime(string(x))
-	case string:
-		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999"} {
-			if t, err := time.Parse(layout, x); err == nil {
-				return t
-			}
-		}
-	}
-	return time.Time{}
 }
