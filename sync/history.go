@@ -56,6 +56,7 @@ var historyColumns = []historyColumn{
 	{"error", historyText, func(r *Report) any { return &r.Error }},
 	{"retries", historyInt, func(r *Report) any { return &r.Retries }},
 	{"swap_wait_ms", historyInt, func(r *Report) any { return &r.SwapWaitMS }},
+	{"unencrypted", historyWord, func(r *Report) any { return &r.Unencrypted }},
 }
 
 // historyDialect is what differs between the targets' history tables.
