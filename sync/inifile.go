@@ -166,7 +166,11 @@ func iniKeyName(line string) (key, rest string, err error) {
 		if i < 0 {
 			return "", "", errNoDelimiter
 		}
-		return strings.TrimSpace(line[len(quote):pos]), line[pos+i+len(quote)+1:], nil
+		key = strings.TrimSpace(line[len(quote):pos])
+		if key == "" {
+			return "", "", errors.New("has an empty quoted key name")
+		}
+		return key, line[pos+i+len(quote)+1:], nil
 	}
 	i := strings.IndexAny(line, delimiters)
 	switch {
