@@ -380,9 +380,8 @@ func knownSection(section string) bool {
 
 // setting is one raw value and where it came from.
 type setting struct {
-	value    string
-	origin   string
-	fromFile bool // set in the config file, so a relative path is relative to its folder
+	value  string
+	origin string
 }
 
 // Settings are the raw key values gathered from the config file, the
@@ -478,7 +477,7 @@ func (s *Settings) readFile(path string, explicit bool) error {
 				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: unknown key %s; ignored", at(lines.keyLine(name, k.Name())), showKey(name, k.Name())))
 				continue
 			}
-			s.values[spec.name()] = setting{value: strings.TrimSpace(k.Value()), origin: path, fromFile: true}
+			s.set(spec, strings.TrimSpace(k.Value()), path)
 		}
 	}
 	return nil
@@ -537,7 +536,7 @@ func (s *Settings) decode() (*Config, error) {
 			continue
 		}
 		value := st.value
-		if k.path && st.fromFile {
+		if k.path && s.File != "" {
 			value = resolvePath(s.File, value)
 		}
 		if err := k.set(c, value); err != nil {
@@ -548,10 +547,11 @@ func (s *Settings) decode() (*Config, error) {
 	return c, nil
 }
 
-// resolvePath makes a path set in the config file relative to the file's
-// folder, so a config moved together with its files keeps working whatever
-// the working directory (the Functions host's is the app root). Paths from
-// the environment or Key Vault stay relative to the working directory.
+// resolvePath makes a relative path relative to the config file's folder,
+// so a config moved together with its files keeps working whatever the
+// working directory (the Functions host's is the app root, where config.ini
+// is too). The rule is the same whichever layer set the path; without a
+// config file, paths are relative to the working directory.
 func resolvePath(file, path string) string {
 	if filepath.IsAbs(path) {
 		return path
@@ -563,8 +563,8 @@ func resolvePath(file, path string) string {
 	return filepath.Join(dir, path)
 }
 
-// Dir is the folder relative paths in the config file are read from, or ""
-// when no file was read.
+// Dir is the folder relative paths are read from, or "" when no config file
+// was read (then it is the working directory).
 func (c *Config) Dir() string {
 	if c.File == "" {
 		return ""

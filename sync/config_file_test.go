@@ -271,15 +271,14 @@ func TestConfig_TableNameCharacters(t *testing.T) {
 	}
 }
 
-// TestConfig_RelativePaths (#9 item 14): a relative path set in the file
-// is relative to the file's folder; one from the environment stays
-// relative to the working directory.
+// TestConfig_RelativePaths (#9 item 14): a relative path is relative to
+// the config file's folder, not the working directory, whichever layer set
+// it; without a file, to the working directory.
 func TestConfig_RelativePaths(t *testing.T) {
 	path := writeConfig(t, with("[sqlite]\npath = data/replica.db\n[fallback]\npath = /abs/fallback.db\n[azure_mysql]\nssl_ca = ca.pem\n"))
 	dir := filepath.Dir(path)
-	wd := t.TempDir()
-	t.Chdir(wd)
-	for _, p := range []string{filepath.Join(dir, "ca.pem"), filepath.Join(wd, "env-ca.pem")} {
+	t.Chdir(t.TempDir())
+	for _, p := range []string{filepath.Join(dir, "ca.pem"), filepath.Join(dir, "env-ca.pem")} {
 		if err := os.WriteFile(p, []byte("not read here"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +292,7 @@ func TestConfig_RelativePaths(t *testing.T) {
 		{"sqlite.path", cfg.SQLite.Path, filepath.Join(dir, "data", "replica.db")},
 		{"fallback.path", cfg.Fallback.Path, "/abs/fallback.db"},
 		{"azure_mysql.ssl_ca", cfg.AzureMySQL.SSLCA, filepath.Join(dir, "ca.pem")},
-		{"source.ssl_ca (environment)", cfg.Source.SSLCA, "env-ca.pem"},
+		{"source.ssl_ca (environment)", cfg.Source.SSLCA, filepath.Join(dir, "env-ca.pem")},
 		{"Dir", cfg.Dir(), dir},
 	} {
 		if c.got != c.want {
