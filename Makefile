@@ -40,6 +40,7 @@ FUZZTIME ?= 30s
 fuzz: test-deps
 	go test ./sync -run '^$$' -fuzz '^FuzzAppendTSVRow$$' -fuzztime $(FUZZTIME)
 	go test ./sync -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME)
+	go test ./sync -run '^$$' -fuzz '^FuzzScanINI$$' -fuzztime $(FUZZTIME)
 	go test ./handler -run '^$$' -fuzz '^FuzzDecodeInvocation$$' -fuzztime $(FUZZTIME)
 
 # The benchmark of README "Loading speed": ROWS rows, REPEAT rounds. It

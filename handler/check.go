@@ -52,6 +52,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		file = "(none; environment only)"
 	}
 	fmt.Fprintf(stdout, "config: %s, target %s\n", file, cfg.Target)
+	if cfg.Dir() != "" {
+		fmt.Fprintf(stdout, "  relative paths in it are read from %s (the config file's folder)\n", cfg.Dir())
+	}
 	for _, o := range cfg.Origins() {
 		fmt.Fprintf(stdout, "  %-28s from %s\n", o[0], o[1])
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dbsync/dbsync/internal/initest"
 	"github.com/dbsync/dbsync/internal/mariadbtest"
 )
 
@@ -101,7 +102,7 @@ func socketDB(t *testing.T, s *mariadbtest.Server, db string) *sql.DB {
 }
 
 func (a *app) configText() string {
-	return fmt.Sprintf(`[sync]
+	base := fmt.Sprintf(`[sync]
 default_target = azure
 fallback_enabled = false
 
@@ -131,7 +132,8 @@ ssl_ca = %s
 path = %s
 table = items
 `, primary.Port, a.srcDB, primary.User, primary.Password, filepath.Join(a.dir, "fallback.db"),
-		azure.Port, a.dstDB, azure.User, azure.Password, azure.CA, filepath.Join(a.dir, "replica.db")) + "\n" + a.extra
+		azure.Port, a.dstDB, azure.User, azure.Password, azure.CA, filepath.Join(a.dir, "replica.db"))
+	return initest.Merge(base, a.extra)
 }
 
 func (a *app) writeConfig() {

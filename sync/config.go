@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/ini.v1"
 )
@@ -174,6 +176,7 @@ func (c *Config) Origins() [][2]string {
 type keySpec struct {
 	section, key string
 	secret       bool
+	path         bool // a file path: relative to the config file's folder when set there
 	set          func(c *Config, v string) error
 }
 
@@ -214,10 +217,10 @@ func boolKey(f func(c *Config) *bool) func(*Config, string) error {
 func intKey(min, max int, f func(c *Config) *int) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
-		if err != nil {
-			return errors.New("want a whole number")
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return fmt.Errorf("want a whole number from %d to %d", min, max)
 		}
-		if n < min || n > max {
+		if err != nil || n < min || n > max {
 			return fmt.Errorf("want a number from %d to %d", min, max)
 		}
 		*f(c) = n
@@ -225,8 +228,17 @@ func intKey(min, max int, f func(c *Config) *int) func(*Config, string) error {
 	}
 }
 
+// The range of every duration key. Below a second a MySQL timeout or a run
+// deadline cannot be met; beyond a day a value is a mistake (1e300 seconds
+// would overflow time.Duration and disable the timeout).
+const (
+	minDuration = time.Second
+	maxDuration = 24 * time.Hour
+)
+
 // durationKey accepts Go durations ("90s", "5m", "1h30m") and plain numbers
-// of seconds ("90"), which is what configs written for the Python tool use.
+// of seconds ("90"), which is what configs written for the Python tool use,
+// from minDuration to maxDuration.
 func durationKey(f func(c *Config) *time.Duration) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		d, err := parseDuration(v)
@@ -239,20 +251,30 @@ func durationKey(f func(c *Config) *time.Duration) func(*Config, string) error {
 }
 
 func parseDuration(v string) (time.Duration, error) {
-	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		if n <= 0 {
-			return 0, errors.New("want a positive duration")
+	want := fmt.Errorf(`want a duration from %s to %s, such as "30s", "5m" or a number of seconds`, formatDuration(minDuration), formatDuration(maxDuration))
+	if n, err := strconv.ParseFloat(v, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		// NaN fails both comparisons, ±Inf (and 1e400) the second.
+		if !(n >= minDuration.Seconds() && n <= maxDuration.Seconds()) {
+			return 0, want
 		}
 		return time.Duration(n * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, errors.New(`want a duration such as "30s", "5m" or a number of seconds`)
-	}
-	if d <= 0 {
-		return 0, errors.New("want a positive duration")
+	if err != nil || d < minDuration || d > maxDuration {
+		return 0, want
 	}
 	return d, nil
+}
+
+// formatDuration writes 24h rather than time.Duration's 24h0m0s.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return d.String()
 }
 
 func oneOfKey(allowed []string, f func(c *Config, v string)) func(*Config, string) error {
@@ -300,7 +322,7 @@ func mysqlKeys(section string, conn func(c *Config) *MySQLConfig) []keySpec {
 		{section: section, key: "user", set: stringKey(func(c *Config) *string { return &conn(c).User })},
 		{section: section, key: "password", secret: true, set: secretKey(func(c *Config) *Secret { return &conn(c).Password })},
 		{section: section, key: "ssl_mode", set: sslModeKey(func(c *Config) *SSLMode { return &conn(c).SSLMode })},
-		{section: section, key: "ssl_ca", set: stringKey(func(c *Config) *string { return &conn(c).SSLCA })},
+		{section: section, key: "ssl_ca", path: true, set: stringKey(func(c *Config) *string { return &conn(c).SSLCA })},
 		{section: section, key: "connect_timeout", set: durationKey(func(c *Config) *time.Duration { return &conn(c).ConnectTimeout })},
 		{section: section, key: "read_timeout", set: durationKey(func(c *Config) *time.Duration { return &conn(c).ReadTimeout })},
 	}
@@ -324,14 +346,14 @@ var configKeys = func() []keySpec {
 	keys = append(keys, mysqlKeys("source", func(c *Config) *MySQLConfig { return &c.Source.MySQLConfig })...)
 	keys = append(keys,
 		keySpec{section: "source", key: "query", set: stringKey(func(c *Config) *string { return &c.Source.Query })},
-		keySpec{section: "fallback", key: "path", set: stringKey(func(c *Config) *string { return &c.Fallback.Path })},
+		keySpec{section: "fallback", key: "path", path: true, set: stringKey(func(c *Config) *string { return &c.Fallback.Path })},
 		keySpec{section: "fallback", key: "query", set: stringKey(func(c *Config) *string { return &c.Fallback.Query })},
 	)
 	keys = append(keys, mysqlKeys("azure_mysql", func(c *Config) *MySQLConfig { return &c.AzureMySQL.MySQLConfig })...)
 	keys = append(keys,
 		keySpec{section: "azure_mysql", key: "table", set: stringKey(func(c *Config) *string { return &c.AzureMySQL.Table })},
 		keySpec{section: "azure_mysql", key: "auth", set: oneOfKey([]string{AuthPassword, AuthEntra}, func(c *Config, v string) { c.AzureMySQL.Auth = v })},
-		keySpec{section: "sqlite", key: "path", set: stringKey(func(c *Config) *string { return &c.SQLite.Path })},
+		keySpec{section: "sqlite", key: "path", path: true, set: stringKey(func(c *Config) *string { return &c.SQLite.Path })},
 		keySpec{section: "sqlite", key: "table", set: stringKey(func(c *Config) *string { return &c.SQLite.Table })},
 		keySpec{section: "keyvault", key: "url", set: stringKey(func(c *Config) *string { return &c.KeyVault.URL })},
 	)
@@ -396,41 +418,63 @@ func ConfigPath(flag string, getenv func(string) string) (path string, explicit 
 
 // readFile loads an ini file. Inline comments are not stripped (a password
 // may contain # or ;) and indented continuation lines extend a value, as in
-// Python's configparser, so long queries can span lines.
+// Python's configparser, so long queries can span lines. A trailing
+// backslash is part of the value. At most maxConfigBytes are read; a key or
+// section given twice is an error (scanINI), and no error or warning quotes
+// a line of the file: it may hold a secret.
 func (s *Settings) readFile(path string, explicit bool) error {
-	data, err := os.ReadFile(path)
+	data, err := readConfigBytes(path)
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		return nil
+	}
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return err
 	}
 	if err != nil {
 		return &ConfigError{File: path, Reason: "cannot read the config file (pass --config or set DBSYNC_CONFIG to the right path)", Err: err}
 	}
+	lines, err := scanINI(path, data)
+	if err != nil {
+		return err
+	}
 	f, err := ini.LoadSources(ini.LoadOptions{
 		Insensitive:                true,
 		IgnoreInlineComment:        true,
+		IgnoreContinuation:         true,
 		AllowPythonMultilineValues: true,
 		SpaceBeforeInlineComment:   true,
+		// ini.v1 looks this far ahead for a value's indented lines; the
+		// whole file, so a long query is never cut short.
+		ReaderBufferSize: len(data) + 1,
 	}, data)
 	if err != nil {
-		return &ConfigError{File: path, Reason: "not a valid ini file", Err: err}
+		// ini.v1's message quotes the line, which may hold a secret.
+		return &ConfigError{File: path, Reason: "is not a valid ini file (the parser's message is not shown: it quotes the line, which may hold a secret); check its [section] headers and key = value lines"}
 	}
 	s.File = path
+	at := func(line int) string {
+		if line > 0 {
+			return fmt.Sprintf("%s line %d", path, line)
+		}
+		return path
+	}
 	for _, sec := range f.Sections() {
 		name := sec.Name()
 		if strings.EqualFold(name, ini.DefaultSection) {
 			for _, k := range sec.Keys() {
-				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: key %q is outside any section; ignored", path, k.Name()))
+				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: key %s is outside any section; ignored", at(lines.keyLine(name, k.Name())), showKey(name, k.Name())))
 			}
 			continue
 		}
 		if !knownSection(name) {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: unknown section [%s]; ignored", path, name))
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: unknown section %s; ignored", at(lines.sections[name]), showSection(name)))
 			continue
 		}
 		for _, k := range sec.Keys() {
 			spec, ok := knownKey(name, k.Name())
 			if !ok {
-				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: unknown key %s.%s; ignored", path, name, k.Name()))
+				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: unknown key %s; ignored", at(lines.keyLine(name, k.Name())), showKey(name, k.Name())))
 				continue
 			}
 			s.set(spec, strings.TrimSpace(k.Value()), path)
@@ -439,7 +483,9 @@ func (s *Settings) readFile(path string, explicit bool) error {
 	return nil
 }
 
-// applyEnv overlays DBSYNC_<SECTION>_<KEY> variables.
+// applyEnv overlays DBSYNC_<SECTION>_<KEY> variables. An empty variable is
+// ignored, so it never blanks a value the file sets: `func start` and some
+// deployment tools define every listed setting, empty or not.
 func (s *Settings) applyEnv(environ []string) {
 	env := map[string]string{}
 	for _, kv := range environ {
@@ -448,8 +494,8 @@ func (s *Settings) applyEnv(environ []string) {
 		}
 	}
 	for _, k := range configKeys {
-		if v, ok := env[k.envName()]; ok {
-			s.set(k, strings.TrimSpace(v), "environment "+k.envName())
+		if v := strings.TrimSpace(env[k.envName()]); v != "" {
+			s.set(k, v, "environment "+k.envName())
 		}
 	}
 }
@@ -489,12 +535,41 @@ func (s *Settings) decode() (*Config, error) {
 			c.origins[k.name()] = st.origin
 			continue
 		}
-		if err := k.set(c, st.value); err != nil {
+		value := st.value
+		if k.path && s.File != "" {
+			value = resolvePath(s.File, value)
+		}
+		if err := k.set(c, value); err != nil {
 			return nil, &ConfigError{Key: k.name(), Value: shown, Origin: st.origin, Reason: err.Error()}
 		}
 		c.origins[k.name()] = st.origin
 	}
 	return c, nil
+}
+
+// resolvePath makes a relative path relative to the config file's folder,
+// so a config moved together with its files keeps working whatever the
+// working directory (the Functions host's is the app root, where config.ini
+// is too). The rule is the same whichever layer set the path; without a
+// config file, paths are relative to the working directory.
+func resolvePath(file, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	dir := filepath.Dir(file)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return filepath.Join(dir, path)
+}
+
+// Dir is the folder relative paths are read from, or "" when no config file
+// was read (then it is the working directory).
+func (c *Config) Dir() string {
+	if c.File == "" {
+		return ""
+	}
+	return filepath.Dir(resolvePath(c.File, "x"))
 }
 
 // RunOptions are a run's choices from the command line or the HTTP request.
@@ -581,7 +656,7 @@ func (c *Config) Validate() error {
 	bad := func(key, value, reason string) error {
 		return &ConfigError{Key: key, Value: value, Origin: c.Origin(key), Reason: reason}
 	}
-	if err := checkTableName("sync.history_table", c.Sync.HistoryTable, c); err != nil {
+	if err := c.checkTableName("sync.history_table", c.Sync.HistoryTable); err != nil {
 		return err
 	}
 	for _, k := range []struct{ key, value string }{
@@ -615,14 +690,17 @@ func (c *Config) Validate() error {
 				return missing(k.key, "for --target azure")
 			}
 		}
-		if err := checkTableName("azure_mysql.table", a.Table, c); err != nil {
+		if err := c.checkTableName("azure_mysql.table", a.Table); err != nil {
 			return err
 		}
 		if a.Auth == AuthPassword && a.Password.IsZero() {
 			return missing("azure_mysql.password", "for --target azure with auth = password (or set auth = entra, or put it in Key Vault as azure-mysql--password)")
 		}
-		if a.Auth == AuthEntra && a.SSLMode != SSLVerifyCA && a.SSLMode != SSLVerifyIdentity {
-			return bad("azure_mysql.ssl_mode", string(a.SSLMode), "auth = entra sends the access token as a cleartext password, so it needs a verified TLS connection: use verify_ca or verify_identity")
+		// verify_ca is not enough: with the system roots trusted, any
+		// publicly trusted certificate passes it, whatever host it names,
+		// and the token is a bearer credential.
+		if a.Auth == AuthEntra && a.SSLMode != SSLVerifyIdentity {
+			return bad("azure_mysql.ssl_mode", string(a.SSLMode), "auth = entra sends the access token as a cleartext password, so the server must prove it is the host named in [azure_mysql] host: use verify_identity")
 		}
 		if a.SSLCA != "" {
 			if err := checkReadable("azure_mysql.ssl_ca", a.SSLCA, c); err != nil {
@@ -636,13 +714,45 @@ func (c *Config) Validate() error {
 		if c.SQLite.Path == "" {
 			return missing("sqlite.path", "for --target sqlite")
 		}
-		if err := checkTableName("sqlite.table", c.SQLite.Table, c); err != nil {
+		if err := c.checkTableName("sqlite.table", c.SQLite.Table); err != nil {
 			return err
 		}
 	default:
 		return bad("sync.default_target", string(c.Target), "want azure or sqlite")
 	}
+	if key := c.Target.tableKey(); c.Target.sameTable(c.TargetTable(), c.Sync.HistoryTable) {
+		return bad(key, c.TargetTable(), fmt.Sprintf("is the run history table ([sync] history_table = %q): each run would replace the history with data; choose another table or history_table", c.Sync.HistoryTable))
+	}
 	return nil
+}
+
+// tableKey is the key that names the target table.
+func (t Target) tableKey() string {
+	if t == TargetSQLite {
+		return "sqlite.table"
+	}
+	return "azure_mysql.table"
+}
+
+// sameTable reports whether two names are one table on the target. Azure
+// Database for MySQL runs with lower_case_table_names = 1, which stores and
+// compares names in lower case
+// (https://dev.mysql.com/doc/refman/8.0/en/identifier-case-sensitivity.html);
+// SQLite compares identifiers ignoring ASCII case only.
+func (t Target) sameTable(a, b string) bool {
+	if t == TargetSQLite {
+		return asciiLower(a) == asciiLower(b)
+	}
+	return strings.ToLower(a) == strings.ToLower(b)
+}
+
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
 }
 
 // TargetTable is the table this run replaces.
@@ -653,19 +763,67 @@ func (c *Config) TargetTable() string {
 	return c.AzureMySQL.Table
 }
 
-func checkTableName(key, name string, c *Config) error {
+// maxIdentifierChars is MySQL's limit on a table name, in characters
+// (https://dev.mysql.com/doc/refman/8.0/en/identifier-length.html).
+const maxIdentifierChars = 64
+
+// checkTableName checks a table name the target will hold, counting in
+// characters as MySQL does; the staging and old-copy suffixes must fit too.
+func (c *Config) checkTableName(key, name string) error {
+	bad := func(reason string) error {
+		return &ConfigError{Key: key, Value: name, Origin: c.Origin(key), Reason: reason}
+	}
 	switch {
 	case name == "":
 		return &ConfigError{Key: key, Origin: c.Origin(key), Reason: "is required: the name of the table"}
-	case len(name)+len(stageSuffix) > 64:
-		return &ConfigError{Key: key, Value: name, Origin: c.Origin(key),
-			Reason: fmt.Sprintf("is too long: at most %d characters, so that the staging table %q fits MySQL's 64-character limit", 64-len(stageSuffix), name+stageSuffix)}
+	case !utf8.ValidString(name):
+		return &ConfigError{Key: key, Origin: c.Origin(key), Reason: "is not UTF-8 text"}
 	case strings.ContainsRune(name, 0):
 		return &ConfigError{Key: key, Origin: c.Origin(key), Reason: "contains a NUL byte"}
+	case utf8.RuneCountInString(name)+len(stageSuffix) > maxIdentifierChars:
+		return bad(fmt.Sprintf("is too long: %d characters, at most %d, so that the staging table %q fits MySQL's %d-character limit",
+			utf8.RuneCountInString(name), maxIdentifierChars-len(stageSuffix), name+stageSuffix, maxIdentifierChars))
 	case strings.TrimSpace(name) != name:
-		return &ConfigError{Key: key, Value: name, Origin: c.Origin(key), Reason: "starts or ends with a space"}
+		return bad("starts or ends with a space")
+	}
+	if c.Target == TargetAzure {
+		// MySQL identifiers hold only the Basic Multilingual Plane: "ASCII
+		// NUL (U+0000) and supplementary characters (U+10000 and higher)
+		// are not permitted in quoted or unquoted identifiers"
+		// (https://dev.mysql.com/doc/refman/8.0/en/identifiers.html).
+		// A name with an emoji would fail at run time with error 1267.
+		for _, r := range name {
+			if r > 0xFFFF {
+				return bad(fmt.Sprintf("contains %U, a character outside Unicode's Basic Multilingual Plane, which MySQL does not allow in a table name", r))
+			}
+		}
+		if n := fileNameBytes(name + stageSuffix); n+len(".ibd") > maxFileNameBytes {
+			return bad(fmt.Sprintf("is too long for the server's file names: MySQL keeps the staging table %q in a file named after it, with each character other than a-z, A-Z, 0-9 and _ written as up to 5 bytes, and a file name holds at most %d bytes; use a shorter name (at most %d such characters)",
+				name+stageSuffix, maxFileNameBytes, (maxFileNameBytes-len(".ibd")-len(stageSuffix))/5))
+		}
 	}
 	return nil
+}
+
+// maxFileNameBytes is the longest file name Linux file systems hold.
+const maxFileNameBytes = 255
+
+// fileNameBytes bounds the length of the file name MySQL and MariaDB make
+// from a table name (name.ibd, and name.frm on MariaDB): a-z, A-Z, 0-9 and
+// _ stay as they are; letters of other alphabets become @ and two
+// characters, any other character @ and four hex digits
+// (https://dev.mysql.com/doc/refman/8.0/en/identifier-mapping.html). Five
+// bytes are counted for every other character, so a name that passes fits.
+func fileNameBytes(name string) int {
+	n := 0
+	for _, r := range name {
+		if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			n++
+		} else {
+			n += 5
+		}
+	}
+	return n
 }
 
 func checkReadable(key, path string, c *Config) error {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dbsync/dbsync/internal/initest"
 	dbsync "github.com/dbsync/dbsync/sync"
 )
 
@@ -44,6 +45,9 @@ func writeConfig(t *testing.T, text string) string {
 	}
 	return p
 }
+
+// with is validConfig with the given settings merged over it.
+func with(settings string) string { return initest.Merge(validConfig, settings) }
 
 func load(t *testing.T, text string, opts dbsync.RunOptions, environ ...string) (*dbsync.Config, error) {
 	t.Helper()
@@ -140,24 +144,24 @@ func TestConfig_Validate(t *testing.T) {
 		wantKey string
 		want    string
 	}{
-		{"bad port", validConfig + "\n[source]\nport = 99999\n", dbsync.RunOptions{}, nil, "source.port", `"99999"`},
-		{"port not a number", validConfig + "\n[source]\nport = abc\n", dbsync.RunOptions{}, nil, "source.port", "whole number"},
-		{"bad bool", "[sync]\nfallback_enabled = maybe\n" + validConfig, dbsync.RunOptions{}, nil, "sync.fallback_enabled", "true or false"},
-		{"bad int", "[sync]\nmin_rows = -1\n" + validConfig, dbsync.RunOptions{}, nil, "sync.min_rows", "from 0"},
-		{"bad duration", "[sync]\ntimeout = soon\n" + validConfig, dbsync.RunOptions{}, nil, "sync.timeout", "duration"},
-		{"bad ssl_mode", validConfig + "\n[azure_mysql]\nssl_mode = yes\n", dbsync.RunOptions{}, nil, "azure_mysql.ssl_mode", "verify_identity"},
-		{"bad on_schema_change", "[sync]\non_schema_change = merge\n" + validConfig, dbsync.RunOptions{}, nil, "sync.on_schema_change", "fail, recreate"},
+		{"bad port", with("[source]\nport = 99999\n"), dbsync.RunOptions{}, nil, "source.port", `"99999"`},
+		{"port not a number", with("[source]\nport = abc\n"), dbsync.RunOptions{}, nil, "source.port", "whole number"},
+		{"bad bool", with("[sync]\nfallback_enabled = maybe\n"), dbsync.RunOptions{}, nil, "sync.fallback_enabled", "true or false"},
+		{"bad int", with("[sync]\nmin_rows = -1\n"), dbsync.RunOptions{}, nil, "sync.min_rows", "from 0"},
+		{"bad duration", with("[sync]\ntimeout = soon\n"), dbsync.RunOptions{}, nil, "sync.timeout", "duration"},
+		{"bad ssl_mode", with("[azure_mysql]\nssl_mode = yes\n"), dbsync.RunOptions{}, nil, "azure_mysql.ssl_mode", "verify_identity"},
+		{"bad on_schema_change", with("[sync]\non_schema_change = merge\n"), dbsync.RunOptions{}, nil, "sync.on_schema_change", "fail, recreate"},
 		{"unknown target", validConfig, dbsync.RunOptions{Target: "postgres"}, nil, "target", "azure or sqlite"},
 		{"missing sqlite path", strings.Replace(validConfig, "path = replica.db", "", 1), dbsync.RunOptions{}, nil, "sqlite.path", "--target sqlite"},
 		{"missing azure table", strings.Replace(validConfig, "table = items\n", "", 2), dbsync.RunOptions{Target: "azure"}, nil, "azure_mysql.table", "required"},
 		{"missing azure password", strings.Replace(validConfig, "password = pw", "", 1), dbsync.RunOptions{Target: "azure"}, nil, "azure_mysql.password", "Key Vault"},
 		{"missing source query", strings.Replace(validConfig, "query = SELECT *\n  FROM items   -- continued on an indented line, as configparser allows", "", 1), dbsync.RunOptions{}, nil, "source.query", "required"},
-		{"fallback without path", "[sync]\nfallback_enabled = true\n" + validConfig, dbsync.RunOptions{}, nil, "fallback.path", "fallback_enabled"},
-		{"table too long", validConfig + "\n[sqlite]\ntable = " + strings.Repeat("t", 60) + "\n", dbsync.RunOptions{}, nil, "sqlite.table", "too long"},
-		{"entra without verified TLS", validConfig + "\n[azure_mysql]\nauth = entra\nssl_mode = required\n", dbsync.RunOptions{Target: "azure"}, nil, "azure_mysql.ssl_mode", "verified TLS"},
+		{"fallback without path", with("[sync]\nfallback_enabled = true\n"), dbsync.RunOptions{}, nil, "fallback.path", "fallback_enabled"},
+		{"table too long", with("[sqlite]\ntable = " + strings.Repeat("t", 60) + "\n"), dbsync.RunOptions{}, nil, "sqlite.table", "too long"},
+		{"entra without verified TLS", with("[azure_mysql]\nauth = entra\nssl_mode = required\n"), dbsync.RunOptions{Target: "azure"}, nil, "azure_mysql.ssl_mode", "use verify_identity"},
 		{"unresolved Key Vault reference", validConfig, dbsync.RunOptions{}, []string{"DBSYNC_SOURCE_PASSWORD=@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/x/)"}, "source.password", "DBSYNC_SOURCE_PASSWORD"},
 		{"bad value from env names the variable", validConfig, dbsync.RunOptions{}, []string{"DBSYNC_SOURCE_PORT=x"}, "source.port", "environment DBSYNC_SOURCE_PORT"},
-		{"missing ssl_ca file", validConfig + "\n[azure_mysql]\nssl_ca = /no/such/ca.pem\n", dbsync.RunOptions{Target: "azure"}, nil, "azure_mysql.ssl_ca", "/no/such/ca.pem"},
+		{"missing ssl_ca file", with("[azure_mysql]\nssl_ca = /no/such/ca.pem\n"), dbsync.RunOptions{Target: "azure"}, nil, "azure_mysql.ssl_ca", "/no/such/ca.pem"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -217,7 +221,7 @@ func TestConfig_FileErrors(t *testing.T) {
 }
 
 func TestConfig_UnknownKeysWarn(t *testing.T) {
-	cfg, err := load(t, validConfig+"\n[sorce]\nhost = x\n[sync]\nfalback_enabled = true\n", dbsync.RunOptions{})
+	cfg, err := load(t, with("[sorce]\nhost = x\n[sync]\nfalback_enabled = true\n"), dbsync.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ var (
 // key with a bad value. The CLI exits 2 and the HTTP trigger answers 400.
 type ConfigError struct {
 	File   string // config file, when the problem is in it
+	Line   int    // line of File, when the problem is on one line
 	Key    string // "section.key", when one key is at fault
 	Value  string // the bad value; empty for secrets
 	Origin string // where the value came from: the file, an env var, a Key Vault secret, a run option
@@ -27,16 +28,24 @@ type ConfigError struct {
 
 func (e *ConfigError) Error() string {
 	msg := "config"
-	if e.File != "" && e.Key == "" {
-		msg += " " + e.File
+	where := e.File
+	if e.File != "" && e.Line > 0 {
+		where += fmt.Sprintf(" line %d", e.Line)
+	}
+	if e.Key == "" && where != "" {
+		msg += " " + where
 	}
 	if e.Key != "" {
 		msg += " " + e.Key
 		if e.Value != "" {
 			msg += fmt.Sprintf(" = %q", e.Value)
 		}
-		if e.Origin != "" {
-			msg += " (from " + e.Origin + ")"
+		origin := e.Origin
+		if e.Line > 0 {
+			origin = where
+		}
+		if origin != "" {
+			msg += " (from " + origin + ")"
 		}
 	}
 	msg += ": " + e.Reason

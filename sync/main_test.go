@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/dbsync/dbsync/internal/initest"
 	"github.com/dbsync/dbsync/internal/mariadbtest"
 	dbsync "github.com/dbsync/dbsync/sync"
 )
@@ -85,7 +86,7 @@ type env struct {
 	srcDB    string
 	target   *mariadbtest.Server
 	targetDB string
-	extra    string // extra config.ini text, appended
+	extra    string // config.ini settings merged over the base (initest.Merge)
 }
 
 func newEnv(t *testing.T, target *mariadbtest.Server) *env {
@@ -136,7 +137,7 @@ ssl_mode = verify_identity
 ssl_ca = %s
 `, e.target.Port, e.targetDB, e.target.User, e.target.Password, e.target.CA)
 	}
-	return s + "\n" + e.extra
+	return initest.Merge(s, e.extra)
 }
 
 // config writes config.ini and loads it with env overrides, as the CLI does.
