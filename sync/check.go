@@ -2,10 +2,7 @@ package sync
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -93,51 +90,24 @@ func fitTarget(cols []Column, table *targetTable, policy string) (string, error)
 // checkTarget connects to the target and reads its table's columns (nil
 // when there is no table yet, or the target cannot be reached).
 func (r *Runner) checkTarget(ctx context.Context, cfg *Config) (CheckResult, *targetTable) {
-	switch cfg.Target {
-	case TargetAzure:
-		t, err := r.openTarget(ctx, cfg, r.Logger)
-		if err != nil {
-			return failed("target", err), nil
-		}
-		defer t.close()
-		mt := t.(*mysqlTarget)
-		var local sql.NullString
-		_ = mt.db.QueryRowContext(ctx, "SELECT @@GLOBAL.local_infile").Scan(&local)
-		method := "LOAD DATA LOCAL allowed (load_method load_data)"
-		if local.String != "1" && !strings.EqualFold(local.String, "ON") {
-			method = "local_infile is OFF: rows will be loaded with multi-row INSERTs (load_method insert); set local_infile=ON on the server for the fastest load"
-		}
-		cols, err := mt.columns(ctx, cfg.AzureMySQL.Table)
-		if err != nil {
-			return failed("target", fmt.Errorf("read columns of target table %s: %w", quoteMySQL(cfg.AzureMySQL.Table), err)), nil
-		}
-		res := CheckResult{Name: "target", OK: true, Detail: fmt.Sprintf("%s, %s, %s, %s", mt.describe(), sessionTLS(ctx, mt.db, "azure_mysql", cfg.AzureMySQL.SSLMode), method, tableState(len(cols) > 0))}
-		if len(cols) == 0 {
-			return res, nil
-		}
-		return res, &targetTable{name: cfg.AzureMySQL.Table, cols: cols}
-	case TargetSQLite:
-		dir := filepath.Dir(cfg.SQLite.Path)
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return failed("target", fmt.Errorf("sqlite target folder %s does not exist", dir)), nil
-		}
-		f, err := os.CreateTemp(dir, ".dbsync-check-*")
-		if err != nil {
-			return failed("target", fmt.Errorf("sqlite target folder %s is not writable: %w", dir, err)), nil
-		}
-		f.Close()
-		os.Remove(f.Name())
-		cols, err := sqliteTableColumns(ctx, cfg.SQLite)
-		if err != nil {
-			return failed("target", err), nil
-		}
-		res := CheckResult{Name: "target", OK: true, Detail: fmt.Sprintf("sqlite %s table %s, folder writable, %s", cfg.SQLite.Path, quoteSQLite(cfg.SQLite.Table), tableState(len(cols) > 0))}
-		if len(cols) == 0 {
-			return res, nil
-		}
-		return res, &targetTable{name: cfg.SQLite.Table, cols: cols}
+	t, err := r.openTarget(ctx, cfg, r.Logger)
+	if err != nil {
+		return failed("target", err), nil
 	}
-	return failed("target", fmt.Errorf("unknown target %q", cfg.Target)), nil
+	defer t.close()
+	detail, err := t.probe(ctx)
+	if err != nil {
+		return failed("target", err), nil
+	}
+	cols, err := t.tableColumns(ctx)
+	if err != nil {
+		return failed("target", err), nil
+	}
+	res := CheckResult{Name: "target", OK: true, Detail: detail + ", " + tableState(len(cols) > 0)}
+	if len(cols) == 0 {
+		return res, nil
+	}
+	return res, &targetTable{name: cfg.TargetTable(), cols: cols}
 }
 
 func tableState(exists bool) string {
@@ -145,24 +115,6 @@ func tableState(exists bool) string {
 		return "table exists"
 	}
 	return "table does not exist yet: the first run creates it from the source's column types"
-}
-
-// sqliteTableColumns reads the SQLite target table's columns, read-only;
-// none when the file or the table does not exist yet.
-func sqliteTableColumns(ctx context.Context, c SQLiteConfig) ([]targetColumn, error) {
-	if _, err := os.Stat(c.Path); os.IsNotExist(err) {
-		return nil, nil
-	}
-	db, err := openSQLite(c.Path, true)
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite target %s: %w", c.Path, err)
-	}
-	defer db.Close()
-	cols, _, err := (&sqliteTarget{}).columns(ctx, db, c.Table)
-	if err != nil {
-		return nil, fmt.Errorf("read columns of %s in %s: %w", quoteSQLite(c.Table), c.Path, err)
-	}
-	return cols, nil
 }
 
 // sessionTLS describes the TLS of a session, as the server sees it, and

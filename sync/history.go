@@ -3,11 +3,8 @@ package sync
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -399,26 +396,17 @@ func parseHistoryTime(v any) time.Time {
 // other tables sharing the history table are not included), newest first.
 // A target without a history table has no runs yet.
 func (r *Runner) History(ctx context.Context, cfg *Config, limit int) ([]Report, error) {
-	var h historyStore
-	switch cfg.Target {
-	case TargetSQLite:
-		if _, err := os.Stat(cfg.SQLite.Path); errors.Is(err, fs.ErrNotExist) {
-			return []Report{}, nil
-		}
-		db, err := openSQLite(cfg.SQLite.Path, true)
-		if err != nil {
-			return nil, fmt.Errorf("open sqlite target %s: %w", cfg.SQLite.Path, err)
-		}
-		defer db.Close()
-		h = historyStore{db: db, name: cfg.Sync.HistoryTable, where: cfg.SQLite.Path, dialect: sqliteHistory}
-	default:
-		t, err := r.openTarget(ctx, cfg, r.Logger)
-		if err != nil {
-			return nil, err
-		}
-		mt := t.(*mysqlTarget)
-		defer mt.close()
-		h = mt.historyStore()
+	t, err := r.openTarget(ctx, cfg, r.Logger)
+	if err != nil {
+		return nil, err
+	}
+	defer t.close()
+	h, err := t.openHistory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return []Report{}, nil
 	}
 	return h.recent(ctx, cfg.Target, cfg.TargetTable(), limit)
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -33,6 +35,7 @@ var targetSessionParams = map[string]string{
 type mysqlTarget struct {
 	cfg      AzureMySQLConfig
 	history  string
+	password PasswordFunc // nil: the configured password
 	log      *slog.Logger
 	db       *sql.DB
 	lockConn *sql.Conn
@@ -52,24 +55,47 @@ type mysqlTarget struct {
 	swapTries   int
 }
 
-func openMySQLTarget(ctx context.Context, c AzureMySQLConfig, history string, password PasswordFunc, log *slog.Logger) (*mysqlTarget, error) {
-	db, err := newMySQLDB(c.MySQLConfig, mysqlOptions{params: targetSessionParams, password: password})
+// newMySQLTarget describes the MySQL target of c; connect reaches it.
+func newMySQLTarget(c AzureMySQLConfig, history string, password PasswordFunc, log *slog.Logger) *mysqlTarget {
+	return &mysqlTarget{cfg: c, history: history, password: password, log: log}
+}
+
+func (t *mysqlTarget) connect(ctx context.Context, rep *Report) error {
+	c := t.cfg
+	if c.Auth == AuthEntra && t.password == nil {
+		return errors.New("[azure_mysql] auth = entra needs an Azure identity, and none is set up in this process")
+	}
+	t.log.Info("connecting to target", "host", c.Host, "port", c.Port, "database", c.Database, "ssl_mode", string(c.SSLMode), "auth", c.Auth)
+	db, err := newMySQLDB(c.MySQLConfig, mysqlOptions{params: targetSessionParams, password: t.password})
 	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", c.Host, err)
+		return fmt.Errorf("target %s: %w", c.Host, err)
 	}
 	db.SetMaxOpenConns(4)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to target %s:%d database %s: %w", c.Host, c.Port, c.Database, explainConnectError("azure_mysql", c.MySQLConfig, err))
+		return fmt.Errorf("connect to target %s:%d database %s: %w", c.Host, c.Port, c.Database, explainConnectError("azure_mysql", c.MySQLConfig, err))
 	}
-	t := &mysqlTarget{cfg: c, history: history, log: log, db: db}
 	var lctn int
 	if err := db.QueryRowContext(ctx, "SELECT @@lower_case_table_names").Scan(&lctn); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("read lower_case_table_names on target %s: %w", c.Host, err)
+		return fmt.Errorf("read lower_case_table_names on target %s: %w", c.Host, err)
 	}
-	t.lowerCaseNames = lctn == 1
-	return t, nil
+	plain, err := unencrypted(ctx, db, c.SSLMode)
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("read the TLS state of the target session: %w", err)
+	}
+	if plain && rep != nil {
+		rep.noteUnencrypted("target")
+		logUnencrypted(t.log, "azure_mysql", "target", c.SSLMode)
+	}
+	t.db, t.lowerCaseNames = db, lctn == 1
+	return nil
+}
+
+// guardKey is the server, database and table, as the config names them.
+func (t *mysqlTarget) guardKey() string {
+	return "azure:" + net.JoinHostPort(t.cfg.Host, strconv.Itoa(t.cfg.Port)) + "/" + t.cfg.Database + "/" + t.cfg.Table
 }
 
 // stored is a table name as the server stores it. With
@@ -298,6 +324,35 @@ func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
 	return t.historyStore().start(ctx, r, t.log)
 }
 
+// probe says where the target is, its TLS and how rows will be loaded.
+func (t *mysqlTarget) probe(ctx context.Context) (string, error) {
+	method := "LOAD DATA LOCAL allowed (load_method load_data)"
+	if !t.localInfile(ctx, t.db) {
+		method = "local_infile is OFF: rows will be loaded with multi-row INSERTs (load_method insert); set local_infile=ON on the server for the fastest load"
+	}
+	return fmt.Sprintf("%s, %s, %s", t.describe(), sessionTLS(ctx, t.db, "azure_mysql", t.cfg.SSLMode), method), nil
+}
+
+// localInfile reports whether the server allows LOAD DATA LOCAL.
+func (t *mysqlTarget) localInfile(ctx context.Context, q rowQueryer) bool {
+	var v sql.NullString
+	_ = q.QueryRowContext(ctx, "SELECT @@GLOBAL.local_infile").Scan(&v)
+	return v.String == "1" || strings.EqualFold(v.String, "ON")
+}
+
+func (t *mysqlTarget) tableColumns(ctx context.Context) ([]targetColumn, error) {
+	cols, err := t.columns(ctx, t.cfg.Table)
+	if err != nil {
+		return nil, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(t.cfg.Table), err)
+	}
+	return cols, nil
+}
+
+func (t *mysqlTarget) openHistory(context.Context) (*historyStore, error) {
+	h := t.historyStore()
+	return &h, nil
+}
+
 // historyStore is the history table in the target database.
 func (t *mysqlTarget) historyStore() historyStore {
 	return historyStore{db: t.db, name: t.history, where: "database " + t.cfg.Database, dialect: mysqlHistory}
@@ -523,5 +578,7 @@ func (t *mysqlTarget) close() {
 		_, _ = t.lockConn.ExecContext(context.Background(), "DO RELEASE_LOCK(?)", t.lockName())
 		t.lockConn.Close()
 	}
-	t.db.Close()
+	if t.db != nil {
+		t.db.Close()
+	}
 }

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -51,21 +48,13 @@ func NewRunner(log *slog.Logger) *Runner {
 // ActiveRun returns the id of the run this process has going on cfg's
 // target table, if any.
 func (r *Runner) ActiveRun(cfg *Config) string {
+	tgt, err := r.newTarget(cfg, r.Logger)
+	if err != nil {
+		return ""
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.active[guardKey(cfg)]
-}
-
-func guardKey(cfg *Config) string {
-	if cfg.Target == TargetSQLite {
-		p, err := filepath.Abs(cfg.SQLite.Path)
-		if err != nil {
-			p = cfg.SQLite.Path
-		}
-		return "sqlite:" + p + ":" + cfg.SQLite.Table
-	}
-	a := cfg.AzureMySQL
-	return "azure:" + net.JoinHostPort(a.Host, strconv.Itoa(a.Port)) + "/" + a.Database + "/" + a.Table
+	return r.active[tgt.guardKey()]
 }
 
 func (r *Runner) enter(key, runID string) bool {
@@ -124,7 +113,11 @@ func (r *Runner) Run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 }
 
 func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Logger) (err error) {
-	key := guardKey(cfg)
+	tgt, err := r.newTarget(cfg, log)
+	if err != nil {
+		return err
+	}
+	key := tgt.guardKey()
 	if !r.enter(key, rep.RunID) {
 		rep.Status = StatusBusy
 		return ErrBusy
@@ -139,10 +132,8 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 		log.Info("dry run: source read, target untouched", "rows", rep.Rows, "source", rep.Source)
 		return nil
 	}
-	var tgt target
-	retries, err := defaultRetry.do(ctx, log, "connect to target", func() (err error) {
-		tgt, err = r.connectTarget(ctx, cfg, rep, log)
-		return err
+	retries, err := defaultRetry.do(ctx, log, "connect to target", func() error {
+		return tgt.connect(ctx, rep)
 	})
 	rep.Retries += retries
 	if err != nil {
@@ -201,48 +192,45 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 
 // openTarget connects to the target outside a run (check, history).
 func (r *Runner) openTarget(ctx context.Context, cfg *Config, log *slog.Logger) (target, error) {
-	return r.connectTarget(ctx, cfg, nil, log)
-}
-
-// connectTarget connects to the target; rep, when not nil, records that the
-// connection runs without TLS.
-func (r *Runner) connectTarget(ctx context.Context, cfg *Config, rep *Report, log *slog.Logger) (target, error) {
-	if cfg.Target == TargetSQLite {
-		return openSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log)
-	}
-	var password PasswordFunc
-	if cfg.AzureMySQL.Auth == AuthEntra {
-		if r.Token == nil {
-			return nil, errors.New("[azure_mysql] auth = entra needs an Azure identity, and none is set up in this process")
-		}
-		password = func(ctx context.Context) (string, error) {
-			tok, err := r.Token(ctx, EntraMySQLScope)
-			if err != nil {
-				return "", fmt.Errorf("get Entra ID token for Azure MySQL: %w", err)
-			}
-			return tok, nil
-		}
-	}
-	log.Info("connecting to target", "host", cfg.AzureMySQL.Host, "port", cfg.AzureMySQL.Port, "database", cfg.AzureMySQL.Database, "ssl_mode", string(cfg.AzureMySQL.SSLMode), "auth", cfg.AzureMySQL.Auth)
-	t, err := openMySQLTarget(ctx, cfg.AzureMySQL, cfg.Sync.HistoryTable, password, log)
+	tgt, err := r.newTarget(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	if plain, err := unencrypted(ctx, t.db, cfg.AzureMySQL.SSLMode); err != nil {
-		t.close()
-		return nil, fmt.Errorf("read the TLS state of the target session: %w", err)
-	} else if plain && rep != nil {
-		rep.noteUnencrypted("target")
-		logUnencrypted(log, "azure_mysql", "target", cfg.AzureMySQL.SSLMode)
+	if err := tgt.connect(ctx, nil); err != nil {
+		tgt.close()
+		return nil, err
 	}
-	t.swapTryWait, t.swapTries = r.SwapTryWait, r.SwapTries
-	if t.swapTryWait <= 0 {
-		t.swapTryWait = 2 * time.Second
+	return tgt, nil
+}
+
+// newTarget is the one place that picks a backend by the run's target;
+// nothing is connected yet.
+func (r *Runner) newTarget(cfg *Config, log *slog.Logger) (target, error) {
+	switch cfg.Target {
+	case TargetSQLite:
+		return newSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log), nil
+	case TargetAzure:
+		var password PasswordFunc
+		if cfg.AzureMySQL.Auth == AuthEntra && r.Token != nil {
+			password = func(ctx context.Context) (string, error) {
+				tok, err := r.Token(ctx, EntraMySQLScope)
+				if err != nil {
+					return "", fmt.Errorf("get Entra ID token for Azure MySQL: %w", err)
+				}
+				return tok, nil
+			}
+		}
+		t := newMySQLTarget(cfg.AzureMySQL, cfg.Sync.HistoryTable, password, log)
+		t.swapTryWait, t.swapTries = r.SwapTryWait, r.SwapTries
+		if t.swapTryWait <= 0 {
+			t.swapTryWait = 2 * time.Second
+		}
+		if t.swapTries <= 0 {
+			t.swapTries = 10
+		}
+		return t, nil
 	}
-	if t.swapTries <= 0 {
-		t.swapTries = 10
-	}
-	return t, nil
+	return nil, fmt.Errorf("unknown target %q: want azure or sqlite", cfg.Target)
 }
 
 // EntraMySQLScope is the token scope for Azure Database for MySQL.

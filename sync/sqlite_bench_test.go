@@ -31,8 +31,8 @@ var benchColumns = []Column{
 // SQLite target through the same stage/swap as a run.
 func BenchmarkSQLiteTarget(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "bench.db")
-	t, err := openSQLiteTarget(SQLiteConfig{Path: path, Table: "items"}, "dbsync_runs", slog.New(slog.DiscardHandler))
-	if err != nil {
+	t := newSQLiteTarget(SQLiteConfig{Path: path, Table: "items"}, "dbsync_runs", slog.New(slog.DiscardHandler))
+	if err := t.connect(context.Background(), nil); err != nil {
 		b.Fatal(err)
 	}
 	if err := t.lock(context.Background()); err != nil {

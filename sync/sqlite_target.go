@@ -7,44 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
-
-// openSQLite opens a SQLite file through a URI, so that any path works.
-// busy_timeout lets readers and writers wait for each other instead of
-// failing with SQLITE_BUSY.
-func openSQLite(path string, readOnly bool) (*sql.DB, error) {
-	mode := "rwc"
-	if readOnly {
-		mode = "ro"
-	}
-	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath()}
-	q := url.Values{}
-	q.Set("mode", mode)
-	q.Add("_pragma", "busy_timeout(30000)")
-	q.Set("_txlock", "immediate")
-	u.RawQuery = q.Encode()
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	if err := db.Ping(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
 
 // sqliteTarget writes a SQLite file. The whole run — staging, verify, swap —
 // is one transaction, so a crash leaves the file as it was.
@@ -60,22 +32,89 @@ type sqliteTarget struct {
 	// stage to swap; nil outside it.
 	conn        *sql.Conn
 	exists      bool
-	recreateSQL []string // the table's indexes and triggers, re-created after the swap
+	recreateSQL []string  // the table's indexes and triggers, re-created after the swap
+	readers     []*sql.DB // read-only handles of check and history, closed by close
 }
 
-func openSQLiteTarget(c SQLiteConfig, history string, log *slog.Logger) (*sqliteTarget, error) {
-	dir := filepath.Dir(c.Path)
+// newSQLiteTarget describes the SQLite target of c; connect checks its
+// path, and lock opens it.
+func newSQLiteTarget(c SQLiteConfig, history string, log *slog.Logger) *sqliteTarget {
+	return &sqliteTarget{path: c.Path, table: c.Table, history: history, log: log}
+}
+
+func (t *sqliteTarget) connect(context.Context, *Report) error {
+	dir := filepath.Dir(t.path)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("sqlite target [sqlite] path = %s: folder %s does not exist; create it first", c.Path, dir)
+		return fmt.Errorf("sqlite target [sqlite] path = %s: folder %s does not exist; create it first", t.path, dir)
 	}
-	if st, err := os.Stat(c.Path); err == nil && st.IsDir() {
-		return nil, fmt.Errorf("sqlite target [sqlite] path = %s: is a directory, not a SQLite file", c.Path)
+	if st, err := os.Stat(t.path); err == nil && st.IsDir() {
+		return fmt.Errorf("sqlite target [sqlite] path = %s: is a directory, not a SQLite file", t.path)
 	}
-	real, err := resolveSymlinks(c.Path)
+	real, err := resolveSymlinks(t.path)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite target [sqlite] path = %s: resolve symlinks: %w", c.Path, err)
+		return fmt.Errorf("sqlite target [sqlite] path = %s: resolve symlinks: %w", t.path, err)
 	}
-	return &sqliteTarget{path: c.Path, realPath: real, table: c.Table, history: history, log: log}, nil
+	t.realPath = real
+	return nil
+}
+
+// guardKey is the file, by its absolute path, and the table.
+func (t *sqliteTarget) guardKey() string {
+	p, err := filepath.Abs(t.path)
+	if err != nil {
+		p = t.path
+	}
+	return "sqlite:" + p + ":" + t.table
+}
+
+// probe checks that the target's folder takes new files (the journal, or
+// the file itself on the first run).
+func (t *sqliteTarget) probe(context.Context) (string, error) {
+	dir := filepath.Dir(t.path)
+	f, err := os.CreateTemp(dir, ".dbsync-check-*")
+	if err != nil {
+		return "", fmt.Errorf("sqlite target folder %s is not writable: %w", dir, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return fmt.Sprintf("sqlite %s table %s, folder writable", t.path, quoteSQLite(t.table)), nil
+}
+
+// readOnly opens the file read-only for check and history; nil when it
+// does not exist yet.
+func (t *sqliteTarget) readOnly() (*sql.DB, error) {
+	if _, err := os.Stat(t.path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	db, err := openSQLite(t.path, true)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite target %s: %w", t.path, err)
+	}
+	return db, nil
+}
+
+func (t *sqliteTarget) tableColumns(ctx context.Context) ([]targetColumn, error) {
+	db, err := t.readOnly()
+	if db == nil || err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	cols, _, err := t.columns(ctx, db, t.table)
+	if err != nil {
+		return nil, fmt.Errorf("read columns of %s in %s: %w", quoteSQLite(t.table), t.path, err)
+	}
+	return cols, nil
+}
+
+// openHistory reads the history table through a read-only handle that close
+// closes; a run's own handle (t.db) is not touched.
+func (t *sqliteTarget) openHistory(context.Context) (*historyStore, error) {
+	db, err := t.readOnly()
+	if db == nil || err != nil {
+		return nil, err
+	}
+	t.readers = append(t.readers, db)
+	return &historyStore{db: db, name: t.history, where: t.path, dialect: sqliteHistory}, nil
 }
 
 // resolveSymlinks returns the absolute path of the file path names, with
@@ -493,6 +532,9 @@ func (t *sqliteTarget) close() {
 	t.discard(context.Background())
 	if t.db != nil {
 		t.db.Close()
+	}
+	for _, db := range t.readers {
+		db.Close()
 	}
 	if t.lockFile != nil {
 		t.lockFile.Close() // releases the flock

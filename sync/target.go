@@ -8,10 +8,18 @@ import (
 )
 
 // target is where a run writes: a staging table next to the target table,
-// loaded, verified, then swapped in atomically.
+// loaded, verified, then swapped in atomically. Everything that differs
+// between the backends lives behind it, so the run, check and history never
+// ask which backend they have; newTarget is the one place that picks one.
 type target interface {
 	// describe names the target for messages: kind, place and table.
 	describe() string
+	// guardKey names the target table for the in-process guard: the same
+	// key for every config that reaches the same table.
+	guardKey() string
+	// connect reaches the target; rep, when not nil, records that the
+	// connection runs without TLS.
+	connect(ctx context.Context, rep *Report) error
 	// lock takes the run lock for the target table, or returns ErrBusy.
 	lock(ctx context.Context) error
 	// begin cleans up what a crashed run left and records the run as running.
@@ -28,6 +36,15 @@ type target interface {
 	finish(ctx context.Context, r *Report) error
 	// loadMethod is how stage loaded rows: load_data, insert or sqlite.
 	loadMethod() string
+	// probe says what check reports of the target, without writing to it:
+	// where it is, TLS, how rows would be loaded, whether it is writable.
+	probe(ctx context.Context) (string, error)
+	// tableColumns reads the target table's columns, without writing;
+	// none when there is no such table yet.
+	tableColumns(ctx context.Context) ([]targetColumn, error)
+	// openHistory opens the history table for reading, without creating
+	// anything; nil when the target has no history yet.
+	openHistory(ctx context.Context) (*historyStore, error)
 	close()
 }
 

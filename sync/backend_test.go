@@ -1,0 +1,134 @@
+package sync
+
+import (
+	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBackend_OnePlaceChooses: outside config parsing and newTarget, no
+// code asks which backend it has — no type assertion on a target, no
+// switch or comparison on the run's target (issue #10 item 2).
+func TestBackend_OnePlaceChooses(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") || strings.HasPrefix(name, "config") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Name.Name == "newTarget" {
+				continue
+			}
+			ast.Inspect(fn, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.TypeAssertExpr:
+					if star, ok := n.Type.(*ast.StarExpr); ok {
+						if id, ok := star.X.(*ast.Ident); ok && strings.HasSuffix(id.Name, "Target") {
+							t.Errorf("%s: %s asserts a target's type (*%s); give the target interface a method instead", fset.Position(n.Pos()), fn.Name.Name, id.Name)
+						}
+					}
+				case *ast.SwitchStmt:
+					if isTargetField(n.Tag) {
+						t.Errorf("%s: %s switches on the run's target; only newTarget may", fset.Position(n.Pos()), fn.Name.Name)
+					}
+				case *ast.BinaryExpr:
+					if (n.Op == token.EQL || n.Op == token.NEQ) && (isTargetField(n.X) || isTargetField(n.Y)) {
+						t.Errorf("%s: %s compares the run's target; only newTarget may choose by it", fset.Position(n.Pos()), fn.Name.Name)
+					}
+				}
+				return true
+			})
+		}
+	}
+}
+
+// isTargetField matches cfg.Target (any x.Target).
+func isTargetField(e ast.Expr) bool {
+	sel, ok := e.(*ast.SelectorExpr)
+	return ok && sel.Sel.Name == "Target"
+}
+
+// TestBackend_SQLiteThroughInterface drives the SQLite backend only
+// through the target interface, as check, history and a run do: a
+// missing file has no columns and no history; after a run both are there;
+// two names of one file share one guard key.
+func TestBackend_SQLiteThroughInterface(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	cfg := &Config{Target: TargetSQLite, SQLite: SQLiteConfig{Path: filepath.Join(dir, "r.db"), Table: "items"}, Sync: SyncConfig{HistoryTable: "dbsync_runs"}}
+	r := NewRunner(log)
+	tgt, err := r.openTarget(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.close()
+	if detail, err := tgt.probe(ctx); err != nil || !strings.Contains(detail, "folder writable") {
+		t.Fatalf("probe: %q %v", detail, err)
+	}
+	if cols, err := tgt.tableColumns(ctx); err != nil || len(cols) != 0 {
+		t.Fatalf("columns before the first run: %v %v", cols, err)
+	}
+	if h, err := tgt.openHistory(ctx); err != nil || h != nil {
+		t.Fatalf("history before the first run: %v %v", h, err)
+	}
+	if _, err := os.Stat(cfg.SQLite.Path); err == nil {
+		t.Fatal("check or history created the target file")
+	}
+
+	rep := NewReport(cfg, TriggerCLI)
+	if err := tgt.lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tgt.begin(ctx, rep); err != nil {
+		t.Fatal(err)
+	}
+	rows := &repeatRows{cols: []Column{{Name: "id", Kind: KindInt}, {Name: "name", Kind: KindText}}, row: [][]byte{[]byte("1"), []byte("a")}, n: 1}
+	if n, err := tgt.stage(ctx, rows, SchemaFail); err != nil || n != 1 {
+		t.Fatalf("stage: %d %v", n, err)
+	}
+	if _, err := tgt.swap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep.Status = StatusSucceeded
+	if err := tgt.finish(ctx, rep); err != nil {
+		t.Fatal(err)
+	}
+	if cols, err := tgt.tableColumns(ctx); err != nil || len(cols) != 2 || cols[1].name != "name" {
+		t.Fatalf("columns after the run: %+v %v", cols, err)
+	}
+	h, err := tgt.openHistory(ctx)
+	if err != nil || h == nil {
+		t.Fatalf("history after the run: %v %v", h, err)
+	}
+	runs, err := h.recent(ctx, TargetSQLite, "items", 5)
+	if err != nil || len(runs) != 1 || runs[0].RunID != rep.RunID || runs[0].Status != StatusSucceeded {
+		t.Fatalf("history: %+v %v", runs, err)
+	}
+
+	t.Chdir(dir)
+	rel := *cfg
+	rel.SQLite.Path = "r.db"
+	other, err := r.newTarget(&rel, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.guardKey() != tgt.guardKey() {
+		t.Errorf("guard keys differ for one file: %q and %q", other.guardKey(), tgt.guardKey())
+	}
+}
