@@ -70,21 +70,21 @@ func (r *Runner) checkFallback(ctx context.Context, cfg *Config, table *targetTa
 }
 
 // fitTarget matches a source's columns against the target table by the
-// run's own rule (matchColumns). With on_schema_change = fail a difference
+// run's own rule (planStage). With on_schema_change = fail a difference
 // fails the run, so it is an error here, listing the columns; with
 // recreate it is a note. No table yet: the first run creates it.
 func fitTarget(cols []Column, table *targetTable, policy string) (string, error) {
 	if table == nil {
 		return "", nil
 	}
-	_, diffs := matchColumns(cols, table.cols)
-	switch {
-	case len(diffs) == 0:
-		return ", columns fit the target table", nil
-	case policy == SchemaRecreate:
-		return ", columns differ from the target table, which on_schema_change = recreate rebuilds: " + strings.Join(diffs, "; "), nil
+	plan, err := planStage(table.name, cols, table.cols, policy, nil)
+	if err != nil {
+		return "", err
 	}
-	return "", &SchemaError{Table: table.name, Differences: diffs}
+	if len(plan.differences) == 0 {
+		return ", columns fit the target table", nil
+	}
+	return ", columns differ from the target table, which on_schema_change = recreate rebuilds: " + strings.Join(plan.differences, "; "), nil
 }
 
 // checkTarget connects to the target and reads its table's columns (nil

@@ -406,17 +406,11 @@ func (t *mysqlTarget) stage(ctx context.Context, src rowReader, policy string) (
 		return 0, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
 	}
 	srcCols := src.Columns()
-	createFromSource := len(existing) == 0
-	if !createFromSource {
-		if _, diffs := matchColumns(srcCols, existing); len(diffs) > 0 {
-			if policy != SchemaRecreate {
-				return 0, &SchemaError{Table: table, Differences: diffs}
-			}
-			t.log.Warn("on_schema_change = recreate: rebuilding the table from the source's column types", "table", table, "differences", strings.Join(diffs, "; "))
-			createFromSource = true
-		}
+	schema, err := planStage(table, srcCols, existing, policy, t.log)
+	if err != nil {
+		return 0, err
 	}
-	if createFromSource {
+	if schema.fromSource {
 		if p, ok := src.(exactTyper); ok {
 			if err := p.exactTypes(ctx); err != nil {
 				t.log.Warn("cannot read the source's exact column types (needs CREATE TEMPORARY TABLES on the primary); deriving them from result metadata", "error", err.Error())

@@ -256,19 +256,11 @@ func (t *sqliteTarget) stage(ctx context.Context, src rowReader, policy string) 
 	}
 	t.exists = exists
 	srcCols := src.Columns()
-	var order []int
-	createFromSource := !exists
-	if exists {
-		var diffs []string
-		order, diffs = matchColumns(srcCols, dst)
-		if len(diffs) > 0 {
-			if policy != SchemaRecreate {
-				return 0, &SchemaError{Table: t.table, Differences: diffs}
-			}
-			createFromSource = true
-		}
+	plan, err := planStage(t.table, srcCols, dst, policy, t.log)
+	if err != nil {
+		return 0, err
 	}
-	if createFromSource {
+	if plan.fromSource {
 		defs := make([]string, len(srcCols))
 		for i, c := range srcCols {
 			defs[i] = quoteSQLite(c.Name) + " " + c.sqliteDefinition()
@@ -285,8 +277,8 @@ func (t *sqliteTarget) stage(ctx context.Context, src rowReader, policy string) 
 	names := make([]string, len(srcCols))
 	for i, c := range srcCols {
 		names[i] = quoteSQLite(c.Name)
-		if !createFromSource {
-			names[i] = quoteSQLite(dst[order[i]].name)
+		if !plan.fromSource {
+			names[i] = quoteSQLite(dst[plan.order[i]].name)
 		}
 	}
 	n, err := insertSQLiteRows(ctx, tx, stage, names, src)

@@ -1,0 +1,111 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestPlanStage(t *testing.T) {
+	src := []Column{{Name: "id", Kind: KindInt}, {Name: "Name", Kind: KindText}}
+	cases := []struct {
+		name       string
+		existing   []targetColumn
+		policy     string
+		fromSource bool
+		order      []int
+		diffs      []string // substrings, in order
+		wantErr    bool
+		warns      bool
+	}{
+		{name: "no target table: from the source", policy: SchemaFail, fromSource: true},
+		{name: "same columns, other order and case", policy: SchemaFail,
+			existing: []targetColumn{{name: "name", dataType: "text"}, {name: "ID", dataType: "int"}}, order: []int{1, 0}},
+		{name: "extra nullable target column is fine", policy: SchemaFail,
+			existing: []targetColumn{{name: "id"}, {name: "name"}, {name: "note"}}, order: []int{0, 1}},
+		{name: "source column missing, fail", policy: SchemaFail,
+			existing: []targetColumn{{name: "id"}}, diffs: []string{"source column `Name` is not in the target table"}, wantErr: true},
+		{name: "required target column missing, fail", policy: SchemaFail,
+			existing: []targetColumn{{name: "id"}, {name: "name"}, {name: "must", required: true}}, diffs: []string{"target column `must` (NOT NULL, no default)"}, wantErr: true},
+		{name: "generated target column, fail", policy: SchemaFail,
+			existing: []targetColumn{{name: "id"}, {name: "name", generated: true}}, diffs: []string{"source column `Name` is a generated column"}, wantErr: true},
+		{name: "differences with recreate: rebuild and warn", policy: SchemaRecreate,
+			existing: []targetColumn{{name: "id"}}, fromSource: true, diffs: []string{"source column `Name` is not in the target table"}, warns: true},
+		{name: "no differences with recreate: keep the table", policy: SchemaRecreate,
+			existing: []targetColumn{{name: "id"}, {name: "name"}}, order: []int{0, 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var logged bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&logged, nil))
+			plan, err := planStage("items", src, tc.existing, tc.policy, log)
+			diffs := plan.differences
+			var se *SchemaError
+			if errors.As(err, &se) {
+				diffs = se.Differences
+				if se.Table != "items" {
+					t.Errorf("schema error names table %q", se.Table)
+				}
+			}
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if plan.fromSource != tc.fromSource || !reflect.DeepEqual(plan.order, tc.order) {
+				t.Errorf("plan %+v, want fromSource %v order %v", plan, tc.fromSource, tc.order)
+			}
+			if len(diffs) != len(tc.diffs) {
+				t.Fatalf("differences %q, want %d", diffs, len(tc.diffs))
+			}
+			for i, d := range tc.diffs {
+				if !strings.Contains(diffs[i], d) {
+					t.Errorf("difference %q does not say %q", diffs[i], d)
+				}
+			}
+			if warned := strings.Contains(logged.String(), "level=WARN") && strings.Contains(logged.String(), "on_schema_change = recreate"); warned != tc.warns {
+				t.Errorf("warning logged = %v, want %v: %s", warned, tc.warns, logged.String())
+			}
+			if plan2, err2 := planStage("items", src, tc.existing, tc.policy, nil); !reflect.DeepEqual(plan, plan2) || (err == nil) != (err2 == nil) {
+				t.Errorf("without a log the plan differs: %+v %v", plan2, err2)
+			}
+		})
+	}
+}
+
+// TestPlanStage_SQLiteRecreateWarns: a SQLite target rebuilt by
+// on_schema_change = recreate says so in the log, as a MySQL target does.
+func TestPlanStage_SQLiteRecreateWarns(t *testing.T) {
+	ctx := context.Background()
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	path := filepath.Join(t.TempDir(), "r.db")
+	load := func(cols []Column, row [][]byte) {
+		t.Helper()
+		tgt := newSQLiteTarget(SQLiteConfig{Path: path, Table: "items"}, "dbsync_runs", log)
+		defer tgt.close()
+		if err := tgt.connect(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := tgt.lock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tgt.stage(ctx, &repeatRows{cols: cols, row: row, n: 1}, SchemaRecreate); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tgt.swap(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load([]Column{{Name: "id", Kind: KindInt}}, [][]byte{[]byte("1")})
+	if strings.Contains(logged.String(), "recreate") {
+		t.Fatalf("the first load warned: %s", logged.String())
+	}
+	load([]Column{{Name: "id", Kind: KindInt}, {Name: "extra", Kind: KindText}}, [][]byte{[]byte("1"), []byte("x")})
+	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "source column `extra` is not in the target table") {
+		t.Fatalf("recreating the SQLite table logged no warning naming the difference:\n%s", logged.String())
+	}
+}
