@@ -133,6 +133,9 @@ func scanINI(path string, data []byte) (iniLines, error) {
 			if spec, known := knownKey(section, strings.ToLower(key)); known {
 				return found, &ConfigError{Key: spec.name(), Origin: path, Reason: fmt.Sprintf("is set twice, on lines %d and %d: keep one (dbsync does not guess which value is meant)", first, n)}
 			}
+			if _, known := knownTableKey(strings.ToLower(key)); known && isTableSection(section) {
+				return found, &ConfigError{Key: found.written[section] + "." + strings.ToLower(key), Origin: path, Reason: fmt.Sprintf("is set twice, on lines %d and %d: keep one (dbsync does not guess which value is meant)", first, n)}
+			}
 			return found, &ConfigError{File: path, Reason: fmt.Sprintf("lines %d and %d set the same key %s: keep one", first, n, showKey(section, key))}
 		}
 		found.keys[full] = n
