@@ -473,3 +473,31 @@ func TestConfig_ExampleMultiTable(t *testing.T) {
 		t.Fatalf("the example as shipped: %v", err)
 	}
 }
+
+// TestConfig_READMEMultiTable: README's three-table job loads as it says.
+func TestConfig_READMEMultiTable(t *testing.T) {
+	text, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(text), "### The job: one table or several")
+	_, rest, ok := strings.Cut(rest, "```ini\n")
+	block, _, _ := strings.Cut(rest, "```")
+	if !ok || block == "" {
+		t.Fatal("README's Configuration section has no ini example of a job")
+	}
+	var lines []string
+	for _, l := range strings.Split(block, "\n") {
+		lines = append(lines, strings.TrimPrefix(l, "  ")) // the list item's indent
+	}
+	cfg, err := load(t, multi(strings.Join(lines, "\n")), dbsync.RunOptions{Group: "crm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(cfg.Tables); !reflect.DeepEqual(got, []string{"customers", "order_lines", "orders"}) {
+		t.Errorf("tables %q", got)
+	}
+	if got := cfg.RunTables(); len(got) != 1 || got[0].Target != "Customers" {
+		t.Errorf("--group crm runs %+v", got)
+	}
+}
