@@ -71,7 +71,8 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
-	cfg := &Config{Target: TargetSQLite, SQLite: SQLiteConfig{Path: filepath.Join(dir, "r.db"), Table: "items"}, Sync: SyncConfig{HistoryTable: "dbsync_runs"}}
+	cfg := &Config{Target: TargetSQLite, SQLite: SQLiteConfig{Path: filepath.Join(dir, "r.db"), Table: "items"}, Sync: SyncConfig{HistoryTable: "dbsync_runs"},
+		Tables: []TableConfig{{Name: "items", Target: "items"}}}
 	r := NewRunner(log)
 	tgt, err := r.openTarget(ctx, cfg, log)
 	if err != nil {
@@ -81,7 +82,7 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	if detail, err := tgt.probe(ctx); err != nil || !strings.Contains(detail, "folder writable") {
 		t.Fatalf("probe: %q %v", detail, err)
 	}
-	if cols, err := tgt.tableColumns(ctx); err != nil || len(cols) != 0 {
+	if cols, err := tgt.tableColumns(ctx, "items"); err != nil || len(cols) != 0 {
 		t.Fatalf("columns before the first run: %v %v", cols, err)
 	}
 	if h, err := tgt.openHistory(ctx); err != nil || h != nil {
@@ -92,14 +93,14 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	}
 
 	rep := NewReport(cfg, TriggerCLI)
-	if err := tgt.lock(ctx); err != nil {
+	if err := tgt.lock(ctx, []string{"items"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tgt.begin(ctx, rep); err != nil {
 		t.Fatal(err)
 	}
 	rows := &repeatRows{cols: []Column{{Name: "id", Kind: KindInt}, {Name: "name", Kind: KindText}}, row: [][]byte{[]byte("1"), []byte("a")}, n: 1}
-	if n, err := tgt.stage(ctx, rows, SchemaFail); err != nil || n != 1 {
+	if n, _, err := tgt.stage(ctx, "items", rows, SchemaFail); err != nil || n != 1 {
 		t.Fatalf("stage: %d %v", n, err)
 	}
 	if _, err := tgt.swap(ctx); err != nil {
@@ -109,14 +110,14 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	if err := tgt.finish(ctx, rep); err != nil {
 		t.Fatal(err)
 	}
-	if cols, err := tgt.tableColumns(ctx); err != nil || len(cols) != 2 || cols[1].name != "name" {
+	if cols, err := tgt.tableColumns(ctx, "items"); err != nil || len(cols) != 2 || cols[1].name != "name" {
 		t.Fatalf("columns after the run: %+v %v", cols, err)
 	}
 	h, err := tgt.openHistory(ctx)
 	if err != nil || h == nil {
 		t.Fatalf("history after the run: %v %v", h, err)
 	}
-	runs, err := h.recent(ctx, TargetSQLite, "items", 5)
+	runs, err := h.recent(ctx, TargetSQLite, []string{"items"}, 5)
 	if err != nil || len(runs) != 1 || runs[0].RunID != rep.RunID || runs[0].Status != StatusSucceeded {
 		t.Fatalf("history: %+v %v", runs, err)
 	}
@@ -128,7 +129,7 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if other.guardKey() != tgt.guardKey() {
-		t.Errorf("guard keys differ for one file: %q and %q", other.guardKey(), tgt.guardKey())
+	if other.guardKey("items") != tgt.guardKey("items") {
+		t.Errorf("guard keys differ for one file: %q and %q", other.guardKey("items"), tgt.guardKey("items"))
 	}
 }

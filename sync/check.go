@@ -20,12 +20,13 @@ type CheckResult struct {
 // are matched against the target table as a run would match them. Secrets
 // are never part of a detail.
 func (r *Runner) Check(ctx context.Context, cfg *Config) []CheckResult {
-	// The target first: its table's columns are what each source must fill.
-	tgt, table := r.checkTarget(ctx, cfg)
-	return []CheckResult{r.checkPrimary(ctx, cfg, table), r.checkFallback(ctx, cfg, table), tgt}
+	// The target first: its tables' columns are what each source must fill.
+	tables := cfg.RunTables()
+	tgt, found := r.checkTarget(ctx, cfg, tables)
+	return []CheckResult{r.checkPrimary(ctx, cfg, tables, found), r.checkFallback(ctx, cfg, tables, found), tgt}
 }
 
-// targetTable is the target table as check found it.
+// targetTable is a target table as check found it.
 type targetTable struct {
 	name string
 	cols []targetColumn
@@ -35,38 +36,73 @@ func failed(name string, err error) CheckResult {
 	return CheckResult{Name: name, Detail: err.Error()}
 }
 
-func (r *Runner) checkPrimary(ctx context.Context, cfg *Config, table *targetTable) CheckResult {
+// checkTables matches each table's query on a source against its target
+// table; the detail lists them, named when the job has several.
+func checkTables(tables []TableConfig, found map[string]*targetTable,
+	columns func(t TableConfig) ([]Column, string, error)) (string, error) {
+	var details []string
+	for _, t := range tables {
+		cols, what, err := columns(t)
+		if err == nil {
+			var fit string
+			if fit, err = fitTarget(cols, found[t.Target], t.OnSchemaChange); err == nil {
+				d := fmt.Sprintf("query returns %d columns%s", len(cols), fit)
+				if len(tables) > 1 {
+					d = "table " + t.Target + ": " + d
+				}
+				details = append(details, d)
+				continue
+			}
+			err = fmt.Errorf("%s: %w", what, err)
+		}
+		if len(tables) > 1 {
+			err = fmt.Errorf("table %s: %w", t.Target, err)
+		}
+		return "", err
+	}
+	return strings.Join(details, "; "), nil
+}
+
+func (r *Runner) checkPrimary(ctx context.Context, cfg *Config, tables []TableConfig, found map[string]*targetTable) CheckResult {
 	src, err := connectMySQLSource(ctx, cfg.Source)
 	if err != nil {
 		return failed("primary", err)
 	}
 	defer src.Close()
-	cols, err := src.probeColumns(ctx)
+	detail, err := checkTables(tables, found, func(t TableConfig) ([]Column, string, error) {
+		what := iniKey(cfg.TableKey(t, "query"))
+		cols, err := src.probeColumns(ctx, t.Query, what)
+		return cols, what, err
+	})
 	if err != nil {
 		return failed("primary", err)
 	}
-	fit, err := fitTarget(cols, table, cfg.Sync.OnSchemaChange)
-	if err != nil {
-		return failed("primary", fmt.Errorf("[source] query: %w", err))
-	}
 	tls := sessionTLS(ctx, src.conn, "source", cfg.Source.SSLMode)
-	return CheckResult{Name: "primary", OK: true, Detail: fmt.Sprintf("%s:%d database %s, %s, query returns %d columns%s", cfg.Source.Host, cfg.Source.Port, cfg.Source.Database, tls, len(cols), fit)}
+	return CheckResult{Name: "primary", OK: true, Detail: fmt.Sprintf("%s:%d database %s, %s, %s", cfg.Source.Host, cfg.Source.Port, cfg.Source.Database, tls, detail)}
 }
 
-func (r *Runner) checkFallback(ctx context.Context, cfg *Config, table *targetTable) CheckResult {
+func (r *Runner) checkFallback(ctx context.Context, cfg *Config, tables []TableConfig, found map[string]*targetTable) CheckResult {
 	if !cfg.Sync.FallbackEnabled {
 		return CheckResult{Name: "fallback", OK: true, Detail: "disabled ([sync] fallback_enabled = false)"}
 	}
-	src, err := openSQLiteSource(ctx, cfg.Fallback)
+	src, err := openSQLiteSession(ctx, cfg.Fallback.Path)
 	if err != nil {
 		return failed("fallback", err)
 	}
 	defer src.Close()
-	fit, err := fitTarget(src.Columns(), table, cfg.Sync.OnSchemaChange)
+	detail, err := checkTables(tables, found, func(t TableConfig) ([]Column, string, error) {
+		what := iniKey(cfg.TableKey(t, "fallback_query"))
+		rows, err := src.query(ctx, t.FallbackQuery, what)
+		if err != nil {
+			return nil, what, err
+		}
+		defer rows.Close()
+		return rows.Columns(), what, nil
+	})
 	if err != nil {
-		return failed("fallback", fmt.Errorf("[fallback] query: %w", err))
+		return failed("fallback", err)
 	}
-	return CheckResult{Name: "fallback", OK: true, Detail: fmt.Sprintf("%s, query returns %d columns%s", cfg.Fallback.Path, len(src.Columns()), fit)}
+	return CheckResult{Name: "fallback", OK: true, Detail: fmt.Sprintf("%s, %s", cfg.Fallback.Path, detail)}
 }
 
 // fitTarget matches a source's columns against the target table by the
@@ -87,27 +123,31 @@ func fitTarget(cols []Column, table *targetTable, policy string) (string, error)
 	return ", columns differ from the target table, which on_schema_change = recreate rebuilds: " + strings.Join(plan.differences, "; "), nil
 }
 
-// checkTarget connects to the target and reads its table's columns (nil
-// when there is no table yet, or the target cannot be reached).
-func (r *Runner) checkTarget(ctx context.Context, cfg *Config) (CheckResult, *targetTable) {
+// checkTarget connects to the target and reads its tables' columns (none
+// for a table that does not exist yet, or when the target cannot be
+// reached).
+func (r *Runner) checkTarget(ctx context.Context, cfg *Config, tables []TableConfig) (CheckResult, map[string]*targetTable) {
+	found := map[string]*targetTable{}
 	t, err := r.openTarget(ctx, cfg, r.Logger)
 	if err != nil {
-		return failed("target", err), nil
+		return failed("target", err), found
 	}
 	defer t.close()
 	detail, err := t.probe(ctx)
 	if err != nil {
-		return failed("target", err), nil
+		return failed("target", err), found
 	}
-	cols, err := t.tableColumns(ctx)
-	if err != nil {
-		return failed("target", err), nil
+	for _, tc := range tables {
+		cols, err := t.tableColumns(ctx, tc.Target)
+		if err != nil {
+			return failed("target", err), found
+		}
+		detail += ", " + tc.Target + ": " + tableState(len(cols) > 0)
+		if len(cols) > 0 {
+			found[tc.Target] = &targetTable{name: tc.Target, cols: cols}
+		}
 	}
-	res := CheckResult{Name: "target", OK: true, Detail: detail + ", " + tableState(len(cols) > 0)}
-	if len(cols) == 0 {
-		return res, nil
-	}
-	return res, &targetTable{name: cfg.TargetTable(), cols: cols}
+	return CheckResult{Name: "target", OK: true, Detail: detail}, found
 }
 
 func tableState(exists bool) string {

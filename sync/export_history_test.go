@@ -10,7 +10,7 @@ func RecordRun(ctx context.Context, r *Runner, cfg *Config, rep *Report) error {
 		return err
 	}
 	defer tgt.close()
-	if err := tgt.lock(ctx); err != nil {
+	if err := tgt.lock(ctx, targetNames(cfg.RunTables())); err != nil {
 		return err
 	}
 	if err := tgt.begin(ctx, rep); err != nil {

@@ -54,6 +54,40 @@ var historyColumns = []historyColumn{
 	{"retries", historyInt, func(r *Report) any { return &r.Retries }},
 	{"swap_wait_ms", historyInt, func(r *Report) any { return &r.SwapWaitMS }},
 	{"unencrypted", historyWord, func(r *Report) any { return &r.Unencrypted }},
+	{"snapshot", historyWord, func(r *Report) any { return &r.Snapshot }},
+}
+
+// A history row is one table of one run: its key is (run_id, table), and
+// the columns table, rows, load_method and rows_per_sec are that table's
+// entry of Report.Tables. A report is read back by joining its rows.
+
+// historyRows are the rows that record r: one per table.
+func historyRows(r *Report) []Report {
+	if len(r.Tables) == 0 {
+		return []Report{*r}
+	}
+	rows := make([]Report, len(r.Tables))
+	for i, t := range r.Tables {
+		row := *r
+		row.Tables = nil
+		row.Table, row.Rows, row.LoadMethod, row.RowsPerSec = t.Table, t.Rows, t.LoadMethod, t.RowsPerSec
+		rows[i] = row
+	}
+	return rows
+}
+
+// joinHistoryRows is the report that rows of one run record (see historyRows).
+func joinHistoryRows(rows []Report) Report {
+	r := rows[0]
+	r.Tables = nil
+	for _, row := range rows {
+		r.Tables = append(r.Tables, TableReport{Table: row.Table, Rows: row.Rows, LoadMethod: row.LoadMethod, RowsPerSec: row.RowsPerSec})
+	}
+	if len(rows) > 1 {
+		r.Table = ""
+		r.sumTables()
+	}
+	return r
 }
 
 // historyDialect is what differs between the targets' history tables.
@@ -67,31 +101,86 @@ type historyDialect struct {
 	// columnsSQL lists a table's column names (none: no such table); its
 	// one parameter is the table name.
 	columnsSQL string
+	// keySQL lists the columns of a table's primary key; rekey changes an
+	// older table's key (run_id) to (run_id, table).
+	keySQL string
+	rekey  func(ctx context.Context, h historyStore) error
 }
 
 var mysqlHistory = historyDialect{
 	quote: quoteMySQL,
 	types: map[historyType]string{
-		historyKey: "VARCHAR(64) NOT NULL PRIMARY KEY", historyWord: "VARCHAR(16)", historyName: "VARCHAR(64)",
+		historyKey: "VARCHAR(64) NOT NULL", historyWord: "VARCHAR(16)", historyName: "VARCHAR(64) NOT NULL DEFAULT ''",
 		historyText: "TEXT", historyInt: "BIGINT", historyFloat: "DOUBLE", historyTime: "DATETIME(6) NULL", historyBool: "BOOLEAN",
 	},
 	// The session's time zone is UTC; DATETIME(6) keeps microseconds (MySQL
 	// 8 would round finer digits, MariaDB truncates: truncate for both).
 	time:         func(v time.Time) any { return v.UTC().Truncate(time.Microsecond) },
-	tableOptions: ", KEY `started_at` (`started_at`)) DEFAULT CHARSET=utf8mb4",
+	tableOptions: ", PRIMARY KEY (`run_id`, `table`), KEY `started_at` (`started_at`)) DEFAULT CHARSET=utf8mb4",
 	columnsSQL:   "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+	keySQL:       "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'",
+	rekey: func(ctx context.Context, h historyStore) error {
+		q := h.dialect.quote
+		if _, err := h.db.ExecContext(ctx, "UPDATE "+h.table()+" SET "+q("table")+" = '' WHERE "+q("table")+" IS NULL"); err != nil {
+			return err
+		}
+		_, err := h.db.ExecContext(ctx, "ALTER TABLE "+h.table()+" MODIFY "+q("table")+" "+h.dialect.types[historyName]+", DROP PRIMARY KEY, ADD PRIMARY KEY ("+q("run_id")+", "+q("table")+")")
+		return err
+	},
 }
 
 var sqliteHistory = historyDialect{
 	quote: quoteSQLite,
 	types: map[historyType]string{
-		historyKey: "TEXT PRIMARY KEY", historyWord: "TEXT", historyName: "TEXT",
+		historyKey: "TEXT NOT NULL", historyWord: "TEXT", historyName: "TEXT NOT NULL DEFAULT ''",
 		historyText: "TEXT", historyInt: "INTEGER", historyFloat: "REAL", historyTime: "TEXT", historyBool: "INTEGER",
 	},
 	// Fixed width, so that text order is time order.
 	time:         func(v time.Time) any { return v.UTC().Format(sqliteHistoryTime) },
-	tableOptions: ")",
+	tableOptions: `, PRIMARY KEY ("run_id", "table"))`,
 	columnsSQL:   `SELECT "name" FROM pragma_table_info(?)`,
+	keySQL:       `SELECT "name" FROM pragma_table_info(?) WHERE "pk" > 0`,
+	rekey:        rebuildHistory,
+}
+
+// rebuildHistory gives a SQLite history table the key (run_id, table):
+// SQLite cannot change a table's key, so the rows move to a new table, in
+// one transaction.
+func rebuildHistory(ctx context.Context, h historyStore) error {
+	have, err := h.columns(ctx)
+	if err != nil {
+		return err
+	}
+	q := h.dialect.quote
+	next := q(h.name + "__dbsync_rekey")
+	var defs, names, values []string
+	for _, c := range historyColumns {
+		defs = append(defs, q(c.name)+" "+h.dialect.types[c.typ])
+		if have[c.name] {
+			names = append(names, q(c.name))
+			v := q(c.name)
+			if c.typ == historyName {
+				v = "COALESCE(" + v + ", '')"
+			}
+			values = append(values, v)
+		}
+	}
+	tx, err := h.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, stmt := range []string{
+		"CREATE TABLE " + next + " (" + strings.Join(defs, ", ") + h.dialect.tableOptions,
+		"INSERT INTO " + next + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(values, ", ") + " FROM " + h.table(),
+		"DROP TABLE " + h.table(),
+		"ALTER TABLE " + next + " RENAME TO " + h.table(),
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // sqliteHistoryTime is RFC 3339 with exactly six fractional digits.
@@ -110,7 +199,12 @@ func (h historyStore) table() string { return h.dialect.quote(h.name) }
 // columns lists the history table's column names in lower case; none when
 // there is no such table.
 func (h historyStore) columns(ctx context.Context) (map[string]bool, error) {
-	rows, err := h.db.QueryContext(ctx, h.dialect.columnsSQL, h.name)
+	return h.names(ctx, h.dialect.columnsSQL)
+}
+
+// names runs a query of column names of the history table, in lower case.
+func (h historyStore) names(ctx context.Context, query string) (map[string]bool, error) {
+	rows, err := h.db.QueryContext(ctx, query, h.name)
 	if err != nil {
 		return nil, err
 	}
@@ -148,58 +242,76 @@ func (h historyStore) ensure(ctx context.Context) error {
 			return fmt.Errorf("add column %s to history table %s in %s: %w", c.name, h.table(), h.where, err)
 		}
 	}
+	// Tables made before one run could record several tables are keyed
+	// by run_id alone.
+	key, err := h.names(ctx, h.dialect.keySQL)
+	if err != nil {
+		return fmt.Errorf("read the key of history table %s in %s: %w", h.table(), h.where, err)
+	}
+	if !key["table"] {
+		if err := h.dialect.rekey(ctx, h); err != nil {
+			return fmt.Errorf("key history table %s in %s by run_id and table: %w", h.table(), h.where, err)
+		}
+	}
 	return nil
 }
 
-// start readies the history table and records r as running; runs of the
-// same table still recorded as running are closed as abandoned first (the
-// caller holds the run lock, so none of them is alive).
+// start readies the history table and records r as running, one row per
+// table; runs of the same tables still recorded as running are closed as
+// abandoned first (the caller holds their run locks, so none is alive).
 func (h historyStore) start(ctx context.Context, r *Report, log *slog.Logger) error {
 	if err := h.ensure(ctx); err != nil {
 		return err
-	}
-	if n, err := h.markAbandoned(ctx, r.Target, r.Table, time.Now()); err != nil {
-		return fmt.Errorf("close abandoned runs in %s: %w", h.table(), err)
-	} else if n > 0 {
-		log.Warn("earlier runs never finished; marked abandoned", "runs", n)
 	}
 	running := *r
 	running.Status = StatusRunning
 	names := make([]string, len(historyColumns))
 	marks := make([]string, len(historyColumns))
-	values := make([]any, len(historyColumns))
 	for i, c := range historyColumns {
 		names[i], marks[i] = h.dialect.quote(c.name), "?"
-		v, err := h.value(c.field(&running))
-		if err != nil {
-			return fmt.Errorf("record run in %s: column %s: %w", h.table(), c.name, err)
-		}
-		values[i] = v
 	}
-	if _, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
-		return fmt.Errorf("record run in %s: %w", h.table(), err)
+	for _, row := range historyRows(&running) {
+		if n, err := h.markAbandoned(ctx, r.Target, row.Table, time.Now()); err != nil {
+			return fmt.Errorf("close abandoned runs in %s: %w", h.table(), err)
+		} else if n > 0 {
+			log.Warn("earlier runs never finished; marked abandoned", "runs", n, LogTable, row.Table)
+		}
+		values := make([]any, len(historyColumns))
+		for i, c := range historyColumns {
+			v, err := h.value(c.field(&row))
+			if err != nil {
+				return fmt.Errorf("record run in %s: column %s: %w", h.table(), c.name, err)
+			}
+			values[i] = v
+		}
+		if _, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
+			return fmt.Errorf("record run in %s: %w", h.table(), err)
+		}
 	}
 	return nil
 }
 
-// finish records r's outcome: every column of its row.
+// finish records r's outcome: every column of its rows.
 func (h historyStore) finish(ctx context.Context, r *Report) error {
-	var sets []string
-	var values []any
-	for _, c := range historyColumns {
-		if c.typ == historyKey {
-			continue
+	q := h.dialect.quote
+	for _, row := range historyRows(r) {
+		var sets []string
+		var values []any
+		for _, c := range historyColumns {
+			if c.typ == historyKey || c.typ == historyName {
+				continue
+			}
+			v, err := h.value(c.field(&row))
+			if err != nil {
+				return fmt.Errorf("record run outcome in %s: column %s: %w", h.table(), c.name, err)
+			}
+			sets = append(sets, q(c.name)+" = ?")
+			values = append(values, v)
 		}
-		v, err := h.value(c.field(r))
-		if err != nil {
-			return fmt.Errorf("record run outcome in %s: column %s: %w", h.table(), c.name, err)
+		values = append(values, row.RunID, row.Table)
+		if _, err := h.db.ExecContext(ctx, "UPDATE "+h.table()+" SET "+strings.Join(sets, ", ")+" WHERE "+q("run_id")+" = ? AND "+q("table")+" = ?", values...); err != nil {
+			return fmt.Errorf("record run outcome in %s: %w", h.table(), err)
 		}
-		sets = append(sets, h.dialect.quote(c.name)+" = ?")
-		values = append(values, v)
-	}
-	values = append(values, r.RunID)
-	if _, err := h.db.ExecContext(ctx, "UPDATE "+h.table()+" SET "+strings.Join(sets, ", ")+" WHERE "+h.dialect.quote("run_id")+" = ?", values...); err != nil {
-		return fmt.Errorf("record run outcome in %s: %w", h.table(), err)
 	}
 	return nil
 }
@@ -232,23 +344,24 @@ func (h historyStore) markAbandoned(ctx context.Context, target Target, table st
 	for _, d := range dead {
 		ran := now.Sub(d.StartedAt)
 		msg := fmt.Sprintf("abandoned: the process running it stopped (killed, crashed or timed out) after %.1f s; the target kept its previous data", ran.Seconds())
-		if _, err := h.db.ExecContext(ctx, "UPDATE "+h.table()+" SET "+q("status")+" = ?, "+q("finished_at")+" = ?, "+q("duration_ms")+" = ?, "+q("error")+" = ? WHERE "+q("run_id")+" = ?",
-			StatusAbandoned, h.dialect.time(now), ran.Milliseconds(), msg, d.RunID); err != nil {
+		if _, err := h.db.ExecContext(ctx, "UPDATE "+h.table()+" SET "+q("status")+" = ?, "+q("finished_at")+" = ?, "+q("duration_ms")+" = ?, "+q("error")+" = ? WHERE "+q("run_id")+" = ? AND "+q("table")+" = ?",
+			StatusAbandoned, h.dialect.time(now), ran.Milliseconds(), msg, d.RunID, table); err != nil {
 			return 0, err
 		}
 	}
 	return len(dead), nil
 }
 
-// recent returns the newest runs of one target table, newest first; none
-// when there is no history table yet.
-func (h historyStore) recent(ctx context.Context, target Target, table string, limit int) ([]Report, error) {
+// recent returns the newest runs of some target tables, newest first,
+// each joined from its rows of those tables; none when there is no history
+// table yet.
+func (h historyStore) recent(ctx context.Context, target Target, tables []string, limit int) ([]Report, error) {
 	have, err := h.columns(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read history table %s in %s: %w", h.table(), h.where, err)
 	}
 	out := []Report{}
-	if len(have) == 0 {
+	if len(have) == 0 || len(tables) == 0 {
 		return out, nil
 	}
 	q := h.dialect.quote
@@ -256,8 +369,14 @@ func (h historyStore) recent(ctx context.Context, target Target, table string, l
 	for i, c := range historyColumns {
 		names[i] = q(c.name)
 	}
+	args := []any{string(target)}
+	for _, t := range tables {
+		args = append(args, t)
+	}
+	// Each run has at most one row per table.
+	args = append(args, limit*len(tables))
 	rows, err := h.db.QueryContext(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+h.table()+
-		" WHERE "+q("target")+" = ? AND "+q("table")+" = ? ORDER BY "+q("started_at")+" DESC LIMIT ?", string(target), table, limit)
+		" WHERE "+q("target")+" = ? AND "+q("table")+" IN (?"+strings.Repeat(", ?", len(tables)-1)+") ORDER BY "+q("started_at")+" DESC, "+q("run_id")+", "+q("table")+" LIMIT ?", args...)
 	if err != nil {
 		return nil, fmt.Errorf("read history table %s in %s: %w", h.table(), h.where, err)
 	}
@@ -267,6 +386,7 @@ func (h historyStore) recent(ctx context.Context, target Target, table string, l
 	for i := range raw {
 		dest[i] = &raw[i]
 	}
+	var runs [][]Report
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("read history table %s in %s: %w", h.table(), h.where, err)
@@ -277,10 +397,17 @@ func (h historyStore) recent(ctx context.Context, target Target, table string, l
 				return nil, fmt.Errorf("read history table %s in %s: run %s: column %s: %w", h.table(), h.where, rep.RunID, c.name, err)
 			}
 		}
-		out = append(out, rep)
+		if n := len(runs); n > 0 && runs[n-1][0].RunID == rep.RunID {
+			runs[n-1] = append(runs[n-1], rep)
+		} else {
+			runs = append(runs, []Report{rep})
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read history table %s in %s: %w", h.table(), h.where, err)
+	}
+	for _, run := range runs[:min(len(runs), limit)] {
+		out = append(out, joinHistoryRows(run))
 	}
 	return out, nil
 }
@@ -392,8 +519,9 @@ func parseHistoryTime(v any) time.Time {
 	return time.Time{}
 }
 
-// History returns the most recent runs of cfg's target table (runs of
-// other tables sharing the history table are not included), newest first.
+// History returns the most recent runs of cfg's run tables, newest first,
+// each with its rows of those tables (runs of other tables sharing the
+// history table are not included).
 // A target without a history table has no runs yet.
 func (r *Runner) History(ctx context.Context, cfg *Config, limit int) ([]Report, error) {
 	t, err := r.openTarget(ctx, cfg, r.Logger)
@@ -408,7 +536,7 @@ func (r *Runner) History(ctx context.Context, cfg *Config, limit int) ([]Report,
 	if h == nil {
 		return []Report{}, nil
 	}
-	return h.recent(ctx, cfg.Target, cfg.TargetTable(), limit)
+	return h.recent(ctx, cfg.Target, targetNames(cfg.RunTables()), limit)
 }
 
 // RunningRunID returns the id of a run of cfg's target table recorded as

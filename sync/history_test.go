@@ -40,6 +40,7 @@ func fullReport(t *testing.T, cfg *dbsync.Config, runID string) dbsync.Report {
 			f.SetFloat(1234.5 + float64(i))
 		case reflect.Bool:
 			f.SetBool(true)
+		case reflect.Slice: // Tables: set below, from the top-level figures
 		default:
 			switch f.Interface().(type) {
 			case time.Time:
@@ -50,6 +51,8 @@ func fullReport(t *testing.T, cfg *dbsync.Config, runID string) dbsync.Report {
 		}
 	}
 	rep.RunID, rep.Status, rep.Target, rep.Table = runID, dbsync.StatusFailed, cfg.Target, cfg.TargetTable()
+	// A one-table run: its one table's figures are the run's.
+	rep.Tables = []dbsync.TableReport{{Table: rep.Table, Rows: rep.Rows, LoadMethod: rep.LoadMethod, RowsPerSec: rep.RowsPerSec}}
 	return rep
 }
 

@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -39,20 +42,29 @@ type mysqlTarget struct {
 	log      *slog.Logger
 	db       *sql.DB
 	lockConn *sql.Conn
+	locks    []string // the GET_LOCK names lockConn holds
 	runID    string
-	method   string
 	// lowerCaseNames: the server runs with lower_case_table_names = 1
 	// (Azure Database for MySQL's only setting), so it stores table names
 	// in lower case.
 	lowerCaseNames bool
-	// madeStage: this run created the staging table (so discard may drop
-	// it even before it carries its mark); stageComment is the comment it
-	// must have when it becomes the target table.
-	madeStage    bool
-	stageComment string
+	// parallel is how many tables may be staged at once.
+	parallel int
+	mu       sync.Mutex
+	staged   []*mysqlStaged // the tables stage was called for
 	// swapTryWait and swapTries bound the swap's wait for readers.
 	swapTryWait time.Duration
 	swapTries   int
+}
+
+// mysqlStaged is one table's staging table.
+type mysqlStaged struct {
+	table string
+	// made: this run created the staging table (so discard may drop it
+	// even before it carries its mark); comment is the comment it must
+	// have when it becomes the target table.
+	made    bool
+	comment string
 }
 
 // newMySQLTarget describes the MySQL target of c; connect reaches it.
@@ -70,7 +82,9 @@ func (t *mysqlTarget) connect(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("target %s: %w", c.Host, err)
 	}
-	db.SetMaxOpenConns(4)
+	// The run lock, and per table being staged a load and a metadata
+	// connection.
+	db.SetMaxOpenConns(2 + 2*max(1, t.parallel))
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return fmt.Errorf("connect to target %s:%d database %s: %w", c.Host, c.Port, c.Database, explainConnectError("azure_mysql", c.MySQLConfig, err))
@@ -94,8 +108,8 @@ func (t *mysqlTarget) connect(ctx context.Context, rep *Report) error {
 }
 
 // guardKey is the server, database and table, as the config names them.
-func (t *mysqlTarget) guardKey() string {
-	return "azure:" + net.JoinHostPort(t.cfg.Host, strconv.Itoa(t.cfg.Port)) + "/" + t.cfg.Database + "/" + t.cfg.Table
+func (t *mysqlTarget) guardKey(table string) string {
+	return "azure:" + net.JoinHostPort(t.cfg.Host, strconv.Itoa(t.cfg.Port)) + "/" + t.cfg.Database + "/" + table
 }
 
 // stored is a table name as the server stores it. With
@@ -115,15 +129,13 @@ func (t *mysqlTarget) stored(name string) string {
 }
 
 func (t *mysqlTarget) describe() string {
-	return fmt.Sprintf("mysql %s:%d database %s table %s", t.cfg.Host, t.cfg.Port, t.cfg.Database, quoteMySQL(t.cfg.Table))
+	return fmt.Sprintf("mysql %s:%d database %s", t.cfg.Host, t.cfg.Port, t.cfg.Database)
 }
 
-func (t *mysqlTarget) loadMethod() string { return t.method }
-
-// lockName is the GET_LOCK name for the target table; MySQL caps lock
+// lockName is the GET_LOCK name for a target table; MySQL caps lock
 // names at 64 characters, so long ones are hashed.
-func (t *mysqlTarget) lockName() string {
-	name := "dbsync:" + t.cfg.Database + "." + t.stored(t.cfg.Table)
+func (t *mysqlTarget) lockName(table string) string {
+	name := "dbsync:" + t.cfg.Database + "." + t.stored(table)
 	if len(name) <= 64 {
 		return name
 	}
@@ -131,24 +143,32 @@ func (t *mysqlTarget) lockName() string {
 	return "dbsync:" + hex.EncodeToString(sum[:])[:57]
 }
 
-// lock takes a named lock on a connection held for the whole run; the
-// server releases it when that connection ends, even if this process is
-// killed.
-func (t *mysqlTarget) lock(ctx context.Context) error {
+// lock takes a named lock per table, in the order given, on a connection
+// held for the whole run; the server releases them when that connection
+// ends, even if this process is killed. One lock held elsewhere ends the
+// connection, and so releases those already taken.
+func (t *mysqlTarget) lock(ctx context.Context, tables []string) error {
 	conn, err := t.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to target for the run lock: %w", err)
 	}
-	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", t.lockName()).Scan(&got); err != nil {
-		conn.Close()
-		return fmt.Errorf("take run lock %q: %w", t.lockName(), err)
+	var names []string
+	for _, table := range tables {
+		name := t.lockName(table)
+		var got sql.NullInt64
+		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) // drop it: the server releases its locks
+			conn.Close()
+			return fmt.Errorf("take run lock %q: %w", name, err)
+		}
+		if got.Int64 != 1 {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+			conn.Close()
+			return ErrBusy
+		}
+		names = append(names, name)
 	}
-	if got.Int64 != 1 {
-		conn.Close()
-		return ErrBusy
-	}
-	t.lockConn = conn
+	t.lockConn, t.locks = conn, names
 	return nil
 }
 
@@ -199,20 +219,20 @@ func ownedBy(comment string) bool { return strings.HasPrefix(comment, ownMark) }
 
 // errNotOwned is the message for a table dbsync needs the name of but did
 // not make.
-func (t *mysqlTarget) errNotOwned(ctx context.Context, name string) error {
+func (t *mysqlTarget) errNotOwned(ctx context.Context, table, name string) error {
 	msg := fmt.Sprintf("table %s exists in database %s but was not made by dbsync (its comment has no %q mark), and dbsync uses that name while it replaces %s; "+
-		"dbsync never drops or renames a table it did not make. Rename or drop %s, or sync into another [azure_mysql] table. "+
+		"dbsync never drops or renames a table it did not make. Rename or drop %s, or sync into another target table. "+
 		"(If it is the previous copy of %s left by an older dbsync or by a run killed during its swap, check it and drop it",
-		quoteMySQL(name), quoteMySQL(t.cfg.Database), strings.TrimSpace(ownMark), quoteMySQL(t.cfg.Table), quoteMySQL(name), quoteMySQL(t.cfg.Table))
+		quoteMySQL(name), quoteMySQL(t.cfg.Database), strings.TrimSpace(ownMark), quoteMySQL(table), quoteMySQL(name), quoteMySQL(table))
 	if refs, err := t.referencingKeys(ctx, name); err == nil && len(refs) > 0 {
 		msg += "; first drop the foreign keys that reference it: " + strings.Join(refs, ", ")
 	}
 	return errors.New(msg + ".)")
 }
 
-// dropOwned drops name if it exists and carries dbsync's mark (or this run
-// made it), and refuses if it exists without.
-func (t *mysqlTarget) dropOwned(ctx context.Context, name string, madeByThisRun bool) error {
+// dropOwned drops name, a helper table of table, if it exists and carries
+// dbsync's mark (or this run made it), and refuses if it exists without.
+func (t *mysqlTarget) dropOwned(ctx context.Context, table, name string, madeByThisRun bool) error {
 	exists, comment, err := t.tableComment(ctx, name)
 	if err != nil {
 		return fmt.Errorf("inspect table %s: %w", quoteMySQL(name), err)
@@ -221,11 +241,11 @@ func (t *mysqlTarget) dropOwned(ctx context.Context, name string, madeByThisRun 
 		return nil
 	}
 	if !ownedBy(comment) && !madeByThisRun {
-		return t.errNotOwned(ctx, name)
+		return t.errNotOwned(ctx, table, name)
 	}
 	if _, err := t.db.ExecContext(ctx, "DROP TABLE "+quoteMySQL(name)); err != nil {
 		if mysqlErrorNumber(err) == 1451 {
-			return t.errReferencedLeftover(ctx, name, err)
+			return t.errReferencedLeftover(ctx, table, name, err)
 		}
 		return fmt.Errorf("drop dbsync's leftover table %s: %w", quoteMySQL(name), err)
 	}
@@ -260,22 +280,22 @@ const noReplaceWith = "dbsync replaces the table by swapping in a new one, and M
 // checkNotReferenced refuses, before anything is loaded, a target table
 // that other tables' foreign keys reference: after the swap they would
 // point at the previous copy, which could then never be dropped.
-func (t *mysqlTarget) checkNotReferenced(ctx context.Context) error {
-	refs, err := t.referencingKeys(ctx, t.cfg.Table)
+func (t *mysqlTarget) checkNotReferenced(ctx context.Context, table string) error {
+	refs, err := t.referencingKeys(ctx, table)
 	if err != nil {
-		return fmt.Errorf("read foreign keys that reference %s: %w", quoteMySQL(t.cfg.Table), err)
+		return fmt.Errorf("read foreign keys that reference %s: %w", quoteMySQL(table), err)
 	}
 	if len(refs) == 0 {
 		return nil
 	}
 	return fmt.Errorf("target table %s is referenced by foreign key %s; %s. Drop those foreign keys (ALTER TABLE … DROP FOREIGN KEY …) or sync into a table no foreign key references; the table was left unchanged",
-		quoteMySQL(t.cfg.Table), strings.Join(refs, ", "), noReplaceWith)
+		quoteMySQL(table), strings.Join(refs, ", "), noReplaceWith)
 }
 
 // errReferencedLeftover explains a leftover previous table that a foreign
 // key keeps from being dropped (error 1451): the foreign key was added
 // while a run was loading, and moved with the table at the swap.
-func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, name string, err error) error {
+func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, table, name string, err error) error {
 	refs, _ := t.referencingKeys(ctx, name)
 	which := "a foreign key"
 	if len(refs) > 0 {
@@ -283,7 +303,7 @@ func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, name string, er
 	}
 	return fmt.Errorf("drop dbsync's leftover table %s (the previous rows of %s): %s references it, so MySQL refuses to drop it and every run stops here; %s. "+
 		"Drop the foreign key (ALTER TABLE … DROP FOREIGN KEY …); the next run then removes %s: %w",
-		quoteMySQL(name), quoteMySQL(t.cfg.Table), which, noReplaceWith, quoteMySQL(name), err)
+		quoteMySQL(name), quoteMySQL(table), which, noReplaceWith, quoteMySQL(name), err)
 }
 
 // begin repairs what a killed run may have left: a marked old table is
@@ -292,7 +312,17 @@ func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, name string, er
 // make stops the run. Then the run is recorded as running.
 func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
 	t.runID = r.RunID
-	table, old, stage := t.cfg.Table, t.cfg.Table+oldSuffix, t.cfg.Table+stageSuffix
+	for _, tr := range r.Tables {
+		if err := t.repair(ctx, tr.Table); err != nil {
+			return err
+		}
+	}
+	return t.historyStore().start(ctx, r, t.log)
+}
+
+// repair puts back or drops what a killed run left of table.
+func (t *mysqlTarget) repair(ctx context.Context, table string) error {
+	old, stage := table+oldSuffix, table+stageSuffix
 	hasTable, err := t.tableExists(ctx, table)
 	if err != nil {
 		return fmt.Errorf("inspect target database %s: %w", t.cfg.Database, err)
@@ -302,7 +332,7 @@ func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
 		return fmt.Errorf("inspect target database %s: %w", t.cfg.Database, err)
 	}
 	if hasOld && !ownedBy(oldComment) {
-		return t.errNotOwned(ctx, old)
+		return t.errNotOwned(ctx, table, old)
 	}
 	if hasOld && !hasTable {
 		// Unmark first, then rename: a crash between the two leaves an
@@ -317,11 +347,11 @@ func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
 		}
 	}
 	for _, leftover := range []string{stage, old} {
-		if err := t.dropOwned(ctx, leftover, false); err != nil {
+		if err := t.dropOwned(ctx, table, leftover, false); err != nil {
 			return err
 		}
 	}
-	return t.historyStore().start(ctx, r, t.log)
+	return nil
 }
 
 // probe says where the target is, its TLS and how rows will be loaded.
@@ -340,10 +370,10 @@ func (t *mysqlTarget) localInfile(ctx context.Context, q rowQueryer) bool {
 	return v.String == "1" || strings.EqualFold(v.String, "ON")
 }
 
-func (t *mysqlTarget) tableColumns(ctx context.Context) ([]targetColumn, error) {
-	cols, err := t.columns(ctx, t.cfg.Table)
+func (t *mysqlTarget) tableColumns(ctx context.Context, table string) ([]targetColumn, error) {
+	cols, err := t.columns(ctx, table)
 	if err != nil {
-		return nil, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(t.cfg.Table), err)
+		return nil, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
 	}
 	return cols, nil
 }
@@ -392,61 +422,76 @@ type exactTyper interface {
 	exactTypes(ctx context.Context) error
 }
 
-func (t *mysqlTarget) stage(ctx context.Context, src rowReader, policy string) (int64, error) {
-	table, stage := t.cfg.Table, t.cfg.Table+stageSuffix
-	if err := t.dropOwned(ctx, stage, t.madeStage); err != nil {
-		return 0, err
+// stagedTable is table's entry, made on first use.
+func (t *mysqlTarget) stagedTable(table string) *mysqlStaged {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, st := range t.staged {
+		if st.table == table {
+			return st
+		}
 	}
-	t.madeStage = false
-	if err := t.checkNotReferenced(ctx); err != nil {
-		return 0, err
+	st := &mysqlStaged{table: table}
+	t.staged = append(t.staged, st)
+	return st
+}
+
+func (t *mysqlTarget) stage(ctx context.Context, table string, src rowReader, policy string) (int64, string, error) {
+	st := t.stagedTable(table)
+	stage := table + stageSuffix
+	if err := t.dropOwned(ctx, table, stage, st.made); err != nil {
+		return 0, "", err
+	}
+	st.made = false
+	if err := t.checkNotReferenced(ctx, table); err != nil {
+		return 0, "", err
 	}
 	existing, err := t.columns(ctx, table)
 	if err != nil {
-		return 0, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
+		return 0, "", fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
 	}
 	srcCols := src.Columns()
 	schema, err := planStage(table, srcCols, existing, policy, t.log)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	if schema.fromSource {
 		if p, ok := src.(exactTyper); ok {
 			if err := p.exactTypes(ctx); err != nil {
-				t.log.Warn("cannot read the source's exact column types (needs CREATE TEMPORARY TABLES on the primary); deriving them from result metadata", "error", err.Error())
+				t.log.Warn("cannot read the source's exact column types (needs CREATE TEMPORARY TABLES on the primary); deriving them from result metadata", LogTable, table, "error", err.Error())
 			}
 		}
 		defs := make([]string, len(srcCols))
 		for i, c := range srcCols {
 			d, err := c.mysqlDefinition()
 			if err != nil {
-				return 0, err
+				return 0, "", err
 			}
 			defs[i] = quoteMySQL(c.Name) + " " + d
 		}
 		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+quoteMySQL(stage)+" (\n  "+strings.Join(defs, ",\n  ")+"\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
-			return 0, fmt.Errorf("create staging table %s from the source's column types: %w", stage, err)
+			return 0, "", fmt.Errorf("create staging table %s from the source's column types: %w", stage, err)
 		}
-		t.madeStage, t.stageComment = true, ""
+		st.made, st.comment = true, ""
 	} else {
 		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+quoteMySQL(stage)+" LIKE "+quoteMySQL(table)); err != nil {
-			return 0, fmt.Errorf("create staging table %s like %s: %w", stage, table, err)
+			return 0, "", fmt.Errorf("create staging table %s like %s: %w", stage, table, err)
 		}
-		t.madeStage = true
+		st.made = true
 		_, comment, err := t.tableComment(ctx, stage)
 		if err != nil {
-			return 0, fmt.Errorf("read comment of staging table %s: %w", stage, err)
+			return 0, "", fmt.Errorf("read comment of staging table %s: %w", stage, err)
 		}
-		t.stageComment = comment
+		st.comment = comment
 		// Changing only the comment is a metadata change on InnoDB: no
 		// rows are copied, now or when it is restored before the swap.
 		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(stage)+" COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
-			return 0, fmt.Errorf("mark staging table %s as dbsync's: %w", stage, err)
+			return 0, "", fmt.Errorf("mark staging table %s as dbsync's: %w", stage, err)
 		}
 	}
 	stageCols, err := t.columns(ctx, stage)
 	if err != nil {
-		return 0, fmt.Errorf("read columns of staging table: %w", err)
+		return 0, "", fmt.Errorf("read columns of staging table: %w", err)
 	}
 	order, _ := matchColumns(srcCols, stageCols)
 	plan := loadPlan{table: stage, target: table}
@@ -462,67 +507,88 @@ func (t *mysqlTarget) stage(ctx context.Context, src rowReader, policy string) (
 
 	conn, err := t.db.Conn(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("connect to target for loading: %w", err)
+		return 0, "", fmt.Errorf("connect to target for loading: %w", err)
 	}
 	defer conn.Close()
 	var localInfile sql.NullString
 	if err := conn.QueryRowContext(ctx, "SELECT @@GLOBAL.local_infile").Scan(&localInfile); err != nil {
-		return 0, fmt.Errorf("read local_infile on target: %w", err)
+		return 0, "", fmt.Errorf("read local_infile on target: %w", err)
 	}
 	if on := localInfile.String == "1" || strings.EqualFold(localInfile.String, "ON"); on {
-		t.method = LoadData
 		n, err := loadDataLocal(ctx, conn, plan, src, t.runID)
 		if !errors.Is(err, errLocalInfileRefused) {
-			return n, err
+			return n, LoadData, err
 		}
 		// The server said ON but refused (a proxy, or a per-user limit):
 		// nothing was read from src yet, so the INSERT path can take over.
-		t.log.Warn("target refused LOAD DATA LOCAL; loading with INSERT", "error", err.Error())
+		t.log.Warn("target refused LOAD DATA LOCAL; loading with INSERT", LogTable, table, "error", err.Error())
 	}
-	t.method = LoadInsert
-	return insertRows(ctx, conn, plan, src)
+	n, err := insertRows(ctx, conn, plan, src)
+	return n, LoadInsert, err
 }
 
+// discard drops the staging tables this run made.
 func (t *mysqlTarget) discard(ctx context.Context) {
-	if !t.madeStage {
-		return
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, st := range t.staged {
+		if !st.made {
+			continue
+		}
+		if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(st.table+stageSuffix)); err != nil {
+			t.log.Warn("could not drop the staging table; the next run drops it", "table", st.table+stageSuffix, "error", err.Error())
+			continue
+		}
+		st.made = false
 	}
-	if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(t.cfg.Table+stageSuffix)); err != nil {
-		t.log.Warn("could not drop the staging table; the next run drops it", "table", t.cfg.Table+stageSuffix, "error", err.Error())
-		return
-	}
-	t.madeStage = false
 }
 
-// swap renames in one statement, which MySQL performs atomically: readers
-// see the old table or the new one, never neither. RENAME waits for the
-// metadata locks of transactions that read the table, and new readers
-// queue behind it; so each attempt waits at most swapTryWait
-// (lock_wait_timeout), then steps back to let readers through, up to
-// swapTries attempts. It returns the time spent waiting.
+// swap renames every staged table in one statement, which MySQL
+// performs atomically: readers see all old tables or all new ones, never
+// neither and never a mix. RENAME waits for the metadata locks of
+// transactions that read the tables, and new readers queue behind it; so
+// each attempt waits at most swapTryWait (lock_wait_timeout), then steps
+// back to let readers through, up to swapTries attempts. It returns the
+// time spent waiting.
 func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
-	table, old, stage := quoteMySQL(t.cfg.Table), quoteMySQL(t.cfg.Table+oldSuffix), quoteMySQL(t.cfg.Table+stageSuffix)
-	exists, err := t.tableExists(ctx, t.cfg.Table)
-	if err != nil {
-		return 0, fmt.Errorf("swap %s: %w", table, err)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	staged := slices.Clone(t.staged)
+	slices.SortFunc(staged, func(a, b *mysqlStaged) int { return strings.Compare(a.table, b.table) })
+	var pairs, names []string
+	var replaced []*mysqlStaged
+	for _, st := range staged {
+		table, old, stage := quoteMySQL(st.table), quoteMySQL(st.table+oldSuffix), quoteMySQL(st.table+stageSuffix)
+		names = append(names, table)
+		exists, err := t.tableExists(ctx, st.table)
+		if err != nil {
+			return 0, fmt.Errorf("swap %s: %w", table, err)
+		}
+		if exists {
+			pairs = append(pairs, table+" TO "+old)
+			replaced = append(replaced, st)
+		}
+		pairs = append(pairs, stage+" TO "+table)
 	}
-	rename := "RENAME TABLE " + stage + " TO " + table
-	if exists {
-		rename = "RENAME TABLE " + table + " TO " + old + ", " + stage + " TO " + table
-	}
-	// The staging table gets the target's own comment back (its definition
-	// is then the target's, byte for byte): the target never carries a mark.
-	if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+stage+" COMMENT = "+quoteMySQLString(t.stageComment)); err != nil {
-		return 0, fmt.Errorf("swap %s: restore the comment of %s: %w", table, stage, err)
+	what := strings.Join(names, ", ")
+	rename := "RENAME TABLE " + strings.Join(pairs, ", ")
+	// Each staging table gets its target's own comment back (its
+	// definition is then the target's, byte for byte): a target never
+	// carries a mark.
+	for _, st := range staged {
+		stage := quoteMySQL(st.table + stageSuffix)
+		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+stage+" COMMENT = "+quoteMySQLString(st.comment)); err != nil {
+			return 0, fmt.Errorf("swap %s: restore the comment of %s: %w", quoteMySQL(st.table), stage, err)
+		}
 	}
 	conn, err := t.db.Conn(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("swap %s: %w", table, err)
+		return 0, fmt.Errorf("swap %s: %w", what, err)
 	}
 	defer conn.Close()
 	wait := max(1, int(t.swapTryWait.Round(time.Second)/time.Second))
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", wait)); err != nil {
-		return 0, fmt.Errorf("swap %s: %w", table, err)
+		return 0, fmt.Errorf("swap %s: %w", what, err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION lock_wait_timeout = DEFAULT")
 	start := time.Now()
@@ -534,33 +600,36 @@ func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 		if mysqlErrorNumber(err) != 1205 || try >= t.swapTries || ctx.Err() != nil {
 			waited := time.Since(start)
 			if mysqlErrorNumber(err) == 1205 {
-				return waited, fmt.Errorf("swap %s: readers held the table for %.0f s over %d attempts, so the new rows were not swapped in and the table is unchanged (look for long transactions reading it: SHOW PROCESSLIST): %w", table, waited.Seconds(), try, err)
+				return waited, fmt.Errorf("swap %s: readers held the tables for %.0f s over %d attempts, so the new rows were not swapped in and the tables are unchanged (look for long transactions reading them: SHOW PROCESSLIST): %w", what, waited.Seconds(), try, err)
 			}
-			return waited, fmt.Errorf("swap %s: %w", table, err)
+			return waited, fmt.Errorf("swap %s: %w", what, err)
 		}
-		t.log.Warn("swap waited for readers of the table; stepping back and retrying", "attempt", try, "waited_ms", time.Since(start).Milliseconds())
+		t.log.Warn("swap waited for readers of the tables; stepping back and retrying", "attempt", try, "waited_ms", time.Since(start).Milliseconds())
 		select {
 		case <-time.After(time.Duration(try) * 200 * time.Millisecond):
 		case <-ctx.Done():
-			return time.Since(start), fmt.Errorf("swap %s: %w", table, ctx.Err())
+			return time.Since(start), fmt.Errorf("swap %s: %w", what, ctx.Err())
 		}
 	}
 	waited := time.Since(start)
-	t.madeStage = false // it is the target table now
-	if exists {
-		// The new rows are in place whatever happens next; the run's
-		// deadline must not cut the cleanup short between two statements.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if _, err := conn.ExecContext(ctx, "DROP TABLE "+old); err != nil {
+	for _, st := range staged {
+		st.made = false // it is the target table now
+	}
+	// The new rows are in place whatever happens next; the run's deadline
+	// must not cut the cleanup short between two statements.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for _, st := range replaced {
+		old := st.table + oldSuffix
+		if _, err := conn.ExecContext(ctx, "DROP TABLE "+quoteMySQL(old)); err != nil {
 			// Mark it, so that the next run may drop it.
-			t.log.Warn("could not drop the previous table after the swap; the next run drops it", "table", t.cfg.Table+oldSuffix, "error", err.Error())
-			_, comment, cerr := t.tableComment(ctx, t.cfg.Table+oldSuffix)
+			t.log.Warn("could not drop the previous table after the swap; the next run drops it", "table", old, "error", err.Error())
+			_, comment, cerr := t.tableComment(ctx, old)
 			if cerr == nil {
-				_, cerr = conn.ExecContext(ctx, "ALTER TABLE "+old+" COMMENT = "+quoteMySQLString(oldMark(t.runID, comment)))
+				_, cerr = conn.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(old)+" COMMENT = "+quoteMySQLString(oldMark(t.runID, comment)))
 			}
 			if cerr != nil {
-				t.log.Warn("could not mark the previous table as dbsync's; the next run will stop until it is dropped by hand", "table", t.cfg.Table+oldSuffix, "error", cerr.Error())
+				t.log.Warn("could not mark the previous table as dbsync's; the next run will stop until it is dropped by hand", "table", old, "error", cerr.Error())
 			}
 		}
 	}
@@ -569,7 +638,9 @@ func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 
 func (t *mysqlTarget) close() {
 	if t.lockConn != nil {
-		_, _ = t.lockConn.ExecContext(context.Background(), "DO RELEASE_LOCK(?)", t.lockName())
+		for _, name := range t.locks {
+			_, _ = t.lockConn.ExecContext(context.Background(), "DO RELEASE_LOCK(?)", name)
+		}
 		t.lockConn.Close()
 	}
 	if t.db != nil {

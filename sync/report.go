@@ -3,6 +3,7 @@ package sync
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 )
@@ -55,7 +56,30 @@ type Report struct {
 	// TLS ("primary", "target", comma-separated; empty when none did):
 	// ssl_mode = disabled, or preferred with a server that offers no TLS.
 	Unencrypted string `json:"unencrypted"`
+	// Snapshot says how the tables were read: "single" (every table in one
+	// transaction of one source: [sync] parallel = 1) or "per_table" (each
+	// table in its own transaction: parallel above 1).
+	Snapshot string `json:"snapshot"`
+	// Tables is one entry per table of the run, in the run's order. The
+	// top-level Rows is their total; Table is set only when there is one.
+	Tables []TableReport `json:"tables"`
 }
+
+// TableReport is one table of a run.
+type TableReport struct {
+	Table      string  `json:"table"`
+	Rows       int64   `json:"rows"`
+	LoadMethod string  `json:"load_method"`
+	RowsPerSec float64 `json:"rows_per_sec"`
+	// staged is how long its rows took to read and stage.
+	staged time.Duration
+}
+
+// Snapshot values.
+const (
+	SnapshotSingle   = "single"
+	SnapshotPerTable = "per_table"
+)
 
 // newRunID returns a random id for a run.
 func newRunID() string {
@@ -81,15 +105,60 @@ func (r *Report) finishNow(err error) {
 	if r.FinishedAt.IsZero() {
 		r.FinishedAt = time.Now().UTC()
 	}
-	d := r.FinishedAt.Sub(r.StartedAt)
-	r.DurationMS = d.Milliseconds()
-	if d > 0 && r.Rows > 0 {
-		r.RowsPerSec = float64(int64(float64(r.Rows) / d.Seconds()))
-	}
+	r.DurationMS = r.FinishedAt.Sub(r.StartedAt).Milliseconds()
+	r.sumTables()
 	if err != nil {
 		r.Error = OneLine(err.Error())
 		if r.Status == "" || r.Status == StatusRunning {
 			r.Status = StatusFailed
 		}
 	}
+}
+
+// sumTables sets the run's totals from its tables: rows, the load method
+// (the tables' one method, or theirs joined with commas) and rows/s over
+// the run's duration. With one table, that table's figures are the run's.
+// History computes them the same way from its rows.
+func (r *Report) sumTables() {
+	if len(r.Tables) == 0 {
+		r.RowsPerSec = perSecond(r.Rows, r.DurationMS)
+		return
+	}
+	r.Rows = 0
+	var methods []string
+	for _, t := range r.Tables {
+		r.Rows += t.Rows
+		if t.LoadMethod != "" && !slices.Contains(methods, t.LoadMethod) {
+			methods = append(methods, t.LoadMethod)
+		}
+	}
+	r.LoadMethod = strings.Join(methods, ",")
+	r.RowsPerSec = perSecond(r.Rows, r.DurationMS)
+	if len(r.Tables) == 1 {
+		r.Tables[0].RowsPerSec = r.RowsPerSec
+		return
+	}
+	for i, t := range r.Tables {
+		if t.staged > 0 {
+			r.Tables[i].RowsPerSec = perSecond(t.Rows, t.staged.Milliseconds())
+		}
+	}
+}
+
+// perSecond is rows per second, whole, over ms milliseconds.
+func perSecond(rows, ms int64) float64 {
+	if rows <= 0 || ms <= 0 {
+		return 0
+	}
+	return float64(int64(float64(rows) * 1000 / float64(ms)))
+}
+
+// table is the entry of the named table, or nil.
+func (r *Report) table(name string) *TableReport {
+	for i := range r.Tables {
+		if r.Tables[i].Table == name {
+			return &r.Tables[i]
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -45,8 +46,8 @@ func NewRunner(log *slog.Logger) *Runner {
 	return &Runner{Logger: log, active: map[string]string{}}
 }
 
-// ActiveRun returns the id of the run this process has going on cfg's
-// target table, if any.
+// ActiveRun returns the id of the run this process has going on one of
+// cfg's run tables, if any.
 func (r *Runner) ActiveRun(cfg *Config) string {
 	tgt, err := r.newTarget(cfg, r.Logger)
 	if err != nil {
@@ -54,36 +55,59 @@ func (r *Runner) ActiveRun(cfg *Config) string {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.active[tgt.guardKey()]
+	for _, name := range targetNames(cfg.RunTables()) {
+		if id := r.active[tgt.guardKey(name)]; id != "" {
+			return id
+		}
+	}
+	return ""
 }
 
-func (r *Runner) enter(key, runID string) bool {
+// enter takes the in-process guard of every key, or of none when one is
+// taken.
+func (r *Runner) enter(keys []string, runID string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.active == nil {
 		r.active = map[string]string{}
 	}
-	if _, busy := r.active[key]; busy {
-		return false
+	for _, key := range keys {
+		if _, busy := r.active[key]; busy {
+			return false
+		}
 	}
-	r.active[key] = runID
+	for _, key := range keys {
+		r.active[key] = runID
+	}
 	return true
 }
 
-func (r *Runner) leave(key string) {
+func (r *Runner) leave(keys []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.active, key)
+	for _, key := range keys {
+		delete(r.active, key)
+	}
 }
 
 // NewReport starts the report of a run about to begin; pass it to Run. The
 // HTTP trigger makes it first so it can answer with the run_id before the
 // run ends.
 func NewReport(cfg *Config, trigger string) *Report {
-	return &Report{
-		RunID: newRunID(), Trigger: trigger, Target: cfg.Target, Table: cfg.TargetTable(),
-		StartedAt: time.Now().UTC(), DryRun: cfg.DryRun,
+	rep := &Report{
+		RunID: newRunID(), Trigger: trigger, Target: cfg.Target,
+		StartedAt: time.Now().UTC(), DryRun: cfg.DryRun, Snapshot: SnapshotSingle,
 	}
+	if cfg.Sync.Parallel > 1 {
+		rep.Snapshot = SnapshotPerTable
+	}
+	for _, t := range cfg.RunTables() {
+		rep.Tables = append(rep.Tables, TableReport{Table: t.Target})
+	}
+	if len(rep.Tables) == 1 {
+		rep.Table = rep.Tables[0].Table
+	}
+	return rep
 }
 
 // Run performs one sync and fills rep. The error is nil only when the run
@@ -117,18 +141,24 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	if err != nil {
 		return err
 	}
-	key := tgt.guardKey()
-	if !r.enter(key, rep.RunID) {
+	tables := cfg.RunTables()
+	names := targetNames(tables)
+	keys := make([]string, len(names))
+	for i, name := range names {
+		keys[i] = tgt.guardKey(name)
+	}
+	if !r.enter(keys, rep.RunID) {
 		rep.Status = StatusBusy
 		return ErrBusy
 	}
-	defer r.leave(key)
+	defer r.leave(keys)
 
 	if cfg.DryRun {
-		if rep.Rows, err = r.readSource(ctx, cfg, counter{}, rep, log); err != nil {
+		if err := r.readSource(ctx, cfg, tables, counter{}, rep, log); err != nil {
 			return err
 		}
 		rep.Status = StatusSkipped
+		rep.sumTables()
 		log.Info("dry run: source read, target untouched", "rows", rep.Rows, "source", rep.Source)
 		return nil
 	}
@@ -140,13 +170,13 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 		return err
 	}
 	defer tgt.close()
-	if err := tgt.lock(ctx); err != nil {
+	if err := tgt.lock(ctx, names); err != nil {
 		if errors.Is(err, ErrBusy) {
 			rep.Status = StatusBusy
 		}
 		return err
 	}
-	log.Info("run lock taken", "where", tgt.describe())
+	log.Info("run lock taken", "where", tgt.describe(), "tables", len(names))
 	if err := tgt.begin(ctx, rep); err != nil {
 		return err
 	}
@@ -159,24 +189,28 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 			log.Warn("could not record the run in the history table", "error", herr.Error())
 		}
 	}()
-	// Whatever ends the run before the swap is done leaves the target table
-	// as it was: drop what was staged.
+	// Whatever ends the run before the swap is done leaves every target
+	// table as it was: drop what was staged.
 	defer func() {
 		if err != nil {
 			tgt.discard(ctx)
 		}
 	}()
 
-	rows, err := r.readSource(ctx, cfg, tgt, rep, log)
-	rep.LoadMethod = tgt.loadMethod()
-	if err != nil {
+	if err := r.readSource(ctx, cfg, tables, tgt, rep, log); err != nil {
 		return err
 	}
-	rep.Rows = rows
-	if rows < int64(cfg.Sync.MinRows) {
-		return fmt.Errorf("%w: got %d, [sync] min_rows = %d; the target table was left unchanged (lower min_rows if an empty result is expected)", ErrTooFewRows, rows, cfg.Sync.MinRows)
+	rep.sumTables()
+	unchanged := "the target table was left unchanged"
+	if len(tables) > 1 {
+		unchanged = "every target table was left unchanged"
 	}
-	log.Info("rows staged and verified", "rows", rows, "source", rep.Source)
+	for _, t := range tables {
+		if n := rep.table(t.Target).Rows; n < int64(t.MinRows) {
+			return fmt.Errorf("%w: table %s: got %d, %s = %d; %s (lower min_rows if an empty result is expected)", ErrTooFewRows, t.Target, n, iniKey(cfg.TableKey(t, "min_rows")), t.MinRows, unchanged)
+		}
+	}
+	log.Info("rows staged and verified", "rows", rep.Rows, "source", rep.Source)
 	if r.beforeSwap != nil {
 		r.beforeSwap()
 	}
@@ -185,9 +219,18 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	if err != nil {
 		return err
 	}
-	log.Info("target table swapped", "rows", rows)
+	log.Info("target tables swapped", "rows", rep.Rows, "tables", len(tables))
 	rep.Status = StatusSucceeded
 	return nil
+}
+
+// iniKey writes "section.key" as config.ini does: "[section] key".
+func iniKey(k string) string {
+	i := strings.LastIndex(k, ".")
+	if i < 0 {
+		return k
+	}
+	return "[" + k[:i] + "] " + k[i+1:]
 }
 
 // openTarget connects to the target outside a run (check, history).
@@ -221,6 +264,7 @@ func (r *Runner) newTarget(cfg *Config, log *slog.Logger) (target, error) {
 			}
 		}
 		t := newMySQLTarget(cfg.AzureMySQL, cfg.Sync.HistoryTable, password, log)
+		t.parallel = cfg.Sync.Parallel
 		t.swapTryWait, t.swapTries = r.SwapTryWait, r.SwapTries
 		if t.swapTryWait <= 0 {
 			t.swapTryWait = 2 * time.Second
@@ -239,8 +283,9 @@ const EntraMySQLScope = "https://ossrdbms-aad.database.windows.net/.default"
 // sink is what a run does with the rows of the source it reads: a run
 // stages them in the target (every target is a sink); a dry run counts them.
 type sink interface {
-	// stage takes every row of src and returns how many it kept.
-	stage(ctx context.Context, src rowReader, policy string) (int64, error)
+	// stage takes every row of src for table and returns how many it kept
+	// and how.
+	stage(ctx context.Context, table string, src rowReader, policy string) (int64, string, error)
 	// discard forgets what stage took, before the fallback is read.
 	discard(ctx context.Context)
 }
@@ -248,75 +293,165 @@ type sink interface {
 // counter is a dry run's sink: it reads every row and keeps none.
 type counter struct{}
 
-func (counter) stage(_ context.Context, src rowReader, _ string) (int64, error) {
+func (counter) stage(_ context.Context, _ string, src rowReader, _ string) (int64, string, error) {
 	var n int64
 	for src.Next() {
 		n++
 	}
-	return n, asSourceError(src.Err())
+	return n, "", asSourceError(src.Err())
 }
 
 func (counter) discard(context.Context) {}
 
-// readSource chooses the source of a run, opens it and hands its rows to
-// dst; a run and a dry run both take this one path. The primary comes
-// first (its connection retried on transient errors). If it fails — to
-// connect, to run the query, or while its rows stream — and fallback is
-// enabled, what dst took from it is discarded and the fallback is read
-// instead. Only the source's own failures lead to the fallback: an error of
-// the target, or a [source] query that writes (errSourceWrites), ends the
-// run.
-func (r *Runner) readSource(ctx context.Context, cfg *Config, dst sink, rep *Report, log *slog.Logger) (int64, error) {
+// readSource chooses the source of a run once, for all its tables, opens
+// it and hands each table's rows to dst; a run and a dry run both take
+// this one path. The primary comes first (its connection retried on
+// transient errors). If it fails — to connect, to run a query, or while
+// rows stream — and fallback is enabled, everything dst took from it is
+// discarded and every table is read from the fallback instead: never some
+// tables from each. Only the source's own failures lead to the fallback:
+// an error of the target, or a query that writes (errSourceWrites), ends
+// the run.
+func (r *Runner) readSource(ctx context.Context, cfg *Config, tables []TableConfig, dst sink, rep *Report, log *slog.Logger) error {
 	log.Info("connecting to primary", "host", cfg.Source.Host, "port", cfg.Source.Port, "database", cfg.Source.Database, "ssl_mode", string(cfg.Source.SSLMode))
-	primaryErr := func() error {
-		var src *mysqlSource
+	primary := func(ctx context.Context) (session, error) {
+		var s *mysqlSession
 		retries, err := defaultRetry.do(ctx, log, "connect to primary", func() (err error) {
-			src, err = openMySQLSource(ctx, cfg.Source)
+			s, err = connectMySQLSource(ctx, cfg.Source)
 			return err
 		})
+		r.mu.Lock()
 		rep.Retries += retries
+		r.mu.Unlock()
 		if err != nil {
-			return asSourceError(err)
+			return nil, asSourceError(err)
 		}
-		defer src.Close()
-		rep.Source = SourcePrimary
-		if src.unencrypted {
+		if s.unencrypted {
+			r.mu.Lock()
 			rep.noteUnencrypted(SourcePrimary)
+			r.mu.Unlock()
 			logUnencrypted(log, "source", SourcePrimary, cfg.Source.SSLMode)
 		}
-		log.Info("reading primary", "columns", len(src.Columns()))
-		n, err := dst.stage(ctx, r.progress(src, log), cfg.Sync.OnSchemaChange)
-		rep.Rows = n
-		return err
-	}()
+		return s, nil
+	}
+	rep.Source = SourcePrimary
+	primaryErr := r.readTables(ctx, cfg, tables, primary, func(t TableConfig) (string, string) {
+		return t.Query, iniKey(cfg.TableKey(t, "query"))
+	}, dst, rep, log)
 	if primaryErr == nil {
-		return rep.Rows, nil
+		return nil
 	}
 	if !isSourceError(primaryErr) || errors.Is(primaryErr, errSourceWrites) {
-		return 0, primaryErr
+		return primaryErr
 	}
 	if !cfg.Sync.FallbackEnabled {
-		rep.Source = SourcePrimary
-		return 0, fmt.Errorf("read primary: %w (fallback is disabled: [sync] fallback_enabled = false)", primaryErr)
+		return fmt.Errorf("read primary: %w (fallback is disabled: [sync] fallback_enabled = false)", primaryErr)
 	}
 	rep.FallbackReason = primaryErr.Error()
 	rep.Source = SourceFallback
-	rep.Rows = 0
 	log.Warn("primary failed; reading the fallback SQLite database instead", "reason", rep.FallbackReason, "path", cfg.Fallback.Path)
 	dst.discard(ctx)
-	src, err := openSQLiteSource(ctx, cfg.Fallback)
-	if err != nil {
-		return 0, fmt.Errorf("primary failed (%s), and so did the fallback: %w", rep.FallbackReason, err)
+	for i := range rep.Tables {
+		rep.Tables[i] = TableReport{Table: rep.Tables[i].Table}
 	}
-	defer src.Close()
-	n, err := dst.stage(ctx, r.progress(src, log), cfg.Sync.OnSchemaChange)
-	if err != nil {
-		if isSourceError(err) {
-			return n, fmt.Errorf("primary failed (%s), and so did the fallback: %w", rep.FallbackReason, err)
+	fallback := func(ctx context.Context) (session, error) {
+		s, err := openSQLiteSession(ctx, cfg.Fallback.Path)
+		if err != nil {
+			return nil, asSourceError(err)
 		}
-		return n, err
+		return s, nil
 	}
-	return n, nil
+	err := r.readTables(ctx, cfg, tables, fallback, func(t TableConfig) (string, string) {
+		return t.FallbackQuery, iniKey(cfg.TableKey(t, "fallback_query"))
+	}, dst, rep, log)
+	if err != nil && isSourceError(err) {
+		return fmt.Errorf("primary failed (%s), and so did the fallback: %w", rep.FallbackReason, err)
+	}
+	return err
+}
+
+// readTables reads every table from sessions that open makes and stages
+// it in dst. With [sync] parallel = 1 one session reads all the tables in
+// turn, in its one transaction: one point in time of the source. With
+// more, up to that many tables are read at once, each in a session of its
+// own; the first error stops the others.
+func (r *Runner) readTables(ctx context.Context, cfg *Config, tables []TableConfig, open func(context.Context) (session, error),
+	query func(TableConfig) (q, what string), dst sink, rep *Report, log *slog.Logger) error {
+	readOne := func(ctx context.Context, s session, t TableConfig) error {
+		q, what := query(t)
+		start := time.Now()
+		rows, err := s.query(ctx, q, what)
+		if err != nil {
+			return fmt.Errorf("table %s: %w", t.Target, asSourceError(err))
+		}
+		defer rows.Close()
+		log.Info("reading "+rep.Source, LogTable, t.Target, "columns", len(rows.Columns()))
+		n, method, err := dst.stage(ctx, t.Target, r.progress(rows, log, t.Target), t.OnSchemaChange)
+		r.mu.Lock()
+		*rep.table(t.Target) = TableReport{Table: t.Target, Rows: n, LoadMethod: method, staged: time.Since(start)}
+		r.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("table %s: %w", t.Target, err)
+		}
+		return nil
+	}
+	if cfg.Sync.Parallel <= 1 || len(tables) == 1 {
+		s, err := open(ctx)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		for _, t := range tables {
+			if err := readOne(ctx, s, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, cfg.Sync.Parallel)
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil {
+			first = err
+			cancel()
+		}
+	}
+	for _, t := range tables {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			s, err := open(ctx)
+			if err != nil {
+				fail(err)
+				return
+			}
+			defer s.Close()
+			if err := readOne(ctx, s, t); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return first
 }
 
 // logUnencrypted says in the log that a connection runs without TLS: a
@@ -340,13 +475,13 @@ type progressReader struct {
 	last  time.Time
 }
 
-func (r *Runner) progress(src rowReader, log *slog.Logger) *progressReader {
+func (r *Runner) progress(src rowReader, log *slog.Logger, table string) *progressReader {
 	every := r.ProgressEvery
 	if every <= 0 {
 		every = 5 * time.Second
 	}
 	now := time.Now()
-	return &progressReader{rowReader: src, log: log, every: every, start: now, last: now}
+	return &progressReader{rowReader: src, log: log.With(LogTable, table), every: every, start: now, last: now}
 }
 
 func (p *progressReader) Next() bool {

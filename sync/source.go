@@ -29,22 +29,40 @@ const (
 	SourceFallback = "fallback"
 )
 
-// mysqlSource reads the primary MySQL server: one connection, in one
-// read-only transaction, so that the primary refuses any write the query
-// might make (DESIGN §2 step 3).
-type mysqlSource struct {
-	db    *sql.DB
-	conn  *sql.Conn // the read-only session; every statement of the read runs on it
-	query string
+// session is an open source: the run reads its tables' queries on it one
+// after another, all in one transaction, so that they see one point in
+// time of the source.
+type session interface {
+	// query starts one table's query; what names its key in messages
+	// ("[source] query", "[table.orders] query"). Its rows must be closed
+	// before the next query starts.
+	query(ctx context.Context, q, what string) (rowReader, error)
+	Close() error
+}
+
+// mysqlSession is the primary MySQL server: one connection, in one
+// read-only transaction WITH CONSISTENT SNAPSHOT, so that every query of
+// the run reads the same point in time and the primary refuses any write a
+// query might make (DESIGN §2 step 3).
+type mysqlSession struct {
+	db   *sql.DB
+	conn *sql.Conn // the read-only session; every statement of the read runs on it
 	// unencrypted: the session runs without TLS (ssl_mode = disabled, or
 	// preferred with a server that offers no TLS).
 	unencrypted bool
-	stmt        *sql.Stmt
-	rows        *sql.Rows
-	cols        []Column
-	raw         []sql.RawBytes
-	dest        []any
-	cells       [][]byte
+}
+
+// mysqlRows is one query's result on a mysqlSession.
+type mysqlRows struct {
+	s     *mysqlSession
+	query string
+	what  string
+	stmt  *sql.Stmt
+	rows  *sql.Rows
+	cols  []Column
+	raw   []sql.RawBytes
+	dest  []any
+	cells [][]byte
 }
 
 // errSourceWrites marks a [source] query that the primary refused because it
@@ -67,7 +85,7 @@ func explainQueryError(err error) error {
 // WITH CONSISTENT SNAPSHOT, READ ONLY on that one connection. The server
 // then refuses any write — UPDATE, DELETE … RETURNING, a procedure or
 // function that writes — whatever the query says.
-func connectMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSource, error) {
+func connectMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSession, error) {
 	db, err := newMySQLDB(c.MySQLConfig, mysqlOptions{params: map[string]string{
 		// Same zone on both sides, so TIMESTAMP values keep their instant.
 		"time_zone": "'+00:00'",
@@ -80,7 +98,7 @@ func connectMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSource, erro
 		db.Close()
 		return nil, fmt.Errorf("connect to primary %s:%d: %w", c.Host, c.Port, explainConnectError("source", c.MySQLConfig, err))
 	}
-	s := &mysqlSource{db: db, conn: conn, query: strings.TrimRight(strings.TrimSpace(c.Query), ";")}
+	s := &mysqlSession{db: db, conn: conn}
 	for _, stmt := range []string{"SET SESSION TRANSACTION READ ONLY", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {
 			s.Close()
@@ -94,49 +112,50 @@ func connectMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSource, erro
 	return s, nil
 }
 
-// openMySQLSource connects and starts the query. FLOAT columns need the
-// binary protocol (a prepared statement): the text protocol prints a FLOAT
-// rounded to 6 digits (MariaDB sends 0.1234567 as "0.123457"), which would
-// change values. Every other type arrives exactly as text, which costs the
-// source server and dbsync less, so a LIMIT 0 probe of the result's column
-// types picks the protocol; if the query cannot be probed, the binary
-// protocol is used. Probe, prepare and read all run in the read-only
-// transaction.
-func openMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSource, error) {
-	s, err := connectMySQLSource(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	if s.hasFloatColumns(ctx) {
-		s.stmt, err = s.conn.PrepareContext(ctx, s.query)
+// query starts q. FLOAT columns need the binary protocol (a prepared
+// statement): the text protocol prints a FLOAT rounded to 6 digits
+// (MariaDB sends 0.1234567 as "0.123457"), which would change values.
+// Every other type arrives exactly as text, which costs the source server
+// and dbsync less, so a LIMIT 0 probe of the result's column types picks
+// the protocol; if the query cannot be probed, the binary protocol is used.
+// Probe, prepare and read all run in the read-only transaction.
+func (s *mysqlSession) query(ctx context.Context, q, what string) (rowReader, error) {
+	r := &mysqlRows{s: s, query: trimQuery(q), what: what}
+	var err error
+	if s.hasFloatColumns(ctx, r.query) {
+		r.stmt, err = s.conn.PrepareContext(ctx, r.query)
 		if err == nil {
-			s.rows, err = s.stmt.QueryContext(ctx)
+			r.rows, err = r.stmt.QueryContext(ctx)
 		}
 	} else {
-		s.rows, err = s.conn.QueryContext(ctx, s.query)
+		r.rows, err = s.conn.QueryContext(ctx, r.query)
 	}
 	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("run [source] query on primary: %w", explainQueryError(err))
+		r.Close()
+		return nil, fmt.Errorf("run %s on primary: %w", what, explainQueryError(err))
 	}
-	types, err := s.rows.ColumnTypes()
+	types, err := r.rows.ColumnTypes()
 	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("read primary result columns: %w", err)
+		r.Close()
+		return nil, fmt.Errorf("read primary result columns of %s: %w", what, err)
 	}
-	s.cols = mysqlColumns(types)
-	if err := checkColumnNames(s.cols, "[source] query"); err != nil {
-		s.Close()
+	r.cols = mysqlColumns(types)
+	if err := checkColumnNames(r.cols, what); err != nil {
+		r.Close()
 		return nil, err
 	}
-	s.raw = make([]sql.RawBytes, len(s.cols))
-	s.dest = make([]any, len(s.cols))
-	for i := range s.raw {
-		s.dest[i] = &s.raw[i]
+	r.raw = make([]sql.RawBytes, len(r.cols))
+	r.dest = make([]any, len(r.cols))
+	for i := range r.raw {
+		r.dest[i] = &r.raw[i]
 	}
-	s.cells = make([][]byte, len(s.cols))
-	return s, nil
+	r.cells = make([][]byte, len(r.cols))
+	return r, nil
 }
+
+// trimQuery drops the spaces and semicolons a query may end with, so that
+// it can be wrapped as a derived table.
+func trimQuery(q string) string { return strings.TrimRight(strings.TrimSpace(q), ";") }
 
 // mysqlColumns describes a MySQL result's columns.
 func mysqlColumns(types []*sql.ColumnType) []Column {
@@ -157,8 +176,8 @@ func mysqlColumns(types []*sql.ColumnType) []Column {
 // query wrapped as a derived table with LIMIT 0, in the read-only
 // transaction. The newline keeps a trailing "-- comment" in the query from
 // eating the closing parenthesis.
-func (s *mysqlSource) probe(ctx context.Context) ([]*sql.ColumnType, error) {
-	rows, err := s.conn.QueryContext(ctx, "SELECT * FROM (\n"+s.query+"\n) AS `dbsync_probe` LIMIT 0")
+func (s *mysqlSession) probe(ctx context.Context, query string) ([]*sql.ColumnType, error) {
+	rows, err := s.conn.QueryContext(ctx, "SELECT * FROM (\n"+trimQuery(query)+"\n) AS `dbsync_probe` LIMIT 0")
 	if err != nil {
 		return nil, explainQueryError(err)
 	}
@@ -172,23 +191,23 @@ func (s *mysqlSource) probe(ctx context.Context) ([]*sql.ColumnType, error) {
 
 // probeColumns is what check reports of the query: its columns, from the
 // probe alone (the query itself is never run).
-func (s *mysqlSource) probeColumns(ctx context.Context) ([]Column, error) {
-	types, err := s.probe(ctx)
+func (s *mysqlSession) probeColumns(ctx context.Context, query, what string) ([]Column, error) {
+	types, err := s.probe(ctx, query)
 	if mysqlErrorNumber(err) == 1064 {
 		// ER_PARSE_ERROR: not a SELECT (CALL, a write), or not valid SQL.
-		return nil, fmt.Errorf("[source] query cannot be checked without running it: check asks the primary for its columns as SELECT * FROM ([source] query) LIMIT 0, which is not valid SQL for this statement; a run reads it in a read-only transaction, where a statement that writes is refused: %w", err)
+		return nil, fmt.Errorf("%s cannot be checked without running it: check asks the primary for its columns as SELECT * FROM (%s) LIMIT 0, which is not valid SQL for this statement; a run reads it in a read-only transaction, where a statement that writes is refused: %w", what, what, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("run [source] query on primary (as a LIMIT 0 probe): %w", err)
+		return nil, fmt.Errorf("run %s on primary (as a LIMIT 0 probe): %w", what, err)
 	}
 	cols := mysqlColumns(types)
-	return cols, checkColumnNames(cols, "[source] query")
+	return cols, checkColumnNames(cols, what)
 }
 
 // hasFloatColumns reports whether the query's result has a FLOAT column,
 // or whether that cannot be told (then the exact binary protocol is used).
-func (s *mysqlSource) hasFloatColumns(ctx context.Context) bool {
-	types, err := s.probe(ctx)
+func (s *mysqlSession) hasFloatColumns(ctx context.Context, query string) bool {
+	types, err := s.probe(ctx, query)
 	if err != nil {
 		return true
 	}
@@ -222,9 +241,9 @@ func checkColumnNames(cols []Column, what string) error {
 	return nil
 }
 
-func (s *mysqlSource) Columns() []Column { return s.cols }
+func (s *mysqlRows) Columns() []Column { return s.cols }
 
-func (s *mysqlSource) Next() bool {
+func (s *mysqlRows) Next() bool {
 	if !s.rows.Next() {
 		return false
 	}
@@ -237,24 +256,29 @@ func (s *mysqlSource) Next() bool {
 	return true
 }
 
-func (s *mysqlSource) Values() [][]byte { return s.cells }
+func (s *mysqlRows) Values() [][]byte { return s.cells }
 
-func (s *mysqlSource) Err() error {
+func (s *mysqlRows) Err() error {
 	if err := s.rows.Err(); err != nil {
-		return fmt.Errorf("read primary rows: %w", explainQueryError(err))
+		return fmt.Errorf("read primary rows of %s: %w", s.what, explainQueryError(err))
 	}
 	return nil
 }
 
-// Close ends the read. The read-only transaction has nothing to commit: it
-// ends with its connection.
-func (s *mysqlSource) Close() error {
+// Close ends one query's read; the session's transaction goes on.
+func (s *mysqlRows) Close() error {
 	if s.rows != nil {
 		s.rows.Close()
 	}
 	if s.stmt != nil {
 		s.stmt.Close()
 	}
+	return nil
+}
+
+// Close ends the session. The read-only transaction has nothing to commit:
+// it ends with its connection.
+func (s *mysqlSession) Close() error {
 	s.conn.Close()
 	return s.db.Close()
 }
@@ -268,10 +292,11 @@ func (s *mysqlSource) Close() error {
 // MariaDB refuses even a temporary table in a READ ONLY transaction, so
 // this runs on a second connection, in a transaction that is rolled back:
 // a function in the query that writes to a transactional table leaves
-// nothing behind. The read itself (openMySQLSource) already ran the query
-// in the read-only transaction, where any such write was refused.
-func (s *mysqlSource) exactTypes(ctx context.Context) error {
-	conn, err := s.db.Conn(ctx)
+// nothing behind. The read itself (mysqlSession.query) already ran the query
+// in the read-only transaction, where any such write was refused. The
+// shape is read now, outside the snapshot; only the types come from it.
+func (s *mysqlRows) exactTypes(ctx context.Context) error {
+	conn, err := s.s.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -320,10 +345,18 @@ func (s *mysqlSource) exactTypes(ctx context.Context) error {
 	return nil
 }
 
-// sqliteSource reads the fallback SQLite database.
+// sqliteSession is the fallback SQLite database, opened read-only, with
+// every query of the run on one connection in one read transaction.
+type sqliteSession struct {
+	path string
+	db   *sql.DB
+	conn *sql.Conn
+}
+
+// sqliteSource is one query's result on a sqliteSession.
 type sqliteSource struct {
-	db    *sql.DB
 	rows  *sql.Rows
+	what  string
 	cols  []Column
 	vals  []any
 	dest  []any
@@ -332,30 +365,44 @@ type sqliteSource struct {
 	err   error
 }
 
-// openSQLiteSource opens the fallback database read-only and starts the
-// query. A missing file is an error: sync never invents source data.
-func openSQLiteSource(ctx context.Context, c FallbackConfig) (*sqliteSource, error) {
-	st, err := os.Stat(c.Path)
+// openSQLiteSession opens the fallback database read-only and begins its
+// read transaction. A missing file is an error: sync never invents source
+// data.
+func openSQLiteSession(ctx context.Context, path string) (*sqliteSession, error) {
+	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("open fallback database [fallback] path = %s: %w", c.Path, err)
+		return nil, fmt.Errorf("open fallback database [fallback] path = %s: %w", path, err)
 	}
 	if st.IsDir() {
-		return nil, fmt.Errorf("open fallback database [fallback] path = %s: is a directory, not a SQLite file", c.Path)
+		return nil, fmt.Errorf("open fallback database [fallback] path = %s: is a directory, not a SQLite file", path)
 	}
-	db, err := openSQLite(c.Path, true)
+	db, err := openSQLite(path, true)
 	if err != nil {
-		return nil, fmt.Errorf("open fallback database %s: %w", c.Path, err)
+		return nil, fmt.Errorf("open fallback database %s: %w", path, err)
 	}
-	rows, err := db.QueryContext(ctx, c.Query)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("run [fallback] query on %s: %w", c.Path, err)
+	s := &sqliteSession{path: path, db: db}
+	if s.conn, err = db.Conn(ctx); err == nil {
+		// A deferred BEGIN: the first SELECT takes the snapshot, which
+		// holds until the session ends.
+		_, err = s.conn.ExecContext(ctx, "BEGIN")
 	}
-	s := &sqliteSource{db: db, rows: rows}
-	types, err := rows.ColumnTypes()
 	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("read fallback result columns: %w", err)
+		return nil, fmt.Errorf("begin a read transaction on fallback database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *sqliteSession) query(ctx context.Context, q, what string) (rowReader, error) {
+	rows, err := s.conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("run %s on %s: %w", what, s.path, err)
+	}
+	r := &sqliteSource{rows: rows, what: what}
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("read fallback result columns of %s: %w", what, err)
 	}
 	for _, ct := range types {
 		decl := ct.DatabaseTypeName()
@@ -366,19 +413,28 @@ func openSQLiteSource(ctx context.Context, c FallbackConfig) (*sqliteSource, err
 				col.Scale, _ = strconv.ParseInt(m[2], 10, 64)
 			}
 		}
-		s.cols = append(s.cols, col)
+		r.cols = append(r.cols, col)
 	}
-	if err := checkColumnNames(s.cols, "[fallback] query"); err != nil {
-		s.Close()
+	if err := checkColumnNames(r.cols, what); err != nil {
+		r.Close()
 		return nil, err
 	}
-	n := len(s.cols)
-	s.vals, s.dest, s.bufs, s.cells = make([]any, n), make([]any, n), make([][]byte, n), make([][]byte, n)
-	for i := range s.vals {
-		s.dest[i] = &s.vals[i]
-		s.bufs[i] = make([]byte, 0, 64)
+	n := len(r.cols)
+	r.vals, r.dest, r.bufs, r.cells = make([]any, n), make([]any, n), make([][]byte, n), make([][]byte, n)
+	for i := range r.vals {
+		r.dest[i] = &r.vals[i]
+		r.bufs[i] = make([]byte, 0, 64)
 	}
-	return s, nil
+	return r, nil
+}
+
+// Close ends the read transaction and the session.
+func (s *sqliteSession) Close() error {
+	if s.conn != nil {
+		_, _ = s.conn.ExecContext(context.Background(), "ROLLBACK")
+		s.conn.Close()
+	}
+	return s.db.Close()
 }
 
 func (s *sqliteSource) Columns() []Column { return s.cols }
@@ -436,15 +492,12 @@ func (s *sqliteSource) Values() [][]byte { return s.cells }
 
 func (s *sqliteSource) Err() error {
 	if s.err != nil {
-		return fmt.Errorf("read fallback rows: %w", s.err)
+		return fmt.Errorf("read fallback rows of %s: %w", s.what, s.err)
 	}
 	if err := s.rows.Err(); err != nil {
-		return fmt.Errorf("read fallback rows: %w", err)
+		return fmt.Errorf("read fallback rows of %s: %w", s.what, err)
 	}
 	return nil
 }
 
-func (s *sqliteSource) Close() error {
-	s.rows.Close()
-	return s.db.Close()
-}
+func (s *sqliteSource) Close() error { return s.rows.Close() }

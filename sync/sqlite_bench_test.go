@@ -35,13 +35,13 @@ func BenchmarkSQLiteTarget(b *testing.B) {
 	if err := t.connect(context.Background(), nil); err != nil {
 		b.Fatal(err)
 	}
-	if err := t.lock(context.Background()); err != nil {
+	if err := t.lock(context.Background(), []string{"items"}); err != nil {
 		b.Fatal(err)
 	}
 	defer t.close()
 	b.ReportAllocs()
 	b.ResetTimer()
-	n, err := t.stage(context.Background(), &repeatRows{cols: benchColumns, row: benchRow, n: b.N}, SchemaFail)
+	n, _, err := t.stage(context.Background(), "items", &repeatRows{cols: benchColumns, row: benchRow, n: b.N}, SchemaFail)
 	if err != nil || n != int64(b.N) {
 		b.Fatal(n, err)
 	}

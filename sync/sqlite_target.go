@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -21,7 +22,7 @@ import (
 // sqliteTarget writes a SQLite file. The whole run — staging, verify, swap —
 // is one transaction, so a crash leaves the file as it was.
 type sqliteTarget struct {
-	path, table, history string
+	path, history string
 	// realPath is path with symlinks resolved: the file that is locked
 	// and opened, whichever name a config gives it.
 	realPath string
@@ -29,17 +30,25 @@ type sqliteTarget struct {
 	db       *sql.DB
 	lockFile *os.File
 	// conn holds the run's transaction (BEGIN IMMEDIATE … COMMIT), from
-	// stage to swap; nil outside it.
-	conn        *sql.Conn
+	// the first stage to the swap; nil outside it. mu lets one table at a
+	// time use it.
+	conn    *sql.Conn
+	mu      sync.Mutex
+	staged  []sqliteStaged
+	readers []*sql.DB // read-only handles of check and history, closed by close
+}
+
+// sqliteStaged is one table staged in the run's transaction.
+type sqliteStaged struct {
+	table       string
 	exists      bool
-	recreateSQL []string  // the table's indexes and triggers, re-created after the swap
-	readers     []*sql.DB // read-only handles of check and history, closed by close
+	recreateSQL []string // the table's indexes and triggers, re-created after the swap
 }
 
 // newSQLiteTarget describes the SQLite target of c; connect checks its
 // path, and lock opens it.
 func newSQLiteTarget(c SQLiteConfig, history string, log *slog.Logger) *sqliteTarget {
-	return &sqliteTarget{path: c.Path, table: c.Table, history: history, log: log}
+	return &sqliteTarget{path: c.Path, history: history, log: log}
 }
 
 func (t *sqliteTarget) connect(context.Context, *Report) error {
@@ -59,12 +68,12 @@ func (t *sqliteTarget) connect(context.Context, *Report) error {
 }
 
 // guardKey is the file, by its absolute path, and the table.
-func (t *sqliteTarget) guardKey() string {
+func (t *sqliteTarget) guardKey(table string) string {
 	p, err := filepath.Abs(t.path)
 	if err != nil {
 		p = t.path
 	}
-	return "sqlite:" + p + ":" + t.table
+	return "sqlite:" + p + ":" + table
 }
 
 // probe checks that the target's folder takes new files (the journal, or
@@ -77,7 +86,7 @@ func (t *sqliteTarget) probe(context.Context) (string, error) {
 	}
 	f.Close()
 	os.Remove(f.Name())
-	return fmt.Sprintf("sqlite %s table %s, folder writable", t.path, quoteSQLite(t.table)), nil
+	return fmt.Sprintf("sqlite %s, folder writable", t.path), nil
 }
 
 // readOnly opens the file read-only for check and history; nil when it
@@ -93,15 +102,15 @@ func (t *sqliteTarget) readOnly() (*sql.DB, error) {
 	return db, nil
 }
 
-func (t *sqliteTarget) tableColumns(ctx context.Context) ([]targetColumn, error) {
+func (t *sqliteTarget) tableColumns(ctx context.Context, table string) ([]targetColumn, error) {
 	db, err := t.readOnly()
 	if db == nil || err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	cols, _, err := t.columns(ctx, db, t.table)
+	cols, _, err := t.columns(ctx, db, table)
 	if err != nil {
-		return nil, fmt.Errorf("read columns of %s in %s: %w", quoteSQLite(t.table), t.path, err)
+		return nil, fmt.Errorf("read columns of %s in %s: %w", quoteSQLite(table), t.path, err)
 	}
 	return cols, nil
 }
@@ -156,16 +165,15 @@ func resolveSymlinks(path string) (string, error) {
 }
 
 func (t *sqliteTarget) describe() string {
-	return fmt.Sprintf("sqlite %s table %s", t.path, quoteSQLite(t.table))
+	return "sqlite " + t.path
 }
-
-func (t *sqliteTarget) loadMethod() string { return "sqlite" }
 
 // lock takes an exclusive flock on a side file. Not on the database file
 // itself: closing any descriptor of that file would drop SQLite's own POSIX
 // locks. The side file sits beside the real file, symlinks resolved, so a
-// symlinked path and the real one share it.
-func (t *sqliteTarget) lock(ctx context.Context) error {
+// symlinked path and the real one share it. The one lock covers every
+// table in the file.
+func (t *sqliteTarget) lock(ctx context.Context, _ []string) error {
 	f, err := os.OpenFile(t.realPath+".dbsync-lock", os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return fmt.Errorf("open lock file for %s: %w", t.path, err)
@@ -228,37 +236,44 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func (t *sqliteTarget) stage(ctx context.Context, src rowReader, policy string) (int64, error) {
-	tx, err := t.db.Conn(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("open %s: %w", t.path, explainSQLiteError(err))
+// stage loads table in the run's one transaction, which the first table
+// begins; tables take turns on it.
+func (t *sqliteTarget) stage(ctx context.Context, table string, src rowReader, policy string) (int64, string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.conn == nil {
+		tx, err := t.db.Conn(ctx)
+		if err != nil {
+			return 0, LoadSQLite, fmt.Errorf("open %s: %w", t.path, explainSQLiteError(err))
+		}
+		if _, err := tx.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			tx.Close()
+			return 0, LoadSQLite, fmt.Errorf("begin transaction on %s: %w", t.path, explainSQLiteError(err))
+		}
+		t.conn = tx
 	}
-	if _, err := tx.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		tx.Close()
-		return 0, fmt.Errorf("begin transaction on %s: %w", t.path, explainSQLiteError(err))
-	}
-	t.conn = tx
-	stage := t.table + stageSuffix
+	tx := t.conn
+	stage := table + stageSuffix
 	// The staging table lives only inside this transaction: a crash rolls
 	// it back, so one that exists now was not made by dbsync, and dbsync
 	// never drops a table it did not make.
 	var found int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE "name" = ? COLLATE NOCASE`, stage).Scan(&found); err != nil {
-		return 0, fmt.Errorf("inspect %s: %w", t.path, explainSQLiteError(err))
+		return 0, LoadSQLite, fmt.Errorf("inspect %s: %w", t.path, explainSQLiteError(err))
 	}
 	if found > 0 {
-		return 0, fmt.Errorf("table %s exists in %s but was not made by dbsync (dbsync builds the new rows under that name inside its transaction, so it never leaves one behind), and dbsync never drops a table it did not make; rename or drop %s, or sync into another [sqlite] table",
+		return 0, LoadSQLite, fmt.Errorf("table %s exists in %s but was not made by dbsync (dbsync builds the new rows under that name inside its transaction, so it never leaves one behind), and dbsync never drops a table it did not make; rename or drop %s, or sync into another target table",
 			quoteSQLite(stage), t.path, quoteSQLite(stage))
 	}
-	dst, exists, err := t.columns(ctx, tx, t.table)
+	dst, exists, err := t.columns(ctx, tx, table)
 	if err != nil {
-		return 0, fmt.Errorf("read columns of %s: %w", quoteSQLite(t.table), err)
+		return 0, LoadSQLite, fmt.Errorf("read columns of %s: %w", quoteSQLite(table), err)
 	}
-	t.exists = exists
+	st := sqliteStaged{table: table, exists: exists}
 	srcCols := src.Columns()
-	plan, err := planStage(t.table, srcCols, dst, policy, t.log)
+	plan, err := planStage(table, srcCols, dst, policy, t.log)
 	if err != nil {
-		return 0, err
+		return 0, LoadSQLite, err
 	}
 	if plan.fromSource {
 		defs := make([]string, len(srcCols))
@@ -266,14 +281,14 @@ func (t *sqliteTarget) stage(ctx context.Context, src rowReader, policy string) 
 			defs[i] = quoteSQLite(c.Name) + " " + c.sqliteDefinition()
 		}
 		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(stage)+" ("+strings.Join(defs, ", ")+")"); err != nil {
-			return 0, fmt.Errorf("create staging table %s: %w", stage, err)
+			return 0, LoadSQLite, fmt.Errorf("create staging table %s: %w", stage, err)
 		}
-		t.recreateSQL = nil
 	} else {
-		if err := t.copyDefinition(ctx, tx, stage); err != nil {
-			return 0, err
+		if st.recreateSQL, err = copyDefinition(ctx, tx, table, stage); err != nil {
+			return 0, LoadSQLite, err
 		}
 	}
+	t.staged = append(t.staged, st)
 	names := make([]string, len(srcCols))
 	for i, c := range srcCols {
 		names[i] = quoteSQLite(c.Name)
@@ -283,46 +298,46 @@ func (t *sqliteTarget) stage(ctx context.Context, src rowReader, policy string) 
 	}
 	n, err := insertSQLiteRows(ctx, tx, stage, names, src)
 	if err != nil {
-		return 0, err
+		return 0, LoadSQLite, err
 	}
 	var staged int64
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quoteSQLite(stage)).Scan(&staged); err != nil {
-		return 0, fmt.Errorf("count staged rows: %w", err)
+		return 0, LoadSQLite, fmt.Errorf("count staged rows: %w", err)
 	}
 	if staged != n {
-		return 0, fmt.Errorf("verify %s: staged %d rows but read %d", stage, staged, n)
+		return 0, LoadSQLite, fmt.Errorf("verify %s: staged %d rows but read %d", stage, staged, n)
 	}
-	return staged, nil
+	return staged, LoadSQLite, nil
 }
 
 // copyDefinition creates the staging table with the target's own CREATE
-// TABLE text, and remembers its indexes and triggers for after the swap.
-func (t *sqliteTarget) copyDefinition(ctx context.Context, tx *sql.Conn, stage string) error {
+// TABLE text, and returns its indexes and triggers for after the swap.
+func copyDefinition(ctx context.Context, tx *sql.Conn, table, stage string) ([]string, error) {
 	var createSQL string
-	if err := tx.QueryRowContext(ctx, `SELECT "sql" FROM sqlite_master WHERE "type"='table' AND "name"=?`, t.table).Scan(&createSQL); err != nil {
-		return fmt.Errorf("read definition of %s: %w", quoteSQLite(t.table), err)
+	if err := tx.QueryRowContext(ctx, `SELECT "sql" FROM sqlite_master WHERE "type"='table' AND "name"=?`, table).Scan(&createSQL); err != nil {
+		return nil, fmt.Errorf("read definition of %s: %w", quoteSQLite(table), err)
 	}
 	body, err := afterTableName(createSQL)
 	if err != nil {
-		return fmt.Errorf("read definition of %s: %w", quoteSQLite(t.table), err)
+		return nil, fmt.Errorf("read definition of %s: %w", quoteSQLite(table), err)
 	}
 	if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(stage)+" "+body); err != nil {
-		return fmt.Errorf("create staging table %s like %s: %w", stage, t.table, err)
+		return nil, fmt.Errorf("create staging table %s like %s: %w", stage, table, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT "sql" FROM sqlite_master WHERE "tbl_name"=? AND "type" IN ('index','trigger') AND "sql" IS NOT NULL ORDER BY "type"`, t.table)
+	rows, err := tx.QueryContext(ctx, `SELECT "sql" FROM sqlite_master WHERE "tbl_name"=? AND "type" IN ('index','trigger') AND "sql" IS NOT NULL ORDER BY "type"`, table)
 	if err != nil {
-		return fmt.Errorf("read indexes of %s: %w", quoteSQLite(t.table), err)
+		return nil, fmt.Errorf("read indexes of %s: %w", quoteSQLite(table), err)
 	}
 	defer rows.Close()
-	t.recreateSQL = nil
+	var recreate []string
 	for rows.Next() {
 		var s string
 		if err := rows.Scan(&s); err != nil {
-			return err
+			return nil, err
 		}
-		t.recreateSQL = append(t.recreateSQL, s)
+		recreate = append(recreate, s)
 	}
-	return rows.Err()
+	return recreate, rows.Err()
 }
 
 // afterTableName returns what follows the table name in a CREATE TABLE
@@ -483,7 +498,12 @@ func sqliteValue(c Column, cell []byte) (any, error) {
 	return string(cell), nil
 }
 
+// discard rolls back the run's transaction, and with it every staged
+// table.
 func (t *sqliteTarget) discard(ctx context.Context) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.staged = nil
 	if t.conn != nil {
 		_, _ = t.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		t.conn.Close()
@@ -491,32 +511,43 @@ func (t *sqliteTarget) discard(ctx context.Context) {
 	}
 }
 
-// swap drops the old table and renames the staging table in the same
-// transaction that loaded it. legacy_alter_table keeps SQLite from
-// rewriting views and triggers that name the table: after the rename the
-// name exists again, so they keep working.
+// swap drops each old table and renames its staging table in the
+// transaction that loaded them, and commits once: readers see every table
+// old or every table new. legacy_alter_table keeps SQLite from rewriting
+// views and triggers that name a table: after the rename the name exists
+// again, so they keep working.
 func (t *sqliteTarget) swap(ctx context.Context) (time.Duration, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	tx := t.conn
-	stmts := []string{`PRAGMA legacy_alter_table=ON`}
-	if t.exists {
-		stmts = append(stmts, `DROP TABLE `+quoteSQLite(t.table))
+	if tx == nil {
+		return 0, nil
 	}
-	stmts = append(stmts, `ALTER TABLE `+quoteSQLite(t.table+stageSuffix)+` RENAME TO `+quoteSQLite(t.table))
-	stmts = append(stmts, t.recreateSQL...)
+	stmts := []string{`PRAGMA legacy_alter_table=ON`}
+	var names []string
+	for _, st := range t.staged {
+		names = append(names, quoteSQLite(st.table))
+		if st.exists {
+			stmts = append(stmts, `DROP TABLE `+quoteSQLite(st.table))
+		}
+		stmts = append(stmts, `ALTER TABLE `+quoteSQLite(st.table+stageSuffix)+` RENAME TO `+quoteSQLite(st.table))
+		stmts = append(stmts, st.recreateSQL...)
+	}
+	what := strings.Join(names, ", ")
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
-			return 0, fmt.Errorf("swap %s: %w", quoteSQLite(t.table), err)
+			return 0, fmt.Errorf("swap %s: %w", what, err)
 		}
 	}
 	// Readers only delay the commit (busy_timeout), which is measured.
 	start := time.Now()
 	if _, err := tx.ExecContext(ctx, "COMMIT"); err != nil {
-		return time.Since(start), fmt.Errorf("commit swap of %s in %s: %w", quoteSQLite(t.table), t.path, explainSQLiteError(err))
+		return time.Since(start), fmt.Errorf("commit swap of %s in %s: %w", what, t.path, explainSQLiteError(err))
 	}
 	waited := time.Since(start)
 	_, _ = tx.ExecContext(ctx, `PRAGMA legacy_alter_table=OFF`)
 	tx.Close()
-	t.conn = nil
+	t.conn, t.staged = nil, nil
 	return waited, nil
 }
 

@@ -90,10 +90,10 @@ func TestPlanStage_SQLiteRecreateWarns(t *testing.T) {
 		if err := tgt.connect(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := tgt.lock(ctx); err != nil {
+		if err := tgt.lock(ctx, []string{"items"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tgt.stage(ctx, &repeatRows{cols: cols, row: row, n: 1}, SchemaRecreate); err != nil {
+		if _, _, err := tgt.stage(ctx, "items", &repeatRows{cols: cols, row: row, n: 1}, SchemaRecreate); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := tgt.swap(ctx); err != nil {

@@ -12,40 +12,51 @@ import (
 // between the backends lives behind it, so the run, check and history never
 // ask which backend they have; newTarget is the one place that picks one.
 type target interface {
-	// describe names the target for messages: kind, place and table.
+	// describe names the target for messages: kind and place.
 	describe() string
-	// guardKey names the target table for the in-process guard: the same
+	// guardKey names a target table for the in-process guard: the same
 	// key for every config that reaches the same table.
-	guardKey() string
+	guardKey(table string) string
 	// connect reaches the target; rep, when not nil, records that the
 	// connection runs without TLS.
 	connect(ctx context.Context, rep *Report) error
-	// lock takes the run lock for the target table, or returns ErrBusy.
-	lock(ctx context.Context) error
-	// begin cleans up what a crashed run left and records the run as running.
+	// lock takes the run locks of the tables, in the order given, or
+	// returns ErrBusy holding none.
+	lock(ctx context.Context, tables []string) error
+	// begin cleans up what a crashed run left of r's tables and records
+	// the run as running.
 	begin(ctx context.Context, r *Report) error
-	// stage creates the staging table and loads every row of src into it,
-	// returning the number of rows the target confirms it stored.
-	stage(ctx context.Context, src rowReader, policy string) (rows int64, err error)
-	// discard drops what stage made.
+	// stage creates a table's staging table and loads every row of src
+	// into it, returning the number of rows the target confirms it stored
+	// and how it loaded them (load_data, insert or sqlite). Several tables
+	// may be staged at once.
+	stage(ctx context.Context, table string, src rowReader, policy string) (rows int64, method string, err error)
+	// discard drops everything stage made.
 	discard(ctx context.Context)
-	// swap replaces the target table with the staging table atomically,
-	// returning how long it waited for readers.
+	// swap replaces every staged table's target table with it, all at
+	// once, returning how long it waited for readers.
 	swap(ctx context.Context) (time.Duration, error)
 	// finish records the run's outcome in the history table.
 	finish(ctx context.Context, r *Report) error
-	// loadMethod is how stage loaded rows: load_data, insert or sqlite.
-	loadMethod() string
 	// probe says what check reports of the target, without writing to it:
 	// where it is, TLS, how rows would be loaded, whether it is writable.
 	probe(ctx context.Context) (string, error)
-	// tableColumns reads the target table's columns, without writing;
-	// none when there is no such table yet.
-	tableColumns(ctx context.Context) ([]targetColumn, error)
+	// tableColumns reads a target table's columns, without writing; none
+	// when there is no such table yet.
+	tableColumns(ctx context.Context, table string) ([]targetColumn, error)
 	// openHistory opens the history table for reading, without creating
 	// anything; nil when the target has no history yet.
 	openHistory(ctx context.Context) (*historyStore, error)
 	close()
+}
+
+// targetNames are the target table names of tables.
+func targetNames(tables []TableConfig) []string {
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = t.Target
+	}
+	return names
 }
 
 // targetColumn is what the engine needs to know of a target column.
