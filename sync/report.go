@@ -70,9 +70,9 @@ type TableReport struct {
 	Table      string  `json:"table"`
 	Rows       int64   `json:"rows"`
 	LoadMethod string  `json:"load_method"`
+	// RowsPerSec is over the time the table's rows took to read and
+	// stage; with one table, over the run, as the run's.
 	RowsPerSec float64 `json:"rows_per_sec"`
-	// staged is how long its rows took to read and stage.
-	staged time.Duration
 }
 
 // Snapshot values.
@@ -136,12 +136,6 @@ func (r *Report) sumTables() {
 	r.RowsPerSec = perSecond(r.Rows, r.DurationMS)
 	if len(r.Tables) == 1 {
 		r.Tables[0].RowsPerSec = r.RowsPerSec
-		return
-	}
-	for i, t := range r.Tables {
-		if t.staged > 0 {
-			r.Tables[i].RowsPerSec = perSecond(t.Rows, t.staged.Milliseconds())
-		}
 	}
 }
 

@@ -117,7 +117,10 @@ func (r *Runner) Run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	if log == nil {
 		log = r.Logger
 	}
-	log = log.With(LogRunID, rep.RunID, LogTarget, string(cfg.Target), LogTable, rep.Table)
+	log = log.With(LogRunID, rep.RunID, LogTarget, string(cfg.Target))
+	if rep.Table != "" {
+		log = log.With(LogTable, rep.Table)
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Sync.Timeout)
 	defer cancel()
 	log.Info("run started", "trigger", rep.Trigger, "dry_run", cfg.DryRun)
@@ -142,6 +145,12 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 		return err
 	}
 	tables := cfg.RunTables()
+	if len(rep.Tables) != len(tables) {
+		rep.Tables = nil
+		for _, t := range tables {
+			rep.Tables = append(rep.Tables, TableReport{Table: t.Target})
+		}
+	}
 	names := targetNames(tables)
 	keys := make([]string, len(names))
 	for i, name := range names {
@@ -385,10 +394,14 @@ func (r *Runner) readTables(ctx context.Context, cfg *Config, tables []TableConf
 			return fmt.Errorf("table %s: %w", t.Target, asSourceError(err))
 		}
 		defer rows.Close()
-		log.Info("reading "+rep.Source, LogTable, t.Target, "columns", len(rows.Columns()))
-		n, method, err := dst.stage(ctx, t.Target, r.progress(rows, log, t.Target), t.OnSchemaChange)
+		tlog := log
+		if len(tables) > 1 {
+			tlog = log.With(LogTable, t.Target)
+		}
+		tlog.Info("reading "+rep.Source, "columns", len(rows.Columns()))
+		n, method, err := dst.stage(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange)
 		r.mu.Lock()
-		*rep.table(t.Target) = TableReport{Table: t.Target, Rows: n, LoadMethod: method, staged: time.Since(start)}
+		*rep.table(t.Target) = TableReport{Table: t.Target, Rows: n, LoadMethod: method, RowsPerSec: perSecond(n, time.Since(start).Milliseconds())}
 		r.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("table %s: %w", t.Target, err)
@@ -475,13 +488,13 @@ type progressReader struct {
 	last  time.Time
 }
 
-func (r *Runner) progress(src rowReader, log *slog.Logger, table string) *progressReader {
+func (r *Runner) progress(src rowReader, log *slog.Logger) *progressReader {
 	every := r.ProgressEvery
 	if every <= 0 {
 		every = 5 * time.Second
 	}
 	now := time.Now()
-	return &progressReader{rowReader: src, log: log.With(LogTable, table), every: every, start: now, last: now}
+	return &progressReader{rowReader: src, log: log, every: every, start: now, last: now}
 }
 
 func (p *progressReader) Next() bool {
