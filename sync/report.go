@@ -67,9 +67,9 @@ type Report struct {
 
 // TableReport is one table of a run.
 type TableReport struct {
-	Table      string  `json:"table"`
-	Rows       int64   `json:"rows"`
-	LoadMethod string  `json:"load_method"`
+	Table      string `json:"table"`
+	Rows       int64  `json:"rows"`
+	LoadMethod string `json:"load_method"`
 	// RowsPerSec is over the time the table's rows took to read and
 	// stage; with one table, over the run, as the run's.
 	RowsPerSec float64 `json:"rows_per_sec"`
