@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -52,6 +53,7 @@ type mysqlTarget struct {
 	parallel int
 	mu       sync.Mutex
 	staged   []*mysqlStaged // the tables stage was called for
+	loads    atomic.Int64   // LOAD DATA statements started
 	// swapTryWait and swapTries bound the swap's wait for readers.
 	swapTryWait time.Duration
 	swapTries   int
@@ -515,7 +517,8 @@ func (t *mysqlTarget) stage(ctx context.Context, table string, src rowReader, po
 		return 0, "", fmt.Errorf("read local_infile on target: %w", err)
 	}
 	if on := localInfile.String == "1" || strings.EqualFold(localInfile.String, "ON"); on {
-		n, err := loadDataLocal(ctx, conn, plan, src, t.runID)
+		// The reader's name must be unique while tables load at once.
+		n, err := loadDataLocal(ctx, conn, plan, src, fmt.Sprintf("%s-%d", t.runID, t.loads.Add(1)))
 		if !errors.Is(err, errLocalInfileRefused) {
 			return n, LoadData, err
 		}

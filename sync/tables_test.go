@@ -354,3 +354,44 @@ func TestTables_HistoryTableKeyedByRunOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestTables_Parallel: parallel = N stages the tables at once, each in a
+// snapshot of its own (the report says so), and still swaps them as one.
+func TestTables_Parallel(t *testing.T) {
+	for _, target := range []string{"azure", "sqlite"} {
+		t.Run(target, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, azure)
+			src := e.srcDBConn()
+			var sections []string
+			names := []string{"t1", "t2", "t3", "t4"}
+			for i, table := range names {
+				mustExec(t, src, "CREATE TABLE "+table+" (id INT NOT NULL PRIMARY KEY, name VARCHAR(20) NOT NULL)",
+					fmt.Sprintf("INSERT INTO %s SELECT seq, CONCAT('%s-', seq) FROM seq_1_to_%d", table, table, 1000*(i+1)))
+				sections = append(sections, tableSection(table, "SELECT * FROM "+table))
+			}
+			e.extra = "[sync]\nparallel = 4\n" + tablesJob(sections...)
+			rep := e.mustSync(dbsync.RunOptions{Target: target})
+			if rep.Snapshot != dbsync.SnapshotPerTable || rep.Rows != 10000 || len(rep.Tables) != 4 {
+				t.Fatalf("report: snapshot %q rows %d tables %+v", rep.Snapshot, rep.Rows, rep.Tables)
+			}
+			dst := e.replica(target)
+			for i, table := range names {
+				if n := count(t, dst, table); n != int64(1000*(i+1)) {
+					t.Errorf("%s has %d rows, want %d", table, n, 1000*(i+1))
+				}
+			}
+			// One table failing stops the others and changes none.
+			mustExec(t, src, "ALTER TABLE t4 MODIFY name VARCHAR(40) NOT NULL", "INSERT INTO t4 VALUES (99999, 'this name is longer than twenty')")
+			if target == "azure" {
+				mustExec(t, src, "INSERT INTO t1 VALUES (99999, 'new')")
+				if _, err := e.sync(dbsync.RunOptions{Target: target}); err == nil || !strings.Contains(err.Error(), "table t4") {
+					t.Fatalf("sync with a value t4 cannot hold: %v", err)
+				}
+				if n := count(t, dst, "t1"); n != 1000 {
+					t.Errorf("t1 has %d rows after a failed run, want its 1000", n)
+				}
+			}
+		})
+	}
+}
