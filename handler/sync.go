@@ -7,19 +7,24 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	dbsync "github.com/dbsync/dbsync/sync"
 )
 
-const syncUsage = `Usage: handler sync [--config FILE] [--target azure|sqlite] [--dry-run] [--json]
+const syncUsage = `Usage: handler sync [--config FILE] [--target azure|sqlite] [--tables a,b] [--group g] [--dry-run] [--json]
 
-Runs one sync: reads the [source] query (or the [fallback] SQLite database if
-the primary fails and fallback_enabled is true) and replaces the target
-table's rows atomically.
+Runs one sync of the job's tables: reads their queries on the primary (or the
+[fallback] SQLite database if the primary fails and fallback_enabled is true)
+and replaces every target table's rows atomically, all at once. Without
+--tables or --group, a job whose tables are split into groups runs each group
+in turn.
 
 Examples:
   handler sync --config config.ini --target sqlite
   handler sync --target azure --json > report.json
+  handler sync --tables orders,order_lines   # some of the job's tables
+  handler sync --group nightly
   handler sync --dry-run          # read and count the source only
 
 Flags:
@@ -28,6 +33,8 @@ Flags:
 type syncCommand struct {
 	configPath string
 	target     string
+	tables     string
+	group      string
 	dryRun     bool
 	jsonOut    bool
 	verbose    bool
@@ -38,6 +45,8 @@ func (c *syncCommand) parseFlags(args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.configPath, "config", "", "config file (default: $DBSYNC_CONFIG, else ./config.ini)")
 	fs.StringVar(&c.target, "target", "", "azure or sqlite (default: [sync] default_target)")
+	fs.StringVar(&c.tables, "tables", "", "comma-separated [table.<name>] names: run only these tables of the job")
+	fs.StringVar(&c.group, "group", "", "run only this group of the job's tables (default: each group in turn)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "read and count the source; do not touch the target")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the run report as one JSON object on stdout")
 	fs.BoolVar(&c.verbose, "v", false, "debug logging (where each config key came from)")
@@ -67,7 +76,11 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	ident := &azureIdentity{}
 	log := newCLILogger(stderr, level)
-	cfg, err := loadConfig(ctx, c.configPath, dbsync.RunOptions{Target: c.target, DryRun: c.dryRun}, log, ident)
+	opts := dbsync.RunOptions{Target: c.target, DryRun: c.dryRun, Group: c.group}
+	if c.tables != "" {
+		opts.Tables = strings.Split(c.tables, ",")
+	}
+	cfg, err := loadConfig(ctx, c.configPath, opts, log, ident)
 	if err != nil {
 		if c.jsonOut {
 			writeJSON(stdout, &dbsync.Report{Trigger: dbsync.TriggerCLI, Status: dbsync.StatusFailed, Target: dbsync.Target(c.target), Error: err.Error()})
@@ -76,17 +89,36 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	runner := dbsync.NewRunner(log)
 	runner.Token = ident.token
-	rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
-	err = runner.Run(ctx, cfg, rep, log)
-	if c.jsonOut {
-		writeJSON(stdout, rep)
-	} else {
-		fmt.Fprintln(stdout, summary(rep))
+	// A run covers one group: without a choice, each group in turn.
+	runs := []*dbsync.Config{cfg}
+	if groups := cfg.Groups(); c.group == "" && c.tables == "" && len(groups) > 1 {
+		runs = nil
+		for _, g := range groups {
+			if g == "" {
+				g = dbsync.DefaultGroup
+			}
+			opts.Group = g
+			gcfg, err := loadConfig(ctx, c.configPath, opts, log, ident)
+			if err != nil {
+				return err
+			}
+			runs = append(runs, gcfg)
+		}
 	}
-	if err != nil {
-		return err
+	var firstErr error
+	for _, cfg := range runs {
+		rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
+		err := runner.Run(ctx, cfg, rep, log)
+		if c.jsonOut {
+			writeJSON(stdout, rep)
+		} else {
+			fmt.Fprintln(stdout, summary(rep))
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
 	}
-	return nil
+	return firstErr
 }
 
 func writeJSON(w io.Writer, v any) {
@@ -97,18 +129,26 @@ func writeJSON(w io.Writer, v any) {
 
 // summary is the one-line human result of a run.
 func summary(r *dbsync.Report) string {
+	what := "table " + r.Table
+	if r.Table == "" {
+		names := make([]string, len(r.Tables))
+		for i, t := range r.Tables {
+			names[i] = t.Table
+		}
+		what = "tables " + strings.Join(names, ", ")
+	}
 	switch r.Status {
 	case dbsync.StatusSucceeded:
-		s := fmt.Sprintf("succeeded: %d rows from %s into %s table %s in %.1fs (%s, %.0f rows/s)",
-			r.Rows, r.Source, r.Target, r.Table, float64(r.DurationMS)/1000, r.LoadMethod, r.RowsPerSec)
+		s := fmt.Sprintf("succeeded: %d rows from %s into %s %s in %.1fs (%s, %.0f rows/s)",
+			r.Rows, r.Source, r.Target, what, float64(r.DurationMS)/1000, r.LoadMethod, r.RowsPerSec)
 		if r.FallbackReason != "" {
 			s += "\n  fallback used because: " + r.FallbackReason
 		}
 		return s
 	case dbsync.StatusSkipped:
-		return fmt.Sprintf("dry run: %d rows readable from %s; target %s table %s untouched", r.Rows, r.Source, r.Target, r.Table)
+		return fmt.Sprintf("dry run: %d rows readable from %s; target %s %s untouched", r.Rows, r.Source, r.Target, what)
 	case dbsync.StatusBusy:
-		return fmt.Sprintf("busy: another run is loading %s table %s; nothing done", r.Target, r.Table)
+		return fmt.Sprintf("busy: another run is loading %s %s; nothing done", r.Target, what)
 	}
-	return fmt.Sprintf("failed: target %s table %s left unchanged", r.Target, r.Table)
+	return fmt.Sprintf("failed: target %s %s left unchanged", r.Target, what)
 }

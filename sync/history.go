@@ -316,6 +316,15 @@ func (h historyStore) finish(ctx context.Context, r *Report) error {
 	return nil
 }
 
+// hasRunning reports whether a run of the table is recorded as running.
+func (h historyStore) hasRunning(ctx context.Context, target Target, table string) (bool, error) {
+	q := h.dialect.quote
+	var n int
+	err := h.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+h.table()+" WHERE "+q("status")+" = ? AND "+q("target")+" = ? AND "+q("table")+" = ?",
+		StatusRunning, string(target), table).Scan(&n)
+	return n > 0, err
+}
+
 // markAbandoned closes the history rows of the table's runs that were
 // still "running". The caller holds the run lock, so no such run is alive:
 // the process running it was killed or timed out. It returns how many.

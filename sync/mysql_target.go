@@ -233,8 +233,9 @@ func (t *mysqlTarget) errNotOwned(ctx context.Context, table, name string) error
 }
 
 // dropOwned drops name, a helper table of table, if it exists and carries
-// dbsync's mark (or this run made it), and refuses if it exists without.
-func (t *mysqlTarget) dropOwned(ctx context.Context, table, name string, madeByThisRun bool) error {
+// dbsync's mark (or ours: this run or a killed one made it), and refuses
+// if it exists without.
+func (t *mysqlTarget) dropOwned(ctx context.Context, table, name string, ours bool) error {
 	exists, comment, err := t.tableComment(ctx, name)
 	if err != nil {
 		return fmt.Errorf("inspect table %s: %w", quoteMySQL(name), err)
@@ -242,7 +243,7 @@ func (t *mysqlTarget) dropOwned(ctx context.Context, table, name string, madeByT
 	if !exists {
 		return nil
 	}
-	if !ownedBy(comment) && !madeByThisRun {
+	if !ownedBy(comment) && !ours {
 		return t.errNotOwned(ctx, table, name)
 	}
 	if _, err := t.db.ExecContext(ctx, "DROP TABLE "+quoteMySQL(name)); err != nil {
@@ -314,16 +315,29 @@ func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, table, name str
 // make stops the run. Then the run is recorded as running.
 func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
 	t.runID = r.RunID
+	h := t.historyStore()
+	if err := h.ensure(ctx); err != nil {
+		return err
+	}
 	for _, tr := range r.Tables {
-		if err := t.repair(ctx, tr.Table); err != nil {
+		killed, err := h.hasRunning(ctx, r.Target, tr.Table)
+		if err != nil {
+			return fmt.Errorf("read runs of %s in %s: %w", quoteMySQL(tr.Table), h.table(), err)
+		}
+		if err := t.repair(ctx, tr.Table, killed); err != nil {
 			return err
 		}
 	}
-	return t.historyStore().start(ctx, r, t.log)
+	return h.start(ctx, r, t.log)
 }
 
-// repair puts back or drops what a killed run left of table.
-func (t *mysqlTarget) repair(ctx context.Context, table string) error {
+// repair puts back or drops what a killed run left of table. killed: the
+// history records a run of table as running, and the caller holds its
+// lock, so that run was killed; a run records itself before it makes any
+// table, so the helper tables it left are dbsync's even without their mark
+// (a kill between two statements, such as CREATE … LIKE and marking it, or
+// the swap's RENAME and dropping the previous table).
+func (t *mysqlTarget) repair(ctx context.Context, table string, killed bool) error {
 	old, stage := table+oldSuffix, table+stageSuffix
 	hasTable, err := t.tableExists(ctx, table)
 	if err != nil {
@@ -333,23 +347,25 @@ func (t *mysqlTarget) repair(ctx context.Context, table string) error {
 	if err != nil {
 		return fmt.Errorf("inspect target database %s: %w", t.cfg.Database, err)
 	}
-	if hasOld && !ownedBy(oldComment) {
+	if hasOld && !ownedBy(oldComment) && !killed {
 		return t.errNotOwned(ctx, table, old)
 	}
 	if hasOld && !hasTable {
 		// Unmark first, then rename: a crash between the two leaves an
 		// unmarked leftover, never a marked target table.
 		t.log.Warn("restoring target table from a previous run's leftover", "from", old, "table", table)
-		_, comment, _ := strings.Cut(oldComment, ownMarkComment)
-		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(old)+" COMMENT = "+quoteMySQLString(comment)); err != nil {
-			return fmt.Errorf("restore %s from %s: %w", table, old, err)
+		if ownedBy(oldComment) {
+			_, comment, _ := strings.Cut(oldComment, ownMarkComment)
+			if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(old)+" COMMENT = "+quoteMySQLString(comment)); err != nil {
+				return fmt.Errorf("restore %s from %s: %w", table, old, err)
+			}
 		}
 		if _, err := t.db.ExecContext(ctx, "RENAME TABLE "+quoteMySQL(old)+" TO "+quoteMySQL(table)); err != nil {
 			return fmt.Errorf("restore %s from %s: %w", table, old, err)
 		}
 	}
 	for _, leftover := range []string{stage, old} {
-		if err := t.dropOwned(ctx, table, leftover, false); err != nil {
+		if err := t.dropOwned(ctx, table, leftover, killed); err != nil {
 			return err
 		}
 	}
