@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // The Functions host's custom-handler protocol (non-forwarded): it POSTs
@@ -154,12 +156,23 @@ func (r *httpRequestData) query() (map[string]string, error) {
 type manualRunOptions struct {
 	Target string
 	DryRun bool
+	Tables string // some of the job's tables, by [table.<name>] name: "a,b"
+	Group  string // one group of the job's tables
+}
+
+// engine is o as the engine's run options.
+func (o manualRunOptions) engine() dbsync.RunOptions {
+	r := dbsync.RunOptions{Target: o.Target, DryRun: o.DryRun, Group: o.Group}
+	if o.Tables != "" {
+		r.Tables = strings.Split(o.Tables, ",")
+	}
+	return r
 }
 
 // optionKeys are the keys a manual run accepts, in the query string and
 // in a JSON body. The query string may also carry code, the function key
 // the platform checks before the handler sees the request.
-var optionKeys = []string{"target", "dry_run"}
+var optionKeys = []string{"target", "dry_run", "tables", "group"}
 
 const functionKeyParam = "code"
 
@@ -230,6 +243,12 @@ func (r *httpRequestData) runOptions() (manualRunOptions, error) {
 	if inBody["dry_run"] {
 		o.DryRun = b.DryRun
 	}
+	if inBody["tables"] {
+		o.Tables = b.Tables
+	}
+	if inBody["group"] {
+		o.Group = b.Group
+	}
 	return o, nil
 }
 
@@ -252,6 +271,12 @@ func parseOptions(values map[string]string) (o manualRunOptions, given map[strin
 			return o, nil, &badRequest{400, fmt.Sprintf("dry_run %q: want true or false", v)}
 		}
 		o.DryRun, given["dry_run"] = b, true
+	}
+	if v := values["tables"]; v != "" {
+		o.Tables, given["tables"] = v, true
+	}
+	if v := values["group"]; v != "" {
+		o.Group, given["group"] = v, true
 	}
 	return o, given, nil
 }

@@ -246,7 +246,7 @@ func (s *server) handleHTTP(w http.ResponseWriter, r *http.Request) {
 	// context, bounded by [sync] timeout inside Run.
 	runCtx := context.WithoutCancel(r.Context())
 	go func() {
-		rep, cfg, err := s.syncStarted(runCtx, dbsync.TriggerHTTP, dbsync.RunOptions{Target: opts.Target, DryRun: opts.DryRun}, log, started)
+		rep, cfg, err := s.syncStarted(runCtx, dbsync.TriggerHTTP, opts.engine(), log, started)
 		done <- outcome{rep, cfg, err}
 	}()
 	var res outcome

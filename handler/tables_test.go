@@ -175,3 +175,28 @@ func TestCLI_Tables(t *testing.T) {
 		t.Fatalf("sync --tables t1,nope: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestRunOptions_Tables: a manual run takes tables and group, in the
+// query string or the JSON body, as the engine's run options.
+func TestRunOptions_Tables(t *testing.T) {
+	str := func(s string) *string { return &s }
+	for _, tc := range []struct {
+		name string
+		req  httpRequestData
+		want []string
+		grp  string
+	}{
+		{"query", httpRequestData{Query: []byte(`{"tables":"orders,order_lines"}`)}, []string{"orders", "order_lines"}, ""},
+		{"body", httpRequestData{Body: str(`{"tables":"orders","group":"nightly"}`)}, []string{"orders"}, "nightly"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := tc.req.runOptions()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := o.engine(); fmt.Sprint(r.Tables) != fmt.Sprint(tc.want) || r.Group != tc.grp {
+				t.Fatalf("run options %+v, want tables %v group %q", r, tc.want, tc.grp)
+			}
+		})
+	}
+}
