@@ -66,6 +66,15 @@ type Config struct {
 	Target Target
 	DryRun bool
 
+	// Tables is every table of the job, sorted by Target case-insensitively:
+	// the [table.<name>] sections, or for a one-table job the one table the
+	// legacy keys describe (its Target then depends on this run's Target).
+	// RunTables is the part of them this run covers.
+	Tables []TableConfig
+
+	multi     bool          // the job lists [table.*] sections
+	runTables []TableConfig // the run options' subset; nil = all Tables
+
 	origins  map[string]string // "section.key" → where its value came from
 	Warnings []string          // unknown sections and keys, weak TLS, …
 }
@@ -78,6 +87,17 @@ type SyncConfig struct {
 	OnSchemaChange  string
 	HistoryTable    string
 	Timeout         time.Duration
+	// Parallel is how many tables are staged at once (1 to 16). With 1 all
+	// tables are read in one snapshot of the primary; above 1 each table is
+	// its own snapshot.
+	Parallel int
+	// Mode is every table's default mode: ModeReplace or ModeMerge (merge
+	// is refused by Validate until it is built, issue #12).
+	Mode string
+	// MergeMaxChanges and MaxDelete are fractions (0 to 1) for merge mode,
+	// which is not built yet; they are parsed and range-checked only.
+	MergeMaxChanges float64
+	MaxDelete       float64
 }
 
 // MySQLConfig holds the connection keys shared by [source] and [azure_mysql].
@@ -136,7 +156,11 @@ func DefaultConfig() *Config {
 			HistoryTable:   "dbsync_runs",
 			// Below host.json's functionTimeout (10 min) so a run can clean
 			// up and report before the host gives up on it.
-			Timeout: 9 * time.Minute,
+			Timeout:         9 * time.Minute,
+			Parallel:        1,
+			Mode:            ModeReplace,
+			MergeMaxChanges: 0.3,
+			MaxDelete:       0.5,
 		},
 		Source: SourceConfig{MySQLConfig: MySQLConfig{
 			Port: 3306, SSLMode: SSLPreferred,
@@ -277,6 +301,19 @@ func formatDuration(d time.Duration) string {
 	return d.String()
 }
 
+// fractionKey accepts a number from 0 to 1, such as 0.3.
+func fractionKey(f func(c *Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseFloat(v, 64)
+		// NaN fails both comparisons.
+		if (err != nil && !errors.Is(err, strconv.ErrRange)) || !(n >= 0 && n <= 1) {
+			return errors.New("want a fraction from 0 to 1, such as 0.3")
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
 func oneOfKey(allowed []string, f func(c *Config, v string)) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		v = strings.ToLower(v)
@@ -342,6 +379,10 @@ var configKeys = func() []keySpec {
 		{section: "sync", key: "on_schema_change", set: oneOfKey([]string{SchemaFail, SchemaRecreate}, func(c *Config, v string) { c.Sync.OnSchemaChange = v })},
 		{section: "sync", key: "history_table", set: stringKey(func(c *Config) *string { return &c.Sync.HistoryTable })},
 		{section: "sync", key: "timeout", set: durationKey(func(c *Config) *time.Duration { return &c.Sync.Timeout })},
+		{section: "sync", key: "parallel", set: intKey(1, maxParallel, func(c *Config) *int { return &c.Sync.Parallel })},
+		{section: "sync", key: "mode", set: oneOfKey([]string{ModeReplace, ModeMerge}, func(c *Config, v string) { c.Sync.Mode = v })},
+		{section: "sync", key: "merge_max_changes", set: fractionKey(func(c *Config) *float64 { return &c.Sync.MergeMaxChanges })},
+		{section: "sync", key: "max_delete", set: fractionKey(func(c *Config) *float64 { return &c.Sync.MaxDelete })},
 	}
 	keys = append(keys, mysqlKeys("source", func(c *Config) *MySQLConfig { return &c.Source.MySQLConfig })...)
 	keys = append(keys,
@@ -389,7 +430,8 @@ type setting struct {
 // turns them into a Config.
 type Settings struct {
 	File     string
-	values   map[string]setting // "section.key" → value
+	values   map[string]setting // "section.key", or "table.<name>.key" → value
+	tables   []tableDecl        // the [table.<name>] sections, in file order
 	Warnings []string
 }
 
@@ -467,6 +509,12 @@ func (s *Settings) readFile(path string, explicit bool) error {
 			}
 			continue
 		}
+		if isTableSection(name) {
+			if err := s.readTableSection(sec, lines, at); err != nil {
+				return err
+			}
+			continue
+		}
 		if !knownSection(name) {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: unknown section %s; ignored", at(lines.sections[name]), showSection(name)))
 			continue
@@ -480,7 +528,7 @@ func (s *Settings) readFile(path string, explicit bool) error {
 			s.set(spec, strings.TrimSpace(k.Value()), path)
 		}
 	}
-	return nil
+	return s.checkTableVaultNames()
 }
 
 // applyEnv overlays DBSYNC_<SECTION>_<KEY> variables. An empty variable is
@@ -498,6 +546,7 @@ func (s *Settings) applyEnv(environ []string) {
 			s.set(k, v, "environment "+k.envName())
 		}
 	}
+	s.applyTableEnv(env)
 }
 
 // ApplySecrets overlays values from Key Vault: name is the secret's name
@@ -508,6 +557,7 @@ func (s *Settings) ApplySecrets(secrets map[string]string) {
 			s.set(k, v, "Key Vault secret "+k.vaultName())
 		}
 	}
+	s.applyTableSecrets(secrets)
 }
 
 // decode parses every set key onto DefaultConfig. It reports the first bad
@@ -544,6 +594,9 @@ func (s *Settings) decode() (*Config, error) {
 		}
 		c.origins[k.name()] = st.origin
 	}
+	if err := s.decodeTables(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -576,6 +629,13 @@ func (c *Config) Dir() string {
 type RunOptions struct {
 	Target string // "" = [sync] default_target
 	DryRun bool
+	// Tables names some of the job's tables (their [table.<name>] names,
+	// case-insensitively; a one-table job's name is its target table);
+	// empty = every table (of Group, when given).
+	Tables []string
+	// Group names one group of the job ("default" = the tables without a
+	// group); "" = every group.
+	Group string
 }
 
 // applyRunOptions picks this run's target.
@@ -614,7 +674,7 @@ func LoadConfig(in LoadInput) (*Config, error) {
 	}
 	s.applyEnv(in.Environ)
 	if url := s.value("keyvault", "url"); url != "" && in.Secrets != nil {
-		secrets, err := in.Secrets(url, VaultSecretNames())
+		secrets, err := in.Secrets(url, append(VaultSecretNames(), s.tableVaultNames()...))
 		if err != nil {
 			return nil, err
 		}
@@ -627,10 +687,18 @@ func LoadConfig(in LoadInput) (*Config, error) {
 	if err := c.applyRunOptions(in.Options); err != nil {
 		return nil, err
 	}
-	return c, c.Validate()
+	c.resolveTables()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := c.selectRun(in.Options); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
-// VaultSecretNames lists the Key Vault secret names dbsync reads.
+// VaultSecretNames lists the Key Vault secret names of the fixed keys; a
+// job's [table.<name>] keys add theirs (see tableVaultName).
 func VaultSecretNames() []string {
 	var names []string
 	for _, k := range configKeys {
@@ -661,11 +729,15 @@ func (c *Config) Validate() error {
 	}
 	for _, k := range []struct{ key, value string }{
 		{"source.host", c.Source.Host}, {"source.database", c.Source.Database},
-		{"source.user", c.Source.User}, {"source.query", c.Source.Query},
+		{"source.user", c.Source.User},
 	} {
 		if k.value == "" {
 			return missing(k.key, "(the primary MySQL source)")
 		}
+	}
+	// A job of [table.*] sections has a query per table (validateTables).
+	if !c.multi && c.Source.Query == "" {
+		return missing("source.query", "(the primary MySQL source), or list the job's tables as [table.<name>] sections")
 	}
 	if c.Source.SSLCA != "" {
 		if err := checkReadable("source.ssl_ca", c.Source.SSLCA, c); err != nil {
@@ -676,7 +748,7 @@ func (c *Config) Validate() error {
 		if c.Fallback.Path == "" {
 			return missing("fallback.path", "when [sync] fallback_enabled = true")
 		}
-		if c.Fallback.Query == "" {
+		if !c.multi && c.Fallback.Query == "" {
 			return missing("fallback.query", "when [sync] fallback_enabled = true")
 		}
 	}
@@ -690,8 +762,10 @@ func (c *Config) Validate() error {
 				return missing(k.key, "for --target azure")
 			}
 		}
-		if err := c.checkTableName("azure_mysql.table", a.Table); err != nil {
-			return err
+		if !c.multi {
+			if err := c.checkTableName("azure_mysql.table", a.Table); err != nil {
+				return err
+			}
 		}
 		if a.Auth == AuthPassword && a.Password.IsZero() {
 			return missing("azure_mysql.password", "for --target azure with auth = password (or set auth = entra, or put it in Key Vault as azure-mysql--password)")
@@ -714,16 +788,21 @@ func (c *Config) Validate() error {
 		if c.SQLite.Path == "" {
 			return missing("sqlite.path", "for --target sqlite")
 		}
-		if err := c.checkTableName("sqlite.table", c.SQLite.Table); err != nil {
-			return err
+		if !c.multi {
+			if err := c.checkTableName("sqlite.table", c.SQLite.Table); err != nil {
+				return err
+			}
 		}
 	default:
 		return bad("sync.default_target", string(c.Target), "want azure or sqlite")
 	}
-	if key := c.Target.tableKey(); c.Target.sameTable(c.TargetTable(), c.Sync.HistoryTable) {
+	if key := c.Target.tableKey(); !c.multi && c.Target.sameTable(c.TargetTable(), c.Sync.HistoryTable) {
 		return bad(key, c.TargetTable(), fmt.Sprintf("is the run history table ([sync] history_table = %q): each run would replace the history with data; choose another table or history_table", c.Sync.HistoryTable))
 	}
-	return nil
+	if c.Sync.Mode == ModeMerge {
+		return bad("sync.mode", c.Sync.Mode, mergeNotBuilt)
+	}
+	return c.validateTables()
 }
 
 // tableKey is the key that names the target table.
@@ -770,16 +849,22 @@ const maxIdentifierChars = 64
 // checkTableName checks a table name the target will hold, counting in
 // characters as MySQL does; the staging and old-copy suffixes must fit too.
 func (c *Config) checkTableName(key, name string) error {
+	return c.checkTableNameFrom(key, name, c.Origin(key))
+}
+
+// checkTableNameFrom is checkTableName for a name whose origin is not the
+// key's own (a target named after its [table.<name>] section).
+func (c *Config) checkTableNameFrom(key, name, origin string) error {
 	bad := func(reason string) error {
-		return &ConfigError{Key: key, Value: name, Origin: c.Origin(key), Reason: reason}
+		return &ConfigError{Key: key, Value: name, Origin: origin, Reason: reason}
 	}
 	switch {
 	case name == "":
-		return &ConfigError{Key: key, Origin: c.Origin(key), Reason: "is required: the name of the table"}
+		return &ConfigError{Key: key, Origin: origin, Reason: "is required: the name of the table"}
 	case !utf8.ValidString(name):
-		return &ConfigError{Key: key, Origin: c.Origin(key), Reason: "is not UTF-8 text"}
+		return &ConfigError{Key: key, Origin: origin, Reason: "is not UTF-8 text"}
 	case strings.ContainsRune(name, 0):
-		return &ConfigError{Key: key, Origin: c.Origin(key), Reason: "contains a NUL byte"}
+		return &ConfigError{Key: key, Origin: origin, Reason: "contains a NUL byte"}
 	case utf8.RuneCountInString(name)+len(stageSuffix) > maxIdentifierChars:
 		return bad(fmt.Sprintf("is too long: %d characters, at most %d, so that the staging table %q fits MySQL's %d-character limit",
 			utf8.RuneCountInString(name), maxIdentifierChars-len(stageSuffix), name+stageSuffix, maxIdentifierChars))

@@ -55,8 +55,9 @@ func lineOf(data []byte, i int) int { return bytes.Count(data[:i], []byte("\n"))
 // iniLines is what scanINI learns about a file: the line each section
 // header and each key is on.
 type iniLines struct {
-	sections map[string]int // lower-case section name → line
-	keys     map[string]int // "section.key", lower-case → line
+	sections map[string]int    // lower-case section name → line
+	keys     map[string]int    // "section.key", lower-case → line
+	written  map[string]string // lower-case section name → as written (a [table.<name>] keeps its case)
 }
 
 // keyLine is the line a key was set on, 0 when unknown.
@@ -77,7 +78,7 @@ var pythonContinuation = regexp.MustCompile(`^[\t\f ]+`)
 // ini.v1 would silently keep the last value, and a doubled password is
 // ambiguous.
 func scanINI(path string, data []byte) (iniLines, error) {
-	found := iniLines{sections: map[string]int{}, keys: map[string]int{}}
+	found := iniLines{sections: map[string]int{}, keys: map[string]int{}, written: map[string]string{}}
 	text := strings.TrimPrefix(string(data), "\uFEFF")
 	lines := strings.SplitAfter(text, "\n")
 	lineErr := func(n int, reason string) error { return &ConfigError{File: path, Line: n, Reason: reason} }
@@ -101,6 +102,7 @@ func scanINI(path string, data []byte) (iniLines, error) {
 				return found, &ConfigError{File: path, Reason: fmt.Sprintf("section %s is opened twice, on lines %d and %d: keep one and put all its keys there", showSection(name), first, n)}
 			}
 			found.sections[name] = n
+			found.written[name] = line[1:end]
 			section = name
 			continue
 		}
@@ -130,6 +132,9 @@ func scanINI(path string, data []byte) (iniLines, error) {
 		if first, ok := found.keys[full]; ok {
 			if spec, known := knownKey(section, strings.ToLower(key)); known {
 				return found, &ConfigError{Key: spec.name(), Origin: path, Reason: fmt.Sprintf("is set twice, on lines %d and %d: keep one (dbsync does not guess which value is meant)", first, n)}
+			}
+			if _, known := knownTableKey(strings.ToLower(key)); known && isTableSection(section) {
+				return found, &ConfigError{Key: found.written[section] + "." + strings.ToLower(key), Origin: path, Reason: fmt.Sprintf("is set twice, on lines %d and %d: keep one (dbsync does not guess which value is meant)", first, n)}
 			}
 			return found, &ConfigError{File: path, Reason: fmt.Sprintf("lines %d and %d set the same key %s: keep one", first, n, showKey(section, key))}
 		}

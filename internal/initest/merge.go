@@ -14,7 +14,7 @@ func Merge(base, overrides string) string {
 	for _, sec := range parse(overrides) {
 		for _, e := range sec.entries {
 			if e.key != "" {
-				doc = doc.set(sec.name, e)
+				doc = doc.set(sec.name, strings.TrimSpace(sec.entries[0].lines[0]), e)
 			}
 		}
 	}
@@ -65,8 +65,9 @@ func parse(text string) document {
 	return doc
 }
 
-// set puts e into the named section, replacing the key's entry there.
-func (d document) set(name string, e entry) document {
+// set puts e into the named section, replacing the key's entry there; a
+// new section gets header as written ([table.<name>] keeps its case).
+func (d document) set(name, header string, e entry) document {
 	for i := range d {
 		if d[i].name != name || (name == "" && i > 0) {
 			continue
@@ -85,5 +86,5 @@ func (d document) set(name string, e entry) document {
 		d[i].entries = append(d[i].entries[:at], append([]entry{e}, d[i].entries[at:]...)...)
 		return d
 	}
-	return append(d, section{name: name, entries: []entry{{lines: []string{"[" + name + "]"}}, e}})
+	return append(d, section{name: name, entries: []entry{{lines: []string{header}}, e}})
 }

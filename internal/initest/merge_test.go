@@ -16,6 +16,8 @@ func TestMerge(t *testing.T) {
 			"; comment\n[sync]\ntimeout = 9m\nmin_rows = 0\n\n[source]\nhost = h\nquery = SELECT *\n  FROM items\n\n[sqlite]\npath = r.db\n"},
 		{"new section, later override wins", "[keyvault]\nurl = a\n[keyvault]\nurl = b\n",
 			base + "[keyvault]\nurl = b\n"},
+		{"new section keeps its header's case", "[table.Orders]\nquery = q\n",
+			base + "[table.Orders]\nquery = q\n"},
 		{"multi-line override", "[sqlite]\npath = x\n  y\n",
 			"; comment\n[sync]\ntimeout = 9m\n\n[source]\nhost = h\nquery = SELECT *\n  FROM items\n\n[sqlite]\npath = x\n  y\n"},
 	}

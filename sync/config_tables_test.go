@@ -1,0 +1,503 @@
+package sync_test
+
+import (
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/dbsync/dbsync/internal/initest"
+	dbsync "github.com/dbsync/dbsync/sync"
+)
+
+// noLegacy empties validConfig's one-table keys (an empty value is "not
+// set"), so [table.*] sections can be merged over it.
+const noLegacy = "[source]\nquery =\n[sqlite]\ntable =\n[azure_mysql]\ntable =\n"
+
+// threeTables is a job of three tables, two groups.
+const threeTables = `
+[sync]
+min_rows = 2
+
+[table.orders]
+query = SELECT * FROM orders
+  WHERE status <> 'draft'
+
+[table.order_lines]
+query = SELECT * FROM order_lines_v
+fallback_query = SELECT * FROM order_lines
+min_rows = 0
+on_schema_change = recreate
+
+[table.Customers]
+query = SELECT id, name FROM customers
+group = crm
+key = id,  Name
+`
+
+// multi is validConfig as a job of the given [table.*] sections.
+func multi(sections string) string {
+	return initest.Merge(initest.Merge(validConfig, noLegacy), sections)
+}
+
+func names(ts []dbsync.TableConfig) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// TestConfig_Tables: the [table.*] keys, their defaults and the fixed order.
+func TestConfig_Tables(t *testing.T) {
+	cfg, err := load(t, multi(threeTables), dbsync.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []dbsync.TableConfig{
+		// Sorted by target, ignoring case; the target keeps the section's case.
+		{Name: "Customers", Query: "SELECT id, name FROM customers", FallbackQuery: "SELECT id, name FROM customers",
+			Target: "Customers", Group: "crm", Mode: "replace", Key: []string{"id", "Name"}, MinRows: 2, OnSchemaChange: "fail"},
+		{Name: "order_lines", Query: "SELECT * FROM order_lines_v", FallbackQuery: "SELECT * FROM order_lines",
+			Target: "order_lines", Mode: "replace", MinRows: 0, OnSchemaChange: "recreate"},
+		{Name: "orders", Query: "SELECT * FROM orders\n  WHERE status <> 'draft'", FallbackQuery: "SELECT * FROM orders\n  WHERE status <> 'draft'",
+			Target: "orders", Mode: "replace", MinRows: 2, OnSchemaChange: "fail"},
+	}
+	if !reflect.DeepEqual(cfg.Tables, want) {
+		t.Errorf("Tables =\n%+v\nwant\n%+v", cfg.Tables, want)
+	}
+	if !reflect.DeepEqual(cfg.RunTables(), want) {
+		t.Errorf("RunTables without options = %v, want every table", names(cfg.RunTables()))
+	}
+	if got := cfg.Groups(); !reflect.DeepEqual(got, []string{"", "crm"}) {
+		t.Errorf("Groups = %q", got)
+	}
+	if cfg.Sync.Parallel != 1 || cfg.Sync.Mode != "replace" || cfg.Sync.MergeMaxChanges != 0.3 || cfg.Sync.MaxDelete != 0.5 {
+		t.Errorf("[sync] defaults: %+v", cfg.Sync)
+	}
+	for key, wantOrigin := range map[string]string{
+		"table.orders.query":            "config.ini",
+		"table.order_lines.min_rows":    "config.ini",
+		"table.Customers.group":         "config.ini",
+		"table.orders.fallback_query":   "default",
+		"table.Customers.target":        "default",
+		"table.order_lines.query":       "config.ini",
+		"table.order_lines.on_schema_c": "default", // no such key
+	} {
+		if got := cfg.Origin(key); !strings.HasSuffix(got, wantOrigin) {
+			t.Errorf("Origin(%s) = %q, want …%s", key, got, wantOrigin)
+		}
+	}
+	// TableKey names the key that set a value, for the engine's messages.
+	for _, tc := range []struct{ table, key, want string }{
+		{"order_lines", "min_rows", "table.order_lines.min_rows"},
+		{"orders", "min_rows", "sync.min_rows"},
+		{"orders", "query", "table.orders.query"},
+		{"orders", "mode", "sync.mode"},
+	} {
+		i := slices.IndexFunc(cfg.Tables, func(x dbsync.TableConfig) bool { return x.Name == tc.table })
+		if got := cfg.TableKey(cfg.Tables[i], tc.key); got != tc.want {
+			t.Errorf("TableKey(%s, %s) = %q, want %q", tc.table, tc.key, got, tc.want)
+		}
+	}
+	if !slices.ContainsFunc(cfg.Warnings, func(w string) bool { return strings.Contains(w, "table.Customers.key is used only by mode = merge") }) {
+		t.Errorf("no warning about a key in replace mode: %q", cfg.Warnings)
+	}
+}
+
+// TestConfig_TablesLegacy: the one-table keys are a one-table job whose
+// table is the chosen target's table key.
+func TestConfig_TablesLegacy(t *testing.T) {
+	text := with("[sqlite]\ntable = items_local\n[fallback]\npath = f.db\nquery = SELECT * FROM local_items\n[sync]\nmin_rows = 7\n")
+	for _, tc := range []struct {
+		target, table, fallback string
+	}{
+		{"sqlite", "items_local", "SELECT * FROM local_items"},
+		{"azure", "items", "SELECT * FROM local_items"},
+	} {
+		t.Run(tc.target, func(t *testing.T) {
+			cfg, err := load(t, text, dbsync.RunOptions{Target: tc.target})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []dbsync.TableConfig{{Name: tc.table, Query: cfg.Source.Query, FallbackQuery: tc.fallback, Target: tc.table,
+				Mode: "replace", MinRows: 7, OnSchemaChange: "fail"}}
+			if !reflect.DeepEqual(cfg.Tables, want) || !reflect.DeepEqual(cfg.RunTables(), want) {
+				t.Errorf("Tables = %+v\nwant %+v", cfg.Tables, want)
+			}
+			if got := cfg.Groups(); !reflect.DeepEqual(got, []string{""}) {
+				t.Errorf("Groups = %q", got)
+			}
+			if got, want := cfg.TableKey(cfg.Tables[0], "target"), map[string]string{"sqlite": "sqlite.table", "azure": "azure_mysql.table"}[tc.target]; got != want {
+				t.Errorf("TableKey(target) = %q, want %q", got, want)
+			}
+			if got := cfg.TableKey(cfg.Tables[0], "query"); got != "source.query" {
+				t.Errorf("TableKey(query) = %q", got)
+			}
+			// --tables names the one table by its target name.
+			cfg, err = load(t, text, dbsync.RunOptions{Target: tc.target, Tables: []string{strings.ToUpper(tc.table)}, Group: "Default"})
+			if err != nil || len(cfg.RunTables()) != 1 {
+				t.Fatalf("--tables %s: %v", tc.table, err)
+			}
+		})
+	}
+	// Without a fallback query, the fallback runs the primary's.
+	cfg, err := load(t, validConfig, dbsync.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Tables[0].FallbackQuery != cfg.Source.Query {
+		t.Errorf("FallbackQuery = %q", cfg.Tables[0].FallbackQuery)
+	}
+}
+
+// TestConfig_TablesMixedWithLegacy: a one-table key beside [table.*]
+// sections is refused, whichever layer sets it, saying which to keep.
+func TestConfig_TablesMixedWithLegacy(t *testing.T) {
+	cases := []struct {
+		name, settings string
+		environ        []string
+		secrets        map[string]string
+		key, origin    string
+	}{
+		{"source.query in the file", "[source]\nquery = SELECT 1\n", nil, nil, "source.query", "config.ini"},
+		{"fallback.query in the file", "[fallback]\nquery = SELECT 1\n", nil, nil, "fallback.query", "config.ini"},
+		{"azure_mysql.table in the file", "[azure_mysql]\ntable = t\n", nil, nil, "azure_mysql.table", "config.ini"},
+		{"sqlite.table in the file", "[sqlite]\ntable = t\n", nil, nil, "sqlite.table", "config.ini"},
+		{"environment", "", []string{"DBSYNC_SQLITE_TABLE=t"}, nil, "sqlite.table", "environment DBSYNC_SQLITE_TABLE"},
+		{"Key Vault", "", nil, map[string]string{"source--query": "SELECT 1"}, "source.query", "Key Vault secret source--query"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			text := initest.Merge(multi(threeTables+"\n[keyvault]\nurl = https://v.vault.azure.net\n"), tc.settings)
+			_, err := dbsync.LoadConfig(dbsync.LoadInput{Path: writeConfig(t, text), Explicit: true, Environ: tc.environ,
+				Secrets: func(string, []string) (map[string]string, error) { return tc.secrets, nil }})
+			wantConfigError(t, err, tc.key, []string{tc.origin, "[table.orders]", "[table.order_lines]", "[table.Customers]",
+				"keep one of the two", "remove " + tc.key, "remove the [table.*] sections"})
+		})
+	}
+}
+
+// TestConfig_TablesValidate: per-table checks name the section's key.
+func TestConfig_TablesValidate(t *testing.T) {
+	cases := []struct {
+		name, sections, target string
+		key                    string   // "" = accepted
+		want                   []string // in the message
+	}{
+		{"no query", "[table.a]\nfallback_query = SELECT 1\n", "sqlite", "table.a.query", []string{"is required", `"a"`}},
+		{"empty query", "[table.a]\nquery =\n", "azure", "table.a.query", []string{"is required"}},
+		{"same target, case differs on MySQL", "[table.a]\nquery = q\ntarget = Orders\n[table.b]\nquery = q\ntarget = orders\n", "azure",
+			"table.b.target", []string{"[table.a]", `"Orders"`, "lower_case_table_names"}},
+		{"same target as another's name", "[table.Orders]\nquery = q\n[table.b]\nquery = q\ntarget = ORDERS\n", "sqlite",
+			"", []string{"table.Orders.target", "[table.b]", "ignores ASCII case"}},
+		{"SQLite folds ASCII only", "[table.a]\nquery = q\ntarget = É\n[table.b]\nquery = q\ntarget = é\n", "sqlite", "", nil},
+		{"a helper table of another", "[table.a]\nquery = q\n[table.b]\nquery = q\ntarget = a__dbsync_new\n", "sqlite",
+			"table.b.target", []string{"helper table", "[table.a]"}},
+		{"the history table", "[table.dbsync_runs]\nquery = q\n", "azure",
+			"table.dbsync_runs.target", []string{"history table", "the section name [table.dbsync_runs]"}},
+		{"target too long", "[table.a]\nquery = q\ntarget = " + strings.Repeat("x", 53) + "\n", "sqlite", "table.a.target", []string{"too long"}},
+		{"name too long, as the target", "[table." + strings.Repeat("x", 53) + "]\nquery = q\n", "sqlite",
+			"table." + strings.Repeat("x", 53) + ".target", []string{"too long", "as target is not set"}},
+		{"emoji on MySQL", "[table.a]\nquery = q\ntarget = a😀\n", "azure", "table.a.target", []string{"Basic Multilingual Plane"}},
+		{"merge per table", "[table.a]\nquery = q\nmode = merge\n", "sqlite", "table.a.mode", []string{"not built yet"}},
+		{"merge in [sync]", "[sync]\nmode = MERGE\n[table.a]\nquery = q\n", "sqlite", "sync.mode", []string{"not built yet"}},
+		{"merge in [sync], replace per table", "[sync]\nmode = merge\n[table.a]\nquery = q\nmode = replace\n", "sqlite", "sync.mode", nil},
+		{"bad mode", "[table.a]\nquery = q\nmode = upsert\n", "sqlite", "table.a.mode", []string{`"upsert"`, "replace, merge"}},
+		{"min_rows below 0", "[table.a]\nquery = q\nmin_rows = -1\n", "sqlite", "table.a.min_rows", []string{`"-1"`}},
+		{"bad on_schema_change", "[table.a]\nquery = q\non_schema_change = drop\n", "sqlite", "table.a.on_schema_change", []string{"fail, recreate"}},
+		{"empty key column", "[table.a]\nquery = q\nkey = a,,b\n", "sqlite", "table.a.key", []string{"comma-separated"}},
+		{"key column twice", "[table.a]\nquery = q\nkey = id, ID\n", "sqlite", "table.a.key", []string{"twice"}},
+		{"bad group name", "[table.a]\nquery = q\ngroup = eu west\n", "sqlite", "table.a.group", []string{"group name"}},
+		{"group spelled two ways", "[table.a]\nquery = q\ngroup = EU\n[table.b]\nquery = q\ngroup = eu\n", "sqlite",
+			"table.b.group", []string{`"EU"`, "[table.a]"}},
+		{"fallback needs only its path", "[sync]\nfallback_enabled = true\n[fallback]\npath = f.db\n[table.a]\nquery = q\n", "sqlite", "", nil},
+		{"fallback path still required", "[sync]\nfallback_enabled = true\n[table.a]\nquery = q\n", "sqlite", "fallback.path", nil},
+		{"parallel 0", "[sync]\nparallel = 0\n[table.a]\nquery = q\n", "sqlite", "sync.parallel", []string{"1 to 16"}},
+		{"parallel 17", "[sync]\nparallel = 17\n[table.a]\nquery = q\n", "sqlite", "sync.parallel", []string{"1 to 16"}},
+		{"max_delete above 1", "[sync]\nmax_delete = 1.5\n[table.a]\nquery = q\n", "sqlite", "sync.max_delete", []string{"0 to 1"}},
+		{"merge_max_changes NaN", "[sync]\nmerge_max_changes = NaN\n[table.a]\nquery = q\n", "sqlite", "sync.merge_max_changes", []string{"0 to 1"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, multi(tc.sections), dbsync.RunOptions{Target: tc.target})
+			if tc.want == nil && tc.key == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantConfigError(t, err, tc.key, tc.want)
+		})
+	}
+}
+
+// TestConfig_TablesParseErrors: what is wrong with a [table.*] header.
+func TestConfig_TablesParseErrors(t *testing.T) {
+	for _, tc := range []struct{ name, sections, want string }{
+		{"empty name", "[table.]\nquery = q\n", "name is empty"},
+		{"name starts with a space", "[table. a]\nquery = q\n", "starts or ends with a space"},
+		{"same section in another case", "[table.a]\nquery = q\n[TABLE.A]\nquery = q\n", "opened twice"},
+		{"key twice", "[table.A]\nquery = q\nQuery = r\n", "table.A.query (from"},
+		{"same Key Vault names", "[table.order_lines]\nquery = q\n[table.Order-Lines]\nquery = q\n", "[table.order_lines] (line"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Appended, not merged: Merge would join the two sections.
+			_, err := load(t, multi("")+tc.sections, dbsync.RunOptions{})
+			wantConfigError(t, err, "", []string{tc.want})
+		})
+	}
+	cfg, err := load(t, multi("[table.a]\nquery = q\nquerry = r\n[table]\nquery = q\n"), dbsync.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(cfg.Warnings, "\n"); !strings.Contains(w, "unknown key table.a.querry") || !strings.Contains(w, "unknown section [table]") {
+		t.Errorf("warnings %q", cfg.Warnings)
+	}
+}
+
+// TestConfig_TablesEnvironment: DBSYNC_TABLE__<NAME>__<KEY> reaches the
+// tables the file declares whose names it can spell.
+func TestConfig_TablesEnvironment(t *testing.T) {
+	sections := threeTables + "[table.eu.orders]\nquery = SELECT 1\ntarget = eu_orders\n"
+	cfg, err := load(t, multi(sections), dbsync.RunOptions{},
+		"DBSYNC_TABLE__ORDER_LINES__MIN_ROWS=5",
+		"DBSYNC_TABLE__ORDERS__QUERY=SELECT 2",
+		"DBSYNC_TABLE__CUSTOMERS__TARGET=crm_customers",
+		"DBSYNC_TABLE__ORDER_LINES__FALLBACK_QUERY=", // empty: no override
+		"DBSYNC_TABLE__ORDER__LINES__QUERY=SELECT 3", // no such table
+		"DBSYNC_TABLE__ORDERS__QUERRY=SELECT 4",      // no such key
+		"DBSYNC_TABLE__EU.ORDERS__QUERY=SELECT 5",    // a name with a dot has no variable
+		"dbsync_table__orders__query=SELECT 6",       // variables are upper case
+		"DBSYNC_TABLE_ORDERS_QUERY=SELECT 7",         // single underscores are not the rule
+		"DBSYNC_SOURCE_QUERY=",                       // empty: does not mix the one-table key in
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]dbsync.TableConfig{}
+	for _, tb := range cfg.Tables {
+		byName[tb.Name] = tb
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"order_lines min_rows", byName["order_lines"].MinRows, 5},
+		{"order_lines fallback_query", byName["order_lines"].FallbackQuery, "SELECT * FROM order_lines"},
+		{"orders query", byName["orders"].Query, "SELECT 2"},
+		{"orders fallback follows the overridden query", byName["orders"].FallbackQuery, "SELECT 2"},
+		{"Customers target", byName["Customers"].Target, "crm_customers"},
+		{"eu.orders query", byName["eu.orders"].Query, "SELECT 1"},
+		{"origin", cfg.Origin("table.order_lines.min_rows"), "environment DBSYNC_TABLE__ORDER_LINES__MIN_ROWS"},
+		{"origin with the name as written", cfg.Origin("table.Customers.target"), "environment DBSYNC_TABLE__CUSTOMERS__TARGET"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	warnings := strings.Join(cfg.Warnings, "\n")
+	for _, w := range []string{"DBSYNC_TABLE__ORDER__LINES__QUERY", "DBSYNC_TABLE__ORDERS__QUERRY", "DBSYNC_TABLE__EU.ORDERS__QUERY"} {
+		if !strings.Contains(warnings, "environment "+w+" names no key") {
+			t.Errorf("no warning for %s: %q", w, cfg.Warnings)
+		}
+	}
+	// An override is checked like the file's value, naming the variable.
+	_, err = load(t, multi(threeTables), dbsync.RunOptions{}, "DBSYNC_TABLE__ORDERS__MODE=fast")
+	wantConfigError(t, err, "table.orders.mode", []string{`"fast"`, "environment DBSYNC_TABLE__ORDERS__MODE"})
+	_, err = load(t, multi(threeTables), dbsync.RunOptions{}, "DBSYNC_TABLE__ORDERS__QUERY=@Microsoft.KeyVault(SecretUri=https://v/secrets/q)")
+	wantConfigError(t, err, "table.orders.query", []string{"Key Vault reference"})
+}
+
+// TestConfig_TablesKeyVault: table--<name>--<key>, lower case, _ as -.
+func TestConfig_TablesKeyVault(t *testing.T) {
+	sections := threeTables + "[table.eu.orders]\nquery = SELECT 1\ntarget = eu_orders\n[keyvault]\nurl = https://v.vault.azure.net\n"
+	var asked []string
+	cfg, err := dbsync.LoadConfig(dbsync.LoadInput{Path: writeConfig(t, multi(sections)), Explicit: true,
+		Environ: []string{"DBSYNC_TABLE__ORDER_LINES__QUERY=from-env", "DBSYNC_TABLE__ORDERS__QUERY=from-env"},
+		Secrets: func(_ string, names []string) (map[string]string, error) {
+			asked = names
+			return map[string]string{
+				"table--order-lines--query":    "from-vault",
+				"table--customers--min-rows":   "9",
+				"table--order_lines--min-rows": "8", // not the rule: ignored
+			}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"table--order-lines--fallback-query", "table--customers--on-schema-change", "table--orders--query", "azure-mysql--password"} {
+		if !slices.Contains(asked, n) {
+			t.Errorf("LoadConfig did not ask the vault for %s", n)
+		}
+	}
+	if slices.ContainsFunc(asked, func(n string) bool { return strings.Contains(n, "eu") }) {
+		t.Errorf("asked for a secret of [table.eu.orders], whose name Key Vault cannot hold: %q", asked)
+	}
+	byName := map[string]dbsync.TableConfig{}
+	for _, tb := range cfg.Tables {
+		byName[tb.Name] = tb
+	}
+	if q := byName["order_lines"].Query; q != "from-vault" {
+		t.Errorf("order_lines query %q: Key Vault must win over the environment", q)
+	}
+	if o := cfg.Origin("table.order_lines.query"); o != "Key Vault secret table--order-lines--query" {
+		t.Errorf("origin %q", o)
+	}
+	if q := byName["orders"].Query; q != "from-env" {
+		t.Errorf("orders query %q", q)
+	}
+	if n := byName["Customers"].MinRows; n != 9 {
+		t.Errorf("Customers min_rows %d", n)
+	}
+	if n := byName["order_lines"].MinRows; n != 0 {
+		t.Errorf("order_lines min_rows %d: a secret off the rule was applied", n)
+	}
+	// Two declared tables that map to the same secrets are refused, before
+	// the vault is asked.
+	_, err = dbsync.LoadConfig(dbsync.LoadInput{Path: writeConfig(t, multi("[table.a_b]\nquery = q\n[table.A-B]\nquery = q\n[keyvault]\nurl = https://v.vault.azure.net\n")), Explicit: true,
+		Secrets: func(string, []string) (map[string]string, error) { t.Error("vault asked"); return nil, nil }})
+	wantConfigError(t, err, "", []string{"[table.a_b]", "[table.A-B]", "table--a-b--<key>", "rename one"})
+}
+
+// TestConfig_RunTables: --tables and --group choose part of the job; an
+// unknown name is a config error listing the job's tables or groups.
+func TestConfig_RunTables(t *testing.T) {
+	cases := []struct {
+		name   string
+		tables []string
+		group  string
+		want   []string // RunTables' names; nil = error
+		errKey string
+		errSay []string
+	}{
+		{"all", nil, "", []string{"Customers", "order_lines", "orders"}, "", nil},
+		{"subset, in target order, any case", []string{"ORDERS", " customers "}, "", []string{"Customers", "orders"}, "", nil},
+		{"a name twice and an empty one", []string{"orders", "orders", ""}, "", []string{"orders"}, "", nil},
+		{"group", nil, "CRM", []string{"Customers"}, "", nil},
+		{"default group", nil, "default", []string{"order_lines", "orders"}, "", nil},
+		{"group and its table", []string{"customers"}, "crm", []string{"Customers"}, "", nil},
+		{"unknown table", []string{"orders", "invoices"}, "", nil, "tables", []string{`"invoices"`, "run option", "Customers, order_lines, orders"}},
+		{"unknown group", nil, "eu", nil, "group", []string{`"eu"`, "default (the tables without a group key), crm"}},
+		{"table outside the group", []string{"orders"}, "crm", nil, "tables", []string{"is in group default", "not in the chosen group crm"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := load(t, multi(threeTables), dbsync.RunOptions{Tables: tc.tables, Group: tc.group})
+			if tc.want == nil {
+				wantConfigError(t, err, tc.errKey, tc.errSay)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(cfg.RunTables()); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("RunTables = %q, want %q", got, tc.want)
+			}
+			if len(cfg.Tables) != 3 {
+				t.Errorf("Tables lost tables: %q", names(cfg.Tables))
+			}
+		})
+	}
+	// A one-table job lists its one table (named after the target).
+	_, err := load(t, validConfig, dbsync.RunOptions{Tables: []string{"orders"}})
+	wantConfigError(t, err, "tables", []string{`"orders"`, "items (a one-table job"})
+	_, err = load(t, validConfig, dbsync.RunOptions{Group: "crm"})
+	wantConfigError(t, err, "group", []string{"default (the tables without a group key)"})
+}
+
+// TestConfig_Groups: sorted, "" first, "group = default" is the default.
+func TestConfig_Groups(t *testing.T) {
+	cfg, err := load(t, multi("[table.a]\nquery = q\ngroup = zeta\n[table.b]\nquery = q\ngroup = Alpha\n[table.c]\nquery = q\ngroup = alpha\n"), dbsync.RunOptions{})
+	if err == nil {
+		t.Fatalf("Alpha and alpha accepted: %q", cfg.Groups())
+	}
+	cfg, err = load(t, multi("[table.a]\nquery = q\ngroup = zeta\n[table.b]\nquery = q\ngroup = Alpha\n[table.c]\nquery = q\ngroup = DEFAULT\n[table.d]\nquery = q\ngroup = Alpha\n"), dbsync.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Groups(); !reflect.DeepEqual(got, []string{"", "Alpha", "zeta"}) {
+		t.Errorf("Groups = %q", got)
+	}
+	if got := names(cfg.GroupTables("alpha")); !reflect.DeepEqual(got, []string{"b", "d"}) {
+		t.Errorf("GroupTables(alpha) = %q", got)
+	}
+	cfg, err = load(t, multi("[table.a]\nquery = q\ngroup = x\n"), dbsync.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Groups(); !reflect.DeepEqual(got, []string{"x"}) {
+		t.Errorf("Groups without a default-group table = %q", got)
+	}
+}
+
+// TestConfig_ExampleMultiTable: the three-table job commented out in
+// config.ini.example loads once its # lines are uncommented and the
+// one-table keys emptied, lists every [table.*] key, and says the rule.
+func TestConfig_ExampleMultiTable(t *testing.T) {
+	text, err := os.ReadFile("../config.ini.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(text), "\n") {
+		lines = append(lines, strings.TrimPrefix(l, "#"))
+	}
+	uncommented := initest.Merge(strings.Join(lines, "\n"), noLegacy+"[fallback]\nquery =\n")
+	cfg, err := load(t, uncommented, dbsync.RunOptions{Target: "sqlite"})
+	if err != nil {
+		t.Fatalf("the example's three-table job does not load: %v", err)
+	}
+	if len(cfg.Tables) != 3 || len(cfg.Warnings) > 0 {
+		t.Errorf("tables %q, warnings %q", names(cfg.Tables), cfg.Warnings)
+	}
+	for _, k := range []string{"query", "fallback_query", "target", "group", "mode", "key", "min_rows", "on_schema_change"} {
+		found := false
+		for _, tb := range cfg.Tables {
+			found = found || cfg.Origin("table."+tb.Name+"."+k) != "default"
+		}
+		if !found {
+			t.Errorf("the three-table example does not show %s", k)
+		}
+	}
+	for _, say := range []string{"either the one-table keys or [table.*] sections", "DBSYNC_TABLE__<NAME>__<KEY>", "table--<name>--<key>"} {
+		if !strings.Contains(strings.Join(strings.Fields(string(text)), " "), say) {
+			t.Errorf("config.ini.example does not say %q", say)
+		}
+	}
+	// Unchanged, the example is a one-table job.
+	cfg, err = load(t, string(text), dbsync.RunOptions{Target: "sqlite"})
+	if err != nil || len(cfg.Tables) != 1 {
+		t.Fatalf("the example as shipped: %v", err)
+	}
+}
+
+// TestConfig_READMEMultiTable: README's three-table job loads as it says.
+func TestConfig_READMEMultiTable(t *testing.T) {
+	text, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(text), "### The job: one table or several")
+	_, rest, ok := strings.Cut(rest, "```ini\n")
+	block, _, _ := strings.Cut(rest, "```")
+	if !ok || block == "" {
+		t.Fatal("README's Configuration section has no ini example of a job")
+	}
+	var lines []string
+	for _, l := range strings.Split(block, "\n") {
+		lines = append(lines, strings.TrimPrefix(l, "  ")) // the list item's indent
+	}
+	cfg, err := load(t, multi(strings.Join(lines, "\n")), dbsync.RunOptions{Group: "crm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(cfg.Tables); !reflect.DeepEqual(got, []string{"customers", "order_lines", "orders"}) {
+		t.Errorf("tables %q", got)
+	}
+	if got := cfg.RunTables(); len(got) != 1 || got[0].Target != "Customers" {
+		t.Errorf("--group crm runs %+v", got)
+	}
+}
