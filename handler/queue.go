@@ -39,6 +39,8 @@ const (
 	// queueBinding is the name of the queue output binding of SyncHttp and
 	// SyncTimer and of the queue trigger of SyncQueue.
 	queueBinding = "msg"
+	// runQueue is the Storage queue the bindings name (function.json).
+	runQueue     = "dbsync-runs"
 	defaultGroup = "default"
 	// maxRunsPerMessage bounds the runs one message makes: one per
 	// delivery, so a delivery whose DequeueCount is above it runs nothing.
