@@ -154,6 +154,8 @@ func (r *httpRequestData) query() (map[string]string, error) {
 type manualRunOptions struct {
 	Target string
 	DryRun bool
+	// RunID (GET only: ?run_id=) asks for one run.
+	RunID string
 }
 
 // optionKeys are the keys a manual run accepts, in the query string and
@@ -178,6 +180,13 @@ func (r *httpRequestData) runOptions() (manualRunOptions, error) {
 		return o, &badRequest{400, err.Error()}
 	}
 	delete(q, functionKeyParam)
+	runID, askedRun := q["run_id"]
+	if askedRun && strings.EqualFold(r.Method, "GET") {
+		if !validRunID(runID) {
+			return o, &badRequest{400, fmt.Sprintf("run_id %q: want the run_id a POST /api/sync answered (letters, digits and dashes)", runID)}
+		}
+		delete(q, "run_id")
+	}
 	if err := refuseUnknown(q, "query parameter %q"); err != nil {
 		return o, err
 	}
@@ -229,6 +238,9 @@ func (r *httpRequestData) runOptions() (manualRunOptions, error) {
 	}
 	if inBody["dry_run"] {
 		o.DryRun = b.DryRun
+	}
+	if askedRun {
+		o.RunID = runID
 	}
 	return o, nil
 }

@@ -168,6 +168,11 @@ func (h historyStore) start(ctx context.Context, r *Report, log *slog.Logger) er
 	}
 	running := *r
 	running.Status = StatusRunning
+	// A queued run (POST /api/sync) already has its row: it becomes this
+	// run's, if it is still queued.
+	if claimed, err := h.claim(ctx, &running); err != nil || claimed {
+		return err
+	}
 	names := make([]string, len(historyColumns))
 	marks := make([]string, len(historyColumns))
 	values := make([]any, len(historyColumns))
@@ -439,4 +444,115 @@ func (r *Runner) RunningRunID(ctx context.Context, cfg *Config) string {
 		}
 	}
 	return ""
+}
+
+// insert adds r's row: every column.
+func (h historyStore) insert(ctx context.Context, r *Report) error {
+	names := make([]string, len(historyColumns))
+	marks := make([]string, len(historyColumns))
+	values := make([]any, len(historyColumns))
+	for i, c := range historyColumns {
+		names[i], marks[i] = h.dialect.quote(c.name), "?"
+		v, err := h.value(c.field(r))
+		if err != nil {
+			return fmt.Errorf("record run in %s: column %s: %w", h.table(), c.name, err)
+		}
+		values[i] = v
+	}
+	if _, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
+		return fmt.Errorf("record run in %s: %w", h.table(), err)
+	}
+	return nil
+}
+
+// recordQueued readies the history table and records r as queued.
+func (h historyStore) recordQueued(ctx context.Context, r *Report) error {
+	if err := h.ensure(ctx); err != nil {
+		return err
+	}
+	queued := *r
+	queued.Status = StatusQueued
+	return h.insert(ctx, &queued)
+}
+
+// claim writes every column of r over its row if that row is still
+// queued, and says whether it did: of two runs that claim one queued row,
+// exactly one gets it.
+func (h historyStore) claim(ctx context.Context, r *Report) (bool, error) {
+	var sets []string
+	var values []any
+	for _, c := range historyColumns {
+		if c.typ == historyKey {
+			continue
+		}
+		v, err := h.value(c.field(r))
+		if err != nil {
+			return false, fmt.Errorf("claim queued run in %s: column %s: %w", h.table(), c.name, err)
+		}
+		sets = append(sets, h.dialect.quote(c.name)+" = ?")
+		values = append(values, v)
+	}
+	q := h.dialect.quote
+	values = append(values, r.RunID, StatusQueued)
+	res, err := h.db.ExecContext(ctx, "UPDATE "+h.table()+" SET "+strings.Join(sets, ", ")+" WHERE "+q("run_id")+" = ? AND "+q("status")+" = ?", values...)
+	if err != nil {
+		return false, fmt.Errorf("claim queued run %s in %s: %w", r.RunID, h.table(), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("claim queued run %s in %s: %w", r.RunID, h.table(), err)
+	}
+	return n == 1, nil
+}
+
+// settle records r's outcome when the run itself did not: a run that
+// ended before it reached the history table (busy, a dry run, a failure
+// to connect) leaves its queued row, or none. A row in any other state is
+// left as it is.
+func (h historyStore) settle(ctx context.Context, r *Report) error {
+	if err := h.ensure(ctx); err != nil {
+		return err
+	}
+	if claimed, err := h.claim(ctx, r); err != nil || claimed {
+		return err
+	}
+	if _, found, err := h.lookup(ctx, r.RunID); err != nil || found {
+		return err
+	}
+	return h.insert(ctx, r)
+}
+
+// lookup returns the run with this id, whatever table it loaded.
+func (h historyStore) lookup(ctx context.Context, runID string) (Report, bool, error) {
+	var rep Report
+	have, err := h.columns(ctx)
+	if err != nil {
+		return rep, false, fmt.Errorf("read history table %s in %s: %w", h.table(), h.where, err)
+	}
+	if len(have) == 0 {
+		return rep, false, nil
+	}
+	q := h.dialect.quote
+	names := make([]string, len(historyColumns))
+	for i, c := range historyColumns {
+		names[i] = q(c.name)
+	}
+	raw := make([]any, len(historyColumns))
+	dest := make([]any, len(historyColumns))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	err = h.db.QueryRowContext(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+h.table()+" WHERE "+q("run_id")+" = ?", runID).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return rep, false, nil
+	}
+	if err != nil {
+		return rep, false, fmt.Errorf("read run %s from history table %s in %s: %w", runID, h.table(), h.where, err)
+	}
+	for i, c := range historyColumns {
+		if err := setHistoryValue(c.field(&rep), raw[i]); err != nil {
+			return rep, false, fmt.Errorf("read run %s from history table %s in %s: column %s: %w", runID, h.table(), h.where, c.name, err)
+		}
+	}
+	return rep, true, nil
 }
