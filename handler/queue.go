@@ -30,8 +30,8 @@ type queueMessage struct {
 	Trigger string `json:"trigger,omitempty"`
 	Target  string `json:"target,omitempty"`
 	DryRun  bool   `json:"dry_run,omitempty"`
-	// Group is the part of the job to run. A job has one group today,
-	// "default" (an empty Group).
+	// Group is the part of the job to run ([table.<name>] group); empty
+	// (or "default") is the tables without a group.
 	Group string `json:"group,omitempty"`
 }
 
@@ -40,8 +40,7 @@ const (
 	// SyncTimer and of the queue trigger of SyncQueue.
 	queueBinding = "msg"
 	// runQueue is the Storage queue the bindings name (function.json).
-	runQueue     = "dbsync-runs"
-	defaultGroup = "default"
+	runQueue = "dbsync-runs"
 	// maxRunsPerMessage bounds the runs one message makes: one per
 	// delivery, so a delivery whose DequeueCount is above it runs nothing.
 	maxRunsPerMessage = 3
@@ -81,6 +80,19 @@ func validRunID(id string) bool {
 	}
 	for _, c := range id {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validGroup: what a [table.<name>] group may be called, or empty.
+func validGroup(g string) bool {
+	if len(g) > 64 {
+		return false
+	}
+	for _, c := range g {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
 			return false
 		}
 	}
@@ -164,8 +176,8 @@ func parseQueueMessage(text string) (queueMessage, error) {
 		return m, fmt.Errorf("queue message for run %s: trigger %q: want http, timer or queue", m.RunID, m.Trigger)
 	case m.Target != "" && m.Target != string(dbsync.TargetAzure) && m.Target != string(dbsync.TargetSQLite):
 		return m, fmt.Errorf("queue message for run %s: target %q: want azure or sqlite", m.RunID, m.Target)
-	case m.Group != "" && m.Group != defaultGroup:
-		return m, fmt.Errorf("queue message for run %s: unknown group %q: this job has one group, %q", m.RunID, m.Group, defaultGroup)
+	case !validGroup(m.Group):
+		return m, fmt.Errorf("queue message for run %s: group %q: want letters, digits, '_', '-' and '.', at most 64", m.RunID, m.Group)
 	}
 	if m.Trigger == "" {
 		m.Trigger = dbsync.TriggerQueue
@@ -235,10 +247,11 @@ func (s *server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	}
 	log = log.With("message_id", d.ID, "dequeue_count", d.DequeueCount, "queued_run_id", m.RunID)
 	ctx := r.Context()
-	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: m.Target, DryRun: m.DryRun}, log, s.ident)
+	// The config refuses a group the job does not have, naming its groups.
+	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: m.Target, DryRun: m.DryRun, Group: m.Group}, log, s.ident)
 	if err != nil {
 		rep := &dbsync.Report{RunID: m.RunID, Trigger: m.Trigger, Status: dbsync.StatusFailed, Target: dbsync.Target(m.Target), Error: dbsync.OneLine(err.Error())}
-		log.Error("queued sync failed", dbsync.LogRunID, m.RunID, "error", rep.Error)
+		log.Error("queued run refused: configuration error; no sync was run", dbsync.LogRunID, m.RunID, "error", rep.Error)
 		s.writeInvocation(w, http.StatusInternalServerError, invocationResponse{Outputs: map[string]any{"report": rep}, Logs: []string{"error: " + rep.Error}})
 		return
 	}

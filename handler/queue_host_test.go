@@ -299,7 +299,7 @@ func TestHost_PoisonMessages(t *testing.T) {
 	}{
 		{"not JSON", fixture(t, "queue-trigger-not-json.json"), `"sync please" is not a run`},
 		{"unknown key", fixture(t, "queue-trigger-unknown-key.json"), `unknown field "table"`},
-		{"unknown group", fixture(t, "queue-trigger-unknown-group.json"), `unknown group "g7"`},
+		{"unknown group", fixture(t, "queue-trigger-unknown-group.json"), `group = "g7" (from run option): is not a group of this job`},
 		{"unknown target", hostQueuePayload(t, `{"run_id":"r-1","target":"postgres"}`, 1, "m-1"), `target "postgres"`},
 		{"array", hostQueuePayload(t, `[{"run_id":"r-1"}]`, 1, "m-2"), "is not a run"},
 	}

@@ -57,7 +57,7 @@ func TestDecodeQueueInvocation(t *testing.T) {
 		{"encoded once (Learn's example)", []byte(single), queueMessage{RunID: "r-1", Trigger: "queue", Target: "sqlite", DryRun: true}, 2, "", nil},
 		{"not JSON", fixture(t, "queue-trigger-not-json.json"), queueMessage{}, 0, "", []string{`queue message "sync please" is not a run`}},
 		{"unknown key", fixture(t, "queue-trigger-unknown-key.json"), queueMessage{}, 0, "", []string{`unknown field "table"`}},
-		{"unknown group", fixture(t, "queue-trigger-unknown-group.json"), queueMessage{}, 0, "", []string{`unknown group "g7"`, `one group, "default"`}},
+		{"group not a group name", []byte(`{"Data":{"msg":"\"{\\\"run_id\\\":\\\"r-1\\\",\\\"group\\\":\\\"a b\\\"}\""}}`), queueMessage{}, 0, "", []string{`group "a b": want letters, digits`}},
 		{"unknown target", []byte(`{"Data":{"msg":"\"{\\\"run_id\\\":\\\"r-1\\\",\\\"target\\\":\\\"postgres\\\"}\""}}`), queueMessage{}, 0, "", []string{`target "postgres": want azure or sqlite`}},
 		{"no run_id", []byte(`{"Data":{"msg":"\"{}\""}}`), queueMessage{}, 0, "", []string{`run_id ""`}},
 		{"run_id with a quote", []byte(`{"Data":{"msg":"\"{\\\"run_id\\\":\\\"a'b\\\"}\""}}`), queueMessage{}, 0, "", []string{`run_id "a'b"`}},
@@ -104,10 +104,10 @@ func TestRunMessages(t *testing.T) {
 			t.Errorf("message %d: %s", i, text)
 		}
 		seen[msgs[i].RunID] = true
-		// A job has one group until multi-table jobs come: SyncQueue
-		// refuses the others.
-		if _, err := parseQueueMessage(text); err == nil || !strings.Contains(err.Error(), "unknown group") {
-			t.Errorf("message %d accepted (%v): this version knows only the default group", i, err)
+		// SyncQueue reads the group back; the job's config decides whether
+		// it has that group.
+		if m, err := parseQueueMessage(text); err != nil || m.Group != msgs[i].Group {
+			t.Errorf("message %d read back as group %q (%v), want %q", i, m.Group, err, msgs[i].Group)
 		}
 	}
 	one := runMessages("http", manualRunOptions{Target: "sqlite", DryRun: true}, nil)

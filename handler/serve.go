@@ -158,7 +158,19 @@ func (s *server) handleTimer(w http.ResponseWriter, r *http.Request) {
 		s.writeInvocation(w, http.StatusBadRequest, invocationResponse{Logs: []string{"error: " + err.Error()}})
 		return
 	}
-	msgs := runMessages(dbsync.TriggerTimer, manualRunOptions{}, nil)
+	// The config says the job's groups (one message each); a broken config
+	// fails the timer's invocation, with the error in its Logs and on
+	// stderr, rather than queue runs that cannot start.
+	cfg, err := loadConfig(r.Context(), "", dbsync.RunOptions{}, log, s.ident)
+	if err != nil {
+		log.Error("timer: configuration error; no run queued", "error", dbsync.OneLine(err.Error()))
+		s.writeInvocation(w, http.StatusInternalServerError, invocationResponse{
+			Outputs: map[string]any{"report": map[string]any{"status": dbsync.StatusFailed, "trigger": dbsync.TriggerTimer, "error": dbsync.OneLine(err.Error())}},
+			Logs:    []string{"error: configuration: " + dbsync.OneLine(err.Error())},
+		})
+		return
+	}
+	msgs := runMessages(dbsync.TriggerTimer, manualRunOptions{}, timerGroups(cfg))
 	ids := strings.Join(runIDs(msgs), ", ")
 	attrs := []any{"is_past_due", timer.IsPastDue, "run_ids", ids}
 	if next, ok := timer.next(); ok {
@@ -242,4 +254,12 @@ func (s *server) history(ctx context.Context, opts manualRunOptions, log *slog.L
 		return
 	}
 	answer(http.StatusOK, map[string]any{"target": cfg.Target, "table": cfg.TargetTable(), "runs": runs}, fmt.Sprintf("%d recent runs", len(runs)))
+}
+
+// timerGroups is the groups a timer run queues, one message each: the
+// job's groups, the default one as the message's empty group. Each group
+// is its own snapshot and swap, so groups run in parallel on as many
+// instances as the platform gives.
+func timerGroups(cfg *dbsync.Config) []string {
+	return cfg.Groups()
 }
