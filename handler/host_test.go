@@ -306,12 +306,13 @@ func TestHost_BadInput(t *testing.T) {
 	if status, body := res(t, ir); status != 400 || !strings.Contains(fmt.Sprint(body["error"]), "sync.min_rows") {
 		t.Errorf("config error over HTTP: %d %v", status, body)
 	}
-	code, ir := h.timerRun("timer.json", "inv-cfg-2")
-	if code != 500 || !strings.Contains(strings.Join(ir.Logs, " "), "sync.min_rows") {
-		t.Errorf("config error on the timer's queued run: host got %d %q, want 500", code, ir.Logs)
+	// The timer reads the config (its groups) before it queues anything.
+	code, body := h.invokeRaw("SyncTimer", fixture(t, "timer.json"), "inv-cfg-2")
+	if msgs := queueFrom(t, code, body); code != 500 || len(msgs) != 0 || !strings.Contains(string(body), "sync.min_rows") {
+		t.Errorf("config error on the timer: host got %d and %d messages: %s; want 500, none queued", code, len(msgs), body)
 	}
-	if !h.hasLine(true, "inv-cfg-2-queue", "sync.min_rows") {
-		t.Errorf("queued run's config error not on stderr with its invocation id")
+	if !h.hasLine(true, "inv-cfg-2", "sync.min_rows") {
+		t.Errorf("timer's config error not on stderr with its invocation id")
 	}
 	if resp, err := http.Get(h.url + "/"); err != nil {
 		t.Fatalf("handler stopped serving: %v", err)
