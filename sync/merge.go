@@ -251,7 +251,7 @@ func keyAdvice(side string) string {
 	if side == "source" {
 		return "make the query return each key once, and key strings in utf8mb4 (CONVERT(col USING utf8mb4)) so that their bytes are what the target compares"
 	}
-	return "the target table's key must be unique (a PRIMARY KEY or UNIQUE key on the key columns)"
+	return "the target table's key must be unique (a PRIMARY KEY or UNIQUE key on the key columns) and its strings ordered by their utf8mb4 bytes"
 }
 
 func formatKey(cells [][]byte) string {
