@@ -86,7 +86,7 @@ func TestMerge_FidelityAfterEachMerge(t *testing.T) {
 				"DELETE FROM items WHERE id = 2",
 				"INSERT INTO items SELECT 5, 5, i64, flag, dec38, f, d, dt, dtm, ts, tm, yr, b8, b64, ch, vc, tx, big, bin, vb, bl, en, st, js FROM items WHERE id = 1",
 				"UPDATE items SET vc = 'now set', f = 0.1234567, bl = 0x00, js = '{\"x\": 1}' WHERE id = 3", // NULL → value
-				"UPDATE items SET vc = NULL, big = CONCAT(big, 'é'), d = NULL WHERE id = 4")                     // value → NULL
+				"UPDATE items SET vc = NULL, big = CONCAT(big, 'é'), d = NULL WHERE id = 4")                 // value → NULL
 			for run := 1; run <= 2; run++ {
 				res := e.mustMerge("", dbsync.MergeOptions{MaxChanges: 1})
 				if run == 1 {
