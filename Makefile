@@ -8,10 +8,16 @@ BIN := bin/handler
 # Root needs no sudo (CI, containers); anyone else does for apt-get.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: build demo test test-deps vet bench fuzz clean
+.PHONY: build build-native demo test test-deps vet bench fuzz clean
 
 build:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o $(BIN) ./handler
+
+# bin/handler for this machine's own OS and architecture, for `func start` on
+# macOS, Windows or arm64 (the Functions host runs the linux/amd64 one). On
+# Windows, name it bin/handler.exe and point host.json at it for local runs.
+build-native:
+	CGO_ENABLED=0 go build -trimpath -o $(BIN) ./handler
 
 # Run the job locally: the demo config's primary is unreachable on purpose,
 # so the sync falls back to demo/fallback.db and loads demo/replica.db.

@@ -304,8 +304,14 @@ func TestHost_LocalSettingsExample(t *testing.T) {
 	a := newApp(t)
 	a.seed(a.src, 20)
 	h := startHandler(t, a, env...)
-	_, _, ir := h.invoke("SyncHttp", fixture(t, "http-post-sqlite.json"), "inv-local-settings")
-	if status, body := res(t, ir); status != 200 || body["rows"] != float64(20) {
-		t.Fatalf("manual run with local.settings.json.example: %d %v", status, body)
+	status, body, _, msgs := h.post(fixture(t, "http-post-sqlite.json"), "inv-local-settings")
+	if status != 202 || len(msgs) != 1 {
+		t.Fatalf("manual run with local.settings.json.example: %d %v, %d messages", status, body, len(msgs))
+	}
+	if code, ir := h.deliver(msgs[0], 1, "inv-local-settings-queue"); code != 200 {
+		t.Fatalf("queued run with local.settings.json.example: host got %d, logs %v", code, ir.Logs)
+	}
+	if status, run, _ := h.runStatus(body["run_id"].(string), "sqlite", "inv-local-settings-get"); status != 200 || run["status"] != "succeeded" || run["rows"] != float64(20) {
+		t.Fatalf("run with local.settings.json.example: %d %v", status, run)
 	}
 }

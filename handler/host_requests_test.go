@@ -60,7 +60,7 @@ func TestHost_RefusedOptions(t *testing.T) {
 
 // TestHost_HistoryOfThisTable: two jobs share the history table. GET
 // lists only this table's runs, with every report field (retries and
-// swap_wait_ms too), and a 409 from a second instance names the run of
+// swap_wait_ms too), and a busy run on a second instance names the run of
 // this table that holds it, not another table's newer one.
 func TestHost_HistoryOfThisTable(t *testing.T) {
 	t.Parallel()
@@ -68,7 +68,7 @@ func TestHost_HistoryOfThisTable(t *testing.T) {
 	a.seed(a.src, 1500)
 	h1 := startHandler(t, a)
 	h2 := startHandler(t, a) // a second instance of the app
-	code, _, ir := h1.invoke("SyncTimer", fixture(t, "timer.json"), "inv-first")
+	code, ir := h1.timerRun("timer.json", "inv-first")
 	first := ir.Outputs["report"].(map[string]any)
 	if code != 200 || first["status"] != "succeeded" {
 		t.Fatalf("first run: %d %v", code, first)
@@ -89,32 +89,32 @@ func TestHost_HistoryOfThisTable(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_, _, ir := h1.invoke("SyncTimer", fixture(t, "timer.json"), "inv-long")
+		_, ir := h1.timerRun("timer.json", "inv-long")
 		long, _ = ir.Outputs["report"].(map[string]any)
 	}()
 	waitLoading(t, a, "azure")
-	post := []byte(strings.Replace(string(fixture(t, "http-get-history.json")), `"Method": "GET"`, `"Method": "POST"`, 1))
-	_, _, ir = h2.invoke("SyncHttp", post, "inv-busy")
-	status, busy := res(t, ir)
+	_, _, _, msgs := h2.post(postBody(t), "inv-busy")
+	code, ir = h2.deliver(msgs[0], 1, "inv-busy-queue")
+	busy, _ := ir.Outputs["report"].(map[string]any)
 	wg.Wait()
 	if long == nil || long["status"] != "succeeded" {
 		t.Fatalf("long run: %v", long)
 	}
-	if status != 409 || busy["running_run_id"] != long["run_id"] {
-		t.Errorf("manual run on the second instance: %d %v; want 409 naming the running run %v", status, busy, long["run_id"])
+	if code != 200 || busy["status"] != "busy" || !strings.Contains(strings.Join(ir.Logs, " "), "the run holding the lock: "+long["run_id"].(string)) {
+		t.Errorf("manual run on the second instance: %d %v %q; want busy naming the running run %v", code, busy, ir.Logs, long["run_id"])
 	}
 
-	_, _, ir = h2.invoke("SyncHttp", fixture(t, "http-get-history.json"), "inv-history")
-	status, body := res(t, ir)
+	_, _, hir := h2.invoke("SyncHttp", fixture(t, "http-get-history.json"), "inv-history")
+	status, body := res(t, hir)
 	runs, _ := body["runs"].([]any)
 	var ids []any
 	for _, r := range runs {
 		ids = append(ids, r.(map[string]any)["run_id"])
 	}
-	if status != 200 || fmt.Sprint(ids) != fmt.Sprint([]any{long["run_id"], first["run_id"]}) {
-		t.Fatalf("history %d lists %v; want only this table's runs [%v %v]", status, ids, long["run_id"], first["run_id"])
+	if status != 200 || fmt.Sprint(ids) != fmt.Sprint([]any{busy["run_id"], long["run_id"], first["run_id"]}) {
+		t.Fatalf("history %d lists %v; want only this table's runs [%v %v %v]", status, ids, busy["run_id"], long["run_id"], first["run_id"])
 	}
-	got := runs[1].(map[string]any)
+	got := runs[2].(map[string]any)
 	if got["retries"] != float64(2) || got["swap_wait_ms"] != float64(250) {
 		t.Errorf("history shows retries %v, swap_wait_ms %v; want 2 and 250", got["retries"], got["swap_wait_ms"])
 	}
@@ -180,7 +180,7 @@ func TestHost_SlowClient(t *testing.T) {
 	// least) is answered, and succeeds.
 	a.extra = "[source]\nquery = SELECT * FROM items WHERE SLEEP(0.002) = 0\n"
 	a.writeConfig()
-	code, _, ir := h.invoke("SyncTimer", fixture(t, "timer.json"), "inv-long")
+	code, ir := h.timerRun("timer.json", "inv-long")
 	rep := ir.Outputs["report"].(map[string]any)
 	if code != 200 || rep["status"] != "succeeded" || a.count(a.dst, "items") != 1000 {
 		t.Fatalf("a run longer than the I/O limit: %d %v", code, rep)

@@ -151,9 +151,9 @@ func TestHost_Triggers(t *testing.T) {
 		t.Errorf("handler took %v to answer GET /", h.readyIn)
 	}
 
-	code, ctype, ir := h.invoke("SyncTimer", fixture(t, "timer.json"), "inv-timer-1")
-	if code != 200 || ctype != "application/json" {
-		t.Fatalf("timer: %d %q %+v", code, ctype, ir)
+	code, ir := h.timerRun("timer.json", "inv-timer-1")
+	if code != 200 {
+		t.Fatalf("timer: %d %+v", code, ir)
 	}
 	if len(ir.Logs) != 1 || !strings.HasPrefix(ir.Logs[0], "succeeded: 25 rows from primary into azure table items") {
 		t.Errorf("timer Logs %q", ir.Logs)
@@ -168,7 +168,7 @@ func TestHost_Triggers(t *testing.T) {
 
 	// Past-due catch-up run: logged as such, on stderr (a warning).
 	a.exec("DELETE FROM items WHERE id > 20")
-	code, _, _ = h.invoke("SyncTimer", fixture(t, "timer-past-due-first-run.json"), "inv-timer-2")
+	code, _ = h.timerRun("timer-past-due-first-run.json", "inv-timer-2")
 	if code != 200 || a.count(a.dst, "items") != 20 {
 		t.Fatalf("past-due timer: %d, %d rows", code, a.count(a.dst, "items"))
 	}
@@ -176,14 +176,17 @@ func TestHost_Triggers(t *testing.T) {
 		t.Errorf("no past-due warning with the invocation id on stderr:\n%s", strings.Join(h.lines(true), "\n"))
 	}
 
-	// Manual run into SQLite (query ?target=sqlite).
-	code, ctype, ir = h.invoke("SyncHttp", fixture(t, "http-post-sqlite.json"), "inv-http-1")
-	if code != 200 || ctype != "application/json" {
-		t.Fatalf("http: %d %q", code, ctype)
+	// Manual run into SQLite (query ?target=sqlite), queued, then run.
+	status, body, _, msgs := h.post(fixture(t, "http-post-sqlite.json"), "inv-http-1")
+	if status != 202 || body["target"] != "sqlite" || len(msgs) != 1 {
+		t.Fatalf("http: %d %v %v", status, body, msgs)
 	}
-	status, body := res(t, ir)
-	if status != 200 || body["target"] != "sqlite" || body["rows"] != float64(20) || body["trigger"] != "http" {
-		t.Fatalf("http res %d %v", status, body)
+	if code, ir := h.deliver(msgs[0], 1, "inv-http-1-queue"); code != 200 {
+		t.Fatalf("queued sqlite run: %d %q", code, ir.Logs)
+	}
+	status, body, _ = h.runStatus(body["run_id"].(string), "sqlite", "inv-http-1-get")
+	if status != 200 || body["target"] != "sqlite" || body["rows"] != float64(20) || body["trigger"] != "http" || body["status"] != "succeeded" {
+		t.Fatalf("http run %d %v", status, body)
 	}
 	if n := sqliteCountT(t, a.dir+"/replica.db"); n != 20 {
 		t.Fatalf("sqlite target has %d rows", n)
@@ -191,18 +194,21 @@ func TestHost_Triggers(t *testing.T) {
 
 	// JSON body: dry run into sqlite touches nothing.
 	a.exec("DELETE FROM items WHERE id > 10")
-	_, _, ir = h.invoke("SyncHttp", fixture(t, "http-post-json-body.json"), "inv-http-2")
-	status, body = res(t, ir)
-	if status != 200 || body["status"] != "skipped" || body["rows"] != float64(10) {
-		t.Fatalf("dry run res %d %v", status, body)
+	_, body, _, msgs = h.post(fixture(t, "http-post-json-body.json"), "inv-http-2")
+	code, ir = h.deliver(msgs[0], 1, "inv-http-2-queue")
+	if rep := ir.Outputs["report"].(map[string]any); code != 200 || rep["status"] != "skipped" || rep["rows"] != float64(10) {
+		t.Fatalf("dry run %d %v", code, rep)
+	}
+	if status, got, _ := h.runStatus(body["run_id"].(string), "sqlite", "inv-http-2-get"); status != 200 || got["status"] != "skipped" {
+		t.Errorf("GET of the dry run: %d %v", status, got)
 	}
 	if n := sqliteCountT(t, a.dir+"/replica.db"); n != 20 {
 		t.Fatalf("dry run changed the sqlite target: %d rows", n)
 	}
 
 	// GET: recent runs of the default target, newest first.
-	_, _, ir = h.invoke("SyncHttp", fixture(t, "http-get-history.json"), "inv-http-3")
-	status, body = res(t, ir)
+	_, _, hir := h.invoke("SyncHttp", fixture(t, "http-get-history.json"), "inv-http-3")
+	status, body = res(t, hir)
 	runs, _ := body["runs"].([]any)
 	if status != 200 || len(runs) != 2 {
 		t.Fatalf("history res %d %v", status, body)
@@ -212,7 +218,7 @@ func TestHost_Triggers(t *testing.T) {
 	}
 
 	// Every log line carries its invocation id; info lines on stdout.
-	if !h.hasLine(false, "inv-http-1", `"msg":"run ended: succeeded"`) {
+	if !h.hasLine(false, "inv-http-1-queue", `"msg":"run ended: succeeded"`) {
 		t.Errorf("no info line with the invocation id on stdout")
 	}
 	for _, l := range append(h.lines(false), h.lines(true)...) {
@@ -275,7 +281,7 @@ func TestHost_BadInput(t *testing.T) {
 		{"oversized body", "SyncHttp", `{"Data":{"req":{"Method":"POST","Body":"` + strings.Repeat("x", maxBodyBytes+10) + `"}}}`, 200, 413, "at most"},
 		{"oversized payload", "SyncHttp", `{"Data":{"req":{"Method":"POST","Body":"` + strings.Repeat("x", 3*maxBodyBytes) + `"}}}`, 200, 413, "too large"},
 		{"timer wrong types", "SyncTimer", string(fixture(t, "timer-wrong-types.json")), 400, 0, "Data.timer"},
-		{"unknown function", "SyncSomething", "{}", 404, 0, "POST /SyncTimer and POST /SyncHttp"},
+		{"unknown function", "SyncSomething", "{}", 404, 0, "POST /SyncTimer, POST /SyncHttp and POST /SyncQueue"},
 	}
 	for _, tc := range cases {
 		code, ctype, ir := h.invoke(tc.function, []byte(tc.payload), "inv-"+tc.name)
@@ -300,12 +306,13 @@ func TestHost_BadInput(t *testing.T) {
 	if status, body := res(t, ir); status != 400 || !strings.Contains(fmt.Sprint(body["error"]), "sync.min_rows") {
 		t.Errorf("config error over HTTP: %d %v", status, body)
 	}
-	code, _, ir := h.invoke("SyncTimer", fixture(t, "timer.json"), "inv-cfg-2")
-	if code != 500 {
-		t.Errorf("config error on the timer: host got %d, want 500", code)
+	// The timer reads the config (its groups) before it queues anything.
+	code, body := h.invokeRaw("SyncTimer", fixture(t, "timer.json"), "inv-cfg-2")
+	if msgs := queueFrom(t, code, body); code != 500 || len(msgs) != 0 || !strings.Contains(string(body), "sync.min_rows") {
+		t.Errorf("config error on the timer: host got %d and %d messages: %s; want 500, none queued", code, len(msgs), body)
 	}
 	if !h.hasLine(true, "inv-cfg-2", "sync.min_rows") {
-		t.Errorf("timer config error not on stderr with its invocation id")
+		t.Errorf("timer's config error not on stderr with its invocation id")
 	}
 	if resp, err := http.Get(h.url + "/"); err != nil {
 		t.Fatalf("handler stopped serving: %v", err)
@@ -314,8 +321,8 @@ func TestHost_BadInput(t *testing.T) {
 	}
 }
 
-// TestHost_TimerFailure: a failed scheduled run answers 500 (the host marks
-// the invocation Failed) and logs the error to stderr.
+// TestHost_TimerFailure: a failed scheduled run answers the queue
+// invocation 500 (the host marks it Failed) and logs the error to stderr.
 func TestHost_TimerFailure(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
@@ -324,14 +331,14 @@ func TestHost_TimerFailure(t *testing.T) {
 	a.extra = "[source]\nquery = SELECT * FROM no_such_table\n"
 	a.writeConfig()
 	h := startHandler(t, a)
-	code, ctype, ir := h.invoke("SyncTimer", fixture(t, "timer-no-monitor.json"), "inv-fail")
-	if code != 500 || ctype != "application/json" {
-		t.Fatalf("host got %d %q, want 500 JSON", code, ctype)
+	code, ir := h.timerRun("timer-no-monitor.json", "inv-fail")
+	if code != 500 {
+		t.Fatalf("host got %d, want 500", code)
 	}
 	if rep := ir.Outputs["report"].(map[string]any); rep["status"] != "failed" || !strings.Contains(rep["error"].(string), "no_such_table") {
 		t.Errorf("report %v", rep)
 	}
-	if !h.hasLine(true, "inv-fail", `"level":"ERROR"`, "no_such_table") {
+	if !h.hasLine(true, "inv-fail-queue", `"level":"ERROR"`, "no_such_table") {
 		t.Errorf("no error line on stderr:\n%s", strings.Join(h.lines(true), "\n"))
 	}
 	if n := a.count(a.dst, "items"); n != 2 {
@@ -340,7 +347,8 @@ func TestHost_TimerFailure(t *testing.T) {
 }
 
 // TestHost_Overlap: a timer run and a manual run at once: exactly one
-// loads, the other is busy (409 over HTTP).
+// loads; the other is busy, acknowledged (200: no retry) and recorded,
+// naming the run that holds the lock.
 func TestHost_Overlap(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
@@ -348,85 +356,57 @@ func TestHost_Overlap(t *testing.T) {
 	a.extra = "[source]\nquery = SELECT * FROM items WHERE SLEEP(0.001) = 0\n"
 	a.writeConfig()
 	h := startHandler(t, a)
+	_, body, _, msgs := h.post(postBody(t), "inv-overlap-http")
 	var wg sync.WaitGroup
 	var timerCode int
-	var timerIR, httpIR invocationResponse
-	wg.Add(2)
+	var timerIR invocationResponse
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		timerCode, _, timerIR = h.invoke("SyncTimer", fixture(t, "timer.json"), "inv-overlap-timer")
+		timerCode, timerIR = h.timerRun("timer.json", "inv-overlap-timer")
 	}()
-	go func() {
-		defer wg.Done()
-		time.Sleep(300 * time.Millisecond) // the timer run goes first
-		post := []byte(strings.Replace(string(fixture(t, "http-get-history.json")), `"Method": "GET"`, `"Method": "POST"`, 1))
-		_, _, httpIR = h.invoke("SyncHttp", post, "inv-overlap-http")
-	}()
+	waitLoading(t, a, "azure")
+	code, ir := h.deliver(msgs[0], 1, "inv-overlap-queue")
 	wg.Wait()
 	timerRep := timerIR.Outputs["report"].(map[string]any)
-	status, body := res(t, httpIR)
 	if timerCode != 200 || timerRep["status"] != "succeeded" {
 		t.Fatalf("timer run: %d %v", timerCode, timerRep)
 	}
-	if status != 409 || body["status"] != "busy" || body["running_run_id"] != timerRep["run_id"] {
-		t.Fatalf("manual run during the timer run: %d %v (timer run %v)", status, body, timerRep["run_id"])
+	rep := ir.Outputs["report"].(map[string]any)
+	if code != 200 || rep["status"] != "busy" || !strings.Contains(strings.Join(ir.Logs, " "), "the run holding the lock: "+timerRep["run_id"].(string)) {
+		t.Fatalf("manual run during the timer run: %d %v %q (timer run %v)", code, rep, ir.Logs, timerRep["run_id"])
+	}
+	if st, got, _ := h.runStatus(body["run_id"].(string), "", "inv-overlap-get"); st != 200 || got["status"] != "busy" {
+		t.Errorf("GET of the busy run: %d %v", st, got)
 	}
 	if n := a.count(a.dst, "items"); n != 1500 {
 		t.Fatalf("target has %d rows", n)
 	}
-	var runs int
-	_ = a.dst.QueryRow("SELECT COUNT(*) FROM dbsync_runs").Scan(&runs)
-	if runs != 1 {
-		t.Fatalf("%d runs recorded, want exactly one load", runs)
+	if runs := a.runsRecorded(); runs["succeeded"] != 1 || runs["busy"] != 1 || len(runs) != 2 {
+		t.Fatalf("runs recorded %v, want exactly one load and one busy", runs)
 	}
-}
-
-// TestHost_LongManualRun answers 202 with the run_id when a manual run
-// outlasts the wait, and the run still completes.
-func TestHost_LongManualRun(t *testing.T) {
-	t.Parallel()
-	a := newApp(t)
-	a.seed(a.src, 800)
-	a.extra = "[source]\nquery = SELECT * FROM items WHERE SLEEP(0.001) = 0\n"
-	a.writeConfig()
-	h := startHandler(t, a, "DBSYNC_HTTP_WAIT=200ms")
-	post := []byte(strings.Replace(string(fixture(t, "http-get-history.json")), `"Method": "GET"`, `"Method": "POST"`, 1))
-	_, _, ir := h.invoke("SyncHttp", post, "inv-long")
-	status, body := res(t, ir)
-	if status != 202 || body["status"] != "running" || body["run_id"] == "" {
-		t.Fatalf("res %d %v, want 202 running with a run_id", status, body)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		var st string
-		_ = a.dst.QueryRow("SELECT status FROM dbsync_runs WHERE run_id = ?", body["run_id"]).Scan(&st)
-		if st == "succeeded" {
-			if n := a.count(a.dst, "items"); n != 800 {
-				t.Fatalf("target has %d rows", n)
-			}
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("the 202 run never finished")
 }
 
 // TestHost_KilledMidRun: the host kills the handler with SIGKILL during a
-// run; a new handler's next run succeeds and the target is intact.
+// queued timer run; a new handler's next run succeeds and the target is
+// intact.
 func TestHost_KilledMidRun(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	a.seed(a.src, 2000)
 	h := startHandler(t, a)
-	if code, _, _ := h.invoke("SyncTimer", fixture(t, "timer.json"), "inv-k1"); code != 200 {
+	if code, _ := h.timerRun("timer.json", "inv-k1"); code != 200 {
 		t.Fatalf("first run: %d", code)
 	}
 	a.exec("DELETE FROM items WHERE id > 1000")
 	a.extra = "[source]\nquery = SELECT * FROM items WHERE SLEEP(0.002) = 0\n"
 	a.writeConfig()
+	code, raw := h.invokeRaw("SyncTimer", fixture(t, "timer.json"), "inv-k2")
+	msgs := queueFrom(t, code, raw)
+	payload := hostQueuePayload(t, msgs[0].text, 1, msgs[0].id)
 	go func() {
 		client := &http.Client{Timeout: time.Minute}
-		_, _ = client.Post(h.url+"/SyncTimer", "application/json", bytes.NewReader(fixture(t, "timer.json")))
+		_, _ = client.Post(h.url+"/SyncQueue", "application/json", bytes.NewReader(payload))
 	}()
 	waitLoading(t, a, "azure")
 	h.kill()
@@ -436,10 +416,9 @@ func TestHost_KilledMidRun(t *testing.T) {
 	a.extra = ""
 	a.writeConfig()
 	h2 := startHandler(t, a)
-	var code int
 	var ir invocationResponse
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		code, _, ir = h2.invoke("SyncTimer", fixture(t, "timer.json"), "inv-k2")
+		code, ir = h2.timerRun("timer.json", "inv-k3")
 		// Until the server notices the dead connection its lock is held.
 		if rep := ir.Outputs["report"].(map[string]any); rep["status"] != "busy" || time.Now().After(deadline) {
 			break
@@ -449,10 +428,14 @@ func TestHost_KilledMidRun(t *testing.T) {
 	if code != 200 || a.count(a.dst, "items") != 1000 {
 		t.Fatalf("next run: %d %v, %d rows", code, ir.Logs, a.count(a.dst, "items"))
 	}
+	if runs := a.runsRecorded(); runs["abandoned"] != 1 {
+		t.Errorf("runs recorded %v; want the killed run abandoned", runs)
+	}
 }
 
-// TestHost_ConcurrentManualRuns: 20 manual runs at once: exactly one
-// loads, the other 19 answer 409 at once.
+// TestHost_ConcurrentManualRuns: 20 manual runs at once are each queued
+// (202, each its own run_id); delivered at once, exactly one loads and
+// the other 19 are busy.
 func TestHost_ConcurrentManualRuns(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
@@ -460,30 +443,52 @@ func TestHost_ConcurrentManualRuns(t *testing.T) {
 	a.extra = "[source]\nquery = SELECT * FROM items WHERE SLEEP(0.001) = 0\n"
 	a.writeConfig()
 	h := startHandler(t, a)
-	post := []byte(strings.Replace(string(fixture(t, "http-get-history.json")), `"Method": "GET"`, `"Method": "POST"`, 1))
-	statuses := make(chan int, 20)
+	post := postBody(t)
+	var mu sync.Mutex
+	var msgs []queued
+	ids := map[string]bool{}
 	var wg sync.WaitGroup
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			_, _, ir := h.invoke("SyncHttp", post, fmt.Sprint("inv-many-", i))
-			status, _ := res(t, ir)
-			statuses <- status
+			status, body, _, m := h.post(post, fmt.Sprint("inv-many-", i))
+			mu.Lock()
+			defer mu.Unlock()
+			if status != 202 || len(m) != 1 {
+				t.Errorf("POST %d: %d %v", i, status, body)
+				return
+			}
+			ids[body["run_id"].(string)] = true
+			msgs = append(msgs, m[0])
 		}(i)
 	}
 	wg.Wait()
+	if len(ids) != 20 || a.runsRecorded()["queued"] != 20 {
+		t.Fatalf("%d distinct run_ids, runs recorded %v; want 20 queued", len(ids), a.runsRecorded())
+	}
+	statuses := make(chan any, 20)
+	for i, m := range msgs {
+		wg.Add(1)
+		go func(i int, m queued) {
+			defer wg.Done()
+			code, ir := h.deliver(m, 1, fmt.Sprint("inv-many-queue-", i))
+			if code != 200 {
+				t.Errorf("delivery %d: %d %q", i, code, ir.Logs)
+			}
+			statuses <- ir.Outputs["report"].(map[string]any)["status"]
+		}(i, m)
+	}
+	wg.Wait()
 	close(statuses)
-	counts := map[int]int{}
+	counts := map[any]int{}
 	for s := range statuses {
 		counts[s]++
 	}
-	if counts[200] != 1 || counts[409] != 19 {
-		t.Fatalf("statuses %v; want one 200 and nineteen 409", counts)
+	if counts["succeeded"] != 1 || counts["busy"] != 19 {
+		t.Fatalf("statuses %v; want one succeeded and nineteen busy", counts)
 	}
-	var runs int
-	_ = a.dst.QueryRow("SELECT COUNT(*) FROM dbsync_runs").Scan(&runs)
-	if runs != 1 || a.count(a.dst, "items") != 1000 {
-		t.Fatalf("%d runs recorded, %d rows", runs, a.count(a.dst, "items"))
+	if runs := a.runsRecorded(); runs["succeeded"] != 1 || runs["busy"] != 19 || a.count(a.dst, "items") != 1000 {
+		t.Fatalf("runs recorded %v, %d rows", runs, a.count(a.dst, "items"))
 	}
 }

@@ -156,17 +156,23 @@ func (r *httpRequestData) query() (map[string]string, error) {
 type manualRunOptions struct {
 	Target string
 	DryRun bool
+	// RunID (GET only: ?run_id=) asks for one run.
+	RunID  string
 	Tables string // some of the job's tables, by [table.<name>] name: "a,b"
 	Group  string // one group of the job's tables
 }
 
 // engine is o as the engine's run options.
 func (o manualRunOptions) engine() dbsync.RunOptions {
-	r := dbsync.RunOptions{Target: o.Target, DryRun: o.DryRun, Group: o.Group}
-	if o.Tables != "" {
-		r.Tables = strings.Split(o.Tables, ",")
+	return dbsync.RunOptions{Target: o.Target, DryRun: o.DryRun, Group: o.Group, Tables: splitTables(o.Tables)}
+}
+
+// splitTables reads the tables option: names separated by commas.
+func splitTables(s string) []string {
+	if s == "" {
+		return nil
 	}
-	return r
+	return strings.Split(s, ",")
 }
 
 // optionKeys are the keys a manual run accepts, in the query string and
@@ -191,6 +197,13 @@ func (r *httpRequestData) runOptions() (manualRunOptions, error) {
 		return o, &badRequest{400, err.Error()}
 	}
 	delete(q, functionKeyParam)
+	runID, askedRun := q["run_id"]
+	if askedRun && strings.EqualFold(r.Method, "GET") {
+		if !validRunID(runID) {
+			return o, &badRequest{400, fmt.Sprintf("run_id %q: want the run_id a POST /api/sync answered (letters, digits and dashes)", runID)}
+		}
+		delete(q, "run_id")
+	}
 	if err := refuseUnknown(q, "query parameter %q"); err != nil {
 		return o, err
 	}
@@ -248,6 +261,9 @@ func (r *httpRequestData) runOptions() (manualRunOptions, error) {
 	}
 	if inBody["group"] {
 		o.Group = b.Group
+	}
+	if askedRun {
+		o.RunID = runID
 	}
 	return o, nil
 }

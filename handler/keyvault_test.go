@@ -63,7 +63,7 @@ func TestBinary_KeyVault(t *testing.T) {
 	// The same under the emulated Functions host.
 	a.exec("DELETE FROM items WHERE id > 3")
 	h := startHandler(t, a, env...)
-	code, _, ir := h.invoke("SyncTimer", fixture(t, "timer.json"), "inv-kv")
+	code, ir := h.timerRun("timer.json", "inv-kv")
 	if code != 200 || a.count(a.dst, "items") != 3 {
 		t.Fatalf("timer with Key Vault: %d %v", code, ir.Logs)
 	}

@@ -46,8 +46,29 @@ func TestProject_FunctionsFiles(t *testing.T) {
 		t.Errorf("functionTimeout %q: the [sync] timeout default (9m) is chosen below 10 minutes", host.FunctionTimeout)
 	}
 
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hostQueues struct {
+		Extensions struct {
+			Queues struct {
+				MaxDequeueCount int `json:"maxDequeueCount"`
+			} `json:"queues"`
+		} `json:"extensions"`
+	}
+	readJSON(t, "../host.json", &hostQueues)
+	if n := hostQueues.Extensions.Queues.MaxDequeueCount; n <= maxRunsPerMessage || !strings.Contains(string(readme), fmt.Sprintf("`maxDequeueCount` %d", n)) {
+		t.Errorf("host.json maxDequeueCount %d: want it above the %d runs a message may make, and README to say it", n, maxRunsPerMessage)
+	}
+	// queueOut is the queue output every trigger but SyncQueue's has.
+	queueOut := func(name string, b map[string]any) {
+		if b["type"] != "queue" || b["direction"] != "out" || b["name"] != queueBinding || b["queueName"] != runQueue || b["connection"] != "AzureWebJobsStorage" {
+			t.Errorf("%s queue output %v", name, b)
+		}
+	}
 	dirs, _ := filepath.Glob("../*/function.json")
-	if len(dirs) != 2 {
+	if len(dirs) != 3 {
 		t.Fatalf("function folders: %v", dirs)
 	}
 	srv := httptest.NewServer(newServer(slog.New(slog.DiscardHandler)).routes())
@@ -68,6 +89,9 @@ func TestProject_FunctionsFiles(t *testing.T) {
 		if resp.StatusCode == http.StatusNotFound {
 			t.Errorf("function %s is not served by the handler", name)
 		}
+		if !strings.Contains(string(readme), "| `"+name+"` |") {
+			t.Errorf("README's functions table has no row for %s", name)
+		}
 		switch name {
 		case "SyncTimer":
 			b := fn.Bindings[0]
@@ -77,6 +101,10 @@ func TestProject_FunctionsFiles(t *testing.T) {
 			if err := checkNCRONTAB(b["schedule"].(string)); err != nil {
 				t.Errorf("SyncTimer schedule %q: %v", b["schedule"], err)
 			}
+			if len(fn.Bindings) != 2 {
+				t.Fatalf("SyncTimer bindings %v: want the timer and the queue output", fn.Bindings)
+			}
+			queueOut(name, fn.Bindings[1])
 		case "SyncHttp":
 			in, out := fn.Bindings[0], fn.Bindings[1]
 			if in["type"] != "httpTrigger" || in["name"] != "req" || in["authLevel"] != "function" || in["route"] != "sync" {
@@ -87,6 +115,18 @@ func TestProject_FunctionsFiles(t *testing.T) {
 			}
 			if out["type"] != "http" || out["name"] != "res" || out["direction"] != "out" {
 				t.Errorf("SyncHttp output %v", out)
+			}
+			if len(fn.Bindings) != 3 {
+				t.Fatalf("SyncHttp bindings %v: want the trigger, res and the queue output", fn.Bindings)
+			}
+			queueOut(name, fn.Bindings[2])
+		case "SyncQueue":
+			b := fn.Bindings[0]
+			// No dataType: the message arrives as a string (JSON-encoded
+			// twice), which decodeQueueInvocation reads.
+			if len(fn.Bindings) != 1 || b["type"] != "queueTrigger" || b["direction"] != "in" || b["name"] != queueBinding ||
+				b["queueName"] != runQueue || b["connection"] != "AzureWebJobsStorage" || b["dataType"] != nil {
+				t.Errorf("SyncQueue bindings %v", fn.Bindings)
 			}
 		default:
 			t.Errorf("unexpected function folder %s", name)
@@ -157,12 +197,11 @@ func TestCheckNCRONTAB(t *testing.T) {
 	}
 }
 
-// TestServer_PanicInRun: a panic inside a run is a failed run; the process
-// keeps serving.
+// TestServer_PanicInRun: a panic inside a queued run is a failed run
+// (500 to the host); the process keeps serving.
 func TestServer_PanicInRun(t *testing.T) {
 	a := newApp(t)
 	a.seed(a.src, 3)
-	post := strings.Replace(string(fixture(t, "http-get-history.json")), `"Method": "GET"`, `"Method": "POST"`, 1)
 	t.Chdir(a.dir)
 	log := newServeLogger(&strings.Builder{}, &strings.Builder{})
 	s := newServer(log)
@@ -170,16 +209,16 @@ func TestServer_PanicInRun(t *testing.T) {
 	srv := httptest.NewServer(s.routes())
 	defer srv.Close()
 	for i := 0; i < 2; i++ {
-		resp, err := http.Post(srv.URL+"/SyncHttp", "application/json", strings.NewReader(post))
+		msg := hostQueuePayload(t, fmt.Sprintf(`{"run_id":"panic-%d","trigger":"http"}`, i), 1, "m")
+		resp, err := http.Post(srv.URL+"/SyncQueue", "application/json", strings.NewReader(string(msg)))
 		if err != nil {
 			t.Fatalf("invocation %d: %v", i, err)
 		}
 		var ir invocationResponse
 		_ = json.NewDecoder(resp.Body).Decode(&ir)
 		resp.Body.Close()
-		status, body := res(t, ir)
-		if resp.StatusCode != 200 || status != 500 || !strings.Contains(body["error"].(string), "internal error") {
-			t.Fatalf("invocation %d: host %d, res %d %v", i, resp.StatusCode, status, body)
+		if resp.StatusCode != 500 || !strings.Contains(strings.Join(ir.Logs, " "), "internal error") {
+			t.Fatalf("invocation %d: host %d, Logs %q", i, resp.StatusCode, ir.Logs)
 		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/debug"
+	"strings"
 	"time"
 
 	dbsync "github.com/dbsync/dbsync/sync"
@@ -37,9 +37,6 @@ const (
 type server struct {
 	log    *slog.Logger
 	runner *dbsync.Runner
-	// httpWait is how long a manual run may take before the HTTP answer is
-	// 202 with its run_id (the platform cuts HTTP responses at 230 s).
-	httpWait time.Duration
 	// ioTimeout bounds reading a request and writing an answer.
 	ioTimeout time.Duration
 	// beforeRun, when set (tests), is called at the start of every run.
@@ -48,7 +45,7 @@ type server struct {
 }
 
 func newServer(log *slog.Logger) *server {
-	s := &server{log: log, runner: dbsync.NewRunner(log), httpWait: 200 * time.Second, ioTimeout: defaultIOTimeout, ident: &azureIdentity{}}
+	s := &server{log: log, runner: dbsync.NewRunner(log), ioTimeout: defaultIOTimeout, ident: &azureIdentity{}}
 	s.runner.Token = s.ident.token
 	return s
 }
@@ -68,11 +65,6 @@ func runServe(ctx context.Context, getenv func(string) string, stdout, stderr io
 	}
 	log := newServeLogger(stdout, stderr)
 	s := newServer(log)
-	if v := getenv("DBSYNC_HTTP_WAIT"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil && d > 0 {
-			s.httpWait = d
-		}
-	}
 	if v := getenv("DBSYNC_HTTP_IO_TIMEOUT"); v != "" {
 		if d, err := time.ParseDuration(v); err == nil && d > 0 {
 			s.ioTimeout = d
@@ -104,10 +96,11 @@ func (s *server) routes() http.Handler {
 	})
 	mux.HandleFunc("POST /SyncTimer", s.handleTimer)
 	mux.HandleFunc("POST /SyncHttp", s.handleHTTP)
+	mux.HandleFunc("POST /SyncQueue", s.handleQueue)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeInvocation(w, http.StatusNotFound, invocationResponse{
 			Outputs: map[string]any{},
-			Logs:    []string{fmt.Sprintf("no function at %s %s: this handler serves POST /SyncTimer and POST /SyncHttp", r.Method, r.URL.Path)},
+			Logs:    []string{fmt.Sprintf("no function at %s %s: this handler serves POST /SyncTimer, POST /SyncHttp and POST /SyncQueue", r.Method, r.URL.Path)},
 		})
 	})
 	return mux
@@ -149,9 +142,10 @@ func (s *server) writeInvocation(w http.ResponseWriter, status int, resp invocat
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-// handleTimer runs a scheduled sync with the default target. A failed run
-// answers 500 so the host marks the invocation Failed; the host then drops
-// Logs, so the error is also logged to stderr.
+// handleTimer queues the scheduled runs: one message per group of the
+// job on the "msg" output binding (the host writes each element of the
+// array as one message); SyncQueue runs them. A bad payload answers 400,
+// so the invocation is marked Failed and nothing is queued.
 func (s *server) handleTimer(w http.ResponseWriter, r *http.Request) {
 	log := s.invocationLogger(r).With("function", "SyncTimer")
 	req, err := s.readInvocation(w, r)
@@ -164,30 +158,38 @@ func (s *server) handleTimer(w http.ResponseWriter, r *http.Request) {
 		s.writeInvocation(w, http.StatusBadRequest, invocationResponse{Logs: []string{"error: " + err.Error()}})
 		return
 	}
-	attrs := []any{"is_past_due", timer.IsPastDue}
+	// The config says the job's groups (one message each); a broken config
+	// fails the timer's invocation, with the error in its Logs and on
+	// stderr, rather than queue runs that cannot start.
+	cfg, err := loadConfig(r.Context(), "", dbsync.RunOptions{}, log, s.ident)
+	if err != nil {
+		log.Error("timer: configuration error; no run queued", "error", dbsync.OneLine(err.Error()))
+		s.writeInvocation(w, http.StatusInternalServerError, invocationResponse{
+			Outputs: map[string]any{"report": map[string]any{"status": dbsync.StatusFailed, "trigger": dbsync.TriggerTimer, "error": dbsync.OneLine(err.Error())}},
+			Logs:    []string{"error: configuration: " + dbsync.OneLine(err.Error())},
+		})
+		return
+	}
+	msgs := runMessages(dbsync.TriggerTimer, manualRunOptions{}, timerGroups(cfg))
+	ids := strings.Join(runIDs(msgs), ", ")
+	attrs := []any{"is_past_due", timer.IsPastDue, "run_ids", ids}
 	if next, ok := timer.next(); ok {
 		attrs = append(attrs, "occurrence", next.Format(time.RFC3339))
 	}
 	if timer.IsPastDue {
-		log.Warn("timer is past due: this is a catch-up run", attrs...)
+		log.Warn("timer is past due: this is a catch-up run; runs queued", attrs...)
 	} else {
-		log.Info("timer fired", attrs...)
+		log.Info("timer fired; runs queued", attrs...)
 	}
-	rep, err := s.sync(r.Context(), dbsync.TriggerTimer, dbsync.RunOptions{}, log)
-	status := http.StatusOK
-	if err != nil && !errors.Is(err, dbsync.ErrBusy) {
-		status = http.StatusInternalServerError
-		log.Error("scheduled sync failed", "run_id", rep.RunID, "error", err.Error())
-	}
-	s.writeInvocation(w, status, invocationResponse{
-		Outputs: map[string]any{"report": rep},
-		Logs:    []string{summary(rep)},
+	s.writeInvocation(w, http.StatusOK, invocationResponse{
+		Outputs: map[string]any{queueBinding: msgs},
+		Logs:    []string{fmt.Sprintf("%d run(s) queued: %s", len(msgs), ids)},
 	})
 }
 
-// handleHTTP is the manual trigger: POST runs, GET lists recent runs. The
-// host always gets 200 with application/json; the caller's status is in
-// Outputs.res.
+// handleHTTP is the manual trigger: POST queues a run (202), GET lists
+// recent runs, GET ?run_id= answers one. The host always gets 200 with
+// application/json; the caller's status is in Outputs.res.
 func (s *server) handleHTTP(w http.ResponseWriter, r *http.Request) {
 	log := s.invocationLogger(r).With("function", "SyncHttp")
 	answer := func(status int, body any, logs ...string) {
@@ -227,52 +229,15 @@ func (s *server) handleHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch hr.Method {
 	case http.MethodGet:
-		s.history(r.Context(), opts, log, answer, fail)
-		return
-	case http.MethodPost:
-	default:
-		fail(http.StatusMethodNotAllowed, fmt.Sprintf("method %s: use POST to run a sync, GET for recent runs", hr.Method))
-		return
-	}
-
-	type outcome struct {
-		rep *dbsync.Report
-		cfg *dbsync.Config
-		err error
-	}
-	started := make(chan *dbsync.Report, 1)
-	done := make(chan outcome, 1)
-	// The run may outlive this request (202 below): it gets its own
-	// context, bounded by [sync] timeout inside Run.
-	runCtx := context.WithoutCancel(r.Context())
-	go func() {
-		rep, cfg, err := s.syncStarted(runCtx, dbsync.TriggerHTTP, opts.engine(), log, started)
-		done <- outcome{rep, cfg, err}
-	}()
-	var res outcome
-	select {
-	case res = <-done:
-	case <-time.After(s.httpWait):
-		rep := <-started
-		log.Info("manual sync still running; answering 202", "run_id", rep.RunID)
-		answer(http.StatusAccepted, map[string]string{"status": "running", "run_id": rep.RunID,
-			"message": "the sync continues; GET /api/sync shows its outcome"}, "sync "+rep.RunID+" still running")
-		return
-	}
-	var ce *dbsync.ConfigError
-	switch {
-	case res.err == nil:
-		answer(http.StatusOK, res.rep, summary(res.rep))
-	case errors.As(res.err, &ce):
-		answer(http.StatusBadRequest, res.rep, "error: "+res.err.Error())
-	case errors.Is(res.err, dbsync.ErrBusy):
-		body := map[string]any{"status": dbsync.StatusBusy, "run_id": res.rep.RunID, "error": res.err.Error()}
-		if running := s.runner.RunningRunID(r.Context(), res.cfg); running != "" {
-			body["running_run_id"] = running
+		if opts.RunID != "" {
+			s.runStatus(r.Context(), w, opts, log, fail)
+			return
 		}
-		answer(http.StatusConflict, body, summary(res.rep))
+		s.history(r.Context(), opts, log, answer, fail)
+	case http.MethodPost:
+		s.enqueue(r.Context(), w, hr, opts, log, fail)
 	default:
-		answer(http.StatusInternalServerError, res.rep, summary(res.rep), "error: "+res.err.Error())
+		fail(http.StatusMethodNotAllowed, fmt.Sprintf("method %s: use POST to queue a sync, GET for recent runs or GET ?run_id= for one", hr.Method))
 	}
 }
 
@@ -280,7 +245,7 @@ func (s *server) handleHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *server) history(ctx context.Context, opts manualRunOptions, log *slog.Logger, answer func(int, any, ...string), fail func(int, string)) {
 	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: opts.Target}, log, s.ident)
 	if err != nil {
-		fail(http.StatusBadRequest, err.Error())
+		fail(configStatus(err), err.Error())
 		return
 	}
 	runs, err := s.runner.History(ctx, cfg, 20)
@@ -291,42 +256,10 @@ func (s *server) history(ctx context.Context, opts manualRunOptions, log *slog.L
 	answer(http.StatusOK, map[string]any{"target": cfg.Target, "table": cfg.TargetTable(), "runs": runs}, fmt.Sprintf("%d recent runs", len(runs)))
 }
 
-// sync loads the config and runs one sync.
-func (s *server) sync(ctx context.Context, trigger string, opts dbsync.RunOptions, log *slog.Logger) (*dbsync.Report, error) {
-	rep, _, err := s.syncStarted(ctx, trigger, opts, log, nil)
-	return rep, err
-}
-
-// syncStarted is sync that also hands out the report as soon as the run
-// has an id. A panic inside the run becomes a failed run: the process
-// keeps serving.
-func (s *server) syncStarted(ctx context.Context, trigger string, opts dbsync.RunOptions, log *slog.Logger, started chan<- *dbsync.Report) (rep *dbsync.Report, cfg *dbsync.Config, err error) {
-	rep = &dbsync.Report{Trigger: trigger, Status: dbsync.StatusFailed, Target: dbsync.Target(opts.Target), StartedAt: time.Now().UTC()}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("internal error (a bug in dbsync; the target is unchanged): %v", p)
-			rep.Status, rep.Error = dbsync.StatusFailed, err.Error()
-			log.Error("panic during run", "run_id", rep.RunID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-		}
-		if started != nil {
-			select {
-			case started <- rep:
-			default:
-			}
-		}
-	}()
-	if s.beforeRun != nil {
-		s.beforeRun()
-	}
-	cfg, err = loadConfig(ctx, "", opts, log, s.ident)
-	if err != nil {
-		rep.Error = err.Error()
-		return rep, nil, err
-	}
-	rep = dbsync.NewReport(cfg, trigger)
-	if started != nil {
-		started <- rep
-	}
-	err = s.runner.Run(ctx, cfg, rep, log)
-	return rep, cfg, err
+// timerGroups is the groups a timer run queues, one message each: the
+// job's groups, the default one as the message's empty group. Each group
+// is its own snapshot and swap, so groups run in parallel on as many
+// instances as the platform gives.
+func timerGroups(cfg *dbsync.Config) []string {
+	return cfg.Groups()
 }

@@ -85,7 +85,7 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	if cols, err := tgt.tableColumns(ctx, "items"); err != nil || len(cols) != 0 {
 		t.Fatalf("columns before the first run: %v %v", cols, err)
 	}
-	if h, err := tgt.openHistory(ctx); err != nil || h != nil {
+	if h, err := tgt.openHistory(ctx, false); err != nil || h != nil {
 		t.Fatalf("history before the first run: %v %v", h, err)
 	}
 	if _, err := os.Stat(cfg.SQLite.Path); err == nil {
@@ -113,7 +113,7 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	if cols, err := tgt.tableColumns(ctx, "items"); err != nil || len(cols) != 2 || cols[1].name != "name" {
 		t.Fatalf("columns after the run: %+v %v", cols, err)
 	}
-	h, err := tgt.openHistory(ctx)
+	h, err := tgt.openHistory(ctx, false)
 	if err != nil || h == nil {
 		t.Fatalf("history after the run: %v %v", h, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -691,10 +692,46 @@ func LoadConfig(in LoadInput) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if err := c.checkSQLiteInAzure(in.Environ); err != nil {
+		return nil, err
+	}
 	if err := c.selectRun(in.Options); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// checkSQLiteInAzure refuses a SQLite target inside the app's own folder
+// when running in Azure (the platform sets WEBSITE_INSTANCE_ID): there the
+// app's package is mounted read-only for each instance, so the file could
+// not be written, and the host runs the handler in the app's folder.
+// https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan
+func (c *Config) checkSQLiteInAzure(environ []string) error {
+	if c.Target != TargetSQLite || !slices.ContainsFunc(environ, func(kv string) bool {
+		name, value, _ := strings.Cut(kv, "=")
+		return name == "WEBSITE_INSTANCE_ID" && value != ""
+	}) {
+		return nil
+	}
+	path, err := filepath.Abs(c.SQLite.Path)
+	if err != nil {
+		return nil
+	}
+	for _, app := range []string{c.Dir(), workingDir()} {
+		if rel, err := filepath.Rel(app, path); app != "" && err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return &ConfigError{Key: "sqlite.path", Value: c.SQLite.Path, Origin: c.Origin("sqlite.path"),
+				Reason: fmt.Sprintf("is inside the function app's folder %s, which Azure mounts read-only on each instance; the SQLite target is for local runs: use --target azure, or a per-instance scratch path such as /tmp/replica.db", app)}
+		}
+	}
+	return nil
+}
+
+func workingDir() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	return wd
 }
 
 // VaultSecretNames lists the Key Vault secret names of the fixed keys; a

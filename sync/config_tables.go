@@ -134,7 +134,7 @@ var legacyTableKeys = []string{"source.query", "fallback.query", "azure_mysql.ta
 func (s *Settings) readTableSection(sec *ini.Section, lines iniLines, at func(int) string) error {
 	lower := sec.Name()
 	written, ok := lines.written[lower]
-	if !ok || !strings.EqualFold(written, lower) {
+	if !ok || len(written) < len(tableSectionPrefix) || !strings.EqualFold(written[:len(tableSectionPrefix)], tableSectionPrefix) {
 		written = lower // scanINI saw every header; this is only a fallback
 	}
 	d := tableDecl{name: written[len(tableSectionPrefix):], line: lines.sections[lower]}
@@ -145,7 +145,7 @@ func (s *Settings) readTableSection(sec *ini.Section, lines iniLines, at func(in
 	for _, k := range sec.Keys() {
 		spec, ok := knownTableKey(k.Name())
 		if !ok {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: unknown key %s; ignored (a [table.<name>] section has %s)", at(lines.keyLine(lower, k.Name())), showKey(sec.Name(), k.Name()), tableKeyList()))
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: unknown key %s; ignored (a [table.<name>] section has %s)", at(lines.keyLine(lower, k.Name())), showKey(tableSectionPrefix+d.name, k.Name()), tableKeyList()))
 			continue
 		}
 		s.values[d.key(spec.key)] = setting{value: strings.TrimSpace(k.Value()), origin: s.File}

@@ -282,3 +282,36 @@ func TestOneLine(t *testing.T) {
 		t.Errorf("plain: %q", got)
 	}
 }
+
+// TestConfig_SQLiteInAzure (#13): in Azure the app's folder is a read-only
+// package mount, so a SQLite target inside it is refused before any run.
+func TestConfig_SQLiteInAzure(t *testing.T) {
+	scratch := filepath.Join(t.TempDir(), "scratch", "replica.db")
+	cases := []struct {
+		name    string
+		path    string // [sqlite] path
+		environ []string
+		target  string
+		wantErr string
+	}{
+		{"local run, path beside the config", "replica.db", nil, "sqlite", ""},
+		{"azure, path beside the config", "replica.db", []string{"WEBSITE_INSTANCE_ID=abc"}, "sqlite", "sqlite.path"},
+		{"azure, path under the config's folder", "data/replica.db", []string{"WEBSITE_INSTANCE_ID=abc"}, "sqlite", "read-only"},
+		{"azure, scratch path outside the app", scratch, []string{"WEBSITE_INSTANCE_ID=abc"}, "sqlite", ""},
+		{"azure, empty WEBSITE_INSTANCE_ID", "replica.db", []string{"WEBSITE_INSTANCE_ID="}, "sqlite", ""},
+		{"azure, MySQL target", "replica.db", []string{"WEBSITE_INSTANCE_ID=abc"}, "azure", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			text := strings.Replace(validConfig, "path = replica.db", "path = "+tc.path, 1)
+			_, err := dbsync.LoadConfig(dbsync.LoadInput{Path: writeConfig(t, text), Explicit: true,
+				Environ: tc.environ, Options: dbsync.RunOptions{Target: tc.target}})
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("LoadConfig: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("LoadConfig error = %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}

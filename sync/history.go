@@ -265,10 +265,10 @@ func (h historyStore) start(ctx context.Context, r *Report, log *slog.Logger) er
 	}
 	running := *r
 	running.Status = StatusRunning
-	names := make([]string, len(historyColumns))
-	marks := make([]string, len(historyColumns))
-	for i, c := range historyColumns {
-		names[i], marks[i] = h.dialect.quote(c.name), "?"
+	// A queued run (POST /api/sync) already has its row: this run's rows
+	// take its place.
+	if _, err := h.claim(ctx, r.RunID); err != nil {
+		return err
 	}
 	for _, row := range historyRows(&running) {
 		if n, err := h.markAbandoned(ctx, r.Target, row.Table, time.Now()); err != nil {
@@ -276,16 +276,8 @@ func (h historyStore) start(ctx context.Context, r *Report, log *slog.Logger) er
 		} else if n > 0 {
 			log.Warn("earlier runs never finished; marked abandoned", "runs", n, LogTable, row.Table)
 		}
-		values := make([]any, len(historyColumns))
-		for i, c := range historyColumns {
-			v, err := h.value(c.field(&row))
-			if err != nil {
-				return fmt.Errorf("record run in %s: column %s: %w", h.table(), c.name, err)
-			}
-			values[i] = v
-		}
-		if _, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
-			return fmt.Errorf("record run in %s: %w", h.table(), err)
+		if err := h.insert(ctx, &row); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -538,7 +530,7 @@ func (r *Runner) History(ctx context.Context, cfg *Config, limit int) ([]Report,
 		return nil, err
 	}
 	defer t.close()
-	h, err := t.openHistory(ctx)
+	h, err := t.openHistory(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -564,4 +556,121 @@ func (r *Runner) RunningRunID(ctx context.Context, cfg *Config) string {
 		}
 	}
 	return ""
+}
+
+// insert adds r's rows (one per table): every column.
+func (h historyStore) insert(ctx context.Context, r *Report) error {
+	names := make([]string, len(historyColumns))
+	marks := make([]string, len(historyColumns))
+	for i, c := range historyColumns {
+		names[i], marks[i] = h.dialect.quote(c.name), "?"
+	}
+	for _, row := range historyRows(r) {
+		values := make([]any, len(historyColumns))
+		for i, c := range historyColumns {
+			v, err := h.value(c.field(&row))
+			if err != nil {
+				return fmt.Errorf("record run in %s: column %s: %w", h.table(), c.name, err)
+			}
+			values[i] = v
+		}
+		if _, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
+			return fmt.Errorf("record run in %s: %w", h.table(), err)
+		}
+	}
+	return nil
+}
+
+// recordQueued readies the history table and records r as queued.
+func (h historyStore) recordQueued(ctx context.Context, r *Report) error {
+	if err := h.ensure(ctx); err != nil {
+		return err
+	}
+	queued := *r
+	queued.Status = StatusQueued
+	return h.insert(ctx, &queued)
+}
+
+// claim takes over the queued row of run runID, if it is still queued,
+// by removing it (the run then writes its own rows, one per table), and
+// says whether it did: of two runs that claim one queued row, exactly one
+// gets it.
+func (h historyStore) claim(ctx context.Context, runID string) (bool, error) {
+	q := h.dialect.quote
+	res, err := h.db.ExecContext(ctx, "DELETE FROM "+h.table()+" WHERE "+q("run_id")+" = ? AND "+q("status")+" = ?", runID, StatusQueued)
+	if err != nil {
+		return false, fmt.Errorf("claim queued run %s in %s: %w", runID, h.table(), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("claim queued run %s in %s: %w", runID, h.table(), err)
+	}
+	return n > 0, nil
+}
+
+// settle records r's outcome when the run itself did not: a run that
+// ended before it reached the history table (busy, a dry run, a failure
+// to connect) leaves its queued row, or none. A run in any other state is
+// left as it is.
+func (h historyStore) settle(ctx context.Context, r *Report) error {
+	if err := h.ensure(ctx); err != nil {
+		return err
+	}
+	claimed, err := h.claim(ctx, r.RunID)
+	if err != nil {
+		return err
+	}
+	if !claimed {
+		if _, found, err := h.lookup(ctx, r.RunID); err != nil || found {
+			return err
+		}
+	}
+	return h.insert(ctx, r)
+}
+
+// lookup returns the run with this id, whatever table it loaded.
+func (h historyStore) lookup(ctx context.Context, runID string) (Report, bool, error) {
+	var rep Report
+	have, err := h.columns(ctx)
+	if err != nil {
+		return rep, false, fmt.Errorf("read history table %s in %s: %w", h.table(), h.where, err)
+	}
+	if len(have) == 0 {
+		return rep, false, nil
+	}
+	q := h.dialect.quote
+	names := make([]string, len(historyColumns))
+	for i, c := range historyColumns {
+		names[i] = q(c.name)
+	}
+	raw := make([]any, len(historyColumns))
+	dest := make([]any, len(historyColumns))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	rows, err := h.db.QueryContext(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+h.table()+" WHERE "+q("run_id")+" = ? ORDER BY "+q("table"), runID)
+	if err != nil {
+		return rep, false, fmt.Errorf("read run %s from history table %s in %s: %w", runID, h.table(), h.where, err)
+	}
+	defer rows.Close()
+	var run []Report
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return rep, false, fmt.Errorf("read run %s from history table %s in %s: %w", runID, h.table(), h.where, err)
+		}
+		var row Report
+		for i, c := range historyColumns {
+			if err := setHistoryValue(c.field(&row), raw[i]); err != nil {
+				return rep, false, fmt.Errorf("read run %s from history table %s in %s: column %s: %w", runID, h.table(), h.where, c.name, err)
+			}
+		}
+		run = append(run, row)
+	}
+	if err := rows.Err(); err != nil {
+		return rep, false, fmt.Errorf("read run %s from history table %s in %s: %w", runID, h.table(), h.where, err)
+	}
+	if len(run) == 0 {
+		return rep, false, nil
+	}
+	return joinHistoryRows(run), true, nil
 }

@@ -116,11 +116,15 @@ func FetchVaultSecrets(ctx context.Context, vaultURL string, names []string, id 
 	if err != nil {
 		return nil, vaultError(vaultURL, "", "open the vault", err, id)
 	}
-	wanted := map[string]bool{}
+	// Key Vault names are case-insensitive, so a secret created as
+	// table--Orders--query is the one wanted as table--orders--query:
+	// wanted maps the lower-case name to the name dbsync asks for.
+	// https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates#object-identifiers
+	wanted := map[string]string{}
 	for _, n := range names {
-		wanted[n] = true
+		wanted[strings.ToLower(n)] = n
 	}
-	present := map[string]*azsecrets.SecretProperties{}
+	present := map[string]*azsecrets.SecretProperties{} // by the wanted name
 	pager := client.NewListSecretPropertiesPager(nil)
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
@@ -131,7 +135,7 @@ func FetchVaultSecrets(ctx context.Context, vaultURL string, names []string, id 
 			if p == nil || p.ID == nil {
 				continue
 			}
-			if name := p.ID.Name(); wanted[name] {
+			if name, ok := wanted[strings.ToLower(p.ID.Name())]; ok {
 				present[name] = p
 			}
 		}
@@ -152,7 +156,7 @@ func FetchVaultSecrets(ctx context.Context, vaultURL string, names []string, id 
 				return nil, &ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: fmt.Sprintf("Key Vault secret %s expired at %s: set a new version or remove its expiry", name, a.Expires.UTC().Format(time.RFC3339))}
 			}
 		}
-		resp, err := client.GetSecret(ctx, name, "", nil)
+		resp, err := client.GetSecret(ctx, present[name].ID.Name(), "", nil)
 		if err != nil {
 			return nil, vaultError(vaultURL, name, "get secret "+name, err, id)
 		}

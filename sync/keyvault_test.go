@@ -111,7 +111,7 @@ func (t *throttleFirst) Do(req *http.Request) (*http.Response, error) {
 func TestKeyVault_Overlay(t *testing.T) {
 	v := &fakeVault{secrets: map[string]string{
 		"azure-mysql--password": "from-vault",
-		"source--user":          "vault-user",
+		"Source--User":          "vault-user", // Key Vault names are case-insensitive
 		"unrelated--thing":      "ignored",
 		"plain-secret":          "ignored",
 	}}

@@ -396,7 +396,7 @@ func (t *mysqlTarget) tableColumns(ctx context.Context, table string) ([]targetC
 	return cols, nil
 }
 
-func (t *mysqlTarget) openHistory(context.Context) (*historyStore, error) {
+func (t *mysqlTarget) openHistory(context.Context, bool) (*historyStore, error) {
 	h := t.historyStore()
 	return &h, nil
 }

@@ -10,6 +10,7 @@ import (
 
 // Run statuses.
 const (
+	StatusQueued    = "queued"  // only in the history table: asked for, not yet started
 	StatusRunning   = "running" // only in the history table, while a run is under way
 	StatusSucceeded = "succeeded"
 	StatusFailed    = "failed"
@@ -23,6 +24,7 @@ const (
 	TriggerCLI   = "cli"
 	TriggerTimer = "timer"
 	TriggerHTTP  = "http"
+	TriggerQueue = "queue" // a queue message that does not say what queued it
 )
 
 const timeLayout = time.RFC3339Nano

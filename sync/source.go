@@ -265,6 +265,10 @@ func (s *mysqlRows) Err() error {
 	return nil
 }
 
+// binary reports whether the rows come in the binary protocol (the query
+// has FLOAT columns), which prints values as a prepared statement does.
+func (s *mysqlRows) binary() bool { return s.stmt != nil }
+
 // Close ends one query's read; the session's transaction goes on.
 func (s *mysqlRows) Close() error {
 	if s.rows != nil {

@@ -117,8 +117,18 @@ func (t *sqliteTarget) tableColumns(ctx context.Context, table string) ([]target
 
 // openHistory reads the history table through a read-only handle that close
 // closes; a run's own handle (t.db) is not touched.
-func (t *sqliteTarget) openHistory(context.Context) (*historyStore, error) {
-	db, err := t.readOnly()
+func (t *sqliteTarget) openHistory(_ context.Context, write bool) (*historyStore, error) {
+	open := t.readOnly
+	if write {
+		open = func() (*sql.DB, error) {
+			db, err := openSQLite(t.path, false)
+			if err != nil {
+				return nil, fmt.Errorf("open sqlite target %s: %w", t.path, err)
+			}
+			return db, nil
+		}
+	}
+	db, err := open()
 	if db == nil || err != nil {
 		return nil, err
 	}

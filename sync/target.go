@@ -44,9 +44,9 @@ type target interface {
 	// tableColumns reads a target table's columns, without writing; none
 	// when there is no such table yet.
 	tableColumns(ctx context.Context, table string) ([]targetColumn, error)
-	// openHistory opens the history table for reading, without creating
-	// anything; nil when the target has no history yet.
-	openHistory(ctx context.Context) (*historyStore, error)
+	// openHistory opens the history table; for reading (write false)
+	// without creating anything, nil when the target has no history yet.
+	openHistory(ctx context.Context, write bool) (*historyStore, error)
 	close()
 }
 

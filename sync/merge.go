@@ -1,0 +1,438 @@
+package sync
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Merge mode (DESIGN §2 step 4, §8): instead of replacing every row, a
+// merge reads the source and the target table ordered by the table's key,
+// compares them in one streaming pass, loads only the differences into a
+// delta table and applies them set-based in one transaction. This file
+// holds what both targets share: the key's order, the streaming compare and
+// the thresholds; merge_mysql.go and merge_sqlite.go apply the result.
+
+// deltaSuffix names the table that holds a merge's differences.
+const deltaSuffix = "__dbsync_delta"
+
+// Merge defaults (DESIGN §3 merge_max_changes, max_delete).
+const (
+	DefaultMergeMaxChanges = 0.3
+	DefaultMaxDelete       = 0.5
+)
+
+// ErrTooManyDeletes means a merge would delete more than [sync] max_delete
+// of the target's rows; nothing was changed.
+var ErrTooManyDeletes = errors.New("merge would delete more rows than max_delete allows")
+
+// keyOrder is how one key column is ordered, the same way on both sides.
+type keyOrder int
+
+const (
+	// orderBytes orders by the value's bytes (strings, binary, dates):
+	// never by a collation, under which 'a' and 'A' are one key that sorts
+	// either way.
+	orderBytes keyOrder = iota
+	// orderNumber orders integers numerically (BIGINT UNSIGNED too).
+	orderNumber
+)
+
+// keyColumn is one column of a merge key.
+type keyColumn struct {
+	Name  string
+	Order keyOrder
+}
+
+// mergeOptions is what a merge of one table needs besides its rows.
+type mergeOptions struct {
+	// Key is the table's merge key, from mergeKey.
+	Key []keyColumn
+	// MaxChanges is merge_max_changes: above this fraction of the target's
+	// rows changed, the merge stops and says to replace instead.
+	MaxChanges float64
+	// MaxDelete is max_delete: a merge that would delete more than this
+	// fraction of the target's rows fails.
+	MaxDelete float64
+	// Policy is on_schema_change: with recreate, columns that differ make
+	// the merge hand the table to a replace.
+	Policy string
+	// Table is the target table.
+	Table string
+	// Setting names the config section of the table, for messages
+	// ("[table.items]"); empty means "[sync]".
+	Setting string
+}
+
+func (o mergeOptions) withDefaults() mergeOptions {
+	if o.MaxChanges <= 0 {
+		o.MaxChanges = DefaultMergeMaxChanges
+	}
+	if o.MaxDelete <= 0 {
+		o.MaxDelete = DefaultMaxDelete
+	}
+	if o.Setting == "" {
+		o.Setting = "[sync]"
+	}
+	return o
+}
+
+// mergeResult is what a merge did. When Replaced is set nothing was
+// written, and Reason says why the table must be replaced instead.
+type mergeResult struct {
+	Inserted, Updated, Deleted, Unchanged int64
+	// Rows is the table's row count after the merge (the source's rows).
+	Rows int64
+	// Replaced: the merge did not apply; the caller replaces the table.
+	Replaced bool
+	Reason   string
+	// LoadMethod is how the differences were loaded (load_data, insert,
+	// sqlite); empty when there were none.
+	LoadMethod string
+}
+
+// Delta operations, as stored in the delta table's dbsync_op column.
+const (
+	opDelete = "D"
+	opUpdate = "U"
+	opInsert = "I"
+)
+
+// orderedQuery wraps a source query so that its rows come ordered by key,
+// the same order the target is read in: numbers numerically, everything
+// else by its bytes (CAST … AS BINARY / AS BLOB), never by a collation.
+// sqlite selects SQLite's syntax (the fallback source). The newline keeps a
+// trailing "-- comment" in the query from eating the closing parenthesis.
+func orderedQuery(query string, key []keyColumn, sqlite bool) string {
+	query = strings.TrimRight(strings.TrimSpace(query), ";")
+	by := make([]string, len(key))
+	for i, k := range key {
+		switch {
+		case sqlite && k.Order == orderBytes:
+			by[i] = "CAST(" + quoteSQLite(k.Name) + " AS BLOB)"
+		case sqlite:
+			by[i] = quoteSQLite(k.Name)
+		case k.Order == orderBytes:
+			by[i] = "CAST(`dbsync_q`." + quoteMySQL(k.Name) + " AS BINARY)"
+		default:
+			by[i] = "`dbsync_q`." + quoteMySQL(k.Name)
+		}
+	}
+	if sqlite {
+		return "SELECT * FROM (\n" + query + "\n) ORDER BY " + strings.Join(by, ", ")
+	}
+	return "SELECT * FROM (\n" + query + "\n) AS `dbsync_q` ORDER BY " + strings.Join(by, ", ")
+}
+
+// compareKeys orders two rows' keys as both servers were asked to: a
+// number by its value, anything else by its bytes. Cells are non-NULL.
+func compareKeys(a, b [][]byte, key []keyColumn) int {
+	for i, k := range key {
+		var c int
+		if k.Order == orderNumber {
+			c = compareIntegers(a[i], b[i])
+		} else {
+			c = bytes.Compare(a[i], b[i])
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// compareIntegers compares two integers in decimal text of any size
+// (BIGINT UNSIGNED's maximum included) without parsing them: by sign, then
+// by the number of digits, then digit by digit.
+func compareIntegers(a, b []byte) int {
+	negA, negB := len(a) > 0 && a[0] == '-', len(b) > 0 && b[0] == '-'
+	switch {
+	case negA && !negB:
+		return -1
+	case negB && !negA:
+		return 1
+	}
+	ma, mb := digits(a), digits(b)
+	c := len(ma) - len(mb)
+	if c == 0 {
+		c = bytes.Compare(ma, mb)
+	}
+	if negA {
+		c = -c
+	}
+	switch {
+	case c < 0:
+		return -1
+	case c > 0:
+		return 1
+	}
+	return 0
+}
+
+// digits is an integer's magnitude without sign and leading zeros
+// (ZEROFILL columns print them).
+func digits(v []byte) []byte {
+	v = bytes.TrimLeft(v, "+-")
+	v = bytes.TrimLeft(v, "0")
+	return v
+}
+
+// validInteger reports whether v is an integer in decimal text.
+func validInteger(v []byte) bool {
+	d := bytes.TrimLeft(v, "+-")
+	if len(d) == 0 || len(v)-len(d) > 1 {
+		return false
+	}
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// keyReader is one side of the compare: rows ordered by key, with the
+// position of each key column among the row's cells.
+type keyReader struct {
+	side string // "source" or "target", for messages
+	rows rowReader
+	key  []keyColumn
+	pos  []int // cell index of each key column
+	cur  [][]byte
+	prev [][]byte // the previous row's key, copied
+	// more is false once rows is done.
+	more bool
+	n    int64
+}
+
+// advance reads the next row and checks that the keys strictly increase:
+// a key out of order or repeated means the server ordered differently from
+// the compare, or the key is not unique, and a merge would then be wrong.
+func (r *keyReader) advance(table string) error {
+	if r.more {
+		r.prev = r.prev[:0]
+		for _, c := range r.cur {
+			r.prev = append(r.prev, append([]byte(nil), c...))
+		}
+	}
+	r.more = r.rows.Next()
+	if !r.more {
+		return nil
+	}
+	r.n++
+	cells := r.rows.Values()
+	r.cur = r.cur[:0]
+	for i, p := range r.pos {
+		c := cells[p]
+		if c == nil {
+			return fmt.Errorf("merge %s: %s row %d has NULL in key column %s; a merge key must identify every row (make the key columns NOT NULL, or filter those rows out in the query)",
+				quoteMySQL(table), r.side, r.n, quoteMySQL(r.key[i].Name))
+		}
+		if r.key[i].Order == orderNumber && !validInteger(c) {
+			return fmt.Errorf("merge %s: %s row %d has %q in key column %s, which the target stores as an integer; convert it in the query",
+				quoteMySQL(table), r.side, r.n, c, quoteMySQL(r.key[i].Name))
+		}
+		r.cur = append(r.cur, c)
+	}
+	if r.n > 1 {
+		if c := compareKeys(r.prev, r.cur, r.key); c >= 0 {
+			what := "is out of order"
+			if c == 0 {
+				what = "repeats the previous row's key"
+			}
+			return fmt.Errorf("merge %s: %s row %d %s (key %s); the key must be unique and the rows ordered by its bytes: %s",
+				quoteMySQL(table), r.side, r.n, what, formatKey(r.cur), keyAdvice(r.side))
+		}
+	}
+	return nil
+}
+
+func keyAdvice(side string) string {
+	if side == "source" {
+		return "make the query return each key once, and key strings in utf8mb4 (CONVERT(col USING utf8mb4)) so that their bytes are what the target compares"
+	}
+	return "the target table's key must be unique (a PRIMARY KEY or UNIQUE key on the key columns) and its strings ordered by their utf8mb4 bytes"
+}
+
+func formatKey(cells [][]byte) string {
+	parts := make([]string, len(cells))
+	for i, c := range cells {
+		s := string(c)
+		if len(s) > 40 {
+			s = s[:40] + "…"
+		}
+		parts[i] = strconv.Quote(s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// rowsEqual compares two rows' cells byte for byte, NULL apart from ”.
+func rowsEqual(a, b [][]byte) bool {
+	for i := range a {
+		if (a[i] == nil) != (b[i] == nil) || !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkThresholds applies max_delete, then merge_max_changes, to the
+// differences found against a target of targetRows rows. max_delete comes
+// first: a replace would delete the same rows.
+func checkThresholds(table string, targetRows, inserts, updates, deletes int64, o mergeOptions) (replace string, err error) {
+	if targetRows > 0 && float64(deletes) > o.MaxDelete*float64(targetRows) {
+		return "", fmt.Errorf("%w: the source lacks %d of the %d rows of target table %s (%.1f %%), more than max_delete = %g allows in %s; the table was left unchanged (if the source is right, raise max_delete for this run)",
+			ErrTooManyDeletes, deletes, targetRows, quoteMySQL(table), 100*float64(deletes)/float64(targetRows), o.MaxDelete, o.Setting)
+	}
+	changes := inserts + updates + deletes
+	if changes == 0 {
+		return "", nil
+	}
+	if targetRows == 0 {
+		return fmt.Sprintf("target table %s is empty, so every row is new: replaced instead of merged", table), nil
+	}
+	if float64(changes) > o.MaxChanges*float64(targetRows) {
+		return fmt.Sprintf("%d of %d rows changed (%.1f %%), more than merge_max_changes = %g: replaced instead of merged",
+			changes, targetRows, 100*float64(changes)/float64(targetRows), o.MaxChanges), nil
+	}
+	return "", nil
+}
+
+// deltaReader is the streaming compare. It walks the source and the target,
+// both ordered by key, and yields only the differences, as the rows of the
+// delta table: dbsync_op (I, U or D), dbsync_seq, then the source's
+// columns — the whole source row for an insert or update, only the key
+// for a delete. Memory is one row of each side, whatever the table size.
+type deltaReader struct {
+	table    string
+	src, dst *keyReader
+	// equal compares the current source and target rows, NULL-aware and
+	// byte-exact in the target's representation.
+	equal func(src, dst [][]byte) bool
+	cols  []Column
+	cells [][]byte
+	seq   []byte
+
+	inserts, updates, deletes, unchanged int64
+	// err is the compare's own failure (a key out of order, a NULL key):
+	// neither side's read failed, so it never sends a run to the fallback.
+	err              error
+	started          bool
+	nextSrc, nextDst bool // advance that side before the next difference
+	replay           bool // yield the current difference again (see prime)
+	lastOp           string
+}
+
+func newDeltaReader(table string, src, dst *keyReader, equal func(src, dst [][]byte) bool) *deltaReader {
+	srcCols := src.rows.Columns()
+	d := &deltaReader{table: table, src: src, dst: dst, equal: equal,
+		cols:  append([]Column{{Name: "dbsync_op", Kind: KindText}, {Name: "dbsync_seq", Kind: KindUint}}, srcCols...),
+		cells: make([][]byte, 2+len(srcCols)),
+	}
+	return d
+}
+
+func (d *deltaReader) Columns() []Column { return d.cols }
+func (d *deltaReader) Values() [][]byte  { return d.cells }
+func (d *deltaReader) Close() error      { return nil }
+
+// Err is the compare's own failure, else the source's, else the target's.
+func (d *deltaReader) Err() error {
+	if d.err != nil {
+		return d.err
+	}
+	if err := d.src.rows.Err(); err != nil {
+		return err
+	}
+	return d.dst.rows.Err()
+}
+
+// prime finds the first difference, so that a merge with none creates no
+// delta table and writes nothing; the next Next yields it again.
+func (d *deltaReader) prime() bool {
+	if !d.Next() {
+		return false
+	}
+	d.replay = true
+	return true
+}
+
+func (d *deltaReader) Next() bool {
+	if d.replay {
+		d.replay = false
+		return true
+	}
+	if d.err != nil {
+		return false
+	}
+	if !d.started {
+		d.started = true
+		d.nextSrc, d.nextDst = true, true
+	}
+	for {
+		if d.nextSrc {
+			d.nextSrc = false
+			if d.err = d.src.advance(d.table); d.err != nil {
+				return false
+			}
+		}
+		if d.nextDst {
+			d.nextDst = false
+			if d.err = d.dst.advance(d.table); d.err != nil {
+				return false
+			}
+		}
+		var c int
+		switch {
+		case !d.src.more && !d.dst.more:
+			return false
+		case !d.dst.more:
+			c = -1
+		case !d.src.more:
+			c = 1
+		default:
+			c = compareKeys(d.src.cur, d.dst.cur, d.src.key)
+		}
+		switch {
+		case c < 0:
+			d.inserts++
+			d.emit(opInsert, d.src.rows.Values(), nil)
+			d.nextSrc = true
+			return true
+		case c > 0:
+			d.deletes++
+			d.emit(opDelete, nil, d.dst)
+			d.nextDst = true
+			return true
+		}
+		d.nextSrc, d.nextDst = true, true
+		if d.equal(d.src.rows.Values(), d.dst.rows.Values()) {
+			d.unchanged++
+			continue
+		}
+		d.updates++
+		d.emit(opUpdate, d.src.rows.Values(), nil)
+		return true
+	}
+}
+
+// emit makes the current delta row: row's cells, or only key's key cells.
+func (d *deltaReader) emit(op string, row [][]byte, key *keyReader) {
+	d.lastOp = op
+	d.cells[0] = []byte(op)
+	d.seq = strconv.AppendInt(d.seq[:0], d.inserts+d.updates+d.deletes, 10)
+	d.cells[1] = d.seq
+	if row != nil {
+		copy(d.cells[2:], row)
+		return
+	}
+	clear(d.cells[2:])
+	for i, p := range key.pos {
+		d.cells[2+p] = key.cur[i]
+	}
+}
+
+// changes is the number of differences found so far.
+func (d *deltaReader) changes() int64 { return d.inserts + d.updates + d.deletes }

@@ -1,0 +1,103 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+)
+
+// MergeResult is a merge's outcome, for the external tests.
+type MergeResult = mergeResult
+
+// MergeOptions are the settings a merge test varies.
+type MergeOptions struct {
+	Key        []string // the configured key (key = …)
+	MaxChanges float64
+	MaxDelete  float64
+	Fallback   bool // read the [fallback] SQLite source instead of the primary
+}
+
+// Merge runs one merge of cfg's source into its target table the way the
+// run will: choose the key from the target, read the source ordered by it,
+// merge. It takes no run lock and records no history.
+func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (MergeResult, error) {
+	opts := mergeOptions{MaxChanges: o.MaxChanges, MaxDelete: o.MaxDelete, Setting: "[table.items]", Table: cfg.TargetTable()}
+	if cfg.Target == TargetSQLite {
+		t := newSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log)
+		defer t.close()
+		if err := t.connect(ctx, nil); err != nil {
+			return MergeResult{}, err
+		}
+		if err := t.lock(ctx, []string{opts.Table}); err != nil {
+			return MergeResult{}, err
+		}
+		var err error
+		if opts.Key, err = t.mergeKey(ctx, opts.Table, o.Key, opts.Setting); err != nil {
+			return MergeResult{}, err
+		}
+		src, err := openMergeSource(ctx, cfg, opts.Key, o.Fallback)
+		if err != nil {
+			return MergeResult{}, err
+		}
+		defer src.Close()
+		res, err := t.merge(ctx, src, opts)
+		if err != nil || res.Replaced {
+			t.discard(ctx)
+			return res, err
+		}
+		return res, t.commitMerge(ctx)
+	}
+	t := newMySQLTarget(cfg.AzureMySQL, cfg.Sync.HistoryTable, nil, log)
+	defer t.close()
+	if err := t.connect(ctx, nil); err != nil {
+		return MergeResult{}, err
+	}
+	t.runID = newRunID()
+	var err error
+	if opts.Key, err = t.mergeKey(ctx, cfg.AzureMySQL.Table, o.Key, opts.Setting); err != nil {
+		return MergeResult{}, err
+	}
+	src, err := openMergeSource(ctx, cfg, opts.Key, o.Fallback)
+	if err != nil {
+		return MergeResult{}, err
+	}
+	defer src.Close()
+	return t.merge(ctx, src, opts)
+}
+
+func openMergeSource(ctx context.Context, cfg *Config, key []keyColumn, fallback bool) (rowReader, error) {
+	var s session
+	var err error
+	q := orderedQuery(cfg.Source.Query, key, false)
+	if fallback {
+		q = orderedQuery(cfg.Fallback.Query, key, true)
+		s, err = openSQLiteSession(ctx, cfg.Fallback.Path)
+	} else {
+		s, err = connectMySQLSource(ctx, cfg.Source)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open source: %w", err)
+	}
+	rows, err := s.query(ctx, q, "[source] query")
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open source: %w", err)
+	}
+	return sessionRows{rows, s}, nil
+}
+
+// sessionRows are one query's rows that close their session with them.
+type sessionRows struct {
+	rowReader
+	s session
+}
+
+func (r sessionRows) binary() bool {
+	b, ok := r.rowReader.(interface{ binary() bool })
+	return ok && b.binary()
+}
+
+func (r sessionRows) Close() error {
+	r.rowReader.Close()
+	return r.s.Close()
+}

@@ -1,0 +1,93 @@
+package sync
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Queued runs (DESIGN §6): POST /api/sync records a run as queued and a
+// queue-triggered invocation runs it under the same run_id.
+
+// NewRunID returns a new run id, for a run to be queued.
+func NewRunID() string { return newRunID() }
+
+// Enqueue records rep as queued in cfg's target's history table (made if
+// need be). The run that takes it up (RunQueued with the same RunID)
+// turns the row into its own.
+func (r *Runner) Enqueue(ctx context.Context, cfg *Config, rep *Report, log *slog.Logger) error {
+	h, done, err := r.historyFor(ctx, cfg, true, log)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return h.recordQueued(ctx, rep)
+}
+
+// LookupRuns returns the runs with these ids that cfg's target's history
+// table holds, in the order of ids.
+func (r *Runner) LookupRuns(ctx context.Context, cfg *Config, log *slog.Logger, ids ...string) ([]Report, error) {
+	h, done, err := r.historyFor(ctx, cfg, false, log)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	found := []Report{}
+	if h.db == nil {
+		return found, nil
+	}
+	for _, id := range ids {
+		rep, ok, err := h.lookup(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			found = append(found, rep)
+		}
+	}
+	return found, nil
+}
+
+// RunQueued is Run for a queued run: rep.RunID names its queued row, if
+// any. Its outcome is in the history table even when the run ended before
+// it reached it (busy, a dry run, a failed connection), as far as the
+// history table can be reached.
+func (r *Runner) RunQueued(ctx context.Context, cfg *Config, rep *Report, log *slog.Logger) error {
+	if log == nil {
+		log = r.Logger
+	}
+	err := r.Run(ctx, cfg, rep, log)
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	h, done, herr := r.historyFor(hctx, cfg, true, log)
+	if herr == nil {
+		herr = h.settle(hctx, rep)
+		done()
+	}
+	if herr != nil {
+		log.Warn("could not record the run's outcome in the history table", LogRunID, rep.RunID, "error", OneLine(herr.Error()))
+	}
+	return err
+}
+
+// historyFor opens the history table of cfg's target; done closes what it
+// opened. Reading a SQLite target that does not exist yet gives a store
+// with no database (no runs).
+func (r *Runner) historyFor(ctx context.Context, cfg *Config, write bool, log *slog.Logger) (h historyStore, done func(), err error) {
+	if log == nil {
+		log = r.Logger
+	}
+	t, err := r.openTarget(ctx, cfg, log)
+	if err != nil {
+		return h, nil, err
+	}
+	store, err := t.openHistory(ctx, write)
+	if err != nil {
+		t.close()
+		return h, nil, err
+	}
+	if store == nil {
+		return historyStore{}, t.close, nil
+	}
+	return *store, t.close, nil
+}
