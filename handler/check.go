@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	dbsync "github.com/dbsync/dbsync/sync"
 )
@@ -33,7 +34,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (default: $DBSYNC_CONFIG, else ./config.ini)")
-	target := fs.String("target", "", "azure or sqlite (default: [sync] default_target)")
+	var target dbsync.Target
+	fs.Var((*targetFlag)(&target), "target", "azure or sqlite (default: [sync] default_target)")
 	fs.Usage = func() { fmt.Fprint(stderr, checkUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err.Error()}
@@ -41,9 +43,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Sprintf("unexpected argument %q (see handler check -h)", fs.Arg(0))}
 	}
-	ident := &azureIdentity{}
+	az := dbsync.NewAzure(os.Getenv)
 	log := newCLILogger(stderr, slog.LevelWarn)
-	cfg, err := loadConfig(ctx, *configPath, dbsync.RunOptions{Target: *target}, log, ident)
+	cfg, err := loadConfig(ctx, *configPath, dbsync.RunOptions{Target: target}, log, az)
 	if err != nil {
 		return err
 	}
@@ -58,8 +60,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, o := range cfg.Origins() {
 		fmt.Fprintf(stdout, "  %-28s from %s\n", o[0], o[1])
 	}
-	runner := dbsync.NewRunner(log)
-	runner.Token = ident.token
+	runner := newRunner(log, az)
 	results := runner.Check(ctx, cfg)
 	failed := 0
 	for _, r := range results {

@@ -60,7 +60,7 @@ func TestCLI_ExitCodes(t *testing.T) {
 		{"success", "", nil, nil, exitOK, ""},
 		{"missing config file", "", []string{"--config", "nope.ini"}, nil, exitUsage, "nope.ini"},
 		{"config file from DBSYNC_CONFIG missing", "", nil, []string{"DBSYNC_CONFIG=/no/such.ini"}, exitUsage, "/no/such.ini"},
-		{"unknown --target", "", []string{"--target", "oracle"}, nil, exitUsage, `--target "oracle"`},
+		{"unknown --target", "", []string{"--target", "oracle"}, nil, exitUsage, `invalid value "oracle" for flag -target: want azure or sqlite`},
 		{"unknown flag", "", []string{"--bogus"}, nil, exitUsage, "bogus"},
 		{"bad port", "[azure_mysql]\nport = 70000\n", nil, nil, exitUsage, "azure_mysql.port"},
 		{"bad bool from env", "", nil, []string{"DBSYNC_SYNC_FALLBACK_ENABLED=perhaps"}, exitUsage, "DBSYNC_SYNC_FALLBACK_ENABLED"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -13,11 +14,11 @@ import (
 // loadConfig runs the engine's config pipeline for this process and logs
 // what it found: the file, warnings, and where each key came from (never a
 // secret's value).
-func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, log *slog.Logger, ident *azureIdentity) (*dbsync.Config, error) {
+func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, log *slog.Logger, az *dbsync.Azure) (*dbsync.Config, error) {
 	path, explicit := dbsync.ConfigPath(flagPath, os.Getenv)
 	cfg, err := dbsync.LoadConfig(dbsync.LoadInput{
 		Path: path, Explicit: explicit, Environ: os.Environ(), Options: opts,
-		Secrets: vaultSecrets(ctx, ident, log),
+		Secrets: az.VaultSecrets(ctx, log),
 	})
 	if err != nil {
 		return nil, err
@@ -37,6 +38,29 @@ func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, lo
 	}
 	log.Info("config sources", "keys", strings.Join(from, ", "))
 	return cfg, nil
+}
+
+// newRunner is the engine's Runner with the process's one Azure identity,
+// the same that loadConfig's Key Vault step uses.
+func newRunner(log *slog.Logger, az *dbsync.Azure) *dbsync.Runner {
+	r := dbsync.NewRunner(log)
+	r.Token = az.Token
+	return r
+}
+
+// targetFlag is --target, read with dbsync.ParseTarget.
+type targetFlag dbsync.Target
+
+func (f *targetFlag) String() string { return string(*f) }
+
+func (f *targetFlag) Set(v string) error {
+	t, err := dbsync.ParseTarget(v)
+	if err != nil {
+		// The flag package says which value of which flag.
+		return errors.New("want azure or sqlite")
+	}
+	*f = targetFlag(t)
+	return nil
 }
 
 // newCLILogger logs human-readable lines to stderr, keeping stdout for the

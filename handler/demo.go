@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	dbsync "github.com/dbsync/dbsync/sync"
 )
@@ -34,9 +35,8 @@ func runDemoData(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *rows < 0 {
 		return &usageError{"--rows must not be negative"}
 	}
-	ident := &azureIdentity{}
 	log := newCLILogger(stderr, slog.LevelWarn)
-	cfg, err := loadConfig(ctx, *configPath, dbsync.RunOptions{}, log, ident)
+	cfg, err := loadConfig(ctx, *configPath, dbsync.RunOptions{}, log, dbsync.NewAzure(os.Getenv))
 	if err != nil {
 		return err
 	}

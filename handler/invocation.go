@@ -154,7 +154,7 @@ func (r *httpRequestData) query() (map[string]string, error) {
 // table, SQL or file name — is ever taken from a request, and any other key
 // is refused: a misspelt dry_run must not turn a dry run into a load.
 type manualRunOptions struct {
-	Target string
+	Target dbsync.Target
 	DryRun bool
 	// RunID (GET only: ?run_id=) asks for one run.
 	RunID  string
@@ -274,12 +274,11 @@ func (r *httpRequestData) runOptions() (manualRunOptions, error) {
 func parseOptions(values map[string]string) (o manualRunOptions, given map[string]bool, err error) {
 	given = map[string]bool{}
 	if v, ok := values["target"]; ok && v != "" {
-		switch t := strings.ToLower(v); t {
-		case "azure", "sqlite":
-			o.Target, given["target"] = t, true
-		default:
-			return o, nil, &badRequest{400, fmt.Sprintf("target %q: want azure or sqlite", v)}
+		t, err := dbsync.ParseTarget(v)
+		if err != nil {
+			return o, nil, &badRequest{400, err.Error()}
 		}
+		o.Target, given["target"] = t, true
 	}
 	if v, ok := values["dry_run"]; ok {
 		b, err := strconv.ParseBool(v)

@@ -26,10 +26,10 @@ import (
 // JSON object; any other key is refused, so a message this version does
 // not understand never runs as something else.
 type queueMessage struct {
-	RunID   string `json:"run_id"`
-	Trigger string `json:"trigger,omitempty"`
-	Target  string `json:"target,omitempty"`
-	DryRun  bool   `json:"dry_run,omitempty"`
+	RunID   string        `json:"run_id"`
+	Trigger string        `json:"trigger,omitempty"`
+	Target  dbsync.Target `json:"target,omitempty"`
+	DryRun  bool          `json:"dry_run,omitempty"`
 	// Group is the part of the job to run ([table.<name>] group); empty
 	// (or "default") is the tables without a group.
 	Group string `json:"group,omitempty"`
@@ -89,6 +89,12 @@ func validRunID(id string) bool {
 		}
 	}
 	return true
+}
+
+// validTarget: a target as ParseTarget reads it, spelled as it writes it.
+func validTarget(t dbsync.Target) bool {
+	p, err := dbsync.ParseTarget(string(t))
+	return err == nil && p == t
 }
 
 // validGroup: what a [table.<name>] group may be called, or empty.
@@ -179,7 +185,7 @@ func parseQueueMessage(text string) (queueMessage, error) {
 		return m, fmt.Errorf("queue message %s: run_id %q: want letters, digits and dashes, at most %d", quoteShort(text), m.RunID, maxRunIDLength)
 	case m.Trigger != "" && m.Trigger != dbsync.TriggerHTTP && m.Trigger != dbsync.TriggerTimer && m.Trigger != dbsync.TriggerQueue:
 		return m, fmt.Errorf("queue message for run %s: trigger %q: want http, timer or queue", m.RunID, m.Trigger)
-	case m.Target != "" && m.Target != string(dbsync.TargetAzure) && m.Target != string(dbsync.TargetSQLite):
+	case !validTarget(m.Target):
 		return m, fmt.Errorf("queue message for run %s: target %q: want azure or sqlite", m.RunID, m.Target)
 	case !validGroup(m.Group):
 		return m, fmt.Errorf("queue message for run %s: group %q: want letters, digits, '_', '-' and '.', at most 64", m.RunID, m.Group)
@@ -253,9 +259,9 @@ func (s *server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	log = log.With("message_id", d.ID, "dequeue_count", d.DequeueCount, "queued_run_id", m.RunID)
 	ctx := r.Context()
 	// The config refuses a group the job does not have, naming its groups.
-	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: m.Target, DryRun: m.DryRun, Group: m.Group, Tables: splitTables(m.Tables)}, log, s.ident)
+	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: m.Target, DryRun: m.DryRun, Group: m.Group, Tables: splitTables(m.Tables)}, log, s.azure)
 	if err != nil {
-		rep := &dbsync.Report{RunID: m.RunID, Trigger: m.Trigger, Status: dbsync.StatusFailed, Target: dbsync.Target(m.Target), Error: dbsync.OneLine(err.Error())}
+		rep := &dbsync.Report{RunID: m.RunID, Trigger: m.Trigger, Status: dbsync.StatusFailed, Target: m.Target, Error: dbsync.OneLine(err.Error())}
 		log.Error("queued run refused: configuration error; no sync was run", dbsync.LogRunID, m.RunID, "error", rep.Error)
 		s.writeInvocation(w, http.StatusInternalServerError, invocationResponse{Outputs: map[string]any{"report": rep}, Logs: []string{"error: " + rep.Error}})
 		return
@@ -341,7 +347,7 @@ func statusPath(reqURL, runID string) string {
 // the message only after this 2xx, so a run is recorded queued before its
 // message exists; a failure to record it queues nothing.
 func (s *server) enqueue(ctx context.Context, w http.ResponseWriter, hr *httpRequestData, opts manualRunOptions, log *slog.Logger, fail func(int, string)) {
-	cfg, err := loadConfig(ctx, "", opts.engine(), log, s.ident)
+	cfg, err := loadConfig(ctx, "", opts.engine(), log, s.azure)
 	if err != nil {
 		fail(configStatus(err), err.Error())
 		return
@@ -379,7 +385,7 @@ func configStatus(err error) int {
 // runStatus answers GET /api/sync?run_id=: that run as the history table
 // has it, with the reruns its message made, if any.
 func (s *server) runStatus(ctx context.Context, w http.ResponseWriter, opts manualRunOptions, log *slog.Logger, fail func(int, string)) {
-	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: opts.Target}, log, s.ident)
+	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: opts.Target}, log, s.azure)
 	if err != nil {
 		fail(configStatus(err), err.Error())
 		return

@@ -41,13 +41,12 @@ type server struct {
 	ioTimeout time.Duration
 	// beforeRun, when set (tests), is called at the start of every run.
 	beforeRun func()
-	ident     *azureIdentity
+	azure     *dbsync.Azure
 }
 
 func newServer(log *slog.Logger) *server {
-	s := &server{log: log, runner: dbsync.NewRunner(log), ioTimeout: defaultIOTimeout, ident: &azureIdentity{}}
-	s.runner.Token = s.ident.token
-	return s
+	az := dbsync.NewAzure(os.Getenv)
+	return &server{log: log, runner: newRunner(log, az), ioTimeout: defaultIOTimeout, azure: az}
 }
 
 // runServe listens on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT before doing
@@ -161,7 +160,7 @@ func (s *server) handleTimer(w http.ResponseWriter, r *http.Request) {
 	// The config says the job's groups (one message each); a broken config
 	// fails the timer's invocation, with the error in its Logs and on
 	// stderr, rather than queue runs that cannot start.
-	cfg, err := loadConfig(r.Context(), "", dbsync.RunOptions{}, log, s.ident)
+	cfg, err := loadConfig(r.Context(), "", dbsync.RunOptions{}, log, s.azure)
 	if err != nil {
 		log.Error("timer: configuration error; no run queued", "error", dbsync.OneLine(err.Error()))
 		s.writeInvocation(w, http.StatusInternalServerError, invocationResponse{
@@ -243,7 +242,7 @@ func (s *server) handleHTTP(w http.ResponseWriter, r *http.Request) {
 
 // history answers GET /api/sync with the target's recent runs.
 func (s *server) history(ctx context.Context, opts manualRunOptions, log *slog.Logger, answer func(int, any, ...string), fail func(int, string)) {
-	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: opts.Target}, log, s.ident)
+	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: opts.Target}, log, s.azure)
 	if err != nil {
 		fail(configStatus(err), err.Error())
 		return

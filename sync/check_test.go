@@ -50,7 +50,7 @@ func TestCheck_SourceColumnsAgainstTarget(t *testing.T) {
 			if tc.sourceQuery != "" {
 				e.extra += "[source]\nquery = " + tc.sourceQuery + "\n"
 			}
-			cfg, err := e.config(dbsync.RunOptions{Target: tc.target})
+			cfg, err := e.config(dbsync.RunOptions{Target: dbsync.Target(tc.target)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +75,7 @@ func TestCheck_SourceColumnsAgainstTarget(t *testing.T) {
 			if tc.wantFail == "fallback" {
 				e.extra += "[source]\nport = 1\n"
 			}
-			_, err = e.sync(dbsync.RunOptions{Target: tc.target})
+			_, err = e.sync(dbsync.RunOptions{Target: dbsync.Target(tc.target)})
 			if err == nil || !strings.Contains(err.Error(), tc.wantDetail) {
 				t.Errorf("a run from the %s: %v; want it to fail saying %q", tc.wantFail, err, tc.wantDetail)
 			}

@@ -628,7 +628,7 @@ func (c *Config) Dir() string {
 
 // RunOptions are a run's choices from the command line or the HTTP request.
 type RunOptions struct {
-	Target string // "" = [sync] default_target
+	Target Target // "" = [sync] default_target; see ParseTarget
 	DryRun bool
 	// Tables names some of the job's tables (their [table.<name>] names,
 	// case-insensitively; a one-table job's name is its target table);
@@ -639,17 +639,29 @@ type RunOptions struct {
 	Group string
 }
 
+// ParseTarget reads a target name, case-insensitively, wherever it comes
+// from (--target, the HTTP target option, a queue message, [sync]
+// default_target). "" is no choice: [sync] default_target.
+func ParseTarget(s string) (Target, error) {
+	switch t := Target(strings.ToLower(strings.TrimSpace(s))); t {
+	case "", TargetAzure, TargetSQLite:
+		return t, nil
+	}
+	return "", fmt.Errorf("target %q: want azure or sqlite", s)
+}
+
 // applyRunOptions picks this run's target.
 func (c *Config) applyRunOptions(o RunOptions) error {
 	c.Target = c.Sync.DefaultTarget
 	if o.Target != "" {
-		switch t := Target(strings.ToLower(o.Target)); t {
-		case TargetAzure, TargetSQLite:
-			c.Target = t
-			c.origins["run.target"] = "run option"
-		default:
-			return &ConfigError{Key: "target", Value: o.Target, Origin: "run option", Reason: "want azure or sqlite"}
+		// Options come parsed (ParseTarget); a caller that built one by
+		// hand still gets a ConfigError, not a run on a made-up target.
+		t, err := ParseTarget(string(o.Target))
+		if err != nil {
+			return &ConfigError{Key: "target", Value: string(o.Target), Origin: "run option", Reason: "want azure or sqlite"}
 		}
+		c.Target = t
+		c.origins["run.target"] = "run option"
 	}
 	c.DryRun = o.DryRun
 	return nil

@@ -52,7 +52,7 @@ func TestConfig_TableIsHistoryTable(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := load(t, with(tc.settings), dbsync.RunOptions{Target: tc.target})
+			_, err := load(t, with(tc.settings), dbsync.RunOptions{Target: dbsync.Target(tc.target)})
 			if tc.wantKey == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -259,7 +259,7 @@ func TestConfig_TableNameCharacters(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := load(t, with(tc.settings), dbsync.RunOptions{Target: tc.target})
+			_, err := load(t, with(tc.settings), dbsync.RunOptions{Target: dbsync.Target(tc.target)})
 			if tc.wantKey == "" {
 				if err != nil {
 					t.Fatal(err)

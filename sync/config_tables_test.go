@@ -117,7 +117,7 @@ func TestConfig_TablesLegacy(t *testing.T) {
 		{"azure", "items", "SELECT * FROM local_items"},
 	} {
 		t.Run(tc.target, func(t *testing.T) {
-			cfg, err := load(t, text, dbsync.RunOptions{Target: tc.target})
+			cfg, err := load(t, text, dbsync.RunOptions{Target: dbsync.Target(tc.target)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +136,7 @@ func TestConfig_TablesLegacy(t *testing.T) {
 				t.Errorf("TableKey(query) = %q", got)
 			}
 			// --tables names the one table by its target name.
-			cfg, err = load(t, text, dbsync.RunOptions{Target: tc.target, Tables: []string{strings.ToUpper(tc.table)}, Group: "Default"})
+			cfg, err = load(t, text, dbsync.RunOptions{Target: dbsync.Target(tc.target), Tables: []string{strings.ToUpper(tc.table)}, Group: "Default"})
 			if err != nil || len(cfg.RunTables()) != 1 {
 				t.Fatalf("--tables %s: %v", tc.table, err)
 			}
@@ -221,7 +221,7 @@ func TestConfig_TablesValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := load(t, multi(tc.sections), dbsync.RunOptions{Target: tc.target})
+			_, err := load(t, multi(tc.sections), dbsync.RunOptions{Target: dbsync.Target(tc.target)})
 			if tc.want == nil && tc.key == "" {
 				if err != nil {
 					t.Fatal(err)

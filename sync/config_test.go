@@ -305,7 +305,7 @@ func TestConfig_SQLiteInAzure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			text := strings.Replace(validConfig, "path = replica.db", "path = "+tc.path, 1)
 			_, err := dbsync.LoadConfig(dbsync.LoadInput{Path: writeConfig(t, text), Explicit: true,
-				Environ: tc.environ, Options: dbsync.RunOptions{Target: tc.target}})
+				Environ: tc.environ, Options: dbsync.RunOptions{Target: dbsync.Target(tc.target)}})
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("LoadConfig: %v", err)

@@ -64,7 +64,7 @@ func TestHistory_RoundTrip(t *testing.T) {
 	for _, target := range []string{"azure", "sqlite"} {
 		t.Run(target, func(t *testing.T) {
 			e := newEnv(t, azure)
-			cfg, err := e.config(dbsync.RunOptions{Target: target})
+			cfg, err := e.config(dbsync.RunOptions{Target: dbsync.Target(target)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +114,7 @@ func TestHistory_OnlyThisTable(t *testing.T) {
 			record := func(table, runID string) {
 				t.Helper()
 				e.extra = fmt.Sprintf("[azure_mysql]\ntable = %s\n[sqlite]\ntable = %s\n", table, table)
-				cfg, err := e.config(dbsync.RunOptions{Target: target})
+				cfg, err := e.config(dbsync.RunOptions{Target: dbsync.Target(target)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -127,7 +127,7 @@ func TestHistory_OnlyThisTable(t *testing.T) {
 			record("other", "other-1")
 			record("items", "items-2")
 			e.extra = ""
-			cfg, err := e.config(dbsync.RunOptions{Target: target})
+			cfg, err := e.config(dbsync.RunOptions{Target: dbsync.Target(target)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,7 +184,7 @@ func TestHistory_MissingColumn(t *testing.T) {
 	for _, target := range []string{"azure", "sqlite"} {
 		t.Run(target, func(t *testing.T) {
 			e := newEnv(t, azure)
-			cfg, err := e.config(dbsync.RunOptions{Target: target})
+			cfg, err := e.config(dbsync.RunOptions{Target: dbsync.Target(target)})
 			if err != nil {
 				t.Fatal(err)
 			}

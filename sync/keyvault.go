@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -22,6 +24,58 @@ type Identity struct {
 	Credential azcore.TokenCredential
 	// Kind says which credential it is, for logs and errors.
 	Kind string
+}
+
+// Azure is the process's one Azure identity, made on first use (making it
+// touches no network) and kept, since the SDK caches tokens inside it. The
+// same Azure serves the config pipeline's Key Vault step (VaultSecrets) and
+// the runner's Entra tokens (Token).
+type Azure struct {
+	getenv func(string) string
+	once   gosync.Once
+	id     *Identity
+	err    error
+}
+
+// NewAzure returns the identity NewIdentity picks from getenv, made when
+// first needed.
+func NewAzure(getenv func(string) string) *Azure { return &Azure{getenv: getenv} }
+
+func (a *Azure) identity() (*Identity, error) {
+	a.once.Do(func() { a.id, a.err = NewIdentity(a.getenv, nil) })
+	return a.id, a.err
+}
+
+// Token returns an access token for scope (auth = entra).
+func (a *Azure) Token(ctx context.Context, scope string) (string, error) {
+	id, err := a.identity()
+	if err != nil {
+		return "", err
+	}
+	return id.Token(ctx, scope)
+}
+
+// VaultSecrets is the Key Vault step of the config pipeline
+// (LoadInput.Secrets): called once per run when [keyvault] url is set. It
+// logs which secrets it applied and with which identity, never their values.
+func (a *Azure) VaultSecrets(ctx context.Context, log *slog.Logger) func(vaultURL string, names []string) (map[string]string, error) {
+	return func(vaultURL string, names []string) (map[string]string, error) {
+		id, err := a.identity()
+		if err != nil {
+			return nil, &ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: "Key Vault needs an Azure identity", Err: err}
+		}
+		secrets, err := FetchVaultSecrets(ctx, vaultURL, names, id, VaultOptions{})
+		if err != nil {
+			return nil, err
+		}
+		found := make([]string, 0, len(secrets))
+		for name := range secrets {
+			found = append(found, name)
+		}
+		sort.Strings(found)
+		log.Info("secrets read from Key Vault", "vault", vaultURL, "identity", id.Kind, "secrets", strings.Join(found, ","))
+		return secrets, nil
+	}
 }
 
 // NewIdentity picks the credential: in Azure (IDENTITY_ENDPOINT or

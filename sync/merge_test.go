@@ -19,7 +19,7 @@ import (
 // the SQLite file).
 func (e *env) merge(target string, o dbsync.MergeOptions) (dbsync.MergeResult, error) {
 	e.t.Helper()
-	cfg, err := e.config(dbsync.RunOptions{Target: target})
+	cfg, err := e.config(dbsync.RunOptions{Target: dbsync.Target(target)})
 	if err != nil {
 		e.t.Fatal(err)
 	}

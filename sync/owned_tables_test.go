@@ -41,7 +41,7 @@ func TestSync_UserTablesNamedLikeLeftovers(t *testing.T) {
 				mustExec(t, e.dstDBConn(), "CREATE TABLE `"+tc.table+"` (precious TEXT) COMMENT 'my own table'", "INSERT INTO `"+tc.table+"` VALUES ('mine'), ('also mine')")
 			}
 			for run := 1; run <= 2; run++ {
-				rep, err := e.sync(dbsync.RunOptions{Target: tc.target})
+				rep, err := e.sync(dbsync.RunOptions{Target: dbsync.Target(tc.target)})
 				if !tc.stops {
 					if err != nil || rep.Status != dbsync.StatusSucceeded {
 						t.Fatalf("run %d: %v", run, err)

@@ -48,7 +48,7 @@ func TestSync_ReadersNeverSeeHalfDone(t *testing.T) {
 			src := e.srcDBConn()
 			const oldRows, newRows = 20000, 30000
 			seedItems(t, src, oldRows)
-			e.mustSync(dbsync.RunOptions{Target: target})
+			e.mustSync(dbsync.RunOptions{Target: dbsync.Target(target)})
 			mustExec(t, src, fmt.Sprintf("INSERT INTO items SELECT id + %d, name, note FROM items WHERE id <= %d", oldRows, newRows-oldRows))
 
 			var poll func() (int64, error)
@@ -82,7 +82,7 @@ func TestSync_ReadersNeverSeeHalfDone(t *testing.T) {
 					}
 				}
 			}()
-			e.mustSync(dbsync.RunOptions{Target: target})
+			e.mustSync(dbsync.RunOptions{Target: dbsync.Target(target)})
 			time.Sleep(20 * time.Millisecond)
 			close(stop)
 			wg.Wait()

@@ -96,7 +96,7 @@ func TestTables_OneSnapshot(t *testing.T) {
 		dst := e.replica(target)
 		for i := range 4 {
 			before := moves.Load()
-			rep := e.mustSync(dbsync.RunOptions{Target: target})
+			rep := e.mustSync(dbsync.RunOptions{Target: dbsync.Target(target)})
 			if len(rep.Tables) != 2 || rep.Rows != 2*n || rep.Table != "" || rep.Snapshot != dbsync.SnapshotSingle {
 				t.Fatalf("report: rows %d table %q snapshot %q tables %+v", rep.Rows, rep.Table, rep.Snapshot, rep.Tables)
 			}
@@ -125,7 +125,7 @@ func TestTables_ReadersNeverSeeAMix(t *testing.T) {
 				fmt.Sprintf("INSERT INTO %s SELECT seq, 0 FROM seq_1_to_%d", table, n))
 		}
 		e.extra = tablesJob(tableSection("orders", "SELECT * FROM orders"), tableSection("order_lines", "SELECT * FROM order_lines"))
-		e.mustSync(dbsync.RunOptions{Target: target})
+		e.mustSync(dbsync.RunOptions{Target: dbsync.Target(target)})
 		dst := e.replica(target)
 		stop := make(chan struct{})
 		var polls atomic.Int64
@@ -156,7 +156,7 @@ func TestTables_ReadersNeverSeeAMix(t *testing.T) {
 		t.Cleanup(halt)
 		for v := 1; v <= 4; v++ {
 			mustExec(t, src, fmt.Sprintf("UPDATE orders SET v = %d", v), fmt.Sprintf("UPDATE order_lines SET v = %d", v))
-			e.mustSync(dbsync.RunOptions{Target: target})
+			e.mustSync(dbsync.RunOptions{Target: dbsync.Target(target)})
 		}
 		time.Sleep(20 * time.Millisecond)
 		halt()
@@ -233,7 +233,7 @@ func TestTables_Fallback(t *testing.T) {
 		// beta does not exist on the primary: its query fails after
 		// alpha was staged from the primary.
 		e.extra = "[sync]\nfallback_enabled = true\n" + tablesJob(tableSection("alpha", "SELECT * FROM alpha"), tableSection("beta", "SELECT * FROM beta"))
-		rep := e.mustSync(dbsync.RunOptions{Target: target})
+		rep := e.mustSync(dbsync.RunOptions{Target: dbsync.Target(target)})
 		if rep.Source != dbsync.SourceFallback || !strings.Contains(rep.FallbackReason, "table beta") {
 			t.Fatalf("source %q reason %q", rep.Source, rep.FallbackReason)
 		}
@@ -268,12 +268,12 @@ func TestTables_History(t *testing.T) {
 		mustExec(t, src, "CREATE TABLE alpha (id INT NOT NULL PRIMARY KEY)", "INSERT INTO alpha SELECT seq FROM seq_1_to_3",
 			"CREATE TABLE beta (id INT NOT NULL PRIMARY KEY)", "INSERT INTO beta SELECT seq FROM seq_1_to_5")
 		e.extra = tablesJob(tableSection("alpha", "SELECT * FROM alpha"), tableSection("beta", "SELECT * FROM beta"))
-		rep := e.mustSync(dbsync.RunOptions{Target: target})
+		rep := e.mustSync(dbsync.RunOptions{Target: dbsync.Target(target)})
 		var rows int
 		if err := e.replica(target).QueryRow("SELECT COUNT(*) FROM dbsync_runs WHERE run_id = ?", rep.RunID).Scan(&rows); err != nil || rows != 2 {
 			t.Fatalf("history rows of the run: %d %v", rows, err)
 		}
-		cfg, err := e.config(dbsync.RunOptions{Target: target})
+		cfg, err := e.config(dbsync.RunOptions{Target: dbsync.Target(target)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -334,7 +334,7 @@ func TestTables_HistoryTableKeyedByRunOnly(t *testing.T) {
 		mustExec(t, db, "CREATE TABLE dbsync_runs (run_id VARCHAR(64) NOT NULL PRIMARY KEY, status VARCHAR(16), target VARCHAR(16), `table` VARCHAR(64), started_at DATETIME(6))",
 			"INSERT INTO dbsync_runs VALUES ('old-run', 'failed', '"+target+"', 'alpha', '2020-01-02 03:04:05')")
 		e.extra = tablesJob(tableSection("alpha", "SELECT * FROM alpha"), tableSection("beta", "SELECT * FROM beta"))
-		rep := e.mustSync(dbsync.RunOptions{Target: target})
+		rep := e.mustSync(dbsync.RunOptions{Target: dbsync.Target(target)})
 		var rows int
 		if err := db.QueryRow("SELECT COUNT(*) FROM dbsync_runs WHERE run_id IN (?, 'old-run')", rep.RunID).Scan(&rows); err != nil || rows != 3 {
 			t.Fatalf("history holds %d rows of the two runs (%v), want 3", rows, err)
@@ -354,7 +354,7 @@ func TestTables_Parallel(t *testing.T) {
 			sections = append(sections, tableSection(table, "SELECT * FROM "+table))
 		}
 		e.extra = "[sync]\nparallel = 4\n" + tablesJob(sections...)
-		rep := e.mustSync(dbsync.RunOptions{Target: target})
+		rep := e.mustSync(dbsync.RunOptions{Target: dbsync.Target(target)})
 		if rep.Snapshot != dbsync.SnapshotPerTable || rep.Rows != 10000 || len(rep.Tables) != 4 {
 			t.Fatalf("report: snapshot %q rows %d tables %+v", rep.Snapshot, rep.Rows, rep.Tables)
 		}
@@ -368,7 +368,7 @@ func TestTables_Parallel(t *testing.T) {
 		mustExec(t, src, "ALTER TABLE t4 MODIFY name VARCHAR(40) NOT NULL", "INSERT INTO t4 VALUES (99999, 'this name is longer than twenty')")
 		if target == "azure" {
 			mustExec(t, src, "INSERT INTO t1 VALUES (99999, 'new')")
-			if _, err := e.sync(dbsync.RunOptions{Target: target}); err == nil || !strings.Contains(err.Error(), "table t4") {
+			if _, err := e.sync(dbsync.RunOptions{Target: dbsync.Target(target)}); err == nil || !strings.Contains(err.Error(), "table t4") {
 				t.Fatalf("sync with a value t4 cannot hold: %v", err)
 			}
 			if n := count(t, dst, "t1"); n != 1000 {
