@@ -99,7 +99,7 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	if err := tgt.begin(ctx, rep); err != nil {
 		t.Fatal(err)
 	}
-	rows := &repeatRows{cols: []Column{{Name: "id", Kind: KindInt}, {Name: "name", Kind: KindText}}, row: [][]byte{[]byte("1"), []byte("a")}, n: 1}
+	rows := &repeatRows{cols: []Column{{Name: "id", Kind: kindInt}, {Name: "name", Kind: kindText}}, row: [][]byte{[]byte("1"), []byte("a")}, n: 1}
 	if n, _, err := tgt.stage(ctx, "items", rows, SchemaFail); err != nil || n != 1 {
 		t.Fatalf("stage: %d %v", n, err)
 	}

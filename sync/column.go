@@ -6,36 +6,36 @@ import (
 	"strings"
 )
 
-// Kind says how a column's values are carried from source to target. Every
+// columnKind says how a column's values are carried from source to target. Every
 // value travels in MySQL's text form (what a SELECT prints), except binary
 // values, which travel as raw bytes.
-type Kind int
+type columnKind int
 
 // Column kinds.
 const (
-	KindText     Kind = iota // CHAR, VARCHAR, TEXT, ENUM, SET, JSON
-	KindBinary               // BINARY, VARBINARY, BLOB
-	KindInt                  // signed integers, TINYINT(1)/BOOL
-	KindUint                 // unsigned integers
-	KindFloat                // FLOAT (32-bit)
-	KindDouble               // DOUBLE, REAL
-	KindDecimal              // DECIMAL, NUMERIC: exact digits
-	KindDate                 // DATE
-	KindDateTime             // DATETIME, TIMESTAMP
-	KindTime                 // TIME (may be negative or over 24 h)
-	KindYear                 // YEAR
-	KindBit                  // BIT(n): big-endian bytes
-	KindUnsupported
+	kindText     columnKind = iota // CHAR, VARCHAR, TEXT, ENUM, SET, JSON
+	kindBinary                     // BINARY, VARBINARY, BLOB
+	kindInt                        // signed integers, TINYINT(1)/BOOL
+	kindUint                       // unsigned integers
+	kindFloat                      // FLOAT (32-bit)
+	kindDouble                     // DOUBLE, REAL
+	kindDecimal                    // DECIMAL, NUMERIC: exact digits
+	kindDate                       // DATE
+	kindDateTime                   // DATETIME, TIMESTAMP
+	kindTime                       // TIME (may be negative or over 24 h)
+	kindYear                       // YEAR
+	kindBit                        // BIT(n): big-endian bytes
+	kindUnsupported
 )
 
 var kindNames = [...]string{"text", "binary", "int", "uint", "float", "double", "decimal", "date", "datetime", "time", "year", "bit", "unsupported"}
 
-func (k Kind) String() string { return kindNames[k] }
+func (k columnKind) String() string { return kindNames[k] }
 
 // Column describes one column of the rows being copied.
 type Column struct {
 	Name     string
-	Kind     Kind
+	Kind     columnKind
 	TypeName string // the source's name for the type, for messages ("UNSIGNED BIGINT", "DECIMAL")
 	Nullable bool
 	// Precision and Scale: DECIMAL digits, or fractional-second digits
@@ -47,67 +47,67 @@ type Column struct {
 }
 
 // mysqlKind maps go-sql-driver's DatabaseTypeName to a Kind.
-func mysqlKind(typeName string) Kind {
+func mysqlKind(typeName string) columnKind {
 	t := strings.ToUpper(typeName)
 	switch {
 	case strings.HasPrefix(t, "UNSIGNED "):
-		return KindUint
+		return kindUint
 	}
 	switch t {
 	case "TINYINT", "SMALLINT", "MEDIUMINT", "INT", "BIGINT":
-		return KindInt
+		return kindInt
 	case "FLOAT":
-		return KindFloat
+		return kindFloat
 	case "DOUBLE":
-		return KindDouble
+		return kindDouble
 	case "DECIMAL":
-		return KindDecimal
+		return kindDecimal
 	case "DATE":
-		return KindDate
+		return kindDate
 	case "DATETIME", "TIMESTAMP":
-		return KindDateTime
+		return kindDateTime
 	case "TIME":
-		return KindTime
+		return kindTime
 	case "YEAR":
-		return KindYear
+		return kindYear
 	case "BIT":
-		return KindBit
+		return kindBit
 	case "CHAR", "VARCHAR", "TINYTEXT", "TEXT", "MEDIUMTEXT", "LONGTEXT", "ENUM", "SET", "JSON", "NULL":
-		return KindText
+		return kindText
 	case "BINARY", "VARBINARY", "TINYBLOB", "BLOB", "MEDIUMBLOB", "LONGBLOB":
-		return KindBinary
+		return kindBinary
 	}
-	return KindUnsupported
+	return kindUnsupported
 }
 
 // sqliteKind maps a SQLite declared type to a Kind, by SQLite's affinity
 // rules (https://sqlite.org/datatype3.html §3.1) refined for the names
 // MySQL-minded schemas use, so that DATE/DATETIME/DECIMAL keep their meaning.
-func sqliteKind(declType string) Kind {
+func sqliteKind(declType string) columnKind {
 	t := strings.ToUpper(declType)
 	switch {
 	case t == "":
-		return KindText // no declared type: each value carries its own
+		return kindText // no declared type: each value carries its own
 	case strings.HasPrefix(t, "DATETIME"), strings.HasPrefix(t, "TIMESTAMP"):
-		return KindDateTime
+		return kindDateTime
 	case strings.HasPrefix(t, "DATE"):
-		return KindDate
+		return kindDate
 	case strings.HasPrefix(t, "TIME"):
-		return KindTime
+		return kindTime
 	case strings.Contains(t, "UNSIGNED") && strings.Contains(t, "INT"):
-		return KindUint
+		return kindUint
 	case strings.Contains(t, "INT"), t == "BOOLEAN", t == "BOOL", strings.HasPrefix(t, "YEAR"):
-		return KindInt
+		return kindInt
 	case strings.Contains(t, "CHAR"), strings.Contains(t, "CLOB"), strings.Contains(t, "TEXT"), t == "JSON":
-		return KindText
+		return kindText
 	case strings.Contains(t, "BLOB"), strings.Contains(t, "BINARY"):
-		return KindBinary
+		return kindBinary
 	case strings.Contains(t, "REAL"), strings.Contains(t, "FLOA"), strings.Contains(t, "DOUB"):
-		return KindDouble
+		return kindDouble
 	case strings.HasPrefix(t, "DECIMAL"), strings.HasPrefix(t, "NUMERIC"):
-		return KindDecimal
+		return kindDecimal
 	}
-	return KindText
+	return kindText
 }
 
 var decimalArgs = regexp.MustCompile(`\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)`)
@@ -120,28 +120,28 @@ func (c Column) mysqlDefinition() (string, error) {
 		return c.MySQLType, nil
 	}
 	switch c.Kind {
-	case KindText:
+	case kindText:
 		return "longtext", nil
-	case KindBinary:
+	case kindBinary:
 		return "longblob", nil
-	case KindInt:
+	case kindInt:
 		switch strings.ToUpper(c.TypeName) {
 		case "TINYINT", "SMALLINT", "MEDIUMINT", "INT":
 			return strings.ToLower(c.TypeName), nil
 		}
 		return "bigint", nil
-	case KindUint:
+	case kindUint:
 		t := strings.ToLower(strings.TrimPrefix(strings.ToUpper(c.TypeName), "UNSIGNED "))
 		switch t {
 		case "tinyint", "smallint", "mediumint", "int", "bigint":
 			return t + " unsigned", nil
 		}
 		return "bigint unsigned", nil
-	case KindFloat:
+	case kindFloat:
 		return "float", nil
-	case KindDouble:
+	case kindDouble:
 		return "double", nil
-	case KindDecimal:
+	case kindDecimal:
 		if c.Precision > 0 && c.Precision <= 65 && c.Scale <= 30 && c.Scale <= c.Precision {
 			return fmt.Sprintf("decimal(%d,%d)", c.Precision, c.Scale), nil
 		}
@@ -152,20 +152,20 @@ func (c Column) mysqlDefinition() (string, error) {
 			return fmt.Sprintf("decimal(%s,%s)", m[1], m[2]), nil
 		}
 		return "decimal(65,30)", nil
-	case KindDate:
+	case kindDate:
 		return "date", nil
-	case KindDateTime:
+	case kindDateTime:
 		if strings.EqualFold(c.TypeName, "TIMESTAMP") {
 			// Explicit NULL: without it MariaDB makes the first TIMESTAMP
 			// column NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE ….
 			return fmt.Sprintf("timestamp(%d) NULL", fsp(c.Scale)), nil
 		}
 		return fmt.Sprintf("datetime(%d)", fsp(c.Scale)), nil
-	case KindTime:
+	case kindTime:
 		return fmt.Sprintf("time(%d)", fsp(c.Scale)), nil
-	case KindYear:
+	case kindYear:
 		return "year", nil
-	case KindBit:
+	case kindBit:
 		return "bit(64)", nil
 	}
 	return "", fmt.Errorf("column %s: type %s cannot be carried by dbsync", quoteMySQL(c.Name), c.TypeName)
@@ -186,11 +186,11 @@ func fsp(scale int64) int64 {
 // INTEGER, floats REAL, bytes BLOB. See README "Type mapping".
 func (c Column) sqliteDefinition() string {
 	switch c.Kind {
-	case KindInt, KindUint, KindYear, KindBit:
+	case kindInt, kindUint, kindYear, kindBit:
 		return "INTEGER"
-	case KindFloat, KindDouble:
+	case kindFloat, kindDouble:
 		return "REAL"
-	case KindBinary:
+	case kindBinary:
 		return "BLOB"
 	}
 	return "TEXT"

@@ -426,22 +426,22 @@ type setting struct {
 	origin string
 }
 
-// Settings are the raw key values gathered from the config file, the
+// settings are the raw key values gathered from the config file, the
 // environment and Key Vault, later layers overriding earlier ones. Decode
 // turns them into a Config.
-type Settings struct {
+type settings struct {
 	File     string
 	values   map[string]setting // "section.key", or "table.<name>.key" → value
 	tables   []tableDecl        // the [table.<name>] sections, in file order
 	Warnings []string
 }
 
-func newSettings() *Settings { return &Settings{values: map[string]setting{}} }
+func newSettings() *settings { return &settings{values: map[string]setting{}} }
 
 // value returns a key's current raw value.
-func (s *Settings) value(section, key string) string { return s.values[section+"."+key].value }
+func (s *settings) value(section, key string) string { return s.values[section+"."+key].value }
 
-func (s *Settings) set(k keySpec, v, origin string) {
+func (s *settings) set(k keySpec, v, origin string) {
 	s.values[k.name()] = setting{value: v, origin: origin}
 }
 
@@ -465,7 +465,7 @@ func ConfigPath(flag string, getenv func(string) string) (path string, explicit 
 // backslash is part of the value. At most maxConfigBytes are read; a key or
 // section given twice is an error (scanINI), and no error or warning quotes
 // a line of the file: it may hold a secret.
-func (s *Settings) readFile(path string, explicit bool) error {
+func (s *settings) readFile(path string, explicit bool) error {
 	data, err := readConfigBytes(path)
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		return nil
@@ -535,7 +535,7 @@ func (s *Settings) readFile(path string, explicit bool) error {
 // applyEnv overlays DBSYNC_<SECTION>_<KEY> variables. An empty variable is
 // ignored, so it never blanks a value the file sets: `func start` and some
 // deployment tools define every listed setting, empty or not.
-func (s *Settings) applyEnv(environ []string) {
+func (s *settings) applyEnv(environ []string) {
 	env := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -550,9 +550,9 @@ func (s *Settings) applyEnv(environ []string) {
 	s.applyTableEnv(env)
 }
 
-// ApplySecrets overlays values from Key Vault: name is the secret's name
+// applySecrets overlays values from Key Vault: name is the secret's name
 // (section--key), as returned by vaultName.
-func (s *Settings) ApplySecrets(secrets map[string]string) {
+func (s *settings) applySecrets(secrets map[string]string) {
 	for _, k := range configKeys {
 		if v, ok := secrets[k.vaultName()]; ok {
 			s.set(k, v, "Key Vault secret "+k.vaultName())
@@ -564,7 +564,7 @@ func (s *Settings) ApplySecrets(secrets map[string]string) {
 // decode parses every set key onto DefaultConfig. It reports the first bad
 // key; a value that is still an unresolved App Service Key Vault reference is
 // reported by name.
-func (s *Settings) decode() (*Config, error) {
+func (s *settings) decode() (*Config, error) {
 	c := DefaultConfig()
 	c.File = s.File
 	c.Warnings = append(c.Warnings, s.Warnings...)
@@ -691,7 +691,7 @@ func LoadConfig(in LoadInput) (*Config, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.ApplySecrets(secrets)
+		s.applySecrets(secrets)
 	}
 	c, err := s.decode()
 	if err != nil {

@@ -131,7 +131,7 @@ func setKeyColumns(t *TableConfig, v string) error {
 var legacyTableKeys = []string{"source.query", "fallback.query", "azure_mysql.table", "sqlite.table"}
 
 // readTableSection records a [table.<name>] section and its keys.
-func (s *Settings) readTableSection(sec *ini.Section, lines iniLines, at func(int) string) error {
+func (s *settings) readTableSection(sec *ini.Section, lines iniLines, at func(int) string) error {
 	lower := sec.Name()
 	written, ok := lines.written[lower]
 	if !ok || len(written) < len(tableSectionPrefix) || !strings.EqualFold(written[:len(tableSectionPrefix)], tableSectionPrefix) {
@@ -202,7 +202,7 @@ func tableVaultName(name, key string) string {
 
 // checkTableVaultNames refuses two tables whose keys would be read from the
 // same Key Vault secrets (order_lines and order-lines).
-func (s *Settings) checkTableVaultNames() error {
+func (s *settings) checkTableVaultNames() error {
 	seen := map[string]tableDecl{}
 	for _, d := range s.tables {
 		n := tableVaultName(d.name, "query")
@@ -221,7 +221,7 @@ func (s *Settings) checkTableVaultNames() error {
 // applyTableEnv overlays DBSYNC_TABLE__<NAME>__<KEY> variables on the
 // tables the file declares, and warns about such variables that reach no
 // declared table's key.
-func (s *Settings) applyTableEnv(env map[string]string) {
+func (s *settings) applyTableEnv(env map[string]string) {
 	used := map[string]bool{}
 	for _, d := range s.tables {
 		for _, k := range tableKeys {
@@ -249,7 +249,7 @@ func (s *Settings) applyTableEnv(env map[string]string) {
 
 // applyTableSecrets overlays table--<name>--<key> secrets on the tables the
 // file declares.
-func (s *Settings) applyTableSecrets(secrets map[string]string) {
+func (s *settings) applyTableSecrets(secrets map[string]string) {
 	for _, d := range s.tables {
 		for _, k := range tableKeys {
 			name := tableVaultName(d.name, k.key)
@@ -261,7 +261,7 @@ func (s *Settings) applyTableSecrets(secrets map[string]string) {
 }
 
 // tableVaultNames lists the Key Vault secret names of the declared tables' keys.
-func (s *Settings) tableVaultNames() []string {
+func (s *settings) tableVaultNames() []string {
 	var names []string
 	for _, d := range s.tables {
 		for _, k := range tableKeys {
@@ -276,7 +276,7 @@ func (s *Settings) tableVaultNames() []string {
 // decodeTables parses the [table.<name>] keys onto c, after the fixed keys:
 // a table starts from [sync]'s min_rows, on_schema_change and mode. A job
 // that also sets a legacy one-table key is refused.
-func (s *Settings) decodeTables(c *Config) error {
+func (s *settings) decodeTables(c *Config) error {
 	if len(s.tables) == 0 {
 		return nil
 	}

@@ -57,14 +57,14 @@ func (e *ConfigError) Error() string {
 
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-// SchemaError lists how the source's columns differ from the target table's
+// schemaError lists how the source's columns differ from the target table's
 // when [sync] on_schema_change = fail.
-type SchemaError struct {
+type schemaError struct {
 	Table       string
 	Differences []string
 }
 
-func (e *SchemaError) Error() string {
+func (e *schemaError) Error() string {
 	msg := fmt.Sprintf("source columns do not match target table %s (set [sync] on_schema_change = recreate to rebuild the table from the source's types):", e.Table)
 	for _, d := range e.Differences {
 		msg += " " + d + ";"

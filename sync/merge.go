@@ -328,7 +328,7 @@ type deltaReader struct {
 func newDeltaReader(table string, src, dst *keyReader, equal func(src, dst [][]byte) bool) *deltaReader {
 	srcCols := src.rows.Columns()
 	d := &deltaReader{table: table, src: src, dst: dst, equal: equal,
-		cols:  append([]Column{{Name: "dbsync_op", Kind: KindText}, {Name: "dbsync_seq", Kind: KindUint}}, srcCols...),
+		cols:  append([]Column{{Name: "dbsync_op", Kind: kindText}, {Name: "dbsync_seq", Kind: kindUint}}, srcCols...),
 		cells: make([][]byte, 2+len(srcCols)),
 	}
 	return d

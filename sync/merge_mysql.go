@@ -209,7 +209,7 @@ func (t *mysqlTarget) merge(ctx context.Context, src rowReader, opts mergeOption
 		if opts.Policy == SchemaRecreate {
 			return mergeResult{Replaced: true, Reason: "source columns differ from the target table's (" + strings.Join(diffs, "; ") + "); on_schema_change = recreate rebuilds it with a replace"}, nil
 		}
-		return res, &SchemaError{Table: table, Differences: diffs}
+		return res, &schemaError{Table: table, Differences: diffs}
 	}
 	cols := make([]mergeColumn, len(srcCols))
 	for i := range srcCols {

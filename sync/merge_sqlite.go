@@ -77,9 +77,9 @@ func (t *sqliteTarget) mergeKey(ctx context.Context, table string, configured []
 			return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("target table %s has no column %s", quoteSQLite(table), quoteSQLite(name))}
 		}
 		switch sqliteKind(c.typ) {
-		case KindInt, KindUint:
+		case kindInt, kindUint:
 			key[i] = keyColumn{Name: c.name, Order: orderNumber}
-		case KindDouble:
+		case kindDouble:
 			return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("column %s of table %s cannot be a merge key: a floating-point column cannot identify rows exactly", quoteSQLite(c.name), quoteSQLite(table))}
 		default:
 			key[i] = keyColumn{Name: c.name, Order: orderBytes}
@@ -164,7 +164,7 @@ func (t *sqliteTarget) merge(ctx context.Context, src rowReader, opts mergeOptio
 		if opts.Policy == SchemaRecreate {
 			return mergeResult{Replaced: true, Reason: "source columns differ from the target table's (" + strings.Join(diffs, "; ") + "); on_schema_change = recreate rebuilds it with a replace"}, nil
 		}
-		return res, &SchemaError{Table: table, Differences: diffs}
+		return res, &schemaError{Table: table, Differences: diffs}
 	}
 	cols := make([]targetColumn, len(srcCols))
 	for i := range srcCols {

@@ -31,25 +31,25 @@ const (
 // into YEAR as a number: YEAR reads the string '0' (how the binary
 // protocol prints YEAR 0000) and even '0000' as 2000, the number 0 as 0000
 // (https://dev.mysql.com/doc/refman/8.0/en/year.html).
-func encodingFor(src Kind, dataType string) encoding {
+func encodingFor(src columnKind, dataType string) encoding {
 	switch dataType {
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
 		return encHex
 	case "bit":
-		if src == KindBit || src == KindBinary {
+		if src == kindBit || src == kindBinary {
 			return encHex
 		}
 		return encNumber
 	case "year":
-		if src == KindYear || src == KindInt || src == KindUint {
+		if src == kindYear || src == kindInt || src == kindUint {
 			return encNumber
 		}
 	case "float":
-		if src == KindFloat {
+		if src == kindFloat {
 			return encFloat32
 		}
 	}
-	if src == KindBit {
+	if src == kindBit {
 		return encBitToDigit
 	}
 	return encText

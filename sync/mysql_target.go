@@ -39,7 +39,7 @@ var targetSessionParams = map[string]string{
 type mysqlTarget struct {
 	cfg      AzureMySQLConfig
 	history  string
-	password PasswordFunc // nil: the configured password
+	password passwordFunc // nil: the configured password
 	log      *slog.Logger
 	db       *sql.DB
 	lockConn *sql.Conn
@@ -70,7 +70,7 @@ type mysqlStaged struct {
 }
 
 // newMySQLTarget describes the MySQL target of c; connect reaches it.
-func newMySQLTarget(c AzureMySQLConfig, history string, password PasswordFunc, log *slog.Logger) *mysqlTarget {
+func newMySQLTarget(c AzureMySQLConfig, history string, password passwordFunc, log *slog.Logger) *mysqlTarget {
 	return &mysqlTarget{cfg: c, history: history, password: password, log: log}
 }
 

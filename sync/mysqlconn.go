@@ -14,14 +14,14 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// PasswordFunc returns the password for a new connection; auth = entra uses
+// passwordFunc returns the password for a new connection; auth = entra uses
 // it to fetch a fresh access token per connection.
-type PasswordFunc func(ctx context.Context) (string, error)
+type passwordFunc func(ctx context.Context) (string, error)
 
 // mysqlOptions are the per-side settings that the shared connector needs.
 type mysqlOptions struct {
 	params   map[string]string // session variables, SET on every new connection
-	password PasswordFunc      // nil: the configured password
+	password passwordFunc      // nil: the configured password
 }
 
 // newMySQLDB opens a pool for one side (source or target). It is built from

@@ -38,7 +38,7 @@ func isTransient(err error) bool {
 		return false
 	}
 	var ce *ConfigError
-	var se *SchemaError
+	var se *schemaError
 	if errors.As(err, &ce) || errors.As(err, &se) || errors.Is(err, ErrBusy) || errors.Is(err, ErrTooFewRows) {
 		return false
 	}

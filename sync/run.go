@@ -262,7 +262,7 @@ func (r *Runner) newTarget(cfg *Config, log *slog.Logger) (target, error) {
 	case TargetSQLite:
 		return newSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log), nil
 	case TargetAzure:
-		var password PasswordFunc
+		var password passwordFunc
 		if cfg.AzureMySQL.Auth == AuthEntra && r.Token != nil {
 			password = func(ctx context.Context) (string, error) {
 				tok, err := r.Token(ctx, EntraMySQLScope)

@@ -234,7 +234,7 @@ func checkColumnNames(cols []Column, what string) error {
 			return fmt.Errorf("%s returns column %s twice; give one of them an alias (columns are matched to the target by name)", what, quoteMySQL(c.Name))
 		}
 		seen[k] = true
-		if c.Kind == KindUnsupported {
+		if c.Kind == kindUnsupported {
 			return fmt.Errorf("%s column %s has type %s, which dbsync cannot carry without changing values; convert it in the query (e.g. ST_AsText() for geometry)", what, quoteMySQL(c.Name), c.TypeName)
 		}
 	}
@@ -411,7 +411,7 @@ func (s *sqliteSession) query(ctx context.Context, q, what string) (rowReader, e
 	for _, ct := range types {
 		decl := ct.DatabaseTypeName()
 		col := Column{Name: ct.Name(), TypeName: decl, Kind: sqliteKind(decl), Nullable: true, Scale: -1}
-		if col.Kind == KindDecimal {
+		if col.Kind == kindDecimal {
 			if m := decimalArgs.FindStringSubmatch(decl); m != nil {
 				col.Precision, _ = strconv.ParseInt(m[1], 10, 64)
 				col.Scale, _ = strconv.ParseInt(m[2], 10, 64)
@@ -475,9 +475,9 @@ func (s *sqliteSource) Next() bool {
 			// The driver parses DATE/DATETIME/TIMESTAMP columns; print the
 			// wall clock back in MySQL's form.
 			switch s.cols[i].Kind {
-			case KindDate:
+			case kindDate:
 				b = v.AppendFormat(b, "2006-01-02")
-			case KindTime:
+			case kindTime:
 				b = v.AppendFormat(b, "15:04:05.999999")
 			default:
 				b = v.AppendFormat(b, "2006-01-02 15:04:05.999999")

@@ -21,10 +21,10 @@ func (r *repeatRows) Err() error        { return nil }
 func (r *repeatRows) Close() error      { return nil }
 
 var benchColumns = []Column{
-	{Name: "id", Kind: KindUint}, {Name: "name", Kind: KindText}, {Name: "email", Kind: KindText},
-	{Name: "amount", Kind: KindDecimal}, {Name: "score", Kind: KindDouble}, {Name: "active", Kind: KindInt},
-	{Name: "created_at", Kind: KindDateTime}, {Name: "birthday", Kind: KindDate}, {Name: "notes", Kind: KindText},
-	{Name: "attrs", Kind: KindText}, {Name: "avatar", Kind: KindBinary},
+	{Name: "id", Kind: kindUint}, {Name: "name", Kind: kindText}, {Name: "email", Kind: kindText},
+	{Name: "amount", Kind: kindDecimal}, {Name: "score", Kind: kindDouble}, {Name: "active", Kind: kindInt},
+	{Name: "created_at", Kind: kindDateTime}, {Name: "birthday", Kind: kindDate}, {Name: "notes", Kind: kindText},
+	{Name: "attrs", Kind: kindText}, {Name: "avatar", Kind: kindBinary},
 }
 
 // BenchmarkSQLiteTarget loads b.N rows of the benchmark table into a

@@ -471,12 +471,12 @@ func sqliteValue(c Column, cell []byte) (any, error) {
 		return nil, nil
 	}
 	switch c.Kind {
-	case KindInt, KindYear:
+	case kindInt, kindYear:
 		if v, err := strconv.ParseInt(string(cell), 10, 64); err == nil {
 			return v, nil
 		}
 		return string(cell), nil // a SQLite source's text in an INTEGER column stays text
-	case KindUint:
+	case kindUint:
 		v, err := strconv.ParseUint(string(cell), 10, 64)
 		if err != nil {
 			return string(cell), nil
@@ -485,7 +485,7 @@ func sqliteValue(c Column, cell []byte) (any, error) {
 			return nil, fmt.Errorf("column %s: value %d does not fit SQLite's signed 64-bit INTEGER", quoteSQLite(c.Name), v)
 		}
 		return int64(v), nil
-	case KindBit:
+	case kindBit:
 		if len(cell) > 8 {
 			return nil, fmt.Errorf("column %s: BIT value of %d bytes does not fit SQLite's INTEGER", quoteSQLite(c.Name), len(cell))
 		}
@@ -497,12 +497,12 @@ func sqliteValue(c Column, cell []byte) (any, error) {
 			return nil, fmt.Errorf("column %s: BIT value %d does not fit SQLite's signed 64-bit INTEGER", quoteSQLite(c.Name), v)
 		}
 		return int64(v), nil
-	case KindFloat, KindDouble:
+	case kindFloat, kindDouble:
 		if v, err := strconv.ParseFloat(string(cell), 64); err == nil {
 			return v, nil
 		}
 		return string(cell), nil
-	case KindBinary:
+	case kindBinary:
 		return append([]byte{}, cell...), nil
 	}
 	return string(cell), nil

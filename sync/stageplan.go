@@ -32,7 +32,7 @@ func planStage(table string, src []Column, existing []targetColumn, policy strin
 		return stagePlan{order: order}, nil
 	}
 	if policy != SchemaRecreate {
-		return stagePlan{}, &SchemaError{Table: table, Differences: diffs}
+		return stagePlan{}, &schemaError{Table: table, Differences: diffs}
 	}
 	if log != nil {
 		log.Warn("on_schema_change = recreate: rebuilding the table from the source's column types", "table", table, "differences", strings.Join(diffs, "; "))

@@ -12,7 +12,7 @@ import (
 )
 
 func TestPlanStage(t *testing.T) {
-	src := []Column{{Name: "id", Kind: KindInt}, {Name: "Name", Kind: KindText}}
+	src := []Column{{Name: "id", Kind: kindInt}, {Name: "Name", Kind: kindText}}
 	cases := []struct {
 		name       string
 		existing   []targetColumn
@@ -45,7 +45,7 @@ func TestPlanStage(t *testing.T) {
 			log := slog.New(slog.NewTextHandler(&logged, nil))
 			plan, err := planStage("items", src, tc.existing, tc.policy, log)
 			diffs := plan.differences
-			var se *SchemaError
+			var se *schemaError
 			if errors.As(err, &se) {
 				diffs = se.Differences
 				if se.Table != "items" {
@@ -100,11 +100,11 @@ func TestPlanStage_SQLiteRecreateWarns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	load([]Column{{Name: "id", Kind: KindInt}}, [][]byte{[]byte("1")})
+	load([]Column{{Name: "id", Kind: kindInt}}, [][]byte{[]byte("1")})
 	if strings.Contains(logged.String(), "recreate") {
 		t.Fatalf("the first load warned: %s", logged.String())
 	}
-	load([]Column{{Name: "id", Kind: KindInt}, {Name: "extra", Kind: KindText}}, [][]byte{[]byte("1"), []byte("x")})
+	load([]Column{{Name: "id", Kind: kindInt}, {Name: "extra", Kind: kindText}}, [][]byte{[]byte("1"), []byte("x")})
 	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "source column `extra` is not in the target table") {
 		t.Fatalf("recreating the SQLite table logged no warning naming the difference:\n%s", logged.String())
 	}
