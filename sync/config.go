@@ -110,6 +110,9 @@ type AzureMySQLConfig struct {
 	MySQLConfig
 	Table string
 	Auth  string
+	// LoadStreams is how many connections load the staging table at once
+	// (LOAD DATA LOCAL; 0 or 1: one).
+	LoadStreams int
 }
 
 // SQLiteConfig is the [sqlite] section: the SQLite target.
@@ -331,6 +334,7 @@ var configKeys = func() []keySpec {
 	keys = append(keys,
 		keySpec{section: "azure_mysql", key: "table", set: stringKey(func(c *Config) *string { return &c.AzureMySQL.Table })},
 		keySpec{section: "azure_mysql", key: "auth", set: oneOfKey([]string{AuthPassword, AuthEntra}, func(c *Config, v string) { c.AzureMySQL.Auth = v })},
+		keySpec{section: "azure_mysql", key: "load_streams", set: intKey(1, 16, func(c *Config) *int { return &c.AzureMySQL.LoadStreams })},
 		keySpec{section: "sqlite", key: "path", set: stringKey(func(c *Config) *string { return &c.SQLite.Path })},
 		keySpec{section: "sqlite", key: "table", set: stringKey(func(c *Config) *string { return &c.SQLite.Table })},
 		keySpec{section: "keyvault", key: "url", set: stringKey(func(c *Config) *string { return &c.KeyVault.URL })},

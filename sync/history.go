@@ -57,6 +57,7 @@ var historyColumns = []historyColumn{
 	{"retries", historyInt, func(r *Report) any { return &r.Retries }},
 	{"swap_wait_ms", historyInt, func(r *Report) any { return &r.SwapWaitMS }},
 	{"unencrypted", historyWord, func(r *Report) any { return &r.Unencrypted }},
+	{"stage_plan", historyWord, func(r *Report) any { return &r.StagePlan }},
 }
 
 // historyDialect is what differs between the targets' history tables.

@@ -50,6 +50,9 @@ type mysqlTarget struct {
 	// swapTryWait and swapTries bound the swap's wait for readers.
 	swapTryWait time.Duration
 	swapTries   int
+	// deferred: the staging table is loaded without its secondary indexes
+	// (deferred_indexes.go); nil when they are in place.
+	deferred *deferredIndexes
 }
 
 func openMySQLTarget(ctx context.Context, c AzureMySQLConfig, history string, password PasswordFunc, log *slog.Logger) (*mysqlTarget, error) {
@@ -342,7 +345,7 @@ func (t *mysqlTarget) stage(ctx context.Context, src rowReader, policy string) (
 	if err := t.dropOwned(ctx, stage, t.madeStage); err != nil {
 		return 0, err
 	}
-	t.madeStage = false
+	t.madeStage, t.deferred = false, nil
 	if err := t.checkNotReferenced(ctx); err != nil {
 		return 0, err
 	}
@@ -394,6 +397,9 @@ func (t *mysqlTarget) stage(ctx context.Context, src rowReader, policy string) (
 		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(stage)+" COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
 			return 0, fmt.Errorf("mark staging table %s as dbsync's: %w", stage, err)
 		}
+		if t.deferred, err = t.deferIndexes(ctx, table, stage); err != nil {
+			return 0, err
+		}
 	}
 	stageCols, err := t.columns(ctx, stage)
 	if err != nil {
@@ -422,16 +428,17 @@ func (t *mysqlTarget) stage(ctx context.Context, src rowReader, policy string) (
 	}
 	if on := localInfile.String == "1" || strings.EqualFold(localInfile.String, "ON"); on {
 		t.method = LoadData
-		n, err := loadDataLocal(ctx, conn, plan, src, t.runID)
+		n, err := t.loadData(ctx, conn, plan, src)
 		if !errors.Is(err, errLocalInfileRefused) {
-			return n, err
+			return t.deferred.build(ctx, t, n, err)
 		}
 		// The server said ON but refused (a proxy, or a per-user limit):
 		// nothing was read from src yet, so the INSERT path can take over.
 		t.log.Warn("target refused LOAD DATA LOCAL; loading with INSERT", "error", err.Error())
 	}
 	t.method = LoadInsert
-	return insertRows(ctx, conn, plan, src)
+	n, err := insertRows(ctx, conn, plan, src)
+	return t.deferred.build(ctx, t, n, err)
 }
 
 func (t *mysqlTarget) discard(ctx context.Context) {

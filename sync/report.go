@@ -55,6 +55,9 @@ type Report struct {
 	// TLS ("primary", "target", comma-separated; empty when none did):
 	// ssl_mode = disabled, or preferred with a server that offers no TLS.
 	Unencrypted string `json:"unencrypted"`
+	// StagePlan is how the staging table was loaded: "indexed" (with its
+	// secondary indexes) or "deferred_indexes" (built after the load).
+	StagePlan string `json:"stage_plan"`
 }
 
 // newRunID returns a random id for a run.

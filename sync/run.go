@@ -178,6 +178,7 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 
 	rows, err := r.readSource(ctx, cfg, tgt, rep, log)
 	rep.LoadMethod = tgt.loadMethod()
+	rep.StagePlan = stagePlanOf(tgt)
 	if err != nil {
 		return err
 	}
