@@ -17,6 +17,7 @@ func (t *mysqlTarget) loadData(ctx context.Context, conn *sql.Conn, p loadPlan, 
 	if t.cfg.LoadStreams <= 1 {
 		return loadDataLocal(ctx, conn, p, src, t.runID)
 	}
+	t.log.Info("loading with parallel streams", "streams", t.cfg.LoadStreams)
 	// The run lock's connection, the streams, and one for queries.
 	t.db.SetMaxOpenConns(max(4, t.cfg.LoadStreams+2))
 	return loadDataStreams(ctx, t.db, conn, p, src, t.runID, t.cfg.LoadStreams)
@@ -152,7 +153,7 @@ func loadDataStreams(ctx context.Context, db *sql.DB, first *sql.Conn, p loadPla
 			return 0, fmt.Errorf("%w: %v", errLocalInfileRefused, err)
 		}
 		if execErr == nil {
-			execErr = fmt.Errorf("load rows into %s (stream %d of %d): %w", p.table, i+1, n, err)
+			execErr = fmt.Errorf("load rows into %s (stream %d of %d of [azure_mysql] load_streams; a row number in the server's message counts that stream's rows only): %w", p.table, i+1, n, err)
 		}
 	}
 	if err := pipe.wait(execErr); err != nil {
