@@ -199,3 +199,18 @@ func (t *mysqlTarget) stagePlan() string {
 	}
 	return PlanIndexed
 }
+
+// stagePlan of the SQLite target: the staging table is created from the
+// target's CREATE TABLE alone, and the table's own indexes (CREATE INDEX) are
+// created after the load, in the run's transaction, just after the rename
+// (sqliteTarget.swap), each one a sorted build over the loaded rows. Indexes
+// that the CREATE TABLE text itself declares (PRIMARY KEY, UNIQUE) are part
+// of the table and fill during the load.
+func (t *sqliteTarget) stagePlan() string {
+	for _, s := range t.recreateSQL {
+		if u := strings.ToUpper(s); strings.HasPrefix(u, "CREATE INDEX") || strings.HasPrefix(u, "CREATE UNIQUE INDEX") {
+			return PlanDeferredIndexes
+		}
+	}
+	return PlanIndexed
+}

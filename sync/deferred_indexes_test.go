@@ -3,6 +3,7 @@ package sync_test
 import (
 	"database/sql"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -172,5 +173,63 @@ func TestDeferredIndexes_DuplicateInUniqueFails(t *testing.T) {
 				t.Errorf("%d staging tables left (%v)", left, err)
 			}
 		})
+	}
+}
+
+// TestDeferredIndexes_SQLiteKeepsSchema: the SQLite target builds its
+// indexes after the load inside the run's transaction, says so in the
+// report, and the file's schema (tables, indexes, triggers) is unchanged.
+func TestDeferredIndexes_SQLiteKeepsSchema(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	src := e.srcDBConn()
+	mustExec(t, src, manyIndexesDDL)
+	fillItems(t, src, 3000, "new")
+	replica := filepath.Join(e.dir, "replica.db")
+	db, err := sql.Open("sqlite", replica)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mustExec(t, db,
+		`CREATE TABLE "items" (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL, city TEXT, notes TEXT, code TEXT, score INTEGER NOT NULL)`,
+		`CREATE INDEX name_city ON items (name, city COLLATE NOCASE)`,
+		`CREATE UNIQUE INDEX u_code ON items (code)`,
+		`CREATE INDEX high_scores ON items (score DESC) WHERE score > 900`,
+		`CREATE INDEX lower_email ON items (lower(email))`,
+		`CREATE TABLE audit (n INTEGER)`,
+		`CREATE TRIGGER items_ins AFTER INSERT ON items BEGIN INSERT INTO audit VALUES (new.id); END`,
+		`INSERT INTO items VALUES (1, 'old@example.com', 'Old', NULL, NULL, NULL, 1)`)
+	schema := func() string {
+		rows, err := db.Query(`SELECT type, name, tbl_name, COALESCE(sql, '') FROM sqlite_master WHERE tbl_name NOT LIKE 'dbsync%' ORDER BY type, name`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var typ, name, tbl, def string
+			if err := rows.Scan(&typ, &name, &tbl, &def); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%s %s on %s: %s\n", typ, name, tbl, def)
+		}
+		return b.String()
+	}
+	before := schema()
+	rep := e.mustSync(dbsync.RunOptions{Target: "sqlite"})
+	if rep.StagePlan != dbsync.PlanDeferredIndexes {
+		t.Errorf("stage plan %q, want %q", rep.StagePlan, dbsync.PlanDeferredIndexes)
+	}
+	if after := schema(); after != before {
+		t.Errorf("schema changed by the sync:\n%s\nwant:\n%s", after, before)
+	}
+	var n int64
+	var ok string
+	if err := db.QueryRow(`SELECT COUNT(*) FROM items`).Scan(&n); err != nil || n != 3000 {
+		t.Errorf("replica has %d rows (%v), want 3000", n, err)
+	}
+	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
+		t.Errorf("integrity_check: %q %v", ok, err)
 	}
 }

@@ -275,7 +275,7 @@ func (t *sqliteTarget) copyDefinition(ctx context.Context, tx *sql.Conn, stage s
 	if err != nil {
 		return fmt.Errorf("read definition of %s: %w", quoteSQLite(t.table), err)
 	}
-	if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(stage)+" "+body); err != nil {
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(stage)+body); err != nil {
 		return fmt.Errorf("create staging table %s like %s: %w", stage, t.table, err)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT "sql" FROM sqlite_master WHERE "tbl_name"=? AND "type" IN ('index','trigger') AND "sql" IS NOT NULL ORDER BY "type"`, t.table)
