@@ -111,7 +111,7 @@ type AzureMySQLConfig struct {
 	Table string
 	Auth  string
 	// LoadStreams is how many connections load the staging table at once
-	// (LOAD DATA LOCAL; 0 or 1: one).
+	// (LOAD DATA LOCAL).
 	LoadStreams int
 }
 
@@ -149,6 +149,9 @@ func DefaultConfig() *Config {
 				ConnectTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute,
 			},
 			Auth: AuthPassword,
+			// Two LOAD DATA streams were 1.2–2× faster than one on the
+			// project's 2-core bench (README "Loading speed").
+			LoadStreams: 2,
 		},
 		origins: map[string]string{},
 	}
