@@ -55,6 +55,7 @@ var historyColumns = []historyColumn{
 	{"swap_wait_ms", historyInt, func(r *Report) any { return &r.SwapWaitMS }},
 	{"unencrypted", historyWord, func(r *Report) any { return &r.Unencrypted }},
 	{"snapshot", historyWord, func(r *Report) any { return &r.Snapshot }},
+	{"stage_plan", historyWord, func(r *Report) any { return &r.StagePlan }},
 }
 
 // A history row is one table of one run: its key is (run_id, table), and
@@ -70,7 +71,7 @@ func historyRows(r *Report) []Report {
 	for i, t := range r.Tables {
 		row := *r
 		row.Tables = nil
-		row.Table, row.Rows, row.LoadMethod, row.RowsPerSec = t.Table, t.Rows, t.LoadMethod, t.RowsPerSec
+		row.Table, row.Rows, row.LoadMethod, row.RowsPerSec, row.StagePlan = t.Table, t.Rows, t.LoadMethod, t.RowsPerSec, t.StagePlan
 		rows[i] = row
 	}
 	return rows
@@ -81,7 +82,7 @@ func joinHistoryRows(rows []Report) Report {
 	r := rows[0]
 	r.Tables = nil
 	for _, row := range rows {
-		r.Tables = append(r.Tables, TableReport{Table: row.Table, Rows: row.Rows, LoadMethod: row.LoadMethod, RowsPerSec: row.RowsPerSec})
+		r.Tables = append(r.Tables, TableReport{Table: row.Table, Rows: row.Rows, LoadMethod: row.LoadMethod, RowsPerSec: row.RowsPerSec, StagePlan: row.StagePlan})
 	}
 	if len(rows) > 1 {
 		r.Table = ""

@@ -67,6 +67,11 @@ type mysqlStaged struct {
 	// have when it becomes the target table.
 	made    bool
 	comment string
+	// deferred: the staging table is loaded without its secondary indexes
+	// (deferred_indexes.go); nil when they are in place. loaded: a load
+	// ran, so the plan is known.
+	deferred *deferredIndexes
+	loaded   bool
 }
 
 // newMySQLTarget describes the MySQL target of c; connect reaches it.
@@ -460,7 +465,7 @@ func (t *mysqlTarget) stage(ctx context.Context, table string, src rowReader, po
 	if err := t.dropOwned(ctx, table, stage, st.made); err != nil {
 		return 0, "", err
 	}
-	st.made = false
+	st.made, st.deferred, st.loaded = false, nil, true
 	if err := t.checkNotReferenced(ctx, table); err != nil {
 		return 0, "", err
 	}
@@ -506,6 +511,9 @@ func (t *mysqlTarget) stage(ctx context.Context, table string, src rowReader, po
 		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(stage)+" COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
 			return 0, "", fmt.Errorf("mark staging table %s as dbsync's: %w", stage, err)
 		}
+		if st.deferred, err = t.deferIndexes(ctx, table, stage); err != nil {
+			return 0, "", err
+		}
 	}
 	stageCols, err := t.columns(ctx, stage)
 	if err != nil {
@@ -534,8 +542,9 @@ func (t *mysqlTarget) stage(ctx context.Context, table string, src rowReader, po
 	}
 	if on := localInfile.String == "1" || strings.EqualFold(localInfile.String, "ON"); on {
 		// The reader's name must be unique while tables load at once.
-		n, err := loadDataLocal(ctx, conn, plan, src, fmt.Sprintf("%s-%d", t.runID, t.loads.Add(1)))
+		n, err := t.loadData(ctx, conn, plan, src)
 		if !errors.Is(err, errLocalInfileRefused) {
+			n, err = st.deferred.build(ctx, t, n, err)
 			return n, LoadData, err
 		}
 		// The server said ON but refused (a proxy, or a per-user limit):
@@ -543,6 +552,7 @@ func (t *mysqlTarget) stage(ctx context.Context, table string, src rowReader, po
 		t.log.Warn("target refused LOAD DATA LOCAL; loading with INSERT", LogTable, table, "error", err.Error())
 	}
 	n, err := insertRows(ctx, conn, plan, src)
+	n, err = st.deferred.build(ctx, t, n, err)
 	return n, LoadInsert, err
 }
 

@@ -65,6 +65,10 @@ type Report struct {
 	// Tables is one entry per table of the run, in the run's order. The
 	// top-level Rows is their total; Table is set only when there is one.
 	Tables []TableReport `json:"tables"`
+	// StagePlan is how the staging tables were loaded: "indexed" (with
+	// their secondary indexes) or "deferred_indexes" (built after the
+	// load); comma-separated when the tables differ (see Tables).
+	StagePlan string `json:"stage_plan"`
 }
 
 // TableReport is one table of a run.
@@ -72,6 +76,8 @@ type TableReport struct {
 	Table      string `json:"table"`
 	Rows       int64  `json:"rows"`
 	LoadMethod string `json:"load_method"`
+	// StagePlan is how its staging table was loaded (Report.StagePlan).
+	StagePlan string `json:"stage_plan"`
 	// RowsPerSec is over the time the table's rows took to read and
 	// stage; with one table, over the run, as the run's.
 	RowsPerSec float64 `json:"rows_per_sec"`
@@ -127,14 +133,18 @@ func (r *Report) sumTables() {
 		return
 	}
 	r.Rows = 0
-	var methods []string
+	var methods, plans []string
 	for _, t := range r.Tables {
 		r.Rows += t.Rows
 		if t.LoadMethod != "" && !slices.Contains(methods, t.LoadMethod) {
 			methods = append(methods, t.LoadMethod)
 		}
+		if t.StagePlan != "" && !slices.Contains(plans, t.StagePlan) {
+			plans = append(plans, t.StagePlan)
+		}
 	}
 	r.LoadMethod = strings.Join(methods, ",")
+	r.StagePlan = strings.Join(plans, ",")
 	r.RowsPerSec = perSecond(r.Rows, r.DurationMS)
 	if len(r.Tables) == 1 {
 		r.Tables[0].RowsPerSec = r.RowsPerSec

@@ -331,7 +331,7 @@ func copyDefinition(ctx context.Context, tx *sql.Conn, table, stage string) ([]s
 	if err != nil {
 		return nil, fmt.Errorf("read definition of %s: %w", quoteSQLite(table), err)
 	}
-	if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(stage)+" "+body); err != nil {
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(stage)+body); err != nil {
 		return nil, fmt.Errorf("create staging table %s like %s: %w", stage, table, err)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT "sql" FROM sqlite_master WHERE "tbl_name"=? AND "type" IN ('index','trigger') AND "sql" IS NOT NULL ORDER BY "type"`, table)
