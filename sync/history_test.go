@@ -52,7 +52,7 @@ func fullReport(t *testing.T, cfg *dbsync.Config, runID string) dbsync.Report {
 	}
 	rep.RunID, rep.Status, rep.Target, rep.Table = runID, dbsync.StatusFailed, cfg.Target, cfg.TargetTable()
 	// A one-table run: its one table's figures are the run's.
-	rep.Tables = []dbsync.TableReport{{Table: rep.Table, Rows: rep.Rows, LoadMethod: rep.LoadMethod, RowsPerSec: rep.RowsPerSec}}
+	rep.Tables = []dbsync.TableReport{{Table: rep.Table, Rows: rep.Rows, LoadMethod: rep.LoadMethod, RowsPerSec: rep.RowsPerSec, StagePlan: rep.StagePlan}}
 	return rep
 }
 
