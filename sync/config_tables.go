@@ -29,7 +29,6 @@ const (
 	ModeMerge   = "merge"   // compare by key, apply only the differences in one transaction
 )
 
-
 // maxParallel bounds [sync] parallel: each staged table holds a source and a
 // target connection.
 const maxParallel = 16
