@@ -33,15 +33,15 @@ const timeLayout = time.RFC3339Nano
 // returned over HTTP and stored in the history table. It never holds a
 // secret: errors are built from messages that carry none.
 type Report struct {
-	RunID          string    `json:"run_id"`
-	Trigger        string    `json:"trigger"`
-	Status         string    `json:"status"`
-	Source         string    `json:"source"`
-	FallbackReason string    `json:"fallback_reason"`
-	Target         Target    `json:"target"`
-	Table          string    `json:"table"`
-	Rows           int64     `json:"rows"`
-	LoadMethod     string    `json:"load_method"`
+	RunID          string `json:"run_id"`
+	Trigger        string `json:"trigger"`
+	Status         string `json:"status"`
+	Source         string `json:"source"`
+	FallbackReason string `json:"fallback_reason"`
+	Target         Target `json:"target"`
+	Table          string `json:"table"`
+	Rows           int64  `json:"rows"`
+	LoadMethod     string `json:"load_method"`
 	// Mode is how the tables were written: "replace" or "merge", or the
 	// tables' modes joined with commas when they differ. A merge table
 	// that was replaced instead (first run, merge_max_changes, recreate)
@@ -52,15 +52,15 @@ type Report struct {
 	ModeReason string `json:"mode_reason"`
 	// Inserted, Updated, Deleted and Unchanged are the merge tables'
 	// totals (a replaced table counts none of them).
-	Inserted  int64 `json:"inserted"`
-	Updated   int64 `json:"updated"`
-	Deleted   int64 `json:"deleted"`
-	Unchanged int64 `json:"unchanged"`
-	StartedAt      time.Time `json:"started_at"`
-	FinishedAt     time.Time `json:"finished_at"`
-	DurationMS     int64     `json:"duration_ms"`
-	RowsPerSec     float64   `json:"rows_per_sec"`
-	Error          string    `json:"error"`
+	Inserted   int64     `json:"inserted"`
+	Updated    int64     `json:"updated"`
+	Deleted    int64     `json:"deleted"`
+	Unchanged  int64     `json:"unchanged"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	DurationMS int64     `json:"duration_ms"`
+	RowsPerSec float64   `json:"rows_per_sec"`
+	Error      string    `json:"error"`
 	// Retries counts transient errors (connection refused or lost, too
 	// many connections, lock waits) that were retried.
 	Retries int `json:"retries"`
