@@ -226,6 +226,13 @@ func (t *sqliteTarget) merge(ctx context.Context, src rowReader, opts mergeOptio
 	}
 	res.Rows = d.src.n
 	if reason, err := checkThresholds(table, d.dst.n, d.inserts, d.updates, d.deletes, opts); err != nil || reason != "" {
+		if err == nil && d.changes() > 0 {
+			// The run replaces the table in this same transaction: the
+			// delta goes, what other tables staged stays.
+			if _, err := tx.ExecContext(ctx, "DROP TABLE "+quoteSQLite(delta)); err != nil {
+				return res, fmt.Errorf("drop merge delta table %s: %w", delta, explainSQLiteError(err))
+			}
+		}
 		return mergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
 	}
 	res.Inserted, res.Deleted, res.LoadMethod = d.inserts, d.deletes, LoadSQLite
