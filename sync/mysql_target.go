@@ -52,9 +52,9 @@ type mysqlTarget struct {
 	// parallel is how many tables may be staged at once.
 	parallel int
 	mu       sync.Mutex
-	staged   []*mysqlStaged // the tables stage was called for
+	staged   []*mysqlStaged  // the tables stage was called for
 	merges   []*pendingMerge // merged tables waiting for the swap's transaction
-	loads    atomic.Int64   // LOAD DATA statements started
+	loads    atomic.Int64    // LOAD DATA statements started
 	// swapTryWait and swapTries bound the swap's wait for readers.
 	swapTryWait time.Duration
 	swapTries   int
