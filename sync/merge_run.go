@@ -10,7 +10,7 @@ import (
 // run's counter cannot, so a dry run only counts the source's rows).
 type merger interface {
 	sink
-	tableColumns(ctx context.Context, table string) ([]targetColumn, error)
+	tableExists(ctx context.Context, table string) (bool, error)
 	mergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error)
 	// merge compares src with the table and loads the differences. The
 	// MySQL target applies them at swap, in one transaction with every
@@ -46,11 +46,11 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 		n, method, err := m.stage(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange)
 		return TableReport{Table: t.Target, Rows: n, LoadMethod: method, Mode: ModeReplace, ModeReason: reason}, err
 	}
-	cols, err := m.tableColumns(ctx, t.Target)
+	exists, err := m.tableExists(ctx, t.Target)
 	if err != nil {
-		return tr, fmt.Errorf("read columns of target table %s: %w", t.Target, err)
+		return tr, fmt.Errorf("inspect target table %s: %w", t.Target, err)
 	}
-	if len(cols) == 0 {
+	if !exists {
 		return replace(fmt.Sprintf("target table %s does not exist yet: the first run of a merge table is a replace", t.Target))
 	}
 	setting := cfg.mergeSetting(t)
