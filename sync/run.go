@@ -424,7 +424,7 @@ func (r *Runner) readTables(ctx context.Context, cfg *Config, tables []TableConf
 		tlog.Info("reading "+rep.Source, "columns", len(rows.Columns()))
 		n, method, err := dst.stage(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange)
 		r.mu.Lock()
-		*rep.table(t.Target) = TableReport{Table: t.Target, Rows: n, LoadMethod: method, Mode: ModeReplace, RowsPerSec: perSecond(n, time.Since(start).Milliseconds())}
+		*rep.table(t.Target) = TableReport{Table: t.Target, Rows: n, LoadMethod: method, Mode: t.Mode, RowsPerSec: perSecond(n, time.Since(start).Milliseconds())}
 		r.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("table %s: %w", t.Target, err)
