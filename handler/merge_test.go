@@ -396,3 +396,51 @@ func TestCLI_MergeKilledAtRandom(t *testing.T) {
 		})
 	}
 }
+
+// TestCLI_MergeOneTransaction: the merged tables of a run are applied in
+// one transaction. The second table's DELETE is refused by a foreign key
+// (RESTRICT), so the run fails and the first table, whose differences were
+// fine, is unchanged too; with the child row gone the next run applies
+// both.
+func TestCLI_MergeOneTransaction(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.extra = "[source]\nquery =\n[fallback]\nquery =\n[azure_mysql]\ntable =\n[sqlite]\ntable =\n[sync]\nmode = merge\n"
+	for _, table := range []string{"m1", "m2"} {
+		ddl := "CREATE TABLE " + table + " (id INT NOT NULL PRIMARY KEY, name VARCHAR(50) NOT NULL, note TEXT NULL)"
+		a.exec(ddl, "INSERT INTO "+table+" SELECT seq, 'a', NULL FROM seq_1_to_100")
+		if _, err := a.dst.Exec(ddl); err != nil {
+			t.Fatal(err)
+		}
+		a.extra += fmt.Sprintf("[table.%s]\nquery = SELECT * FROM %s\n", table, table)
+	}
+	a.writeConfig()
+	syncJSON(t, a, "azure", 0) // empty targets: replaced
+	if _, err := a.dst.Exec("CREATE TABLE child (id INT PRIMARY KEY, m2_id INT NOT NULL, FOREIGN KEY (m2_id) REFERENCES m2 (id))"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.dst.Exec("INSERT INTO child VALUES (1, 7)"); err != nil {
+		t.Fatal(err)
+	}
+	before := dump(t, a.dst, "m1")
+	a.exec("UPDATE m1 SET name = 'b' WHERE id <= 5", "DELETE FROM m2 WHERE id = 7")
+	rep, r := syncJSON(t, a, "azure", exitFailed)
+	if !strings.Contains(rep.Error, "foreign key") {
+		t.Errorf("error %q, want the foreign key named\n%s", rep.Error, r.stderr)
+	}
+	if dump(t, a.dst, "m1") != before {
+		t.Fatalf("m1 changed although the run's merge transaction failed on m2")
+	}
+	if _, err := a.dst.Exec("DELETE FROM child"); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = syncJSON(t, a, "azure", 0)
+	if rep.counts("m1") != "merge 100 +0 ~5 -0 =95" || rep.counts("m2") != "merge 99 +0 ~0 -1 =99" {
+		t.Errorf("after the child row went: m1 %q, m2 %q", rep.counts("m1"), rep.counts("m2"))
+	}
+	for _, table := range []string{"m1", "m2"} {
+		if dump(t, a.dst, table) != dump(t, a.src, table) {
+			t.Errorf("%s differs from the source", table)
+		}
+	}
+}
