@@ -81,6 +81,13 @@ func main() {
 	pandas := flag.Bool("pandas", true, "include the pandas baseline when Debian's python3-pandas is installed")
 	only := flag.String("only", "", "run only the methods whose name contains this (the ingest limit always runs)")
 	flag.Parse()
+	if *mergeRows > 0 { // merge mode, bench/merge.go
+		if err := runMerge(*mergeRows, *handler); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*rows, *repeat, *rssRows, *handler, *pandas, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

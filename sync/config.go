@@ -92,11 +92,11 @@ type SyncConfig struct {
 	// tables are read in one snapshot of the primary; above 1 each table is
 	// its own snapshot.
 	Parallel int
-	// Mode is every table's default mode: ModeReplace or ModeMerge (merge
-	// is refused by Validate until it is built, issue #12).
+	// Mode is every table's default mode: ModeReplace or ModeMerge.
 	Mode string
-	// MergeMaxChanges and MaxDelete are fractions (0 to 1) for merge mode,
-	// which is not built yet; they are parsed and range-checked only.
+	// MergeMaxChanges and MaxDelete are fractions (0 to 1) of a merge
+	// table's target rows: above the first a merge replaces instead, above
+	// the second it fails (merge.go checkThresholds).
 	MergeMaxChanges float64
 	MaxDelete       float64
 }
@@ -855,8 +855,10 @@ func (c *Config) Validate() error {
 	if key := c.Target.tableKey(); !c.multi && c.Target.sameTable(c.TargetTable(), c.Sync.HistoryTable) {
 		return bad(key, c.TargetTable(), fmt.Sprintf("is the run history table ([sync] history_table = %q): each run would replace the history with data; choose another table or history_table", c.Sync.HistoryTable))
 	}
-	if c.Sync.Mode == ModeMerge {
-		return bad("sync.mode", c.Sync.Mode, mergeNotBuilt)
+	if !c.multi && c.Sync.Mode == ModeMerge {
+		if err := c.checkMergeName(c.Target.tableKey(), c.TargetTable(), c.Origin(c.Target.tableKey())); err != nil {
+			return err
+		}
 	}
 	return c.validateTables()
 }
@@ -941,6 +943,22 @@ func (c *Config) checkTableNameFrom(key, name, origin string) error {
 		if n := fileNameBytes(name + stageSuffix); n+len(".ibd") > maxFileNameBytes {
 			return bad(fmt.Sprintf("is too long for the server's file names: MySQL keeps the staging table %q in a file named after it, with each character other than a-z, A-Z, 0-9 and _ written as up to 5 bytes, and a file name holds at most %d bytes; use a shorter name (at most %d such characters)",
 				name+stageSuffix, maxFileNameBytes, (maxFileNameBytes-len(".ibd")-len(stageSuffix))/5))
+		}
+	}
+	return nil
+}
+
+// checkMergeName checks that a merge table's delta table name fits too:
+// deltaSuffix is longer than the staging suffix checkTableName counts.
+func (c *Config) checkMergeName(key, name, origin string) error {
+	if n := utf8.RuneCountInString(name); n+len(deltaSuffix) > maxIdentifierChars {
+		return &ConfigError{Key: key, Value: name, Origin: origin, Reason: fmt.Sprintf("is too long for mode = merge: %d characters, at most %d, so that the merge's delta table %q fits MySQL's %d-character limit",
+			n, maxIdentifierChars-len(deltaSuffix), name+deltaSuffix, maxIdentifierChars)}
+	}
+	if c.Target == TargetAzure {
+		if n := fileNameBytes(name + deltaSuffix); n+len(".ibd") > maxFileNameBytes {
+			return &ConfigError{Key: key, Value: name, Origin: origin, Reason: fmt.Sprintf("is too long for the server's file names in mode = merge: the delta table %q needs a file name of %d bytes, more than %d; use a shorter name",
+				name+deltaSuffix, n+len(".ibd"), maxFileNameBytes)}
 		}
 	}
 	return nil

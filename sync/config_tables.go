@@ -17,8 +17,8 @@ type TableConfig struct {
 	FallbackQuery  string   // on the SQLite fallback (already defaulted to Query when unset)
 	Target         string   // the target table name (default Name)
 	Group          string   // "" = the default group
-	Mode           string   // "replace" (merge is issue #12: Validate refuses merge for now with a clear message that it is not built yet)
-	Key            []string // merge key columns (#12), may be empty
+	Mode           string   // ModeReplace or ModeMerge (resolved: the table's override or [sync] mode)
+	Key            []string // merge key columns (key = col1,col2), may be empty: the target table's key
 	MinRows        int      // resolved: the table's override or [sync] min_rows
 	OnSchemaChange string   // resolved: the table's override or [sync] on_schema_change
 }
@@ -26,11 +26,8 @@ type TableConfig struct {
 // Table modes, for [sync] mode and [table.<name>] mode.
 const (
 	ModeReplace = "replace" // stage, verify, swap
-	ModeMerge   = "merge"   // apply only the differences (issue #12, not built yet)
+	ModeMerge   = "merge"   // compare by key, apply only the differences in one transaction
 )
-
-// mergeNotBuilt is Validate's answer to mode = merge.
-const mergeNotBuilt = "merge mode is not built yet (issue #12): use mode = replace, the default"
 
 // maxParallel bounds [sync] parallel: each staged table holds a source and a
 // target connection.
@@ -377,7 +374,7 @@ func (c *Config) TableKey(t TableConfig, key string) string {
 }
 
 // validateTables checks a job of [table.*] sections: every table has a
-// query, a target the target can hold, and its own; merge is not built yet.
+// query, a target the target can hold, and its own; a merge table's delta table name fits.
 func (c *Config) validateTables() error {
 	if !c.multi {
 		return nil
@@ -415,7 +412,9 @@ func (c *Config) validateTables() error {
 			}
 		}
 		if t.Mode == ModeMerge {
-			return bad(c.TableKey(t, "mode"), t.Mode, mergeNotBuilt)
+			if err := c.checkMergeName(targetKey, t.Target, origin); err != nil {
+				return err
+			}
 		}
 		if len(t.Key) > 0 && t.Mode != ModeMerge {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s is used only by mode = merge; %s replaces the whole table, so the key is ignored", tableKeyName(t.Name, "key"), section))

@@ -56,11 +56,18 @@ var historyColumns = []historyColumn{
 	{"unencrypted", historyWord, func(r *Report) any { return &r.Unencrypted }},
 	{"snapshot", historyWord, func(r *Report) any { return &r.Snapshot }},
 	{"stage_plan", historyWord, func(r *Report) any { return &r.StagePlan }},
+	{"mode", historyWord, func(r *Report) any { return &r.Mode }},
+	{"mode_reason", historyText, func(r *Report) any { return &r.ModeReason }},
+	{"inserted", historyInt, func(r *Report) any { return &r.Inserted }},
+	{"updated", historyInt, func(r *Report) any { return &r.Updated }},
+	{"deleted", historyInt, func(r *Report) any { return &r.Deleted }},
+	{"unchanged", historyInt, func(r *Report) any { return &r.Unchanged }},
 }
 
 // A history row is one table of one run: its key is (run_id, table), and
-// the columns table, rows, load_method and rows_per_sec are that table's
-// entry of Report.Tables. A report is read back by joining its rows.
+// the columns table, rows, load_method, rows_per_sec, mode, mode_reason,
+// inserted, updated, deleted and unchanged are that table's entry of
+// Report.Tables. A report is read back by joining its rows.
 
 // historyRows are the rows that record r: one per table.
 func historyRows(r *Report) []Report {
@@ -72,6 +79,8 @@ func historyRows(r *Report) []Report {
 		row := *r
 		row.Tables = nil
 		row.Table, row.Rows, row.LoadMethod, row.RowsPerSec, row.StagePlan = t.Table, t.Rows, t.LoadMethod, t.RowsPerSec, t.StagePlan
+		row.Mode, row.ModeReason = t.Mode, t.ModeReason
+		row.Inserted, row.Updated, row.Deleted, row.Unchanged = t.Inserted, t.Updated, t.Deleted, t.Unchanged
 		rows[i] = row
 	}
 	return rows
@@ -82,7 +91,8 @@ func joinHistoryRows(rows []Report) Report {
 	r := rows[0]
 	r.Tables = nil
 	for _, row := range rows {
-		r.Tables = append(r.Tables, TableReport{Table: row.Table, Rows: row.Rows, LoadMethod: row.LoadMethod, RowsPerSec: row.RowsPerSec, StagePlan: row.StagePlan})
+		r.Tables = append(r.Tables, TableReport{Table: row.Table, Rows: row.Rows, LoadMethod: row.LoadMethod, RowsPerSec: row.RowsPerSec,
+			Mode: row.Mode, ModeReason: row.ModeReason, Inserted: row.Inserted, Updated: row.Updated, Deleted: row.Deleted, Unchanged: row.Unchanged, StagePlan: row.StagePlan})
 	}
 	if len(rows) > 1 {
 		r.Table = ""

@@ -283,8 +283,8 @@ func rowsEqual(a, b [][]byte) bool {
 // first: a replace would delete the same rows.
 func checkThresholds(table string, targetRows, inserts, updates, deletes int64, o mergeOptions) (replace string, err error) {
 	if targetRows > 0 && float64(deletes) > o.MaxDelete*float64(targetRows) {
-		return "", fmt.Errorf("%w: the source lacks %d of the %d rows of target table %s (%.1f %%), more than max_delete = %g allows in %s; the table was left unchanged (if the source is right, raise max_delete for this run)",
-			ErrTooManyDeletes, deletes, targetRows, quoteMySQL(table), 100*float64(deletes)/float64(targetRows), o.MaxDelete, o.Setting)
+		return "", fmt.Errorf("%w: the source lacks %d of the %d rows of target table %s (%.1f %%), more than [sync] max_delete = %g allows; the table was left unchanged (if the source is right, raise [sync] max_delete for this run)",
+			ErrTooManyDeletes, deletes, targetRows, quoteMySQL(table), 100*float64(deletes)/float64(targetRows), o.MaxDelete)
 	}
 	changes := inserts + updates + deletes
 	if changes == 0 {

@@ -62,7 +62,24 @@ func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (
 		return MergeResult{}, err
 	}
 	defer src.Close()
-	return t.merge(ctx, src, opts)
+	res, err := t.merge(ctx, src, opts)
+	if err != nil || res.Replaced {
+		return res, err
+	}
+	// A run applies the differences at its commit step.
+	tx, err := t.applyMerges(ctx)
+	if err != nil {
+		t.discardMerges(ctx)
+		return res, err
+	}
+	if err := t.commitMerges(ctx, tx); err != nil {
+		return res, err
+	}
+	if n, ok := t.appliedUpdates()[opts.Table]; ok {
+		res.Unchanged += res.Updated - n
+		res.Updated = n
+	}
+	return res, nil
 }
 
 func openMergeSource(ctx context.Context, cfg *Config, key []keyColumn, fallback bool) (rowReader, error) {

@@ -251,11 +251,13 @@ func (t *mysqlTarget) merge(ctx context.Context, src rowReader, opts mergeOption
 		if err := t.createDelta(ctx, delta, cols); err != nil {
 			return res, err
 		}
+		kept := false
 		defer func() {
-			if _, derr := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(delta)); derr != nil {
-				t.log.Warn("could not drop the merge's delta table; the next merge drops it", "table", delta, "error", derr.Error())
+			if !kept {
+				t.dropDelta(ctx, delta)
 			}
 		}()
+		defer func() { kept = err == nil && !res.Replaced }()
 		loaded, method, err := t.loadDelta(ctx, delta, cols, d)
 		res.LoadMethod = method
 		if cerr := d.compareError(table); cerr != nil {
@@ -273,16 +275,99 @@ func (t *mysqlTarget) merge(ctx context.Context, src rowReader, opts mergeOption
 	if reason, err := checkThresholds(table, targetRows, d.inserts, d.updates, d.deletes, opts); err != nil || reason != "" {
 		return mergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
 	}
-	res.Inserted, res.Deleted = d.inserts, d.deletes
+	// The differences are applied at the run's commit step (applyMerges),
+	// in one transaction with every other merged table. Until then Updated
+	// counts the rows the compare found different; the UPDATE may find
+	// fewer whose stored values differ, and applyMerges corrects it.
+	res.Inserted, res.Deleted, res.Updated, res.Unchanged = d.inserts, d.deletes, d.updates, d.unchanged
 	if found {
-		updated, err := t.applyDelta(ctx, table, delta, cols, opts.Key, keyPos, d)
-		if err != nil {
-			return res, err
-		}
-		res.Updated = updated
+		t.mu.Lock()
+		t.merges = append(t.merges, &pendingMerge{table: table, delta: delta, cols: cols, key: opts.Key, keyPos: keyPos,
+			inserts: d.inserts, updates: d.updates, deletes: d.deletes})
+		t.mu.Unlock()
 	}
-	res.Unchanged = d.unchanged + d.updates - res.Updated
 	return res, nil
+}
+
+// pendingMerge is a merged table whose differences wait in its delta table
+// for the run's commit step.
+type pendingMerge struct {
+	table, delta              string
+	cols                      []mergeColumn
+	key                       []keyColumn
+	keyPos                    []int
+	inserts, updates, deletes int64
+	updated                   int64 // what the UPDATE changed, once applied
+	applied                   bool
+}
+
+func (t *mysqlTarget) dropDelta(ctx context.Context, delta string) {
+	if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(delta)); err != nil {
+		t.log.Warn("could not drop the merge's delta table; the next run drops it", "table", delta, "error", err.Error())
+	}
+}
+
+// applyMerges applies every pending merge in one transaction, which it
+// returns uncommitted (nil when there is none): the swap commits it right
+// after its RENAME of the replaced tables, so that an error before then
+// leaves every table as it was. Caller holds t.mu.
+func (t *mysqlTarget) applyMerges(ctx context.Context) (*sql.Tx, error) {
+	if len(t.merges) == 0 {
+		return nil, nil
+	}
+	tx, err := t.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("merge: begin transaction: %w", err)
+	}
+	for _, m := range t.merges {
+		d := &deltaReader{inserts: m.inserts, updates: m.updates, deletes: m.deletes}
+		if m.updated, err = t.applyDelta(ctx, tx, m.table, m.delta, m.cols, m.key, m.keyPos, d); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return tx, nil
+}
+
+// commitMerges commits what applyMerges did and drops the delta tables.
+// Caller holds t.mu.
+func (t *mysqlTarget) commitMerges(ctx context.Context, tx *sql.Tx) error {
+	if tx == nil {
+		return nil
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("merge: commit: %w", err)
+	}
+	for _, m := range t.merges {
+		m.applied = true
+		t.dropDelta(ctx, m.delta)
+	}
+	return nil
+}
+
+// discardMerges drops the delta tables of merges not applied. Caller
+// holds t.mu.
+func (t *mysqlTarget) discardMerges(ctx context.Context) {
+	for _, m := range t.merges {
+		if !m.applied {
+			t.dropDelta(ctx, m.delta)
+		}
+	}
+	t.merges = nil
+}
+
+// appliedUpdates is, per merged table, how many rows the UPDATE changed:
+// the run's report replaces the compare's count with it.
+func (t *mysqlTarget) appliedUpdates() map[string]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[string]int64{}
+	for _, m := range t.merges {
+		if m.applied {
+			out[m.table] = m.updated
+		}
+	}
+	return out
 }
 
 // compareError is the compare's own failure, or the target read's, as an
@@ -520,10 +605,11 @@ func (t *mysqlTarget) loadDelta(ctx context.Context, delta string, cols []mergeC
 	return n, LoadInsert, err
 }
 
-// applyDelta applies the delta table to the target in one transaction and
-// returns how many rows the UPDATE changed. Any warning, or a count that
-// differs from the compare's, rolls everything back.
-func (t *mysqlTarget) applyDelta(ctx context.Context, table, delta string, cols []mergeColumn, key []keyColumn, keyPos []int, d *deltaReader) (int64, error) {
+// applyDelta applies the delta table to the target in tx, the transaction
+// of every merged table of the run, and returns how many rows the UPDATE
+// changed. Any warning, or a count that differs from the compare's, fails
+// it, and the caller rolls everything back.
+func (t *mysqlTarget) applyDelta(ctx context.Context, tx *sql.Tx, table, delta string, cols []mergeColumn, key []keyColumn, keyPos []int, d *deltaReader) (int64, error) {
 	tq, dq := quoteMySQL(table), quoteMySQL(delta)
 	isKey := map[int]bool{}
 	var on []string
@@ -553,11 +639,6 @@ func (t *mysqlTarget) applyDelta(ctx context.Context, table, delta string, cols 
 	}
 	join := " JOIN " + dq + " AS d ON " + strings.Join(on, " AND ")
 
-	tx, err := t.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("merge %s: begin transaction: %w", tq, err)
-	}
-	defer tx.Rollback()
 	exec := func(what, q string, want int64) (int64, error) {
 		r, err := tx.ExecContext(ctx, q)
 		if err != nil {
@@ -584,6 +665,7 @@ func (t *mysqlTarget) applyDelta(ctx context.Context, table, delta string, cols 
 		}
 	}
 	var updated int64
+	var err error
 	if d.updates > 0 && len(set) > 0 {
 		if updated, err = exec("update rows", "UPDATE "+tq+" AS t"+join+" SET "+strings.Join(set, ", ")+
 			" WHERE d.`dbsync_op` = 'U' AND NOT ("+strings.Join(same, " AND ")+")", -1); err != nil {
@@ -595,9 +677,6 @@ func (t *mysqlTarget) applyDelta(ctx context.Context, table, delta string, cols 
 			" FROM "+dq+" WHERE `dbsync_op` = 'I' ORDER BY `dbsync_seq`", d.inserts); err != nil {
 			return 0, err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("merge %s: commit: %w", tq, err)
 	}
 	return updated, nil
 }

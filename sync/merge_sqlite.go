@@ -17,7 +17,7 @@ func (t *sqliteTarget) mergeKey(ctx context.Context, table string, configured []
 	if setting == "" {
 		setting = "[sync]"
 	}
-	rows, err := t.db.QueryContext(ctx, `SELECT "name", "type", "notnull", "pk" FROM pragma_table_xinfo(?) WHERE "hidden" = 0`, table)
+	rows, err := t.reader().QueryContext(ctx, `SELECT "name", "type", "notnull", "pk" FROM pragma_table_xinfo(?) WHERE "hidden" = 0`, table)
 	if err != nil {
 		return nil, fmt.Errorf("read columns of %s: %w", quoteSQLite(table), err)
 	}
@@ -88,10 +88,32 @@ func (t *sqliteTarget) mergeKey(ctx context.Context, table string, configured []
 	return key, nil
 }
 
+// reader is the run's transaction when one is open (the handle holds one
+// connection, which the transaction keeps), else the database.
+func (t *sqliteTarget) reader() interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+} {
+	if t.conn != nil {
+		return t.conn
+	}
+	return t.db
+}
+
+// tableExists reports whether the target table exists, as the run's
+// transaction sees it.
+func (t *sqliteTarget) tableExists(ctx context.Context, table string) (bool, error) {
+	rows, err := t.reader().QueryContext(ctx, `SELECT 1 FROM sqlite_master WHERE "type" = 'table' AND "name" = ? COLLATE NOCASE`, table)
+	if err != nil {
+		return false, fmt.Errorf("inspect %s: %w", t.path, explainSQLiteError(err))
+	}
+	defer rows.Close()
+	return rows.Next(), rows.Err()
+}
+
 // uniqueKey returns the columns of the first UNIQUE, non-partial index of
 // table whose columns are all NOT NULL, or nil.
 func (t *sqliteTarget) uniqueKey(ctx context.Context, table string, notNull func(string) bool) ([]string, error) {
-	rows, err := t.db.QueryContext(ctx, `SELECT "name" FROM pragma_index_list(?) WHERE "unique" = 1 AND "partial" = 0 ORDER BY "name"`, table)
+	rows, err := t.reader().QueryContext(ctx, `SELECT "name" FROM pragma_index_list(?) WHERE "unique" = 1 AND "partial" = 0 ORDER BY "name"`, table)
 	if err != nil {
 		return nil, fmt.Errorf("read indexes of %s: %w", quoteSQLite(table), err)
 	}
@@ -106,7 +128,7 @@ func (t *sqliteTarget) uniqueKey(ctx context.Context, table string, notNull func
 	}
 	rows.Close()
 	for _, ix := range names {
-		cr, err := t.db.QueryContext(ctx, `SELECT "name" FROM pragma_index_info(?) ORDER BY "seqno"`, ix)
+		cr, err := t.reader().QueryContext(ctx, `SELECT "name" FROM pragma_index_info(?) ORDER BY "seqno"`, ix)
 		if err != nil {
 			return nil, err
 		}
@@ -226,6 +248,13 @@ func (t *sqliteTarget) merge(ctx context.Context, src rowReader, opts mergeOptio
 	}
 	res.Rows = d.src.n
 	if reason, err := checkThresholds(table, d.dst.n, d.inserts, d.updates, d.deletes, opts); err != nil || reason != "" {
+		if err == nil && d.changes() > 0 {
+			// The run replaces the table in this same transaction: the
+			// delta goes, what other tables staged stays.
+			if _, err := tx.ExecContext(ctx, "DROP TABLE "+quoteSQLite(delta)); err != nil {
+				return res, fmt.Errorf("drop merge delta table %s: %w", delta, explainSQLiteError(err))
+			}
+		}
 		return mergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
 	}
 	res.Inserted, res.Deleted, res.LoadMethod = d.inserts, d.deletes, LoadSQLite

@@ -52,8 +52,9 @@ type mysqlTarget struct {
 	// parallel is how many tables may be staged at once.
 	parallel int
 	mu       sync.Mutex
-	staged   []*mysqlStaged // the tables stage was called for
-	loads    atomic.Int64   // LOAD DATA statements started
+	staged   []*mysqlStaged  // the tables stage was called for
+	merges   []*pendingMerge // merged tables waiting for the swap's transaction
+	loads    atomic.Int64    // LOAD DATA statements started
 	// swapTryWait and swapTries bound the swap's wait for readers.
 	swapTryWait time.Duration
 	swapTries   int
@@ -369,7 +370,7 @@ func (t *mysqlTarget) repair(ctx context.Context, table string, killed bool) err
 			return fmt.Errorf("restore %s from %s: %w", table, old, err)
 		}
 	}
-	for _, leftover := range []string{stage, old} {
+	for _, leftover := range []string{stage, old, table + deltaSuffix} {
 		if err := t.dropOwned(ctx, table, leftover, killed); err != nil {
 			return err
 		}
@@ -560,6 +561,7 @@ func (t *mysqlTarget) stage(ctx context.Context, table string, src rowReader, po
 func (t *mysqlTarget) discard(ctx context.Context) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.discardMerges(ctx)
 	for _, st := range t.staged {
 		if !st.made {
 			continue
@@ -584,6 +586,16 @@ func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 	defer t.mu.Unlock()
 	staged := slices.Clone(t.staged)
 	slices.SortFunc(staged, func(a, b *mysqlStaged) int { return strings.Compare(a.table, b.table) })
+	merged, err := t.applyMerges(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if merged != nil {
+		defer merged.Rollback()
+	}
+	if len(staged) == 0 {
+		return 0, t.commitMerges(ctx, merged)
+	}
 	var pairs, names []string
 	var replaced []*mysqlStaged
 	for _, st := range staged {
@@ -643,6 +655,9 @@ func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 	waited := time.Since(start)
 	for _, st := range staged {
 		st.made = false // it is the target table now
+	}
+	if err := t.commitMerges(ctx, merged); err != nil {
+		return waited, fmt.Errorf("%w (the replaced tables %s were swapped in already)", err, what)
 	}
 	// The new rows are in place whatever happens next; the run's deadline
 	// must not cut the cleanup short between two statements.

@@ -33,20 +33,34 @@ const timeLayout = time.RFC3339Nano
 // returned over HTTP and stored in the history table. It never holds a
 // secret: errors are built from messages that carry none.
 type Report struct {
-	RunID          string    `json:"run_id"`
-	Trigger        string    `json:"trigger"`
-	Status         string    `json:"status"`
-	Source         string    `json:"source"`
-	FallbackReason string    `json:"fallback_reason"`
-	Target         Target    `json:"target"`
-	Table          string    `json:"table"`
-	Rows           int64     `json:"rows"`
-	LoadMethod     string    `json:"load_method"`
-	StartedAt      time.Time `json:"started_at"`
-	FinishedAt     time.Time `json:"finished_at"`
-	DurationMS     int64     `json:"duration_ms"`
-	RowsPerSec     float64   `json:"rows_per_sec"`
-	Error          string    `json:"error"`
+	RunID          string `json:"run_id"`
+	Trigger        string `json:"trigger"`
+	Status         string `json:"status"`
+	Source         string `json:"source"`
+	FallbackReason string `json:"fallback_reason"`
+	Target         Target `json:"target"`
+	Table          string `json:"table"`
+	Rows           int64  `json:"rows"`
+	LoadMethod     string `json:"load_method"`
+	// Mode is how the tables were written: "replace" or "merge", or the
+	// tables' modes joined with commas when they differ. A merge table
+	// that was replaced instead (first run, merge_max_changes, recreate)
+	// counts as "replace"; ModeReason says why.
+	Mode string `json:"mode"`
+	// ModeReason says why a merge table was replaced instead; with several
+	// tables, "table: reason" joined with "; ". Empty when none was.
+	ModeReason string `json:"mode_reason"`
+	// Inserted, Updated, Deleted and Unchanged are the merge tables'
+	// totals (a replaced table counts none of them).
+	Inserted   int64     `json:"inserted"`
+	Updated    int64     `json:"updated"`
+	Deleted    int64     `json:"deleted"`
+	Unchanged  int64     `json:"unchanged"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	DurationMS int64     `json:"duration_ms"`
+	RowsPerSec float64   `json:"rows_per_sec"`
+	Error      string    `json:"error"`
 	// Retries counts transient errors (connection refused or lost, too
 	// many connections, lock waits) that were retried.
 	Retries int `json:"retries"`
@@ -73,11 +87,22 @@ type Report struct {
 
 // TableReport is one table of a run.
 type TableReport struct {
-	Table      string `json:"table"`
+	Table string `json:"table"`
+	// Rows is the table's row count after the run (the source's rows).
 	Rows       int64  `json:"rows"`
 	LoadMethod string `json:"load_method"`
 	// StagePlan is how its staging table was loaded (Report.StagePlan).
 	StagePlan string `json:"stage_plan"`
+	// Mode is what the run did to the table: ModeReplace or ModeMerge.
+	// ModeReason says why a table configured as merge was replaced.
+	Mode       string `json:"mode"`
+	ModeReason string `json:"mode_reason,omitempty"`
+	// Inserted, Updated, Deleted and Unchanged are a merge's row counts;
+	// all zero for a replace.
+	Inserted  int64 `json:"inserted"`
+	Updated   int64 `json:"updated"`
+	Deleted   int64 `json:"deleted"`
+	Unchanged int64 `json:"unchanged"`
 	// RowsPerSec is over the time the table's rows took to read and
 	// stage; with one table, over the run, as the run's.
 	RowsPerSec float64 `json:"rows_per_sec"`
@@ -132,19 +157,34 @@ func (r *Report) sumTables() {
 		r.RowsPerSec = perSecond(r.Rows, r.DurationMS)
 		return
 	}
-	r.Rows = 0
-	var methods, plans []string
+	r.Rows, r.Inserted, r.Updated, r.Deleted, r.Unchanged = 0, 0, 0, 0, 0
+	var methods, modes, reasons, plans []string
 	for _, t := range r.Tables {
 		r.Rows += t.Rows
+		r.Inserted += t.Inserted
+		r.Updated += t.Updated
+		r.Deleted += t.Deleted
+		r.Unchanged += t.Unchanged
 		if t.LoadMethod != "" && !slices.Contains(methods, t.LoadMethod) {
 			methods = append(methods, t.LoadMethod)
 		}
 		if t.StagePlan != "" && !slices.Contains(plans, t.StagePlan) {
 			plans = append(plans, t.StagePlan)
 		}
+		if t.Mode != "" && !slices.Contains(modes, t.Mode) {
+			modes = append(modes, t.Mode)
+		}
+		if t.ModeReason != "" {
+			reasons = append(reasons, t.Table+": "+t.ModeReason)
+		}
 	}
 	r.LoadMethod = strings.Join(methods, ",")
 	r.StagePlan = strings.Join(plans, ",")
+	r.Mode = strings.Join(modes, ",")
+	r.ModeReason = strings.Join(reasons, "; ")
+	if len(r.Tables) == 1 {
+		r.ModeReason = r.Tables[0].ModeReason
+	}
 	r.RowsPerSec = perSecond(r.Rows, r.DurationMS)
 	if len(r.Tables) == 1 {
 		r.Tables[0].RowsPerSec = r.RowsPerSec

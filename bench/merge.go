@@ -1,0 +1,262 @@
+package main
+
+import (
+	"database/sql"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dbsync/dbsync/internal/mariadbtest"
+)
+
+// The merge-mode measurement (issue #12): go run ./bench -merge-rows 1000000
+// (after make build). It replaces the usual table with merge mode against a
+// replace of the same data and pt-table-sync --execute (Debian's
+// percona-toolkit), with the binlog on, at 0, 1 and 10 % of the rows
+// changed (a third each updated, deleted and inserted), and prints wall
+// time, rows written, binlog bytes and peak RSS. Every copy is verified
+// against the source by checksum before its figures count.
+var mergeRows = flag.Int("merge-rows", 0, "measure merge mode instead, at this many rows (e.g. 1000000)")
+
+type mergeFigure struct {
+	name    string
+	wall    time.Duration
+	written int64 // Handler_write + Handler_update + Handler_delete on the target
+	binlog  int64 // binlog bytes written
+	rss     int64
+}
+
+func runMerge(rows int, handler string) error {
+	handler, err := filepath.Abs(handler)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(handler); err != nil {
+		return fmt.Errorf("%s: build it first (make build)", handler)
+	}
+	ptSync, ptErr := exec.LookPath("pt-table-sync")
+	if ptErr != nil {
+		logf("pt-table-sync not found (apt-get install percona-toolkit): measured without it")
+	}
+	dir, err := os.MkdirTemp("", "dbsync-bench-merge-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	big := []string{"--innodb-buffer-pool-size=2G", "--innodb-log-file-size=1G", "--innodb-io-capacity=4000", "--innodb-io-capacity-max=8000"}
+	logf("starting MariaDB servers (target with --log-bin, ROW format)")
+	src, err := mariadbtest.Start(mariadbtest.Options{ExtraArgs: big})
+	if err != nil {
+		return err
+	}
+	defer src.Stop()
+	dst, err := mariadbtest.Start(mariadbtest.Options{TLS: true, LocalInfile: true,
+		ExtraArgs: append(big, "--log-bin="+filepath.Join(dir, "binlog"), "--binlog-format=ROW", "--server-id=1")})
+	if err != nil {
+		return err
+	}
+	defer dst.Stop()
+	for _, q := range []string{"CREATE DATABASE bench", "USE bench", tableDDL} {
+		if _, err := src.Root().Exec(q); err != nil {
+			return err
+		}
+	}
+	logf("generating %d rows", rows)
+	if err := generate(src, rows); err != nil {
+		return err
+	}
+	srcDB := socketDB(src, "bench")
+	for _, q := range []string{"CREATE TABLE items_base LIKE items", "INSERT INTO items_base SELECT * FROM items"} {
+		if _, err := srcDB.Exec(q); err != nil {
+			return err
+		}
+	}
+	for _, db := range []string{"sync", "pt", "ptbase"} {
+		if _, err := dst.Root().Exec("CREATE DATABASE " + db); err != nil {
+			return err
+		}
+		if _, err := socketDB(dst, db).Exec(tableDDL); err != nil {
+			return err
+		}
+	}
+	config := func(mode string) string {
+		p := filepath.Join(dir, "config-"+mode+".ini")
+		text := fmt.Sprintf(`[sync]
+default_target = azure
+timeout = 1h
+min_rows = 0
+[source]
+host = 127.0.0.1
+port = %d
+database = bench
+user = %s
+password = %s
+ssl_mode = disabled
+read_timeout = 10m
+[azure_mysql]
+host = localhost
+port = %d
+database = sync
+user = %s
+password = %s
+ssl_ca = %s
+read_timeout = 10m
+write_timeout = 10m
+[table.items]
+query = SELECT * FROM items
+mode = %s
+`, src.Port, src.User, src.Password, dst.Port, dst.User, dst.Password, dst.CA, mode)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			panic(err)
+		}
+		return p
+	}
+	cfgReplace, cfgMerge := config("replace"), config("merge")
+	dstRoot := dst.Root()
+	counters := func() (written, binlog int64) {
+		rs, err := dstRoot.Query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Handler_write', 'Handler_update', 'Handler_delete')")
+		if err == nil {
+			for rs.Next() {
+				var name string
+				var v int64
+				_ = rs.Scan(&name, &v)
+				written += v
+			}
+			rs.Close()
+		}
+		rs, err = dstRoot.Query("SHOW BINARY LOGS")
+		if err == nil {
+			for rs.Next() {
+				cols, _ := rs.Columns()
+				var name string
+				var size int64
+				dest := []any{&name, &size}
+				for len(dest) < len(cols) {
+					dest = append(dest, new(sql.RawBytes))
+				}
+				_ = rs.Scan(dest...)
+				binlog += size
+			}
+			rs.Close()
+		}
+		return written, binlog
+	}
+	measure := func(name string, db string, run func() (time.Duration, int64, error)) (mergeFigure, error) {
+		quiesce(src, dst)
+		w0, b0 := counters()
+		d, rss, err := run()
+		if err != nil {
+			return mergeFigure{}, fmt.Errorf("%s: %w", name, err)
+		}
+		w1, b1 := counters()
+		wantRows, wantSum, err := checksumMySQL(srcDB, "items")
+		if err != nil {
+			return mergeFigure{}, err
+		}
+		n, sum, err := checksumMySQL(socketDB(dst, db), "items")
+		if err == nil && n == wantRows && sum != wantSum && strings.HasPrefix(name, "pt-table-sync") {
+			// pt-table-sync writes DOUBLE values as Perl prints them (15
+			// significant digits): say so if every other column matches.
+			const noScore = "(SELECT id, name, email, amount, active, created_at, birthday, notes, attrs, avatar FROM items) AS x"
+			_, a, err1 := checksumMySQL(srcDB, noScore)
+			_, b, err2 := checksumMySQL(socketDB(dst, db), noScore)
+			if err1 == nil && err2 == nil && a == b {
+				name += " (copy exact except DOUBLE `score`)"
+				sum = wantSum
+			}
+		}
+		if err != nil || n != wantRows || sum != wantSum {
+			return mergeFigure{}, fmt.Errorf("%s: copy differs from the source: %d rows (want %d), checksum match %v, %v", name, n, wantRows, sum == wantSum, err)
+		}
+		f := mergeFigure{name: name, wall: d, written: w1 - w0, binlog: b1 - b0, rss: rss}
+		logf("%-40s %7.2fs  written %9d  binlog %11d  RSS %s", name, d.Seconds(), f.written, f.binlog, mib(rss))
+		return f, nil
+	}
+	sync := func(cfg string) func() (time.Duration, int64, error) {
+		return func() (time.Duration, int64, error) {
+			return timeCmd(exec.Command(handler, "sync", "--config", cfg))
+		}
+	}
+	exec1 := func(db *sql.DB, qs ...string) error {
+		for _, q := range qs {
+			if _, err := db.Exec(q); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		return nil
+	}
+	// The base state: source, sync.items and ptbase.items all hold the
+	// generated rows.
+	if _, err := measure("replace (first copy)", "sync", sync(cfgReplace)); err != nil {
+		return err
+	}
+	if err := exec1(socketDB(dst, "ptbase"), "INSERT INTO items SELECT * FROM sync.items"); err != nil {
+		return err
+	}
+	var figures []mergeFigure
+	for _, pct := range []int{0, 1, 10} {
+		logf("--- %d %% changed", pct)
+		if err := exec1(srcDB, "DROP TABLE items", "CREATE TABLE items LIKE items_base", "INSERT INTO items SELECT * FROM items_base"); err != nil {
+			return err
+		}
+		if _, err := measure(fmt.Sprintf("replace back to the base (%d %%)", pct), "sync", sync(cfgReplace)); err != nil {
+			return err
+		}
+		if pct > 0 {
+			// A third of pct each: updated, deleted, inserted.
+			mod := 300 / pct
+			if err := exec1(srcDB,
+				fmt.Sprintf("UPDATE items SET name = CONCAT(name, ' *'), amount = amount + 1 WHERE id %% %d = 1", mod),
+				fmt.Sprintf("DELETE FROM items WHERE id %% %d = 2", mod),
+				fmt.Sprintf("INSERT INTO items SELECT id + %d, name, email, amount, score, active, created_at, birthday, notes, attrs, avatar FROM items_base WHERE id %% %d = 3", rows, mod),
+			); err != nil {
+				return err
+			}
+		}
+		f, err := measure(fmt.Sprintf("dbsync merge, %d %% changed", pct), "sync", sync(cfgMerge))
+		if err != nil {
+			return err
+		}
+		figures = append(figures, f)
+		if f, err = measure(fmt.Sprintf("dbsync replace, %d %% changed", pct), "sync", sync(cfgReplace)); err != nil {
+			return err
+		}
+		figures = append(figures, f)
+		if ptErr == nil {
+			if err := exec1(socketDB(dst, "pt"), "DROP TABLE items", "CREATE TABLE items LIKE ptbase.items", "INSERT INTO items SELECT * FROM ptbase.items"); err != nil {
+				return err
+			}
+			f, err := measure(fmt.Sprintf("pt-table-sync --execute, %d %% changed", pct), "pt", func() (time.Duration, int64, error) {
+				cmd := exec.Command(ptSync, "--execute", "--no-check-slave", "--charset", "utf8mb4",
+					fmt.Sprintf("S=%s,u=root,D=bench,t=items", src.Socket), fmt.Sprintf("S=%s,u=root,D=pt,t=items", dst.Socket))
+				d, rss, err := timeCmd(cmd)
+				if err != nil && cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == 2 {
+					// 2: "at least one table differed" (and, with
+					// --execute, was synced).
+					err = nil
+					if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+						rss = ru.Maxrss * 1024
+					}
+				}
+				return d, rss, err
+			})
+			if err != nil {
+				return err
+			}
+			figures = append(figures, f)
+		}
+	}
+	fmt.Printf("\n%d rows × 11 columns (PK + 1 secondary index); target MariaDB with binlog ROW; every copy verified by checksum\n", rows)
+	fmt.Printf("command: make build && go run ./bench -merge-rows %d\n\n", rows)
+	fmt.Println("| run | wall | rows written | binlog bytes | peak RSS |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, f := range figures {
+		fmt.Printf("| %s | %.2f s | %d | %d | %s |\n", f.name, f.wall.Seconds(), f.written, f.binlog, mib(f.rss))
+	}
+	return nil
+}
