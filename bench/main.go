@@ -79,6 +79,7 @@ func main() {
 	rssRows := flag.Int("rss-rows", 0, "also measure dbsync's peak RSS at this many rows (e.g. 5000000)")
 	handler := flag.String("handler", "bin/handler", "the built binary (make build)")
 	pandas := flag.Bool("pandas", true, "include the pandas baseline when Debian's python3-pandas is installed")
+	tables := flag.Bool("tables", false, "run only the many-table case: the rows split into 4 tables, parallel = 1 against parallel = 4")
 	only := flag.String("only", "", "run only the methods whose name contains this (the ingest limit always runs)")
 	flag.Parse()
 	if *mergeRows > 0 { // merge mode, bench/merge.go
@@ -88,13 +89,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*rows, *repeat, *rssRows, *handler, *pandas, *only); err != nil {
+	if err := run(*rows, *repeat, *rssRows, *handler, *pandas, *only, *tables); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rows, repeat, rssRows int, handler string, withPandas bool, only string) error {
+func run(rows, repeat, rssRows int, handler string, withPandas bool, only string, tables bool) error {
 	handler, err := filepath.Abs(handler)
 	if err != nil {
 		return err
@@ -140,6 +141,9 @@ func run(rows, repeat, rssRows int, handler string, withPandas bool, only string
 	wantRows, wantSum, err := checksumMySQL(srcDB, "items")
 	if err != nil {
 		return err
+	}
+	if tables {
+		return benchTables(src, dst, handler, dir, rows, repeat)
 	}
 	tsv := filepath.Join(dir, "items.tsv")
 	if _, err := srcDB.Exec("SELECT * INTO OUTFILE " + quote(tsv) + " FROM items"); err != nil {

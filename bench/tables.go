@@ -1,0 +1,128 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dbsync/dbsync/internal/mariadbtest"
+)
+
+// benchTables is the many-table case (README "Several tables per job"):
+// the generated rows split into four tables t1…t4, synced as one job
+// with [sync] parallel = 1 (all four read in one snapshot, one after
+// another) and parallel = 4 (each table on its own connections at once,
+// each its own snapshot). Every copy is verified by checksum.
+func benchTables(src, dst *mariadbtest.Server, handler, dir string, rows, repeat int) error {
+	const n = 4
+	srcDB := socketDB(src, "bench")
+	part := rows / n
+	type sum struct {
+		rows int64
+		sum  uint64
+	}
+	want := make([]sum, n)
+	for k := 1; k <= n; k++ {
+		t := fmt.Sprintf("t%d", k)
+		for _, q := range []string{
+			"CREATE TABLE " + t + " LIKE items",
+			fmt.Sprintf("INSERT INTO %s SELECT * FROM items WHERE id > %d AND id <= %d", t, (k-1)*part, k*part),
+		} {
+			if _, err := srcDB.Exec(q); err != nil {
+				return err
+			}
+		}
+		r, s, err := checksumMySQL(srcDB, t)
+		if err != nil {
+			return err
+		}
+		want[k-1] = sum{r, s}
+	}
+	var methods []*method
+	for _, parallel := range []int{1, n} {
+		db := fmt.Sprintf("tables%d", parallel)
+		if _, err := dst.Root().Exec("CREATE DATABASE " + db); err != nil {
+			return err
+		}
+		var sections strings.Builder
+		for k := 1; k <= n; k++ {
+			fmt.Fprintf(&sections, "[table.t%d]\nquery = SELECT * FROM t%d\n", k, k)
+		}
+		cfg := filepath.Join(dir, "config-"+db+".ini")
+		text := fmt.Sprintf(`[sync]
+default_target = azure
+timeout = 1h
+parallel = %d
+[source]
+host = 127.0.0.1
+port = %d
+database = bench
+user = %s
+password = %s
+ssl_mode = disabled
+read_timeout = 10m
+[azure_mysql]
+host = localhost
+port = %d
+database = %s
+user = %s
+password = %s
+ssl_ca = %s
+read_timeout = 10m
+write_timeout = 10m
+%s`, parallel, src.Port, src.User, src.Password, dst.Port, db, dst.User, dst.Password, dst.CA, sections.String())
+		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+			return err
+		}
+		// A first, untimed run creates the tables, so that every timed
+		// round replaces tables that hold a previous run's rows.
+		if out, err := exec.Command(handler, "sync", "--config", cfg).CombinedOutput(); err != nil {
+			return fmt.Errorf("first sync of %s: %v\n%s", db, err, tail(string(out)))
+		}
+		methods = append(methods, &method{
+			name: fmt.Sprintf("dbsync sync, %d tables × %d rows, parallel = %d", n, part, parallel),
+			run:  func() (time.Duration, int64, error) { return timeCmd(exec.Command(handler, "sync", "--config", cfg)) },
+			check: func() (int64, uint64, error) {
+				var total int64
+				d := socketDB(dst, db)
+				for k := 1; k <= n; k++ {
+					r, s, err := checksumMySQL(d, fmt.Sprintf("t%d", k))
+					if err != nil {
+						return 0, 0, err
+					}
+					if r != want[k-1].rows || s != want[k-1].sum {
+						return 0, 0, fmt.Errorf("%s.t%d: %d rows, checksum %d; the source has %d rows, checksum %d", db, k, r, s, want[k-1].rows, want[k-1].sum)
+					}
+					total += r
+				}
+				return total, 0, nil
+			},
+		})
+	}
+	for round := 1; round <= repeat; round++ {
+		for _, m := range methods {
+			quiesce(src, dst)
+			d, rss, err := m.run()
+			if err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			if _, _, err := m.check(); err != nil {
+				return fmt.Errorf("%s: copy differs: %w", m.name, err)
+			}
+			m.times = append(m.times, d)
+			m.rss = max(m.rss, rss)
+			logf("round %d: %s: %.2f s, peak RSS %s (verified)", round, m.name, d.Seconds(), mib(m.rss))
+		}
+	}
+	fmt.Printf("\nSeveral tables per job: %d rows in %d tables, medians of %d rounds, every copy verified by checksum\n\n", n*part, n, repeat)
+	fmt.Println("| method | median | rows/s | peak RSS |")
+	fmt.Println("|---|---:|---:|---:|")
+	for _, m := range methods {
+		med := median(m.times)
+		fmt.Printf("| %s | %.2f s | %s | %s |\n", m.name, med.Seconds(), thousands(float64(n*part)/med.Seconds()), mib(m.rss))
+	}
+	return nil
+}
