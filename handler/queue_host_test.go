@@ -323,3 +323,55 @@ func TestHost_PoisonMessages(t *testing.T) {
 		t.Errorf("a refused message created the SQLite target")
 	}
 }
+
+// TestHost_TimerGroups (#13 fan-out): a job split into three groups makes
+// the timer queue three messages, one per group, and a delivery runs its
+// group's tables only — each group is its own snapshot and swap, so the
+// groups run in parallel on as many instances as the platform gives.
+func TestHost_TimerGroups(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.seed(a.src, 7)
+	text := strings.NewReplacer("query = SELECT * FROM items\n", "", "table = items\n", "").Replace(a.configText())
+	for _, g := range []string{"g1", "g2", "g3"} {
+		text += fmt.Sprintf("\n[table.items_%s]\nquery = SELECT * FROM items\ngroup = %s\n", g, g)
+	}
+	a.writeRaw(text)
+	h := startHandler(t, a)
+	code, raw := h.invokeRaw("SyncTimer", fixture(t, "timer.json"), "inv-groups")
+	msgs := queueFrom(t, code, raw)
+	if code != 200 || len(msgs) != 3 {
+		t.Fatalf("timer: host got %d and %d messages, want 3 (one per group): %s", code, len(msgs), raw)
+	}
+	var groups []string
+	var g2 queued
+	for _, m := range msgs {
+		qm, err := parseQueueMessage(m.text)
+		if err != nil {
+			t.Fatalf("message %s: %v", m.text, err)
+		}
+		groups = append(groups, qm.Group)
+		if qm.Group == "g2" {
+			g2 = m
+		}
+	}
+	if strings.Join(groups, ",") != "g1,g2,g3" {
+		t.Fatalf("groups of the timer's messages: %v, want g1,g2,g3", groups)
+	}
+	if code, ir := h.deliver(g2, 1, "inv-groups-g2"); code != 200 {
+		t.Fatalf("group g2's run: host got %d, Logs %q", code, ir.Logs)
+	}
+	if n := a.count(a.dst, "items_g2"); n != 7 {
+		t.Errorf("items_g2 has %d rows after its group ran, want 7", n)
+	}
+	exists := func(table string) bool {
+		var n int
+		if err := a.dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	if !exists("items_g2") || exists("items_g1") || exists("items_g3") {
+		t.Errorf("after group g2's run: items_g1 %v, items_g2 %v, items_g3 %v; want only items_g2", exists("items_g1"), exists("items_g2"), exists("items_g3"))
+	}
+}
