@@ -28,6 +28,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/dbsync/dbsync/internal/initest"
 	"github.com/dbsync/dbsync/internal/mariadbtest"
 )
 
@@ -200,7 +201,9 @@ write_timeout = 10m
 [sqlite]
 path = %s
 table = items
-%s`, src.Port, src.User, src.Password, target.Port, database, target.User, target.Password, target.CA, filepath.Join(dir, "replica.db"), extra)
+`, src.Port, src.User, src.Password, target.Port, database, target.User, target.Password, target.CA, filepath.Join(dir, "replica.db"))
+		// A section may appear once in config.ini: merge extra's keys in.
+		text = initest.Merge(text, extra)
 		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 			panic(err)
 		}
