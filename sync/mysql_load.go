@@ -157,35 +157,14 @@ func loadDataStatement(p loadPlan, readerName string) string {
 // fed batch by batch while rows are still arriving from the source: memory
 // stays at two batches, whatever the row count.
 func loadDataLocal(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader, runID string) (int64, error) {
-	// Batches of about 256 KiB: past that size the server's reads gain nothing.
-	const batchSize = 256 << 10
 	var sent int64
-	var scratch []byte
-	fill := func(buf []byte) ([]byte, int, error) {
-		buf = buf[:0]
-		added := 0
-		for src.Next() {
-			if err := p.checkRow(src.Values(), sent+1); err != nil {
-				return buf, added, err
-			}
-			buf, scratch = appendTSVRow(buf, scratch, src.Values(), p.columns)
-			added++
-			sent++
-			if len(buf) >= batchSize {
-				return buf, added, nil
-			}
-		}
-		if err := src.Err(); err != nil {
-			return buf, added, asSourceError(err)
-		}
-		return buf, added, io.EOF
-	}
+	fill := tsvFill(p, src, &sent)
 	// The pipeline takes no row from src until the server asks for the
 	// file: if the server refuses LOAD DATA LOCAL, the INSERT path can start
 	// on an untouched source.
-	pipe := newBatchPipeline(ctx, make([]byte, 0, batchSize+4096), make([]byte, 0, batchSize+4096), fill)
+	pipe := newBatchPipeline(ctx, make([]byte, 0, tsvBatchSize+4096), make([]byte, 0, tsvBatchSize+4096), fill)
 	readerName := "dbsync-" + runID
-	mysql.RegisterReaderHandler(readerName, func() io.Reader { return &batchReader{pipe: pipe, batchSize: batchSize} })
+	mysql.RegisterReaderHandler(readerName, func() io.Reader { return &batchReader{pipe: pipe, batchSize: tsvBatchSize} })
 	defer mysql.DeregisterReaderHandler(readerName)
 
 	res, execErr := conn.ExecContext(ctx, loadDataStatement(p, readerName))
@@ -210,6 +189,35 @@ func loadDataLocal(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReade
 		return loaded, fmt.Errorf("verify %s: the server stored %d rows but %d were sent (duplicate keys in the source?)", p.table, loaded, sent)
 	}
 	return loaded, nil
+}
+
+// tsvBatchSize: LOAD DATA batches of about 256 KiB; past that size the
+// server's reads gain nothing.
+const tsvBatchSize = 256 << 10
+
+// tsvFill is the pipeline's filler for LOAD DATA: src's rows as TSV,
+// checked (checkRow), in batches of about tsvBatchSize; *sent counts them.
+func tsvFill(p loadPlan, src rowReader, sent *int64) func([]byte) ([]byte, int, error) {
+	var scratch []byte
+	return func(buf []byte) ([]byte, int, error) {
+		buf = buf[:0]
+		added := 0
+		for src.Next() {
+			if err := p.checkRow(src.Values(), *sent+1); err != nil {
+				return buf, added, err
+			}
+			buf, scratch = appendTSVRow(buf, scratch, src.Values(), p.columns)
+			added++
+			*sent++
+			if len(buf) >= tsvBatchSize {
+				return buf, added, nil
+			}
+		}
+		if err := src.Err(); err != nil {
+			return buf, added, asSourceError(err)
+		}
+		return buf, added, io.EOF
+	}
 }
 
 // batchReader is the file LOAD DATA LOCAL reads: the pipeline's batches, one

@@ -79,7 +79,7 @@ func (r *streamReader) Read(b []byte) (int, error) {
 // When one stream fails, the source stops, the others end, and the load
 // fails with that stream's error; the run then drops the staging table.
 func loadDataStreams(ctx context.Context, db *sql.DB, first *sql.Conn, p loadPlan, src rowReader, runID string, n int) (int64, error) {
-	const batchSize = 256 << 10
+	const batchSize = tsvBatchSize
 	conns := []*sql.Conn{first}
 	defer func() {
 		for _, c := range conns[1:] {
@@ -95,26 +95,7 @@ func loadDataStreams(ctx context.Context, db *sql.DB, first *sql.Conn, p loadPla
 	}
 
 	var sent int64
-	var scratch []byte
-	fill := func(buf []byte) ([]byte, int, error) {
-		buf = buf[:0]
-		added := 0
-		for src.Next() {
-			if err := p.checkRow(src.Values(), sent+1); err != nil {
-				return buf, added, err
-			}
-			buf, scratch = appendTSVRow(buf, scratch, src.Values(), p.columns)
-			added++
-			sent++
-			if len(buf) >= batchSize {
-				return buf, added, nil
-			}
-		}
-		if err := src.Err(); err != nil {
-			return buf, added, asSourceError(err)
-		}
-		return buf, added, io.EOF
-	}
+	fill := tsvFill(p, src, &sent)
 	pipe := newBatchPipeline(ctx, make([]byte, 0, batchSize+4096), make([]byte, 0, batchSize+4096), fill)
 	// One batch per stream being read, one being filled.
 	pipe.free = make(chan []byte, n+1)
