@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 )
 
@@ -483,20 +482,18 @@ func (r *sqliteTableReader) Next() bool {
 	}
 	for i, v := range r.vals {
 		b := r.bufs[i][:0]
-		switch v := v.(type) {
-		case nil:
+		if v == nil {
 			r.cells[i] = nil
 			continue
-		case int64:
-			b = strconv.AppendInt(b, v, 10)
-		case float64:
-			b = strconv.AppendFloat(b, v, 'g', -1, 64)
-		case string:
-			b = append(b, v...)
-		case []byte:
-			b = append(b, v...)
-			r.vals[i] = append([]byte(nil), v...) // Scan into any already copies; keep it safe
-		default:
+		}
+		if raw, ok := v.([]byte); ok {
+			r.vals[i] = append([]byte(nil), raw...) // Scan into any already copies; keep it safe
+		}
+		var ok bool
+		if b, ok = appendSQLiteValue(b, v); !ok {
+			// The query hides declared types (unary +), so the driver
+			// parses no DATE/DATETIME into time.Time; anything else
+			// still compares by its printed form.
 			b = fmt.Append(b, v)
 		}
 		r.bufs[i] = b

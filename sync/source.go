@@ -457,20 +457,6 @@ func (s *sqliteSource) Next() bool {
 		case nil:
 			s.cells[i] = nil
 			continue
-		case int64:
-			b = strconv.AppendInt(b, v, 10)
-		case float64:
-			b = strconv.AppendFloat(b, v, 'g', -1, 64)
-		case string:
-			b = append(b, v...)
-		case []byte:
-			b = append(b, v...)
-		case bool:
-			if v {
-				b = append(b, '1')
-			} else {
-				b = append(b, '0')
-			}
 		case time.Time:
 			// The driver parses DATE/DATETIME/TIMESTAMP columns; print the
 			// wall clock back in MySQL's form.
@@ -483,13 +469,38 @@ func (s *sqliteSource) Next() bool {
 				b = v.AppendFormat(b, "2006-01-02 15:04:05.999999")
 			}
 		default:
-			s.err = fmt.Errorf("fallback column %s: unexpected value type %T", s.cols[i].Name, v)
-			return false
+			var ok bool
+			if b, ok = appendSQLiteValue(b, v); !ok {
+				s.err = fmt.Errorf("fallback column %s: unexpected value type %T", s.cols[i].Name, v)
+				return false
+			}
 		}
 		s.bufs[i] = b
 		s.cells[i] = b
 	}
 	return true
+}
+
+// appendSQLiteValue appends a value the SQLite driver scanned as the text
+// the targets take (MySQL's text form); false for a type it does not know.
+// The fallback source and the SQLite target's merge reader share it.
+func appendSQLiteValue(b []byte, v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case int64:
+		return strconv.AppendInt(b, v, 10), true
+	case float64:
+		return strconv.AppendFloat(b, v, 'g', -1, 64), true
+	case string:
+		return append(b, v...), true
+	case []byte:
+		return append(b, v...), true
+	case bool:
+		if v {
+			return append(b, '1'), true
+		}
+		return append(b, '0'), true
+	}
+	return b, false
 }
 
 func (s *sqliteSource) Values() [][]byte { return s.cells }
