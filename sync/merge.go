@@ -436,3 +436,13 @@ func (d *deltaReader) emit(op string, row [][]byte, key *keyReader) {
 
 // changes is the number of differences found so far.
 func (d *deltaReader) changes() int64 { return d.inserts + d.updates + d.deletes }
+
+// recreateInstead is a merge that hands its table back to a replace because
+// planStage decided to rebuild it (on_schema_change = recreate). The replace
+// that follows logs the rebuild.
+func recreateInstead(plan stagePlan) mergeResult {
+	if !plan.fromSource {
+		return mergeResult{}
+	}
+	return mergeResult{Replaced: true, Reason: "source columns differ from the target table's (" + strings.Join(plan.differences, "; ") + "); on_schema_change = recreate rebuilds it with a replace"}
+}

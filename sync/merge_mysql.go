@@ -204,13 +204,11 @@ func (t *mysqlTarget) merge(ctx context.Context, src rowReader, opts mergeOption
 		plain[i] = c.targetColumn
 	}
 	srcCols := src.Columns()
-	order, diffs := matchColumns(srcCols, plain)
-	if len(diffs) > 0 {
-		if opts.Policy == SchemaRecreate {
-			return mergeResult{Replaced: true, Reason: "source columns differ from the target table's (" + strings.Join(diffs, "; ") + "); on_schema_change = recreate rebuilds it with a replace"}, nil
-		}
-		return res, &schemaError{Table: table, Differences: diffs}
+	plan, err := planStage(table, srcCols, plain, opts.Policy, nil)
+	if err != nil || plan.fromSource {
+		return recreateInstead(plan), err
 	}
+	order := plan.order
 	cols := make([]mergeColumn, len(srcCols))
 	for i := range srcCols {
 		cols[i] = existing[order[i]]

@@ -180,13 +180,11 @@ func (t *sqliteTarget) merge(ctx context.Context, src rowReader, opts mergeOptio
 		return mergeResult{Replaced: true, Reason: fmt.Sprintf("target table %s does not exist yet: the first run of a table is a replace", table)}, nil
 	}
 	srcCols := src.Columns()
-	order, diffs := matchColumns(srcCols, dst)
-	if len(diffs) > 0 {
-		if opts.Policy == SchemaRecreate {
-			return mergeResult{Replaced: true, Reason: "source columns differ from the target table's (" + strings.Join(diffs, "; ") + "); on_schema_change = recreate rebuilds it with a replace"}, nil
-		}
-		return res, &schemaError{Table: table, Differences: diffs}
+	plan, err := planStage(table, srcCols, dst, opts.Policy, nil)
+	if err != nil || plan.fromSource {
+		return recreateInstead(plan), err
 	}
+	order := plan.order
 	cols := make([]targetColumn, len(srcCols))
 	for i := range srcCols {
 		cols[i] = dst[order[i]]
