@@ -570,8 +570,8 @@ func (t *mysqlTarget) createDelta(ctx context.Context, delta string, cols []merg
 	return nil
 }
 
-// loadDelta streams the compare's differences into the delta table through
-// LOAD DATA LOCAL, or multi-row INSERTs where the server refuses it.
+// loadDelta streams the compare's differences into the delta table the way
+// staging tables are loaded (load).
 func (t *mysqlTarget) loadDelta(ctx context.Context, delta string, cols []mergeColumn, d *deltaReader) (int64, string, error) {
 	plan := loadPlan{table: delta, target: strings.TrimSuffix(delta, deltaSuffix),
 		columns: []loadColumn{{name: "dbsync_op"}, {name: "dbsync_seq"}}}
@@ -583,24 +583,7 @@ func (t *mysqlTarget) loadDelta(ctx context.Context, delta string, cols []mergeC
 		}
 		plan.columns = append(plan.columns, col)
 	}
-	conn, err := t.db.Conn(ctx)
-	if err != nil {
-		return 0, "", fmt.Errorf("connect to target for loading: %w", err)
-	}
-	defer conn.Close()
-	var localInfile sql.NullString
-	if err := conn.QueryRowContext(ctx, "SELECT @@GLOBAL.local_infile").Scan(&localInfile); err != nil {
-		return 0, "", fmt.Errorf("read local_infile on target: %w", err)
-	}
-	if localInfile.String == "1" || strings.EqualFold(localInfile.String, "ON") {
-		n, err := loadDataLocal(ctx, conn, plan, d, t.runID+"-delta")
-		if !errors.Is(err, errLocalInfileRefused) {
-			return n, LoadData, err
-		}
-		t.log.Warn("target refused LOAD DATA LOCAL; loading the merge's differences with INSERT", "error", err.Error())
-	}
-	n, err := insertRows(ctx, conn, plan, d)
-	return n, LoadInsert, err
+	return t.load(ctx, plan, d)
 }
 
 // applyDelta applies the delta table to the target in tx, the transaction

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
-
-	"github.com/go-sql-driver/mysql"
 )
 
 // encoding says how one cell is written for the target column.
@@ -153,44 +151,6 @@ func loadDataStatement(p loadPlan, readerName string) string {
 	return q
 }
 
-// loadDataLocal streams src into the table through LOAD DATA LOCAL INFILE,
-// fed batch by batch while rows are still arriving from the source: memory
-// stays at two batches, whatever the row count.
-func loadDataLocal(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader, runID string) (int64, error) {
-	var sent int64
-	fill := tsvFill(p, src, &sent)
-	// The pipeline takes no row from src until the server asks for the
-	// file: if the server refuses LOAD DATA LOCAL, the INSERT path can start
-	// on an untouched source.
-	pipe := newBatchPipeline(ctx, make([]byte, 0, tsvBatchSize+4096), make([]byte, 0, tsvBatchSize+4096), fill)
-	readerName := "dbsync-" + runID
-	mysql.RegisterReaderHandler(readerName, func() io.Reader { return &batchReader{pipe: pipe, batchSize: tsvBatchSize} })
-	defer mysql.DeregisterReaderHandler(readerName)
-
-	res, execErr := conn.ExecContext(ctx, loadDataStatement(p, readerName))
-	if n := mysqlErrorNumber(execErr); (n == 1148 || n == 3948) && pipe.untouched() {
-		pipe.wait(nil)
-		return 0, fmt.Errorf("%w: %v", errLocalInfileRefused, execErr)
-	}
-	if execErr != nil {
-		execErr = fmt.Errorf("load rows into %s: %w", p.table, execErr)
-	}
-	if err := pipe.wait(execErr); err != nil {
-		return sent, err
-	}
-	if err := checkWarnings(ctx, conn, p.table); err != nil {
-		return sent, err
-	}
-	loaded, err := res.RowsAffected()
-	if err != nil {
-		return sent, err
-	}
-	if loaded != sent {
-		return loaded, fmt.Errorf("verify %s: the server stored %d rows but %d were sent (duplicate keys in the source?)", p.table, loaded, sent)
-	}
-	return loaded, nil
-}
-
 // tsvBatchSize: LOAD DATA batches of about 256 KiB; past that size the
 // server's reads gain nothing.
 const tsvBatchSize = 256 << 10
@@ -218,35 +178,6 @@ func tsvFill(p loadPlan, src rowReader, sent *int64) func([]byte) ([]byte, int, 
 		}
 		return buf, added, io.EOF
 	}
-}
-
-// batchReader is the file LOAD DATA LOCAL reads: the pipeline's batches, one
-// after another.
-type batchReader struct {
-	pipe      *batchPipeline[[]byte]
-	batchSize int
-	cur       []byte
-	off       int
-}
-
-func (r *batchReader) Read(b []byte) (int, error) {
-	for r.off == len(r.cur) {
-		if r.cur != nil {
-			if cap(r.cur) > 2*r.batchSize {
-				r.cur = make([]byte, 0, r.batchSize) // let a huge row's buffer go
-			}
-			r.pipe.release(r.cur)
-			r.cur = nil
-		}
-		next, ok := r.pipe.next()
-		if !ok {
-			return 0, io.EOF // wait says whether the source ended or failed
-		}
-		r.cur, r.off = next, 0
-	}
-	n := copy(b, r.cur[r.off:])
-	r.off += n
-	return n, nil
 }
 
 // checkWarnings fails the load on any warning: with LOAD DATA LOCAL the
@@ -400,12 +331,13 @@ func appendSQLValue(dst, scratch, cell []byte, mode encoding) ([]byte, []byte, e
 	return append(dst, '\''), scratch, nil
 }
 
-// insertRows loads src with multi-row INSERTs sized in bytes under the
-// server's max_allowed_packet. The pipeline encodes the next statement while
-// the connection executes the current one, so reading and writing overlap.
-func insertRows(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader) (int64, error) {
+// insertStreams loads src with multi-row INSERTs sized in bytes under the
+// server's max_allowed_packet, on every connection at once. One goroutine
+// encodes the next statements while the connections execute theirs, so
+// reading and writing overlap.
+func insertStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src rowReader) (int64, error) {
 	var maxPacket int64
-	if err := conn.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
+	if err := conns[0].QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
 		return 0, fmt.Errorf("read max_allowed_packet on target: %w", err)
 	}
 	// A statement must fit max_allowed_packet (less room for the packet
@@ -466,30 +398,27 @@ func insertRows(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader) 
 		}
 		return batch, added, io.EOF
 	}
-	pipe := newBatchPipeline(ctx, make([]byte, 0, limit), make([]byte, 0, limit), fill)
-
-	var stored int64
-	var execErr error
-	for batch, ok := pipe.next(); ok; batch, ok = pipe.next() {
-		// No copy of the batch: the driver writes the query into its own
-		// buffer during the call and keeps no reference to it, and batch is
-		// not touched until the call returns.
-		res, err := conn.ExecContext(ctx, unsafe.String(unsafe.SliceData(batch), len(batch)))
-		if err == nil {
-			err = checkWarnings(ctx, conn, p.table)
+	shared := newSharedPipe(ctx, len(conns), limit, fill)
+	stored, errs := runStreams(conns, shared, p.table, func(c *sql.Conn) (int64, error) {
+		var stored int64
+		for batch, ok := shared.next(); ok; batch, ok = shared.next() {
+			// No copy of the batch: the driver writes the query into its
+			// own buffer during the call and keeps no reference to it, and
+			// batch is not touched until the call returns.
+			res, err := c.ExecContext(ctx, unsafe.String(unsafe.SliceData(batch), len(batch)))
+			if err == nil {
+				err = checkWarnings(ctx, c, p.table)
+			}
+			if err != nil {
+				return stored, err
+			}
+			affected, _ := res.RowsAffected()
+			stored += affected
+			shared.release(batch, limit)
 		}
-		if err != nil {
-			execErr = fmt.Errorf("insert rows into %s: %w", p.table, err)
-			break
-		}
-		affected, _ := res.RowsAffected()
-		stored += affected
-		if cap(batch) > 2*limit {
-			batch = make([]byte, 0, limit) // let a huge row's buffer go
-		}
-		pipe.release(batch)
-	}
-	if err := pipe.wait(execErr); err != nil {
+		return stored, nil
+	})
+	if err := shared.pipe.wait(streamError(errs, "insert rows into", p.table)); err != nil {
 		return stored, err
 	}
 	if stored != sent {

@@ -90,9 +90,9 @@ func (t *mysqlTarget) connect(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("target %s: %w", c.Host, err)
 	}
-	// The run lock, and per table being staged a load and a metadata
-	// connection.
-	db.SetMaxOpenConns(2 + 2*max(1, t.parallel))
+	// The run lock and the merge transaction, and per table being staged
+	// its load streams, a metadata connection and a merge's reader.
+	db.SetMaxOpenConns(2 + max(1, t.parallel)*(max(1, c.LoadStreams)+2))
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return fmt.Errorf("connect to target %s:%d database %s: %w", c.Host, c.Port, c.Database, explainConnectError("azure_mysql", c.MySQLConfig, err))
@@ -532,29 +532,12 @@ func (t *mysqlTarget) stage(ctx context.Context, table string, src rowReader, po
 		plan.columns = append(plan.columns, col)
 	}
 
-	conn, err := t.db.Conn(ctx)
-	if err != nil {
-		return 0, "", fmt.Errorf("connect to target for loading: %w", err)
+	n, method, err := t.load(ctx, plan, src)
+	if method == "" {
+		return n, method, err
 	}
-	defer conn.Close()
-	var localInfile sql.NullString
-	if err := conn.QueryRowContext(ctx, "SELECT @@GLOBAL.local_infile").Scan(&localInfile); err != nil {
-		return 0, "", fmt.Errorf("read local_infile on target: %w", err)
-	}
-	if on := localInfile.String == "1" || strings.EqualFold(localInfile.String, "ON"); on {
-		// The reader's name must be unique while tables load at once.
-		n, err := t.loadData(ctx, conn, plan, src)
-		if !errors.Is(err, errLocalInfileRefused) {
-			n, err = st.deferred.build(ctx, t, n, err)
-			return n, LoadData, err
-		}
-		// The server said ON but refused (a proxy, or a per-user limit):
-		// nothing was read from src yet, so the INSERT path can take over.
-		t.log.Warn("target refused LOAD DATA LOCAL; loading with INSERT", LogTable, table, "error", err.Error())
-	}
-	n, err := insertRows(ctx, conn, plan, src)
 	n, err = st.deferred.build(ctx, t, n, err)
-	return n, LoadInsert, err
+	return n, method, err
 }
 
 // discard drops the staging tables this run made.

@@ -3,27 +3,59 @@ package sync
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 
 	"github.com/go-sql-driver/mysql"
 )
 
-// loadData loads the staging table with LOAD DATA LOCAL: on one connection,
-// or on [azure_mysql] load_streams connections at once.
-func (t *mysqlTarget) loadData(ctx context.Context, conn *sql.Conn, p loadPlan, src rowReader) (int64, error) {
-	// The readers' names must be unique while tables load at once.
-	name := fmt.Sprintf("%s-%d", t.runID, t.loads.Add(1))
-	if t.cfg.LoadStreams <= 1 {
-		return loadDataLocal(ctx, conn, p, src, name)
+// load writes src into plan.table: through LOAD DATA LOCAL where the target
+// allows it, else through multi-row INSERTs (MySQL 8's default,
+// local_infile = OFF); either way on [azure_mysql] load_streams connections
+// at once, all fed from the one reader of the source. It returns the rows
+// stored and the method used (LoadData or LoadInsert).
+func (t *mysqlTarget) load(ctx context.Context, plan loadPlan, src rowReader) (int64, string, error) {
+	n := max(1, t.cfg.LoadStreams)
+	conns := make([]*sql.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range n {
+		c, err := t.db.Conn(ctx)
+		if err != nil {
+			if n == 1 {
+				return 0, "", fmt.Errorf("connect to target for loading %s: %w", plan.target, err)
+			}
+			return 0, "", fmt.Errorf("open load stream %d of %d ([azure_mysql] load_streams = %d) to the target for %s: %w", i+1, n, n, plan.target, err)
+		}
+		conns = append(conns, c)
 	}
-	t.log.Info("loading with parallel streams", "streams", t.cfg.LoadStreams)
-	// The run lock's connection, and per table staged at once its
-	// connection, its streams and one for queries.
-	t.db.SetMaxOpenConns(2 + max(1, t.parallel)*(t.cfg.LoadStreams+2))
-	return loadDataStreams(ctx, t.db, conn, p, src, name, t.cfg.LoadStreams)
+	if n > 1 {
+		t.log.Info("loading with parallel streams", LogTable, plan.target, "streams", n)
+	}
+	var localInfile sql.NullString
+	if err := conns[0].QueryRowContext(ctx, "SELECT @@GLOBAL.local_infile").Scan(&localInfile); err != nil {
+		return 0, "", fmt.Errorf("read local_infile on target: %w", err)
+	}
+	if localInfile.String == "1" || strings.EqualFold(localInfile.String, "ON") {
+		// The readers' names must be unique while tables load at once.
+		name := fmt.Sprintf("dbsync-%s-%d", t.runID, t.loads.Add(1))
+		stored, err := loadDataStreams(ctx, conns, plan, src, name)
+		if !errors.Is(err, errLocalInfileRefused) {
+			return stored, LoadData, err
+		}
+		// The server said ON but refused (a proxy, or a per-user limit):
+		// nothing was read from src yet, so the INSERT path can take over.
+		t.log.Warn("target refused LOAD DATA LOCAL; loading with INSERT", LogTable, plan.target, "error", err.Error())
+	}
+	stored, err := insertStreams(ctx, conns, plan, src)
+	return stored, LoadInsert, err
 }
 
 // sharedPipe lets several streams take batches from one pipeline: one
@@ -33,6 +65,17 @@ type sharedPipe struct {
 	pipe    *batchPipeline[[]byte]
 	start   gosync.Once
 	touched atomic.Bool
+}
+
+// newSharedPipe returns a pipeline over n+1 batches of batchSize bytes: one
+// being executed per stream, one being filled.
+func newSharedPipe(ctx context.Context, n, batchSize int, fill func([]byte) ([]byte, int, error)) *sharedPipe {
+	pipe := newBatchPipeline(ctx, make([]byte, 0, batchSize), make([]byte, 0, batchSize), fill)
+	pipe.free = make(chan []byte, n+1)
+	for range n + 1 {
+		pipe.free <- make([]byte, 0, batchSize)
+	}
+	return &sharedPipe{pipe: pipe}
 }
 
 func (s *sharedPipe) next() ([]byte, bool) {
@@ -45,21 +88,66 @@ func (s *sharedPipe) next() ([]byte, bool) {
 	return b, ok
 }
 
-// streamReader is the file one stream's LOAD DATA LOCAL reads.
+// release hands an executed batch back, letting a huge row's buffer go.
+func (s *sharedPipe) release(b []byte, batchSize int) {
+	if cap(b) > 2*batchSize {
+		b = make([]byte, 0, batchSize)
+	}
+	s.pipe.release(b)
+}
+
+// runStreams runs stream on every connection at once and waits for all.
+// When one fails, the source stops, the others end, and the load fails
+// with the first failed stream's error (pipelineError decides between it
+// and the source's); the run then drops the table being loaded. It returns
+// the rows the streams stored and what they sent.
+func runStreams(conns []*sql.Conn, shared *sharedPipe, table string, stream func(c *sql.Conn) (int64, error)) (int64, []error) {
+	errs := make([]error, len(conns))
+	stored := make([]int64, len(conns))
+	var wg gosync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() {
+			stored[i], errs[i] = stream(c)
+			if errs[i] != nil {
+				shared.pipe.cancel() // stop the source: the other streams then end
+			}
+		})
+	}
+	wg.Wait()
+	var total int64
+	for _, s := range stored {
+		total += s
+	}
+	return total, errs
+}
+
+// streamError is the load's write error: the first stream's that failed,
+// saying which stream when there are several.
+func streamError(errs []error, what, table string) error {
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		if len(errs) == 1 {
+			return fmt.Errorf("%s %s: %w", what, table, err)
+		}
+		return fmt.Errorf("%s %s (stream %d of %d of [azure_mysql] load_streams; a row number in the server's message counts that stream's rows only): %w", what, table, i+1, len(errs), err)
+	}
+	return nil
+}
+
+// streamReader is the file one stream's LOAD DATA LOCAL reads: the shared
+// pipeline's batches, one after another.
 type streamReader struct {
-	shared    *sharedPipe
-	batchSize int
-	cur       []byte
-	off       int
+	shared *sharedPipe
+	cur    []byte
+	off    int
 }
 
 func (r *streamReader) Read(b []byte) (int, error) {
 	for r.off == len(r.cur) {
 		if r.cur != nil {
-			if cap(r.cur) > 2*r.batchSize {
-				r.cur = make([]byte, 0, r.batchSize) // let a huge row's buffer go
-			}
-			r.shared.pipe.release(r.cur)
+			r.shared.release(r.cur, tsvBatchSize)
 			r.cur = nil
 		}
 		next, ok := r.shared.next()
@@ -73,82 +161,41 @@ func (r *streamReader) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// loadDataStreams loads src through n LOAD DATA LOCAL statements into the
-// same staging table at once, each on its own connection (first is one of
-// them), fed from the one reader of the source. Memory is n+1 batches.
-// When one stream fails, the source stops, the others end, and the load
-// fails with that stream's error; the run then drops the staging table.
-func loadDataStreams(ctx context.Context, db *sql.DB, first *sql.Conn, p loadPlan, src rowReader, runID string, n int) (int64, error) {
-	const batchSize = tsvBatchSize
-	conns := []*sql.Conn{first}
-	defer func() {
-		for _, c := range conns[1:] {
-			c.Close()
-		}
-	}()
-	for i := 1; i < n; i++ {
-		c, err := db.Conn(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("open load stream %d of %d ([azure_mysql] load_streams = %d) to the target: %w", i+1, n, n, err)
-		}
-		conns = append(conns, c)
-	}
-
+// loadDataStreams loads src through one LOAD DATA LOCAL statement per
+// connection into the same table, fed batch by batch while rows are still
+// arriving from the source: memory stays at one batch per stream and one
+// more, whatever the row count.
+func loadDataStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src rowReader, name string) (int64, error) {
 	var sent int64
-	fill := tsvFill(p, src, &sent)
-	pipe := newBatchPipeline(ctx, make([]byte, 0, batchSize+4096), make([]byte, 0, batchSize+4096), fill)
-	// One batch per stream being read, one being filled.
-	pipe.free = make(chan []byte, n+1)
-	for range n + 1 {
-		pipe.free <- make([]byte, 0, batchSize+4096)
-	}
-	shared := &sharedPipe{pipe: pipe}
-
-	errs := make([]error, n)
-	stored := make([]int64, n)
-	var wg gosync.WaitGroup
-	for i, c := range conns {
-		name := fmt.Sprintf("dbsync-%s-%d", runID, i)
-		mysql.RegisterReaderHandler(name, func() io.Reader { return &streamReader{shared: shared, batchSize: batchSize} })
-		defer mysql.DeregisterReaderHandler(name)
-		wg.Go(func() {
-			res, err := c.ExecContext(ctx, loadDataStatement(p, name))
-			if err == nil {
-				err = checkWarnings(ctx, c, p.table)
-			}
-			if err == nil {
-				stored[i], err = res.RowsAffected()
-			}
-			if err != nil {
-				errs[i] = err
-				pipe.cancel() // stop the source: the other streams then end
-			}
-		})
-	}
-	wg.Wait()
-
-	var execErr error
-	for i, err := range errs {
-		if err == nil {
-			continue
+	// The pipeline takes no row from src until the server asks for the
+	// file: if the server refuses LOAD DATA LOCAL, the INSERT path can
+	// start on an untouched source.
+	shared := newSharedPipe(ctx, len(conns), tsvBatchSize+4096, tsvFill(p, src, &sent))
+	var i atomic.Int32
+	stored, errs := runStreams(conns, shared, p.table, func(c *sql.Conn) (int64, error) {
+		reader := fmt.Sprintf("%s-%d", name, i.Add(1))
+		mysql.RegisterReaderHandler(reader, func() io.Reader { return &streamReader{shared: shared} })
+		defer mysql.DeregisterReaderHandler(reader)
+		res, err := c.ExecContext(ctx, loadDataStatement(p, reader))
+		if err != nil {
+			return 0, err
 		}
+		if err := checkWarnings(ctx, c, p.table); err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	})
+	for _, err := range errs {
 		if no := mysqlErrorNumber(err); (no == 1148 || no == 3948) && !shared.touched.Load() {
-			pipe.wait(nil)
+			shared.pipe.wait(nil)
 			return 0, fmt.Errorf("%w: %v", errLocalInfileRefused, err)
 		}
-		if execErr == nil {
-			execErr = fmt.Errorf("load rows into %s (stream %d of %d of [azure_mysql] load_streams; a row number in the server's message counts that stream's rows only): %w", p.table, i+1, n, err)
-		}
 	}
-	if err := pipe.wait(execErr); err != nil {
+	if err := shared.pipe.wait(streamError(errs, "load rows into", p.table)); err != nil {
 		return sent, err
 	}
-	var loaded int64
-	for _, s := range stored {
-		loaded += s
+	if stored != sent {
+		return stored, fmt.Errorf("verify %s: the server stored %d rows but %d were sent (duplicate keys in the source?)", p.table, stored, sent)
 	}
-	if loaded != sent {
-		return loaded, fmt.Errorf("verify %s: the server stored %d rows but %d were sent (duplicate keys in the source?)", p.table, loaded, sent)
-	}
-	return loaded, nil
+	return stored, nil
 }
