@@ -125,7 +125,7 @@ func fitTarget(cols []Column, table *targetTable, policy string) (string, error)
 
 // checkTarget connects to the target and reads its tables' columns (none
 // for a table that does not exist yet, or when the target cannot be
-// reached).
+// reached), and the key each existing merge table would be merged by.
 func (r *Runner) checkTarget(ctx context.Context, cfg *Config, tables []TableConfig) (CheckResult, map[string]*targetTable) {
 	found := map[string]*targetTable{}
 	t, err := r.openTarget(ctx, cfg, r.Logger)
@@ -143,8 +143,17 @@ func (r *Runner) checkTarget(ctx context.Context, cfg *Config, tables []TableCon
 			return failed("target", err), found
 		}
 		detail += ", " + tc.Target + ": " + tableState(len(cols) > 0)
-		if len(cols) > 0 {
-			found[tc.Target] = &targetTable{name: tc.Target, cols: cols}
+		if len(cols) == 0 {
+			continue
+		}
+		found[tc.Target] = &targetTable{name: tc.Target, cols: cols}
+		// A merge table needs a key, and the run would stop without one.
+		if tc.Mode == ModeMerge {
+			key, err := t.mergeKey(ctx, tc.Target, tc.Key, cfg.mergeSetting(tc))
+			if err != nil {
+				return failed("target", err), found
+			}
+			detail += ", merged by key (" + strings.Join(keyNames(key), ", ") + ")"
 		}
 	}
 	return CheckResult{Name: "target", OK: true, Detail: detail}, found

@@ -82,3 +82,71 @@ func TestCheck_SourceColumnsAgainstTarget(t *testing.T) {
 		})
 	}
 }
+
+// TestCheck_MergeKey: check finds the key a merge table would be merged by,
+// and fails, as the run would, naming the setting when there is none; a
+// one-table job sets it with [sync] key, and the run merges by it.
+func TestCheck_MergeKey(t *testing.T) {
+	const noKey = "CREATE TABLE items (id INT NOT NULL, name VARCHAR(50) NOT NULL, note TEXT NULL)"
+	cases := []struct {
+		name, target, table, key string
+		wantKey                  string // the key check names; "" when check must fail
+	}{
+		{"primary key, MySQL", "azure", "", "", "id"},
+		{"no key, MySQL", "azure", noKey, "", ""},
+		{"[sync] key, MySQL", "azure", noKey, "id", "id"},
+		{"[sync] key naming no column, MySQL", "azure", noKey, "nope", ""},
+		{"primary key, SQLite", "sqlite", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT)", "", "id"},
+		{"no key, SQLite", "sqlite", "CREATE TABLE items (id INTEGER NOT NULL, name TEXT NOT NULL, note TEXT)", "", ""},
+		{"[sync] key, SQLite", "sqlite", "CREATE TABLE items (id INTEGER NOT NULL, name TEXT NOT NULL, note TEXT)", "id", "id"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, azure)
+			src := e.srcDBConn()
+			seedItems(t, src, 20)
+			// Twenty stale rows: every one is updated, within merge_max_changes = 1.
+			switch {
+			case tc.target == "sqlite":
+				sqliteExec(t, filepath.Join(e.dir, "replica.db"), tc.table,
+					"WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 20) INSERT INTO items SELECT n, 'stale', NULL FROM s")
+			case tc.table != "":
+				mustExec(t, e.dstDBConn(), tc.table, "INSERT INTO items SELECT seq, 'stale', NULL FROM seq_1_to_20")
+			default:
+				seedItems(t, e.dstDBConn(), 0)
+				mustExec(t, e.dstDBConn(), "INSERT INTO items SELECT seq, 'stale', NULL FROM seq_1_to_20")
+			}
+			e.extra = "[sync]\nmode = merge\nmin_rows = 0\nmerge_max_changes = 1\nmax_delete = 1\n"
+			if tc.key != "" {
+				e.extra += "key = " + tc.key + "\n"
+			}
+			cfg, err := e.config(dbsync.RunOptions{Target: dbsync.Target(tc.target)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var target dbsync.CheckResult
+			for _, r := range dbsync.NewRunner(testLogger(t)).Check(context.Background(), cfg) {
+				if r.Name == "target" {
+					target = r
+				}
+			}
+			rep, err := e.sync(dbsync.RunOptions{Target: dbsync.Target(tc.target)})
+			if tc.wantKey == "" {
+				if target.OK || !strings.Contains(target.Detail, "[sync] key") {
+					t.Errorf("check target: ok = %v: %s; want a failure naming [sync] key", target.OK, target.Detail)
+				}
+				if err == nil || !strings.Contains(err.Error(), "[sync] key") {
+					t.Errorf("the run: %v; want it to fail naming [sync] key, as check did", err)
+				}
+				return
+			}
+			if !target.OK || !strings.Contains(target.Detail, "merged by key ("+tc.wantKey+")") {
+				t.Errorf("check target: ok = %v: %s; want it to name the key %s", target.OK, target.Detail, tc.wantKey)
+			}
+			if err != nil || rep.Tables[0].Mode != dbsync.ModeMerge || rep.Updated != 20 || rep.Rows != 20 {
+				t.Fatalf("the run: %v (report %+v); want a merge updating 20 rows", err, rep)
+			}
+		})
+	}
+}

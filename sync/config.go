@@ -99,6 +99,9 @@ type SyncConfig struct {
 	// the second it fails (merge.go checkThresholds).
 	MergeMaxChanges float64
 	MaxDelete       float64
+	// Key is a one-table job's merge key (key = col1,col2); a job of
+	// [table.*] sections sets key per table.
+	Key []string
 }
 
 // MySQLConfig holds the connection keys shared by [source] and [azure_mysql].
@@ -390,6 +393,14 @@ var configKeys = func() []keySpec {
 		{section: "sync", key: "mode", set: oneOfKey([]string{ModeReplace, ModeMerge}, func(c *Config, v string) { c.Sync.Mode = v })},
 		{section: "sync", key: "merge_max_changes", set: fractionKey(func(c *Config) *float64 { return &c.Sync.MergeMaxChanges })},
 		{section: "sync", key: "max_delete", set: fractionKey(func(c *Config) *float64 { return &c.Sync.MaxDelete })},
+		{section: "sync", key: "key", set: func(c *Config, v string) error {
+			var t TableConfig
+			if err := setKeyColumns(&t, v); err != nil {
+				return err
+			}
+			c.Sync.Key = t.Key
+			return nil
+		}},
 	}
 	keys = append(keys, mysqlKeys("source", func(c *Config) *MySQLConfig { return &c.Source.MySQLConfig })...)
 	keys = append(keys,

@@ -289,6 +289,9 @@ func (s *settings) decodeTables(c *Config) error {
 				strings.Join(sections, ", "), key, strings.Join(legacyTableKeys, ", "))}
 		}
 	}
+	if st := s.values["sync.key"]; st.value != "" {
+		return &ConfigError{Key: "sync.key", Origin: st.origin, Reason: "is the merge key of a one-table job, but this job lists its tables as [table.*] sections: set key in the section of each merge table that needs one"}
+	}
 	for _, d := range s.tables {
 		t := TableConfig{Name: d.name, Mode: c.Sync.Mode, MinRows: c.Sync.MinRows, OnSchemaChange: c.Sync.OnSchemaChange}
 		for _, k := range tableKeys {
@@ -343,8 +346,11 @@ func (c *Config) resolveTables() {
 	}
 	c.Tables = []TableConfig{{
 		Name: c.TargetTable(), Query: c.Source.Query, FallbackQuery: fallback, Target: c.TargetTable(),
-		Mode: c.Sync.Mode, MinRows: c.Sync.MinRows, OnSchemaChange: c.Sync.OnSchemaChange,
+		Mode: c.Sync.Mode, Key: c.Sync.Key, MinRows: c.Sync.MinRows, OnSchemaChange: c.Sync.OnSchemaChange,
 	}}
+	if len(c.Sync.Key) > 0 && c.Sync.Mode != ModeMerge {
+		c.Warnings = append(c.Warnings, "[sync] key is used only by mode = merge; the table is replaced whole, so the key is ignored")
+	}
 }
 
 // TableKey is the "section.key" that sets key ("query", "target",
@@ -353,6 +359,9 @@ func (c *Config) resolveTables() {
 // (source.query, azure_mysql.table, sync.min_rows, …) in a one-table job.
 func (c *Config) TableKey(t TableConfig, key string) string {
 	synced := key == "min_rows" || key == "on_schema_change" || key == "mode"
+	if !c.multi && key == "key" {
+		return "sync.key"
+	}
 	if c.multi {
 		own := tableKeyName(t.Name, key)
 		if _, set := c.origins[own]; set || !synced {

@@ -109,7 +109,7 @@ func TestConfig_Tables(t *testing.T) {
 // TestConfig_TablesLegacy: the one-table keys are a one-table job whose
 // table is the chosen target's table key.
 func TestConfig_TablesLegacy(t *testing.T) {
-	text := with("[sqlite]\ntable = items_local\n[fallback]\npath = f.db\nquery = SELECT * FROM local_items\n[sync]\nmin_rows = 7\n")
+	text := with("[sqlite]\ntable = items_local\n[fallback]\npath = f.db\nquery = SELECT * FROM local_items\n[sync]\nmin_rows = 7\nmode = merge\nkey = id, line\n")
 	for _, tc := range []struct {
 		target, table, fallback string
 	}{
@@ -122,7 +122,7 @@ func TestConfig_TablesLegacy(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []dbsync.TableConfig{{Name: tc.table, Query: cfg.Source.Query, FallbackQuery: tc.fallback, Target: tc.table,
-				Mode: "replace", MinRows: 7, OnSchemaChange: "fail"}}
+				Mode: "merge", Key: []string{"id", "line"}, MinRows: 7, OnSchemaChange: "fail"}}
 			if !reflect.DeepEqual(cfg.Tables, want) || !reflect.DeepEqual(cfg.RunTables(), want) {
 				t.Errorf("Tables = %+v\nwant %+v", cfg.Tables, want)
 			}
@@ -134,6 +134,9 @@ func TestConfig_TablesLegacy(t *testing.T) {
 			}
 			if got := cfg.TableKey(cfg.Tables[0], "query"); got != "source.query" {
 				t.Errorf("TableKey(query) = %q", got)
+			}
+			if got := cfg.TableKey(cfg.Tables[0], "key"); got != "sync.key" {
+				t.Errorf("TableKey(key) = %q", got)
 			}
 			// --tables names the one table by its target name.
 			cfg, err = load(t, text, dbsync.RunOptions{Target: dbsync.Target(tc.target), Tables: []string{strings.ToUpper(tc.table)}, Group: "Default"})
@@ -212,6 +215,7 @@ func TestConfig_TablesValidate(t *testing.T) {
 		{"bad on_schema_change", "[table.a]\nquery = q\non_schema_change = drop\n", "sqlite", "table.a.on_schema_change", []string{"fail, recreate"}},
 		{"empty key column", "[table.a]\nquery = q\nkey = a,,b\n", "sqlite", "table.a.key", []string{"comma-separated"}},
 		{"key column twice", "[table.a]\nquery = q\nkey = id, ID\n", "sqlite", "table.a.key", []string{"twice"}},
+		{"[sync] key with [table.*] sections", "[sync]\nkey = id\n[table.a]\nquery = q\nmode = merge\n", "sqlite", "sync.key", []string{"one-table job", "in the section of each merge table"}},
 		{"bad group name", "[table.a]\nquery = q\ngroup = eu west\n", "sqlite", "table.a.group", []string{"group name"}},
 		{"group spelled two ways", "[table.a]\nquery = q\ngroup = EU\n[table.b]\nquery = q\ngroup = eu\n", "sqlite",
 			"table.b.group", []string{`"EU"`, "[table.a]"}},

@@ -16,6 +16,19 @@ func (t *sqliteTarget) mergeKey(ctx context.Context, table string, configured []
 	if setting == "" {
 		setting = "[sync]"
 	}
+	if t.conn == nil && t.db == nil {
+		// check: no run holds the file; read it through a read-only handle
+		// for this call.
+		db, err := t.readOnly()
+		if err != nil {
+			return nil, err
+		}
+		if db == nil {
+			return nil, fmt.Errorf("choose merge key: sqlite target %s does not exist yet (the first run of a table is a replace)", t.path)
+		}
+		t.db = db
+		defer func() { t.db = nil; db.Close() }()
+	}
 	rows, err := t.reader().QueryContext(ctx, `SELECT "name", "type", "notnull", "pk" FROM pragma_table_xinfo(?) WHERE "hidden" = 0`, table)
 	if err != nil {
 		return nil, fmt.Errorf("read columns of %s: %w", quoteSQLite(table), err)

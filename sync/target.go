@@ -44,6 +44,10 @@ type target interface {
 	// tableColumns reads a target table's columns, without writing; none
 	// when there is no such table yet.
 	tableColumns(ctx context.Context, table string) ([]targetColumn, error)
+	// mergeKey chooses a merge table's key on its existing target table,
+	// without writing: the configured columns, else the table's own key;
+	// an error names setting's key when there is none.
+	mergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error)
 	// openHistory opens the history table; for reading (write false)
 	// without creating anything, nil when the target has no history yet.
 	openHistory(ctx context.Context, write bool) (*historyStore, error)
