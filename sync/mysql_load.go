@@ -406,7 +406,7 @@ func insertStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src rowRe
 		return batch, added, io.EOF
 	}
 	shared := newSharedPipe(ctx, len(conns), limit, fill)
-	stored, errs := runStreams(conns, shared, p.table, func(c *sql.Conn) (int64, error) {
+	stored, errs := runStreams(conns, shared, func(c *sql.Conn) (int64, error) {
 		var stored int64
 		for batch, ok := shared.next(); ok; batch, ok = shared.next() {
 			// No copy of the batch: the driver writes the query into its

@@ -100,8 +100,8 @@ func (s *sharedPipe) release(b []byte, batchSize int) {
 // When one fails, the source stops, the others end, and the load fails
 // with the first failed stream's error (pipelineError decides between it
 // and the source's); the run then drops the table being loaded. It returns
-// the rows the streams stored and what they sent.
-func runStreams(conns []*sql.Conn, shared *sharedPipe, table string, stream func(c *sql.Conn) (int64, error)) (int64, []error) {
+// the rows the streams stored, together, and each stream's error.
+func runStreams(conns []*sql.Conn, shared *sharedPipe, stream func(c *sql.Conn) (int64, error)) (int64, []error) {
 	errs := make([]error, len(conns))
 	stored := make([]int64, len(conns))
 	var wg gosync.WaitGroup
@@ -172,7 +172,7 @@ func loadDataStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src row
 	// start on an untouched source.
 	shared := newSharedPipe(ctx, len(conns), tsvBatchSize+4096, tsvFill(p, src, &sent))
 	var i atomic.Int32
-	stored, errs := runStreams(conns, shared, p.table, func(c *sql.Conn) (int64, error) {
+	stored, errs := runStreams(conns, shared, func(c *sql.Conn) (int64, error) {
 		reader := fmt.Sprintf("%s-%d", name, i.Add(1))
 		mysql.RegisterReaderHandler(reader, func() io.Reader { return &streamReader{shared: shared} })
 		defer mysql.DeregisterReaderHandler(reader)
