@@ -463,14 +463,11 @@ func orderExpr(k keyColumn, c mergeColumn) string {
 // compare checks the source against. A FLOAT column is read as a DOUBLE
 // through the text protocol, which prints FLOAT rounded to 6 digits.
 type mysqlTableReader struct {
-	conn  *sql.Conn
-	stmt  *sql.Stmt
-	rows  *sql.Rows
-	cols  []Column
-	raw   []sql.RawBytes
-	dest  []any
-	cells [][]byte
-	err   error
+	conn *sql.Conn
+	stmt *sql.Stmt
+	rows *sql.Rows
+	cols []Column
+	scan rawScan
 }
 
 func (t *mysqlTarget) openTableReader(ctx context.Context, table string, cols []mergeColumn, key []keyColumn, binary bool) (*mysqlTableReader, error) {
@@ -506,36 +503,14 @@ func (t *mysqlTarget) openTableReader(ctx context.Context, table string, cols []
 		r.Close()
 		return nil, fmt.Errorf("read target table %s ordered by its key: %w", quoteMySQL(table), err)
 	}
-	r.raw, r.dest, r.cells = make([]sql.RawBytes, len(cols)), make([]any, len(cols)), make([][]byte, len(cols))
-	for i := range r.raw {
-		r.dest[i] = &r.raw[i]
-	}
+	r.scan = newRawScan(len(cols))
 	return r, nil
 }
 
 func (r *mysqlTableReader) Columns() []Column { return r.cols }
-func (r *mysqlTableReader) Values() [][]byte  { return r.cells }
-
-func (r *mysqlTableReader) Next() bool {
-	if r.err != nil || !r.rows.Next() {
-		return false
-	}
-	if err := r.rows.Scan(r.dest...); err != nil {
-		r.err = err
-		return false
-	}
-	for i, c := range r.raw {
-		r.cells[i] = c
-	}
-	return true
-}
-
-func (r *mysqlTableReader) Err() error {
-	if r.err != nil {
-		return r.err
-	}
-	return r.rows.Err()
-}
+func (r *mysqlTableReader) Values() [][]byte  { return r.scan.cells }
+func (r *mysqlTableReader) Next() bool        { return r.scan.next(r.rows) }
+func (r *mysqlTableReader) Err() error        { return r.scan.rowsErr(r.rows) }
 
 func (r *mysqlTableReader) Close() error {
 	if r.rows != nil {

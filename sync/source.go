@@ -60,9 +60,48 @@ type mysqlRows struct {
 	stmt  *sql.Stmt
 	rows  *sql.Rows
 	cols  []Column
+	scan  rawScan
+}
+
+// rawScan reads a MySQL result's rows into reused byte slices, as the
+// server sent them: a row's cells are valid until the next row. The source
+// and the merge's reader of the target table read with it.
+type rawScan struct {
 	raw   []sql.RawBytes
 	dest  []any
 	cells [][]byte
+	err   error // a failed Scan: it ends the rows, and rowsErr reports it
+}
+
+func newRawScan(n int) rawScan {
+	s := rawScan{raw: make([]sql.RawBytes, n), dest: make([]any, n), cells: make([][]byte, n)}
+	for i := range s.raw {
+		s.dest[i] = &s.raw[i]
+	}
+	return s
+}
+
+// next reads the next row of rows into cells.
+func (s *rawScan) next(rows *sql.Rows) bool {
+	if s.err != nil || !rows.Next() {
+		return false
+	}
+	if err := rows.Scan(s.dest...); err != nil {
+		s.err = err
+		return false
+	}
+	for i, c := range s.raw {
+		s.cells[i] = c
+	}
+	return true
+}
+
+// rowsErr says why the rows ended early: a failed Scan, or rows' error.
+func (s *rawScan) rowsErr(rows *sql.Rows) error {
+	if s.err != nil {
+		return s.err
+	}
+	return rows.Err()
 }
 
 // errSourceWrites marks a [source] query that the primary refused because it
@@ -144,12 +183,7 @@ func (s *mysqlSession) query(ctx context.Context, q, what string) (rowReader, er
 		r.Close()
 		return nil, err
 	}
-	r.raw = make([]sql.RawBytes, len(r.cols))
-	r.dest = make([]any, len(r.cols))
-	for i := range r.raw {
-		r.dest[i] = &r.raw[i]
-	}
-	r.cells = make([][]byte, len(r.cols))
+	r.scan = newRawScan(len(r.cols))
 	return r, nil
 }
 
@@ -243,23 +277,12 @@ func checkColumnNames(cols []Column, what string) error {
 
 func (s *mysqlRows) Columns() []Column { return s.cols }
 
-func (s *mysqlRows) Next() bool {
-	if !s.rows.Next() {
-		return false
-	}
-	if err := s.rows.Scan(s.dest...); err != nil {
-		return false
-	}
-	for i, r := range s.raw {
-		s.cells[i] = r
-	}
-	return true
-}
+func (s *mysqlRows) Next() bool { return s.scan.next(s.rows) }
 
-func (s *mysqlRows) Values() [][]byte { return s.cells }
+func (s *mysqlRows) Values() [][]byte { return s.scan.cells }
 
 func (s *mysqlRows) Err() error {
-	if err := s.rows.Err(); err != nil {
+	if err := s.scan.rowsErr(s.rows); err != nil {
 		return fmt.Errorf("read primary rows of %s: %w", s.what, explainQueryError(err))
 	}
 	return nil
