@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -137,6 +138,9 @@ func (r *Runner) checkTarget(ctx context.Context, cfg *Config, tables []TableCon
 	if err != nil {
 		return failed("target", err), found
 	}
+	// A merge key's absence fails check, but only after every table was
+	// read: the sources' checks match each table that exists.
+	var keyErr error
 	for _, tc := range tables {
 		cols, err := t.tableColumns(ctx, tc.Target)
 		if err != nil {
@@ -151,10 +155,14 @@ func (r *Runner) checkTarget(ctx context.Context, cfg *Config, tables []TableCon
 		if tc.Mode == ModeMerge {
 			key, err := t.mergeKey(ctx, tc.Target, tc.Key, cfg.mergeSetting(tc))
 			if err != nil {
-				return failed("target", err), found
+				keyErr = cmp.Or(keyErr, err)
+				continue
 			}
 			detail += ", merged by key (" + strings.Join(keyNames(key), ", ") + ")"
 		}
+	}
+	if keyErr != nil {
+		return failed("target", keyErr), found
 	}
 	return CheckResult{Name: "target", OK: true, Detail: detail}, found
 }

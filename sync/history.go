@@ -357,7 +357,7 @@ func (h historyStore) markAbandoned(ctx context.Context, target Target, table st
 		ran := now.Sub(d.StartedAt)
 		// A kill may land after the swap and before finish: the target
 		// then holds this run's rows, so the message does not claim either.
-		msg := fmt.Sprintf("abandoned: the process running it stopped (killed, crashed or timed out) after %.1f s, before recording its outcome; its tables swap in all at once, so the target holds either the rows it had before or all of this run's", ran.Seconds())
+		msg := fmt.Sprintf("abandoned: the process running it stopped (killed, crashed or timed out) after %.1f s, before recording its outcome; a table holds either its rows from before or this run's (on MySQL, a kill between the RENAME of a job's replaced tables and the COMMIT of its merged ones leaves the replaced tables new and the merged ones old)", ran.Seconds())
 		if _, err := h.db.ExecContext(ctx, "UPDATE "+h.table()+" SET "+q("status")+" = ?, "+q("finished_at")+" = ?, "+q("duration_ms")+" = ?, "+q("error")+" = ? WHERE "+q("run_id")+" = ? AND "+q("table")+" = ?",
 			StatusAbandoned, h.dialect.time(now), ran.Milliseconds(), msg, d.RunID, table); err != nil {
 			return 0, err

@@ -40,6 +40,12 @@ func newBatchPipeline[B any](ctx context.Context, a, b B, fill func(B) (B, int, 
 func (p *batchPipeline[B]) run() {
 	defer close(p.ready)
 	for {
+		// A select picks at random among ready cases: stop here, or a
+		// cancelled pipeline could go on reading the source.
+		if err := p.ctx.Err(); err != nil {
+			p.done <- err
+			return
+		}
 		var b B
 		select {
 		case b = <-p.free:

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -44,6 +46,11 @@ func (t *mysqlTarget) load(ctx context.Context, plan loadPlan, src rowReader) (i
 		return 0, "", fmt.Errorf("read local_infile on target: %w", err)
 	}
 	if localInfile.String == "1" || strings.EqualFold(localInfile.String, "ON") {
+		for _, c := range conns {
+			if err := waitForRows(ctx, c); err != nil {
+				return 0, "", err
+			}
+		}
 		// The readers' names must be unique while tables load at once.
 		name := fmt.Sprintf("dbsync-%s-%d", t.runID, t.loads.Add(1))
 		stored, err := loadDataStreams(ctx, conns, plan, src, name)
@@ -58,6 +65,24 @@ func (t *mysqlTarget) load(ctx context.Context, plan loadPlan, src rowReader) (i
 	return stored, LoadInsert, err
 }
 
+// waitForRows lets the server wait for a LOAD DATA LOCAL's next rows as
+// long as the run may last. The rows come from the run's own work while the
+// statement is open — a merge's compare can go minutes between two
+// differences, and with several streams each waits for the others' batches
+// — and the server's net_read_timeout (30 s by default, on MySQL 8 too)
+// would otherwise end the statement with error 1159 ("Got timeout reading
+// communication packets"). The setting is the session's own.
+func waitForRows(ctx context.Context, c *sql.Conn) error {
+	secs := 3600
+	if deadline, ok := ctx.Deadline(); ok {
+		secs = max(30, int(math.Ceil(time.Until(deadline).Seconds())))
+	}
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("SET SESSION net_read_timeout = %d", min(secs, 31536000))); err != nil {
+		return fmt.Errorf("set net_read_timeout for loading on the target: %w", err)
+	}
+	return nil
+}
+
 // sharedPipe lets several streams take batches from one pipeline: one
 // goroutine reads the source and fills batches, each stream takes the next
 // ready one (so batches go round-robin to whichever stream is free).
@@ -70,7 +95,7 @@ type sharedPipe struct {
 // newSharedPipe returns a pipeline over n+1 batches of batchSize bytes: one
 // being executed per stream, one being filled.
 func newSharedPipe(ctx context.Context, n, batchSize int, fill func([]byte) ([]byte, int, error)) *sharedPipe {
-	pipe := newBatchPipeline(ctx, make([]byte, 0, batchSize), make([]byte, 0, batchSize), fill)
+	pipe := newBatchPipeline[[]byte](ctx, nil, nil, fill)
 	pipe.free = make(chan []byte, n+1)
 	for range n + 1 {
 		pipe.free <- make([]byte, 0, batchSize)

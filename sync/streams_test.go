@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,44 @@ func loadStreamsFailsCleanly(t *testing.T, target *mariadbtest.Server) {
 	var left int
 	if err := dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> 'items' AND TABLE_NAME LIKE 'items%'").Scan(&left); err != nil || left != 0 {
 		t.Errorf("%d staging tables left (%v)", left, err)
+	}
+}
+
+// TestLoadStreams_ServerWaitsForSparseRows: a merge whose differences come
+// far apart in a slow compare keeps its LOAD DATA streams open longer than
+// the target's net_read_timeout (here 1 s, on a server of its own; 30 s by
+// default) between two batches; the load sessions wait as long as the run
+// may last, so the merge succeeds instead of failing with error 1159 or a
+// lost connection. The slow source is the SQLite fallback (the primary is
+// down), whose rows stream one by one behind a costly subquery.
+func TestLoadStreams_ServerWaitsForSparseRows(t *testing.T) {
+	t.Parallel()
+	target := ownServer(t, mariadbtest.Options{TLS: true, LocalInfile: true, ExtraArgs: []string{"--net-read-timeout=1"}})
+	e := newEnv(t, target)
+	dst := e.dstDBConn()
+	seedItems(t, dst, 300)
+	// The same rows (seedItems' generator, in SQLite), but for the first
+	// and the last ten: the first difference starts the delta table's
+	// load, and the rest come at the end of the compare.
+	sqliteExec(t, filepath.Join(e.dir, "fallback.db"), "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT)",
+		`WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 300)
+		 INSERT INTO items SELECT n, 'item ' || n, CASE WHEN n % 7 = 0 THEN NULL ELSE substr(replace(hex(zeroblob(100)), '00', 'x'), 1, n % 100) END FROM s`,
+		"UPDATE items SET name = 'changed ' || id WHERE id = 1 OR id > 290")
+	// A correlated subquery over 90,000 pairs for each row: seconds of
+	// compare between the first difference and the next.
+	e.extra = "[sync]\nmode = merge\nfallback_enabled = true\n[source]\nport = 1\n" +
+		"[fallback]\nquery = SELECT id, name, note FROM items WHERE (SELECT COUNT(*) FROM items AS a, items AS b WHERE a.id + b.id > items.id + 1000) = 0\n"
+	start := time.Now()
+	rep, err := e.sync(dbsync.RunOptions{})
+	t.Logf("merge took %s", time.Since(start))
+	if err != nil {
+		t.Fatalf("merge with sparse differences: %v", err)
+	}
+	if rep.Source != "fallback" || rep.Tables[0].Mode != dbsync.ModeMerge || rep.Updated != 11 || rep.LoadMethod != dbsync.LoadData {
+		t.Errorf("report: source %s, mode %s, %d updated, load %s; want a merge from the fallback of 11 updates through LOAD DATA", rep.Source, rep.Tables[0].Mode, rep.Updated, rep.LoadMethod)
+	}
+	var changed int
+	if err := dst.QueryRow("SELECT COUNT(*) FROM items WHERE name LIKE 'changed %'").Scan(&changed); err != nil || changed != 11 {
+		t.Errorf("target has %d changed names (%v), want 11", changed, err)
 	}
 }
