@@ -440,6 +440,21 @@ func (d *deltaReader) changes() int64 { return d.inserts + d.updates + d.deletes
 // recreateInstead is a merge that hands its table back to a replace because
 // planStage decided to rebuild it (on_schema_change = recreate). The replace
 // that follows logs the rebuild.
+// matchMerge matches the source's columns to the target table's by the
+// run's own staging rule (planStage) and finds the key among the source's
+// columns: order[i] is source column i's place in dst, keyPos[k] the
+// source column of key column k. A table that must be rebuilt instead
+// (on_schema_change = recreate) comes back as a result with Replaced set.
+func matchMerge(table string, srcCols []Column, dst []targetColumn, opts mergeOptions) (order, keyPos []int, handBack *mergeResult, err error) {
+	plan, err := planStage(table, srcCols, dst, opts.Policy, nil)
+	if err != nil || plan.fromSource {
+		res := recreateInstead(plan)
+		return nil, nil, &res, err
+	}
+	keyPos, err = keyPositions(opts.Key, srcCols, table)
+	return plan.order, keyPos, nil, err
+}
+
 func recreateInstead(plan stagePlan) mergeResult {
 	if !plan.fromSource {
 		return mergeResult{}

@@ -204,21 +204,19 @@ func (t *mysqlTarget) merge(ctx context.Context, src rowReader, opts mergeOption
 		plain[i] = c.targetColumn
 	}
 	srcCols := src.Columns()
-	plan, err := planStage(table, srcCols, plain, opts.Policy, nil)
-	if err != nil || plan.fromSource {
-		return recreateInstead(plan), err
+	order, keyPos, handBack, err := matchMerge(table, srcCols, plain, opts)
+	if handBack != nil {
+		return *handBack, err
 	}
-	order := plan.order
+	if err != nil {
+		return res, err
+	}
 	cols := make([]mergeColumn, len(srcCols))
 	for i := range srcCols {
 		cols[i] = existing[order[i]]
 		if n := strings.ToLower(cols[i].name); n == "dbsync_op" || n == "dbsync_seq" {
 			return res, fmt.Errorf("merge %s: column %s has a name the merge's delta table uses itself; rename it in the query", quoteMySQL(table), quoteMySQL(cols[i].name))
 		}
-	}
-	keyPos, err := keyPositions(opts.Key, srcCols, table)
-	if err != nil {
-		return res, err
 	}
 
 	// Read the target with the protocol the source was read with, so that

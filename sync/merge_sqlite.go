@@ -193,18 +193,16 @@ func (t *sqliteTarget) merge(ctx context.Context, src rowReader, opts mergeOptio
 		return mergeResult{Replaced: true, Reason: fmt.Sprintf("target table %s does not exist yet: the first run of a table is a replace", table)}, nil
 	}
 	srcCols := src.Columns()
-	plan, err := planStage(table, srcCols, dst, opts.Policy, nil)
-	if err != nil || plan.fromSource {
-		return recreateInstead(plan), err
+	order, keyPos, handBack, err := matchMerge(table, srcCols, dst, opts)
+	if handBack != nil {
+		return *handBack, err
 	}
-	order := plan.order
+	if err != nil {
+		return res, err
+	}
 	cols := make([]targetColumn, len(srcCols))
 	for i := range srcCols {
 		cols[i] = dst[order[i]]
-	}
-	keyPos, err := keyPositions(opts.Key, srcCols, table)
-	if err != nil {
-		return res, err
 	}
 	var found int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE "name" = ? COLLATE NOCASE`, delta).Scan(&found); err != nil {
