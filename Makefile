@@ -5,19 +5,25 @@
 # modernc.org/sqlite is pure Go, so no cgo is needed.
 BIN := bin/handler
 
+# Stamp the VCS revision into the build info (`handler version`, the run
+# report's version): explicitly, since a GOFLAGS=-buildvcs=false in the
+# environment would turn Go's default off; "auto" outside a git checkout,
+# where true would fail the build.
+BUILDVCS := $(shell git rev-parse --git-dir >/dev/null 2>&1 && echo true || echo auto)
+
 # Root needs no sudo (CI, containers); anyone else does for apt-get.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: build build-native demo test test-deps vet bench fuzz clean
 
 build:
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o $(BIN) ./handler
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=$(BUILDVCS) -o $(BIN) ./handler
 
 # bin/handler for this machine's own OS and architecture, for `func start` on
 # macOS, Windows or arm64 (the Functions host runs the linux/amd64 one). On
 # Windows, name it bin/handler.exe and point host.json at it for local runs.
 build-native:
-	CGO_ENABLED=0 go build -trimpath -o $(BIN) ./handler
+	CGO_ENABLED=0 go build -trimpath -buildvcs=$(BUILDVCS) -o $(BIN) ./handler
 
 # Run the job locally: the demo config's primary is unreachable on purpose,
 # so the sync falls back to demo/fallback.db and loads demo/replica.db.

@@ -67,6 +67,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runCheck(ctx, args, stdout, stderr)
 	case "demo-data":
 		err = runDemoData(ctx, args, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "dbsync %s\n", dbsync.Version())
+		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, mainUsage)
 		return exitOK
@@ -113,6 +116,7 @@ Usage:
   handler sync  [flags]        run one sync now
   handler check [flags]        check config, secrets, connections, TLS, load method
   handler demo-data [flags]    create the demo's fallback SQLite database
+  handler version              print the build's version and VCS revision
 
 Run "handler sync -h" for a command's flags.
 

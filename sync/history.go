@@ -62,6 +62,7 @@ var historyColumns = []historyColumn{
 	{"updated", historyInt, func(r *Report) any { return &r.Updated }},
 	{"deleted", historyInt, func(r *Report) any { return &r.Deleted }},
 	{"unchanged", historyInt, func(r *Report) any { return &r.Unchanged }},
+	{"version", historyText, func(r *Report) any { return &r.Version }},
 }
 
 // A history row is one table of one run: its key is (run_id, table), and

@@ -33,7 +33,10 @@ const timeLayout = time.RFC3339Nano
 // returned over HTTP and stored in the history table. It never holds a
 // secret: errors are built from messages that carry none.
 type Report struct {
-	RunID          string `json:"run_id"`
+	RunID string `json:"run_id"`
+	// Version is the build that ran it (Version()), so a history row
+	// answers "which build wrote this?".
+	Version        string `json:"version"`
 	Trigger        string `json:"trigger"`
 	Status         string `json:"status"`
 	Source         string `json:"source"`

@@ -95,7 +95,7 @@ func (r *Runner) leave(keys []string) {
 // run ends.
 func NewReport(cfg *Config, trigger string) *Report {
 	rep := &Report{
-		RunID: newRunID(), Trigger: trigger, Target: cfg.Target,
+		RunID: newRunID(), Version: Version(), Trigger: trigger, Target: cfg.Target,
 		StartedAt: time.Now().UTC(), DryRun: cfg.DryRun, Snapshot: SnapshotSingle,
 	}
 	if cfg.Sync.Parallel > 1 {
