@@ -65,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runSync(ctx, args, stdout, stderr)
 	case "check":
 		err = runCheck(ctx, args, stdout, stderr)
+	case "history":
+		err = runHistory(ctx, args, stdout, stderr)
 	case "demo-data":
 		err = runDemoData(ctx, args, stdout, stderr)
 	case "version", "--version", "-version":
@@ -115,6 +117,7 @@ Usage:
   handler                      serve as an Azure Functions custom handler
   handler sync  [flags]        run one sync now
   handler check [flags]        check config, secrets, connections, TLS, load method
+  handler history [flags]      recent runs per table, as lines, --json or an --html status page
   handler demo-data [flags]    create the demo's fallback SQLite database
   handler version              print the build's version and VCS revision
 

@@ -96,10 +96,11 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("POST /SyncTimer", s.handleTimer)
 	mux.HandleFunc("POST /SyncHttp", s.handleHTTP)
 	mux.HandleFunc("POST /SyncQueue", s.handleQueue)
+	mux.HandleFunc("POST /SyncStatus", s.handleStatus)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeInvocation(w, http.StatusNotFound, invocationResponse{
 			Outputs: map[string]any{},
-			Logs:    []string{fmt.Sprintf("no function at %s %s: this handler serves POST /SyncTimer, POST /SyncHttp and POST /SyncQueue", r.Method, r.URL.Path)},
+			Logs:    []string{fmt.Sprintf("no function at %s %s: this handler serves POST /SyncTimer, POST /SyncHttp, POST /SyncQueue and POST /SyncStatus", r.Method, r.URL.Path)},
 		})
 	})
 	return mux

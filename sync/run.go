@@ -117,6 +117,7 @@ func (r *Runner) Run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	if log == nil {
 		log = r.Logger
 	}
+	base := log // without the run's keys: logTableOutcomes names them
 	log = log.With(LogRunID, rep.RunID, LogTarget, string(cfg.Target))
 	if rep.Table != "" {
 		log = log.With(LogTable, rep.Table)
@@ -136,6 +137,7 @@ func (r *Runner) Run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	} else {
 		log.Info("run ended: "+rep.Status, attrs...)
 	}
+	logTableOutcomes(base, rep)
 	return err
 }
 
