@@ -80,13 +80,13 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 <style>` + statusCSS + `</style></head>
 <body>
 <h1>dbsync status</h1>
-<p class="meta">target <b>{{.Target}}</b> · dbsync {{.Version}} · generated {{.Generated}}</p>
+<p class="meta">target <b>{{.Target}}</b> · {{.Summary}} · dbsync {{.Version}} · generated {{.Generated}}</p>
 {{if .Problem}}<div class="problem" id="problem">{{.Problem}}</div>{{end}}
 {{range .Tables}}<section class="tbl" id="table-{{.Name}}" data-table="{{.Name}}">
 <h2>{{.Name}} {{with .Last}}<span class="badge {{.Class}}" data-status="{{.Status}}">{{.Status}}</span>{{end}}</h2>
 {{if .Last}}{{with .Last}}<dl>
 <dt>last run</dt><dd>{{.Status}} {{.Ago}} ({{.Started}}), {{.Trigger}}, {{.Duration}}{{if .Mode}}, {{.Mode}}{{end}}{{if .Source}}, from {{.Source}}{{end}}</dd>
-<dt>rows</dt><dd>{{.Rows}}</dd>
+<dt>rows</dt><dd>{{.RowsText}}</dd>
 <dt>changes</dt><dd>{{.Changes}}</dd>
 {{if .Error}}<dt>error</dt><dd class="err">{{.Error}}</dd>{{end}}
 {{if .Note}}<dt>note</dt><dd>{{.Note}}</dd>{{end}}
@@ -118,6 +118,7 @@ type statusPage struct {
 	Generated string
 	Refresh   int    // seconds between reloads; 0: none (a file)
 	Problem   string // why the history could not be read
+	Summary   string // how many tables are in which state
 	Tables    []tableView
 	Failures  []runView
 }
@@ -135,6 +136,9 @@ type runView struct {
 	Table, RunID, Status, Class, Trigger, Mode, Source string
 	Started, Ago, Duration, Changes, Error, Note       string
 	Rows                                               int64
+	// RowsText is the table's rows after the run: the run's, or, when it
+	// changed nothing, the last success's.
+	RowsText string
 }
 
 // chartView is a table's chart: duration (line and points) and rows
@@ -166,6 +170,7 @@ func buildStatusPage(target dbsync.Target, histories []dbsync.TableHistory, prob
 		p.Problem = "could not read the run history of target " + string(target) + ": " + dbsync.Clip(dbsync.OneLine(problem.Error()), statusClip)
 	}
 	var failures []dbsync.Report
+	counts := map[string]int{}
 	for _, h := range histories {
 		tv := tableView{Name: h.Table}
 		if len(h.Runs) > 0 {
@@ -177,12 +182,32 @@ func buildStatusPage(target dbsync.Target, histories []dbsync.TableHistory, prob
 			v := viewRun(*h.LastSuccess, now)
 			tv.LastSuccess = &v
 		}
+		if tv.Last != nil && tv.Last.Status != dbsync.StatusSucceeded {
+			tv.Last.RowsText = "unknown: no run has succeeded"
+			if tv.LastSuccess != nil {
+				tv.Last.RowsText = fmt.Sprintf("%d at the last success", tv.LastSuccess.Rows)
+			}
+			if tv.Last.Status == dbsync.StatusSkipped {
+				tv.Last.RowsText += fmt.Sprintf(" (%d read by this dry run)", tv.Last.Rows)
+			}
+		}
+		counts[stateOf(tv.Last)]++
 		for _, r := range h.Runs {
 			if failed(r.Status) {
 				failures = append(failures, r)
 			}
 		}
 		p.Tables = append(p.Tables, tv)
+	}
+	var summary []string
+	for _, state := range []string{"failed", "succeeded", "other", "never run"} {
+		if n := counts[state]; n > 0 {
+			summary = append(summary, fmt.Sprintf("%d %s", n, state))
+		}
+	}
+	p.Summary = fmt.Sprintf("%d table(s)", len(histories))
+	if len(summary) > 0 {
+		p.Summary += ", last run: " + strings.Join(summary, ", ")
 	}
 	// Newest first, over all tables.
 	sortRunsNewestFirst(failures)
@@ -206,6 +231,19 @@ func failed(status string) bool {
 	return status == dbsync.StatusFailed || status == dbsync.StatusAbandoned
 }
 
+// stateOf is how the page's summary counts a table by its last run.
+func stateOf(last *runView) string {
+	switch {
+	case last == nil:
+		return "never run"
+	case last.Class == "ok":
+		return "succeeded"
+	case last.Class == "failed":
+		return "failed"
+	}
+	return "other"
+}
+
 func statusClass(status string) string {
 	switch {
 	case status == dbsync.StatusSucceeded:
@@ -223,7 +261,7 @@ func sortRunsNewestFirst(runs []dbsync.Report) {
 func viewRun(r dbsync.Report, now time.Time) runView {
 	v := runView{
 		Table: r.Table, RunID: r.RunID, Status: r.Status, Class: statusClass(r.Status), Trigger: r.Trigger, Mode: r.Mode, Source: r.Source,
-		Rows: r.Rows, Error: r.Error, Changes: changes(r),
+		Rows: r.Rows, RowsText: strconv.FormatInt(r.Rows, 10), Error: r.Error, Changes: changes(r),
 	}
 	if !r.StartedAt.IsZero() {
 		v.Started = r.StartedAt.UTC().Format("2006-01-02 15:04:05Z")
@@ -247,6 +285,14 @@ func viewRun(r dbsync.Report, now time.Time) runView {
 // changes is a run's changes as "+inserted ~updated -deleted"; a replace
 // rewrites the table.
 func changes(r dbsync.Report) string {
+	switch r.Status {
+	case dbsync.StatusFailed, dbsync.StatusBusy, dbsync.StatusSkipped:
+		return "none: the target was left as it was (" + r.Status + ")"
+	case dbsync.StatusAbandoned:
+		return "unknown: the run stopped before it recorded its outcome"
+	case dbsync.StatusRunning, dbsync.StatusQueued:
+		return "not yet known (" + r.Status + ")"
+	}
 	if r.Mode == dbsync.ModeReplace && r.Inserted+r.Updated+r.Deleted == 0 {
 		return fmt.Sprintf("replaced: %d rows written", r.Rows)
 	}
