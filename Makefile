@@ -32,7 +32,8 @@ demo: build
 	./$(BIN) sync --config demo/config.ini
 
 # The whole test suite. The tests start their own throwaway MariaDB servers
-# from the installed binaries; test-deps installs them when they are missing.
+# from the installed binaries and render the status page in a headless
+# chromium; test-deps installs both when they are missing.
 test: test-deps vet
 	go test -count=1 -timeout 30m ./...
 
@@ -45,6 +46,10 @@ test-deps:
 	@if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ] || ! command -v mariadb-install-db >/dev/null 2>&1; then \
 	  echo "MariaDB server binaries not found: installing mariadb-server with apt-get (tests start their own servers; none is used as a service)"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends mariadb-server; \
+	fi
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "chromium not found: installing Debian's chromium with apt-get (the status page tests render it headless; without it they fail)"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; \
 	fi
 
 # Each fuzz target for FUZZTIME (go test runs one -fuzz target at a time).

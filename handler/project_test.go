@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,8 +68,24 @@ func TestProject_FunctionsFiles(t *testing.T) {
 			t.Errorf("%s queue output %v", name, b)
 		}
 	}
+	// Every run's outcome is a Request (its invocation) and "run ended"
+	// Traces (its log lines): the alert queries count them, so neither
+	// may be sampled away.
+	var hostLogging struct {
+		Logging struct {
+			ApplicationInsights struct {
+				SamplingSettings struct {
+					ExcludedTypes string `json:"excludedTypes"`
+				} `json:"samplingSettings"`
+			} `json:"applicationInsights"`
+		} `json:"logging"`
+	}
+	readJSON(t, "../host.json", &hostLogging)
+	if ex := strings.Split(hostLogging.Logging.ApplicationInsights.SamplingSettings.ExcludedTypes, ";"); !slices.Contains(ex, "Request") || !slices.Contains(ex, "Trace") {
+		t.Errorf("host.json samplingSettings.excludedTypes %q: want Request and Trace kept out of sampling", ex)
+	}
 	dirs, _ := filepath.Glob("../*/function.json")
-	if len(dirs) != 3 {
+	if len(dirs) != 4 {
 		t.Fatalf("function folders: %v", dirs)
 	}
 	srv := httptest.NewServer(newServer(slog.New(slog.DiscardHandler)).routes())
@@ -120,6 +137,20 @@ func TestProject_FunctionsFiles(t *testing.T) {
 				t.Fatalf("SyncHttp bindings %v: want the trigger, res and the queue output", fn.Bindings)
 			}
 			queueOut(name, fn.Bindings[2])
+		case "SyncStatus":
+			if len(fn.Bindings) != 2 {
+				t.Fatalf("SyncStatus bindings %v: want the trigger and res", fn.Bindings)
+			}
+			in, out := fn.Bindings[0], fn.Bindings[1]
+			if in["type"] != "httpTrigger" || in["direction"] != "in" || in["name"] != "req" || in["authLevel"] != "function" || in["route"] != "status" {
+				t.Errorf("SyncStatus trigger %v", in)
+			}
+			if m, _ := json.Marshal(in["methods"]); string(m) != `["get"]` {
+				t.Errorf("SyncStatus methods %s: GET only", m)
+			}
+			if out["type"] != "http" || out["name"] != "res" || out["direction"] != "out" {
+				t.Errorf("SyncStatus output %v", out)
+			}
 		case "SyncQueue":
 			b := fn.Bindings[0]
 			// No dataType: the message arrives as a string (JSON-encoded
