@@ -85,7 +85,7 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 {{range .Tables}}<section class="tbl" id="table-{{.Name}}" data-table="{{.Name}}">
 <h2>{{.Name}} {{with .Last}}<span class="badge {{.Class}}" data-status="{{.Status}}">{{.Status}}</span>{{end}}</h2>
 {{if .Last}}{{with .Last}}<dl>
-<dt>last run</dt><dd>{{.Status}} {{.Ago}} ({{.Started}}), {{.Trigger}}, {{.Duration}}{{if .Mode}}, {{.Mode}}{{end}}{{if .Source}}, from {{.Source}}{{end}}</dd>
+<dt>last run</dt><dd>{{.Status}} {{.Ago}} ({{.Started}}), {{.Trigger}}, {{.Duration}}{{if .Mode}}, {{.Mode}}{{end}}{{if .Source}}, from {{.Source}}{{end}}{{if .Version}}, by dbsync {{.Version}}{{end}}</dd>
 <dt>rows</dt><dd>{{.RowsText}}</dd>
 <dt>changes</dt><dd>{{.Changes}}</dd>
 {{if .Error}}<dt>error</dt><dd class="err">{{.Error}}</dd>{{end}}
@@ -133,9 +133,9 @@ type tableView struct {
 
 // runView is one run of one table, as the page writes it.
 type runView struct {
-	Table, RunID, Status, Class, Trigger, Mode, Source string
-	Started, Ago, Duration, Changes, Error, Note       string
-	Rows                                               int64
+	Table, RunID, Status, Class, Trigger, Mode, Source, Version string
+	Started, Ago, Duration, Changes, Error, Note                string
+	Rows                                                        int64
 	// RowsText is the table's rows after the run: the run's, or, when it
 	// changed nothing, the last success's.
 	RowsText string
@@ -260,7 +260,7 @@ func sortRunsNewestFirst(runs []dbsync.Report) {
 
 func viewRun(r dbsync.Report, now time.Time) runView {
 	v := runView{
-		Table: r.Table, RunID: r.RunID, Status: r.Status, Class: statusClass(r.Status), Trigger: r.Trigger, Mode: r.Mode, Source: r.Source,
+		Table: r.Table, RunID: r.RunID, Status: r.Status, Class: statusClass(r.Status), Trigger: r.Trigger, Mode: r.Mode, Source: r.Source, Version: r.Version,
 		Rows: r.Rows, RowsText: strconv.FormatInt(r.Rows, 10), Error: r.Error, Changes: changes(r),
 	}
 	if !r.StartedAt.IsZero() {
