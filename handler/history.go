@@ -92,7 +92,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	runner := newRunner(log, az)
 	if c.htmlFile != "" {
-		return writeStatusFile(ctx, runner, cfg, log, c.htmlFile, stdout)
+		return writeStatusFile(ctx, runner, cfg, c.htmlFile, stdout)
 	}
 	runs, err := runner.History(ctx, cfg, c.limit)
 	if err != nil {
@@ -164,8 +164,8 @@ func dash(s string) string {
 // file, so a reader never sees half a page). A target whose history
 // cannot be read still gets its page, which says so, and the command
 // fails.
-func writeStatusFile(ctx context.Context, runner *dbsync.Runner, cfg *dbsync.Config, log *slog.Logger, path string, stdout io.Writer) error {
-	p, readErr := statusPageOf(ctx, runner, cfg, log, time.Now())
+func writeStatusFile(ctx context.Context, runner *dbsync.Runner, cfg *dbsync.Config, path string, stdout io.Writer) error {
+	p, readErr := statusPageOf(ctx, runner, cfg, time.Now())
 	body, err := renderStatusPage(p)
 	if err != nil {
 		return err

@@ -173,10 +173,13 @@ func TestHost_StatusUnreachableTarget(t *testing.T) {
 		t.Fatalf("status page with the target down: host %d, res %d\n%s", code, out.StatusCode, out.Body)
 	}
 	checkPageHeaders(t, out)
-	for _, want := range []string{`id="problem"`, "could not read the run history of target azure", "connection refused", `data-table="orders"`, `data-table="customers"`} {
+	for _, want := range []string{`id="problem"`, "could not read the run history of target azure", "connection refused", `data-table="orders"`, `data-table="customers"`, "not known: the run history could not be read"} {
 		if !strings.Contains(out.Body, want) {
 			t.Errorf("page with the target down lacks %q:\n%s", want, out.Body)
 		}
+	}
+	if strings.Contains(out.Body, "no runs recorded yet") {
+		t.Errorf("page with the target down says no runs were recorded")
 	}
 	if r := a.run(nil, "history"); r.code != exitFailed || !strings.Contains(r.stderr, "connection refused") {
 		t.Errorf("history with the target down: exit %d\n%s", r.code, r.stderr)

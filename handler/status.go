@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -79,9 +78,10 @@ func (s *server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		answer(http.StatusInternalServerError, p, "error: "+msg)
 		return
 	}
-	p, err := statusPageOf(ctx, s.runner, cfg, log, now)
+	p, err := statusPageOf(ctx, s.runner, cfg, now)
 	p.Refresh = statusRefresh
 	if err != nil {
+		log.Error("status page: the run history cannot be read", "error", p.Problem)
 		answer(http.StatusServiceUnavailable, p, "error: "+p.Problem)
 		return
 	}
@@ -92,10 +92,9 @@ func (s *server) handleStatus(w http.ResponseWriter, r *http.Request) {
 // SyncStatus and handler history --html share it. When the history cannot
 // be read, the page lists the tables without runs, says why, and err is
 // not nil.
-func statusPageOf(ctx context.Context, runner *dbsync.Runner, cfg *dbsync.Config, log *slog.Logger, now time.Time) (statusPage, error) {
+func statusPageOf(ctx context.Context, runner *dbsync.Runner, cfg *dbsync.Config, now time.Time) (statusPage, error) {
 	hist, err := runner.TableHistories(ctx, cfg, statusRuns, statusClip)
 	if err != nil {
-		log.Warn("status page: history not readable", "error", dbsync.OneLine(err.Error()))
 		hist = nil
 		for _, t := range cfg.RunTables() {
 			hist = append(hist, dbsync.TableHistory{Table: t.Target})

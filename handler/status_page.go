@@ -100,7 +100,7 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 {{end}}{{end}}<text x="4" y="12">{{.MaxDuration}}</text><text x="{{.Right}}" y="12" text-anchor="end">{{.MaxChanged}}</text>
 </svg>
 <p class="legend"><span class="k ok"></span>run: duration<span class="k failed"></span>failed run<span class="k bar"></span>rows changed (a replace rewrites every row) · oldest left, newest right</p>
-{{end}}{{else}}<p class="none">no runs recorded yet</p>
+{{end}}{{else}}<p class="none">{{if $.Problem}}not known: the run history could not be read{{else}}no runs recorded yet{{end}}</p>
 {{end}}</section>
 {{end}}
 <section class="tbl" id="failures"><h2>recent failures</h2>
