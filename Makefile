@@ -60,7 +60,7 @@ fuzz: test-deps
 	go test ./sync -run '^$$' -fuzz '^FuzzScanINI$$' -fuzztime $(FUZZTIME)
 	go test ./handler -run '^$$' -fuzz '^FuzzDecodeInvocation$$' -fuzztime $(FUZZTIME)
 
-# The benchmark of README "Loading speed": ROWS rows, REPEAT rounds. It
+# The benchmark of docs/performance.md: ROWS rows, REPEAT rounds. It
 # starts its own servers; pandas joins when Debian's python3-pandas,
 # python3-sqlalchemy and python3-pymysql are installed.
 ROWS ?= 1000000

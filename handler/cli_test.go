@@ -133,7 +133,7 @@ func TestCLI_Busy(t *testing.T) {
 	}
 }
 
-// TestCLI_JSON: --json prints exactly one report object with DESIGN §5's
+// TestCLI_JSON: --json prints exactly one report object with docs/cli.md's
 // keys on stdout; logs go to stderr.
 func TestCLI_JSON(t *testing.T) {
 	t.Parallel()

@@ -285,7 +285,7 @@ func TestCLI_EmptyEnvironment(t *testing.T) {
 	}
 }
 
-// TestHost_LocalSettingsExample (#9 item 15): README's `func start` steps:
+// TestHost_LocalSettingsExample (#9 item 15): docs/azure-functions.md's `func start` steps:
 // local.settings.json.example's values become the environment, config.ini
 // holds the settings, and a manual run loads.
 func TestHost_LocalSettingsExample(t *testing.T) {

@@ -1,5 +1,5 @@
 // Command handler is dbsync: the Azure Functions custom handler (no
-// arguments) and the command line (sync, check, demo-data).
+// arguments) and the command line (sync, check, demo-data, version).
 package main
 
 import (
@@ -15,7 +15,7 @@ import (
 	dbsync "github.com/dbsync/dbsync/sync"
 )
 
-// Exit codes (DESIGN §4).
+// Exit codes, as docs/cli.md lists them.
 const (
 	exitOK     = 0
 	exitFailed = 1 // the run failed; the target is unchanged
@@ -110,8 +110,9 @@ func exitCode(err error) int {
 	return exitFailed
 }
 
-const mainUsage = `dbsync copies one query's rows from a primary MySQL server (or a local SQLite
-fallback) into a target table, replacing its contents atomically.
+const mainUsage = `dbsync keeps replica tables in step with tables or views of a primary MySQL
+server (or a local SQLite fallback): each table replaced atomically or merged,
+all tables of a run committed together.
 
 Usage:
   handler                      serve as an Azure Functions custom handler

@@ -47,7 +47,8 @@ func TestProject_FunctionsFiles(t *testing.T) {
 		t.Errorf("functionTimeout %q: the [sync] timeout default (9m) is chosen below 10 minutes", host.FunctionTimeout)
 	}
 
-	readme, err := os.ReadFile("../README.md")
+	// docs/azure-functions.md documents the functions and the queue rules.
+	readme, err := os.ReadFile("../docs/azure-functions.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestProject_FunctionsFiles(t *testing.T) {
 	}
 	readJSON(t, "../host.json", &hostQueues)
 	if n := hostQueues.Extensions.Queues.MaxDequeueCount; n <= maxRunsPerMessage || !strings.Contains(string(readme), fmt.Sprintf("`maxDequeueCount` %d", n)) {
-		t.Errorf("host.json maxDequeueCount %d: want it above the %d runs a message may make, and README to say it", n, maxRunsPerMessage)
+		t.Errorf("host.json maxDequeueCount %d: want it above the %d runs a message may make, and docs/azure-functions.md to say it", n, maxRunsPerMessage)
 	}
 	// queueOut is the queue output every trigger but SyncQueue's has.
 	queueOut := func(name string, b map[string]any) {
@@ -107,7 +108,7 @@ func TestProject_FunctionsFiles(t *testing.T) {
 			t.Errorf("function %s is not served by the handler", name)
 		}
 		if !strings.Contains(string(readme), "| `"+name+"` |") {
-			t.Errorf("README's functions table has no row for %s", name)
+			t.Errorf("docs/azure-functions.md's functions table has no row for %s", name)
 		}
 		switch name {
 		case "SyncTimer":

@@ -17,7 +17,7 @@ import (
 )
 
 // Manual and scheduled runs go through the dbsync-runs Storage queue
-// (DESIGN §6): SyncHttp and SyncTimer only put messages on it through
+// (docs/azure-functions.md): SyncHttp and SyncTimer only put messages on it through
 // their "msg" output binding; SyncQueue, its queue trigger, runs each one
 // inside its own invocation, which the host tracks and bounds with
 // functionTimeout. No sync runs outside an invocation.
@@ -230,7 +230,7 @@ func ended(status string) bool {
 }
 
 // handleQueue runs one queued run. What it answers the host decides what
-// the host does with the message (DESIGN §6, README "Queued runs"):
+// the host does with the message (docs/azure-functions.md, "Queued runs and redelivery"):
 //   - 2xx deletes it: the run succeeded, was a dry run, or was busy (the
 //     run lock held by another run; the timer runs it again); or the
 //     message is a redelivery of a run that already ended.

@@ -17,9 +17,9 @@ const syncUsage = `Usage: handler sync [--config FILE] [--target azure|sqlite] [
 
 Runs one sync of the job's tables: reads their queries on the primary (or the
 [fallback] SQLite database if the primary fails and fallback_enabled is true)
-and replaces every target table's rows atomically, all at once. Without
---tables or --group, a job whose tables are split into groups runs each group
-in turn.
+and replaces or merges (mode) every target table's rows, committing them all
+at once. Without --tables or --group, a job whose tables are split into
+groups runs each group in turn.
 
 Examples:
   handler sync --config config.ini --target sqlite

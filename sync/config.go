@@ -180,7 +180,7 @@ func DefaultConfig() *Config {
 			},
 			Auth: AuthPassword,
 			// Two LOAD DATA streams were 1.2–2× faster than one on the
-			// project's 2-core bench (README "Loading speed").
+			// project's 2-core bench (docs/performance.md).
 			LoadStreams: 2,
 		},
 		origins: map[string]string{},
@@ -373,7 +373,7 @@ func mysqlKeys(section string, conn func(c *Config) *MySQLConfig) []keySpec {
 		{section: section, key: "connect_timeout", set: durationKey(func(c *Config) *time.Duration { return &conn(c).ConnectTimeout })},
 		{section: section, key: "read_timeout", set: durationKey(func(c *Config) *time.Duration { return &conn(c).ReadTimeout })},
 	}
-	// [source] only reads, so DESIGN §3 gives it no write_timeout.
+	// [source] only reads, so it has no write_timeout.
 	if section != "source" {
 		keys = append(keys, keySpec{section: section, key: "write_timeout", set: durationKey(func(c *Config) *time.Duration { return &conn(c).WriteTimeout })})
 	}

@@ -481,17 +481,18 @@ func TestConfig_ExampleMultiTable(t *testing.T) {
 	}
 }
 
-// TestConfig_READMEMultiTable: README's three-table job loads as it says.
-func TestConfig_READMEMultiTable(t *testing.T) {
-	text, err := os.ReadFile("../README.md")
+// TestConfig_DocsMultiTable: the three-table job of docs/configuration.md
+// loads as the page says.
+func TestConfig_DocsMultiTable(t *testing.T) {
+	text, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, _ := strings.Cut(string(text), "### The job: one table or several")
+	_, rest, _ := strings.Cut(string(text), "## The job: one table or several")
 	_, rest, ok := strings.Cut(rest, "```ini\n")
 	block, _, _ := strings.Cut(rest, "```")
 	if !ok || block == "" {
-		t.Fatal("README's Configuration section has no ini example of a job")
+		t.Fatal("docs/configuration.md's job section has no ini example of a job")
 	}
 	var lines []string
 	for _, l := range strings.Split(block, "\n") {

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Merge mode (DESIGN §2 step 4, §8): instead of replacing every row, a
+// Merge mode (docs/modes.md): instead of replacing every row, a
 // merge reads the source and the target table ordered by the table's key,
 // compares them in one streaming pass, loads only the differences into a
 // delta table and applies them set-based in one transaction. This file
@@ -18,7 +18,7 @@ import (
 // deltaSuffix names the table that holds a merge's differences.
 const deltaSuffix = "__dbsync_delta"
 
-// Merge defaults (DESIGN §3 merge_max_changes, max_delete).
+// Merge defaults ([sync] merge_max_changes, max_delete; docs/configuration.md).
 const (
 	DefaultMergeMaxChanges = 0.3
 	DefaultMaxDelete       = 0.5

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Queued runs (DESIGN §6): POST /api/sync records a run as queued and a
+// Queued runs (docs/azure-functions.md): POST /api/sync records a run as queued and a
 // queue-triggered invocation runs it under the same run_id.
 
 // NewRunID returns a new run id, for a run to be queued.

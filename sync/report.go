@@ -29,7 +29,7 @@ const (
 
 const timeLayout = time.RFC3339Nano
 
-// Report is the outcome of one run (DESIGN §5). It is printed by --json,
+// Report is the outcome of one run (docs/cli.md, "The run report"). It is printed by --json,
 // returned over HTTP and stored in the history table. It never holds a
 // secret: errors are built from messages that carry none.
 type Report struct {
