@@ -65,6 +65,9 @@ func (c *historyCommand) parseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&c.htmlFile, "html", "", "write the status page to this file")
 	fs.Usage = func() { fmt.Fprint(stderr, historyUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelpShown
+		}
 		return &usageError{err.Error()}
 	}
 	switch {
@@ -78,9 +81,16 @@ func (c *historyCommand) parseFlags(args []string, stderr io.Writer) error {
 	return nil
 }
 
+// errHelpShown: -h printed the usage; the command does nothing else and
+// exits 0 (DESIGN §4).
+var errHelpShown = errors.New("help shown")
+
 func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c historyCommand
 	if err := c.parseFlags(args, stderr); err != nil {
+		if errors.Is(err, errHelpShown) {
+			return nil
+		}
 		return err
 	}
 	az := dbsync.NewAzure(os.Getenv)

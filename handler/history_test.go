@@ -137,6 +137,9 @@ func TestCLI_History(t *testing.T) {
 				t.Errorf("--html page holds markup from an error")
 			}
 
+			if r := a.run(nil, "history", "-h"); r.code != 0 || !strings.Contains(r.stderr, "Usage: handler history") {
+				t.Errorf("history -h: exit %d\n%s", r.code, r.stderr)
+			}
 			for _, bad := range [][]string{{"--json", "--html", page}, {"--limit", "0"}, {"--limit", "x"}, {"extra"}} {
 				if r := a.run(nil, append([]string{"history"}, bad...)...); r.code != exitUsage {
 					t.Errorf("history %q: exit %d, want %d", bad, r.code, exitUsage)
