@@ -285,7 +285,7 @@ func (r *Runner) newTarget(cfg *Config, log *slog.Logger) (target, error) {
 			}
 		}
 		t := newMySQLTarget(cfg.AzureMySQL, cfg.Sync.HistoryTable, password, log)
-		t.parallel = cfg.Sync.Parallel
+		t.parallel, t.runTimeout = cfg.Sync.Parallel, cfg.Sync.Timeout
 		t.swapTryWait, t.swapTries = r.SwapTryWait, r.SwapTries
 		if t.swapTryWait <= 0 {
 			t.swapTryWait = 2 * time.Second
