@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dbsync/dbsync/internal/mariadbtest"
 	dbsync "github.com/dbsync/dbsync/sync"
 )
 
@@ -129,6 +130,42 @@ func TestLock_KilledBeforeSwap(t *testing.T) {
 	}
 }
 
+// TestLock_OutlastsWaitTimeout: the server closes connections idle for
+// wait_timeout (here 2 s, as an operator might lower it), and the run lock's
+// connection idles from the lock to the swap. Its own session wait_timeout
+// outlasts the run, so after 4 s between load and swap the lock is still
+// this run's, and the run succeeds.
+func TestLock_OutlastsWaitTimeout(t *testing.T) {
+	t.Parallel()
+	target := ownServer(t, mariadbtest.Options{TLS: true, LocalInfile: true, ExtraArgs: []string{"--wait-timeout=2", "--interactive-timeout=2"}})
+	e := newEnv(t, target)
+	seedItems(t, e.srcDBConn(), 20)
+	dst := e.dstDBConn()
+	seedItems(t, dst, 5)
+	cfg, err := e.config(dbsync.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock := "dbsync:" + e.targetDB + ".items"
+	var before, after int64
+	runner := dbsync.NewRunner(testLogger(t))
+	dbsync.SetBeforeSwap(runner, func() {
+		before = lockHolder(t, dst, lock)
+		time.Sleep(4 * time.Second)
+		after = lockHolder(t, dst, lock)
+	})
+	rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
+	if err := runner.Run(context.Background(), cfg, rep, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if before == 0 || after != before {
+		t.Errorf("the lock was held by connection %d before 4 s idle and by %d after; want the same", before, after)
+	}
+	if n := count(t, dst, "items"); n != 20 {
+		t.Errorf("target has %d rows, want 20", n)
+	}
+}
+
 // TestLock_TakenOverWhileStaged: run A loses its lock after loading, and
 // run B takes the lock, drops A's staging table as a killed run's and
 // starts loading its own. A must neither swap in B's half-loaded staging
@@ -179,7 +216,7 @@ func TestLock_TakenOverWhileStaged(t *testing.T) {
 	left := helperTables(t, dst)
 	<-doneB
 	if errA == nil || repA.Status == dbsync.StatusSucceeded {
-		t.Errorf("run A succeeded (status %q, %d rows) after losing its lock; the target then held %s", repA.Status, repA.Rows, content(t, dst, "items"))
+		t.Errorf("run A succeeded (status %q, %d rows) after losing its lock; the target then held %d rows", repA.Status, repA.Rows, count(t, dst, "items"))
 	} else if !strings.Contains(errA.Error(), "lost") {
 		t.Errorf("run A: %v; want the lost lock", errA)
 	}
