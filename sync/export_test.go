@@ -14,3 +14,7 @@ func HelperName(table, kind, runID string) string {
 // SetSwap sets how long each attempt of r's MySQL swap waits for readers
 // and how many it makes.
 func SetSwap(r *Runner, wait time.Duration, tries int) { r.SwapTryWait, r.SwapTries = wait, tries }
+
+// SetLockPing sets how often r's MySQL runs check their locks while they
+// run.
+func SetLockPing(r *Runner, every time.Duration) { r.lockPingEvery = every }

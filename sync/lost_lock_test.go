@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -78,6 +79,26 @@ func content(t *testing.T, db *sql.DB, table string) string {
 	return fmt.Sprintf("%d rows: %s", n, s.String)
 }
 
+// logBuffer keeps a run's log lines and passes them to the test log.
+type logBuffer struct {
+	t    *testing.T
+	mu   gosync.Mutex
+	text strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.t.Log(strings.TrimRight(string(p), "\n"))
+	return b.text.Write(p)
+}
+
+func (b *logBuffer) has(s string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Contains(b.text.String(), s)
+}
+
 // TestLock_KilledBeforeSwap: the connection holding the run lock is closed
 // by the server between the load and the swap (here KILL; a lowered
 // wait_timeout or a proxy does the same). Another run could take the lock
@@ -100,10 +121,22 @@ func TestLock_KilledBeforeSwap(t *testing.T) {
 				t.Fatal(err)
 			}
 			lock := "dbsync:" + e.targetDB + ".items"
-			runner := dbsync.NewRunner(testLogger(t))
-			dbsync.SetBeforeSwap(runner, func() { killLockHolder(t, dst, lock) })
+			logs := &logBuffer{t: t}
+			runner := dbsync.NewRunner(slog.New(slog.NewTextHandler(logs, nil)))
+			// The keep-alive finds the loss first, and says so at once.
+			dbsync.SetLockPing(runner, 20*time.Millisecond)
+			var keptAlive bool
+			dbsync.SetBeforeSwap(runner, func() {
+				killLockHolder(t, dst, lock)
+				for deadline := time.Now().Add(10 * time.Second); !keptAlive && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+					keptAlive = logs.has("run lock lost; this run will not swap")
+				}
+			})
 			rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
 			err = runner.Run(context.Background(), cfg, rep, nil)
+			if !keptAlive {
+				t.Error("the keep-alive never logged the lost lock")
+			}
 			if err == nil || rep.Status == dbsync.StatusSucceeded {
 				t.Fatalf("the run succeeded (status %q) after its lock was lost", rep.Status)
 			}
@@ -310,6 +343,56 @@ func TestLock_KilledRunLeftoversByName(t *testing.T) {
 	}
 	if left := helperTables(t, dst); len(left) != 0 {
 		t.Errorf("helper tables left behind: %v", left)
+	}
+}
+
+// TestLock_WaitsForCommittingRun: a run recorded as running whose lock was
+// lost may still be committing its merged tables; it holds its history
+// rows locked until its COMMIT. The run that took the lock over waits for
+// them before it touches anything, here the other run's staging table.
+func TestLock_WaitsForCommittingRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, azure)
+	src, dst := e.srcDBConn(), e.dstDBConn()
+	seedItems(t, src, 5)
+	seedItems(t, dst, 2)
+	const other = "20261201T000000Z-00000000deadbeef"
+	killedRun(t, e, dst, other)
+	stage := dbsync.HelperName("items", "new", other)
+	mustExec(t, dst, "CREATE TABLE `"+stage+"` (x INT) COMMENT 'dbsync-owned: staging table of run "+other+"; dbsync drops it'")
+	tx, err := dst.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var table string
+	if err := tx.QueryRow("SELECT `table` FROM dbsync_runs WHERE run_id = ? AND `table` = 'items' FOR UPDATE", other).Scan(&table); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.sync(dbsync.RunOptions{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the run ended (%v) while the other run's history row was locked", err)
+	case <-time.After(time.Second):
+	}
+	if left := helperTables(t, dst); strings.Join(left, ",") != stage {
+		t.Fatalf("while waiting the helper tables were %v, want the other run's %s untouched", left, stage)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("run after the other run committed: %v", err)
+	}
+	if left := helperTables(t, dst); len(left) != 0 {
+		t.Errorf("helper tables left: %v", left)
+	}
+	if n := count(t, dst, "items"); n != 5 {
+		t.Errorf("target has %d rows, want 5", n)
 	}
 }
 
