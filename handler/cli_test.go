@@ -246,7 +246,7 @@ func waitLoading(t *testing.T, a *app, target string) {
 	for time.Now().Before(deadline) {
 		if target == "azure" {
 			var n int
-			_ = a.dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'items__dbsync_new'").Scan(&n)
+			_ = a.dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'items\\_\\_dbsync\\_new\\_%'").Scan(&n)
 			if n == 1 {
 				time.Sleep(500 * time.Millisecond)
 				return

@@ -182,8 +182,8 @@ func TestSync_MySQLToMySQLFidelity(t *testing.T) {
 func assertNoLeftovers(t *testing.T, db *sql.DB, table string) {
 	t.Helper()
 	var n int
-	if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?)",
-		table+"__dbsync_new", table+"__dbsync_old").Scan(&n); err != nil {
+	if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND (TABLE_NAME IN (?, ?) OR TABLE_NAME LIKE ? OR TABLE_NAME LIKE ?)",
+		table+"__dbsync_new", table+"__dbsync_old", helperLike(table, "new"), helperLike(table, "old")).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {

@@ -321,13 +321,24 @@ func (h historyStore) finish(ctx context.Context, r *Report) error {
 	return nil
 }
 
-// hasRunning reports whether a run of the table is recorded as running.
-func (h historyStore) hasRunning(ctx context.Context, target Target, table string) (bool, error) {
+// runningRuns lists the runs of the table recorded as running.
+func (h historyStore) runningRuns(ctx context.Context, target Target, table string) ([]string, error) {
 	q := h.dialect.quote
-	var n int
-	err := h.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+h.table()+" WHERE "+q("status")+" = ? AND "+q("target")+" = ? AND "+q("table")+" = ?",
-		StatusRunning, string(target), table).Scan(&n)
-	return n > 0, err
+	rows, err := h.db.QueryContext(ctx, "SELECT "+q("run_id")+" FROM "+h.table()+" WHERE "+q("status")+" = ? AND "+q("target")+" = ? AND "+q("table")+" = ? ORDER BY "+q("run_id"),
+		StatusRunning, string(target), table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // markAbandoned closes the history rows of the table's runs that were

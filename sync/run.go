@@ -36,6 +36,9 @@ type Runner struct {
 	SwapTries   int
 	// beforeSwap, when set (tests), runs between verify and swap.
 	beforeSwap func()
+	// lockPingEvery, when set (tests), is how often the MySQL run lock's
+	// keep-alive checks the locks (default 30 s).
+	lockPingEvery time.Duration
 
 	mu     sync.Mutex
 	active map[string]string // guard key → run_id
@@ -287,7 +290,7 @@ func (r *Runner) newTarget(cfg *Config, log *slog.Logger) (target, error) {
 			}
 		}
 		t := newMySQLTarget(cfg.AzureMySQL, cfg.Sync.HistoryTable, password, log)
-		t.parallel = cfg.Sync.Parallel
+		t.parallel, t.runTimeout, t.lockPingEvery = cfg.Sync.Parallel, cfg.Sync.Timeout, r.lockPingEvery
 		t.swapTryWait, t.swapTries = r.SwapTryWait, r.SwapTries
 		if t.swapTryWait <= 0 {
 			t.swapTryWait = 2 * time.Second
