@@ -297,3 +297,37 @@ func TestCLI_Check(t *testing.T) {
 		t.Fatalf("check with a bad target: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+// TestCLI_Help: -h and --help on every command print its usage and flags
+// on stdout and exit 0 (#19.5); an unknown command prints the usage on
+// its lines, on stderr, and exits 2 (#19.6).
+func TestCLI_Help(t *testing.T) {
+	t.Parallel()
+	a := &app{t: t, dir: t.TempDir()}
+	for _, cmd := range []string{"sync", "check", "demo-data"} {
+		for _, flag := range []string{"-h", "--help", "-help"} {
+			r := a.run(nil, cmd, flag)
+			if r.code != exitOK || r.stderr != "" {
+				t.Errorf("%s %s: exit %d, stderr %q; want 0 and nothing on stderr", cmd, flag, r.code, r.stderr)
+			}
+			if !strings.HasPrefix(r.stdout, "Usage: handler "+cmd) || !strings.Contains(r.stdout, "\n  -config string\n") {
+				t.Errorf("%s %s: stdout is not the command's usage with its flags:\n%s", cmd, flag, r.stdout)
+			}
+		}
+		// A bad flag is still a usage error, with the usage on stderr.
+		r := a.run(nil, cmd, "--bogus")
+		if r.code != exitUsage || r.stdout != "" || !strings.Contains(r.stderr, "Usage: handler "+cmd) || lastLine(r.stderr) != "error: flag provided but not defined: -bogus" {
+			t.Errorf("%s --bogus: exit %d, stdout %q, stderr:\n%s", cmd, r.code, r.stdout, r.stderr)
+		}
+	}
+	r := a.run(nil, "sink")
+	lines := strings.Split(r.stderr, "\n")
+	if r.code != exitUsage || lines[0] != `error: unknown command "sink"` || !strings.Contains(r.stderr, "\nUsage:\n  handler ") || !strings.Contains(r.stderr, "\n  handler sync  [flags] ") || len(lines) < 10 {
+		t.Errorf("unknown command: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	for _, help := range []string{"help", "-h", "--help"} {
+		if r := a.run(nil, help); r.code != exitOK || !strings.Contains(r.stdout, "\nUsage:\n") {
+			t.Errorf("%s: exit %d, stdout %q", help, r.code, r.stdout)
+		}
+	}
+}

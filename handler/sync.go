@@ -41,9 +41,8 @@ type syncCommand struct {
 	verbose    bool
 }
 
-func (c *syncCommand) parseFlags(args []string, stderr io.Writer) error {
+func (c *syncCommand) parseFlags(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&c.configPath, "config", "", "config file (default: $DBSYNC_CONFIG, else ./config.ini)")
 	fs.Var((*targetFlag)(&c.target), "target", "azure or sqlite (default: [sync] default_target)")
 	fs.StringVar(&c.tables, "tables", "", "comma-separated [table.<name>] names: run only these tables of the job")
@@ -51,19 +50,12 @@ func (c *syncCommand) parseFlags(args []string, stderr io.Writer) error {
 	fs.BoolVar(&c.dryRun, "dry-run", false, "read and count the source; do not touch the target")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the run report as one JSON object on stdout")
 	fs.BoolVar(&c.verbose, "v", false, "debug logging (where each config key came from)")
-	fs.Usage = func() { fmt.Fprint(stderr, syncUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("unexpected argument %q (see handler sync -h)", fs.Arg(0))}
-	}
-	return nil
+	return parseFlags(fs, args, syncUsage, stdout, stderr)
 }
 
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c syncCommand
-	if err := c.parseFlags(args, stderr); err != nil {
+	if err := c.parseFlags(args, stdout, stderr); err != nil {
 		return err
 	}
 	level := slog.LevelInfo
