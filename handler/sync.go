@@ -114,10 +114,16 @@ func writeJSON(w io.Writer, v any) {
 	_ = enc.Encode(v)
 }
 
-// summary is the one-line human result of a run.
+// summary is the human result of a run: one line, and for a run that
+// merged, what each table got. A replaced table reports the rows it now
+// holds; a merged one what the merge did (+inserted ~updated -deleted
+// =unchanged): a merge writes only the differences, so "N rows into" and
+// a load's rows/s would misstate it.
 func summary(r *dbsync.Report) string {
 	what := "table " + r.Table
-	if r.Table == "" {
+	if len(r.Tables) == 1 {
+		what = "table " + r.Tables[0].Table
+	} else if r.Table == "" {
 		names := make([]string, len(r.Tables))
 		for i, t := range r.Tables {
 			names[i] = t.Table
@@ -126,8 +132,23 @@ func summary(r *dbsync.Report) string {
 	}
 	switch r.Status {
 	case dbsync.StatusSucceeded:
-		s := fmt.Sprintf("succeeded: %d rows from %s into %s %s in %.1fs (%s, %.0f rows/s)",
-			r.Rows, r.Source, r.Target, what, float64(r.DurationMS)/1000, r.LoadMethod, r.RowsPerSec)
+		var s string
+		if !strings.Contains(r.Mode, dbsync.ModeMerge) {
+			s = fmt.Sprintf("succeeded: %d rows from %s into %s %s in %.1fs (%s, %.0f rows/s)",
+				r.Rows, r.Source, r.Target, what, float64(r.DurationMS)/1000, r.LoadMethod, r.RowsPerSec)
+			if r.ModeReason != "" {
+				s += "\n  merge table replaced instead: " + r.ModeReason
+			}
+		} else {
+			s = fmt.Sprintf("succeeded: %s %s from %s in %.1fs", r.Target, what, r.Source, float64(r.DurationMS)/1000)
+			if len(r.Tables) == 1 {
+				s += ": " + tableSummary(r.Tables[0])
+			} else {
+				for _, t := range r.Tables {
+					s += "\n  " + t.Table + ": " + tableSummary(t)
+				}
+			}
+		}
 		if r.FallbackReason != "" {
 			s += "\n  fallback used because: " + r.FallbackReason
 		}
@@ -138,4 +159,26 @@ func summary(r *dbsync.Report) string {
 		return fmt.Sprintf("busy: another run is loading %s %s; nothing done", r.Target, what)
 	}
 	return fmt.Sprintf("failed: target %s %s left unchanged", r.Target, what)
+}
+
+// tableSummary is what a run did to one table.
+func tableSummary(t dbsync.TableReport) string {
+	if t.Mode == dbsync.ModeMerge {
+		s := fmt.Sprintf("merged: +%d ~%d -%d =%d", t.Inserted, t.Updated, t.Deleted, t.Unchanged)
+		switch {
+		case t.Inserted+t.Updated+t.Deleted == 0:
+			s += " (no change, nothing written)"
+		case t.LoadMethod != "":
+			s += " (" + t.LoadMethod + ")"
+		}
+		return s
+	}
+	s := fmt.Sprintf("replaced: %d rows", t.Rows)
+	if t.LoadMethod != "" {
+		s += fmt.Sprintf(" (%s, %.0f rows/s)", t.LoadMethod, t.RowsPerSec)
+	}
+	if t.ModeReason != "" {
+		s += "; " + t.ModeReason
+	}
+	return s
 }
