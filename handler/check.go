@@ -65,6 +65,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			failed++
 		}
 		fmt.Fprintf(stdout, "%s %-9s %s\n", mark, r.Name, r.Detail)
+		for _, w := range r.Warnings {
+			fmt.Fprintf(stdout, "warn %-9s %s\n", r.Name, w)
+		}
 	}
 	if failed > 0 {
 		return errors.New(fmt.Sprint(failed, " check(s) failed"))
