@@ -14,7 +14,7 @@ BUILDVCS := $(shell git rev-parse --git-dir >/dev/null 2>&1 && echo true || echo
 # Root needs no sudo (CI, containers); anyone else does for apt-get.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: build build-native demo test test-deps vet bench fuzz clean
+.PHONY: build build-native demo demo-mysql test test-deps vet bench fuzz clean
 
 build:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=$(BUILDVCS) -o $(BIN) ./handler
@@ -41,6 +41,13 @@ demo: build
 	@echo "  sqlite3 -header demo/replica.db 'SELECT started_at, status, source, rows, mode FROM dbsync_runs ORDER BY started_at DESC'"
 	@echo "For your own databases: cp config.ini.example config.ini, fill it in, then"
 	@echo "  ./$(BIN) check   and   ./$(BIN) sync"
+
+# The real path, MySQL to MySQL over TLS, with no setup: two throwaway
+# MariaDB servers from the installed binaries (test-deps installs them),
+# started by the test suite's own helper (internal/mariadbtest): check, a
+# replace, a change on the primary, a merge; then both servers stop.
+demo-mysql: build test-deps
+	@go run ./demo/mysql -handler ./$(BIN)
 
 # The whole test suite. The tests start their own throwaway MariaDB servers
 # from the installed binaries; test-deps installs them when they are missing.
