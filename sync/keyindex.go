@@ -16,6 +16,8 @@ import (
 // ended), so check and the run warn.
 type keyIndexer interface {
 	keyIndexed(ctx context.Context, table string, key []keyColumn) (bool, error)
+	// quoteName quotes an identifier as the target's SQL does.
+	quoteName(name string) string
 }
 
 // indexCovers reports whether an index of these columns, in order, serves
@@ -58,12 +60,11 @@ func keyIndexWarning(ctx context.Context, t any, table string, key []keyColumn) 
 	if err != nil || indexed {
 		return ""
 	}
-	quote := quoteMySQL
-	if _, sqlite := t.(*sqliteTarget); sqlite {
-		quote = quoteSQLite
-	}
-	return unindexedKeyWarning(table, key, quote)
+	return unindexedKeyWarning(table, key, ki.quoteName)
 }
+
+func (t *mysqlTarget) quoteName(name string) string  { return quoteMySQL(name) }
+func (t *sqliteTarget) quoteName(name string) string { return quoteSQLite(name) }
 
 func (t *mysqlTarget) keyIndexed(ctx context.Context, table string, key []keyColumn) (bool, error) {
 	rows, err := t.db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
