@@ -181,6 +181,7 @@ func run(ctx context.Context, handler string, verbose bool, out io.Writer) error
 		err := cmd.Run()
 		origins := 0
 		for _, l := range strings.Split(strings.TrimRight(stdout.String(), "\n"), "\n") {
+			l = hidePaths(l, dir)
 			// check lists where each key came from, a line per key; here
 			// all come from the file.
 			if strings.HasSuffix(l, " from config.ini") && strings.HasPrefix(l, "  ") {
@@ -191,7 +192,7 @@ func run(ctx context.Context, handler string, verbose bool, out io.Writer) error
 				say("      (%d lines: where each key's value came from; here config.ini)", origins)
 				origins = 0
 			}
-			if l = hidePaths(l, dir); l != "" {
+			if l != "" {
 				say("    %s", l)
 			}
 		}
