@@ -151,6 +151,10 @@ func TestHost_LogLines(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("%s: %d %s", run.name, code, summary)
 		}
+		// A queued run's report names its build too (#19.7).
+		if rep, _ := ir.Outputs["report"].(map[string]any); rep == nil || rep["version"] == "" || rep["version"] == nil {
+			t.Errorf("%s: the report has no version: %v", run.name, ir.Outputs["report"])
+		}
 		at := 0
 		for _, want := range run.summary {
 			j := strings.Index(summary[at:], want)

@@ -117,6 +117,10 @@ func (r *Runner) Run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	if log == nil {
 		log = r.Logger
 	}
+	if rep.Version == "" {
+		// A report made by hand (a queued run's) names its build too.
+		rep.Version = Version()
+	}
 	// Each key once per line: lines below name their table whether or
 	// not the run has one (logattrs.go).
 	log = uniqueKeysLogger(log).With(LogRunID, rep.RunID, LogTarget, string(cfg.Target))
