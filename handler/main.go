@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -76,9 +77,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, mainUsage)
 		return exitOK
 	default:
-		err = &usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, mainUsage)}
+		// The usage as written, on its lines: OneLine below is for
+		// errors, whose causes may span lines.
+		fmt.Fprintf(stderr, "error: unknown command %q\n\n%s", cmd, mainUsage)
+		return exitUsage
 	}
-	if err == nil {
+	if err == nil || errors.Is(err, errHelp) {
 		return exitOK
 	}
 	code := exitCode(err)
@@ -86,6 +90,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "error: %s\n", dbsync.OneLine(err.Error()))
 	}
 	return code
+}
+
+// errHelp is -h or --help: the usage is printed on stdout; exit 0.
+var errHelp = errors.New("help requested")
+
+// parseFlags parses a subcommand's flags. -h, -help or --help prints
+// usage and the flags on stdout and returns errHelp, so asking for help
+// succeeds; a bad flag prints them on stderr and is a usage error (exit
+// 2). The flag package's own printing is off: the error line run prints
+// says what was wrong.
+func parseFlags(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.Writer) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	printUsage := func(w io.Writer) {
+		fmt.Fprint(w, usage)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(stdout)
+		return errHelp
+	case err != nil:
+		printUsage(stderr)
+		return &usageError{err.Error()}
+	case fs.NArg() > 0:
+		return &usageError{fmt.Sprintf("unexpected argument %q (see handler %s -h)", fs.Arg(0), fs.Name())}
+	}
+	return nil
 }
 
 // errReported wraps an error already shown to the user (a printed report).

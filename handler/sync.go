@@ -41,9 +41,8 @@ type syncCommand struct {
 	verbose    bool
 }
 
-func (c *syncCommand) parseFlags(args []string, stderr io.Writer) error {
+func (c *syncCommand) parseFlags(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&c.configPath, "config", "", "config file (default: $DBSYNC_CONFIG, else ./config.ini)")
 	fs.Var((*targetFlag)(&c.target), "target", "azure or sqlite (default: [sync] default_target)")
 	fs.StringVar(&c.tables, "tables", "", "comma-separated [table.<name>] names: run only these tables of the job")
@@ -51,19 +50,12 @@ func (c *syncCommand) parseFlags(args []string, stderr io.Writer) error {
 	fs.BoolVar(&c.dryRun, "dry-run", false, "read and count the source; do not touch the target")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the run report as one JSON object on stdout")
 	fs.BoolVar(&c.verbose, "v", false, "debug logging (where each config key came from)")
-	fs.Usage = func() { fmt.Fprint(stderr, syncUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("unexpected argument %q (see handler sync -h)", fs.Arg(0))}
-	}
-	return nil
+	return parseFlags(fs, args, syncUsage, stdout, stderr)
 }
 
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c syncCommand
-	if err := c.parseFlags(args, stderr); err != nil {
+	if err := c.parseFlags(args, stdout, stderr); err != nil {
 		return err
 	}
 	level := slog.LevelInfo
@@ -122,10 +114,16 @@ func writeJSON(w io.Writer, v any) {
 	_ = enc.Encode(v)
 }
 
-// summary is the one-line human result of a run.
+// summary is the human result of a run: one line, and for a run that
+// merged, what each table got. A replaced table reports the rows it now
+// holds; a merged one what the merge did (+inserted ~updated -deleted
+// =unchanged): a merge writes only the differences, so "N rows into" and
+// a load's rows/s would misstate it.
 func summary(r *dbsync.Report) string {
 	what := "table " + r.Table
-	if r.Table == "" {
+	if len(r.Tables) == 1 {
+		what = "table " + r.Tables[0].Table
+	} else if r.Table == "" {
 		names := make([]string, len(r.Tables))
 		for i, t := range r.Tables {
 			names[i] = t.Table
@@ -134,8 +132,23 @@ func summary(r *dbsync.Report) string {
 	}
 	switch r.Status {
 	case dbsync.StatusSucceeded:
-		s := fmt.Sprintf("succeeded: %d rows from %s into %s %s in %.1fs (%s, %.0f rows/s)",
-			r.Rows, r.Source, r.Target, what, float64(r.DurationMS)/1000, r.LoadMethod, r.RowsPerSec)
+		var s string
+		if !strings.Contains(r.Mode, dbsync.ModeMerge) {
+			s = fmt.Sprintf("succeeded: %d rows from %s into %s %s in %.1fs (%s, %.0f rows/s)",
+				r.Rows, r.Source, r.Target, what, float64(r.DurationMS)/1000, r.LoadMethod, r.RowsPerSec)
+			if r.ModeReason != "" {
+				s += "\n  merge table replaced instead: " + r.ModeReason
+			}
+		} else {
+			s = fmt.Sprintf("succeeded: %s %s from %s in %.1fs", r.Target, what, r.Source, float64(r.DurationMS)/1000)
+			if len(r.Tables) == 1 {
+				s += ": " + tableSummary(r.Tables[0])
+			} else {
+				for _, t := range r.Tables {
+					s += "\n  " + t.Table + ": " + tableSummary(t)
+				}
+			}
+		}
 		if r.FallbackReason != "" {
 			s += "\n  fallback used because: " + r.FallbackReason
 		}
@@ -146,4 +159,26 @@ func summary(r *dbsync.Report) string {
 		return fmt.Sprintf("busy: another run is loading %s %s; nothing done", r.Target, what)
 	}
 	return fmt.Sprintf("failed: target %s %s left unchanged", r.Target, what)
+}
+
+// tableSummary is what a run did to one table.
+func tableSummary(t dbsync.TableReport) string {
+	if t.Mode == dbsync.ModeMerge {
+		s := fmt.Sprintf("merged: +%d ~%d -%d =%d", t.Inserted, t.Updated, t.Deleted, t.Unchanged)
+		switch {
+		case t.Inserted+t.Updated+t.Deleted == 0:
+			s += " (no change, nothing written)"
+		case t.LoadMethod != "":
+			s += " (" + t.LoadMethod + ")"
+		}
+		return s
+	}
+	s := fmt.Sprintf("replaced: %d rows", t.Rows)
+	if t.LoadMethod != "" {
+		s += fmt.Sprintf(" (%s, %.0f rows/s)", t.LoadMethod, t.RowsPerSec)
+	}
+	if t.ModeReason != "" {
+		s += "; " + t.ModeReason
+	}
+	return s
 }

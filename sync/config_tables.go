@@ -142,21 +142,23 @@ func (s *settings) readTableSection(sec *ini.Section, lines iniLines, at func(in
 	for _, k := range sec.Keys() {
 		spec, ok := knownTableKey(k.Name())
 		if !ok {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: unknown key %s; ignored (a [table.<name>] section has %s)", at(lines.keyLine(lower, k.Name())), showKey(tableSectionPrefix+d.name, k.Name()), tableKeyList()))
-			continue
+			return &ConfigError{File: s.File, Line: lines.keyLine(lower, k.Name()), Key: showKey(tableSectionPrefix+d.name, k.Name()),
+				Reason: fmt.Sprintf("is not a known key: the nearest known key is %s (the keys of a [table.<name>] section: %s)", iniKey(tableKeyName(d.name, nearest(k.Name(), tableKeyNames()))), tableKeyList())}
 		}
 		s.values[d.key(spec.key)] = setting{value: strings.TrimSpace(k.Value()), origin: s.File}
 	}
 	return nil
 }
 
-func tableKeyList() string {
+func tableKeyNames() []string {
 	names := make([]string, len(tableKeys))
 	for i, k := range tableKeys {
 		names[i] = k.key
 	}
-	return strings.Join(names, ", ")
+	return names
 }
+
+func tableKeyList() string { return strings.Join(tableKeyNames(), ", ") }
 
 // The override names of a table's keys. Environment: DBSYNC_TABLE__<NAME>__<KEY>,
 // the name upper-cased between double underscores; only names of ASCII
@@ -216,10 +218,11 @@ func (s *settings) checkTableVaultNames() error {
 }
 
 // applyTableEnv overlays DBSYNC_TABLE__<NAME>__<KEY> variables on the
-// tables the file declares, and warns about such variables that reach no
-// declared table's key.
-func (s *settings) applyTableEnv(env map[string]string) {
+// tables the file declares, and warns about every DBSYNC_ variable that
+// reaches no key: known is the fixed keys' variables.
+func (s *settings) applyTableEnv(env map[string]string, known map[string]string) {
 	used := map[string]bool{}
+	var tableNames []string
 	for _, d := range s.tables {
 		for _, k := range tableKeys {
 			name := tableEnvName(d.name, k.key)
@@ -227,6 +230,8 @@ func (s *settings) applyTableEnv(env map[string]string) {
 				continue
 			}
 			used[name] = true
+			tableNames = append(tableNames, name)
+			known[name] = iniKey(d.key(k.key))
 			if v := strings.TrimSpace(env[name]); v != "" {
 				s.values[d.key(k.key)] = setting{value: v, origin: "environment " + name}
 			}
@@ -240,8 +245,13 @@ func (s *settings) applyTableEnv(env map[string]string) {
 	}
 	sort.Strings(stray)
 	for _, name := range stray {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("environment %s names no key of a [table.<name>] section in the config file; ignored (an override reaches only tables the file declares, as DBSYNC_TABLE__<NAME>__<KEY> with a key among %s)", name, tableKeyList()))
+		near := "the file declares no [table.<name>] section"
+		if n := nearest(name, tableNames); n != "" {
+			near = "the nearest is " + n
+		}
+		s.Warnings = append(s.Warnings, fmt.Sprintf("environment %s names no key of a [table.<name>] section in the config file; ignored: %s (an override reaches only tables the file declares, as DBSYNC_TABLE__<NAME>__<KEY> with a key among %s)", showName(name), near, tableKeyList()))
 	}
+	s.Warnings = append(s.Warnings, envWarnings(env, known)...)
 }
 
 // applyTableSecrets overlays table--<name>--<key> secrets on the tables the

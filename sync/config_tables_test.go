@@ -255,13 +255,10 @@ func TestConfig_TablesParseErrors(t *testing.T) {
 			wantConfigError(t, err, "", []string{tc.want})
 		})
 	}
-	cfg, err := load(t, multi("[table.a]\nquery = q\nquerry = r\n[table]\nquery = q\n"), dbsync.RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w := strings.Join(cfg.Warnings, "\n"); !strings.Contains(w, "unknown key table.a.querry") || !strings.Contains(w, "unknown section [table]") {
-		t.Errorf("warnings %q", cfg.Warnings)
-	}
+	_, err := load(t, multi("[table.a]\nquery = q\nquerry = r\n"), dbsync.RunOptions{})
+	wantConfigError(t, err, "table.a.querry", []string{"the nearest known key is [table.a] query"})
+	_, err = load(t, multi("[table.a]\nquery = q\n[table]\nquery = q\n"), dbsync.RunOptions{})
+	wantConfigError(t, err, "", []string{"unknown section [table]"})
 }
 
 // TestConfig_TablesEnvironment: DBSYNC_TABLE__<NAME>__<KEY> reaches the

@@ -298,7 +298,7 @@ type pendingMerge struct {
 
 func (t *mysqlTarget) dropDelta(ctx context.Context, delta string) {
 	if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(delta)); err != nil {
-		t.log.Warn("could not drop the merge's delta table; the next run drops it", "table", delta, "error", err.Error())
+		t.log.Warn("could not drop the merge's delta table; the next run drops it", "delta_table", delta, "error", err.Error())
 	}
 }
 

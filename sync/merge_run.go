@@ -58,6 +58,9 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 	if err != nil {
 		return tr, err
 	}
+	if w := keyIndexWarning(ctx, m, t.Target, key); w != "" {
+		tlog.Warn(w)
+	}
 	_, fallback := s.(*sqliteSession)
 	rows, err := s.query(ctx, orderedQuery(q, key, fallback), what)
 	if err != nil {

@@ -756,7 +756,7 @@ func (t *mysqlTarget) discard(ctx context.Context) {
 		// Its name is this run's own: it can be no other run's table.
 		stage := t.helper(st.table, stageSuffix)
 		if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(stage)); err != nil {
-			t.log.Warn("could not drop the staging table; the next run drops it", "table", stage, "error", err.Error())
+			t.log.Warn("could not drop the staging table; the next run drops it", "staging_table", stage, "error", err.Error())
 			continue
 		}
 		st.made = false
@@ -857,13 +857,13 @@ func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 		old := t.helper(st.table, oldSuffix)
 		if _, err := t.db.ExecContext(ctx, "DROP TABLE "+quoteMySQL(old)); err != nil {
 			// Mark it, so that the next run may drop it.
-			t.log.Warn("could not drop the previous table after the swap; the next run drops it", "table", old, "error", err.Error())
+			t.log.Warn("could not drop the previous table after the swap; the next run drops it", "previous_table", old, "error", err.Error())
 			_, comment, cerr := t.tableComment(ctx, old)
 			if cerr == nil {
 				_, cerr = t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(old)+" COMMENT = "+quoteMySQLString(oldMark(t.runID, comment)))
 			}
 			if cerr != nil {
-				t.log.Warn("could not mark the previous table as dbsync's; the next run will stop until it is dropped by hand", "table", old, "error", cerr.Error())
+				t.log.Warn("could not mark the previous table as dbsync's; the next run will stop until it is dropped by hand", "previous_table", old, "error", cerr.Error())
 			}
 		}
 	}

@@ -120,8 +120,14 @@ func (r *Runner) Run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	if log == nil {
 		log = r.Logger
 	}
+	if rep.Version == "" {
+		// A report made by hand (a queued run's) names its build too.
+		rep.Version = Version()
+	}
 	base := log // without the run's keys: logTableOutcomes names them
-	log = log.With(LogRunID, rep.RunID, LogTarget, string(cfg.Target))
+	// Each key once per line: lines below name their table whether or
+	// not the run has one (logattrs.go).
+	log = uniqueKeysLogger(log).With(LogRunID, rep.RunID, LogTarget, string(cfg.Target))
 	if rep.Table != "" {
 		log = log.With(LogTable, rep.Table)
 	}
@@ -244,10 +250,32 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 		}
 		rep.sumTables()
 	}
-	log.Info("target tables swapped and merged", "rows", rep.Rows, "tables", len(tables), "mode", rep.Mode,
-		"inserted", rep.Inserted, "updated", rep.Updated, "deleted", rep.Deleted, "unchanged", rep.Unchanged)
+	log.Info(writtenMessage(rep.Mode), writtenAttrs(rep, len(tables))...)
 	rep.Status = StatusSucceeded
 	return nil
+}
+
+// writtenMessage says what the swap did by the run's modes (Report.Mode):
+// a replace run never says "merged".
+func writtenMessage(mode string) string {
+	merged, replaced := strings.Contains(mode, ModeMerge), strings.Contains(mode, ModeReplace)
+	switch {
+	case merged && replaced:
+		return "replaced tables swapped, merged tables' differences applied"
+	case merged:
+		return "merged tables' differences applied"
+	}
+	return "replaced tables swapped"
+}
+
+// writtenAttrs are the swap line's figures: a merge's counts only when a
+// table was merged.
+func writtenAttrs(rep *Report, tables int) []any {
+	attrs := []any{"rows", rep.Rows, "tables", tables, "mode", rep.Mode}
+	if strings.Contains(rep.Mode, ModeMerge) {
+		attrs = append(attrs, "inserted", rep.Inserted, "updated", rep.Updated, "deleted", rep.Deleted, "unchanged", rep.Unchanged)
+	}
+	return attrs
 }
 
 // iniKey writes "section.key" as config.ini does: "[section] key".
