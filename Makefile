@@ -38,7 +38,7 @@ demo: build
 	@echo "dbsync read the fallback demo/fallback.db and replaced table items in demo/replica.db."
 	@echo "The run's log is in demo/sync.log. Look at the replica and the run history:"
 	@echo "  sqlite3 -header demo/replica.db 'SELECT * FROM items LIMIT 5'"
-	@echo "  sqlite3 -header demo/replica.db 'SELECT started_at, status, source, rows, mode FROM dbsync_runs ORDER BY started_at DESC'"
+	@echo "  ./$(BIN) history --config demo/config.ini"
 	@echo "For your own databases: cp config.ini.example config.ini, fill it in, then"
 	@echo "  ./$(BIN) check   and   ./$(BIN) sync"
 
