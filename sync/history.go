@@ -277,22 +277,39 @@ func (h historyStore) start(ctx context.Context, r *Report, log *slog.Logger) er
 	}
 	running := *r
 	running.Status = StatusRunning
-	// A queued run (POST /api/sync) already has its row: this run's rows
-	// take its place.
-	if _, err := h.claim(ctx, r.RunID); err != nil {
-		return err
-	}
 	for _, row := range historyRows(&running) {
 		if n, err := h.markAbandoned(ctx, r.Target, row.Table, time.Now()); err != nil {
 			return fmt.Errorf("close abandoned runs in %s: %w", h.table(), err)
 		} else if n > 0 {
 			log.Warn("earlier runs never finished; marked abandoned", "runs", n, LogTable, row.Table)
 		}
-		if err := h.insert(ctx, &row); err != nil {
-			return err
-		}
+	}
+	// A queued run (POST /api/sync) already has its row: this run's rows
+	// take its place. So does a busy row of this run_id: another delivery
+	// of the same queue message found the lock this run holds and recorded
+	// busy before this run got here. Claim and insert are one transaction,
+	// so such a delivery's late busy row waits for it and then fails on the
+	// key instead of replacing this run's rows.
+	tx, err := h.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record run in %s: %w", h.table(), err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := h.claimWith(ctx, tx, r.RunID, StatusQueued, StatusBusy); err != nil {
+		return err
+	}
+	if err := h.insertWith(ctx, tx, &running); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record run in %s: %w", h.table(), err)
 	}
 	return nil
+}
+
+// execer is a database or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // finish records r's outcome: every column of its rows.
@@ -574,6 +591,10 @@ func (r *Runner) RunningRunID(ctx context.Context, cfg *Config) string {
 
 // insert adds r's rows (one per table): every column.
 func (h historyStore) insert(ctx context.Context, r *Report) error {
+	return h.insertWith(ctx, h.db, r)
+}
+
+func (h historyStore) insertWith(ctx context.Context, db execer, r *Report) error {
 	names := make([]string, len(historyColumns))
 	marks := make([]string, len(historyColumns))
 	for i, c := range historyColumns {
@@ -588,7 +609,7 @@ func (h historyStore) insert(ctx context.Context, r *Report) error {
 			}
 			values[i] = v
 		}
-		if _, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
+		if _, err := db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
 			return fmt.Errorf("record run in %s: %w", h.table(), err)
 		}
 	}
@@ -610,8 +631,18 @@ func (h historyStore) recordQueued(ctx context.Context, r *Report) error {
 // says whether it did: of two runs that claim one queued row, exactly one
 // gets it.
 func (h historyStore) claim(ctx context.Context, runID string) (bool, error) {
+	return h.claimWith(ctx, h.db, runID, StatusQueued)
+}
+
+// claimWith removes run runID's rows whose status is one of statuses.
+func (h historyStore) claimWith(ctx context.Context, db execer, runID string, statuses ...string) (bool, error) {
 	q := h.dialect.quote
-	res, err := h.db.ExecContext(ctx, "DELETE FROM "+h.table()+" WHERE "+q("run_id")+" = ? AND "+q("status")+" = ?", runID, StatusQueued)
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(statuses)), ", ")
+	args := []any{runID}
+	for _, st := range statuses {
+		args = append(args, st)
+	}
+	res, err := db.ExecContext(ctx, "DELETE FROM "+h.table()+" WHERE "+q("run_id")+" = ? AND "+q("status")+" IN ("+marks+")", args...)
 	if err != nil {
 		return false, fmt.Errorf("claim queued run %s in %s: %w", runID, h.table(), err)
 	}
