@@ -122,6 +122,15 @@ func TestHost_TimerGroupsMixed(t *testing.T) {
 	if got, want := a.tableRuns(), "a succeeded ×2, b succeeded ×2"; got != want {
 		t.Errorf("history after the POST: %s; want %s", got, want)
 	}
+
+	// A message an older version queued, with no group: the default
+	// group's run, never every table.
+	if code, ir := h.deliver(queued{text: `{"run_id":"older-1","trigger":"timer"}`, id: "m-older"}, 1, "inv-mixed-older"); code != 200 {
+		t.Errorf("message without a group: host got %d, Logs %q", code, ir.Logs)
+	}
+	if got, want := a.tableRuns(), "a succeeded ×3, b succeeded ×2"; got != want {
+		t.Errorf("history after a message without a group: %s; want %s", got, want)
+	}
 }
 
 // waitRunning waits until the history records run id as running.

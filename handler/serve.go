@@ -164,18 +164,16 @@ func (s *server) handleTimer(w http.ResponseWriter, r *http.Request) {
 	// fails the timer's invocation, with the error in its Logs and on
 	// stderr, rather than queue runs that cannot start.
 	cfg, err := loadConfig(r.Context(), "", dbsync.RunOptions{}, log, s.azure)
+	var runs []queuedRun
+	if err == nil {
+		runs, err = planRuns(cfg, dbsync.TriggerTimer, manualRunOptions{})
+	}
 	if err != nil {
 		log.Error("timer: configuration error; no run queued", "error", dbsync.OneLine(err.Error()))
 		s.writeInvocation(w, http.StatusInternalServerError, invocationResponse{
-			Outputs: map[string]any{"report": map[string]any{"status": dbsync.StatusFailed, "trigger": dbsync.TriggerTimer, "error": dbsync.OneLine(err.Error())}},
+			Outputs: map[string]any{"report": dbsync.RefusedReport("", dbsync.TriggerTimer, "", err)},
 			Logs:    []string{"error: configuration: " + dbsync.OneLine(err.Error())},
 		})
-		return
-	}
-	runs, err := planRuns(cfg, dbsync.TriggerTimer, manualRunOptions{})
-	if err != nil {
-		log.Error("timer: configuration error; no run queued", "error", dbsync.OneLine(err.Error()))
-		s.writeInvocation(w, http.StatusInternalServerError, invocationResponse{Logs: []string{"error: configuration: " + dbsync.OneLine(err.Error())}})
 		return
 	}
 	msgs := messagesOf(runs)

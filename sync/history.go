@@ -277,39 +277,44 @@ func (h historyStore) start(ctx context.Context, r *Report, log *slog.Logger) er
 	}
 	running := *r
 	running.Status = StatusRunning
+	// A queued run (POST /api/sync) already has its row: this run's rows
+	// take its place.
+	if _, err := h.claim(ctx, r.RunID); err != nil {
+		return err
+	}
 	for _, row := range historyRows(&running) {
 		if n, err := h.markAbandoned(ctx, r.Target, row.Table, time.Now()); err != nil {
 			return fmt.Errorf("close abandoned runs in %s: %w", h.table(), err)
 		} else if n > 0 {
 			log.Warn("earlier runs never finished; marked abandoned", "runs", n, LogTable, row.Table)
 		}
-	}
-	// A queued run (POST /api/sync) already has its row: this run's rows
-	// take its place. So does a busy row of this run_id: another delivery
-	// of the same queue message found the lock this run holds and recorded
-	// busy before this run got here. Claim and insert are one transaction,
-	// so such a delivery's late busy row waits for it and then fails on the
-	// key instead of replacing this run's rows.
-	tx, err := h.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("record run in %s: %w", h.table(), err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	if _, err := h.claimWith(ctx, tx, r.RunID, StatusQueued, StatusBusy); err != nil {
-		return err
-	}
-	if err := h.insertWith(ctx, tx, &running); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("record run in %s: %w", h.table(), err)
+		err := h.insertRow(ctx, &row)
+		if err != nil {
+			// So does a busy row of this run_id: another delivery of the
+			// same queue message found the lock this run holds and
+			// recorded busy just now. It writes each table's row once, so
+			// the second insert holds.
+			if gone, cerr := h.dropBusy(ctx, row.RunID, row.Table); cerr == nil && gone {
+				err = h.insertRow(ctx, &row)
+			}
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// execer is a database or a transaction.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+// dropBusy deletes run runID's busy row of table, and says whether there
+// was one.
+func (h historyStore) dropBusy(ctx context.Context, runID, table string) (bool, error) {
+	q := h.dialect.quote
+	res, err := h.db.ExecContext(ctx, "DELETE FROM "+h.table()+" WHERE "+q("run_id")+" = ? AND "+q("table")+" = ? AND "+q("status")+" = ?", runID, table, StatusBusy)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // finish records r's outcome: every column of its rows.
@@ -591,27 +596,29 @@ func (r *Runner) RunningRunID(ctx context.Context, cfg *Config) string {
 
 // insert adds r's rows (one per table): every column.
 func (h historyStore) insert(ctx context.Context, r *Report) error {
-	return h.insertWith(ctx, h.db, r)
+	for _, row := range historyRows(r) {
+		if err := h.insertRow(ctx, &row); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (h historyStore) insertWith(ctx context.Context, db execer, r *Report) error {
+// insertRow adds one history row (one of historyRows).
+func (h historyStore) insertRow(ctx context.Context, row *Report) error {
 	names := make([]string, len(historyColumns))
 	marks := make([]string, len(historyColumns))
+	values := make([]any, len(historyColumns))
 	for i, c := range historyColumns {
 		names[i], marks[i] = h.dialect.quote(c.name), "?"
+		v, err := h.value(c.field(row))
+		if err != nil {
+			return fmt.Errorf("record run in %s: column %s: %w", h.table(), c.name, err)
+		}
+		values[i] = v
 	}
-	for _, row := range historyRows(r) {
-		values := make([]any, len(historyColumns))
-		for i, c := range historyColumns {
-			v, err := h.value(c.field(&row))
-			if err != nil {
-				return fmt.Errorf("record run in %s: column %s: %w", h.table(), c.name, err)
-			}
-			values[i] = v
-		}
-		if _, err := db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
-			return fmt.Errorf("record run in %s: %w", h.table(), err)
-		}
+	if _, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
+		return fmt.Errorf("record run in %s: %w", h.table(), err)
 	}
 	return nil
 }
@@ -631,18 +638,8 @@ func (h historyStore) recordQueued(ctx context.Context, r *Report) error {
 // says whether it did: of two runs that claim one queued row, exactly one
 // gets it.
 func (h historyStore) claim(ctx context.Context, runID string) (bool, error) {
-	return h.claimWith(ctx, h.db, runID, StatusQueued)
-}
-
-// claimWith removes run runID's rows whose status is one of statuses.
-func (h historyStore) claimWith(ctx context.Context, db execer, runID string, statuses ...string) (bool, error) {
 	q := h.dialect.quote
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(statuses)), ", ")
-	args := []any{runID}
-	for _, st := range statuses {
-		args = append(args, st)
-	}
-	res, err := db.ExecContext(ctx, "DELETE FROM "+h.table()+" WHERE "+q("run_id")+" = ? AND "+q("status")+" IN ("+marks+")", args...)
+	res, err := h.db.ExecContext(ctx, "DELETE FROM "+h.table()+" WHERE "+q("run_id")+" = ? AND "+q("status")+" = ?", runID, StatusQueued)
 	if err != nil {
 		return false, fmt.Errorf("claim queued run %s in %s: %w", runID, h.table(), err)
 	}

@@ -51,6 +51,10 @@ func (r *Runner) LookupRuns(ctx context.Context, cfg *Config, log *slog.Logger, 
 	return found, nil
 }
 
+// holderWait bounds how long a busy queued run looks for the run that
+// holds its lock among its message's other deliveries.
+const holderWait = 2 * time.Second
+
 // ErrAlreadyRunning means another delivery of a queue message is running
 // its run right now (on this instance or another): this delivery did
 // nothing and recorded nothing.
@@ -73,8 +77,16 @@ func (r *Runner) RunQueued(ctx context.Context, cfg *Config, rep *Report, log *s
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	if errors.Is(err, ErrBusy) {
-		if holder := r.runningAttempt(hctx, cfg, append(attempts, rep.RunID), log); holder != "" {
-			return fmt.Errorf("%w: run %s is under way", ErrAlreadyRunning, holder)
+		// The run holding the lock records itself running right after it
+		// takes the lock: give it a moment to show up before calling this
+		// run busy.
+		for deadline := time.Now().Add(holderWait); ; time.Sleep(holderWait / 20) {
+			if holder := r.runningAttempt(hctx, cfg, append(attempts, rep.RunID), log); holder != "" {
+				return fmt.Errorf("%w: run %s is under way", ErrAlreadyRunning, holder)
+			}
+			if time.Now().After(deadline) {
+				break
+			}
 		}
 	}
 	h, done, herr := r.historyFor(hctx, cfg, true, log)
