@@ -350,10 +350,11 @@ func (s *server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	rep := dbsync.NewQueuedReport(cfg, m.Trigger, m.RunID)
 	var logs []string
 	if len(unfinished) > 0 {
+		// Recorded running: its process died (then its lock is free and
+		// this delivery runs anew), or it is still under way elsewhere
+		// (then this delivery finds the lock held by it, below).
 		rep.RunID = rerunID(m.RunID, d.DequeueCount)
-		line := fmt.Sprintf("run %s did not finish (the process running it stopped); the message, delivered again, runs anew as %s", strings.Join(unfinished, ", "), rep.RunID)
-		log.Warn("redelivered message: earlier run did not finish; running anew", dbsync.LogRunID, rep.RunID, "abandoned_run_id", strings.Join(unfinished, ","))
-		logs = append(logs, line)
+		log.Warn("redelivered message: an earlier run recorded no outcome; running anew unless it is still under way", dbsync.LogRunID, rep.RunID, "abandoned_run_id", strings.Join(unfinished, ","))
 	}
 	err = s.runQueued(ctx, cfg, rep, log, attempts)
 	if errors.Is(err, dbsync.ErrAlreadyRunning) {
@@ -362,7 +363,7 @@ func (s *server) handleQueue(w http.ResponseWriter, r *http.Request) {
 		// acknowledged, nothing recorded; that delivery's answer and the
 		// history carry the outcome.
 		line := fmt.Sprintf("%s; this delivery (dequeue count %d) is acknowledged without running it again", dbsync.OneLine(err.Error()), d.DequeueCount)
-		log.Info("queued run already under way in another delivery; message acknowledged", "error", dbsync.OneLine(err.Error()))
+		log.Info("queued run already under way in another delivery; message acknowledged", "reason", dbsync.OneLine(err.Error()))
 		out := map[string]any{}
 		if runs, lerr := s.runner.LookupRuns(ctx, cfg, log, attempts...); lerr == nil {
 			for _, run := range runs {
@@ -371,8 +372,11 @@ func (s *server) handleQueue(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		s.writeInvocation(w, http.StatusOK, invocationResponse{Outputs: out, Logs: append(logs, line)})
+		s.writeInvocation(w, http.StatusOK, invocationResponse{Outputs: out, Logs: []string{line}})
 		return
+	}
+	if len(unfinished) > 0 {
+		logs = append(logs, fmt.Sprintf("run %s did not finish (the process running it stopped); the message, delivered again, runs anew as %s", strings.Join(unfinished, ", "), rep.RunID))
 	}
 	logs = append(logs, summary(rep))
 	status := http.StatusOK

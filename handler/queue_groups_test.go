@@ -192,7 +192,7 @@ func TestHost_DoubleDelivery(t *testing.T) {
 		logs1, logs2 := strings.Join(ir1.Logs, " | "), strings.Join(ir2.Logs, " | ")
 		ran := strings.Contains(logs1, "succeeded:") != strings.Contains(logs2, "succeeded:")
 		acked := strings.Contains(logs1+logs2, "acknowledged without running")
-		if code1 != 200 || code2 != 200 || !ran || !acked {
+		if code1 != 200 || code2 != 200 || !ran || !acked || strings.Contains(logs1+logs2, "did not finish") {
 			t.Errorf("%s: deliveries answered %d %q and %d %q; want one run that succeeded and one acknowledged", tc.name, code1, ir1.Logs, code2, ir2.Logs)
 		}
 		if got, want := a.tableRuns(), fmt.Sprintf("items succeeded ×%d", i+1); got != want {
