@@ -164,6 +164,9 @@ func summary(r *dbsync.Report) string {
 			names[i] = t.Table
 		}
 		what = "tables " + strings.Join(names, ", ")
+		if len(names) == 0 {
+			what = "tables" // a run refused before it knew its tables
+		}
 	}
 	switch r.Status {
 	case dbsync.StatusSucceeded:
