@@ -169,3 +169,27 @@ func stagePlan(t *testing.T, report, table string) string {
 	}
 	return ""
 }
+
+// TestCLI_DeltaHelperName (#18 item 9): a target named like another
+// table's merge delta table is a configuration error, as the staging and
+// old-copy names are: check and sync exit 2 naming the key, and nothing is
+// created on the target.
+func TestCLI_DeltaHelperName(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.seed(a.src, 4)
+	a.extra = "[source]\nquery =\n[fallback]\nquery =\n[azure_mysql]\ntable =\n[sqlite]\ntable =\n" +
+		"[table.a]\nquery = SELECT * FROM items\nmode = merge\n" +
+		"[table.b]\nquery = SELECT * FROM items\ntarget = a__dbsync_delta\n"
+	a.writeConfig()
+	for _, cmd := range []string{"check", "sync"} {
+		r := a.run(nil, cmd)
+		if last := lastLine(r.stderr); r.code != exitUsage || !strings.Contains(last, "table.b.target") || !strings.Contains(last, "helper table") {
+			t.Errorf("%s: exit %d, %q; want exit %d naming table.b.target as a helper table", cmd, r.code, last, exitUsage)
+		}
+	}
+	var n int
+	if err := a.dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()").Scan(&n); err != nil || n != 0 {
+		t.Errorf("the refused config left %d tables on the target (%v)", n, err)
+	}
+}
