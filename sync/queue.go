@@ -73,6 +73,11 @@ func (r *Runner) RunQueued(ctx context.Context, cfg *Config, rep *Report, log *s
 	if log == nil {
 		log = r.Logger
 	}
+	ids := append(slices.Clone(attempts), rep.RunID)
+	if active := r.ActiveRun(cfg); active != "" && slices.Contains(ids, active) {
+		// This process runs it already: not even a busy run of its own.
+		return fmt.Errorf("%w: run %s is under way", ErrAlreadyRunning, active)
+	}
 	err := r.Run(ctx, cfg, rep, log)
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
@@ -81,7 +86,7 @@ func (r *Runner) RunQueued(ctx context.Context, cfg *Config, rep *Report, log *s
 		// takes the lock: give it a moment to show up before calling this
 		// run busy.
 		for deadline := time.Now().Add(holderWait); ; time.Sleep(holderWait / 20) {
-			if holder := r.runningAttempt(hctx, cfg, append(attempts, rep.RunID), log); holder != "" {
+			if holder := r.runningAttempt(hctx, cfg, ids, log); holder != "" {
 				return fmt.Errorf("%w: run %s is under way", ErrAlreadyRunning, holder)
 			}
 			if time.Now().After(deadline) {
