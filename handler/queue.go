@@ -383,8 +383,8 @@ func (s *server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 	case errors.Is(err, dbsync.ErrBusy):
-		if running := s.runner.RunningRunID(ctx, cfg); running != "" {
-			logs = append(logs, "the run holding the lock: "+running)
+		if be := (*dbsync.BusyError)(nil); errors.As(err, &be) {
+			logs = append(logs, "the run holding the lock: "+be.Holder)
 		}
 	default:
 		status = http.StatusInternalServerError

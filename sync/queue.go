@@ -51,6 +51,16 @@ func (r *Runner) LookupRuns(ctx context.Context, cfg *Config, log *slog.Logger, 
 	return found, nil
 }
 
+// BusyError is a queued run's ErrBusy naming the run that held the lock
+// (as the history or this process saw it then).
+type BusyError struct {
+	Holder string
+	Err    error
+}
+
+func (e *BusyError) Error() string { return e.Err.Error() }
+func (e *BusyError) Unwrap() error { return e.Err }
+
 // holderWait bounds how long a busy queued run looks for the run that
 // holds its lock among its message's other deliveries.
 const holderWait = 2 * time.Second
@@ -84,10 +94,14 @@ func (r *Runner) RunQueued(ctx context.Context, cfg *Config, rep *Report, log *s
 	if errors.Is(err, ErrBusy) {
 		// The run holding the lock records itself running right after it
 		// takes the lock: give it a moment to show up before calling this
-		// run busy.
+		// run busy, unless another run is known to hold it.
 		for deadline := time.Now().Add(holderWait); ; time.Sleep(holderWait / 20) {
 			if holder := r.runningAttempt(hctx, cfg, ids, log); holder != "" {
 				return fmt.Errorf("%w: run %s is under way", ErrAlreadyRunning, holder)
+			}
+			if holder := r.RunningRunID(hctx, cfg); holder != "" {
+				err = &BusyError{Holder: holder, Err: err}
+				break
 			}
 			if time.Now().After(deadline) {
 				break
