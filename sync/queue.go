@@ -99,7 +99,9 @@ func (r *Runner) RunQueued(ctx context.Context, cfg *Config, rep *Report, log *s
 			if holder := r.runningAttempt(hctx, cfg, ids, log); holder != "" {
 				return fmt.Errorf("%w: run %s is under way", ErrAlreadyRunning, holder)
 			}
-			if holder := r.RunningRunID(hctx, cfg); holder != "" {
+			if holder := r.RunningRunID(hctx, cfg); slices.Contains(ids, holder) {
+				return fmt.Errorf("%w: run %s is under way", ErrAlreadyRunning, holder)
+			} else if holder != "" {
 				err = &BusyError{Holder: holder, Err: err}
 				break
 			}
