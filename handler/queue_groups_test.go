@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -29,7 +30,13 @@ func groupsJob(a *app, slow bool) {
 // times each table was loaded, and how each load ended.
 func (a *app) tableRuns() string {
 	a.t.Helper()
-	rows, err := a.dst.Query("SELECT `table`, status, COUNT(*) FROM dbsync_runs GROUP BY `table`, status")
+	return a.tableRunsIn(a.dst)
+}
+
+// tableRunsIn is tableRuns of the history in db (the SQLite replica's).
+func (a *app) tableRunsIn(db *sql.DB) string {
+	a.t.Helper()
+	rows, err := db.Query("SELECT `table`, status, COUNT(*) FROM dbsync_runs GROUP BY `table`, status")
 	if err != nil {
 		return "" // no history table: no runs
 	}
@@ -133,12 +140,12 @@ func TestHost_TimerGroupsMixed(t *testing.T) {
 	}
 }
 
-// waitRunning waits until the history records run id as running.
-func (a *app) waitRunning(id string) {
+// waitRunning waits until the history in db records run id as running.
+func (a *app) waitRunning(db *sql.DB, id string) {
 	a.t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		var n int
-		if err := a.dst.QueryRow("SELECT COUNT(*) FROM dbsync_runs WHERE run_id = ? AND status = 'running'", id).Scan(&n); err == nil && n > 0 {
+		if err := db.QueryRow("SELECT COUNT(*) FROM dbsync_runs WHERE run_id = ? AND status = 'running'", id).Scan(&n); err == nil && n > 0 {
 			return
 		}
 	}
@@ -151,60 +158,68 @@ func (a *app) waitRunning(id string) {
 // succeeds, the other delivery is acknowledged without a run of its own,
 // and no run is recorded busy on its own lock or fails on the history.
 func TestHost_DoubleDelivery(t *testing.T) {
-	t.Parallel()
-	a := newApp(t)
-	a.seed(a.src, 400)
-	a.extra = "[source]\nquery = SELECT * FROM items WHERE SLEEP(0.002) = 0\n"
-	a.writeConfig()
-	h1, h2 := startHandler(t, a), startHandler(t, a)
-	cases := []struct {
-		name   string
-		second *hostedHandler
-		// running: the second delivery comes once the first run is under
-		// way; else both come at once.
-		running bool
-	}{
-		{"same instance, while it runs", h1, true},
-		{"another instance, while it runs", h2, true},
-		{"same instance, at once", h1, false},
-		{"another instance, at once", h2, false},
-	}
-	for i, tc := range cases {
-		a.exec(fmt.Sprintf("DELETE FROM items WHERE id > %d", 400-10*(i+1)))
-		_, body, _, msgs := h1.post(postBody(t), fmt.Sprint("inv-dd-post-", i))
-		runID := body["run_id"].(string)
-		var wg sync.WaitGroup
-		var code1, code2 int
-		var ir1, ir2 invocationResponse
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			code1, ir1 = h1.deliver(msgs[0], 1, fmt.Sprint("inv-dd-1-", i))
-		}()
-		go func() {
-			defer wg.Done()
-			if tc.running {
-				a.waitRunning(runID)
+	for _, target := range []string{"azure", "sqlite"} {
+		t.Run(target, func(t *testing.T) {
+			t.Parallel()
+			a := newApp(t)
+			a.seed(a.src, 400)
+			a.extra = "[sync]\ndefault_target = " + target + "\n[source]\nquery = SELECT * FROM items WHERE SLEEP(0.002) = 0\n"
+			a.writeConfig()
+			h1, h2 := startHandler(t, a), startHandler(t, a)
+			cases := []struct {
+				name   string
+				second *hostedHandler
+				// running: the second delivery comes once the first run
+				// is under way; else both come at once.
+				running bool
+			}{
+				{"same instance, while it runs", h1, true},
+				{"another instance, while it runs", h2, true},
+				{"same instance, at once", h1, false},
+				{"another instance, at once", h2, false},
 			}
-			code2, ir2 = tc.second.deliver(msgs[0], 2, fmt.Sprint("inv-dd-2-", i))
-		}()
-		wg.Wait()
-		logs1, logs2 := strings.Join(ir1.Logs, " | "), strings.Join(ir2.Logs, " | ")
-		ran := strings.Contains(logs1, "succeeded:") != strings.Contains(logs2, "succeeded:")
-		acked := strings.Contains(logs1+logs2, "acknowledged without running")
-		if code1 != 200 || code2 != 200 || !ran || !acked || strings.Contains(logs1+logs2, "did not finish") {
-			t.Errorf("%s: deliveries answered %d %q and %d %q; want one run that succeeded and one acknowledged", tc.name, code1, ir1.Logs, code2, ir2.Logs)
-		}
-		if got, want := a.tableRuns(), fmt.Sprintf("items succeeded ×%d", i+1); got != want {
-			t.Errorf("%s: history %s; want %s (one run per message, none busy, none failed)", tc.name, got, want)
-		}
-		st, got, _ := h2.runStatus(runID, "", fmt.Sprint("inv-dd-get-", i))
-		if st != 200 || got["status"] != "succeeded" || got["reruns"] != nil {
-			t.Errorf("%s: GET of the run: %d %v", tc.name, st, got)
-		}
-		if n, want := a.count(a.dst, "items"), int64(400-10*(i+1)); n != want {
-			t.Errorf("%s: target has %d rows, want %d", tc.name, n, want)
-		}
+			var dst *sql.DB
+			for i, tc := range cases {
+				a.exec(fmt.Sprintf("DELETE FROM items WHERE id > %d", 400-10*(i+1)))
+				_, body, _, msgs := h1.post(postBody(t), fmt.Sprint("inv-dd-post-", i))
+				runID := body["run_id"].(string)
+				if dst == nil {
+					dst = replica(t, a, target) // the SQLite file exists once a run is queued
+				}
+				var wg sync.WaitGroup
+				var code1, code2 int
+				var ir1, ir2 invocationResponse
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					code1, ir1 = h1.deliver(msgs[0], 1, fmt.Sprint("inv-dd-1-", i))
+				}()
+				go func() {
+					defer wg.Done()
+					if tc.running {
+						a.waitRunning(dst, runID)
+					}
+					code2, ir2 = tc.second.deliver(msgs[0], 2, fmt.Sprint("inv-dd-2-", i))
+				}()
+				wg.Wait()
+				logs1, logs2 := strings.Join(ir1.Logs, " | "), strings.Join(ir2.Logs, " | ")
+				ran := strings.Contains(logs1, "succeeded:") != strings.Contains(logs2, "succeeded:")
+				acked := strings.Contains(logs1+logs2, "acknowledged without running")
+				if code1 != 200 || code2 != 200 || !ran || !acked || strings.Contains(logs1+logs2, "did not finish") {
+					t.Errorf("%s: deliveries answered %d %q and %d %q; want one run that succeeded and one acknowledged", tc.name, code1, ir1.Logs, code2, ir2.Logs)
+				}
+				if got, want := a.tableRunsIn(dst), fmt.Sprintf("items succeeded ×%d", i+1); got != want {
+					t.Errorf("%s: history %s; want %s (one run per message, none busy, none failed)", tc.name, got, want)
+				}
+				st, got, _ := h2.runStatus(runID, "", fmt.Sprint("inv-dd-get-", i))
+				if st != 200 || got["status"] != "succeeded" || got["reruns"] != nil {
+					t.Errorf("%s: GET of the run: %d %v", tc.name, st, got)
+				}
+				if n, want := a.count(dst, "items"), int64(400-10*(i+1)); n != want {
+					t.Errorf("%s: target has %d rows, want %d", tc.name, n, want)
+				}
+			}
+		})
 	}
 }
 
