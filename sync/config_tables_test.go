@@ -421,7 +421,8 @@ func TestConfig_RunTables(t *testing.T) {
 	wantConfigError(t, err, "group", []string{"default (the tables without a group key)"})
 }
 
-// TestConfig_Groups: sorted, "" first, "group = default" is the default.
+// TestConfig_Groups: sorted, the default group first and named
+// "default"; "group = default" is the default.
 func TestConfig_Groups(t *testing.T) {
 	cfg, err := load(t, multi("[table.a]\nquery = q\ngroup = zeta\n[table.b]\nquery = q\ngroup = Alpha\n[table.c]\nquery = q\ngroup = alpha\n"), dbsync.RunOptions{})
 	if err == nil {
@@ -433,6 +434,34 @@ func TestConfig_Groups(t *testing.T) {
 	}
 	if got := cfg.Groups(); !reflect.DeepEqual(got, []string{"default", "Alpha", "zeta"}) {
 		t.Errorf("Groups = %q", got)
+	}
+	// Each group's run is selected from the one config, which stays whole.
+	for _, tc := range []struct {
+		group  string
+		tables []string
+		want   []string
+	}{
+		{"default", nil, []string{"c"}},
+		{"ALPHA", nil, []string{"b", "d"}},
+		{"zeta", nil, []string{"a"}},
+		{"", []string{"a", "c"}, []string{"a", "c"}},
+		{"alpha", []string{"d"}, []string{"d"}},
+	} {
+		sel, err := cfg.Select(tc.group, tc.tables)
+		if err != nil {
+			t.Errorf("Select(%q, %q): %v", tc.group, tc.tables, err)
+		} else if got := names(sel.RunTables()); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Select(%q, %q) = %q; want %q", tc.group, tc.tables, got, tc.want)
+		}
+	}
+	if got := names(cfg.RunTables()); !reflect.DeepEqual(got, []string{"a", "b", "c", "d"}) {
+		t.Errorf("after Select, the loaded config covers %q; want every table", got)
+	}
+	if _, err := cfg.Select("nope", nil); err == nil || !strings.Contains(err.Error(), "default (the tables without a group key), Alpha, zeta") {
+		t.Errorf("Select of an unknown group: %v", err)
+	}
+	if _, err := cfg.Select("zeta", []string{"b"}); err == nil || !strings.Contains(err.Error(), "not in the chosen group zeta") {
+		t.Errorf("Select of a table outside the group: %v", err)
 	}
 	if got := names(cfg.GroupTables("alpha")); !reflect.DeepEqual(got, []string{"b", "d"}) {
 		t.Errorf("GroupTables(alpha) = %q", got)
