@@ -48,7 +48,7 @@ func (c *syncCommand) parseFlags(args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&c.tables, "tables", "", "comma-separated [table.<name>] names: run only these tables of the job")
 	fs.StringVar(&c.group, "group", "", "run only this group of the job's tables (default: each group in turn)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "read and count the source; do not touch the target")
-	fs.BoolVar(&c.jsonOut, "json", false, "print the run report as one JSON object on stdout")
+	fs.BoolVar(&c.jsonOut, "json", false, "print the run report as one JSON document on stdout (several groups: {\"status\":…,\"groups\":[{\"group\":…, report…}]})")
 	fs.BoolVar(&c.verbose, "v", false, "debug logging (where each config key came from)")
 	return parseFlags(fs, args, syncUsage, stdout, stderr)
 }
@@ -68,24 +68,23 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if c.tables != "" {
 		opts.Tables = strings.Split(c.tables, ",")
 	}
+	// The config is loaded once (Key Vault read once, every warning logged
+	// once); each group's run is selected from it.
 	cfg, err := loadConfig(ctx, c.configPath, opts, log, az)
 	if err != nil {
 		if c.jsonOut {
-			writeJSON(stdout, &dbsync.Report{Trigger: dbsync.TriggerCLI, Status: dbsync.StatusFailed, Target: c.target, Error: err.Error()})
+			writeJSON(stdout, dbsync.RefusedReport("", dbsync.TriggerCLI, c.target, err))
 		}
 		return err
 	}
 	runner := newRunner(log, az)
 	// A run covers one group: without a choice, each group in turn.
 	runs := []*dbsync.Config{cfg}
-	if groups := cfg.Groups(); c.group == "" && c.tables == "" && len(groups) > 1 {
-		runs = nil
-		for _, g := range groups {
-			if g == "" {
-				g = dbsync.DefaultGroup
-			}
-			opts.Group = g
-			gcfg, err := loadConfig(ctx, c.configPath, opts, log, az)
+	groups := []string{c.group}
+	if all := cfg.Groups(); c.group == "" && c.tables == "" && len(all) > 1 {
+		runs, groups = nil, all
+		for _, g := range all {
+			gcfg, err := cfg.Select(g, nil)
 			if err != nil {
 				return err
 			}
@@ -93,19 +92,53 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	var firstErr error
+	var reports []*dbsync.Report
 	for _, cfg := range runs {
 		rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
 		err := runner.Run(ctx, cfg, rep, log)
-		if c.jsonOut {
-			writeJSON(stdout, rep)
-		} else {
+		reports = append(reports, rep)
+		if !c.jsonOut {
 			fmt.Fprintln(stdout, summary(rep))
 		}
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
+	if c.jsonOut {
+		if len(reports) == 1 {
+			writeJSON(stdout, reports[0])
+		} else {
+			writeJSON(stdout, groupsDocument(groups, reports))
+		}
+	}
 	return firstErr
+}
+
+// groupReport is one group's report in a several-group --json document.
+type groupReport struct {
+	Group string `json:"group"`
+	*dbsync.Report
+}
+
+// groupsJSON is what sync --json prints for a run of several groups: one
+// document (DESIGN §4) holding each group's report in the order they ran.
+// Status is the first status other than succeeded (or skipped, for a dry
+// run), the one the exit code says; else that of the first group.
+type groupsJSON struct {
+	Status string        `json:"status"`
+	Groups []groupReport `json:"groups"`
+}
+
+func groupsDocument(groups []string, reports []*dbsync.Report) groupsJSON {
+	doc := groupsJSON{Status: reports[0].Status}
+	settled := false
+	for i, rep := range reports {
+		doc.Groups = append(doc.Groups, groupReport{Group: groups[i], Report: rep})
+		if !settled && rep.Status != dbsync.StatusSucceeded && rep.Status != dbsync.StatusSkipped {
+			doc.Status, settled = rep.Status, true
+		}
+	}
+	return doc
 }
 
 func writeJSON(w io.Writer, v any) {
@@ -129,6 +162,9 @@ func summary(r *dbsync.Report) string {
 			names[i] = t.Table
 		}
 		what = "tables " + strings.Join(names, ", ")
+		if len(names) == 0 {
+			what = "tables" // a run refused before it knew its tables
+		}
 	}
 	switch r.Status {
 	case dbsync.StatusSucceeded:

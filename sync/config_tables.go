@@ -3,7 +3,9 @@ package sync
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -423,9 +425,9 @@ func (c *Config) validateTables() error {
 			switch {
 			case c.Target.sameTable(t.Target, u.Target):
 				return &ConfigError{Key: targetKey, Value: t.Target, Origin: origin, Reason: fmt.Sprintf("is also the target of [table.%s] (target %q)%s: two tables of a job cannot fill one table; give one of them another target", u.Name, u.Target, c.Target.caseNote())}
-			case c.Target.sameTable(t.Target, u.Target+stageSuffix), c.Target.sameTable(t.Target, u.Target+oldSuffix):
+			case c.Target.isHelperOf(t.Target, u.Target):
 				return &ConfigError{Key: targetKey, Value: t.Target, Origin: origin, Reason: fmt.Sprintf("is the name of a helper table a run makes for [table.%s] (target %q): choose another target", u.Name, u.Target)}
-			case c.Target.sameTable(u.Target, t.Target+stageSuffix), c.Target.sameTable(u.Target, t.Target+oldSuffix):
+			case c.Target.isHelperOf(u.Target, t.Target):
 				uKey := tableKeyName(u.Name, "target")
 				return &ConfigError{Key: uKey, Value: u.Target, Origin: c.Origin(uKey), Reason: fmt.Sprintf("is the name of a helper table a run makes for [table.%s] (target %q): choose another target", t.Name, t.Target)}
 			}
@@ -446,6 +448,22 @@ func (c *Config) validateTables() error {
 		}
 	}
 	return nil
+}
+
+// helperSuffixes are the suffixes of every helper table a run makes next
+// to a target table: staging, old copy, merge delta.
+var helperSuffixes = []string{stageSuffix, oldSuffix, deltaSuffix}
+
+// isHelperOf reports whether name is one of the helper tables of target
+// table t, whatever t's mode: a table that changes to merge later must not
+// then find its delta table taken.
+func (tg Target) isHelperOf(name, t string) bool {
+	for _, suffix := range helperSuffixes {
+		if tg.sameTable(name, t+suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // caseNote says why two differently written names are one table.
@@ -511,13 +529,14 @@ func (c *Config) findTable(n string) int {
 	return -1
 }
 
-// findGroup resolves a --group value: "default" is the default group.
+// findGroup resolves a --group value to the group key its tables have:
+// "default" is the default group ("").
 func (c *Config) findGroup(g string) (string, bool) {
-	if strings.EqualFold(g, DefaultGroup) {
-		g = ""
-	}
 	for _, have := range c.Groups() {
 		if strings.EqualFold(have, g) {
+			if have == DefaultGroup {
+				return "", true
+			}
 			return have, true
 		}
 	}
@@ -545,7 +564,7 @@ func (c *Config) groupList() string {
 }
 
 func showGroup(g string) string {
-	if g == "" {
+	if g == "" || g == DefaultGroup {
 		return DefaultGroup + " (the tables without a group key)"
 	}
 	return g
@@ -561,24 +580,51 @@ func (c *Config) RunTables() []TableConfig {
 	return append([]TableConfig(nil), src...)
 }
 
-// Groups lists the job's groups, sorted case-insensitively, "" (the default
-// group: tables without a group key) first when some table is in it.
+// Groups lists the job's groups by name, DefaultGroup (the tables without
+// a group key) first when some table is in it, then the others sorted
+// case-insensitively. Every name is one that Select takes.
 func (c *Config) Groups() []string {
 	seen := map[string]bool{}
-	var out []string
+	var named []string
+	hasDefault := false
 	for _, t := range c.Tables {
+		if t.Group == "" {
+			hasDefault = true
+			continue
+		}
 		if g := strings.ToLower(t.Group); !seen[g] {
 			seen[g] = true
-			out = append(out, t.Group)
+			named = append(named, t.Group)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i]) < strings.ToLower(out[j]) })
-	return out
+	sort.Slice(named, func(i, j int) bool { return strings.ToLower(named[i]) < strings.ToLower(named[j]) })
+	if hasDefault {
+		return append([]string{DefaultGroup}, named...)
+	}
+	return named
 }
 
-// GroupTables is the tables of group g ("" = the default group), sorted by
-// Target.
+// Select is c for a run of part of the job: the tables of group (a name
+// from Groups, case-insensitively; "" = any group) and, when tables is not
+// empty, only those. c itself is unchanged, so a config loaded once (Key
+// Vault read once, warnings logged once) gives each group's run its own.
+func (c *Config) Select(group string, tables []string) (*Config, error) {
+	out := *c
+	out.origins = maps.Clone(c.origins)
+	out.Warnings = slices.Clone(c.Warnings)
+	out.Tables = slices.Clone(c.Tables)
+	if err := out.selectRun(RunOptions{Group: group, Tables: tables}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GroupTables is the tables of group g (DefaultGroup or "" = the tables
+// without a group key), sorted by Target.
 func (c *Config) GroupTables(g string) []TableConfig {
+	if strings.EqualFold(g, DefaultGroup) {
+		g = ""
+	}
 	var out []TableConfig
 	for _, t := range c.Tables {
 		if strings.EqualFold(t.Group, g) {

@@ -289,11 +289,33 @@ func (h historyStore) start(ctx context.Context, r *Report, log *slog.Logger) er
 		} else if n > 0 {
 			log.Warn("earlier runs never finished; marked abandoned", "runs", n, LogTable, row.Table)
 		}
-		if err := h.insert(ctx, &row); err != nil {
+		err := h.insertRow(ctx, &row)
+		if err != nil {
+			// So does a busy row of this run_id: another delivery of the
+			// same queue message found the lock this run holds and
+			// recorded busy just now. It writes each table's row once, so
+			// the second insert holds.
+			if gone, cerr := h.dropBusy(ctx, row.RunID, row.Table); cerr == nil && gone {
+				err = h.insertRow(ctx, &row)
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// dropBusy deletes run runID's busy row of table, and says whether there
+// was one.
+func (h historyStore) dropBusy(ctx context.Context, runID, table string) (bool, error) {
+	q := h.dialect.quote
+	res, err := h.db.ExecContext(ctx, "DELETE FROM "+h.table()+" WHERE "+q("run_id")+" = ? AND "+q("table")+" = ? AND "+q("status")+" = ?", runID, table, StatusBusy)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // finish records r's outcome: every column of its rows.
@@ -688,23 +710,29 @@ func (r *Runner) RunningRunID(ctx context.Context, cfg *Config) string {
 
 // insert adds r's rows (one per table): every column.
 func (h historyStore) insert(ctx context.Context, r *Report) error {
+	for _, row := range historyRows(r) {
+		if err := h.insertRow(ctx, &row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertRow adds one history row (one of historyRows).
+func (h historyStore) insertRow(ctx context.Context, row *Report) error {
 	names := make([]string, len(historyColumns))
 	marks := make([]string, len(historyColumns))
+	values := make([]any, len(historyColumns))
 	for i, c := range historyColumns {
 		names[i], marks[i] = h.dialect.quote(c.name), "?"
+		v, err := h.value(c.field(row))
+		if err != nil {
+			return fmt.Errorf("record run in %s: column %s: %w", h.table(), c.name, err)
+		}
+		values[i] = v
 	}
-	for _, row := range historyRows(r) {
-		values := make([]any, len(historyColumns))
-		for i, c := range historyColumns {
-			v, err := h.value(c.field(&row))
-			if err != nil {
-				return fmt.Errorf("record run in %s: column %s: %w", h.table(), c.name, err)
-			}
-			values[i] = v
-		}
-		if _, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
-			return fmt.Errorf("record run in %s: %w", h.table(), err)
-		}
+	if _, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
+		return fmt.Errorf("record run in %s: %w", h.table(), err)
 	}
 	return nil
 }

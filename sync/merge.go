@@ -18,12 +18,6 @@ import (
 // deltaSuffix names the table that holds a merge's differences.
 const deltaSuffix = "__dbsync_delta"
 
-// Merge defaults ([sync] merge_max_changes, max_delete; docs/configuration.md).
-const (
-	DefaultMergeMaxChanges = 0.3
-	DefaultMaxDelete       = 0.5
-)
-
 // ErrTooManyDeletes means a merge would delete more than [sync] max_delete
 // of the target's rows; nothing was changed.
 var ErrTooManyDeletes = errors.New("merge would delete more rows than max_delete allows")
@@ -66,13 +60,10 @@ type mergeOptions struct {
 	Setting string
 }
 
+// withDefaults fills what a message needs. The thresholds come as the
+// config has them (their defaults live in DefaultConfig only): 0 is a value,
+// "no deletes" and "no merging", never "unset".
 func (o mergeOptions) withDefaults() mergeOptions {
-	if o.MaxChanges <= 0 {
-		o.MaxChanges = DefaultMergeMaxChanges
-	}
-	if o.MaxDelete <= 0 {
-		o.MaxDelete = DefaultMaxDelete
-	}
 	if o.Setting == "" {
 		o.Setting = "[sync]"
 	}

@@ -44,7 +44,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 		}
 		defer rows.Close()
 		n, method, err := m.stage(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange)
-		return TableReport{Table: t.Target, Rows: n, LoadMethod: method, Mode: ModeReplace, ModeReason: reason}, err
+		return TableReport{Table: t.Target, Rows: n, LoadMethod: method, StagePlan: stagePlanOf(m, t.Target), Mode: ModeReplace, ModeReason: reason}, err
 	}
 	exists, err := m.tableExists(ctx, t.Target)
 	if err != nil {

@@ -211,3 +211,20 @@ func (r *Report) table(name string) *TableReport {
 	}
 	return nil
 }
+
+// NewQueuedReport is NewReport for a run whose run_id was handed out before
+// it began: a queued run keeps the run_id that its POST or timer answered,
+// and its report is built like any other's (snapshot, tables, version).
+func NewQueuedReport(cfg *Config, trigger, runID string) *Report {
+	rep := NewReport(cfg, trigger)
+	rep.RunID = runID
+	return rep
+}
+
+// RefusedReport is the report of a run refused before it had a config to
+// run with (a configuration error): failed, with the error and no tables.
+func RefusedReport(runID, trigger string, target Target, err error) *Report {
+	now := time.Now().UTC()
+	return &Report{RunID: runID, Version: Version(), Trigger: trigger, Status: StatusFailed, Target: target,
+		StartedAt: now, FinishedAt: now, Error: OneLine(err.Error())}
+}
