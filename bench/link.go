@@ -121,8 +121,9 @@ type linkPipe struct {
 	rate  float64       // bytes per second; 0: unlimited
 	delay time.Duration // one way
 
-	mu   sync.Mutex
-	free time.Time // when the link has sent everything it accepted
+	mu    sync.Mutex
+	free  time.Time // when the link has sent everything it accepted
+	bytes int64     // carried so far
 }
 
 // schedule takes n bytes that reached the link at arrival and returns when
@@ -140,6 +141,7 @@ func (p *linkPipe) schedule(arrival time.Time, n int) (sent, deliver time.Time) 
 		sent = start.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
 	}
 	p.free = sent
+	p.bytes += int64(n)
 	return sent, sent.Add(p.delay)
 }
 
@@ -195,6 +197,16 @@ func (p *linkProxy) Close() error {
 	err := p.ln.Close()
 	p.wg.Wait()
 	return err
+}
+
+// carried returns the bytes the link has carried each way so far.
+func (p *linkProxy) carried() (up, down int64) {
+	p.up.mu.Lock()
+	up = p.up.bytes
+	p.up.mu.Unlock()
+	p.down.mu.Lock()
+	defer p.down.mu.Unlock()
+	return up, p.down.bytes
 }
 
 func (p *linkProxy) accept() {

@@ -215,6 +215,9 @@ func TestLinkProxy_BytesUnchanged(t *testing.T) {
 	if !bytes.Equal(got, down) {
 		t.Errorf("server → client: got %d bytes, want the %d sent, unchanged", len(got), len(down))
 	}
+	if u, d := p.carried(); u != int64(len(up)) || d != int64(len(down)) {
+		t.Errorf("carried() = %d up, %d down; want %d, %d", u, d, len(up), len(down))
+	}
 }
 
 // N bytes each way at R take at least about N/R each way: the lower bound
@@ -336,6 +339,13 @@ func TestLinkProxy_Close(t *testing.T) {
 	case <-closed:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return with a connection open")
+	}
+	// Close waited for every goroutine of the proxy: none is left now.
+	buf := make([]byte, 1<<20)
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "bench.(*linkProxy)") || strings.Contains(g, "bench.forward") {
+			t.Errorf("a goroutine of the proxy outlived Close:\n%s", g)
+		}
 	}
 	if n, err := c3.Read(make([]byte, 1)); err == nil {
 		t.Errorf("after Close the client read %d bytes, want the connection closed", n)
