@@ -40,6 +40,11 @@ func (s linkShape) String() string {
 	return fmt.Sprintf("%s, %s added round trip", r, s.rtt)
 }
 
+// flag is the -link value that gives this shape.
+func (s linkShape) flag() string {
+	return fmt.Sprintf("%s,rtt=%s", strings.ToLower(strings.ReplaceAll(formatBits(s.rate*8), " ", "")), s.rtt)
+}
+
 // formatBits prints a bit rate the way -link takes it: 50 Mbit, 1.5 Gbit.
 func formatBits(bits float64) string {
 	for _, u := range []struct {

@@ -96,6 +96,9 @@ func TestLinkShapeString(t *testing.T) {
 		if got := c.s.String(); got != c.want {
 			t.Errorf("%+v.String() = %q, want %q", c.s, got, c.want)
 		}
+		if back, err := parseLink(c.s.flag(), defaultLinkRTT, false); err != nil || back != c.s {
+			t.Errorf("parseLink(%q) = %+v, %v; want %+v back", c.s.flag(), back, err, c.s)
+		}
 	}
 }
 

@@ -135,11 +135,11 @@ func sourceLink(src *mariadbtest.Server, link *linkShape) (port int, header stri
 		return 0, "", nil, err
 	}
 	logf("link proxy on 127.0.0.1:%d to the primary on %d: %s", p.Port(), src.Port, link)
-	line := fmt.Sprintf("link: dbsync reads the primary through a simulated slow link (bench/link.go), %s; the other tools read it directly\n", link)
+	line := fmt.Sprintf("link: dbsync reads the primary through a simulated slow link (bench/link.go, -link %s): %s; the other tools read it directly\n", link.flag(), link)
 	return p.Port(), line, func() {
 		_ = p.Close()
 		up, down := p.carried()
-		logf("the link carried %.1f MB primary → dbsync and %.1f MB dbsync → primary", float64(down)/1e6, float64(up)/1e6)
+		logf("the link carried %.1f MB primary → dbsync and %.3f MB dbsync → primary", float64(down)/1e6, float64(up)/1e6)
 	}, nil
 }
 
