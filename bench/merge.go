@@ -31,7 +31,7 @@ type mergeFigure struct {
 	rss     int64
 }
 
-func runMerge(rows int, handler string) error {
+func runMerge(rows int, handler string, link *linkShape) error {
 	handler, err := filepath.Abs(handler)
 	if err != nil {
 		return err
@@ -55,6 +55,11 @@ func runMerge(rows int, handler string) error {
 		return err
 	}
 	defer src.Stop()
+	srcPort, linkHeader, stopLink, err := sourceLink(src, link)
+	if err != nil {
+		return err
+	}
+	defer stopLink()
 	dst, err := mariadbtest.Start(mariadbtest.Options{TLS: true, LocalInfile: true,
 		ExtraArgs: append(big, "--log-bin="+filepath.Join(dir, "binlog"), "--binlog-format=ROW", "--server-id=1")})
 	if err != nil {
@@ -110,7 +115,7 @@ write_timeout = 10m
 [table.items]
 query = SELECT * FROM items
 mode = %s
-`, src.Port, src.User, src.Password, dst.Port, dst.User, dst.Password, dst.CA, mode)
+`, srcPort, src.User, src.Password, dst.Port, dst.User, dst.Password, dst.CA, mode)
 		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 			panic(err)
 		}
@@ -253,6 +258,9 @@ mode = %s
 	}
 	fmt.Printf("\n%d rows × 11 columns (PK + 1 secondary index); target MariaDB with binlog ROW; every copy verified by checksum\n", rows)
 	fmt.Printf("command: make build && go run ./bench -merge-rows %d\n\n", rows)
+	if linkHeader != "" {
+		fmt.Print(linkHeader + "\n")
+	}
 	fmt.Println("| run | wall | rows written | binlog bytes | peak RSS |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, f := range figures {

@@ -16,7 +16,9 @@ import (
 // with [sync] parallel = 1 (all four read in one snapshot, one after
 // another) and parallel = 4 (each table on its own connections at once,
 // each its own snapshot). Every copy is verified by checksum.
-func benchTables(src, dst *mariadbtest.Server, handler, dir string, rows, repeat int) error {
+// srcPort is the port dbsync's [source] gets (the link proxy's with
+// -link), linkHeader the results' line that says which link ("" without).
+func benchTables(src, dst *mariadbtest.Server, handler, dir string, rows, repeat, srcPort int, linkHeader string) error {
 	const n = 4
 	srcDB := socketDB(src, "bench")
 	part := rows / n
@@ -73,7 +75,7 @@ password = %s
 ssl_ca = %s
 read_timeout = 10m
 write_timeout = 10m
-%s`, parallel, src.Port, src.User, src.Password, dst.Port, db, dst.User, dst.Password, dst.CA, sections.String())
+%s`, parallel, srcPort, src.User, src.Password, dst.Port, db, dst.User, dst.Password, dst.CA, sections.String())
 		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 			return err
 		}
@@ -118,6 +120,9 @@ write_timeout = 10m
 		}
 	}
 	fmt.Printf("\nSeveral tables per job: %d rows in %d tables, medians of %d rounds, every copy verified by checksum\n\n", n*part, n, repeat)
+	if linkHeader != "" {
+		fmt.Print(linkHeader + "\n")
+	}
 	fmt.Println("| method | median | rows/s | peak RSS |")
 	fmt.Println("|---|---:|---:|---:|")
 	for _, m := range methods {
