@@ -218,50 +218,68 @@ func assertOrdersExact(t *testing.T, dst, src *sql.DB, when string) {
 // becomes an order. Every run succeeds and leaves both tables exactly the
 // source's.
 func TestMerge_ForeignKeysAcrossTables(t *testing.T) {
-	for _, rule := range []string{"RESTRICT", "CASCADE"} {
-		t.Run(rule, func(t *testing.T) {
-			eachTarget(t, func(t *testing.T, target string, e *env, src *sql.DB) {
-				ordersJob(e, target, rule)
-				dst := e.replica(target)
-				mustExec(t, src,
-					"INSERT INTO orders SELECT seq, seq % 7, seq * 1.5, '2026-11-01 10:00:00', IF(seq = 20, 'draft', 'open') FROM seq_1_to_20",
-					"INSERT INTO order_lines SELECT seq, 1 + (seq - 1) DIV 3, CONCAT('p', seq), seq FROM seq_1_to_60")
-				steps := []struct{ name, want string }{
-					{"first run into empty tables", "orders merge 19 +19 ~0 -0 =0, order_lines merge 57 +57 ~0 -0 =0"},
-					{"new order with lines", "orders merge 20 +1 ~0 -0 =19, order_lines merge 59 +2 ~0 -0 =57"},
-					{"order deleted with its lines", "orders merge 19 +0 ~0 -1 =19, order_lines merge 56 +0 ~0 -3 =56"},
-					{"lines moved to a new order from one deleted", "orders merge 19 +1 ~1 -1 =17, order_lines merge 56 +0 ~3 -0 =53"},
-					{"a draft becomes an order", "orders merge 20 +1 ~0 -0 =19, order_lines merge 59 +3 ~0 -0 =56"},
-				}
-				changes := [][]string{
-					nil,
-					{"INSERT INTO orders VALUES (21, 3, 9.99, '2026-11-02 08:00:00', 'open')", "INSERT INTO order_lines VALUES (61, 21, 'p61', 1), (62, 21, 'p62', 2)"},
-					{"DELETE FROM order_lines WHERE order_id = 2", "DELETE FROM orders WHERE id = 2"},
-					{"INSERT INTO orders VALUES (22, 4, 1.00, '2026-11-03 08:00:00', 'open')", "UPDATE orders SET total = 0.5 WHERE id = 5",
-						"UPDATE order_lines SET order_id = 22 WHERE id IN (7, 8)", "UPDATE order_lines SET order_id = 4 WHERE id = 9",
-						"DELETE FROM order_lines WHERE order_id = 3", "DELETE FROM orders WHERE id = 3"},
-					{"UPDATE orders SET status = 'open' WHERE id = 20"},
-				}
-				for i, step := range steps {
-					mustExec(t, src, changes[i]...)
-					rep, err := e.syncTarget(target)
-					if err != nil {
-						t.Fatalf("%s: %v", step.name, err)
-					}
-					got := "orders " + entryCounts(tableEntry(rep, "orders")) + ", order_lines " + entryCounts(tableEntry(rep, "order_lines"))
-					if got != step.want {
-						t.Errorf("%s: %s, want %s", step.name, got, step.want)
-					}
-					assertOrdersExact(t, dst, src, step.name)
-				}
-				if target == "sqlite" {
-					if bad := canon(t, dst, "PRAGMA foreign_key_check"); bad != "" {
-						t.Errorf("foreign_key_check: %s", bad)
-					}
-				}
-			})
-		})
+	for _, start := range []string{"empty", "seeded"} {
+		for _, rule := range []string{"RESTRICT", "CASCADE"} {
+			t.Run(start+"/"+rule, func(t *testing.T) { testOrdersMerge(t, start, rule) })
+		}
 	}
+}
+
+func testOrdersMerge(t *testing.T, start, rule string) {
+	eachTarget(t, func(t *testing.T, target string, e *env, src *sql.DB) {
+		ordersJob(e, target, rule)
+		dst := e.replica(target)
+		mustExec(t, src,
+			"INSERT INTO orders SELECT seq, seq % 7, seq * 1.5, '2026-11-01 10:00:00', IF(seq = 20, 'draft', 'open') FROM seq_1_to_20",
+			"INSERT INTO order_lines SELECT seq, 1 + (seq - 1) DIV 3, CONCAT('p', seq), seq FROM seq_1_to_60")
+		first := "orders merge 19 +19 ~0 -0 =0, order_lines merge 57 +57 ~0 -0 =0"
+		if start == "seeded" {
+			// The target holds the source's rows already, so every
+			// step is a merge of a few changes, also before the
+			// rules for empty targets and merge_max_changes.
+			first = "orders merge 19 +0 ~0 -0 =19, order_lines merge 57 +0 ~0 -0 =57"
+			if target == "sqlite" {
+				e.targetExec(target, "WITH RECURSIVE s(seq) AS (SELECT 1 UNION ALL SELECT seq + 1 FROM s WHERE seq < 19) INSERT INTO orders SELECT seq, seq % 7, printf('%.2f', seq * 1.5), '2026-11-01 10:00:00' FROM s",
+					"WITH RECURSIVE s(seq) AS (SELECT 1 UNION ALL SELECT seq + 1 FROM s WHERE seq < 57) INSERT INTO order_lines SELECT seq, 1 + (seq - 1) / 3, 'p' || seq, seq FROM s")
+			} else {
+				e.targetExec(target, "INSERT INTO orders SELECT seq, seq % 7, seq * 1.5, '2026-11-01 10:00:00' FROM seq_1_to_19",
+					"INSERT INTO order_lines SELECT seq, 1 + (seq - 1) DIV 3, CONCAT('p', seq), seq FROM seq_1_to_57")
+			}
+		}
+		steps := []struct{ name, want string }{
+			{"first run", first},
+			{"new order with lines", "orders merge 20 +1 ~0 -0 =19, order_lines merge 59 +2 ~0 -0 =57"},
+			{"order deleted with its lines", "orders merge 19 +0 ~0 -1 =19, order_lines merge 56 +0 ~0 -3 =56"},
+			{"lines moved to a new order from one deleted", "orders merge 19 +1 ~1 -1 =17, order_lines merge 56 +0 ~3 -0 =53"},
+			{"a draft becomes an order", "orders merge 20 +1 ~0 -0 =19, order_lines merge 59 +3 ~0 -0 =56"},
+		}
+		changes := [][]string{
+			nil,
+			{"INSERT INTO orders VALUES (21, 3, 9.99, '2026-11-02 08:00:00', 'open')", "INSERT INTO order_lines VALUES (61, 21, 'p61', 1), (62, 21, 'p62', 2)"},
+			{"DELETE FROM order_lines WHERE order_id = 2", "DELETE FROM orders WHERE id = 2"},
+			{"INSERT INTO orders VALUES (22, 4, 1.00, '2026-11-03 08:00:00', 'open')", "UPDATE orders SET total = 0.5 WHERE id = 5",
+				"UPDATE order_lines SET order_id = 22 WHERE id IN (7, 8)", "UPDATE order_lines SET order_id = 4 WHERE id = 9",
+				"DELETE FROM order_lines WHERE order_id = 3", "DELETE FROM orders WHERE id = 3"},
+			{"UPDATE orders SET status = 'open' WHERE id = 20"},
+		}
+		for i, step := range steps {
+			mustExec(t, src, changes[i]...)
+			rep, err := e.syncTarget(target)
+			if err != nil {
+				t.Fatalf("%s: %v", step.name, err)
+			}
+			got := "orders " + entryCounts(tableEntry(rep, "orders")) + ", order_lines " + entryCounts(tableEntry(rep, "order_lines"))
+			if got != step.want {
+				t.Errorf("%s: %s, want %s", step.name, got, step.want)
+			}
+			assertOrdersExact(t, dst, src, step.name)
+		}
+		if target == "sqlite" {
+			if bad := canon(t, dst, "PRAGMA foreign_key_check"); bad != "" {
+				t.Errorf("foreign_key_check: %s", bad)
+			}
+		}
+	})
 }
 
 // TestMerge_CascadeRemovingSourceRowsFails: a source whose lines reference
@@ -446,4 +464,31 @@ func TestMerge_TargetKeyProblemIsConfigError(t *testing.T) {
 			t.Errorf("users after the merge:\n%s\nwant (id and note kept, new rows with their defaults)\n%s", got, want)
 		}
 	})
+}
+
+// TestMerge_CascadedDeletesCounted (issue 18 item 5): deleting a row and
+// the rows that reference it through ON DELETE CASCADE in one merge —
+// here a tree whose nodes reference their parent node — lets the cascade
+// delete some of the rows the merge deletes itself: they count as
+// deleted, and the run succeeds exact.
+func TestMerge_CascadedDeletesCounted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, azure)
+	src, dst := e.srcDBConn(), e.dstDBConn()
+	mustExec(t, src, "CREATE TABLE nodes (id INT NOT NULL PRIMARY KEY, parent_id INT NULL, name VARCHAR(10) NOT NULL)",
+		"INSERT INTO nodes VALUES (1, NULL, 'root'), (2, 1, 'a'), (3, 2, 'b'), (4, 3, 'c'), (5, 1, 'd'), (6, NULL, 'other')")
+	mustExec(t, dst, "CREATE TABLE nodes (id INT NOT NULL PRIMARY KEY, parent_id INT NULL, name VARCHAR(10) NOT NULL, FOREIGN KEY (parent_id) REFERENCES nodes (id) ON DELETE CASCADE) ENGINE=InnoDB")
+	e.extra = tablesJob(tableSection("nodes", "SELECT * FROM nodes")) + "[sync]\nmode = merge\nmax_delete = 0.9\nmerge_max_changes = 1\n"
+	e.mustSyncTarget("azure")
+	mustExec(t, src, "DELETE FROM nodes WHERE id IN (4, 3)", "DELETE FROM nodes WHERE id = 2")
+	rep, err := e.syncTarget("azure")
+	if err != nil {
+		t.Fatalf("merge deleting a subtree: %v", err)
+	}
+	if got := entryCounts(tableEntry(rep, "nodes")); got != "merge 3 +0 ~0 -3 =3" {
+		t.Errorf("nodes: %s", got)
+	}
+	if got, want := canon(t, dst, "SELECT * FROM nodes ORDER BY id"), canon(t, src, "SELECT * FROM nodes ORDER BY id"); got != want {
+		t.Errorf("nodes differs from the source:\n%s\nwant\n%s", got, want)
+	}
 }
