@@ -51,7 +51,8 @@ type mergeOptions struct {
 	// Key is the table's merge key, from mergeKey.
 	Key []keyColumn
 	// MaxChanges is merge_max_changes: above this fraction of the target's
-	// rows changed, the merge stops and says to replace instead.
+	// rows changed, the merge of a table that Keeps nothing stops and says
+	// to replace instead.
 	MaxChanges float64
 	// MaxDelete is max_delete: a merge that would delete more than this
 	// fraction of the target's rows fails.

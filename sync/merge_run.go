@@ -121,9 +121,12 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 		return tr, err
 	}
 	if res.Replaced {
-		if opts.Keeps != "" {
+		// Only recreate hands a table with something to keep back (the
+		// thresholds merge it): on_schema_change = recreate asked for the
+		// columns to change, not for its triggers and foreign keys to go.
+		if linked := links.describe(); linked != "" {
 			return tr, fmt.Errorf("merge %s: %s; a replace would drop the table's %s, and a merge table keeps them: change the target table to match the source (ALTER TABLE …), then run again; the table was left unchanged",
-				quoteMySQL(t.Target), res.Reason, opts.Keeps)
+				quoteMySQL(t.Target), res.Reason, linked)
 		}
 		return replace(res.Reason, keyNames(key))
 	}
