@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -393,8 +394,8 @@ func (t *mysqlTarget) applyMerges(ctx context.Context) (*sql.Tx, error) {
 	}
 	for _, name := range order {
 		m := byName[name]
-		if len(m.links.Parents) == 0 || !deletes {
-			continue // only a delete cascades
+		if !deletes || !slices.ContainsFunc(m.links.Parents, func(fk foreignKey) bool { return inRun(byName, fk.RefTable) }) {
+			continue // only a delete of the run cascades into its tables
 		}
 		var n int64
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quoteMySQL(m.table)).Scan(&n); err != nil {
@@ -775,6 +776,17 @@ func (t *mysqlTarget) applyDeletes(ctx context.Context, tx *sql.Tx, m *pendingMe
 		return fmt.Errorf("merge %s: delete rows affected %d rows, the compare expected %d, and %d of them are still there (was the table written by something else during the run?); nothing was changed", quoteMySQL(m.table), n, want, left)
 	}
 	return nil
+}
+
+// inRun reports whether table is one of the run's merge tables (stored
+// names may differ in case).
+func inRun(run map[string]*pendingMerge, table string) bool {
+	for name := range run {
+		if strings.EqualFold(name, table) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkChildren refuses to delete rows of m that rows of the run's other

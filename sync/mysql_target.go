@@ -284,7 +284,7 @@ func (t *mysqlTarget) referencingKeys(ctx context.Context, table string) ([]stri
 }
 
 // noReplaceWith is why the replace mode refuses foreign keys.
-const noReplaceWith = "dbsync replaces the table by swapping in a new one, and MySQL keeps a foreign key on the table it was made for, so the replace mode cannot keep foreign keys that point at the target table; mode = merge keeps them (it changes the rows in place and is never turned into a replace while such a key exists)"
+const noReplaceWith = "dbsync replaces the table by swapping in a new one, and MySQL keeps a foreign key on the table it was made for, so the replace mode cannot keep foreign keys that point at the target table; the merge mode keeps them (mode = merge changes the rows in place, and never turns into a replace while such a key exists)"
 
 // checkNotReferenced refuses, before anything is loaded, a target table
 // that other tables' foreign keys reference: after the swap they would
