@@ -74,6 +74,9 @@ type mergeOptions struct {
 	// re-inserted safely (NoMove says why).
 	Move   []string
 	NoMove string
+	// MoveKeysOff: delete the moved rows with the target's foreign key
+	// checks off (tableLinks.reinsertSafe).
+	MoveKeysOff bool
 	// Keeps is what a replace would lose (Links.describe, and target
 	// columns the source lacks); empty: a replace loses nothing.
 	Keeps string

@@ -101,7 +101,7 @@ func withLinks(ctx context.Context, m merger, opts mergeOptions, src rowReader) 
 	}
 	opts.Keeps = links.keeps(src.Columns(), dst)
 	var safe bool
-	if safe, opts.NoMove = links.reinsertSafe(src.Columns(), dst); safe {
+	if safe, opts.NoMove, opts.MoveKeysOff = links.reinsertSafe(src.Columns(), dst, opts.Key); safe {
 		opts.Move = links.moveColumns(opts.Table, opts.Key, src.Columns(), nil)
 	}
 	return opts, nil

@@ -107,24 +107,34 @@ func targetOnly(srcCols []Column, dst []targetColumn) []string {
 
 // reinsertSafe says whether rows of the table may be applied as delete +
 // insert inside the merge transaction without changing anything but the
-// row: no enforced foreign key references it (a delete would cascade or be
-// refused), and the source returns every stored target column (a column
-// the source lacks, an AUTO_INCREMENT id too, would lose its value). Why
-// not a two-step UPDATE through temporary values instead: no temporary
-// value is valid and unique for every column type (ENUM, DATE, a short
-// VARCHAR, a NOT NULL column), so that cannot be done in general.
-func (l tableLinks) reinsertSafe(srcCols []Column, dst []targetColumn) (bool, string) {
-	if l.Enforced && len(l.Children) > 0 {
-		refs := make([]string, len(l.Children))
-		for i, fk := range l.Children {
-			refs[i] = quoteMySQL(fk.Name) + " of " + quoteMySQL(fk.Table)
-		}
-		return false, "foreign key " + strings.Join(refs, ", ") + " references the table, and a delete would cascade or be refused"
-	}
+// row. The source must return every stored target column (a column the
+// source lacks, an AUTO_INCREMENT id too, would lose its value). A foreign
+// key that references the table would cascade or refuse the delete: the
+// delete then runs with the target's foreign key checks off (keysOff), which
+// is safe only when every such key references the merge key — the row
+// comes back with the same key in the same transaction, before any child
+// row is written — and is refused otherwise. Why not a two-step UPDATE
+// through temporary values instead: no temporary value is valid and unique
+// for every column type (ENUM, DATE, a short VARCHAR, a NOT NULL column),
+// so that cannot be done in general.
+func (l tableLinks) reinsertSafe(srcCols []Column, dst []targetColumn, key []keyColumn) (safe bool, why string, keysOff bool) {
 	if only := targetOnly(srcCols, dst); len(only) > 0 {
-		return false, "target column " + quoteList(only) + " is not in the source, and a re-inserted row would lose its value"
+		return false, "target column " + quoteList(only) + " is not in the source, and a re-inserted row would lose its value", false
 	}
-	return true, ""
+	if !l.Enforced || len(l.Children) == 0 {
+		return true, "", false
+	}
+	keyCols := make([]string, len(key))
+	for i, k := range key {
+		keyCols[i] = k.Name
+	}
+	for _, fk := range l.Children {
+		if !sameColumns(fk.RefColumns, keyCols) {
+			return false, fmt.Sprintf("foreign key %s of %s references its columns (%s), not the merge key (%s), and a delete would cascade or be refused",
+				quoteMySQL(fk.Name), quoteMySQL(fk.Table), strings.Join(fk.RefColumns, ", "), strings.Join(keyCols, ", ")), false
+		}
+	}
+	return true, "", true
 }
 
 // moveColumns are the columns whose change makes an update a delete +

@@ -309,9 +309,10 @@ func TestMerge_CascadeRemovingSourceRowsFails(t *testing.T) {
 // TestMerge_UniqueValuesMove (issue 18 item 6): two rows swap their values
 // of a secondary UNIQUE key, and a chain passes one on; an UPDATE checks
 // the key row by row and would fail (1062, SQLite's UNIQUE constraint), so
-// such rows go as delete + insert in the run's transaction. In a table a
-// foreign key references that is not safe (a delete would cascade or be
-// refused): the run fails saying so, with nothing changed.
+// such rows go as delete + insert in the run's transaction. Where foreign
+// keys reference the table by its key the delete runs with the checks off
+// (nothing cascades: the row comes back with its key); where one references
+// the moving column itself the run fails saying why, with nothing changed.
 func TestMerge_UniqueValuesMove(t *testing.T) {
 	eachTarget(t, func(t *testing.T, target string, e *env, src *sql.DB) {
 		mustExec(t, src, "CREATE TABLE users (id INT NOT NULL PRIMARY KEY, email VARCHAR(50) NOT NULL, name VARCHAR(20) NOT NULL, UNIQUE KEY users_email (email))",
@@ -355,15 +356,42 @@ func TestMerge_UniqueValuesMove(t *testing.T) {
 		if target == "sqlite" {
 			return
 		}
-		// A foreign key references users: rows cannot be re-inserted.
-		e.targetExec(target, "CREATE TABLE sessions (id INT PRIMARY KEY, user_id INT NOT NULL, FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE)", "INSERT INTO sessions VALUES (1, 1)")
+		// Foreign keys reference users by its key, one with ON DELETE
+		// CASCADE: the moved rows are deleted with the checks off (they come
+		// back with the same id), so nothing cascades.
+		e.targetExec(target, "CREATE TABLE sessions (id INT PRIMARY KEY, user_id INT NOT NULL, FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE)",
+			"CREATE TABLE audits (id INT PRIMARY KEY, user_id INT NOT NULL, FOREIGN KEY (user_id) REFERENCES users (id))",
+			"INSERT INTO sessions VALUES (1, 5), (2, 6)", "INSERT INTO audits VALUES (1, 6)")
 		mustExec(t, src, "UPDATE users SET email = CONCAT('tmp', id) WHERE id IN (5, 6)", "UPDATE users SET email = IF(id = 5, 'u6@x', 'u5@x') WHERE id IN (5, 6)")
-		before := canon(t, dst, "SELECT * FROM users ORDER BY id")
-		_, err := e.syncTarget(target)
-		if err == nil || !strings.Contains(err.Error(), "rows take unique values another row still holds") || !strings.Contains(err.Error(), "references the table, and a delete would cascade") {
-			t.Fatalf("swap in a referenced table: %v; want an error saying why it cannot be applied", err)
+		rep, err := e.syncTarget(target)
+		if err != nil {
+			t.Fatalf("swap in a table foreign keys reference by its key: %v", err)
 		}
-		if canon(t, dst, "SELECT * FROM users ORDER BY id") != before || count(t, dst, "sessions") != 1 {
+		if got := entryCounts(tableEntry(rep, "users")); got != "merge 20 +0 ~2 -0 =18" {
+			t.Errorf("swap in a referenced table: users is %s", got)
+		}
+		if got, want := canon(t, dst, "SELECT * FROM users ORDER BY id"), canon(t, src, "SELECT * FROM users ORDER BY id"); got != want {
+			t.Errorf("referenced users differs from the source")
+		}
+		if got := canon(t, dst, "SELECT s.id, s.user_id FROM sessions s JOIN users u ON u.id = s.user_id ORDER BY s.id"); got != "1|5\n2|6\n" {
+			t.Errorf("sessions after the swap: %q, want both rows kept (nothing cascaded)", got)
+		}
+		var checks int
+		if err := dst.QueryRow("SELECT @@foreign_key_checks").Scan(&checks); err != nil || checks != 1 {
+			t.Errorf("foreign_key_checks = %d (%v) on a pooled connection", checks, err)
+		}
+
+		// A foreign key references the unique column itself: a moved row
+		// cannot come back as the same parent, so the swap is refused.
+		e.targetExec(target, "DROP TABLE sessions", "DROP TABLE audits",
+			"CREATE TABLE mail (id INT PRIMARY KEY, email VARCHAR(50) NOT NULL, FOREIGN KEY (email) REFERENCES users (email) ON DELETE CASCADE)", "INSERT INTO mail VALUES (1, 'u7@x')")
+		mustExec(t, src, "UPDATE users SET email = CONCAT('tmp', id) WHERE id IN (7, 8)", "UPDATE users SET email = IF(id = 7, 'u8@x', 'u7@x') WHERE id IN (7, 8)")
+		before := canon(t, dst, "SELECT * FROM users ORDER BY id")
+		_, err = e.syncTarget(target)
+		if err == nil || !strings.Contains(err.Error(), "as delete + insert, but not in this table: foreign key `mail_ibfk_1` of `mail` references its columns (email), not the merge key (id)") {
+			t.Fatalf("swap in a table referenced by its unique column: %v; want an error saying why it cannot be applied", err)
+		}
+		if canon(t, dst, "SELECT * FROM users ORDER BY id") != before || count(t, dst, "mail") != 1 {
 			t.Errorf("the failed run changed the target")
 		}
 	})

@@ -42,20 +42,24 @@ func TestTableLinks_MoveColumnsAndSafety(t *testing.T) {
 		t.Errorf("moveColumns = %v, want the secondary unique key's and the run parent's foreign key's columns", got)
 	}
 	dst := []targetColumn{{name: "id"}, {name: "email"}, {name: "name"}, {name: "order_id"}, {name: "total", generated: true}}
-	if ok, why := links.reinsertSafe(src, dst); !ok {
-		t.Errorf("reinsertSafe without children and with every column: %s", why)
-	}
-	if ok, why := links.reinsertSafe(src, append(dst, targetColumn{name: "surrogate"})); ok || !strings.Contains(why, "`surrogate` is not in the source") {
-		t.Errorf("reinsertSafe with a column the source lacks: %v %q", ok, why)
-	}
-	referenced := links
-	referenced.Children, referenced.Enforced = []foreignKey{{Name: "fk_s", Table: "sessions"}}, true
-	if ok, why := referenced.reinsertSafe(src, dst); ok || !strings.Contains(why, "`fk_s` of `sessions` references the table") {
-		t.Errorf("reinsertSafe of a referenced table: %v %q", ok, why)
-	}
-	referenced.Enforced = false // SQLite: nothing cascades
-	if ok, _ := referenced.reinsertSafe(src, dst); !ok {
-		t.Errorf("reinsertSafe where foreign keys are not enforced: refused")
+	for _, tc := range []struct {
+		name    string
+		links   tableLinks
+		dst     []targetColumn
+		safe    bool
+		why     string
+		keysOff bool
+	}{
+		{"no children, every column", links, dst, true, "", false},
+		{"a column the source lacks", links, append(dst, targetColumn{name: "surrogate"}), false, "`surrogate` is not in the source", false},
+		{"referenced by the merge key", withChildren(links, true, foreignKey{Name: "fk_s", Table: "sessions", RefColumns: []string{"ID"}}), dst, true, "", true},
+		{"referenced by another column", withChildren(links, true, foreignKey{Name: "fk_s", Table: "sessions", RefColumns: []string{"email"}}), dst, false, "`fk_s` of `sessions` references its columns (email), not the merge key (id)", false},
+		{"foreign keys not enforced (SQLite)", withChildren(links, false, foreignKey{Name: "fk_s", Table: "sessions", RefColumns: []string{"email"}}), dst, true, "", false},
+	} {
+		safe, why, off := tc.links.reinsertSafe(src, tc.dst, key)
+		if safe != tc.safe || off != tc.keysOff || !strings.Contains(why, tc.why) || (tc.why == "") != (why == "") {
+			t.Errorf("%s: reinsertSafe = %v %q %v, want %v %q %v", tc.name, safe, why, off, tc.safe, tc.why, tc.keysOff)
+		}
 	}
 	if got := (tableLinks{Triggers: []string{"t1"}}).keeps(src, append(dst, targetColumn{name: "note"})); got != "trigger `t1`; column `note` that the source lacks" {
 		t.Errorf("keeps = %q", got)
@@ -63,6 +67,11 @@ func TestTableLinks_MoveColumnsAndSafety(t *testing.T) {
 	if got := (tableLinks{}).keeps(src, dst); got != "" {
 		t.Errorf("keeps of a plain table = %q, want nothing", got)
 	}
+}
+
+func withChildren(l tableLinks, enforced bool, fks ...foreignKey) tableLinks {
+	l.Children, l.Enforced = fks, enforced
+	return l
 }
 
 func TestCheckThresholds_Rules(t *testing.T) {
@@ -141,9 +150,10 @@ func TestApplySQL(t *testing.T) {
 	cols := []mergeColumn{{targetColumn: targetColumn{name: "id", dataType: "int"}}, {targetColumn: targetColumn{name: "email", dataType: "varchar"}, charset: "utf8mb4"}, {targetColumn: targetColumn{name: "n", dataType: "int"}}}
 	a := mysqlApplySQL("users", "users__dbsync_delta", cols, []keyColumn{{Name: "id", Order: orderNumber}}, []int{0}, []string{"email"})
 	for got, want := range map[string]string{
-		a.mark:   "UPDATE `users__dbsync_delta` AS d JOIN `users` AS t ON t.`id` = d.`id` SET d.`dbsync_op` = 'M' WHERE d.`dbsync_op` = 'U' AND NOT (CAST(t.`email` AS BINARY) <=> CAST(d.`email` AS BINARY))",
-		a.del:    "DELETE t FROM `users` AS t JOIN `users__dbsync_delta` AS d ON t.`id` = d.`id` WHERE d.`dbsync_op` IN ('D', 'M')",
-		a.insert: "INSERT INTO `users` (`id`, `email`, `n`) SELECT `id`, `email`, `n` FROM `users__dbsync_delta` WHERE `dbsync_op` IN ('I', 'M') ORDER BY `dbsync_seq`",
+		a.mark:     "UPDATE `users__dbsync_delta` AS d JOIN `users` AS t ON t.`id` = d.`id` SET d.`dbsync_op` = 'M' WHERE d.`dbsync_op` = 'U' AND NOT (CAST(t.`email` AS BINARY) <=> CAST(d.`email` AS BINARY))",
+		a.del:      "DELETE t FROM `users` AS t JOIN `users__dbsync_delta` AS d ON t.`id` = d.`id` WHERE d.`dbsync_op` = 'D'",
+		a.delMoved: "DELETE t FROM `users` AS t JOIN `users__dbsync_delta` AS d ON t.`id` = d.`id` WHERE d.`dbsync_op` = 'M'",
+		a.insert:   "INSERT INTO `users` (`id`, `email`, `n`) SELECT `id`, `email`, `n` FROM `users__dbsync_delta` WHERE `dbsync_op` IN ('I', 'M') ORDER BY `dbsync_seq`",
 	} {
 		if got != want {
 			t.Errorf("got  %s\nwant %s", got, want)

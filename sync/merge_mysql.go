@@ -305,7 +305,7 @@ func (t *mysqlTarget) merge(ctx context.Context, src rowReader, opts mergeOption
 	// A table without differences waits too (without a delta table): the
 	// apply checks that no other table's delete cascades into it.
 	pm := &pendingMerge{table: table, cols: cols, key: opts.Key, keyPos: keyPos,
-		inserts: d.inserts, updates: d.updates, deletes: d.deletes, rows: res.Rows, links: opts.Links, move: opts.Move, noMove: opts.NoMove}
+		inserts: d.inserts, updates: d.updates, deletes: d.deletes, rows: res.Rows, links: opts.Links, move: opts.Move, noMove: opts.NoMove, keysOff: opts.MoveKeysOff}
 	if found {
 		pm.delta = delta
 	}
@@ -333,6 +333,9 @@ type pendingMerge struct {
 	move   []string
 	noMove string
 	moved  int64 // updates applied as delete + insert
+	// keysOff: the moved rows are deleted with foreign_key_checks = 0
+	// (foreign keys reference the table, by its merge key).
+	keysOff bool
 }
 
 func (t *mysqlTarget) dropDelta(ctx context.Context, delta string) {
@@ -647,7 +650,7 @@ func (t *mysqlTarget) loadDelta(ctx context.Context, delta string, cols []mergeC
 type mysqlApply struct {
 	// mark turns the updates that change a Move column into delete +
 	// insert ('U' → 'M'); empty when there are no Move columns.
-	mark, remaining, del, update, insert string
+	mark, remaining, del, delMoved, update, insert string
 }
 
 // mysqlApplySQL builds the statements that apply delta to table: rows are
@@ -695,8 +698,9 @@ func mysqlApplySQL(table, delta string, cols []mergeColumn, key []keyColumn, key
 		a.mark = "UPDATE " + dq + " AS d JOIN " + tq + " AS t ON " + strings.Join(on, " AND ") +
 			" SET d.`dbsync_op` = 'M' WHERE d.`dbsync_op` = 'U' AND NOT (" + strings.Join(moved, " AND ") + ")"
 	}
-	a.del = "DELETE t FROM " + tq + " AS t" + join + " WHERE d.`dbsync_op` IN ('D', 'M')"
-	a.remaining = "SELECT COUNT(*) FROM " + tq + " AS t" + join + " WHERE d.`dbsync_op` IN ('D', 'M')"
+	a.del = "DELETE t FROM " + tq + " AS t" + join + " WHERE d.`dbsync_op` = 'D'"
+	a.delMoved = "DELETE t FROM " + tq + " AS t" + join + " WHERE d.`dbsync_op` = 'M'"
+	a.remaining = "SELECT COUNT(*) FROM " + tq + " AS t" + join + " WHERE d.`dbsync_op` = 'D'"
 	if len(set) > 0 {
 		a.update = "UPDATE " + tq + " AS t" + join + " SET " + strings.Join(set, ", ") +
 			" WHERE d.`dbsync_op` = 'U' AND NOT (" + strings.Join(unchanged, " AND ") + ")"
@@ -712,17 +716,21 @@ func execMerge(ctx context.Context, tx *sql.Tx, m *pendingMerge, what, q string,
 	tq := quoteMySQL(m.table)
 	r, err := tx.ExecContext(ctx, q)
 	if err != nil {
-		switch mysqlErrorNumber(err) {
-		case 1451:
+		moves := ""
+		if m.noMove != "" {
+			moves = "dbsync applies rows whose unique values change as delete + insert, but not in this table: " + m.noMove + "; "
+		}
+		switch n := mysqlErrorNumber(err); {
+		case n == 1451 && strings.HasPrefix(what, "update"):
+			return 0, fmt.Errorf("merge %s: %s: a foreign key of another table references a value this update changes, and its ON UPDATE rule (RESTRICT / NO ACTION) forbids changing it; %snothing was changed: %w", tq, what, moves, err)
+		case n == 1451:
 			return 0, fmt.Errorf("merge %s: %s: a foreign key of another table references a row the source no longer has, and its rule (RESTRICT / NO ACTION) forbids deleting it; nothing was changed: %w", tq, what, err)
-		case 1452:
+		case n == 1452:
 			return 0, fmt.Errorf("merge %s: %s: a row references a row its foreign key's parent table does not have (is the parent table in this run, and are the source's rows consistent?); nothing was changed: %w", tq, what, err)
-		case 1062:
-			why := "dbsync applies rows whose unique values change as delete + insert, but not in this table: " + m.noMove
-			if m.noMove == "" {
-				why = "the source's rows repeat a unique value of the target"
-			}
-			return 0, fmt.Errorf("merge %s: %s: rows take unique values another row still holds; %s; nothing was changed: %w", tq, what, why, err)
+		case n == 1062 && moves == "":
+			return 0, fmt.Errorf("merge %s: %s: rows take unique values another row still holds, and the source's rows repeat a unique value of the target; nothing was changed: %w", tq, what, err)
+		case n == 1062:
+			return 0, fmt.Errorf("merge %s: %s: rows take unique values another row still holds; %snothing was changed: %w", tq, what, moves, err)
 		}
 		return 0, fmt.Errorf("merge %s: %s: %w", tq, what, err)
 	}
@@ -757,7 +765,12 @@ func (t *mysqlTarget) applyDeletes(ctx context.Context, tx *sql.Tx, m *pendingMe
 		}
 		m.moved = n
 	}
-	want := m.deletes + m.moved
+	if m.moved > 0 {
+		if err := deleteMoved(ctx, tx, m, a.delMoved); err != nil {
+			return err
+		}
+	}
+	want := m.deletes
 	if want == 0 {
 		return nil
 	}
@@ -776,6 +789,28 @@ func (t *mysqlTarget) applyDeletes(ctx context.Context, tx *sql.Tx, m *pendingMe
 		return fmt.Errorf("merge %s: delete rows affected %d rows, the compare expected %d, and %d of them are still there (was the table written by something else during the run?); nothing was changed", quoteMySQL(m.table), n, want, left)
 	}
 	return nil
+}
+
+// deleteMoved deletes the rows whose updates go as delete + insert. With
+// keysOff the foreign keys that reference them (all by the merge key) are
+// not checked for this one statement: the rows come back with the same
+// keys in this transaction (applyUpserts, before any child is written),
+// and a check would cascade the delete into the children or refuse it.
+func deleteMoved(ctx context.Context, tx *sql.Tx, m *pendingMerge, q string) error {
+	if m.keysOff {
+		if _, err := tx.ExecContext(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
+			return fmt.Errorf("merge %s: turn foreign key checks off to re-insert moved rows: %w", quoteMySQL(m.table), err)
+		}
+		defer func() {
+			// The transaction's connection goes back to the pool: never
+			// with the checks off.
+			if _, err := tx.ExecContext(context.WithoutCancel(ctx), "SET SESSION foreign_key_checks = 1"); err != nil {
+				tx.Rollback()
+			}
+		}()
+	}
+	_, err := execMerge(ctx, tx, m, "delete rows whose unique values move", q, m.moved)
+	return err
 }
 
 // inRun reports whether table is one of the run's merge tables (stored

@@ -106,7 +106,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 	}
 	opts.Keeps = links.keeps(srcCols, dst)
 	var safe bool
-	if safe, opts.NoMove = links.reinsertSafe(srcCols, dst); safe {
+	if safe, opts.NoMove, opts.MoveKeysOff = links.reinsertSafe(srcCols, dst, key); safe {
 		opts.Move = links.moveColumns(t.Target, key, srcCols, runMerges(cfg))
 	}
 	_, fallback := s.(*sqliteSession)
