@@ -796,6 +796,10 @@ func (t *mysqlTarget) applyDeletes(ctx context.Context, tx *sql.Tx, m *pendingMe
 // not checked for this one statement: the rows come back with the same
 // keys in this transaction (applyUpserts, before any child is written),
 // and a check would cascade the delete into the children or refuse it.
+// foreign_key_checks is a session variable any user may set, on MySQL 8
+// (Azure) as on MariaDB; while it is 0 "foreign key constraints are
+// ignored", cascades included
+// (https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_foreign_key_checks).
 func deleteMoved(ctx context.Context, tx *sql.Tx, m *pendingMerge, q string) error {
 	if m.keysOff {
 		if _, err := tx.ExecContext(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
