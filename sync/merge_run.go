@@ -51,12 +51,14 @@ func runMerges(cfg *Config) []string {
 // run's one snapshot): choose the key from the target table, check it
 // against the query's columns, read the query ordered by it, compare and
 // load the differences. A table that does not exist yet is replaced (the
-// first run). An existing one is always merged when it has triggers or
-// foreign keys, which a replace would drop (DESIGN §2 step 6); without
-// them, merge_max_changes and on_schema_change = recreate hand it to a
-// replace: its query runs again in the same session and the rows are
-// staged as a replace (recreate keeping the merge key as the rebuilt
-// table's primary key). The report says which rule applied.
+// first run). An existing one is always merged when it has triggers,
+// foreign keys or columns the source lacks, which a replace would drop
+// (DESIGN §2 step 6); without them merge_max_changes hands it to a
+// replace, and on_schema_change = recreate does unless it has triggers or
+// foreign keys (then the run fails): its query runs again in the same
+// session and the rows are staged as a replace (recreate keeping the
+// merge key as the rebuilt table's primary key). The report says which
+// rule applied.
 func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merger, t TableConfig, q, what string, rep *Report, log *slog.Logger) (TableReport, error) {
 	tr := TableReport{Table: t.Target, Mode: ModeMerge}
 	tlog := log.With(LogTable, t.Target)
