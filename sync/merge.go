@@ -319,7 +319,7 @@ func checkThresholds(table string, targetRows, inserts, updates, deletes int64, 
 	if float64(changes) > o.MaxChanges*float64(targetRows) {
 		changed := fmt.Sprintf("%d of %d rows changed (%.1f %%), more than merge_max_changes = %g", changes, targetRows, 100*float64(changes)/float64(targetRows), o.MaxChanges)
 		if o.Keeps != "" {
-			return "", changed + ", but the table has " + o.Keeps + ", which a replace would drop: merged", nil
+			return "", changed + ", but the table has " + o.Keeps + ": merged, since a replace rebuilds the table (MySQL drops triggers and foreign keys with the old one, columns the source lacks lose their values, and no trigger fires for the rows it writes)", nil
 		}
 		return changed + ": replaced instead of merged (the table has no triggers, foreign keys or columns the source lacks)", "", nil
 	}

@@ -135,7 +135,7 @@ func TestMerge_LinkedTableNeverReplaced(t *testing.T) {
 		items = tableEntry(rep, "items")
 		if got := entryCounts(items); got != "merge 50 +5 ~20 -5 =25" ||
 			!strings.Contains(items.ModeReason, "more than merge_max_changes = 0.1, but the table has trigger `items_ai`") ||
-			!strings.Contains(items.ModeReason, "referencing it, which a replace would drop: merged") {
+			!strings.Contains(items.ModeReason, "referencing it: merged, since a replace rebuilds the table") {
 			t.Errorf("30 of 50 changed: items is %q (%q); want merged naming the trigger and the foreign key", got, items.ModeReason)
 		}
 		plain := tableEntry(rep, "plain")

@@ -87,7 +87,7 @@ func TestCheckThresholds_Rules(t *testing.T) {
 		{"empty target: inserts", o, 0, 10, 0, 0, "", "was empty: merged as 10 inserts", ""},
 		{"few changes", o, 100, 1, 1, 1, "", "", ""},
 		{"many changes, plain table: replace", o, 100, 20, 0, 0, "20 of 100 rows changed", "", ""},
-		{"many changes, linked table: merged", linked, 100, 20, 0, 0, "", "but the table has trigger `t`, which a replace would drop: merged", ""},
+		{"many changes, linked table: merged", linked, 100, 20, 0, 0, "", "but the table has trigger `t`: merged, since a replace rebuilds", ""},
 		{"max_delete before all", linked, 100, 0, 0, 60, "", "", "max_delete = 0.5"},
 	}
 	for _, tc := range cases {
