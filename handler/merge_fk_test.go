@@ -151,3 +151,64 @@ func TestCLI_MergeForeignKeysKilledAtRandom(t *testing.T) {
 		})
 	}
 }
+
+// TestCLI_MergeKeyTheSourceLacks: a target with a surrogate AUTO_INCREMENT
+// id and a UNIQUE natural key, fed by a source without the id. Merged by
+// the id, the run is a configuration error (exit 2) naming the table, the
+// key and the query's columns, and the fallback is not read though it is
+// enabled; with key = email the run merges and the id and the column the
+// source lacks keep their values.
+func TestCLI_MergeKeyTheSourceLacks(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.exec("CREATE TABLE users (email VARCHAR(50) NOT NULL PRIMARY KEY, name VARCHAR(20) NOT NULL)", "INSERT INTO users VALUES ('a@x', 'A'), ('b@x', 'B')")
+	for _, q := range []string{
+		"CREATE TABLE users (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, email VARCHAR(50) NOT NULL, name VARCHAR(20) NOT NULL, note VARCHAR(10) NOT NULL DEFAULT 'new', UNIQUE KEY users_email (email))",
+		"INSERT INTO users VALUES (7, 'a@x', 'old', 'mine')",
+	} {
+		if _, err := a.dst.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fb, err := sql.Open("sqlite", "file:"+a.dir+"/fallback.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	if _, err := fb.Exec("CREATE TABLE users (email TEXT PRIMARY KEY, name TEXT NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	job := "[source]\nquery =\n[fallback]\nquery =\n[azure_mysql]\ntable =\n[sqlite]\ntable =\n[sync]\nmode = merge\nfallback_enabled = true\n" +
+		"[table.users]\nquery = SELECT email, name FROM users\n"
+	a.extra = job
+	a.writeConfig()
+	_, r := syncJSON(t, a, "azure", exitUsage)
+	for _, want := range []string{"[table.users] key", "`users`", "(id)", "returns email, name", "key = email"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "reading the fallback") {
+		t.Errorf("a target-side key problem read the fallback:\n%s", r.stderr)
+	}
+	a.extra = job + "key = email\n"
+	a.writeConfig()
+	rep, _ := syncJSON(t, a, "azure", 0)
+	if rep.Source != "primary" || rep.counts("users") != "merge 2 +1 ~1 -0 =0" {
+		t.Errorf("key = email: source %s, users %q", rep.Source, rep.counts("users"))
+	}
+	var got []string
+	rows, err := a.dst.Query("SELECT CONCAT_WS('|', id, email, name, note) FROM users ORDER BY email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		got = append(got, s)
+	}
+	rows.Close()
+	if s := strings.Join(got, " "); s != "7|a@x|A|mine 8|b@x|B|new" {
+		t.Errorf("users after the merge: %s", s)
+	}
+}
