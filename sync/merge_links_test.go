@@ -519,6 +519,16 @@ func TestMerge_CascadedDeletesCounted(t *testing.T) {
 	if got, want := canon(t, dst, "SELECT * FROM nodes ORDER BY id"), canon(t, src, "SELECT * FROM nodes ORDER BY id"); got != want {
 		t.Errorf("nodes differs from the source:\n%s\nwant\n%s", got, want)
 	}
+	// The source drops the root but keeps node 5 under it: the cascade
+	// would take node 5 too, so the run fails and changes nothing.
+	mustExec(t, src, "DELETE FROM nodes WHERE id = 1")
+	before := canon(t, dst, "SELECT * FROM nodes ORDER BY id")
+	if _, err := e.syncTarget("azure"); err == nil || !strings.Contains(err.Error(), "would hold 1 rows, the source has 2") || !strings.Contains(err.Error(), "ON DELETE rule") {
+		t.Fatalf("a cascade removing a row the source keeps: %v; want the run to fail on the row count", err)
+	}
+	if canon(t, dst, "SELECT * FROM nodes ORDER BY id") != before {
+		t.Errorf("the failed run changed nodes")
+	}
 }
 
 // TestMerge_ParentSortsFirst (issue 18 item 5): a parent whose name sorts
