@@ -536,30 +536,54 @@ func TestMerge_CascadedDeletesCounted(t *testing.T) {
 // entries must delete the entries first — under RESTRICT the parent's
 // delete would be refused (1451), under CASCADE it would take the entries
 // along and the child's own delete would find none of them.
+//
+// On a server with lower_case_table_names = 1 (Azure's only setting) the
+// job names the tables in mixed case (Accounts, Entries), which the server
+// stores and reports in lower case.
 func TestMerge_ParentSortsFirst(t *testing.T) {
-	for _, rule := range []string{"RESTRICT", "CASCADE"} {
-		t.Run(rule, func(t *testing.T) {
+	for _, tc := range []struct {
+		rule, accounts, entries string
+		lower                   bool
+	}{{"RESTRICT", "accounts", "entries", false}, {"CASCADE", "accounts", "entries", false}, {"CASCADE", "Accounts", "Entries", true}} {
+		rule := tc.rule
+		name := rule
+		if tc.lower {
+			name += "/lower_case_table_names"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, azure)
+			server := azure
+			if tc.lower {
+				server = azureLower
+			}
+			e := newEnv(t, server)
 			src, dst := e.srcDBConn(), e.dstDBConn()
 			mustExec(t, src, "CREATE TABLE accounts (id INT NOT NULL PRIMARY KEY, name VARCHAR(10) NOT NULL)", "CREATE TABLE entries (id INT NOT NULL PRIMARY KEY, account_id INT NOT NULL, amount INT NOT NULL)",
 				"INSERT INTO accounts SELECT seq, CONCAT('a', seq) FROM seq_1_to_20", "INSERT INTO entries SELECT seq, 1 + seq % 20, seq FROM seq_1_to_100")
 			mustExec(t, dst, "CREATE TABLE accounts (id INT NOT NULL PRIMARY KEY, name VARCHAR(10) NOT NULL) ENGINE=InnoDB",
 				"CREATE TABLE entries (id INT NOT NULL PRIMARY KEY, account_id INT NOT NULL, amount INT NOT NULL, FOREIGN KEY (account_id) REFERENCES accounts (id) ON DELETE "+rule+") ENGINE=InnoDB",
 				"INSERT INTO accounts SELECT seq, CONCAT('a', seq) FROM seq_1_to_20", "INSERT INTO entries SELECT seq, 1 + seq % 20, seq FROM seq_1_to_100")
-			e.extra = tablesJob(tableSection("accounts", "SELECT * FROM accounts"), tableSection("entries", "SELECT * FROM entries")) + "[sync]\nmode = merge\nmerge_max_changes = 1\n"
+			e.extra = tablesJob(tableSection(tc.accounts, "SELECT * FROM accounts"), tableSection(tc.entries, "SELECT * FROM entries")) + "[sync]\nmode = merge\nmerge_max_changes = 1\n"
 			mustExec(t, src, "DELETE FROM entries WHERE account_id = 3", "DELETE FROM accounts WHERE id = 3")
 			rep, err := e.syncTarget("azure")
 			if err != nil {
 				t.Fatalf("delete of an account with its entries: %v", err)
 			}
-			if got := entryCounts(tableEntry(rep, "accounts")) + ", " + entryCounts(tableEntry(rep, "entries")); got != "merge 19 +0 ~0 -1 =19, merge 95 +0 ~0 -5 =95" {
+			if got := entryCounts(tableEntry(rep, tc.accounts)) + ", " + entryCounts(tableEntry(rep, tc.entries)); got != "merge 19 +0 ~0 -1 =19, merge 95 +0 ~0 -5 =95" {
 				t.Errorf("counts: %s", got)
 			}
 			for _, table := range []string{"accounts", "entries"} {
 				if got, want := canon(t, dst, "SELECT * FROM "+table+" ORDER BY id"), canon(t, src, "SELECT * FROM "+table+" ORDER BY id"); got != want {
 					t.Errorf("%s differs from the source", table)
 				}
+			}
+			// A new account with entries: the parent goes in first.
+			mustExec(t, src, "INSERT INTO accounts VALUES (30, 'new')", "INSERT INTO entries VALUES (200, 30, 1), (201, 30, 2)")
+			if _, err := e.syncTarget("azure"); err != nil {
+				t.Fatalf("insert of an account with its entries: %v", err)
+			}
+			if got, want := canon(t, dst, "SELECT * FROM entries ORDER BY id"), canon(t, src, "SELECT * FROM entries ORDER BY id"); got != want {
+				t.Errorf("entries differs from the source after the insert")
 			}
 		})
 	}
