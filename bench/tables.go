@@ -11,7 +11,7 @@ import (
 	"github.com/dbsync/dbsync/internal/mariadbtest"
 )
 
-// benchTables is the many-table case (README "Several tables per job"):
+// benchTables is the many-table case (docs/performance.md, "Several tables: parallel"):
 // the generated rows split into four tables t1…t4, synced as one job
 // with [sync] parallel = 1 (all four read in one snapshot, one after
 // another) and parallel = 4 (each table on its own connections at once,

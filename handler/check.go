@@ -32,16 +32,11 @@ Flags:
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (default: $DBSYNC_CONFIG, else ./config.ini)")
 	var target dbsync.Target
 	fs.Var((*targetFlag)(&target), "target", "azure or sqlite (default: [sync] default_target)")
-	fs.Usage = func() { fmt.Fprint(stderr, checkUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("unexpected argument %q (see handler check -h)", fs.Arg(0))}
+	if err := parseFlags(fs, args, checkUsage, stdout, stderr); err != nil {
+		return err
 	}
 	az := dbsync.NewAzure(os.Getenv)
 	log := newCLILogger(stderr, slog.LevelWarn)
@@ -70,6 +65,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			failed++
 		}
 		fmt.Fprintf(stdout, "%s %-9s %s\n", mark, r.Name, r.Detail)
+		for _, w := range r.Warnings {
+			fmt.Fprintf(stdout, "warn %-9s %s\n", r.Name, w)
+		}
 	}
 	if failed > 0 {
 		return errors.New(fmt.Sprint(failed, " check(s) failed"))

@@ -133,7 +133,7 @@ func TestCLI_Busy(t *testing.T) {
 	}
 }
 
-// TestCLI_JSON: --json prints exactly one report object with DESIGN §5's
+// TestCLI_JSON: --json prints exactly one report object with docs/cli.md's
 // keys on stdout; logs go to stderr.
 func TestCLI_JSON(t *testing.T) {
 	t.Parallel()
@@ -246,7 +246,7 @@ func waitLoading(t *testing.T, a *app, target string) {
 	for time.Now().Before(deadline) {
 		if target == "azure" {
 			var n int
-			_ = a.dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'items__dbsync_new'").Scan(&n)
+			_ = a.dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'items\\_\\_dbsync\\_new\\_%'").Scan(&n)
 			if n == 1 {
 				time.Sleep(500 * time.Millisecond)
 				return
@@ -296,4 +296,103 @@ func TestCLI_Check(t *testing.T) {
 	if r.code != exitFailed || !strings.Contains(r.stdout, "FAIL target") || !strings.Contains(r.stdout, "certificate") {
 		t.Fatalf("check with a bad target: exit %d\n%s", r.code, r.stdout)
 	}
+}
+
+// TestCLI_Help: -h and --help on every command print its usage and flags
+// on stdout and exit 0 (#19.5); an unknown command prints the usage on
+// its lines, on stderr, and exits 2 (#19.6).
+func TestCLI_Help(t *testing.T) {
+	t.Parallel()
+	a := &app{t: t, dir: t.TempDir()}
+	for _, cmd := range []string{"sync", "check", "demo-data"} {
+		for _, flag := range []string{"-h", "--help", "-help"} {
+			r := a.run(nil, cmd, flag)
+			if r.code != exitOK || r.stderr != "" {
+				t.Errorf("%s %s: exit %d, stderr %q; want 0 and nothing on stderr", cmd, flag, r.code, r.stderr)
+			}
+			if !strings.HasPrefix(r.stdout, "Usage: handler "+cmd) || !strings.Contains(r.stdout, "\n  -config string\n") {
+				t.Errorf("%s %s: stdout is not the command's usage with its flags:\n%s", cmd, flag, r.stdout)
+			}
+		}
+		// A bad flag is still a usage error, with the usage on stderr.
+		r := a.run(nil, cmd, "--bogus")
+		if r.code != exitUsage || r.stdout != "" || !strings.Contains(r.stderr, "Usage: handler "+cmd) || lastLine(r.stderr) != "error: flag provided but not defined: -bogus" {
+			t.Errorf("%s --bogus: exit %d, stdout %q, stderr:\n%s", cmd, r.code, r.stdout, r.stderr)
+		}
+	}
+	r := a.run(nil, "sink")
+	lines := strings.Split(r.stderr, "\n")
+	if r.code != exitUsage || lines[0] != `error: unknown command "sink"` || !strings.Contains(r.stderr, "\nUsage:\n  handler ") || !strings.Contains(r.stderr, "\n  handler sync  [flags] ") || len(lines) < 10 {
+		t.Errorf("unknown command: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	for _, help := range []string{"help", "-h", "--help"} {
+		if r := a.run(nil, help); r.code != exitOK || !strings.Contains(r.stdout, "\nUsage:\n") {
+			t.Errorf("%s: exit %d, stdout %q", help, r.code, r.stdout)
+		}
+	}
+}
+
+// TestMake_Demo runs README's `make demo` (the Makefile's demo target,
+// with this test's binary as bin/handler) in a copy of the checkout's
+// Makefile and demo/: a few lines that say it worked and how to look at
+// the replica and the run history, whose commands work; the run's log
+// lines go to demo/sync.log (#19.14).
+func TestMake_Demo(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	dir := t.TempDir()
+	for src, dst := range map[string]string{"../Makefile": "Makefile", "../demo/config.ini": "demo/config.ini", binary: "bin/handler"} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(dst)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// -o build: the binary is there; make does not rebuild it.
+	cmd := exec.Command("make", "--no-print-directory", "-o", "build", "demo")
+	cmd.Dir = dir
+	cmd.Env = cleanEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make demo: %v\n%s", err, out)
+	}
+	text := string(out)
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	if len(lines) > 14 || !strings.Contains(text, "succeeded: 1000 rows from fallback into sqlite table items") || !strings.Contains(text, "\nThe demo worked.") || strings.Contains(text, "level=") {
+		t.Errorf("make demo printed %d lines; want at most 14 saying it worked, without log lines:\n%s", len(lines), text)
+	}
+	log, err := os.ReadFile(filepath.Join(dir, "demo", "sync.log"))
+	if err != nil || !strings.Contains(string(log), "primary failed; reading the fallback SQLite database instead") {
+		t.Errorf("demo/sync.log (%v) lacks the run's log:\n%s", err, log)
+	}
+	// The commands it suggests, run on what it made.
+	var ran int
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "sqlite3 ") && !strings.HasPrefix(l, "./bin/handler history ") {
+			continue
+		}
+		if _, err := exec.LookPath("sqlite3"); err != nil && strings.HasPrefix(l, "sqlite3 ") {
+			t.Logf("sqlite3 is not installed: %s not run", l)
+			continue
+		}
+		c := exec.Command("sh", "-c", l)
+		c.Dir = dir
+		got, err := c.CombinedOutput()
+		if err != nil || strings.Count(string(got), "\n") < 2 {
+			t.Errorf("%s: %v\n%s", l, err, got)
+		}
+		ran++
+	}
+	if !strings.Contains(text, "sqlite3 -header demo/replica.db 'SELECT * FROM items LIMIT 5'") || !strings.Contains(text, "./bin/handler history --config demo/config.ini") {
+		t.Errorf("make demo does not say how to look at the replica and the run history:\n%s", text)
+	}
+	t.Logf("ran %d suggested commands", ran)
 }

@@ -31,12 +31,13 @@ func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, lo
 	for _, w := range cfg.Warnings {
 		log.Warn("config warning: " + w)
 	}
-	// Where every key came from, in one line; never a value.
+	// Where every key came from, in one line; never a value. Debug (sync
+	// -v): check prints the same, a line per key.
 	from := make([]string, 0, len(cfg.Origins()))
 	for _, o := range cfg.Origins() {
 		from = append(from, o[0]+"="+o[1])
 	}
-	log.Info("config sources", "keys", strings.Join(from, ", "))
+	log.Debug("config sources", "keys", strings.Join(from, ", "))
 	return cfg, nil
 }
 

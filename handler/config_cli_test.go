@@ -285,7 +285,7 @@ func TestCLI_EmptyEnvironment(t *testing.T) {
 	}
 }
 
-// TestHost_LocalSettingsExample (#9 item 15): README's `func start` steps:
+// TestHost_LocalSettingsExample (#9 item 15): docs/azure-functions.md's `func start` steps:
 // local.settings.json.example's values become the environment, config.ini
 // holds the settings, and a manual run loads.
 func TestHost_LocalSettingsExample(t *testing.T) {
@@ -313,5 +313,52 @@ func TestHost_LocalSettingsExample(t *testing.T) {
 	}
 	if status, run, _ := h.runStatus(body["run_id"].(string), "sqlite", "inv-local-settings-get"); status != 200 || run["status"] != "succeeded" || run["rows"] != float64(20) {
 		t.Fatalf("run with local.settings.json.example: %d %v", status, run)
+	}
+}
+
+// TestCLI_UnknownKeys (#19.9): an unknown key in config.ini stops check
+// and sync with exit 2, naming the file, the line, the key and the
+// nearest known key, before anything is touched; a DBSYNC_ variable that
+// sets no key is warned about by name with the nearest variable, never
+// its value, and the run goes on.
+func TestCLI_UnknownKeys(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.seed(a.src, 5)
+	for _, tc := range []struct{ name, insert, after, want string }{
+		{"misspelt key", "min_row = 1", "[sync]\n", "config sync.min_row (from config.ini line %d): is not a known key: the nearest known key is [sync] min_rows"},
+		{"key of a newer version", "cursor = updated_at", "[source]\n", "config source.cursor (from config.ini line %d): is not a known key: the nearest known key is [source] "},
+		{"misspelt section", "[sorce]\nhost = x", "query = SELECT * FROM items\n\n", "config config.ini line %d: unknown section [sorce]: the nearest known section is [source]"},
+	} {
+		text := strings.Replace(a.configText(), tc.after, tc.after+tc.insert+"\n", 1)
+		a.writeRaw(text)
+		want := fmt.Sprintf(tc.want, lineNumber(t, text, strings.Split(tc.insert, "\n")[0]))
+		for _, cmd := range []string{"check", "sync"} {
+			r := a.run(nil, cmd)
+			if r.code != exitUsage || !strings.Contains(lastLine(r.stderr), want) {
+				t.Errorf("%s, %s: exit %d, last line %q; want exit 2 saying %q", tc.name, cmd, r.code, lastLine(r.stderr), want)
+			}
+		}
+		var tables int
+		if err := a.dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()").Scan(&tables); err != nil || tables != 0 {
+			t.Errorf("%s: the target has %d tables (%v), want none", tc.name, tables, err)
+		}
+	}
+
+	a.writeConfig()
+	r := a.run([]string{"DBSYNC_SOURCE_PASWORD=S3cr3t-value", "DBSYNC_TABLE__ITEMS__QUERRY=S3cr3t-query"}, "sync")
+	if r.code != exitOK {
+		t.Fatalf("sync with stray variables: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"environment DBSYNC_SOURCE_PASWORD names no key; ignored: the nearest is DBSYNC_SOURCE_PASSWORD ([source] password)",
+		"environment DBSYNC_TABLE__ITEMS__QUERRY names no key of a [table.<name>] section in the config file; ignored",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stdout+r.stderr, "S3cr3t") {
+		t.Errorf("a variable's value appears in the output:\n%s", r.stderr)
 	}
 }

@@ -25,12 +25,10 @@ Flags:
 
 func runDemoData(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo-data", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (default: $DBSYNC_CONFIG, else ./config.ini)")
 	rows := fs.Int("rows", 1000, "number of sample rows")
-	fs.Usage = func() { fmt.Fprint(stderr, demoUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+	if err := parseFlags(fs, args, demoUsage, stdout, stderr); err != nil {
+		return err
 	}
 	if *rows < 0 {
 		return &usageError{"--rows must not be negative"}

@@ -281,7 +281,7 @@ func TestHost_BadInput(t *testing.T) {
 		{"oversized body", "SyncHttp", `{"Data":{"req":{"Method":"POST","Body":"` + strings.Repeat("x", maxBodyBytes+10) + `"}}}`, 200, 413, "at most"},
 		{"oversized payload", "SyncHttp", `{"Data":{"req":{"Method":"POST","Body":"` + strings.Repeat("x", 3*maxBodyBytes) + `"}}}`, 200, 413, "too large"},
 		{"timer wrong types", "SyncTimer", string(fixture(t, "timer-wrong-types.json")), 400, 0, "Data.timer"},
-		{"unknown function", "SyncSomething", "{}", 404, 0, "POST /SyncTimer, POST /SyncHttp and POST /SyncQueue"},
+		{"unknown function", "SyncSomething", "{}", 404, 0, "POST /SyncTimer, POST /SyncHttp, POST /SyncQueue and POST /SyncStatus"},
 	}
 	for _, tc := range cases {
 		code, ctype, ir := h.invoke(tc.function, []byte(tc.payload), "inv-"+tc.name)

@@ -149,10 +149,11 @@ func (r *httpRequestData) query() (map[string]string, error) {
 	return out, nil
 }
 
-// manualRunOptions are the only two things a caller may choose: target
-// and dry_run, from the query string or a JSON body. Nothing else — no
-// table, SQL or file name — is ever taken from a request, and any other key
-// is refused: a misspelt dry_run must not turn a dry run into a load.
+// manualRunOptions are the only things a caller may choose: target,
+// dry_run, and which of the job's tables (tables, group), from the query
+// string or a JSON body. Nothing else — no SQL, table definition or file
+// name — is ever taken from a request, and any other key is refused: a
+// misspelt dry_run must not turn a dry run into a load.
 type manualRunOptions struct {
 	Target dbsync.Target
 	DryRun bool
@@ -190,7 +191,7 @@ func (r *httpRequestData) runOptions() (manualRunOptions, error) {
 	body := strings.TrimSpace(deref(r.Body))
 	if body == "" && r.chunked() {
 		return o, &badRequest{400, "the request body was sent with Transfer-Encoding: chunked, and the Functions host passes a body on only when the request has a Content-Length: " +
-			"send the body with a Content-Length (curl --data does), or put target and dry_run in the query string"}
+			"send the body with a Content-Length (curl --data does), or put the keys in the query string"}
 	}
 	q, err := r.query()
 	if err != nil {

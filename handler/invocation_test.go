@@ -150,9 +150,10 @@ func TestDecodeInvocation_Malformed(t *testing.T) {
 	}
 }
 
-// TestRunOptions: only target and dry_run are options; any other key, a
-// body the host did not pass on, or two different values for one option
-// is a 400 that says which, so a typo never turns a dry run into a load.
+// TestRunOptions: only target, dry_run, tables and group are options; any
+// other key, a body the host did not pass on, or two different values for
+// one option is a 400 that says which, so a typo never turns a dry run into
+// a load.
 func TestRunOptions(t *testing.T) {
 	str := func(s string) *string { return &s }
 	chunked := map[string][]string{"transfer-encoding": {"gzip, Chunked"}}

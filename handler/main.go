@@ -1,10 +1,11 @@
 // Command handler is dbsync: the Azure Functions custom handler (no
-// arguments) and the command line (sync, check, demo-data).
+// arguments) and the command line (sync, check, demo-data, version).
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +16,7 @@ import (
 	dbsync "github.com/dbsync/dbsync/sync"
 )
 
-// Exit codes (DESIGN §4).
+// Exit codes, as docs/cli.md lists them.
 const (
 	exitOK     = 0
 	exitFailed = 1 // the run failed; the target is unchanged
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runSync(ctx, args, stdout, stderr)
 	case "check":
 		err = runCheck(ctx, args, stdout, stderr)
+	case "history":
+		err = runHistory(ctx, args, stdout, stderr)
 	case "demo-data":
 		err = runDemoData(ctx, args, stdout, stderr)
 	case "version", "--version", "-version":
@@ -74,9 +77,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, mainUsage)
 		return exitOK
 	default:
-		err = &usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, mainUsage)}
+		// The usage as written, on its lines: OneLine below is for
+		// errors, whose causes may span lines.
+		fmt.Fprintf(stderr, "error: unknown command %q\n\n%s", cmd, mainUsage)
+		return exitUsage
 	}
-	if err == nil {
+	if err == nil || errors.Is(err, errHelp) {
 		return exitOK
 	}
 	code := exitCode(err)
@@ -84,6 +90,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "error: %s\n", dbsync.OneLine(err.Error()))
 	}
 	return code
+}
+
+// errHelp is -h or --help: the usage is printed on stdout; exit 0.
+var errHelp = errors.New("help requested")
+
+// parseFlags parses a subcommand's flags. -h, -help or --help prints
+// usage and the flags on stdout and returns errHelp, so asking for help
+// succeeds; a bad flag prints them on stderr and is a usage error (exit
+// 2). The flag package's own printing is off: the error line run prints
+// says what was wrong.
+func parseFlags(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.Writer) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	printUsage := func(w io.Writer) {
+		fmt.Fprint(w, usage)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(stdout)
+		return errHelp
+	case err != nil:
+		printUsage(stderr)
+		return &usageError{err.Error()}
+	case fs.NArg() > 0:
+		return &usageError{fmt.Sprintf("unexpected argument %q (see handler %s -h)", fs.Arg(0), fs.Name())}
+	}
+	return nil
 }
 
 // errReported wraps an error already shown to the user (a printed report).
@@ -108,13 +145,15 @@ func exitCode(err error) int {
 	return exitFailed
 }
 
-const mainUsage = `dbsync copies one query's rows from a primary MySQL server (or a local SQLite
-fallback) into a target table, replacing its contents atomically.
+const mainUsage = `dbsync keeps replica tables in step with tables or views of a primary MySQL
+server (or a local SQLite fallback): each table replaced atomically or merged,
+all tables of a run committed together.
 
 Usage:
   handler                      serve as an Azure Functions custom handler
   handler sync  [flags]        run one sync now
   handler check [flags]        check config, secrets, connections, TLS, load method
+  handler history [flags]      recent runs per table, as lines, --json or an --html status page
   handler demo-data [flags]    create the demo's fallback SQLite database
   handler version              print the build's version and VCS revision
 

@@ -444,3 +444,48 @@ func TestCLI_MergeOneTransaction(t *testing.T) {
 		}
 	}
 }
+
+// TestCLI_MergeKeyWithoutIndex (#19.13): a merge table whose key has no
+// index on the target works, but check warns (exit 0) and so does each
+// run's log; with an index on the key neither does.
+func TestCLI_MergeKeyWithoutIndex(t *testing.T) {
+	for _, target := range []string{"azure", "sqlite"} {
+		t.Run(target, func(t *testing.T) {
+			t.Parallel()
+			a := newApp(t)
+			mixedJob(a, 50, "")
+			dst := replica(t, a, target)
+			if _, err := dst.Exec("CREATE TABLE m (id INT NOT NULL, name VARCHAR(50) NOT NULL, note TEXT NULL)"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := dst.Exec("INSERT INTO m VALUES (1, 'old', NULL)"); err != nil {
+				t.Fatal(err)
+			}
+			q := "`"
+			if target == "sqlite" {
+				q = `"`
+			}
+			warning := fmt.Sprintf("merge key (%[1]sid%[1]s) of target table %[1]sm%[1]s has no index: every merge then scans and sorts the whole table", q)
+			r := a.run(nil, "check", "--target", target)
+			if r.code != exitOK || !strings.Contains(r.stdout, "\nwarn target    "+warning) || !strings.Contains(r.stdout, "CREATE INDEX "+q+"m_merge_key"+q+" ON "+q+"m"+q+" ("+q+"id"+q+")") {
+				t.Errorf("check: exit %d; want 0 and the warning %q:\n%s", r.code, warning, r.stdout)
+			}
+			rep, r := syncJSON(t, a, target, exitOK)
+			if rep.Status != "succeeded" || dump(t, dst, "m") != dump(t, a.src, "m") {
+				t.Errorf("the run %s, m differs from the source", rep.Status)
+			}
+			if !strings.Contains(r.stderr, "level=WARN msg=\"merge key ("+strings.ReplaceAll(warning[len("merge key ("):], `"`, `\"`)) {
+				t.Errorf("the run does not log the warning:\n%s", r.stderr)
+			}
+			if _, err := dst.Exec("CREATE INDEX m_id ON m (id)"); err != nil {
+				t.Fatal(err)
+			}
+			if r := a.run(nil, "check", "--target", target); r.code != exitOK || strings.Contains(r.stdout, "warn") {
+				t.Errorf("check with an index on the key: exit %d\n%s", r.code, r.stdout)
+			}
+			if _, r := syncJSON(t, a, target, exitOK); strings.Contains(r.stderr, "has no index") {
+				t.Errorf("the run warns though the key has an index:\n%s", r.stderr)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,7 +47,8 @@ func TestProject_FunctionsFiles(t *testing.T) {
 		t.Errorf("functionTimeout %q: the [sync] timeout default (9m) is chosen below 10 minutes", host.FunctionTimeout)
 	}
 
-	readme, err := os.ReadFile("../README.md")
+	// docs/azure-functions.md documents the functions and the queue rules.
+	readme, err := os.ReadFile("../docs/azure-functions.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func TestProject_FunctionsFiles(t *testing.T) {
 	}
 	readJSON(t, "../host.json", &hostQueues)
 	if n := hostQueues.Extensions.Queues.MaxDequeueCount; n <= maxRunsPerMessage || !strings.Contains(string(readme), fmt.Sprintf("`maxDequeueCount` %d", n)) {
-		t.Errorf("host.json maxDequeueCount %d: want it above the %d runs a message may make, and README to say it", n, maxRunsPerMessage)
+		t.Errorf("host.json maxDequeueCount %d: want it above the %d runs a message may make, and docs/azure-functions.md to say it", n, maxRunsPerMessage)
 	}
 	// queueOut is the queue output every trigger but SyncQueue's has.
 	queueOut := func(name string, b map[string]any) {
@@ -67,8 +69,24 @@ func TestProject_FunctionsFiles(t *testing.T) {
 			t.Errorf("%s queue output %v", name, b)
 		}
 	}
+	// Every run's outcome is a Request (its invocation) and "run ended"
+	// Traces (its log lines): the alert queries count them, so neither
+	// may be sampled away.
+	var hostLogging struct {
+		Logging struct {
+			ApplicationInsights struct {
+				SamplingSettings struct {
+					ExcludedTypes string `json:"excludedTypes"`
+				} `json:"samplingSettings"`
+			} `json:"applicationInsights"`
+		} `json:"logging"`
+	}
+	readJSON(t, "../host.json", &hostLogging)
+	if ex := strings.Split(hostLogging.Logging.ApplicationInsights.SamplingSettings.ExcludedTypes, ";"); !slices.Contains(ex, "Request") || !slices.Contains(ex, "Trace") {
+		t.Errorf("host.json samplingSettings.excludedTypes %q: want Request and Trace kept out of sampling", ex)
+	}
 	dirs, _ := filepath.Glob("../*/function.json")
-	if len(dirs) != 3 {
+	if len(dirs) != 4 {
 		t.Fatalf("function folders: %v", dirs)
 	}
 	srv := httptest.NewServer(newServer(slog.New(slog.DiscardHandler)).routes())
@@ -90,7 +108,7 @@ func TestProject_FunctionsFiles(t *testing.T) {
 			t.Errorf("function %s is not served by the handler", name)
 		}
 		if !strings.Contains(string(readme), "| `"+name+"` |") {
-			t.Errorf("README's functions table has no row for %s", name)
+			t.Errorf("docs/azure-functions.md's functions table has no row for %s", name)
 		}
 		switch name {
 		case "SyncTimer":
@@ -120,6 +138,20 @@ func TestProject_FunctionsFiles(t *testing.T) {
 				t.Fatalf("SyncHttp bindings %v: want the trigger, res and the queue output", fn.Bindings)
 			}
 			queueOut(name, fn.Bindings[2])
+		case "SyncStatus":
+			if len(fn.Bindings) != 2 {
+				t.Fatalf("SyncStatus bindings %v: want the trigger and res", fn.Bindings)
+			}
+			in, out := fn.Bindings[0], fn.Bindings[1]
+			if in["type"] != "httpTrigger" || in["direction"] != "in" || in["name"] != "req" || in["authLevel"] != "function" || in["route"] != "status" {
+				t.Errorf("SyncStatus trigger %v", in)
+			}
+			if m, _ := json.Marshal(in["methods"]); string(m) != `["get"]` {
+				t.Errorf("SyncStatus methods %s: GET only", m)
+			}
+			if out["type"] != "http" || out["name"] != "res" || out["direction"] != "out" {
+				t.Errorf("SyncStatus output %v", out)
+			}
 		case "SyncQueue":
 			b := fn.Bindings[0]
 			// No dataType: the message arrives as a string (JSON-encoded

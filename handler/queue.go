@@ -9,15 +9,15 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // Manual and scheduled runs go through the dbsync-runs Storage queue
-// (DESIGN §6): SyncHttp and SyncTimer only put messages on it through
+// (docs/azure-functions.md): SyncHttp and SyncTimer only put messages on it through
 // their "msg" output binding; SyncQueue, its queue trigger, runs each one
 // inside its own invocation, which the host tracks and bounds with
 // functionTimeout. No sync runs outside an invocation.
@@ -30,12 +30,20 @@ type queueMessage struct {
 	Trigger string        `json:"trigger,omitempty"`
 	Target  dbsync.Target `json:"target,omitempty"`
 	DryRun  bool          `json:"dry_run,omitempty"`
-	// Group is the part of the job to run ([table.<name>] group); empty
-	// (or "default") is the tables without a group.
+	// Group is the part of the job to run: a [table.<name>] group, or
+	// "default" (the tables without a group key). The timer and a POST
+	// without a choice queue one message per group, each naming its group.
+	// A message with neither group nor tables (written by an older
+	// version) runs the default group.
 	Group string `json:"group,omitempty"`
 	// Tables names some of the job's tables (the HTTP tables option).
 	Tables string `json:"tables,omitempty"`
 }
+
+// queueMessageKeys are the keys of a message, exactly as spelled: like the
+// HTTP options, keys are case-sensitive (encoding/json alone would take
+// "Dry_Run" for dry_run).
+var queueMessageKeys = []string{"run_id", "trigger", "target", "dry_run", "group", "tables"}
 
 const (
 	// queueBinding is the name of the queue output binding of SyncHttp and
@@ -53,18 +61,39 @@ const (
 	maxRunIDLength = 56
 )
 
-// runMessages is the messages one trigger queues: one per group of the
-// job, with a new run_id each. No groups means the job's one group.
-func runMessages(trigger string, opts manualRunOptions, groups []string) []queueMessage {
-	if len(groups) == 0 {
-		groups = []string{""}
+// queuedRun is one run a trigger queues: its message and the part of the
+// job it covers.
+type queuedRun struct {
+	msg queueMessage
+	cfg *dbsync.Config
+}
+
+// planRuns is the runs one trigger queues from the config loaded once: the
+// group or tables asked for as one run; without a choice, one run per group
+// of the job (DESIGN §2), each naming its group, each with a new run_id.
+func planRuns(cfg *dbsync.Config, trigger string, opts manualRunOptions) ([]queuedRun, error) {
+	groups := []string{opts.Group}
+	if opts.Group == "" && opts.Tables == "" {
+		groups = cfg.Groups()
 	}
-	msgs := make([]queueMessage, len(groups))
-	for i, g := range groups {
-		msgs[i] = queueMessage{RunID: dbsync.NewRunID(), Trigger: trigger, Target: opts.Target, DryRun: opts.DryRun, Group: g, Tables: opts.Tables}
-		if opts.Group != "" {
-			msgs[i].Group = opts.Group
+	runs := make([]queuedRun, 0, len(groups))
+	for _, g := range groups {
+		gcfg, err := cfg.Select(g, splitTables(opts.Tables))
+		if err != nil {
+			return nil, err
 		}
+		runs = append(runs, queuedRun{
+			msg: queueMessage{RunID: dbsync.NewRunID(), Trigger: trigger, Target: opts.Target, DryRun: opts.DryRun, Group: g, Tables: opts.Tables},
+			cfg: gcfg,
+		})
+	}
+	return runs, nil
+}
+
+func messagesOf(runs []queuedRun) []queueMessage {
+	msgs := make([]queueMessage, len(runs))
+	for i, r := range runs {
+		msgs[i] = r.msg
 	}
 	return msgs
 }
@@ -172,13 +201,31 @@ func decodeQueueInvocation(req *invocationRequest) (queueMessage, delivery, erro
 // parseQueueMessage reads and checks a message's text.
 func parseQueueMessage(text string) (queueMessage, error) {
 	var m queueMessage
+	notRun := func(err any) error {
+		return fmt.Errorf(`queue message %s is not a run: want a JSON object like {"run_id":"…","trigger":"http","target":"sqlite","dry_run":false}: %v`, quoteShort(text), err)
+	}
 	dec := json.NewDecoder(strings.NewReader(text))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return m, fmt.Errorf(`queue message %s is not a run: want a JSON object like {"run_id":"…","trigger":"http","target":"sqlite","dry_run":false}: %v`, quoteShort(text), err)
+	var fields map[string]json.RawMessage
+	if err := dec.Decode(&fields); err != nil {
+		return m, notRun(err)
 	}
 	if dec.More() {
 		return m, fmt.Errorf("queue message %s has more than one JSON value", quoteShort(text))
+	}
+	var unknown []string
+	for k := range fields {
+		if !slices.Contains(queueMessageKeys, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return m, notRun(fmt.Sprintf("unknown field %q (keys are case-sensitive; a message has only %s)", unknown[0], strings.Join(queueMessageKeys, ", ")))
+	}
+	dec = json.NewDecoder(strings.NewReader(text))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return m, notRun(err)
 	}
 	switch {
 	case !validRunID(m.RunID):
@@ -230,7 +277,7 @@ func ended(status string) bool {
 }
 
 // handleQueue runs one queued run. What it answers the host decides what
-// the host does with the message (DESIGN §6, README "Queued runs"):
+// the host does with the message (docs/azure-functions.md, "Queued runs and redelivery"):
 //   - 2xx deletes it: the run succeeded, was a dry run, or was busy (the
 //     run lock held by another run; the timer runs it again); or the
 //     message is a redelivery of a run that already ended.
@@ -260,13 +307,19 @@ func (s *server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	// The config refuses a group the job does not have, naming its groups.
 	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: m.Target, DryRun: m.DryRun, Group: m.Group, Tables: splitTables(m.Tables)}, log, s.azure)
+	if err == nil && m.Group == "" && m.Tables == "" && len(cfg.Groups()) > 1 {
+		// An older version's message: its empty group meant the default
+		// one (never "every table": a run covers one group).
+		cfg, err = cfg.Select(dbsync.DefaultGroup, nil)
+	}
 	if err != nil {
-		rep := &dbsync.Report{RunID: m.RunID, Trigger: m.Trigger, Status: dbsync.StatusFailed, Target: m.Target, Error: dbsync.OneLine(err.Error())}
+		rep := dbsync.RefusedReport(m.RunID, m.Trigger, m.Target, err)
 		log.Error("queued run refused: configuration error; no sync was run", dbsync.LogRunID, m.RunID, "error", rep.Error)
 		s.writeInvocation(w, http.StatusInternalServerError, invocationResponse{Outputs: map[string]any{"report": rep}, Logs: []string{"error: " + rep.Error}})
 		return
 	}
-	earlier, err := s.runner.LookupRuns(ctx, cfg, log, attemptIDs(m.RunID, d.DequeueCount)...)
+	attempts := attemptIDs(m.RunID, d.DequeueCount)
+	earlier, err := s.runner.LookupRuns(ctx, cfg, log, attempts...)
 	if err != nil {
 		msg := fmt.Sprintf("read the history of run %s: %s; the run was not started, the message will be delivered again", m.RunID, dbsync.OneLine(err.Error()))
 		log.Error("queued sync not started", "error", msg)
@@ -286,26 +339,52 @@ func (s *server) handleQueue(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if d.DequeueCount > maxRunsPerMessage {
-		refuse(fmt.Sprintf("the message for run %s was delivered %d times and a message makes at most %d runs: each earlier one stopped without an outcome (%s); "+
-			"look for the cause in the logs of those runs, then POST /api/sync again", m.RunID, d.DequeueCount, maxRunsPerMessage, strings.Join(unfinished, ", ")))
+		why := "none of them recorded an outcome in the history (" + string(cfg.Target) + " " + tablesPhrase(cfg) + ")"
+		if len(unfinished) > 0 {
+			why = "each earlier one stopped without an outcome (" + strings.Join(unfinished, ", ") + ")"
+		}
+		refuse(fmt.Sprintf("the message for run %s was delivered %d times and a message makes at most %d runs: %s; "+
+			"look for the cause in the logs of those runs, then POST /api/sync again", m.RunID, d.DequeueCount, maxRunsPerMessage, why))
 		return
 	}
-	rep := &dbsync.Report{RunID: m.RunID, Trigger: m.Trigger, Target: cfg.Target, Table: cfg.TargetTable(), StartedAt: time.Now().UTC(), DryRun: cfg.DryRun}
+	rep := dbsync.NewQueuedReport(cfg, m.Trigger, m.RunID)
 	var logs []string
 	if len(unfinished) > 0 {
+		// Recorded running: its process died (then its lock is free and
+		// this delivery runs anew), or it is still under way elsewhere
+		// (then this delivery finds the lock held by it, below).
 		rep.RunID = rerunID(m.RunID, d.DequeueCount)
-		line := fmt.Sprintf("run %s did not finish (the process running it stopped); the message, delivered again, runs anew as %s", strings.Join(unfinished, ", "), rep.RunID)
-		log.Warn("redelivered message: earlier run did not finish; running anew", dbsync.LogRunID, rep.RunID, "abandoned_run_id", strings.Join(unfinished, ","))
-		logs = append(logs, line)
+		log.Warn("redelivered message: an earlier run recorded no outcome; running anew unless it is still under way", dbsync.LogRunID, rep.RunID, "abandoned_run_id", strings.Join(unfinished, ","))
 	}
-	err = s.runQueued(ctx, cfg, rep, log)
+	err = s.runQueued(ctx, cfg, rep, log, attempts)
+	if errors.Is(err, dbsync.ErrAlreadyRunning) {
+		// Another delivery of this message (a visibility timeout ran out
+		// while it ran, on this instance or another) holds the run:
+		// acknowledged, nothing recorded; that delivery's answer and the
+		// history carry the outcome.
+		line := fmt.Sprintf("%s; this delivery (dequeue count %d) is acknowledged without running it again", dbsync.OneLine(err.Error()), d.DequeueCount)
+		log.Info("queued run already under way in another delivery; message acknowledged", "reason", dbsync.OneLine(err.Error()))
+		out := map[string]any{}
+		if runs, lerr := s.runner.LookupRuns(ctx, cfg, log, attempts...); lerr == nil {
+			for _, run := range runs {
+				if run.Status == dbsync.StatusRunning {
+					out["report"] = run
+				}
+			}
+		}
+		s.writeInvocation(w, http.StatusOK, invocationResponse{Outputs: out, Logs: []string{line}})
+		return
+	}
+	if len(unfinished) > 0 {
+		logs = append(logs, fmt.Sprintf("run %s did not finish (the process running it stopped); the message, delivered again, runs anew as %s", strings.Join(unfinished, ", "), rep.RunID))
+	}
 	logs = append(logs, summary(rep))
 	status := http.StatusOK
 	switch {
 	case err == nil:
 	case errors.Is(err, dbsync.ErrBusy):
-		if running := s.runner.RunningRunID(ctx, cfg); running != "" {
-			logs = append(logs, "the run holding the lock: "+running)
+		if be := (*dbsync.BusyError)(nil); errors.As(err, &be) {
+			logs = append(logs, "the run holding the lock: "+be.Holder)
 		}
 	default:
 		status = http.StatusInternalServerError
@@ -315,9 +394,28 @@ func (s *server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	s.writeInvocation(w, status, invocationResponse{Outputs: map[string]any{"report": rep}, Logs: logs})
 }
 
+// tablesPhrase names a run's tables for a message: "table items" or
+// "tables a, b".
+func tablesPhrase(cfg *dbsync.Config) string {
+	names := tableNames(cfg)
+	if len(names) == 1 {
+		return "table " + names[0]
+	}
+	return "tables " + strings.Join(names, ", ")
+}
+
+// tableNames is the target tables of cfg's run.
+func tableNames(cfg *dbsync.Config) []string {
+	var names []string
+	for _, t := range cfg.RunTables() {
+		names = append(names, t.Target)
+	}
+	return names
+}
+
 // runQueued runs one queued run inside the invocation. A panic inside the
 // run becomes a failed run: the process keeps serving.
-func (s *server) runQueued(ctx context.Context, cfg *dbsync.Config, rep *dbsync.Report, log *slog.Logger) (err error) {
+func (s *server) runQueued(ctx context.Context, cfg *dbsync.Config, rep *dbsync.Report, log *slog.Logger, attempts []string) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("internal error (a bug in dbsync; the target is unchanged): %v", p)
@@ -328,47 +426,73 @@ func (s *server) runQueued(ctx context.Context, cfg *dbsync.Config, rep *dbsync.
 	if s.beforeRun != nil {
 		s.beforeRun()
 	}
-	return s.runner.RunQueued(ctx, cfg, rep, log)
+	return s.runner.RunQueued(ctx, cfg, rep, log, attempts...)
 }
 
 // statusPath is the Location of a queued run: the request's own path
-// (the function's route, /api/sync) with ?run_id=. It carries no function
-// key: the caller sends its own.
-func statusPath(reqURL, runID string) string {
+// (the function's route, /api/sync) with ?run_id= and the run's target, so
+// that a GET of it as given reads the history the run is in, whatever the
+// default target. It carries no function key: the caller sends its own.
+func statusPath(reqURL, runID string, target dbsync.Target) string {
 	path := "/api/sync"
 	if u, err := url.Parse(reqURL); err == nil && u.Path != "" {
 		path = u.Path
 	}
-	return path + "?run_id=" + url.QueryEscape(runID)
+	return path + "?run_id=" + url.QueryEscape(runID) + "&target=" + url.QueryEscape(string(target))
 }
 
-// enqueue answers POST /api/sync: the run is recorded as queued and its
-// message goes out through the "msg" binding with a 202. The host writes
-// the message only after this 2xx, so a run is recorded queued before its
-// message exists; a failure to record it queues nothing.
+// enqueue answers POST /api/sync: each run is recorded as queued and its
+// message goes out through the "msg" binding with a 202; without a group
+// or tables, one run per group of the job. The host writes the messages
+// only after this 2xx, so a run is recorded queued before its message
+// exists; a failure to record one queues nothing.
 func (s *server) enqueue(ctx context.Context, w http.ResponseWriter, hr *httpRequestData, opts manualRunOptions, log *slog.Logger, fail func(int, string)) {
-	cfg, err := loadConfig(ctx, "", opts.engine(), log, s.azure)
+	cfg, err := loadConfig(ctx, "", dbsync.RunOptions{Target: opts.Target, DryRun: opts.DryRun}, log, s.azure)
+	var runs []queuedRun
+	if err == nil {
+		runs, err = planRuns(cfg, dbsync.TriggerHTTP, opts)
+	}
 	if err != nil {
 		fail(configStatus(err), err.Error())
 		return
 	}
-	msg := runMessages(dbsync.TriggerHTTP, opts, nil)[0]
-	rep := &dbsync.Report{RunID: msg.RunID, Trigger: dbsync.TriggerHTTP, Status: dbsync.StatusQueued, Target: cfg.Target, Table: cfg.TargetTable(), StartedAt: time.Now().UTC(), DryRun: opts.DryRun}
-	if err := s.runner.Enqueue(ctx, cfg, rep, log); err != nil {
-		fail(http.StatusInternalServerError, fmt.Sprintf("record the queued run: %s; nothing was queued", dbsync.OneLine(err.Error())))
-		return
+	var ids, tables []string
+	for i, run := range runs {
+		rep := dbsync.NewQueuedReport(run.cfg, dbsync.TriggerHTTP, run.msg.RunID)
+		rep.Status = dbsync.StatusQueued
+		if err := s.runner.Enqueue(ctx, run.cfg, rep, log); err != nil {
+			msg := fmt.Sprintf("record the queued run: %s; nothing was queued", dbsync.OneLine(err.Error()))
+			if i > 0 {
+				msg += fmt.Sprintf(" (runs %s stay recorded as queued with no message: POST again)", strings.Join(ids, ", "))
+			}
+			fail(http.StatusInternalServerError, msg)
+			return
+		}
+		ids = append(ids, rep.RunID)
+		tables = append(tables, tableNames(run.cfg)...)
 	}
-	location := statusPath(hr.URL, rep.RunID)
-	body, _ := json.Marshal(map[string]any{"status": dbsync.StatusQueued, "run_id": rep.RunID, "target": rep.Target, "table": rep.Table, "dry_run": rep.DryRun, "location": location})
-	log.Info("manual sync queued", dbsync.LogRunID, rep.RunID, "target", string(rep.Target), "dry_run", rep.DryRun)
+	location := statusPath(hr.URL, ids[0], cfg.Target)
+	answer := map[string]any{"status": dbsync.StatusQueued, "run_id": ids[0], "target": cfg.Target, "tables": tables, "dry_run": opts.DryRun, "location": location}
+	if len(ids) > 1 {
+		answer["run_ids"] = ids
+	}
+	if len(tables) == 1 {
+		answer["table"] = tables[0]
+	}
+	body, _ := json.Marshal(answer)
+	log.Info("manual sync queued", dbsync.LogRunID, strings.Join(ids, ","), "target", string(cfg.Target), "dry_run", opts.DryRun)
+	var output any = runs[0].msg
+	if len(runs) > 1 {
+		output = messagesOf(runs)
+	}
 	s.writeInvocation(w, http.StatusOK, invocationResponse{
 		Outputs: map[string]any{
 			"res": httpOutput{StatusCode: http.StatusAccepted, Body: string(body), Headers: map[string]string{
 				"Content-Type": "application/json", "Location": location, "Retry-After": retryAfter,
 			}},
-			queueBinding: msg,
+			queueBinding: output,
 		},
-		Logs: []string{"run " + rep.RunID + " queued"},
+		Logs: []string{fmt.Sprintf("%d run(s) queued: %s", len(ids), strings.Join(ids, ", "))},
 	})
 }
 
@@ -396,7 +520,7 @@ func (s *server) runStatus(ctx context.Context, w http.ResponseWriter, opts manu
 		return
 	}
 	if len(runs) == 0 || runs[0].RunID != opts.RunID {
-		fail(http.StatusNotFound, fmt.Sprintf("no run %s in the history of %s table %s (GET /api/sync lists recent runs; give target= if the run was for another target)", opts.RunID, cfg.Target, cfg.TargetTable()))
+		fail(http.StatusNotFound, fmt.Sprintf("no run %s in the history of %s %s (GET /api/sync lists recent runs; give target= if the run was for another target)", opts.RunID, cfg.Target, tablesPhrase(cfg)))
 		return
 	}
 	// A run, and the run_ids of the runs its message made after it did

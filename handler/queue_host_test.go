@@ -66,7 +66,7 @@ func TestHost_QueuedManualRun(t *testing.T) {
 	if status != 202 || body["status"] != "queued" || runID == "" {
 		t.Fatalf("POST: %d %v, want 202 queued with a run_id", status, body)
 	}
-	if res.Headers["Location"] != "/api/sync?run_id="+runID || res.Headers["Retry-After"] != "10" {
+	if res.Headers["Location"] != "/api/sync?run_id="+runID+"&target=azure" || res.Headers["Retry-After"] != "10" {
 		t.Errorf("POST headers %v", res.Headers)
 	}
 	if len(msgs) != 1 || !strings.Contains(msgs[0].text, `"run_id": "`+runID+`"`) || !strings.Contains(msgs[0].text, `"trigger": "http"`) {

@@ -2,8 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // TestQueueFixtures_HostEmulation: the tests' emulated host queues, for the
@@ -89,33 +94,56 @@ func TestDecodeQueueInvocation(t *testing.T) {
 	}
 }
 
-// TestRunMessages: one message per group, each with its own run_id, in
-// the shape the host turns into one queue message per element.
-func TestRunMessages(t *testing.T) {
-	msgs := runMessages("timer", manualRunOptions{}, []string{"g1", "g2", "g3"})
+// TestPlanRuns: one message per group, each naming its group (the
+// default group as "default") with its own run_id, in the shape the host
+// turns into one queue message per element; a choice of group or tables is
+// one message.
+func TestPlanRuns(t *testing.T) {
+	dir := t.TempDir()
+	ini := "[sync]\ndefault_target = sqlite\n[source]\nhost = h\ndatabase = d\nuser = u\n[sqlite]\npath = r.db\n" +
+		"[table.a]\nquery = SELECT 1\n[table.b]\nquery = SELECT 1\ngroup = g1\n[table.c]\nquery = SELECT 1\ngroup = g2\n"
+	if err := os.WriteFile(filepath.Join(dir, "config.ini"), []byte(ini), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := dbsync.LoadConfig(dbsync.LoadInput{Path: filepath.Join(dir, "config.ini"), Explicit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := planRuns(cfg, "timer", manualRunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := messagesOf(runs)
 	b, _ := json.Marshal(map[string]any{"Outputs": map[string]any{"msg": msgs}})
 	texts := hostQueueTexts(t, 200, b, "msg")
 	if len(texts) != 3 {
 		t.Fatalf("%d messages: %s", len(texts), b)
 	}
 	seen := map[string]bool{}
+	wantGroups, wantTables := []string{"default", "g1", "g2"}, []string{"a", "b", "c"}
 	for i, text := range texts {
-		if !strings.Contains(text, `"trigger": "timer"`) || !strings.Contains(text, `"group": "g`) || seen[msgs[i].RunID] {
+		if !strings.Contains(text, `"trigger": "timer"`) || !strings.Contains(text, `"group": "`+wantGroups[i]+`"`) || seen[msgs[i].RunID] {
 			t.Errorf("message %d: %s", i, text)
 		}
 		seen[msgs[i].RunID] = true
+		if got := tableNames(runs[i].cfg); fmt.Sprint(got) != fmt.Sprint([]string{wantTables[i]}) {
+			t.Errorf("run %d covers tables %v, want [%s]", i, got, wantTables[i])
+		}
 		// SyncQueue reads the group back; the job's config decides whether
 		// it has that group.
 		if m, err := parseQueueMessage(text); err != nil || m.Group != msgs[i].Group {
 			t.Errorf("message %d read back as group %q (%v), want %q", i, m.Group, err, msgs[i].Group)
 		}
 	}
-	one := runMessages("http", manualRunOptions{Target: "sqlite", DryRun: true}, nil)
-	if len(one) != 1 {
-		t.Fatalf("no groups: %d messages", len(one))
+	one, err := planRuns(cfg, "http", manualRunOptions{Target: "sqlite", DryRun: true, Group: "g1"})
+	if err != nil || len(one) != 1 {
+		t.Fatalf("group g1: %d runs, %v", len(one), err)
 	}
-	b, _ = json.Marshal(one[0])
-	if m, err := parseQueueMessage(string(b)); err != nil || m.Target != "sqlite" || !m.DryRun || m.Trigger != "http" || m.RunID != one[0].RunID {
+	b, _ = json.Marshal(one[0].msg)
+	if m, err := parseQueueMessage(string(b)); err != nil || m.Target != "sqlite" || !m.DryRun || m.Trigger != "http" || m.RunID != one[0].msg.RunID || m.Group != "g1" {
 		t.Errorf("message %s reads back as %+v, %v", b, m, err)
+	}
+	if tables, err := planRuns(cfg, "http", manualRunOptions{Tables: "a,c"}); err != nil || len(tables) != 1 || fmt.Sprint(tableNames(tables[0].cfg)) != "[a c]" {
+		t.Errorf("tables a,c: %v", err)
 	}
 }

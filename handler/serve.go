@@ -96,10 +96,11 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("POST /SyncTimer", s.handleTimer)
 	mux.HandleFunc("POST /SyncHttp", s.handleHTTP)
 	mux.HandleFunc("POST /SyncQueue", s.handleQueue)
+	mux.HandleFunc("POST /SyncStatus", s.handleStatus)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeInvocation(w, http.StatusNotFound, invocationResponse{
 			Outputs: map[string]any{},
-			Logs:    []string{fmt.Sprintf("no function at %s %s: this handler serves POST /SyncTimer, POST /SyncHttp and POST /SyncQueue", r.Method, r.URL.Path)},
+			Logs:    []string{fmt.Sprintf("no function at %s %s: this handler serves POST /SyncTimer, POST /SyncHttp, POST /SyncQueue and POST /SyncStatus", r.Method, r.URL.Path)},
 		})
 	})
 	return mux
@@ -142,8 +143,11 @@ func (s *server) writeInvocation(w http.ResponseWriter, status int, resp invocat
 }
 
 // handleTimer queues the scheduled runs: one message per group of the
-// job on the "msg" output binding (the host writes each element of the
-// array as one message); SyncQueue runs them. A bad payload answers 400,
+// job, each naming its group ("default" for the tables without one), on
+// the "msg" output binding (the host writes each element of the array as
+// one message); SyncQueue runs them. Each group is its own snapshot and
+// swap, so the groups run in parallel on as many instances as the
+// platform gives, and each table is loaded once per tick. A bad payload answers 400,
 // so the invocation is marked Failed and nothing is queued.
 func (s *server) handleTimer(w http.ResponseWriter, r *http.Request) {
 	log := s.invocationLogger(r).With("function", "SyncTimer")
@@ -161,15 +165,19 @@ func (s *server) handleTimer(w http.ResponseWriter, r *http.Request) {
 	// fails the timer's invocation, with the error in its Logs and on
 	// stderr, rather than queue runs that cannot start.
 	cfg, err := loadConfig(r.Context(), "", dbsync.RunOptions{}, log, s.azure)
+	var runs []queuedRun
+	if err == nil {
+		runs, err = planRuns(cfg, dbsync.TriggerTimer, manualRunOptions{})
+	}
 	if err != nil {
 		log.Error("timer: configuration error; no run queued", "error", dbsync.OneLine(err.Error()))
 		s.writeInvocation(w, http.StatusInternalServerError, invocationResponse{
-			Outputs: map[string]any{"report": map[string]any{"status": dbsync.StatusFailed, "trigger": dbsync.TriggerTimer, "error": dbsync.OneLine(err.Error())}},
+			Outputs: map[string]any{"report": dbsync.RefusedReport("", dbsync.TriggerTimer, "", err)},
 			Logs:    []string{"error: configuration: " + dbsync.OneLine(err.Error())},
 		})
 		return
 	}
-	msgs := runMessages(dbsync.TriggerTimer, manualRunOptions{}, timerGroups(cfg))
+	msgs := messagesOf(runs)
 	ids := strings.Join(runIDs(msgs), ", ")
 	attrs := []any{"is_past_due", timer.IsPastDue, "run_ids", ids}
 	if next, ok := timer.next(); ok {
@@ -252,13 +260,9 @@ func (s *server) history(ctx context.Context, opts manualRunOptions, log *slog.L
 		fail(http.StatusInternalServerError, err.Error())
 		return
 	}
-	answer(http.StatusOK, map[string]any{"target": cfg.Target, "table": cfg.TargetTable(), "runs": runs}, fmt.Sprintf("%d recent runs", len(runs)))
-}
-
-// timerGroups is the groups a timer run queues, one message each: the
-// job's groups, the default one as the message's empty group. Each group
-// is its own snapshot and swap, so groups run in parallel on as many
-// instances as the platform gives.
-func timerGroups(cfg *dbsync.Config) []string {
-	return cfg.Groups()
+	body := map[string]any{"target": cfg.Target, "tables": tableNames(cfg), "runs": runs}
+	if names := tableNames(cfg); len(names) == 1 {
+		body["table"] = names[0]
+	}
+	answer(http.StatusOK, body, fmt.Sprintf("%d recent runs", len(runs)))
 }

@@ -12,6 +12,9 @@ type CheckResult struct {
 	Name   string
 	OK     bool
 	Detail string
+	// Warnings are what works but should be fixed (a merge key without
+	// an index); they do not fail check.
+	Warnings []string
 }
 
 // Check connects to everything a run of cfg would use, without writing:
@@ -141,6 +144,7 @@ func (r *Runner) checkTarget(ctx context.Context, cfg *Config, tables []TableCon
 	// A merge key's absence fails check, but only after every table was
 	// read: the sources' checks match each table that exists.
 	var keyErr error
+	var warnings []string
 	for _, tc := range tables {
 		cols, err := t.tableColumns(ctx, tc.Target)
 		if err != nil {
@@ -159,12 +163,15 @@ func (r *Runner) checkTarget(ctx context.Context, cfg *Config, tables []TableCon
 				continue
 			}
 			detail += ", merged by key (" + strings.Join(keyNames(key), ", ") + ")"
+			if w := keyIndexWarning(ctx, t, tc.Target, key); w != "" {
+				warnings = append(warnings, w)
+			}
 		}
 	}
 	if keyErr != nil {
 		return failed("target", keyErr), found
 	}
-	return CheckResult{Name: "target", OK: true, Detail: detail}, found
+	return CheckResult{Name: "target", OK: true, Detail: detail, Warnings: warnings}, found
 }
 
 func tableState(exists bool) string {

@@ -183,7 +183,7 @@ func fsp(scale int64) int64 {
 // sqliteDefinition is the SQLite column type used when dbsync creates a
 // SQLite target table. Exact values are kept: DECIMAL and date/time values
 // are TEXT (a NUMERIC column would round DECIMALs to 15 digits), integers
-// INTEGER, floats REAL, bytes BLOB. See README "Type mapping".
+// INTEGER, floats REAL, bytes BLOB. See docs/types.md.
 func (c Column) sqliteDefinition() string {
 	switch c.Kind {
 	case kindInt, kindUint, kindYear, kindBit:

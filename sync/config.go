@@ -180,7 +180,7 @@ func DefaultConfig() *Config {
 			},
 			Auth: AuthPassword,
 			// Two LOAD DATA streams were 1.2–2× faster than one on the
-			// project's 2-core bench (README "Loading speed").
+			// project's 2-core bench (docs/performance.md).
 			LoadStreams: 2,
 		},
 		origins: map[string]string{},
@@ -373,7 +373,7 @@ func mysqlKeys(section string, conn func(c *Config) *MySQLConfig) []keySpec {
 		{section: section, key: "connect_timeout", set: durationKey(func(c *Config) *time.Duration { return &conn(c).ConnectTimeout })},
 		{section: section, key: "read_timeout", set: durationKey(func(c *Config) *time.Duration { return &conn(c).ReadTimeout })},
 	}
-	// [source] only reads, so DESIGN §3 gives it no write_timeout.
+	// [source] only reads, so it has no write_timeout.
 	if section != "source" {
 		keys = append(keys, keySpec{section: section, key: "write_timeout", set: durationKey(func(c *Config) *time.Duration { return &conn(c).WriteTimeout })})
 	}
@@ -522,9 +522,14 @@ func (s *settings) readFile(path string, explicit bool) error {
 	}
 	for _, sec := range f.Sections() {
 		name := sec.Name()
+		// An unknown section or key is an error, not a warning: an ignored
+		// cursor, key or mode would quietly do something other than what
+		// the file says, and a config written for a newer version must not
+		// run half-understood.
 		if strings.EqualFold(name, ini.DefaultSection) {
 			for _, k := range sec.Keys() {
-				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: key %s is outside any section; ignored", at(lines.keyLine(name, k.Name())), showKey(name, k.Name())))
+				return &ConfigError{File: path, Line: lines.keyLine(name, k.Name()), Reason: fmt.Sprintf("key %s is outside any section: put it under its [section] header (%s)",
+					showName(k.Name()), unknownKeyHint("", k.Name()))}
 			}
 			continue
 		}
@@ -535,14 +540,13 @@ func (s *settings) readFile(path string, explicit bool) error {
 			continue
 		}
 		if !knownSection(name) {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: unknown section %s; ignored", at(lines.sections[name]), showSection(name)))
-			continue
+			return &ConfigError{File: path, Line: lines.sections[name], Reason: fmt.Sprintf("unknown section %s: the nearest known section is [%s] (the sections: %s, and [table.<name>] for each table of a job)",
+				showSection(name), nearest(name, sectionNames()), "["+strings.Join(sectionNames(), "], [")+"]")}
 		}
 		for _, k := range sec.Keys() {
 			spec, ok := knownKey(name, k.Name())
 			if !ok {
-				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: unknown key %s; ignored", at(lines.keyLine(name, k.Name())), showKey(name, k.Name())))
-				continue
+				return &ConfigError{File: path, Line: lines.keyLine(name, k.Name()), Key: showKey(name, k.Name()), Reason: "is not a known key: " + unknownKeyHint(name, k.Name())}
 			}
 			s.set(spec, strings.TrimSpace(k.Value()), path)
 		}
@@ -560,13 +564,56 @@ func (s *settings) applyEnv(environ []string) {
 			env[k] = v
 		}
 	}
+	known := map[string]string{} // variable → the key it sets
 	for _, k := range configKeys {
+		known[k.envName()] = iniKey(k.name())
 		if v := strings.TrimSpace(env[k.envName()]); v != "" {
 			s.set(k, v, "environment "+k.envName())
 		}
 	}
-	s.applyTableEnv(env)
+	for _, name := range otherEnvNames {
+		known[name] = ""
+	}
+	s.applyTableEnv(env, known)
 }
+
+// otherEnvNames are the DBSYNC_ variables that are not config keys: the
+// config file's path, the custom handler's HTTP timeout, and the test
+// suite's switches.
+var otherEnvNames = []string{"DBSYNC_CONFIG", "DBSYNC_HTTP_IO_TIMEOUT", "DBSYNC_TEST_KEEP", "DBSYNC_MERGE_BENCH"}
+
+// envWarnings warns about each DBSYNC_ variable, in any case, that is set
+// and names no key in known (variable → the key it sets; "" for one that
+// is no config key), naming the nearest variable and never the value: a
+// misspelt override is otherwise silently ignored. The [table.<name>]
+// variables are warned about apart (applyTableEnv).
+func envWarnings(env map[string]string, known map[string]string) []string {
+	names := make([]string, 0, len(known))
+	for n := range known {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var stray []string
+	for name, v := range env {
+		if len(name) >= len(envPrefix) && strings.EqualFold(name[:len(envPrefix)], envPrefix) && strings.TrimSpace(v) != "" {
+			if _, ok := known[name]; !ok && !strings.HasPrefix(name, envTablePrefix) {
+				stray = append(stray, name)
+			}
+		}
+	}
+	sort.Strings(stray)
+	var warnings []string
+	for _, name := range stray {
+		near := nearest(name, names)
+		if k := known[near]; k != "" {
+			near += " (" + k + ")"
+		}
+		warnings = append(warnings, fmt.Sprintf("environment %s names no key; ignored: the nearest is %s (a key's variable is DBSYNC_<SECTION>_<KEY>, upper case)", showName(name), near))
+	}
+	return warnings
+}
+
+const envPrefix = "DBSYNC_"
 
 // applySecrets overlays values from Key Vault: name is the secret's name
 // (section--key), as returned by vaultName.

@@ -3,7 +3,9 @@ package sync
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -142,21 +144,23 @@ func (s *settings) readTableSection(sec *ini.Section, lines iniLines, at func(in
 	for _, k := range sec.Keys() {
 		spec, ok := knownTableKey(k.Name())
 		if !ok {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: unknown key %s; ignored (a [table.<name>] section has %s)", at(lines.keyLine(lower, k.Name())), showKey(tableSectionPrefix+d.name, k.Name()), tableKeyList()))
-			continue
+			return &ConfigError{File: s.File, Line: lines.keyLine(lower, k.Name()), Key: showKey(tableSectionPrefix+d.name, k.Name()),
+				Reason: fmt.Sprintf("is not a known key: the nearest known key is %s (the keys of a [table.<name>] section: %s)", iniKey(tableKeyName(d.name, nearest(k.Name(), tableKeyNames()))), tableKeyList())}
 		}
 		s.values[d.key(spec.key)] = setting{value: strings.TrimSpace(k.Value()), origin: s.File}
 	}
 	return nil
 }
 
-func tableKeyList() string {
+func tableKeyNames() []string {
 	names := make([]string, len(tableKeys))
 	for i, k := range tableKeys {
 		names[i] = k.key
 	}
-	return strings.Join(names, ", ")
+	return names
 }
+
+func tableKeyList() string { return strings.Join(tableKeyNames(), ", ") }
 
 // The override names of a table's keys. Environment: DBSYNC_TABLE__<NAME>__<KEY>,
 // the name upper-cased between double underscores; only names of ASCII
@@ -216,10 +220,11 @@ func (s *settings) checkTableVaultNames() error {
 }
 
 // applyTableEnv overlays DBSYNC_TABLE__<NAME>__<KEY> variables on the
-// tables the file declares, and warns about such variables that reach no
-// declared table's key.
-func (s *settings) applyTableEnv(env map[string]string) {
+// tables the file declares, and warns about every DBSYNC_ variable that
+// reaches no key: known is the fixed keys' variables.
+func (s *settings) applyTableEnv(env map[string]string, known map[string]string) {
 	used := map[string]bool{}
+	var tableNames []string
 	for _, d := range s.tables {
 		for _, k := range tableKeys {
 			name := tableEnvName(d.name, k.key)
@@ -227,6 +232,8 @@ func (s *settings) applyTableEnv(env map[string]string) {
 				continue
 			}
 			used[name] = true
+			tableNames = append(tableNames, name)
+			known[name] = iniKey(d.key(k.key))
 			if v := strings.TrimSpace(env[name]); v != "" {
 				s.values[d.key(k.key)] = setting{value: v, origin: "environment " + name}
 			}
@@ -240,8 +247,13 @@ func (s *settings) applyTableEnv(env map[string]string) {
 	}
 	sort.Strings(stray)
 	for _, name := range stray {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("environment %s names no key of a [table.<name>] section in the config file; ignored (an override reaches only tables the file declares, as DBSYNC_TABLE__<NAME>__<KEY> with a key among %s)", name, tableKeyList()))
+		near := "the file declares no [table.<name>] section"
+		if n := nearest(name, tableNames); n != "" {
+			near = "the nearest is " + n
+		}
+		s.Warnings = append(s.Warnings, fmt.Sprintf("environment %s names no key of a [table.<name>] section in the config file; ignored: %s (an override reaches only tables the file declares, as DBSYNC_TABLE__<NAME>__<KEY> with a key among %s)", showName(name), near, tableKeyList()))
 	}
+	s.Warnings = append(s.Warnings, envWarnings(env, known)...)
 }
 
 // applyTableSecrets overlays table--<name>--<key> secrets on the tables the
@@ -413,9 +425,9 @@ func (c *Config) validateTables() error {
 			switch {
 			case c.Target.sameTable(t.Target, u.Target):
 				return &ConfigError{Key: targetKey, Value: t.Target, Origin: origin, Reason: fmt.Sprintf("is also the target of [table.%s] (target %q)%s: two tables of a job cannot fill one table; give one of them another target", u.Name, u.Target, c.Target.caseNote())}
-			case c.Target.sameTable(t.Target, u.Target+stageSuffix), c.Target.sameTable(t.Target, u.Target+oldSuffix):
+			case c.Target.isHelperOf(t.Target, u.Target):
 				return &ConfigError{Key: targetKey, Value: t.Target, Origin: origin, Reason: fmt.Sprintf("is the name of a helper table a run makes for [table.%s] (target %q): choose another target", u.Name, u.Target)}
-			case c.Target.sameTable(u.Target, t.Target+stageSuffix), c.Target.sameTable(u.Target, t.Target+oldSuffix):
+			case c.Target.isHelperOf(u.Target, t.Target):
 				uKey := tableKeyName(u.Name, "target")
 				return &ConfigError{Key: uKey, Value: u.Target, Origin: c.Origin(uKey), Reason: fmt.Sprintf("is the name of a helper table a run makes for [table.%s] (target %q): choose another target", t.Name, t.Target)}
 			}
@@ -436,6 +448,22 @@ func (c *Config) validateTables() error {
 		}
 	}
 	return nil
+}
+
+// helperSuffixes are the suffixes of every helper table a run makes next
+// to a target table: staging, old copy, merge delta.
+var helperSuffixes = []string{stageSuffix, oldSuffix, deltaSuffix}
+
+// isHelperOf reports whether name is one of the helper tables of target
+// table t, whatever t's mode: a table that changes to merge later must not
+// then find its delta table taken.
+func (tg Target) isHelperOf(name, t string) bool {
+	for _, suffix := range helperSuffixes {
+		if tg.sameTable(name, t+suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // caseNote says why two differently written names are one table.
@@ -501,13 +529,14 @@ func (c *Config) findTable(n string) int {
 	return -1
 }
 
-// findGroup resolves a --group value: "default" is the default group.
+// findGroup resolves a --group value to the group key its tables have:
+// "default" is the default group ("").
 func (c *Config) findGroup(g string) (string, bool) {
-	if strings.EqualFold(g, DefaultGroup) {
-		g = ""
-	}
 	for _, have := range c.Groups() {
 		if strings.EqualFold(have, g) {
+			if have == DefaultGroup {
+				return "", true
+			}
 			return have, true
 		}
 	}
@@ -535,7 +564,7 @@ func (c *Config) groupList() string {
 }
 
 func showGroup(g string) string {
-	if g == "" {
+	if g == "" || g == DefaultGroup {
 		return DefaultGroup + " (the tables without a group key)"
 	}
 	return g
@@ -551,24 +580,51 @@ func (c *Config) RunTables() []TableConfig {
 	return append([]TableConfig(nil), src...)
 }
 
-// Groups lists the job's groups, sorted case-insensitively, "" (the default
-// group: tables without a group key) first when some table is in it.
+// Groups lists the job's groups by name, DefaultGroup (the tables without
+// a group key) first when some table is in it, then the others sorted
+// case-insensitively. Every name is one that Select takes.
 func (c *Config) Groups() []string {
 	seen := map[string]bool{}
-	var out []string
+	var named []string
+	hasDefault := false
 	for _, t := range c.Tables {
+		if t.Group == "" {
+			hasDefault = true
+			continue
+		}
 		if g := strings.ToLower(t.Group); !seen[g] {
 			seen[g] = true
-			out = append(out, t.Group)
+			named = append(named, t.Group)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i]) < strings.ToLower(out[j]) })
-	return out
+	sort.Slice(named, func(i, j int) bool { return strings.ToLower(named[i]) < strings.ToLower(named[j]) })
+	if hasDefault {
+		return append([]string{DefaultGroup}, named...)
+	}
+	return named
 }
 
-// GroupTables is the tables of group g ("" = the default group), sorted by
-// Target.
+// Select is c for a run of part of the job: the tables of group (a name
+// from Groups, case-insensitively; "" = any group) and, when tables is not
+// empty, only those. c itself is unchanged, so a config loaded once (Key
+// Vault read once, warnings logged once) gives each group's run its own.
+func (c *Config) Select(group string, tables []string) (*Config, error) {
+	out := *c
+	out.origins = maps.Clone(c.origins)
+	out.Warnings = slices.Clone(c.Warnings)
+	out.Tables = slices.Clone(c.Tables)
+	if err := out.selectRun(RunOptions{Group: group, Tables: tables}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GroupTables is the tables of group g (DefaultGroup or "" = the tables
+// without a group key), sorted by Target.
 func (c *Config) GroupTables(g string) []TableConfig {
+	if strings.EqualFold(g, DefaultGroup) {
+		g = ""
+	}
 	var out []TableConfig
 	for _, t := range c.Tables {
 		if strings.EqualFold(t.Group, g) {

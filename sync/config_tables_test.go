@@ -70,7 +70,7 @@ func TestConfig_Tables(t *testing.T) {
 	if !reflect.DeepEqual(cfg.RunTables(), want) {
 		t.Errorf("RunTables without options = %v, want every table", names(cfg.RunTables()))
 	}
-	if got := cfg.Groups(); !reflect.DeepEqual(got, []string{"", "crm"}) {
+	if got := cfg.Groups(); !reflect.DeepEqual(got, []string{"default", "crm"}) {
 		t.Errorf("Groups = %q", got)
 	}
 	if cfg.Sync.Parallel != 1 || cfg.Sync.Mode != "replace" || cfg.Sync.MergeMaxChanges != 0.3 || cfg.Sync.MaxDelete != 0.5 {
@@ -126,7 +126,7 @@ func TestConfig_TablesLegacy(t *testing.T) {
 			if !reflect.DeepEqual(cfg.Tables, want) || !reflect.DeepEqual(cfg.RunTables(), want) {
 				t.Errorf("Tables = %+v\nwant %+v", cfg.Tables, want)
 			}
-			if got := cfg.Groups(); !reflect.DeepEqual(got, []string{""}) {
+			if got := cfg.Groups(); !reflect.DeepEqual(got, []string{"default"}) {
 				t.Errorf("Groups = %q", got)
 			}
 			if got, want := cfg.TableKey(cfg.Tables[0], "target"), map[string]string{"sqlite": "sqlite.table", "azure": "azure_mysql.table"}[tc.target]; got != want {
@@ -198,6 +198,12 @@ func TestConfig_TablesValidate(t *testing.T) {
 		{"SQLite folds ASCII only", "[table.a]\nquery = q\ntarget = É\n[table.b]\nquery = q\ntarget = é\n", "sqlite", "", nil},
 		{"a helper table of another", "[table.a]\nquery = q\n[table.b]\nquery = q\ntarget = a__dbsync_new\n", "sqlite",
 			"table.b.target", []string{"helper table", "[table.a]"}},
+		{"a merge table's delta table", "[table.a]\nquery = q\nmode = merge\n[table.b]\nquery = q\ntarget = a__dbsync_delta\n", "azure",
+			"table.b.target", []string{"helper table", "[table.a]"}},
+		{"a delta table, case differs on SQLite", "[table.a]\nquery = q\nmode = merge\n[table.b]\nquery = q\ntarget = A__DBSYNC_DELTA\n", "sqlite",
+			"table.b.target", []string{"helper table", "[table.a]"}},
+		{"a replace table's delta name: taken once it merges", "[table.a]\nquery = q\n[table.b]\nquery = q\ntarget = a__dbsync_delta\n", "sqlite",
+			"table.b.target", []string{"helper table", "[table.a]"}},
 		{"the history table", "[table.dbsync_runs]\nquery = q\n", "azure",
 			"table.dbsync_runs.target", []string{"history table", "the section name [table.dbsync_runs]"}},
 		{"target too long", "[table.a]\nquery = q\ntarget = " + strings.Repeat("x", 53) + "\n", "sqlite", "table.a.target", []string{"too long"}},
@@ -255,13 +261,10 @@ func TestConfig_TablesParseErrors(t *testing.T) {
 			wantConfigError(t, err, "", []string{tc.want})
 		})
 	}
-	cfg, err := load(t, multi("[table.a]\nquery = q\nquerry = r\n[table]\nquery = q\n"), dbsync.RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w := strings.Join(cfg.Warnings, "\n"); !strings.Contains(w, "unknown key table.a.querry") || !strings.Contains(w, "unknown section [table]") {
-		t.Errorf("warnings %q", cfg.Warnings)
-	}
+	_, err := load(t, multi("[table.a]\nquery = q\nquerry = r\n"), dbsync.RunOptions{})
+	wantConfigError(t, err, "table.a.querry", []string{"the nearest known key is [table.a] query"})
+	_, err = load(t, multi("[table.a]\nquery = q\n[table]\nquery = q\n"), dbsync.RunOptions{})
+	wantConfigError(t, err, "", []string{"unknown section [table]"})
 }
 
 // TestConfig_TablesEnvironment: DBSYNC_TABLE__<NAME>__<KEY> reaches the
@@ -415,7 +418,8 @@ func TestConfig_RunTables(t *testing.T) {
 	wantConfigError(t, err, "group", []string{"default (the tables without a group key)"})
 }
 
-// TestConfig_Groups: sorted, "" first, "group = default" is the default.
+// TestConfig_Groups: sorted, the default group first and named
+// "default"; "group = default" is the default.
 func TestConfig_Groups(t *testing.T) {
 	cfg, err := load(t, multi("[table.a]\nquery = q\ngroup = zeta\n[table.b]\nquery = q\ngroup = Alpha\n[table.c]\nquery = q\ngroup = alpha\n"), dbsync.RunOptions{})
 	if err == nil {
@@ -425,8 +429,36 @@ func TestConfig_Groups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.Groups(); !reflect.DeepEqual(got, []string{"", "Alpha", "zeta"}) {
+	if got := cfg.Groups(); !reflect.DeepEqual(got, []string{"default", "Alpha", "zeta"}) {
 		t.Errorf("Groups = %q", got)
+	}
+	// Each group's run is selected from the one config, which stays whole.
+	for _, tc := range []struct {
+		group  string
+		tables []string
+		want   []string
+	}{
+		{"default", nil, []string{"c"}},
+		{"ALPHA", nil, []string{"b", "d"}},
+		{"zeta", nil, []string{"a"}},
+		{"", []string{"a", "c"}, []string{"a", "c"}},
+		{"alpha", []string{"d"}, []string{"d"}},
+	} {
+		sel, err := cfg.Select(tc.group, tc.tables)
+		if err != nil {
+			t.Errorf("Select(%q, %q): %v", tc.group, tc.tables, err)
+		} else if got := names(sel.RunTables()); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Select(%q, %q) = %q; want %q", tc.group, tc.tables, got, tc.want)
+		}
+	}
+	if got := names(cfg.RunTables()); !reflect.DeepEqual(got, []string{"a", "b", "c", "d"}) {
+		t.Errorf("after Select, the loaded config covers %q; want every table", got)
+	}
+	if _, err := cfg.Select("nope", nil); err == nil || !strings.Contains(err.Error(), "default (the tables without a group key), Alpha, zeta") {
+		t.Errorf("Select of an unknown group: %v", err)
+	}
+	if _, err := cfg.Select("zeta", []string{"b"}); err == nil || !strings.Contains(err.Error(), "not in the chosen group zeta") {
+		t.Errorf("Select of a table outside the group: %v", err)
 	}
 	if got := names(cfg.GroupTables("alpha")); !reflect.DeepEqual(got, []string{"b", "d"}) {
 		t.Errorf("GroupTables(alpha) = %q", got)
@@ -481,17 +513,18 @@ func TestConfig_ExampleMultiTable(t *testing.T) {
 	}
 }
 
-// TestConfig_READMEMultiTable: README's three-table job loads as it says.
-func TestConfig_READMEMultiTable(t *testing.T) {
-	text, err := os.ReadFile("../README.md")
+// TestConfig_DocsMultiTable: the three-table job of docs/configuration.md
+// loads as the page says.
+func TestConfig_DocsMultiTable(t *testing.T) {
+	text, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, _ := strings.Cut(string(text), "### The job: one table or several")
+	_, rest, _ := strings.Cut(string(text), "## The job: one table or several")
 	_, rest, ok := strings.Cut(rest, "```ini\n")
 	block, _, _ := strings.Cut(rest, "```")
 	if !ok || block == "" {
-		t.Fatal("README's Configuration section has no ini example of a job")
+		t.Fatal("docs/configuration.md's job section has no ini example of a job")
 	}
 	var lines []string
 	for _, l := range strings.Split(block, "\n") {

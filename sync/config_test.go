@@ -220,16 +220,44 @@ func TestConfig_FileErrors(t *testing.T) {
 	}
 }
 
-func TestConfig_UnknownKeysWarn(t *testing.T) {
-	cfg, err := load(t, with("[sorce]\nhost = x\n[sync]\nfalback_enabled = true\n"), dbsync.RunOptions{})
+// TestConfig_UnknownKeys (#19.9): an unknown section or key in the file
+// is a config error naming the file, the line, the key and the nearest
+// known one; a DBSYNC_ variable that sets no key is warned about, naming
+// the nearest variable and never the value.
+func TestConfig_UnknownKeys(t *testing.T) {
+	for _, tc := range []struct{ name, text, key, line, want string }{
+		{"unknown key", with("[sync]\nfalback_enabled = true\n"), "sync.falback_enabled", "", "the nearest known key is [sync] fallback_enabled (the keys of [sync]: default_target, "},
+		{"unknown section", "[sorce]\nhost = x\n" + validConfig, "", "line 1", "unknown section [sorce]: the nearest known section is [source]"},
+		{"key of another section", with("[source]\ntable = t\n"), "source.table", "", "it is a key of [azure_mysql] and [sqlite]: move it there"},
+		{"key outside any section", "timeuot = 5m\n" + validConfig, "", "line 1", "key timeuot is outside any section: put it under its [section] header (the nearest known key is [sync] timeout)"},
+		{"unknown key of a table", with("[source]\nquery =\n[fallback]\nquery =\n[azure_mysql]\ntable =\n[sqlite]\ntable =\n[table.orders]\nquery = q\ncursor = id\n"), "table.orders.cursor", "", "(the keys of a [table.<name>] section: query, "},
+		{"misspelt table key", with("[source]\nquery =\n[fallback]\nquery =\n[azure_mysql]\ntable =\n[sqlite]\ntable =\n[table.orders]\nquery = q\nkeys = id\n"), "table.orders.keys", "", "the nearest known key is [table.orders] key "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, tc.text)
+			_, err := dbsync.LoadConfig(dbsync.LoadInput{Path: path, Explicit: true})
+			wantConfigError(t, err, tc.key, []string{path + " " + tc.line, tc.want})
+		})
+	}
+
+	cfg, err := load(t, validConfig, dbsync.RunOptions{},
+		"DBSYNC_SOURCE_HOTS=s3cr3t-host", "dbsync_sync_min_rows=7", "DBSYNC_AZURE_MYSQL_PASWORD=s3cr3t-pw",
+		"DBSYNC_CONFIG=x", "DBSYNC_HTTP_IO_TIMEOUT=1s", "DBSYNC_SYNC_MIN_ROWS=2", "DBSYNC_EMPTY=", "OTHER_SOURCE_HOTS=x")
 	if err != nil {
 		t.Fatal(err)
 	}
-	joined := strings.Join(cfg.Warnings, "\n")
-	for _, want := range []string{"unknown section [sorce]", "unknown key sync.falback_enabled"} {
-		if !strings.Contains(joined, want) {
-			t.Errorf("warnings %q lack %q", joined, want)
+	warnings := strings.Join(cfg.Warnings, "\n")
+	for _, want := range []string{
+		"environment DBSYNC_AZURE_MYSQL_PASWORD names no key; ignored: the nearest is DBSYNC_AZURE_MYSQL_PASSWORD ([azure_mysql] password)",
+		"environment DBSYNC_SOURCE_HOTS names no key; ignored: the nearest is DBSYNC_SOURCE_HOST ([source] host)",
+		"environment dbsync_sync_min_rows names no key; ignored: the nearest is DBSYNC_SYNC_MIN_ROWS ([sync] min_rows)",
+	} {
+		if !strings.Contains(warnings, want) {
+			t.Errorf("warnings lack %q:\n%s", want, warnings)
 		}
+	}
+	if len(cfg.Warnings) != 3 || strings.Contains(warnings, "s3cr3t") {
+		t.Errorf("want exactly the three warnings, no value:\n%s", warnings)
 	}
 }
 

@@ -1,11 +1,12 @@
 // Package sync is the dbsync engine: it loads and validates configuration,
-// reads the rows of one query from the primary MySQL server (or, when that
-// fails, from a local SQLite database), streams them into a staging table on
-// the target (Azure Database for MySQL or a SQLite file), verifies them and
-// swaps the staging table in atomically, so readers of the target only ever
-// see the old rows or the new rows.
+// reads a job's tables from the primary MySQL server in one snapshot (or,
+// when that fails, from a local SQLite database), and brings the target
+// tables (Azure Database for MySQL or a SQLite file) exactly in step: a
+// replace stages every row and swaps the staging tables in atomically, a
+// merge writes only the differences in one transaction. Readers of the
+// target only ever see the old rows or the new rows.
 //
-// One run is: load config → take the run lock → stage → verify → swap →
-// record history. See DESIGN.md §2 for the contract and README.md for the
-// user's view.
+// One run is: load config → take the run locks → choose the source →
+// stage → verify → commit → record history. docs/guarantees.md describes
+// each step and README.md is the user's front page.
 package sync

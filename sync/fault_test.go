@@ -136,7 +136,7 @@ func TestFault_TargetKilledMidLoadAndRestarted(t *testing.T) {
 	seedItems(t, dst, 5)
 	e.extra = "[source]\nquery = SELECT * FROM items WHERE SLEEP(0.002) = 0\n"
 	go func() {
-		waitForTable(t, dst, "items__dbsync_new")
+		waitForHelper(t, dst, "items", "new")
 		time.Sleep(300 * time.Millisecond)
 		target.Kill()
 	}()
@@ -163,14 +163,22 @@ func TestFault_TargetKilledMidLoadAndRestarted(t *testing.T) {
 	}
 }
 
-func waitForTable(t *testing.T, db *sql.DB, table string) {
+// waitForHelper waits for a helper table of kind (new, old, delta) of table
+// of any run.
+func waitForHelper(t *testing.T, db *sql.DB, table, kind string) {
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		var n int
-		_ = db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", table).Scan(&n)
+		_ = db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE ?", helperLike(table, kind)).Scan(&n)
 		if n > 0 {
 			return
 		}
 	}
+}
+
+// helperLike is a LIKE pattern for the helper tables of kind (new, old,
+// delta) of a short-named table, of every run: <table>__dbsync_<kind>_<token>.
+func helperLike(table, kind string) string {
+	return strings.ReplaceAll(table+"__dbsync_"+kind+"_", "_", `\_`) + "%"
 }
 
 // TestFault_TargetRestartedBeforeSwap: the target restarts between verify

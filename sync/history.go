@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // historyType is what a history column holds; each dialect declares it.
@@ -288,11 +289,33 @@ func (h historyStore) start(ctx context.Context, r *Report, log *slog.Logger) er
 		} else if n > 0 {
 			log.Warn("earlier runs never finished; marked abandoned", "runs", n, LogTable, row.Table)
 		}
-		if err := h.insert(ctx, &row); err != nil {
+		err := h.insertRow(ctx, &row)
+		if err != nil {
+			// So does a busy row of this run_id: another delivery of the
+			// same queue message found the lock this run holds and
+			// recorded busy just now. It writes each table's row once, so
+			// the second insert holds.
+			if gone, cerr := h.dropBusy(ctx, row.RunID, row.Table); cerr == nil && gone {
+				err = h.insertRow(ctx, &row)
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// dropBusy deletes run runID's busy row of table, and says whether there
+// was one.
+func (h historyStore) dropBusy(ctx context.Context, runID, table string) (bool, error) {
+	q := h.dialect.quote
+	res, err := h.db.ExecContext(ctx, "DELETE FROM "+h.table()+" WHERE "+q("run_id")+" = ? AND "+q("table")+" = ? AND "+q("status")+" = ?", runID, table, StatusBusy)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // finish records r's outcome: every column of its rows.
@@ -320,13 +343,24 @@ func (h historyStore) finish(ctx context.Context, r *Report) error {
 	return nil
 }
 
-// hasRunning reports whether a run of the table is recorded as running.
-func (h historyStore) hasRunning(ctx context.Context, target Target, table string) (bool, error) {
+// runningRuns lists the runs of the table recorded as running.
+func (h historyStore) runningRuns(ctx context.Context, target Target, table string) ([]string, error) {
 	q := h.dialect.quote
-	var n int
-	err := h.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+h.table()+" WHERE "+q("status")+" = ? AND "+q("target")+" = ? AND "+q("table")+" = ?",
-		StatusRunning, string(target), table).Scan(&n)
-	return n > 0, err
+	rows, err := h.db.QueryContext(ctx, "SELECT "+q("run_id")+" FROM "+h.table()+" WHERE "+q("status")+" = ? AND "+q("target")+" = ? AND "+q("table")+" = ? ORDER BY "+q("run_id"),
+		StatusRunning, string(target), table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // markAbandoned closes the history rows of the table's runs that were
@@ -371,27 +405,47 @@ func (h historyStore) markAbandoned(ctx context.Context, target Target, table st
 // each joined from its rows of those tables; none when there is no history
 // table yet.
 func (h historyStore) recent(ctx context.Context, target Target, tables []string, limit int) ([]Report, error) {
+	return h.runs(ctx, historyFilter{target: target, tables: tables}, limit)
+}
+
+// historyFilter says which rows of the history table a read takes.
+type historyFilter struct {
+	target Target
+	tables []string
+	// status, when set, takes only runs that ended so.
+	status string
+	// clip, when above 0, cuts every text column (errors, reasons) to that
+	// many characters, in the query: a read's size is bounded whatever
+	// the table holds (the status page).
+	clip int
+}
+
+// runs returns the newest runs (at most limit) that f takes, newest
+// first, each joined from its rows of f's tables; none when there is no
+// history table yet. It only reads.
+func (h historyStore) runs(ctx context.Context, f historyFilter, limit int) ([]Report, error) {
 	have, err := h.columns(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read history table %s in %s: %w", h.table(), h.where, err)
 	}
 	out := []Report{}
-	if len(have) == 0 || len(tables) == 0 {
+	if len(have) == 0 || len(f.tables) == 0 || limit <= 0 {
 		return out, nil
 	}
 	q := h.dialect.quote
-	names := make([]string, len(historyColumns))
-	for i, c := range historyColumns {
-		names[i] = q(c.name)
-	}
-	args := []any{string(target)}
-	for _, t := range tables {
+	args := []any{string(f.target)}
+	for _, t := range f.tables {
 		args = append(args, t)
 	}
+	where := q("target") + " = ? AND " + q("table") + " IN (?" + strings.Repeat(", ?", len(f.tables)-1) + ")"
+	if f.status != "" {
+		where += " AND " + q("status") + " = ?"
+		args = append(args, f.status)
+	}
 	// Each run has at most one row per table.
-	args = append(args, limit*len(tables))
-	rows, err := h.db.QueryContext(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+h.table()+
-		" WHERE "+q("target")+" = ? AND "+q("table")+" IN (?"+strings.Repeat(", ?", len(tables)-1)+") ORDER BY "+q("started_at")+" DESC, "+q("run_id")+", "+q("table")+" LIMIT ?", args...)
+	args = append(args, limit*len(f.tables))
+	rows, err := h.db.QueryContext(ctx, "SELECT "+h.selectList(f.clip)+" FROM "+h.table()+
+		" WHERE "+where+" ORDER BY "+q("started_at")+" DESC, "+q("run_id")+", "+q("table")+" LIMIT ?", args...)
 	if err != nil {
 		return nil, fmt.Errorf("read history table %s in %s: %w", h.table(), h.where, err)
 	}
@@ -411,6 +465,11 @@ func (h historyStore) recent(ctx context.Context, target Target, tables []string
 			if err := setHistoryValue(c.field(&rep), raw[i]); err != nil {
 				return nil, fmt.Errorf("read history table %s in %s: run %s: column %s: %w", h.table(), h.where, rep.RunID, c.name, err)
 			}
+			if c.typ == historyText && f.clip > 0 {
+				if p, ok := c.field(&rep).(*string); ok {
+					*p = Clip(*p, f.clip)
+				}
+			}
 		}
 		if n := len(runs); n > 0 && runs[n-1][0].RunID == rep.RunID {
 			runs[n-1] = append(runs[n-1], rep)
@@ -425,6 +484,30 @@ func (h historyStore) recent(ctx context.Context, target Target, tables []string
 		out = append(out, joinHistoryRows(run))
 	}
 	return out, nil
+}
+
+// selectList is every history column, in historyColumns' order; with clip
+// above 0, text columns are cut to clip+1 characters by the server (one
+// more than kept, so that Clip sees the cut). SUBSTR counts characters on
+// both MySQL and SQLite.
+func (h historyStore) selectList(clip int) string {
+	names := make([]string, len(historyColumns))
+	for i, c := range historyColumns {
+		names[i] = h.dialect.quote(c.name)
+		if c.typ == historyText && clip > 0 {
+			names[i] = "SUBSTR(" + names[i] + ", 1, " + strconv.Itoa(clip+1) + ")"
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// Clip cuts s to at most n characters, the last of them "…" when it cut.
+func Clip(s string, n int) string {
+	if n <= 0 || utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }
 
 // value is how the store writes a Report field, given a pointer to it.
@@ -554,6 +637,59 @@ func (r *Runner) History(ctx context.Context, cfg *Config, limit int) ([]Report,
 	return h.recent(ctx, cfg.Target, targetNames(cfg.RunTables()), limit)
 }
 
+// TableHistory is one table's recent history, as the status page shows
+// it.
+type TableHistory struct {
+	Table string
+	// Runs are the table's newest runs, newest first, each with the
+	// table's own figures (its row of the run).
+	Runs []Report
+	// LastSuccess is the table's newest succeeded run, also when it is
+	// older than every run in Runs; nil when the table never succeeded.
+	LastSuccess *Report
+}
+
+// TableHistories reads, per run table of cfg in the config's order, its
+// newest runs (at most limit) and its last success, with every text
+// (errors, reasons) cut to at most clip characters: what is read is
+// bounded whatever the history holds. It only reads: a target without a
+// history table gives tables with no runs.
+func (r *Runner) TableHistories(ctx context.Context, cfg *Config, limit, clip int) ([]TableHistory, error) {
+	h, done, err := r.historyFor(ctx, cfg, false, r.Logger)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var out []TableHistory
+	for _, name := range targetNames(cfg.RunTables()) {
+		th := TableHistory{Table: name, Runs: []Report{}}
+		if h.db != nil {
+			f := historyFilter{target: cfg.Target, tables: []string{name}, clip: clip}
+			if th.Runs, err = h.runs(ctx, f, limit); err != nil {
+				return nil, err
+			}
+			for i := range th.Runs {
+				if th.Runs[i].Status == StatusSucceeded {
+					th.LastSuccess = &th.Runs[i]
+					break
+				}
+			}
+			if th.LastSuccess == nil {
+				f.status = StatusSucceeded
+				last, err := h.runs(ctx, f, 1)
+				if err != nil {
+					return nil, err
+				}
+				if len(last) == 1 {
+					th.LastSuccess = &last[0]
+				}
+			}
+		}
+		out = append(out, th)
+	}
+	return out, nil
+}
+
 // RunningRunID returns the id of a run of cfg's target table recorded as
 // running (by this or another instance), or "" when none is known.
 func (r *Runner) RunningRunID(ctx context.Context, cfg *Config) string {
@@ -574,23 +710,29 @@ func (r *Runner) RunningRunID(ctx context.Context, cfg *Config) string {
 
 // insert adds r's rows (one per table): every column.
 func (h historyStore) insert(ctx context.Context, r *Report) error {
+	for _, row := range historyRows(r) {
+		if err := h.insertRow(ctx, &row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertRow adds one history row (one of historyRows).
+func (h historyStore) insertRow(ctx context.Context, row *Report) error {
 	names := make([]string, len(historyColumns))
 	marks := make([]string, len(historyColumns))
+	values := make([]any, len(historyColumns))
 	for i, c := range historyColumns {
 		names[i], marks[i] = h.dialect.quote(c.name), "?"
+		v, err := h.value(c.field(row))
+		if err != nil {
+			return fmt.Errorf("record run in %s: column %s: %w", h.table(), c.name, err)
+		}
+		values[i] = v
 	}
-	for _, row := range historyRows(r) {
-		values := make([]any, len(historyColumns))
-		for i, c := range historyColumns {
-			v, err := h.value(c.field(&row))
-			if err != nil {
-				return fmt.Errorf("record run in %s: column %s: %w", h.table(), c.name, err)
-			}
-			values[i] = v
-		}
-		if _, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
-			return fmt.Errorf("record run in %s: %w", h.table(), err)
-		}
+	if _, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
+		return fmt.Errorf("record run in %s: %w", h.table(), err)
 	}
 	return nil
 }

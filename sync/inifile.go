@@ -261,6 +261,13 @@ func showSection(name string) string {
 	return "(name not shown)"
 }
 
+func showName(name string) string {
+	if printableName(name) {
+		return name
+	}
+	return "(name not shown)"
+}
+
 func showKey(section, key string) string {
 	if printableName(section) && printableName(key) {
 		return section + "." + key

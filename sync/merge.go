@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Merge mode (DESIGN §2 step 4, §8): instead of replacing every row, a
+// Merge mode (docs/modes.md): instead of replacing every row, a
 // merge reads the source and the target table ordered by the table's key,
 // compares them in one streaming pass, loads only the differences into a
 // delta table and applies them set-based in one transaction. This file
@@ -17,12 +17,6 @@ import (
 
 // deltaSuffix names the table that holds a merge's differences.
 const deltaSuffix = "__dbsync_delta"
-
-// Merge defaults (DESIGN §3 merge_max_changes, max_delete).
-const (
-	DefaultMergeMaxChanges = 0.3
-	DefaultMaxDelete       = 0.5
-)
 
 // ErrTooManyDeletes means a merge would delete more than [sync] max_delete
 // of the target's rows; nothing was changed.
@@ -82,13 +76,10 @@ type mergeOptions struct {
 	Keeps string
 }
 
+// withDefaults fills what a message needs. The thresholds come as the
+// config has them (their defaults live in DefaultConfig only): 0 is a value,
+// "no deletes" and "no merging", never "unset".
 func (o mergeOptions) withDefaults() mergeOptions {
-	if o.MaxChanges <= 0 {
-		o.MaxChanges = DefaultMergeMaxChanges
-	}
-	if o.MaxDelete <= 0 {
-		o.MaxDelete = DefaultMaxDelete
-	}
 	if o.Setting == "" {
 		o.Setting = "[sync]"
 	}

@@ -22,6 +22,14 @@ type MergeOptions struct {
 // merge. It takes no run lock and records no history.
 func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (MergeResult, error) {
 	opts := mergeOptions{MaxChanges: o.MaxChanges, MaxDelete: o.MaxDelete, Setting: "[table.items]", Table: cfg.TargetTable()}
+	// A test that leaves a threshold out gets the config's (DefaultConfig's
+	// unless its file sets one): the engine itself takes 0 as a value.
+	if o.MaxChanges == 0 {
+		opts.MaxChanges = cfg.Sync.MergeMaxChanges
+	}
+	if o.MaxDelete == 0 {
+		opts.MaxDelete = cfg.Sync.MaxDelete
+	}
 	if cfg.Target == TargetSQLite {
 		t := newSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log)
 		defer t.close()

@@ -196,7 +196,7 @@ func sameColumns(a, b []string) bool {
 // opts.Key (orderedQuery), writing only the rows that differ:
 //
 //  1. read the table ordered by the same key, compare in one pass (deltaReader);
-//  2. load the differences into <table>__dbsync_delta (marked as dbsync's)
+//  2. load the differences into <table>__dbsync_delta_<run> (marked as dbsync's)
 //     with the same LOAD DATA / INSERT paths as a replace;
 //  3. check max_delete and merge_max_changes;
 //  4. in one transaction: DELETE … JOIN delta, UPDATE … JOIN delta (only
@@ -212,10 +212,9 @@ func sameColumns(a, b []string) bool {
 // written, not even the delta table.
 func (t *mysqlTarget) merge(ctx context.Context, src rowReader, opts mergeOptions) (res mergeResult, err error) {
 	opts = opts.withDefaults()
-	table, delta := opts.Table, opts.Table+deltaSuffix
-	if n := len([]rune(delta)); n > 64 {
-		return res, fmt.Errorf("merge %s: the delta table's name %s is %d characters, more than MySQL's 64; use a shorter table name", quoteMySQL(table), quoteMySQL(delta), n)
-	}
+	// The delta table's name names this run, and fits MySQL's limits
+	// (helper_tables.go).
+	table, delta := opts.Table, t.helper(opts.Table, deltaSuffix)
 	existing, err := t.mergeColumns(ctx, table)
 	if err != nil {
 		return res, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
@@ -265,7 +264,7 @@ func (t *mysqlTarget) merge(ctx context.Context, src rowReader, opts mergeOption
 	}
 	res.Rows = d.src.n
 	if found {
-		if err := t.dropOwned(ctx, table, delta, false); err != nil {
+		if err := t.dropOwn(ctx, table, delta, false); err != nil {
 			return res, err
 		}
 		if err := t.createDelta(ctx, delta, cols); err != nil {
@@ -343,7 +342,7 @@ func (t *mysqlTarget) dropDelta(ctx context.Context, delta string) {
 		return
 	}
 	if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(delta)); err != nil {
-		t.log.Warn("could not drop the merge's delta table; the next run drops it", "table", delta, "error", err.Error())
+		t.log.Warn("could not drop the merge's delta table; the next run drops it", "delta_table", delta, "error", err.Error())
 	}
 }
 
@@ -633,7 +632,7 @@ func (t *mysqlTarget) createDelta(ctx context.Context, delta string, cols []merg
 // loadDelta streams the compare's differences into the delta table the way
 // staging tables are loaded (load).
 func (t *mysqlTarget) loadDelta(ctx context.Context, delta string, cols []mergeColumn, d *deltaReader) (int64, string, error) {
-	plan := loadPlan{table: delta, target: strings.TrimSuffix(delta, deltaSuffix),
+	plan := loadPlan{table: delta, target: d.table,
 		columns: []loadColumn{{name: "dbsync_op"}, {name: "dbsync_seq"}}}
 	for i, c := range d.src.rows.Columns() {
 		col := loadColumn{name: cols[i].name, mode: encodingFor(c.Kind, cols[i].dataType)}

@@ -70,7 +70,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 		}
 		defer rows.Close()
 		n, method, err := m.stageKeepingKey(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange, key)
-		return TableReport{Table: t.Target, Rows: n, LoadMethod: method, Mode: ModeReplace, ModeReason: reason}, err
+		return TableReport{Table: t.Target, Rows: n, LoadMethod: method, StagePlan: stagePlanOf(m, t.Target), Mode: ModeReplace, ModeReason: reason}, err
 	}
 	exists, err := m.tableExists(ctx, t.Target)
 	if err != nil {
@@ -83,6 +83,9 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 	key, err := m.mergeKey(ctx, t.Target, t.Key, setting)
 	if err != nil {
 		return tr, err
+	}
+	if w := keyIndexWarning(ctx, m, t.Target, key); w != "" {
+		tlog.Warn(w)
 	}
 	links, err := m.links(ctx, t.Target)
 	if err != nil {

@@ -44,7 +44,21 @@ type mysqlTarget struct {
 	db       *sql.DB
 	lockConn *sql.Conn
 	locks    []string // the GET_LOCK names lockConn holds
-	runID    string
+	// lockTables are the tables of locks, in the same order.
+	lockTables []string
+	// lockMu serialises the statements on lockConn (the keep-alive, the
+	// checks, the RENAME); lockLost, once set, says why the locks are gone.
+	lockMu   sync.Mutex
+	lockLost error
+	// runTimeout is the run's [sync] timeout: the lock connection's
+	// wait_timeout outlasts it. lockPingEvery is how often the keep-alive
+	// checks the locks (default 30 s); stopPing ends it.
+	runTimeout    time.Duration
+	lockPingEvery time.Duration
+	stopPing      func()
+	runID         string
+	// runTables are the run's tables as its history rows name them.
+	runTables []string
 	// lowerCaseNames: the server runs with lower_case_table_names = 1
 	// (Azure Database for MySQL's only setting), so it stores table names
 	// in lower case.
@@ -155,28 +169,121 @@ func (t *mysqlTarget) lockName(table string) string {
 // held for the whole run; the server releases them when that connection
 // ends, even if this process is killed. One lock held elsewhere ends the
 // connection, and so releases those already taken.
+//
+// The connection does nothing else until the swap, so the server's
+// wait_timeout would close it, and the locks with it, on a run longer than
+// that: its session wait_timeout is raised above the run's timeout first
+// (a session starts with the global wait_timeout, or interactive_timeout
+// for interactive clients, which this driver is not:
+// https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_wait_timeout),
+// and a keep-alive checks the locks every lockPingEvery, so that a proxy
+// that ends idle connections sees traffic too. A connection that ends for
+// any other reason (KILL, a restart, the network) is caught by the check
+// before the swap.
 func (t *mysqlTarget) lock(ctx context.Context, tables []string) error {
 	conn, err := t.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to target for the run lock: %w", err)
+	}
+	drop := func() {
+		conn.Raw(func(any) error { return driver.ErrBadConn }) // drop it: the server releases its locks
+		conn.Close()
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION wait_timeout = GREATEST(@@SESSION.wait_timeout, ?)", lockSessionTimeout(t.runTimeout)); err != nil {
+		drop()
+		return fmt.Errorf("raise wait_timeout of the run lock's connection above the run's timeout: %w", err)
 	}
 	var names []string
 	for _, table := range tables {
 		name := t.lockName(table)
 		var got sql.NullInt64
 		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil {
-			conn.Raw(func(any) error { return driver.ErrBadConn }) // drop it: the server releases its locks
-			conn.Close()
+			drop()
 			return fmt.Errorf("take run lock %q: %w", name, err)
 		}
 		if got.Int64 != 1 {
-			conn.Raw(func(any) error { return driver.ErrBadConn })
-			conn.Close()
+			drop()
 			return ErrBusy
 		}
 		names = append(names, name)
 	}
-	t.lockConn, t.locks = conn, names
+	t.lockConn, t.locks, t.lockTables = conn, names, slices.Clone(tables)
+	t.stopPing = t.keepLocks()
+	return nil
+}
+
+// keepLocks checks the run's locks every lockPingEvery until the returned
+// stop is called; a lost lock is logged at once (the swap then refuses).
+func (t *mysqlTarget) keepLocks() (stop func()) {
+	every := t.lockPingEvery
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			err := t.checkLocks(ctx)
+			cancel()
+			if err != nil {
+				t.log.Error("run lock lost; this run will not swap", "error", err.Error())
+				return
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
+}
+
+// checkLocks proves that the lock connection still holds every lock of the
+// run: IS_USED_LOCK names the connection that holds a lock, and only that
+// connection's own end or RELEASE_LOCK frees it. A lock once lost stays
+// lost (the connection that held it is gone), so the first failure is
+// kept.
+func (t *mysqlTarget) checkLocks(ctx context.Context) error {
+	t.lockMu.Lock()
+	defer t.lockMu.Unlock()
+	return t.checkLocksLocked(ctx)
+}
+
+// checkLocksLocked is checkLocks for a caller that holds lockMu.
+func (t *mysqlTarget) checkLocksLocked(ctx context.Context) error {
+	if t.lockLost != nil || t.lockConn == nil || len(t.locks) == 0 {
+		return t.lockLost
+	}
+	args := make([]any, len(t.locks))
+	dest := make([]any, 1+len(t.locks))
+	var self int64
+	holders := make([]sql.NullInt64, len(t.locks))
+	dest[0] = &self
+	for i, name := range t.locks {
+		args[i], dest[1+i] = name, &holders[i]
+	}
+	if err := t.lockConn.QueryRowContext(ctx, lockCheckQuery(len(t.locks)), args...).Scan(dest...); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("check the run locks: %w", err) // this run's deadline, not a lost lock
+		}
+		t.lockLost = lostLockError(t.lockTables[0], t.locks[0], "the connection holding it ended: "+err.Error())
+		return t.lockLost
+	}
+	for i, h := range holders {
+		if h.Valid && h.Int64 == self {
+			continue
+		}
+		why := "it is free"
+		if h.Valid {
+			why = fmt.Sprintf("connection %d holds it, not this run's %d", h.Int64, self)
+		}
+		t.lockLost = lostLockError(t.lockTables[i], t.locks[i], why)
+		return t.lockLost
+	}
 	return nil
 }
 
@@ -194,15 +301,17 @@ func (t *mysqlTarget) tableComment(ctx context.Context, name string) (exists boo
 	return err == nil, comment, err
 }
 
-// Ownership marks. dbsync drops or renames back only tables whose comment
-// carries its mark, so that a user's own items__dbsync_new or
-// items__dbsync_old is never touched. The staging table carries the mark
-// from its creation until just before it is swapped in, when it gets the
-// target's own comment back (the live table never carries a mark, not even
-// after a crash); the previous table is marked only if dropping it after
-// the swap fails, with its own comment kept in the mark. A process killed
-// in the instant between two of these statements leaves an unmarked table,
-// which stops the next run with a message saying what to do.
+// Ownership marks. Besides its name (helper_tables.go), each helper table
+// carries its run in a mark in its comment. The staging table carries the
+// mark from its creation until just before it is swapped in, when it gets
+// the target's own comment back (the live table never carries a mark, not
+// even after a crash); the previous table is marked only if dropping it
+// after the swap fails, with its own comment kept in the mark. A process
+// killed in the instant between two of these statements leaves an
+// unmarked table whose name still names its run, which the history
+// records as running: the next run drops it by that name. A table with
+// neither (a user's own, or one an older dbsync left unmarked) is never
+// touched.
 const (
 	ownMark        = "dbsync-owned: "
 	ownMarkComment = "; its comment was: "
@@ -238,10 +347,10 @@ func (t *mysqlTarget) errNotOwned(ctx context.Context, table, name string) error
 	return errors.New(msg + ".)")
 }
 
-// dropOwned drops name, a helper table of table, if it exists and carries
-// dbsync's mark (or ours: this run or a killed one made it), and refuses
-// if it exists without.
-func (t *mysqlTarget) dropOwned(ctx context.Context, table, name string, ours bool) error {
+// dropOwn drops name, a helper table of table named for this run, if it
+// exists and this run made it (made: even before it carries its mark), and
+// refuses if it exists without this run's mark.
+func (t *mysqlTarget) dropOwn(ctx context.Context, table, name string, made bool) error {
 	exists, comment, err := t.tableComment(ctx, name)
 	if err != nil {
 		return fmt.Errorf("inspect table %s: %w", quoteMySQL(name), err)
@@ -249,16 +358,28 @@ func (t *mysqlTarget) dropOwned(ctx context.Context, table, name string, ours bo
 	if !exists {
 		return nil
 	}
-	if !ownedBy(comment) && !ours {
+	if !made && markRunID(comment) != t.runID {
 		return t.errNotOwned(ctx, table, name)
 	}
-	if _, err := t.db.ExecContext(ctx, "DROP TABLE "+quoteMySQL(name)); err != nil {
+	return t.dropLeftover(ctx, table, name)
+}
+
+// dropLeftover drops name, a helper table of table that dbsync made.
+func (t *mysqlTarget) dropLeftover(ctx context.Context, table, name string) error {
+	// IF EXISTS: the run that made it may drop it first (one that lost
+	// its lock and is ending).
+	if _, err := t.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+quoteMySQL(name)); err != nil {
 		if mysqlErrorNumber(err) == 1451 {
 			return t.errReferencedLeftover(ctx, table, name, err)
 		}
 		return fmt.Errorf("drop dbsync's leftover table %s: %w", quoteMySQL(name), err)
 	}
 	return nil
+}
+
+// helper is the name of table's helper table of kind suffix for this run.
+func (t *mysqlTarget) helper(table, suffix string) string {
+	return helperName(t.stored(table), suffix, runToken(t.runID))
 }
 
 // referencingKeys lists the foreign keys of other tables that reference
@@ -317,18 +438,37 @@ func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, table, name str
 
 // begin repairs what a killed run may have left: a marked old table is
 // put back if the target table is missing (no data is ever dropped), then
-// marked leftovers are removed; a table by those names that dbsync did not
-// make stops the run. Then the run is recorded as running.
+// that run's leftovers are removed. Then the run is recorded as running.
+//
+// A run recorded as running whose lock this run now holds lost it: it was
+// killed, or its lock connection was closed while it went on. Such a run
+// may be committing its merged tables right now: the swap holds its
+// history rows locked from its lock check to its COMMIT (holdHistoryRows),
+// so this run first waits for those rows, and so never reads or cleans up
+// a table in the middle of another run's commit.
 func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
 	t.runID = r.RunID
+	t.runTables = nil
+	for _, row := range historyRows(r) {
+		t.runTables = append(t.runTables, row.Table)
+	}
 	h := t.historyStore()
 	if err := h.ensure(ctx); err != nil {
 		return err
 	}
 	for _, tr := range r.Tables {
-		killed, err := h.hasRunning(ctx, r.Target, tr.Table)
+		killed, err := h.runningRuns(ctx, r.Target, tr.Table)
 		if err != nil {
 			return fmt.Errorf("read runs of %s in %s: %w", quoteMySQL(tr.Table), h.table(), err)
+		}
+		for _, id := range killed {
+			var locked string
+			if err := t.db.QueryRowContext(ctx, historyLockQuery(h, 1), id, tr.Table).Scan(&locked); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				if mysqlErrorNumber(err) == 1205 {
+					return fmt.Errorf("run %s of table %s is still committing its changes (its row in %s stays locked); this run touched nothing: run again later: %w", id, quoteMySQL(tr.Table), h.table(), err)
+				}
+				return fmt.Errorf("wait for run %s of table %s to end: %w", id, quoteMySQL(tr.Table), err)
+			}
 		}
 		if err := t.repair(ctx, tr.Table, killed); err != nil {
 			return err
@@ -337,43 +477,103 @@ func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
 	return h.start(ctx, r, t.log)
 }
 
-// repair puts back or drops what a killed run left of table. killed: the
-// history records a run of table as running, and the caller holds its
-// lock, so that run was killed; a run records itself before it makes any
-// table, so the helper tables it left are dbsync's even without their mark
-// (a kill between two statements, such as CREATE … LIKE and marking it, or
-// the swap's RENAME and dropping the previous table).
-func (t *mysqlTarget) repair(ctx context.Context, table string, killed bool) error {
-	old, stage := table+oldSuffix, table+stageSuffix
+// namedTable is a table's name and comment.
+type namedTable struct{ name, comment string }
+
+// helperTables lists the tables named like table's helper tables of kind
+// suffix, of any run.
+func (t *mysqlTarget) helperTables(ctx context.Context, table, suffix string) ([]namedTable, error) {
+	rows, err := t.db.QueryContext(ctx, "SELECT TABLE_NAME, TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE ? ORDER BY TABLE_NAME",
+		helperPattern(t.stored(table), suffix))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []namedTable
+	for rows.Next() {
+		var n namedTable
+		if err := rows.Scan(&n.name, &n.comment); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// repair puts back or drops what ended runs left of table: the helper
+// tables named for a killed run (killed: the runs the history records as
+// running, whose lock the caller now holds), marked or not, as that run
+// records itself before it makes any table; and the helper tables whose
+// mark names the run their name names (a run that ended but could not drop
+// them). Tables named like helpers of an older dbsync (<table>__dbsync_new,
+// _old, _delta) are dropped only with dbsync's mark. Anything else by such
+// names is not dbsync's and stays as it is: no run uses those names.
+func (t *mysqlTarget) repair(ctx context.Context, table string, killed []string) error {
+	inspectErr := func(err error) error {
+		return fmt.Errorf("inspect target database %s: %w", t.cfg.Database, err)
+	}
+	killedTokens := map[string]bool{}
+	for _, id := range killed {
+		killedTokens[runToken(id)] = true
+	}
 	hasTable, err := t.tableExists(ctx, table)
 	if err != nil {
-		return fmt.Errorf("inspect target database %s: %w", t.cfg.Database, err)
+		return inspectErr(err)
 	}
-	hasOld, oldComment, err := t.tableComment(ctx, old)
-	if err != nil {
-		return fmt.Errorf("inspect target database %s: %w", t.cfg.Database, err)
-	}
-	if hasOld && !ownedBy(oldComment) && !killed {
-		return t.errNotOwned(ctx, table, old)
-	}
-	if hasOld && !hasTable {
-		// Unmark first, then rename: a crash between the two leaves an
-		// unmarked leftover, never a marked target table.
-		t.log.Warn("restoring target table from a previous run's leftover", "from", old, "table", table)
-		if ownedBy(oldComment) {
-			_, comment, _ := strings.Cut(oldComment, ownMarkComment)
-			if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(old)+" COMMENT = "+quoteMySQLString(comment)); err != nil {
-				return fmt.Errorf("restore %s from %s: %w", table, old, err)
+	// The previous tables first: one may have to take the target's place.
+	for _, suffix := range []string{oldSuffix, stageSuffix, deltaSuffix} {
+		found, err := t.helperTables(ctx, table, suffix)
+		if err != nil {
+			return inspectErr(err)
+		}
+		legacy := table + suffix
+		exists, comment, err := t.tableComment(ctx, legacy)
+		if err != nil {
+			return inspectErr(err)
+		}
+		if exists {
+			found = append(found, namedTable{t.stored(legacy), comment})
+		}
+		for _, h := range found {
+			tok := helperToken(h.name)
+			owner := markRunID(h.comment)
+			ours := h.name != t.stored(legacy) && (killedTokens[tok] || owner != "" && runToken(owner) == tok)
+			if h.name == t.stored(legacy) && ownedBy(h.comment) {
+				ours = true // an older dbsync's, marked: it never runs on while this run holds the lock
+			}
+			if !ours {
+				t.log.Warn("a table is named like a dbsync helper table of the target table but carries no mark of a dbsync run that ended; dbsync leaves it alone (no run uses that name): if it is a leftover, check it and drop it",
+					"helper", h.name, LogTable, table)
+				continue
+			}
+			if suffix == oldSuffix && !hasTable {
+				if err := t.restore(ctx, table, h); err != nil {
+					return err
+				}
+				hasTable = true
+				continue
+			}
+			if err := t.dropLeftover(ctx, table, h.name); err != nil {
+				return err
 			}
 		}
-		if _, err := t.db.ExecContext(ctx, "RENAME TABLE "+quoteMySQL(old)+" TO "+quoteMySQL(table)); err != nil {
-			return fmt.Errorf("restore %s from %s: %w", table, old, err)
+	}
+	return nil
+}
+
+// restore puts a killed run's previous table back as table. Unmark first,
+// then rename: a crash between the two leaves an unmarked leftover whose
+// name names the killed run, never a marked target table.
+func (t *mysqlTarget) restore(ctx context.Context, table string, old namedTable) error {
+	t.log.Warn("restoring target table from a previous run's leftover", "from", old.name, "table", table)
+	if ownedBy(old.comment) {
+		_, comment, _ := strings.Cut(old.comment, ownMarkComment)
+		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(old.name)+" COMMENT = "+quoteMySQLString(comment)); err != nil {
+			return fmt.Errorf("restore %s from %s: %w", table, old.name, err)
 		}
 	}
-	for _, leftover := range []string{stage, old, table + deltaSuffix} {
-		if err := t.dropOwned(ctx, table, leftover, killed); err != nil {
-			return err
-		}
+	if _, err := t.db.ExecContext(ctx, "RENAME TABLE "+quoteMySQL(old.name)+" TO "+quoteMySQL(table)); err != nil {
+		return fmt.Errorf("restore %s from %s: %w", table, old.name, err)
 	}
 	return nil
 }
@@ -470,8 +670,8 @@ func (t *mysqlTarget) targetColumns(ctx context.Context, table string) ([]target
 
 func (t *mysqlTarget) stageKeepingKey(ctx context.Context, table string, src rowReader, policy string, key []string) (int64, string, error) {
 	st := t.stagedTable(table)
-	stage := table + stageSuffix
-	if err := t.dropOwned(ctx, table, stage, st.made); err != nil {
+	stage := t.helper(table, stageSuffix)
+	if err := t.dropOwn(ctx, table, stage, st.made); err != nil {
 		return 0, "", err
 	}
 	st.made, st.deferred, st.loaded = false, nil, true
@@ -533,6 +733,10 @@ func (t *mysqlTarget) stageKeepingKey(ctx context.Context, table string, src row
 		return 0, "", fmt.Errorf("read columns of staging table: %w", err)
 	}
 	order, _ := matchColumns(srcCols, stageCols)
+	if len(order) != len(srcCols) {
+		// Another run dropped it: this run lost its lock (checkLocks).
+		return 0, "", fmt.Errorf("staging table %s of %s is gone or changed right after this run made it: another run took the table over; this run stops, and the target table is unchanged", quoteMySQL(stage), quoteMySQL(table))
+	}
 	plan := loadPlan{table: stage, target: table}
 	for i, c := range srcCols {
 		dst := stageCols[order[i]]
@@ -561,8 +765,10 @@ func (t *mysqlTarget) discard(ctx context.Context) {
 		if !st.made {
 			continue
 		}
-		if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(st.table+stageSuffix)); err != nil {
-			t.log.Warn("could not drop the staging table; the next run drops it", "table", st.table+stageSuffix, "error", err.Error())
+		// Its name is this run's own: it can be no other run's table.
+		stage := t.helper(st.table, stageSuffix)
+		if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(stage)); err != nil {
+			t.log.Warn("could not drop the staging table; the next run drops it", "staging_table", stage, "error", err.Error())
 			continue
 		}
 		st.made = false
@@ -576,6 +782,23 @@ func (t *mysqlTarget) discard(ctx context.Context) {
 // each attempt waits at most swapTryWait (lock_wait_timeout), then steps
 // back to let readers through, up to swapTries attempts. It returns the
 // time spent waiting.
+//
+// The swap happens only while the run provably holds every run lock:
+//   - the locks are checked on their own connection (checkLocks) right
+//     before, and a lost one fails the run with nothing swapped;
+//   - the RENAME runs on that same connection, so it cannot run once the
+//     connection, and with it the locks, is gone: no other run can hold a
+//     lock of these tables while it runs;
+//   - the merged tables' transaction runs on another connection, so from
+//     before the check to its COMMIT it holds this run's history rows
+//     locked: a run that takes a lock this run lost in between waits for
+//     them (begin) before it reads or drops anything.
+//
+// What remains: a lock lost after the check, during the RENAME or before
+// the COMMIT, with the commit still made. The tables are then exactly
+// this run's source snapshot (it held the locks while it staged and
+// compared, and any other run waits at begin), so the run reports what
+// happened. The check after the swap logs such a loss.
 func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -587,14 +810,24 @@ func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 	}
 	if merged != nil {
 		defer merged.Rollback()
+		if err := t.holdHistoryRows(ctx, merged); err != nil {
+			return 0, err
+		}
+	}
+	if err := t.checkLocks(ctx); err != nil {
+		return 0, err
 	}
 	if len(staged) == 0 {
-		return 0, t.commitMerges(ctx, merged)
+		if err := t.commitMerges(ctx, merged); err != nil {
+			return 0, err
+		}
+		t.recheckLocks(ctx)
+		return 0, nil
 	}
 	var pairs, names []string
 	var replaced []*mysqlStaged
 	for _, st := range staged {
-		table, old, stage := quoteMySQL(st.table), quoteMySQL(st.table+oldSuffix), quoteMySQL(st.table+stageSuffix)
+		table, old, stage := quoteMySQL(st.table), quoteMySQL(t.helper(st.table, oldSuffix)), quoteMySQL(t.helper(st.table, stageSuffix))
 		names = append(names, table)
 		exists, err := t.tableExists(ctx, st.table)
 		if err != nil {
@@ -610,44 +843,17 @@ func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 	rename := "RENAME TABLE " + strings.Join(pairs, ", ")
 	// Each staging table gets its target's own comment back (its
 	// definition is then the target's, byte for byte): a target never
-	// carries a mark.
+	// carries a mark. Its name still names this run.
 	for _, st := range staged {
-		stage := quoteMySQL(st.table + stageSuffix)
+		stage := quoteMySQL(t.helper(st.table, stageSuffix))
 		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+stage+" COMMENT = "+quoteMySQLString(st.comment)); err != nil {
 			return 0, fmt.Errorf("swap %s: restore the comment of %s: %w", quoteMySQL(st.table), stage, err)
 		}
 	}
-	conn, err := t.db.Conn(ctx)
+	waited, err := t.renameUnderLock(ctx, rename, what, t.helper(staged[0].table, stageSuffix))
 	if err != nil {
-		return 0, fmt.Errorf("swap %s: %w", what, err)
+		return waited, err
 	}
-	defer conn.Close()
-	wait := max(1, int(t.swapTryWait.Round(time.Second)/time.Second))
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", wait)); err != nil {
-		return 0, fmt.Errorf("swap %s: %w", what, err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION lock_wait_timeout = DEFAULT")
-	start := time.Now()
-	for try := 1; ; try++ {
-		_, err = conn.ExecContext(ctx, rename)
-		if err == nil {
-			break
-		}
-		if mysqlErrorNumber(err) != 1205 || try >= t.swapTries || ctx.Err() != nil {
-			waited := time.Since(start)
-			if mysqlErrorNumber(err) == 1205 {
-				return waited, fmt.Errorf("swap %s: readers held the tables for %.0f s over %d attempts, so the new rows were not swapped in and the tables are unchanged (look for long transactions reading them: SHOW PROCESSLIST): %w", what, waited.Seconds(), try, err)
-			}
-			return waited, fmt.Errorf("swap %s: %w", what, err)
-		}
-		t.log.Warn("swap waited for readers of the tables; stepping back and retrying", "attempt", try, "waited_ms", time.Since(start).Milliseconds())
-		select {
-		case <-time.After(time.Duration(try) * 200 * time.Millisecond):
-		case <-ctx.Done():
-			return time.Since(start), fmt.Errorf("swap %s: %w", what, ctx.Err())
-		}
-	}
-	waited := time.Since(start)
 	for _, st := range staged {
 		st.made = false // it is the target table now
 	}
@@ -658,24 +864,124 @@ func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 	// must not cut the cleanup short between two statements.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	t.recheckLocks(ctx)
 	for _, st := range replaced {
-		old := st.table + oldSuffix
-		if _, err := conn.ExecContext(ctx, "DROP TABLE "+quoteMySQL(old)); err != nil {
+		old := t.helper(st.table, oldSuffix)
+		if _, err := t.db.ExecContext(ctx, "DROP TABLE "+quoteMySQL(old)); err != nil {
 			// Mark it, so that the next run may drop it.
-			t.log.Warn("could not drop the previous table after the swap; the next run drops it", "table", old, "error", err.Error())
+			t.log.Warn("could not drop the previous table after the swap; the next run drops it", "previous_table", old, "error", err.Error())
 			_, comment, cerr := t.tableComment(ctx, old)
 			if cerr == nil {
-				_, cerr = conn.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(old)+" COMMENT = "+quoteMySQLString(oldMark(t.runID, comment)))
+				_, cerr = t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(old)+" COMMENT = "+quoteMySQLString(oldMark(t.runID, comment)))
 			}
 			if cerr != nil {
-				t.log.Warn("could not mark the previous table as dbsync's; the next run will stop until it is dropped by hand", "table", old, "error", cerr.Error())
+				t.log.Warn("could not mark the previous table as dbsync's; the next run will stop until it is dropped by hand", "previous_table", old, "error", cerr.Error())
 			}
 		}
 	}
 	return waited, nil
 }
 
+// renameUnderLock runs the swap's RENAME on the lock connection, after
+// checking the locks there, retrying while readers hold the tables. A
+// connection that ends during the RENAME leaves it done or not: stage, the
+// first staging table, tells which.
+func (t *mysqlTarget) renameUnderLock(ctx context.Context, rename, what, stage string) (time.Duration, error) {
+	t.lockMu.Lock()
+	defer t.lockMu.Unlock()
+	if err := t.checkLocksLocked(ctx); err != nil {
+		return 0, err
+	}
+	conn := t.lockConn
+	wait := max(1, int(t.swapTryWait.Round(time.Second)/time.Second))
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", wait)); err != nil {
+		return 0, t.lostDuringSwap(ctx, what, err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION lock_wait_timeout = DEFAULT")
+	start := time.Now()
+	for try := 1; ; try++ {
+		_, err := conn.ExecContext(ctx, rename)
+		if err == nil {
+			return time.Since(start), nil
+		}
+		waited := time.Since(start)
+		if mysqlErrorNumber(err) == 0 && ctx.Err() == nil {
+			// Not the server's answer: the connection ended.
+			if exists, xerr := t.tableExists(context.WithoutCancel(ctx), stage); xerr == nil && !exists {
+				t.log.Warn("the run lock's connection ended during the swap's RENAME, which the server completed first, under the lock", "error", err.Error())
+				return waited, nil
+			}
+			return waited, t.lostDuringSwap(ctx, what, err)
+		}
+		if mysqlErrorNumber(err) != 1205 || try >= t.swapTries || ctx.Err() != nil {
+			if mysqlErrorNumber(err) == 1205 {
+				return waited, fmt.Errorf("swap %s: readers held the tables for %.0f s over %d attempts, so the new rows were not swapped in and the tables are unchanged (look for long transactions reading them: SHOW PROCESSLIST): %w", what, waited.Seconds(), try, err)
+			}
+			return waited, fmt.Errorf("swap %s: %w", what, err)
+		}
+		t.log.Warn("swap waited for readers of the tables; stepping back and retrying", "attempt", try, "waited_ms", waited.Milliseconds())
+		select {
+		case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+		case <-ctx.Done():
+			return time.Since(start), fmt.Errorf("swap %s: %w", what, ctx.Err())
+		}
+	}
+}
+
+// lostDuringSwap is the error of a lock connection that ended in the
+// swap, before its RENAME ran.
+func (t *mysqlTarget) lostDuringSwap(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("swap %s: %w", what, err)
+	}
+	if t.lockLost == nil {
+		t.lockLost = lostLockError(t.lockTables[0], t.locks[0], "the connection holding it ended: "+err.Error())
+	}
+	return t.lockLost
+}
+
+// recheckLocks logs a lock lost during the swap, after the check that
+// preceded it: what the swap did ran under the locks (see swap).
+func (t *mysqlTarget) recheckLocks(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := t.checkLocks(ctx); err != nil {
+		t.log.Warn("the run lock was lost right after the swap checked it; the swap ran under the lock, so the tables hold this run's rows", "error", err.Error())
+	}
+}
+
+// holdHistoryRows locks this run's history rows in tx, the merged tables'
+// transaction, until it commits or rolls back (see swap and begin).
+func (t *mysqlTarget) holdHistoryRows(ctx context.Context, tx *sql.Tx) error {
+	h := t.historyStore()
+	args := []any{t.runID}
+	for _, table := range t.runTables {
+		args = append(args, table)
+	}
+	rows, err := tx.QueryContext(ctx, historyLockQuery(h, len(t.runTables)), args...)
+	if err != nil {
+		return fmt.Errorf("merge: lock this run's rows of history table %s: %w", h.table(), err)
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("merge: lock this run's rows of history table %s: %w", h.table(), err)
+	}
+	if n < len(t.runTables) {
+		t.log.Warn("this run's rows are missing from the history table, so a run that takes a lost lock over would not wait for this commit", "history_table", h.name, "found", n, "want", len(t.runTables))
+	}
+	return nil
+}
+
 func (t *mysqlTarget) close() {
+	if t.stopPing != nil {
+		t.stopPing()
+	}
+	t.lockMu.Lock()
+	defer t.lockMu.Unlock()
 	if t.lockConn != nil {
 		for _, name := range t.locks {
 			_, _ = t.lockConn.ExecContext(context.Background(), "DO RELEASE_LOCK(?)", name)

@@ -29,7 +29,7 @@ const (
 
 const timeLayout = time.RFC3339Nano
 
-// Report is the outcome of one run (DESIGN §5). It is printed by --json,
+// Report is the outcome of one run (docs/cli.md, "The run report"). It is printed by --json,
 // returned over HTTP and stored in the history table. It never holds a
 // secret: errors are built from messages that carry none.
 type Report struct {
@@ -213,4 +213,21 @@ func (r *Report) table(name string) *TableReport {
 		}
 	}
 	return nil
+}
+
+// NewQueuedReport is NewReport for a run whose run_id was handed out before
+// it began: a queued run keeps the run_id that its POST or timer answered,
+// and its report is built like any other's (snapshot, tables, version).
+func NewQueuedReport(cfg *Config, trigger, runID string) *Report {
+	rep := NewReport(cfg, trigger)
+	rep.RunID = runID
+	return rep
+}
+
+// RefusedReport is the report of a run refused before it had a config to
+// run with (a configuration error): failed, with the error and no tables.
+func RefusedReport(runID, trigger string, target Target, err error) *Report {
+	now := time.Now().UTC()
+	return &Report{RunID: runID, Version: Version(), Trigger: trigger, Status: StatusFailed, Target: target,
+		StartedAt: now, FinishedAt: now, Error: OneLine(err.Error())}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // Server errors worth another try: the server or the network is briefly
-// unable, not the request wrong. See README "Guarantees and failure modes".
+// unable, not the request wrong. See docs/guarantees.md.
 var transientMySQLErrors = map[uint16]string{
 	1040: "too many connections",
 	1053: "server shutting down",

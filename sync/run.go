@@ -36,6 +36,9 @@ type Runner struct {
 	SwapTries   int
 	// beforeSwap, when set (tests), runs between verify and swap.
 	beforeSwap func()
+	// lockPingEvery, when set (tests), is how often the MySQL run lock's
+	// keep-alive checks the locks (default 30 s).
+	lockPingEvery time.Duration
 
 	mu     sync.Mutex
 	active map[string]string // guard key → run_id
@@ -117,7 +120,14 @@ func (r *Runner) Run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	if log == nil {
 		log = r.Logger
 	}
-	log = log.With(LogRunID, rep.RunID, LogTarget, string(cfg.Target))
+	if rep.Version == "" {
+		// A report made by hand (a queued run's) names its build too.
+		rep.Version = Version()
+	}
+	base := log // without the run's keys: logTableOutcomes names them
+	// Each key once per line: lines below name their table whether or
+	// not the run has one (logattrs.go).
+	log = uniqueKeysLogger(log).With(LogRunID, rep.RunID, LogTarget, string(cfg.Target))
 	if rep.Table != "" {
 		log = log.With(LogTable, rep.Table)
 	}
@@ -136,6 +146,7 @@ func (r *Runner) Run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	} else {
 		log.Info("run ended: "+rep.Status, attrs...)
 	}
+	logTableOutcomes(base, rep)
 	return err
 }
 
@@ -239,10 +250,32 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 		}
 		rep.sumTables()
 	}
-	log.Info("target tables swapped and merged", "rows", rep.Rows, "tables", len(tables), "mode", rep.Mode,
-		"inserted", rep.Inserted, "updated", rep.Updated, "deleted", rep.Deleted, "unchanged", rep.Unchanged)
+	log.Info(writtenMessage(rep.Mode), writtenAttrs(rep, len(tables))...)
 	rep.Status = StatusSucceeded
 	return nil
+}
+
+// writtenMessage says what the swap did by the run's modes (Report.Mode):
+// a replace run never says "merged".
+func writtenMessage(mode string) string {
+	merged, replaced := strings.Contains(mode, ModeMerge), strings.Contains(mode, ModeReplace)
+	switch {
+	case merged && replaced:
+		return "replaced tables swapped, merged tables' differences applied"
+	case merged:
+		return "merged tables' differences applied"
+	}
+	return "replaced tables swapped"
+}
+
+// writtenAttrs are the swap line's figures: a merge's counts only when a
+// table was merged.
+func writtenAttrs(rep *Report, tables int) []any {
+	attrs := []any{"rows", rep.Rows, "tables", tables, "mode", rep.Mode}
+	if strings.Contains(rep.Mode, ModeMerge) {
+		attrs = append(attrs, "inserted", rep.Inserted, "updated", rep.Updated, "deleted", rep.Deleted, "unchanged", rep.Unchanged)
+	}
+	return attrs
 }
 
 // iniKey writes "section.key" as config.ini does: "[section] key".
@@ -285,7 +318,7 @@ func (r *Runner) newTarget(cfg *Config, log *slog.Logger) (target, error) {
 			}
 		}
 		t := newMySQLTarget(cfg.AzureMySQL, cfg.Sync.HistoryTable, password, log)
-		t.parallel = cfg.Sync.Parallel
+		t.parallel, t.runTimeout, t.lockPingEvery = cfg.Sync.Parallel, cfg.Sync.Timeout, r.lockPingEvery
 		t.swapTryWait, t.swapTries = r.SwapTryWait, r.SwapTries
 		if t.swapTryWait <= 0 {
 			t.swapTryWait = 2 * time.Second

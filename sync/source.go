@@ -47,7 +47,7 @@ type session interface {
 // mysqlSession is the primary MySQL server: one connection, in one
 // read-only transaction WITH CONSISTENT SNAPSHOT, so that every query of
 // the run reads the same point in time and the primary refuses any write a
-// query might make (DESIGN §2 step 3).
+// query might make (docs/guarantees.md: a target's problem is never a reason for the fallback).
 type mysqlSession struct {
 	db   *sql.DB
 	conn *sql.Conn // the read-only session; every statement of the read runs on it

@@ -184,7 +184,7 @@ func (t *sqliteTarget) describe() string {
 // symlinked path and the real one share it. The one lock covers every
 // table in the file.
 func (t *sqliteTarget) lock(ctx context.Context, _ []string) error {
-	f, err := os.OpenFile(t.realPath+".dbsync-lock", os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(t.lockPath(), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return fmt.Errorf("open lock file for %s: %w", t.path, err)
 	}
@@ -201,6 +201,35 @@ func (t *sqliteTarget) lock(ctx context.Context, _ []string) error {
 		return fmt.Errorf("open sqlite target %s: %w", t.path, err)
 	}
 	t.db = db
+	return nil
+}
+
+// lockPath is the side file lock takes its flock on.
+func (t *sqliteTarget) lockPath() string { return t.realPath + ".dbsync-lock" }
+
+// checkLock proves, before the swap, that the run still holds its lock: a
+// flock lasts as long as its open file and cannot be taken away, but it
+// locks that file only. Once the file at lockPath was removed or replaced
+// (by hand, by a clean-up job), another run can lock a new file by that
+// name and run beside this one, so this run fails without committing. Its
+// one transaction keeps another run from writing at the same time anyway,
+// so what remains between this check and the COMMIT cannot mix two runs'
+// rows.
+func (t *sqliteTarget) checkLock() error {
+	if t.lockFile == nil {
+		return nil
+	}
+	held, err := t.lockFile.Stat()
+	if err == nil {
+		var now os.FileInfo
+		if now, err = os.Stat(t.lockPath()); err == nil && !os.SameFile(held, now) {
+			err = errors.New("another file has its name now")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("run lock file %s of %s was removed or replaced during the run (%v), so another run may have taken a lock of its own: this run did not swap, and %s is unchanged. "+
+			"If another run is going, nothing needs doing; never remove a .dbsync-lock file while dbsync may run", t.lockPath(), t.path, err, t.path)
+	}
 	return nil
 }
 
@@ -554,6 +583,9 @@ func (t *sqliteTarget) swap(ctx context.Context) (time.Duration, error) {
 		stmts = append(stmts, st.recreateSQL...)
 	}
 	what := strings.Join(names, ", ")
+	if err := t.checkLock(); err != nil {
+		return 0, err
+	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return 0, fmt.Errorf("swap %s: %w", what, err)

@@ -39,7 +39,7 @@ func TestLoadStreams_CopiesExactly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, tc.server())
-			e.extra = "load_streams = 2\n"
+			e.extra = "[azure_mysql]\nload_streams = 2\n"
 			src, dst := e.srcDBConn(), e.dstDBConn()
 			mustExec(t, src, manyIndexesDDL)
 			fillItems(t, src, deferRows, "new")
@@ -75,7 +75,7 @@ func TestLoadStreams_FailsCleanly(t *testing.T) {
 
 func loadStreamsFailsCleanly(t *testing.T, target *mariadbtest.Server) {
 	e := newEnv(t, target)
-	e.extra = "load_streams = 2\n"
+	e.extra = "[azure_mysql]\nload_streams = 2\n"
 	src, dst := e.srcDBConn(), e.dstDBConn()
 	mustExec(t, src, manyIndexesDDL)
 	fillItems(t, src, deferRows, "new")

@@ -6,7 +6,7 @@ import (
 	gosync "sync"
 )
 
-// Version is the build's version (DESIGN §5): the module version Go
+// Version is the build's version (in every run report and history row): the module version Go
 // stamped into the binary, or "devel", followed by the VCS revision it
 // was built from ("+dirty" when the checkout had uncommitted changes).
 // `go build` in a git checkout stamps both (-buildvcs defaults to auto),

@@ -1,0 +1,136 @@
+package sync
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Helper tables of a MySQL run carry the run in their name:
+//
+//	<table>__dbsync_new_<token>    the staging table
+//	<table>__dbsync_old_<token>    the previous rows, from the RENAME to their DROP
+//	<table>__dbsync_delta_<token>  a merge's differences
+//
+// token is runTokenLen hex digits of a hash of the run id. A run creates,
+// loads, renames and drops only tables named with its own token, so a run
+// that lost its lock (its connection was closed) can never load into,
+// swap in or drop the tables of the run that took the lock over, and the
+// other way round only begin's repair drops another run's tables: those
+// of runs the history records as running while this run holds their lock
+// (killed ones), or whose own mark names the run of their name (a run that
+// ended but could not drop them). Two runs of one table share a token only
+// if their ids hash alike in 32 bits, and even then only when the first
+// lost its lock while the second ran.
+//
+// SQLite's staging and delta tables live inside the run's one transaction
+// (BEGIN IMMEDIATE), which no other run can see or share, so they keep the
+// plain names <table>__dbsync_new and <table>__dbsync_delta.
+const runTokenLen = 8
+
+// runToken is the part of helper table names that names runID.
+func runToken(runID string) string {
+	sum := sha256.Sum256([]byte(runID))
+	return hex.EncodeToString(sum[:])[:runTokenLen]
+}
+
+// helperName is the name of table's helper table of kind suffix
+// (stageSuffix, oldSuffix, deltaSuffix) for the run of token. A name that
+// would not fit MySQL's 64 characters or a file name keeps the start of
+// the table name and adds a hash of all of it, so that two long names with
+// one start still differ.
+func helperName(table, suffix, token string) string {
+	name := table + suffix + "_" + token
+	if fitsMySQLName(name) {
+		return name
+	}
+	sum := sha256.Sum256([]byte(table))
+	tail := "_" + hex.EncodeToString(sum[:])[:8] + suffix + "_" + token
+	r := []rune(table)
+	for n := len(r) - 1; n > 0; n-- {
+		// MySQL table names may not end with a space.
+		if name := strings.TrimRight(string(r[:n]), " ") + tail; fitsMySQLName(name) {
+			return name
+		}
+	}
+	return tail[1:]
+}
+
+// fitsMySQLName: MySQL takes name as a table name (64 characters) and can
+// keep the table in a file named after it (checkTableName explains).
+func fitsMySQLName(name string) bool {
+	return utf8.RuneCountInString(name) <= maxIdentifierChars && fileNameBytes(name)+len(".ibd") <= maxFileNameBytes
+}
+
+// helperPattern is a LIKE pattern matching table's helper tables of kind
+// suffix of every run: helperName with any token (its shape does not
+// depend on the token's value).
+func helperPattern(table, suffix string) string {
+	name := helperName(table, suffix, strings.Repeat("0", runTokenLen))
+	return likeEscape(name[:len(name)-runTokenLen]) + strings.Repeat("_", runTokenLen)
+}
+
+// likeEscape quotes LIKE's wildcards and its escape character.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// helperToken is the token a helper table's name ends with.
+func helperToken(name string) string {
+	if len(name) < runTokenLen {
+		return ""
+	}
+	return name[len(name)-runTokenLen:]
+}
+
+// markRunID is the run id an ownership mark names ("dbsync-owned: staging
+// table of run <id>; …"), or "" when comment is no mark.
+func markRunID(comment string) string {
+	rest, ok := strings.CutPrefix(comment, ownMark)
+	if !ok {
+		return ""
+	}
+	_, after, ok := strings.Cut(rest, "run ")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(after, ";")
+	return strings.TrimSpace(id)
+}
+
+// lockSessionTimeout is the wait_timeout, in seconds, of the connection
+// that holds a run's locks: the server closes a connection idle for longer,
+// and its locks with it, so it must outlast the run (its timeout) and what
+// runs after the deadline (recording the outcome, dropping the previous
+// tables), with a margin. At most MySQL's and MariaDB's maximum, a year.
+func lockSessionTimeout(runTimeout time.Duration) int {
+	const margin, most = 10 * time.Minute, 31536000
+	return min(most, int((runTimeout+margin+time.Second-1)/time.Second))
+}
+
+// lockCheckQuery reads the connection's id and which connection holds each
+// of n named locks (IS_USED_LOCK: NULL when free).
+func lockCheckQuery(n int) string {
+	return "SELECT CONNECTION_ID()" + strings.Repeat(", IS_USED_LOCK(?)", n)
+}
+
+// historyLockQuery locks the history rows of one run's n tables: looked up
+// by their whole key, so it locks those rows and no gap (a run of other
+// tables inserts its rows unhindered).
+func historyLockQuery(h historyStore, n int) string {
+	q := h.dialect.quote
+	return "SELECT " + q("table") + " FROM " + h.table() + " WHERE " + q("run_id") + " = ? AND " + q("table") + " IN (" +
+		strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ") FOR UPDATE"
+}
+
+// lostLockError is the message of a run that found one of its locks gone
+// before its swap.
+func lostLockError(table, lock, why string) error {
+	return fmt.Errorf("run lock %q of table %s was lost before the swap (%s): another run may have taken the lock and be loading the table, so this run did not swap; "+
+		"every target table is unchanged and this run's staging tables are dropped. If another run is going, nothing needs doing; "+
+		"if this repeats, look for what ends idle connections to the target (a lowered wait_timeout, a proxy's idle timeout, KILL)",
+		lock, quoteMySQL(table), why)
+}

@@ -1,0 +1,31 @@
+package sync
+
+import "testing"
+
+func TestIndexCovers(t *testing.T) {
+	key := func(names ...string) []keyColumn {
+		k := make([]keyColumn, len(names))
+		for i, n := range names {
+			k[i] = keyColumn{Name: n}
+		}
+		return k
+	}
+	for _, tc := range []struct {
+		name  string
+		index []string
+		key   []keyColumn
+		want  bool
+	}{
+		{"same column", []string{"id"}, key("id"), true},
+		{"case differs", []string{"ID"}, key("id"), true},
+		{"key is the index's lead", []string{"a", "b", "c"}, key("a", "b"), true},
+		{"lead in another order", []string{"b", "a"}, key("a", "b"), true},
+		{"key column second", []string{"x", "id"}, key("id"), false},
+		{"index shorter than the key", []string{"a"}, key("a", "b"), false},
+		{"other column", []string{"code"}, key("id"), false},
+	} {
+		if got := indexCovers(tc.index, tc.key); got != tc.want {
+			t.Errorf("%s: indexCovers(%v, %v) = %v, want %v", tc.name, tc.index, keyNames(tc.key), got, tc.want)
+		}
+	}
+}
