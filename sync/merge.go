@@ -45,7 +45,8 @@ type mergeOptions struct {
 	// Key is the table's merge key, from mergeKey.
 	Key []keyColumn
 	// MaxChanges is merge_max_changes: above this fraction of the target's
-	// rows changed, the merge stops and says to replace instead.
+	// rows changed, the merge of a table that Keeps nothing stops and says
+	// to replace instead.
 	MaxChanges float64
 	// MaxDelete is max_delete: a merge that would delete more than this
 	// fraction of the target's rows fails.
@@ -58,6 +59,21 @@ type mergeOptions struct {
 	// Setting names the config section of the table, for messages
 	// ("[table.items]"); empty means "[sync]".
 	Setting string
+	// Links are the table's triggers, foreign keys and unique keys: a
+	// table with triggers or foreign keys is never handed to a replace,
+	// and the apply orders tables by the foreign keys.
+	Links tableLinks
+	// Move are the columns whose change makes an update a delete + insert
+	// (tableLinks.moveColumns); empty when the table's rows cannot be
+	// re-inserted safely (NoMove says why).
+	Move   []string
+	NoMove string
+	// MoveKeysOff: delete the moved rows with the target's foreign key
+	// checks off (tableLinks.reinsertSafe).
+	MoveKeysOff bool
+	// Keeps is what a replace would lose (Links.describe, and target
+	// columns the source lacks); empty: a replace loses nothing.
+	Keeps string
 }
 
 // withDefaults fills what a message needs. The thresholds come as the
@@ -82,6 +98,9 @@ type mergeResult struct {
 	// LoadMethod is how the differences were loaded (load_data, insert,
 	// sqlite); empty when there were none.
 	LoadMethod string
+	// Note is the report's mode_reason of a table that was merged where
+	// a rule of merge_max_changes or the first run could have replaced it.
+	Note string
 }
 
 // Delta operations, as stored in the delta table's dbsync_op column.
@@ -271,24 +290,31 @@ func rowsEqual(a, b [][]byte) bool {
 
 // checkThresholds applies max_delete, then merge_max_changes, to the
 // differences found against a target of targetRows rows. max_delete comes
-// first: a replace would delete the same rows.
-func checkThresholds(table string, targetRows, inserts, updates, deletes int64, o mergeOptions) (replace string, err error) {
+// first: a replace would delete the same rows. An empty target is merged
+// as inserts (nothing to keep, nothing lost). merge_max_changes hands the
+// table to a replace only when the table has no triggers and no foreign
+// keys and no columns the source lacks (o.Keeps), which a replace would
+// drop; note says which rule applied.
+func checkThresholds(table string, targetRows, inserts, updates, deletes int64, o mergeOptions) (replace, note string, err error) {
 	if targetRows > 0 && float64(deletes) > o.MaxDelete*float64(targetRows) {
-		return "", fmt.Errorf("%w: the source lacks %d of the %d rows of target table %s (%.1f %%), more than [sync] max_delete = %g allows; the table was left unchanged (if the source is right, raise [sync] max_delete for this run)",
+		return "", "", fmt.Errorf("%w: the source lacks %d of the %d rows of target table %s (%.1f %%), more than [sync] max_delete = %g allows; the table was left unchanged (if the source is right, raise [sync] max_delete for this run)",
 			ErrTooManyDeletes, deletes, targetRows, quoteMySQL(table), 100*float64(deletes)/float64(targetRows), o.MaxDelete)
 	}
 	changes := inserts + updates + deletes
 	if changes == 0 {
-		return "", nil
+		return "", "", nil
 	}
 	if targetRows == 0 {
-		return fmt.Sprintf("target table %s is empty, so every row is new: replaced instead of merged", table), nil
+		return "", fmt.Sprintf("target table %s was empty: merged as %d inserts (the table, its triggers and foreign keys stay)", table, inserts), nil
 	}
 	if float64(changes) > o.MaxChanges*float64(targetRows) {
-		return fmt.Sprintf("%d of %d rows changed (%.1f %%), more than merge_max_changes = %g: replaced instead of merged",
-			changes, targetRows, 100*float64(changes)/float64(targetRows), o.MaxChanges), nil
+		changed := fmt.Sprintf("%d of %d rows changed (%.1f %%), more than merge_max_changes = %g", changes, targetRows, 100*float64(changes)/float64(targetRows), o.MaxChanges)
+		if o.Keeps != "" {
+			return "", changed + ", but the table has " + o.Keeps + ": merged, since a replace rebuilds the table (MySQL drops triggers and foreign keys with the old one, columns the source lacks lose their values, and no trigger fires for the rows it writes)", nil
+		}
+		return changed + ": replaced instead of merged (the table has no triggers, foreign keys or columns the source lacks)", "", nil
 	}
-	return "", nil
+	return "", "", nil
 }
 
 // deltaReader is the streaming compare. It walks the source and the target,

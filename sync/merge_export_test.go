@@ -48,6 +48,9 @@ func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (
 			return MergeResult{}, err
 		}
 		defer src.Close()
+		if opts, err = withLinks(ctx, t, opts, src); err != nil {
+			return MergeResult{}, err
+		}
 		res, err := t.merge(ctx, src, opts)
 		if err != nil || res.Replaced {
 			t.discard(ctx)
@@ -70,6 +73,9 @@ func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (
 		return MergeResult{}, err
 	}
 	defer src.Close()
+	if opts, err = withLinks(ctx, t, opts, src); err != nil {
+		return MergeResult{}, err
+	}
 	res, err := t.merge(ctx, src, opts)
 	if err != nil || res.Replaced {
 		return res, err
@@ -88,6 +94,25 @@ func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (
 		res.Updated = n
 	}
 	return res, nil
+}
+
+// withLinks fills the options a run derives from the table's links.
+func withLinks(ctx context.Context, m merger, opts mergeOptions, src rowReader) (mergeOptions, error) {
+	links, err := m.links(ctx, opts.Table)
+	if err != nil {
+		return opts, err
+	}
+	opts.Links = links
+	dst, err := m.targetColumns(ctx, opts.Table)
+	if err != nil {
+		return opts, err
+	}
+	opts.Keeps = links.keeps(src.Columns(), dst)
+	var safe bool
+	if safe, opts.NoMove, opts.MoveKeysOff = links.reinsertSafe(src.Columns(), dst, opts.Key); safe {
+		opts.Move = links.moveColumns(opts.Table, opts.Key, src.Columns(), nil)
+	}
+	return opts, nil
 }
 
 func openMergeSource(ctx context.Context, cfg *Config, key []keyColumn, fallback bool) (rowReader, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -110,29 +111,26 @@ func (t *mysqlTarget) mergeKey(ctx context.Context, table string, configured []s
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	var chosen []string
+	var usable [][]string
 	for _, ix := range indexes {
-		usable := true
+		ok := true
 		for _, c := range ix.cols {
 			mc := byName[strings.ToLower(c)]
 			if mc.invisible || mc.nullable || mc.generated {
-				usable = false
+				ok = false
 			}
 		}
-		if usable {
-			chosen = ix.cols
-			break
+		if ok {
+			usable = append(usable, ix.cols)
 		}
 	}
-	switch {
-	case chosen == nil && len(configured) == 0:
+	chosen, err := chooseKey(usable, configured)
+	if err != nil {
+		return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("target table %s %v", quoteMySQL(table), err)}
+	}
+	if chosen == nil {
 		return nil, &ConfigError{Key: setting + " key", Reason: fmt.Sprintf("merge needs a key, and target table %s has no PRIMARY KEY or UNIQUE key of NOT NULL columns (a generated invisible my_row_id does not count: the source has no such column); "+
 			"add a primary key to the table or set key = col1,col2 in %s", quoteMySQL(table), setting)}
-	case chosen != nil && len(configured) > 0 && !sameColumns(chosen, configured):
-		return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("target table %s has the key (%s), which a merge uses; remove key or set it to those columns",
-			quoteMySQL(table), strings.Join(chosen, ", "))}
-	case chosen == nil:
-		chosen = configured
 	}
 	key := make([]keyColumn, len(chosen))
 	for i, name := range chosen {
@@ -147,6 +145,32 @@ func (t *mysqlTarget) mergeKey(ctx context.Context, table string, configured []s
 		key[i] = keyColumn{Name: c.name, Order: order}
 	}
 	return key, nil
+}
+
+// chooseKey is the merge key among a target table's usable keys (its
+// PRIMARY KEY first, then its UNIQUE keys of NOT NULL columns): the first,
+// or the configured columns when they are one of them (a surrogate
+// AUTO_INCREMENT primary key beside a natural UNIQUE key is common, and
+// key = names the natural one), or the configured columns when the table
+// has none. nil: no key at all.
+func chooseKey(usable [][]string, configured []string) ([]string, error) {
+	if len(configured) == 0 {
+		if len(usable) == 0 {
+			return nil, nil
+		}
+		return usable[0], nil
+	}
+	if len(usable) == 0 {
+		return configured, nil
+	}
+	var keys []string
+	for _, u := range usable {
+		if sameColumns(u, configured) {
+			return u, nil
+		}
+		keys = append(keys, "("+strings.Join(u, ", ")+")")
+	}
+	return nil, fmt.Errorf("has no PRIMARY KEY or NOT NULL UNIQUE key on those columns; its keys are %s: set key to one of them, or remove key to use the first", strings.Join(keys, ", "))
 }
 
 func sameColumns(a, b []string) bool {
@@ -267,20 +291,26 @@ func (t *mysqlTarget) merge(ctx context.Context, src rowReader, opts mergeOption
 	}
 	res.Rows = d.src.n
 	targetRows := d.dst.n
-	if reason, err := checkThresholds(table, targetRows, d.inserts, d.updates, d.deletes, opts); err != nil || reason != "" {
+	reason, note, err := checkThresholds(table, targetRows, d.inserts, d.updates, d.deletes, opts)
+	if err != nil || reason != "" {
 		return mergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
 	}
+	res.Note = note
 	// The differences are applied at the run's commit step (applyMerges),
 	// in one transaction with every other merged table. Until then Updated
 	// counts the rows the compare found different; the UPDATE may find
 	// fewer whose stored values differ, and applyMerges corrects it.
 	res.Inserted, res.Deleted, res.Updated, res.Unchanged = d.inserts, d.deletes, d.updates, d.unchanged
+	// A table without differences waits too (without a delta table): the
+	// apply checks that no other table's delete cascades into it.
+	pm := &pendingMerge{table: table, cols: cols, key: opts.Key, keyPos: keyPos,
+		inserts: d.inserts, updates: d.updates, deletes: d.deletes, rows: res.Rows, links: opts.Links, move: opts.Move, noMove: opts.NoMove, keysOff: opts.MoveKeysOff}
 	if found {
-		t.mu.Lock()
-		t.merges = append(t.merges, &pendingMerge{table: table, delta: delta, cols: cols, key: opts.Key, keyPos: keyPos,
-			inserts: d.inserts, updates: d.updates, deletes: d.deletes})
-		t.mu.Unlock()
+		pm.delta = delta
 	}
+	t.mu.Lock()
+	t.merges = append(t.merges, pm)
+	t.mu.Unlock()
 	return res, nil
 }
 
@@ -294,9 +324,23 @@ type pendingMerge struct {
 	inserts, updates, deletes int64
 	updated                   int64 // what the UPDATE changed, once applied
 	applied                   bool
+	// rows is the table's row count the merge must end with; links and
+	// move are mergeOptions' Links and Move (the apply's order and which
+	// updates go as delete + insert); noMove says why none may.
+	rows   int64
+	links  tableLinks
+	move   []string
+	noMove string
+	moved  int64 // updates applied as delete + insert
+	// keysOff: the moved rows are deleted with foreign_key_checks = 0
+	// (foreign keys reference the table, by its merge key).
+	keysOff bool
 }
 
 func (t *mysqlTarget) dropDelta(ctx context.Context, delta string) {
+	if delta == "" {
+		return
+	}
 	if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(delta)); err != nil {
 		t.log.Warn("could not drop the merge's delta table; the next run drops it", "delta_table", delta, "error", err.Error())
 	}
@@ -305,20 +349,63 @@ func (t *mysqlTarget) dropDelta(ctx context.Context, delta string) {
 // applyMerges applies every pending merge in one transaction, which it
 // returns uncommitted (nil when there is none): the swap commits it right
 // after its RENAME of the replaced tables, so that an error before then
-// leaves every table as it was. Caller holds t.mu.
+// leaves every table as it was. Foreign keys between the merged tables
+// hold at every statement: deletes go child-first, then each table's
+// updates and inserts parent-first (parentFirst over the target's own
+// foreign keys); a table with foreign keys is counted at the end, so that
+// a cascade that removed rows the source still has fails the run. Caller
+// holds t.mu.
 func (t *mysqlTarget) applyMerges(ctx context.Context) (*sql.Tx, error) {
-	if len(t.merges) == 0 {
+	deletes := false
+	changed := false
+	for _, m := range t.merges {
+		changed = changed || m.delta != ""
+		deletes = deletes || (m.delta != "" && (m.deletes > 0 || len(m.move) > 0))
+	}
+	if !changed {
 		return nil, nil
 	}
+	byName := map[string]*pendingMerge{}
+	parents := map[string][]string{}
+	var names []string
+	for _, m := range t.merges {
+		names = append(names, m.table)
+		byName[m.table] = m
+		for _, fk := range m.links.Parents {
+			parents[m.table] = append(parents[m.table], fk.RefTable)
+		}
+	}
+	order := parentFirst(names, parents)
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("merge: begin transaction: %w", err)
 	}
-	for _, m := range t.merges {
-		d := &deltaReader{inserts: m.inserts, updates: m.updates, deletes: m.deletes}
-		if m.updated, err = t.applyDelta(ctx, tx, m.table, m.delta, m.cols, m.key, m.keyPos, d); err != nil {
-			tx.Rollback()
-			return nil, err
+	fail := func(err error) (*sql.Tx, error) {
+		tx.Rollback()
+		return nil, err
+	}
+	for i := len(order) - 1; i >= 0; i-- {
+		if err := t.applyDeletes(ctx, tx, byName[order[i]], byName); err != nil {
+			return fail(err)
+		}
+	}
+	for _, name := range order {
+		if err := t.applyUpserts(ctx, tx, byName[name]); err != nil {
+			return fail(err)
+		}
+	}
+	for _, name := range order {
+		m := byName[name]
+		if !deletes || !slices.ContainsFunc(m.links.Parents, func(fk foreignKey) bool { return uncheckedCascade(fk, byName) }) {
+			continue // no delete of the run can have cascaded into it unseen
+		}
+		var n int64
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quoteMySQL(m.table)).Scan(&n); err != nil {
+			return fail(fmt.Errorf("merge %s: count rows: %w", quoteMySQL(m.table), err))
+		}
+		if n != m.rows {
+			return fail(fmt.Errorf("merge %s: after the merge the table would hold %d rows, the source has %d: a foreign key's ON DELETE rule removed or kept rows the source does not (are the source's rows consistent with the target's foreign keys %s?); nothing was changed",
+				quoteMySQL(m.table), n, m.rows, m.links.describe()))
 		}
 	}
 	return tx, nil
@@ -558,11 +645,19 @@ func (t *mysqlTarget) loadDelta(ctx context.Context, delta string, cols []mergeC
 	return t.load(ctx, plan, d)
 }
 
-// applyDelta applies the delta table to the target in tx, the transaction
-// of every merged table of the run, and returns how many rows the UPDATE
-// changed. Any warning, or a count that differs from the compare's, fails
-// it, and the caller rolls everything back.
-func (t *mysqlTarget) applyDelta(ctx context.Context, tx *sql.Tx, table, delta string, cols []mergeColumn, key []keyColumn, keyPos []int, d *deltaReader) (int64, error) {
+// mysqlApply is the SQL that applies one table's delta table.
+type mysqlApply struct {
+	// mark turns the updates that change a Move column into delete +
+	// insert ('U' → 'M'); empty when there are no Move columns.
+	mark, remaining, del, delMoved, update, insert string
+}
+
+// mysqlApplySQL builds the statements that apply delta to table: rows are
+// matched by the key (and by its bytes for a string key: the index finds
+// the row by the column's collation, the bytes pick the one row the
+// compare meant, 'a' is not 'A'); the UPDATE writes only rows whose stored
+// values differ; the INSERT keeps the compare's order.
+func mysqlApplySQL(table, delta string, cols []mergeColumn, key []keyColumn, keyPos []int, move []string) mysqlApply {
 	tq, dq := quoteMySQL(table), quoteMySQL(delta)
 	isKey := map[int]bool{}
 	var on []string
@@ -570,13 +665,18 @@ func (t *mysqlTarget) applyDelta(ctx context.Context, tx *sql.Tx, table, delta s
 		n := quoteMySQL(cols[p].name)
 		on = append(on, "t."+n+" = d."+n)
 		if key[i].Order == orderBytes {
-			// The index finds the row by the column's collation; the bytes
-			// pick the one row the compare meant ('a' is not 'A').
 			on = append(on, "CAST(t."+n+" AS BINARY) = CAST(d."+n+" AS BINARY)")
 		}
 		isKey[p] = true
 	}
-	var set, same, names []string
+	same := func(c mergeColumn) string {
+		n := quoteMySQL(c.name)
+		if c.charset != "" || c.dataType == "json" {
+			return "CAST(t." + n + " AS BINARY) <=> CAST(d." + n + " AS BINARY)"
+		}
+		return "t." + n + " <=> d." + n
+	}
+	var set, unchanged, moved, names []string
 	for i, c := range cols {
 		n := quoteMySQL(c.name)
 		names = append(names, n)
@@ -584,54 +684,217 @@ func (t *mysqlTarget) applyDelta(ctx context.Context, tx *sql.Tx, table, delta s
 			continue
 		}
 		set = append(set, "t."+n+" = d."+n)
-		if c.charset != "" || c.dataType == "json" {
-			same = append(same, "CAST(t."+n+" AS BINARY) <=> CAST(d."+n+" AS BINARY)")
-		} else {
-			same = append(same, "t."+n+" <=> d."+n)
+		unchanged = append(unchanged, same(c))
+		for _, m := range move {
+			if strings.EqualFold(m, c.name) {
+				moved = append(moved, same(c))
+			}
 		}
 	}
 	join := " JOIN " + dq + " AS d ON " + strings.Join(on, " AND ")
+	var a mysqlApply
+	if len(moved) > 0 {
+		a.mark = "UPDATE " + dq + " AS d JOIN " + tq + " AS t ON " + strings.Join(on, " AND ") +
+			" SET d.`dbsync_op` = 'M' WHERE d.`dbsync_op` = 'U' AND NOT (" + strings.Join(moved, " AND ") + ")"
+	}
+	a.del = "DELETE t FROM " + tq + " AS t" + join + " WHERE d.`dbsync_op` = 'D'"
+	a.delMoved = "DELETE t FROM " + tq + " AS t" + join + " WHERE d.`dbsync_op` = 'M'"
+	a.remaining = "SELECT COUNT(*) FROM " + tq + " AS t" + join + " WHERE d.`dbsync_op` = 'D'"
+	if len(set) > 0 {
+		a.update = "UPDATE " + tq + " AS t" + join + " SET " + strings.Join(set, ", ") +
+			" WHERE d.`dbsync_op` = 'U' AND NOT (" + strings.Join(unchanged, " AND ") + ")"
+	}
+	a.insert = "INSERT INTO " + tq + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(names, ", ") +
+		" FROM " + dq + " WHERE `dbsync_op` IN ('I', 'M') ORDER BY `dbsync_seq`"
+	return a
+}
 
-	exec := func(what, q string, want int64) (int64, error) {
-		r, err := tx.ExecContext(ctx, q)
+// execMerge runs one statement of m's apply in tx: any warning fails it,
+// and so does a count other than want (want < 0: not checked).
+func execMerge(ctx context.Context, tx *sql.Tx, m *pendingMerge, what, q string, want int64) (int64, error) {
+	tq := quoteMySQL(m.table)
+	r, err := tx.ExecContext(ctx, q)
+	if err != nil {
+		moves := ""
+		if m.noMove != "" {
+			moves = "dbsync applies rows whose unique values change as delete + insert, but not in this table: " + m.noMove + "; "
+		}
+		switch n := mysqlErrorNumber(err); {
+		case n == 1451 && strings.HasPrefix(what, "update"):
+			return 0, fmt.Errorf("merge %s: %s: a foreign key of another table references a value this update changes, and its ON UPDATE rule (RESTRICT / NO ACTION) forbids changing it; %snothing was changed: %w", tq, what, moves, err)
+		case n == 1451:
+			return 0, fmt.Errorf("merge %s: %s: a foreign key of another table references a row the source no longer has, and its rule (RESTRICT / NO ACTION) forbids deleting it; nothing was changed: %w", tq, what, err)
+		case n == 1452:
+			return 0, fmt.Errorf("merge %s: %s: a row references a row its foreign key's parent table does not have (is the parent table in this run, and are the source's rows consistent?); nothing was changed: %w", tq, what, err)
+		case n == 1062 && moves == "":
+			return 0, fmt.Errorf("merge %s: %s: rows take unique values another row still holds, and the source's rows repeat a unique value of the target; nothing was changed: %w", tq, what, err)
+		case n == 1062:
+			return 0, fmt.Errorf("merge %s: %s: rows take unique values another row still holds; %snothing was changed: %w", tq, what, moves, err)
+		}
+		return 0, fmt.Errorf("merge %s: %s: %w", tq, what, err)
+	}
+	if err := txWarnings(ctx, tx, m.table, what); err != nil {
+		return 0, err
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if want >= 0 && n != want {
+		return n, fmt.Errorf("merge %s: %s affected %d rows, the compare expected %d (was the table written by something else during the run?); nothing was changed", tq, what, n, want)
+	}
+	return n, nil
+}
+
+// applyDeletes runs m's deletes in tx: the rows the source lacks, and the
+// updates that go as delete + insert. A foreign key's ON DELETE CASCADE
+// may have deleted some already (a row of the same table, or a child's
+// applied before its parent in a cycle): fewer affected rows are fine when
+// none of those rows is left.
+func (t *mysqlTarget) applyDeletes(ctx context.Context, tx *sql.Tx, m *pendingMerge, run map[string]*pendingMerge) error {
+	if m.delta == "" {
+		return nil
+	}
+	a := mysqlApplySQL(m.table, m.delta, m.cols, m.key, m.keyPos, m.move)
+	m.moved = 0
+	if a.mark != "" && m.updates > 0 {
+		n, err := execMerge(ctx, tx, m, "find updates that move unique values", a.mark, -1)
 		if err != nil {
-			if mysqlErrorNumber(err) == 1451 {
-				return 0, fmt.Errorf("merge %s: %s: a foreign key of another table references a row the source no longer has, and its rule (RESTRICT / NO ACTION) forbids deleting it; nothing was changed: %w", tq, what, err)
+			return err
+		}
+		m.moved = n
+	}
+	if m.moved > 0 {
+		if err := deleteMoved(ctx, tx, m, a.delMoved); err != nil {
+			return err
+		}
+	}
+	want := m.deletes
+	if want == 0 {
+		return nil
+	}
+	if err := checkChildren(ctx, tx, m, run); err != nil {
+		return err
+	}
+	n, err := execMerge(ctx, tx, m, "delete rows", a.del, -1)
+	if err != nil || n == want {
+		return err
+	}
+	var left int64
+	if err := tx.QueryRowContext(ctx, a.remaining).Scan(&left); err != nil {
+		return fmt.Errorf("merge %s: count rows left to delete: %w", quoteMySQL(m.table), err)
+	}
+	if n > want || left > 0 {
+		return fmt.Errorf("merge %s: delete rows affected %d rows, the compare expected %d, and %d of them are still there (was the table written by something else during the run?); nothing was changed", quoteMySQL(m.table), n, want, left)
+	}
+	return nil
+}
+
+// deleteMoved deletes the rows whose updates go as delete + insert. With
+// keysOff the foreign keys that reference them (all by the merge key) are
+// not checked for this one statement: the rows come back with the same
+// keys in this transaction (applyUpserts, before any child is written),
+// and a check would cascade the delete into the children or refuse it.
+// foreign_key_checks is a session variable any user may set, on MySQL 8
+// (Azure) as on MariaDB; while it is 0 "foreign key constraints are
+// ignored", cascades included
+// (https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_foreign_key_checks).
+func deleteMoved(ctx context.Context, tx *sql.Tx, m *pendingMerge, q string) error {
+	if m.keysOff {
+		if _, err := tx.ExecContext(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
+			return fmt.Errorf("merge %s: turn foreign key checks off to re-insert moved rows: %w", quoteMySQL(m.table), err)
+		}
+		defer func() {
+			// The transaction's connection goes back to the pool: never
+			// with the checks off.
+			if _, err := tx.ExecContext(context.WithoutCancel(ctx), "SET SESSION foreign_key_checks = 1"); err != nil {
+				tx.Rollback()
 			}
-			return 0, fmt.Errorf("merge %s: %s: %w", tq, what, err)
+		}()
+	}
+	_, err := execMerge(ctx, tx, m, "delete rows whose unique values move", q, m.moved)
+	return err
+}
+
+// uncheckedCascade reports whether fk, a foreign key of a merged table,
+// may have cascaded a delete of the run into it that checkChildren did not
+// rule out: its parent is a merged table of the run with deletes, its rule
+// is CASCADE, and it references the table itself or columns other than
+// the parent's merge key. Only then is the table counted after the apply
+// (a COUNT(*) reads the whole table).
+func uncheckedCascade(fk foreignKey, run map[string]*pendingMerge) bool {
+	if !strings.EqualFold(fk.OnDelete, "CASCADE") {
+		return false
+	}
+	for name, p := range run {
+		if strings.EqualFold(name, fk.RefTable) && p.delta != "" && p.deletes > 0 {
+			return strings.EqualFold(fk.Table, fk.RefTable) || !sameColumns(fk.RefColumns, keyNames(p.key))
 		}
-		if err := txWarnings(ctx, tx, table, what); err != nil {
-			return 0, err
+	}
+	return false
+}
+
+// checkChildren refuses to delete rows of m that rows of the run's other
+// merge tables still reference once their own deletes are applied (they
+// come first): the source's child rows then reference parents the source
+// lacks, and the key's rule would refuse the delete, cascade it into rows
+// the source has, or set their columns NULL — the target would no longer
+// equal the source. Only keys that reference m's merge key are checked
+// this way (a delete row of the delta holds only the key); the row count
+// after the apply catches the rest.
+func checkChildren(ctx context.Context, tx *sql.Tx, m *pendingMerge, run map[string]*pendingMerge) error {
+	if m.deletes == 0 {
+		return nil
+	}
+	keyNames := keyNames(m.key)
+	for _, fk := range m.links.Children {
+		var child *pendingMerge
+		for name, c := range run {
+			if strings.EqualFold(name, fk.Table) {
+				child = c
+			}
 		}
-		n, err := r.RowsAffected()
+		if child == nil || strings.EqualFold(fk.Table, m.table) || !sameColumns(fk.RefColumns, keyNames) {
+			continue
+		}
+		var on []string
+		for i, c := range fk.Columns {
+			on = append(on, "c."+quoteMySQL(c)+" = d."+quoteMySQL(fk.RefColumns[i]))
+		}
+		var n int64
+		q := "SELECT COUNT(*) FROM " + quoteMySQL(child.table) + " AS c JOIN " + quoteMySQL(m.delta) + " AS d ON " + strings.Join(on, " AND ") + " WHERE d.`dbsync_op` = 'D'"
+		if err := tx.QueryRowContext(ctx, q).Scan(&n); err != nil {
+			return fmt.Errorf("merge %s: count rows of %s that reference deleted rows: %w", quoteMySQL(m.table), quoteMySQL(child.table), err)
+		}
+		if n > 0 {
+			return fmt.Errorf("merge %s: the source lacks rows of %s that %d rows of %s still reference in the source (foreign key %s, ON DELETE %s): the source's rows are inconsistent with the target's foreign key, and applying them would not leave the target equal to the source; nothing was changed",
+				quoteMySQL(m.table), quoteMySQL(m.table), n, quoteMySQL(child.table), quoteMySQL(fk.Name), fk.OnDelete)
+		}
+	}
+	return nil
+}
+
+// applyUpserts runs m's updates, then its inserts (the re-inserted
+// updates with them), in tx; it records how many rows were updated.
+func (t *mysqlTarget) applyUpserts(ctx context.Context, tx *sql.Tx, m *pendingMerge) error {
+	if m.delta == "" {
+		return nil
+	}
+	a := mysqlApplySQL(m.table, m.delta, m.cols, m.key, m.keyPos, m.move)
+	m.updated = m.moved
+	if m.updates > m.moved && a.update != "" {
+		n, err := execMerge(ctx, tx, m, "update rows", a.update, -1)
 		if err != nil {
-			return 0, err
+			return err
 		}
-		if want >= 0 && n != want {
-			return n, fmt.Errorf("merge %s: %s affected %d rows, the compare expected %d (was the table written by something else during the run?); nothing was changed", tq, what, n, want)
-		}
-		return n, nil
+		m.updated += n
 	}
-	if d.deletes > 0 {
-		if _, err := exec("delete rows", "DELETE t FROM "+tq+" AS t"+join+" WHERE d.`dbsync_op` = 'D'", d.deletes); err != nil {
-			return 0, err
+	if want := m.inserts + m.moved; want > 0 {
+		if _, err := execMerge(ctx, tx, m, "insert rows", a.insert, want); err != nil {
+			return err
 		}
 	}
-	var updated int64
-	var err error
-	if d.updates > 0 && len(set) > 0 {
-		if updated, err = exec("update rows", "UPDATE "+tq+" AS t"+join+" SET "+strings.Join(set, ", ")+
-			" WHERE d.`dbsync_op` = 'U' AND NOT ("+strings.Join(same, " AND ")+")", -1); err != nil {
-			return 0, err
-		}
-	}
-	if d.inserts > 0 {
-		if _, err := exec("insert rows", "INSERT INTO "+tq+" ("+strings.Join(names, ", ")+") SELECT "+strings.Join(names, ", ")+
-			" FROM "+dq+" WHERE `dbsync_op` = 'I' ORDER BY `dbsync_seq`", d.inserts); err != nil {
-			return 0, err
-		}
-	}
-	return updated, nil
+	return nil
 }
 
 // txWarnings fails a merge statement that raised any warning: each one is a
@@ -650,4 +913,99 @@ func txWarnings(ctx context.Context, tx *sql.Tx, table, what string) error {
 		return fmt.Errorf("merge %s: read warnings of %s: %w", quoteMySQL(table), what, err)
 	}
 	return fmt.Errorf("merge %s: %s: the server reported %d warning(s), so nothing was changed; first: %s %d: %s", quoteMySQL(table), what, count, level, code, msg)
+}
+
+// links reads the table's triggers, its foreign keys both ways
+// (information_schema.REFERENTIAL_CONSTRAINTS with KEY_COLUMN_USAGE for the
+// columns) and its unique keys.
+func (t *mysqlTarget) links(ctx context.Context, table string) (tableLinks, error) {
+	l := tableLinks{Enforced: true}
+	name := t.stored(table)
+	fail := func(what string, err error) (tableLinks, error) {
+		return tableLinks{}, fmt.Errorf("read %s of target table %s: %w", what, quoteMySQL(table), err)
+	}
+	rows, err := t.db.QueryContext(ctx, `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS
+		WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME`, name)
+	if err != nil {
+		return fail("triggers", err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return fail("triggers", err)
+		}
+		l.Triggers = append(l.Triggers, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fail("triggers", err)
+	}
+	// Own keys (the constraint's table is this one) and keys that
+	// reference it, from any schema; a schema other than the target's is
+	// named with the table.
+	rows, err = t.db.QueryContext(ctx, `SELECT rc.CONSTRAINT_SCHEMA, rc.CONSTRAINT_NAME, rc.TABLE_NAME, rc.REFERENCED_TABLE_NAME, rc.UNIQUE_CONSTRAINT_SCHEMA, rc.DELETE_RULE,
+			k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME
+		FROM information_schema.REFERENTIAL_CONSTRAINTS rc
+		JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME AND k.TABLE_NAME = rc.TABLE_NAME
+		WHERE (rc.CONSTRAINT_SCHEMA = DATABASE() AND rc.TABLE_NAME = ?) OR (rc.UNIQUE_CONSTRAINT_SCHEMA = DATABASE() AND rc.REFERENCED_TABLE_NAME = ?)
+		ORDER BY rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, k.ORDINAL_POSITION`, name, name)
+	if err != nil {
+		return fail("foreign keys", err)
+	}
+	var db string
+	_ = t.db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&db)
+	var fks []foreignKey
+	var schemas []string
+	for rows.Next() {
+		var schema, cname, child, parent, parentSchema, rule, col string
+		var ref sql.NullString
+		if err := rows.Scan(&schema, &cname, &child, &parent, &parentSchema, &rule, &col, &ref); err != nil {
+			rows.Close()
+			return fail("foreign keys", err)
+		}
+		if n := len(fks); n == 0 || fks[n-1].Name != cname || fks[n-1].Table != child || schemas[n-1] != schema {
+			if schema != db {
+				child = schema + "." + child
+			}
+			if parentSchema != db {
+				parent = parentSchema + "." + parent
+			}
+			fks = append(fks, foreignKey{Name: cname, Table: child, RefTable: parent, OnDelete: rule})
+			schemas = append(schemas, schema)
+		}
+		fk := &fks[len(fks)-1]
+		fk.Columns = append(fk.Columns, col)
+		fk.RefColumns = append(fk.RefColumns, ref.String)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fail("foreign keys", err)
+	}
+	for i, fk := range fks {
+		if schemas[i] == db && strings.EqualFold(fk.Table, name) {
+			l.Parents = append(l.Parents, fk)
+		}
+		if strings.EqualFold(fk.RefTable, name) {
+			l.Children = append(l.Children, fk)
+		}
+	}
+	rows, err = t.db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX`, name)
+	if err != nil {
+		return fail("unique keys", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ix, col string
+		if err := rows.Scan(&ix, &col); err != nil {
+			return fail("unique keys", err)
+		}
+		if n := len(l.Unique); n == 0 || l.Unique[n-1].Name != ix {
+			l.Unique = append(l.Unique, uniqueIndex{Name: ix})
+		}
+		u := &l.Unique[len(l.Unique)-1]
+		u.Columns = append(u.Columns, col)
+	}
+	return l, rows.Err()
 }

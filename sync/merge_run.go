@@ -12,10 +12,19 @@ type merger interface {
 	sink
 	tableExists(ctx context.Context, table string) (bool, error)
 	mergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error)
+	// links reads the table's triggers, foreign keys (both ways) and
+	// unique keys.
+	links(ctx context.Context, table string) (tableLinks, error)
+	// targetColumns reads the table's columns as the run sees them.
+	targetColumns(ctx context.Context, table string) ([]targetColumn, error)
 	// merge compares src with the table and loads the differences. The
 	// MySQL target applies them at swap, in one transaction with every
 	// other merged table; SQLite applies them in the run's transaction.
 	merge(ctx context.Context, src rowReader, opts mergeOptions) (mergeResult, error)
+	// stageKeepingKey stages like stage; when it builds the table from the
+	// source's types (on_schema_change = recreate) it gives it key as its
+	// PRIMARY KEY, so that the next runs can merge it again.
+	stageKeepingKey(ctx context.Context, table string, src rowReader, policy string, key []string) (int64, string, error)
 }
 
 // mergeSetting names the config section that sets a table's key, for
@@ -27,23 +36,40 @@ func (c *Config) mergeSetting(t TableConfig) string {
 	return "[sync]"
 }
 
+// runMerges are the target tables of the run's merge tables.
+func runMerges(cfg *Config) []string {
+	var out []string
+	for _, t := range cfg.RunTables() {
+		if t.Mode == ModeMerge {
+			out = append(out, t.Target)
+		}
+	}
+	return out
+}
+
 // mergeTable runs one merge table of a run on the source session s (the
-// run's one snapshot): choose the key from the target table, read the
-// query ordered by it, compare and load the differences. A table that does
-// not exist yet, or that merge hands back (merge_max_changes, on_schema_
-// change = recreate), is replaced instead: its query runs again in the
-// same session and the rows are staged as a replace; the report says why.
+// run's one snapshot): choose the key from the target table, check it
+// against the query's columns, read the query ordered by it, compare and
+// load the differences. A table that does not exist yet is replaced (the
+// first run). An existing one is always merged when it has triggers,
+// foreign keys or columns the source lacks, which a replace would drop
+// (DESIGN §2 step 6); without them merge_max_changes hands it to a
+// replace, and on_schema_change = recreate does unless it has triggers or
+// foreign keys (then the run fails): its query runs again in the same
+// session and the rows are staged as a replace (recreate keeping the
+// merge key as the rebuilt table's primary key). The report says which
+// rule applied.
 func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merger, t TableConfig, q, what string, rep *Report, log *slog.Logger) (TableReport, error) {
 	tr := TableReport{Table: t.Target, Mode: ModeMerge}
 	tlog := log.With(LogTable, t.Target)
-	replace := func(reason string) (TableReport, error) {
+	replace := func(reason string, key []string) (TableReport, error) {
 		tlog.Info("merge table replaced instead", "reason", reason)
 		rows, err := s.query(ctx, q, what)
 		if err != nil {
 			return tr, asSourceError(err)
 		}
 		defer rows.Close()
-		n, method, err := m.stage(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange)
+		n, method, err := m.stageKeepingKey(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange, key)
 		return TableReport{Table: t.Target, Rows: n, LoadMethod: method, StagePlan: stagePlanOf(m, t.Target), Mode: ModeReplace, ModeReason: reason}, err
 	}
 	exists, err := m.tableExists(ctx, t.Target)
@@ -51,7 +77,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 		return tr, fmt.Errorf("inspect target table %s: %w", t.Target, err)
 	}
 	if !exists {
-		return replace(fmt.Sprintf("target table %s does not exist yet: the first run of a merge table is a replace", t.Target))
+		return replace(fmt.Sprintf("target table %s does not exist yet: the first run of a merge table is a replace", t.Target), nil)
 	}
 	setting := cfg.mergeSetting(t)
 	key, err := m.mergeKey(ctx, t.Target, t.Key, setting)
@@ -61,26 +87,60 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 	if w := keyIndexWarning(ctx, m, t.Target, key); w != "" {
 		tlog.Warn(w)
 	}
+	links, err := m.links(ctx, t.Target)
+	if err != nil {
+		return tr, err
+	}
+	// The key must be among the query's columns: a key only the target
+	// has (a surrogate AUTO_INCREMENT id) is a configuration error, never a
+	// failure of the source that would send the run to the fallback.
+	srcCols, err := s.columns(ctx, q, what)
+	if err != nil {
+		return tr, asSourceError(err)
+	}
+	if _, err := keyPositions(key, srcCols, t.Target); err != nil {
+		return tr, keyNotInSource(t.Target, setting, what, key, t.Key, srcCols, links.Unique)
+	}
+	opts := mergeOptions{
+		Key: key, MaxChanges: cfg.Sync.MergeMaxChanges, MaxDelete: cfg.Sync.MaxDelete,
+		Policy: t.OnSchemaChange, Table: t.Target, Setting: setting, Links: links,
+	}
+	dst, err := m.targetColumns(ctx, t.Target)
+	if err != nil {
+		return tr, fmt.Errorf("read columns of target table %s: %w", t.Target, err)
+	}
+	opts.Keeps = links.keeps(srcCols, dst)
+	var safe bool
+	if safe, opts.NoMove, opts.MoveKeysOff = links.reinsertSafe(srcCols, dst, key); safe {
+		opts.Move = links.moveColumns(t.Target, key, srcCols, runMerges(cfg))
+	}
 	_, fallback := s.(*sqliteSession)
 	rows, err := s.query(ctx, orderedQuery(q, key, fallback), what)
 	if err != nil {
 		return tr, asSourceError(err)
 	}
 	tlog.Info("merging from "+rep.Source, "columns", len(rows.Columns()), "key", keyNames(key))
-	res, err := m.merge(ctx, r.progress(rows, tlog), mergeOptions{
-		Key: key, MaxChanges: cfg.Sync.MergeMaxChanges, MaxDelete: cfg.Sync.MaxDelete,
-		Policy: t.OnSchemaChange, Table: t.Target, Setting: setting,
-	})
+	res, err := m.merge(ctx, r.progress(rows, tlog), opts)
 	rows.Close()
 	if err != nil {
 		return tr, err
 	}
 	if res.Replaced {
-		return replace(res.Reason)
+		// Only recreate hands a table with something to keep back (the
+		// thresholds merge it): on_schema_change = recreate asked for the
+		// columns to change, not for its triggers and foreign keys to go.
+		if linked := links.describe(); linked != "" {
+			return tr, fmt.Errorf("merge %s: %s; a replace would drop the table's %s, and a merge table keeps them: change the target table to match the source (ALTER TABLE …), then run again; the table was left unchanged",
+				quoteMySQL(t.Target), res.Reason, linked)
+		}
+		return replace(res.Reason, keyNames(key))
 	}
-	tr.Rows, tr.LoadMethod = res.Rows, res.LoadMethod
+	tr.Rows, tr.LoadMethod, tr.ModeReason = res.Rows, res.LoadMethod, res.Note
 	tr.Inserted, tr.Updated, tr.Deleted, tr.Unchanged = res.Inserted, res.Updated, res.Deleted, res.Unchanged
 	tlog.Info("merge compared", "inserted", res.Inserted, "updated", res.Updated, "deleted", res.Deleted, "unchanged", res.Unchanged)
+	if res.Note != "" {
+		tlog.Info("merge rule", "reason", res.Note)
+	}
 	return tr, nil
 }
 
@@ -91,3 +151,9 @@ func keyNames(key []keyColumn) []string {
 	}
 	return names
 }
+
+// Both targets merge.
+var (
+	_ merger = (*mysqlTarget)(nil)
+	_ merger = (*sqliteTarget)(nil)
+)

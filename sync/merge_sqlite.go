@@ -60,27 +60,29 @@ func (t *sqliteTarget) mergeKey(ctx context.Context, table string, configured []
 	if len(byName) == 0 {
 		return nil, fmt.Errorf("choose merge key: target table %s does not exist in %s (the first run of a table is a replace)", quoteSQLite(table), t.path)
 	}
-	var chosen []string
+	var usable [][]string
+	var pkCols []string
 	for i := 1; i <= len(pk); i++ {
 		for _, c := range pk {
 			if c.pk == i {
-				chosen = append(chosen, c.name)
+				pkCols = append(pkCols, c.name)
 			}
 		}
 	}
-	if chosen == nil {
-		chosen, err = t.uniqueKey(ctx, table, func(name string) bool { return byName[strings.ToLower(name)].notNull })
-		if err != nil {
-			return nil, err
-		}
+	if pkCols != nil {
+		usable = append(usable, pkCols)
 	}
-	switch {
-	case chosen == nil && len(configured) == 0:
+	uniques, err := t.uniqueKeys(ctx, table, func(name string) bool { return byName[strings.ToLower(name)].notNull })
+	if err != nil {
+		return nil, err
+	}
+	usable = append(usable, uniques...)
+	chosen, err := chooseKey(usable, configured)
+	if err != nil {
+		return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("target table %s %v", quoteSQLite(table), err)}
+	}
+	if chosen == nil {
 		return nil, &ConfigError{Key: setting + " key", Reason: fmt.Sprintf("merge needs a key, and target table %s in %s has no PRIMARY KEY or UNIQUE index of NOT NULL columns; add one or set key = col1,col2 in %s", quoteSQLite(table), t.path, setting)}
-	case chosen != nil && len(configured) > 0 && !sameColumns(chosen, configured):
-		return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("target table %s has the key (%s), which a merge uses; remove key or set it to those columns", quoteSQLite(table), strings.Join(chosen, ", "))}
-	case chosen == nil:
-		chosen = configured
 	}
 	key := make([]keyColumn, len(chosen))
 	for i, name := range chosen {
@@ -122,9 +124,9 @@ func (t *sqliteTarget) tableExists(ctx context.Context, table string) (bool, err
 	return rows.Next(), rows.Err()
 }
 
-// uniqueKey returns the columns of the first UNIQUE, non-partial index of
-// table whose columns are all NOT NULL, or nil.
-func (t *sqliteTarget) uniqueKey(ctx context.Context, table string, notNull func(string) bool) ([]string, error) {
+// uniqueKeys returns the columns of each UNIQUE, non-partial index of
+// table whose columns are all NOT NULL, in index name order.
+func (t *sqliteTarget) uniqueKeys(ctx context.Context, table string, notNull func(string) bool) ([][]string, error) {
 	rows, err := t.reader().QueryContext(ctx, `SELECT "name" FROM pragma_index_list(?) WHERE "unique" = 1 AND "partial" = 0 ORDER BY "name"`, table)
 	if err != nil {
 		return nil, fmt.Errorf("read indexes of %s: %w", quoteSQLite(table), err)
@@ -139,6 +141,7 @@ func (t *sqliteTarget) uniqueKey(ctx context.Context, table string, notNull func
 		names = append(names, n)
 	}
 	rows.Close()
+	var keys [][]string
 	for _, ix := range names {
 		cr, err := t.reader().QueryContext(ctx, `SELECT "name" FROM pragma_index_info(?) ORDER BY "seqno"`, ix)
 		if err != nil {
@@ -159,10 +162,10 @@ func (t *sqliteTarget) uniqueKey(ctx context.Context, table string, notNull func
 		}
 		cr.Close()
 		if ok && len(cols) > 0 {
-			return cols, nil
+			keys = append(keys, cols)
 		}
 	}
-	return nil, nil
+	return keys, nil
 }
 
 // merge makes the SQLite target table equal to src (ordered by opts.Key)
@@ -255,7 +258,8 @@ func (t *sqliteTarget) merge(ctx context.Context, src rowReader, opts mergeOptio
 		return res, err
 	}
 	res.Rows = d.src.n
-	if reason, err := checkThresholds(table, d.dst.n, d.inserts, d.updates, d.deletes, opts); err != nil || reason != "" {
+	reason, note, err := checkThresholds(table, d.dst.n, d.inserts, d.updates, d.deletes, opts)
+	if err != nil || reason != "" {
 		if err == nil && d.changes() > 0 {
 			// The run replaces the table in this same transaction: the
 			// delta goes, what other tables staged stays.
@@ -265,9 +269,9 @@ func (t *sqliteTarget) merge(ctx context.Context, src rowReader, opts mergeOptio
 		}
 		return mergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
 	}
-	res.Inserted, res.Deleted, res.LoadMethod = d.inserts, d.deletes, LoadSQLite
+	res.Inserted, res.Deleted, res.LoadMethod, res.Note = d.inserts, d.deletes, LoadSQLite, note
 	if d.changes() > 0 {
-		if res.Updated, err = t.applyDelta(ctx, table, delta, cols, keyPos, d); err != nil {
+		if res.Updated, err = t.applyDelta(ctx, table, delta, cols, keyPos, opts.Move, d); err != nil {
 			return res, err
 		}
 	}
@@ -343,21 +347,29 @@ func insertDelta(ctx context.Context, tx *sql.Conn, delta string, names []string
 	return flush()
 }
 
-// applyDelta applies the delta table to the target table and drops it, in
-// the run's transaction; it returns how many rows the UPDATE changed.
-func (t *sqliteTarget) applyDelta(ctx context.Context, table, delta string, cols []targetColumn, keyPos []int, d *deltaReader) (int64, error) {
+// sqliteApply is the SQL that applies one table's delta table.
+type sqliteApply struct {
+	index, mark, del, update, insert, drop string
+}
+
+// sqliteApplySQL builds the statements that apply delta to table, as
+// mysqlApplySQL does. The delta's column is on the left of each key match:
+// its BINARY collation compares bytes ('a' is not 'A' even if the table's
+// key is NOCASE).
+func sqliteApplySQL(table, delta string, cols []targetColumn, keyPos []int, move []string) sqliteApply {
 	tq, dq := quoteSQLite(table), quoteSQLite(delta)
 	isKey := map[int]bool{}
 	var match, idx []string
 	for _, p := range keyPos {
 		n := quoteSQLite(cols[p].name)
-		// The delta's column on the left: its BINARY collation compares
-		// bytes ('a' is not 'A' even if the table's key is NOCASE).
 		match = append(match, "d."+n+" = "+tq+"."+n)
 		idx = append(idx, n)
 		isKey[p] = true
 	}
-	var set, differs, names []string
+	differs := func(n string) string {
+		return "(d." + n + " IS NOT " + tq + "." + n + " COLLATE BINARY OR typeof(d." + n + ") <> typeof(" + tq + "." + n + "))"
+	}
+	var set, changed, moved, names []string
 	for i, c := range cols {
 		n := quoteSQLite(c.name)
 		names = append(names, n)
@@ -365,54 +377,79 @@ func (t *sqliteTarget) applyDelta(ctx context.Context, table, delta string, cols
 			continue
 		}
 		set = append(set, n+" = d."+n)
-		differs = append(differs, "(d."+n+" IS NOT "+tq+"."+n+" COLLATE BINARY OR typeof(d."+n+") <> typeof("+tq+"."+n+"))")
-	}
-	stmts := []struct {
-		what, q string
-		want    int64
-	}{
-		{"index the delta", "CREATE INDEX " + quoteSQLite(delta+"_key") + " ON " + dq + ` ("dbsync_op", ` + strings.Join(idx, ", ") + ")", -2},
-	}
-	if d.deletes > 0 {
-		stmts = append(stmts, struct {
-			what, q string
-			want    int64
-		}{"delete rows", "DELETE FROM " + tq + " WHERE EXISTS (SELECT 1 FROM " + dq + " AS d WHERE d.\"dbsync_op\" = 'D' AND " + strings.Join(match, " AND ") + ")", d.deletes})
-	}
-	if d.updates > 0 && len(set) > 0 {
-		stmts = append(stmts, struct {
-			what, q string
-			want    int64
-		}{"update rows", "UPDATE " + tq + " SET " + strings.Join(set, ", ") + " FROM " + dq + " AS d WHERE d.\"dbsync_op\" = 'U' AND " + strings.Join(match, " AND ") + " AND (" + strings.Join(differs, " OR ") + ")", -1})
-	}
-	if d.inserts > 0 {
-		stmts = append(stmts, struct {
-			what, q string
-			want    int64
-		}{"insert rows", "INSERT INTO " + tq + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(names, ", ") + " FROM " + dq + " WHERE \"dbsync_op\" = 'I' ORDER BY \"dbsync_seq\"", d.inserts})
-	}
-	stmts = append(stmts, struct {
-		what, q string
-		want    int64
-	}{"drop the delta", "DROP TABLE " + dq, -2})
-	var updated int64
-	for _, s := range stmts {
-		r, err := t.conn.ExecContext(ctx, s.q)
-		if err != nil {
-			return 0, fmt.Errorf("merge %s: %s: %w", tq, s.what, explainSQLiteError(err))
+		changed = append(changed, differs(n))
+		for _, m := range move {
+			if strings.EqualFold(m, c.name) {
+				moved = append(moved, differs(n))
+			}
 		}
-		if s.want == -2 {
-			continue
+	}
+	a := sqliteApply{
+		index: "CREATE INDEX " + quoteSQLite(delta+"_key") + " ON " + dq + ` ("dbsync_op", ` + strings.Join(idx, ", ") + ")",
+		del:   "DELETE FROM " + tq + " WHERE EXISTS (SELECT 1 FROM " + dq + " AS d WHERE d.\"dbsync_op\" IN ('D', 'M') AND " + strings.Join(match, " AND ") + ")",
+		insert: "INSERT INTO " + tq + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(names, ", ") + " FROM " + dq +
+			" WHERE \"dbsync_op\" IN ('I', 'M') ORDER BY \"dbsync_seq\"",
+		drop: "DROP TABLE " + dq,
+	}
+	if len(moved) > 0 {
+		a.mark = "UPDATE " + dq + " AS d SET \"dbsync_op\" = 'M' WHERE d.\"dbsync_op\" = 'U' AND EXISTS (SELECT 1 FROM " + tq +
+			" WHERE " + strings.Join(match, " AND ") + " AND (" + strings.Join(moved, " OR ") + "))"
+	}
+	if len(set) > 0 {
+		a.update = "UPDATE " + tq + " SET " + strings.Join(set, ", ") + " FROM " + dq + " AS d WHERE d.\"dbsync_op\" = 'U' AND " +
+			strings.Join(match, " AND ") + " AND (" + strings.Join(changed, " OR ") + ")"
+	}
+	return a
+}
+
+// applyDelta applies the delta table to the target table and drops it, in
+// the run's transaction; it returns how many rows were updated. Updates
+// that change a move column go as delete + insert (see tableLinks.
+// moveColumns): SQLite checks a UNIQUE key row by row, so two rows that
+// swap a value would fail an UPDATE.
+func (t *sqliteTarget) applyDelta(ctx context.Context, table, delta string, cols []targetColumn, keyPos []int, move []string, d *deltaReader) (int64, error) {
+	tq := quoteSQLite(table)
+	a := sqliteApplySQL(table, delta, cols, keyPos, move)
+	exec := func(what, q string, want int64) (int64, error) {
+		r, err := t.conn.ExecContext(ctx, q)
+		if err != nil {
+			return 0, fmt.Errorf("merge %s: %s: %w", tq, what, explainSQLiteError(err))
 		}
 		n, _ := r.RowsAffected()
-		if s.want >= 0 && n != s.want {
-			return 0, fmt.Errorf("merge %s: %s affected %d rows, the compare expected %d; nothing was changed", tq, s.what, n, s.want)
+		if want >= 0 && n != want {
+			return 0, fmt.Errorf("merge %s: %s affected %d rows, the compare expected %d; nothing was changed", tq, what, n, want)
 		}
-		if s.want == -1 {
-			updated = n
+		return n, nil
+	}
+	if _, err := t.conn.ExecContext(ctx, a.index); err != nil {
+		return 0, fmt.Errorf("merge %s: index the delta: %w", tq, explainSQLiteError(err))
+	}
+	var moved, updated int64
+	var err error
+	if a.mark != "" && d.updates > 0 {
+		if moved, err = exec("find updates that move unique values", a.mark, -1); err != nil {
+			return 0, err
 		}
 	}
-	return updated, nil
+	if d.deletes+moved > 0 {
+		if _, err := exec("delete rows", a.del, d.deletes+moved); err != nil {
+			return 0, err
+		}
+	}
+	if d.updates > moved && a.update != "" {
+		if updated, err = exec("update rows", a.update, -1); err != nil {
+			return 0, err
+		}
+	}
+	if d.inserts+moved > 0 {
+		if _, err := exec("insert rows", a.insert, d.inserts+moved); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := t.conn.ExecContext(ctx, a.drop); err != nil {
+		return 0, fmt.Errorf("merge %s: drop the delta: %w", tq, explainSQLiteError(err))
+	}
+	return updated + moved, nil
 }
 
 // sqliteRowEqual compares a source row, stored as the SQLite target would
@@ -509,4 +546,108 @@ func (r *sqliteTableReader) Next() bool {
 		r.cells[i] = b
 	}
 	return true
+}
+
+// links reads the table's triggers (sqlite_master), its foreign keys both
+// ways (PRAGMA foreign_key_list of it and of every table) and its unique
+// keys (PRAGMA index_list, and the primary key). SQLite checks foreign
+// keys only on a connection that turned PRAGMA foreign_keys on; dbsync's
+// does not, so Enforced is false.
+func (t *sqliteTarget) links(ctx context.Context, table string) (tableLinks, error) {
+	var l tableLinks
+	q := t.reader()
+	fail := func(what string, err error) (tableLinks, error) {
+		return tableLinks{}, fmt.Errorf("read %s of %s in %s: %w", what, quoteSQLite(table), t.path, explainSQLiteError(err))
+	}
+	rows, err := q.QueryContext(ctx, `SELECT "name" FROM sqlite_master WHERE "type" = 'trigger' AND "tbl_name" = ? COLLATE NOCASE ORDER BY "name"`, table)
+	if err != nil {
+		return fail("triggers", err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return fail("triggers", err)
+		}
+		l.Triggers = append(l.Triggers, n)
+	}
+	rows.Close()
+	rows, err = q.QueryContext(ctx, `SELECT m."name", f."id", f."table", f."from", COALESCE(f."to", ''), f."on_delete"
+		FROM sqlite_master AS m JOIN pragma_foreign_key_list(m."name") AS f
+		WHERE m."type" = 'table' AND (m."name" = ?1 COLLATE NOCASE OR f."table" = ?1 COLLATE NOCASE)
+		ORDER BY m."name", f."id", f."seq"`, table)
+	if err != nil {
+		return fail("foreign keys", err)
+	}
+	var fks []foreignKey
+	var ids []int
+	for rows.Next() {
+		var child, parent, from, to, rule string
+		var id int
+		if err := rows.Scan(&child, &id, &parent, &from, &to, &rule); err != nil {
+			rows.Close()
+			return fail("foreign keys", err)
+		}
+		if n := len(fks); n == 0 || fks[n-1].Table != child || ids[n-1] != id {
+			fks = append(fks, foreignKey{Name: fmt.Sprintf("%s(%d)", child, id), Table: child, RefTable: parent, OnDelete: rule})
+			ids = append(ids, id)
+		}
+		fk := &fks[len(fks)-1]
+		fk.Columns = append(fk.Columns, from)
+		fk.RefColumns = append(fk.RefColumns, to)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fail("foreign keys", err)
+	}
+	for i, fk := range fks {
+		// SQLite's foreign keys have no names: name one by its columns.
+		fk.Name = fk.Table + "(" + strings.Join(fk.Columns, ", ") + ")"
+		fks[i] = fk
+		if strings.EqualFold(fk.Table, table) {
+			l.Parents = append(l.Parents, fk)
+		}
+		if strings.EqualFold(fk.RefTable, table) {
+			l.Children = append(l.Children, fk)
+		}
+	}
+	rows, err = q.QueryContext(ctx, `SELECT i."name", c."name" FROM pragma_index_list(?) AS i JOIN pragma_index_info(i."name") AS c
+		WHERE i."unique" = 1 AND i."partial" = 0 AND c."name" IS NOT NULL ORDER BY i."name", c."seqno"`, table)
+	if err != nil {
+		return fail("unique keys", err)
+	}
+	for rows.Next() {
+		var ix, col string
+		if err := rows.Scan(&ix, &col); err != nil {
+			rows.Close()
+			return fail("unique keys", err)
+		}
+		if n := len(l.Unique); n == 0 || l.Unique[n-1].Name != ix {
+			l.Unique = append(l.Unique, uniqueIndex{Name: ix})
+		}
+		u := &l.Unique[len(l.Unique)-1]
+		u.Columns = append(u.Columns, col)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fail("unique keys", err)
+	}
+	// An INTEGER PRIMARY KEY is the rowid and has no index of its own.
+	rows, err = q.QueryContext(ctx, `SELECT "name" FROM pragma_table_xinfo(?) WHERE "pk" > 0 ORDER BY "pk"`, table)
+	if err != nil {
+		return fail("primary key", err)
+	}
+	defer rows.Close()
+	pk := uniqueIndex{Name: "PRIMARY"}
+	for rows.Next() {
+		var col string
+		if err := rows.Scan(&col); err != nil {
+			return fail("primary key", err)
+		}
+		pk.Columns = append(pk.Columns, col)
+	}
+	if len(pk.Columns) > 0 {
+		l.Unique = append(l.Unique, pk)
+	}
+	return l, rows.Err()
 }

@@ -405,7 +405,7 @@ func (t *mysqlTarget) referencingKeys(ctx context.Context, table string) ([]stri
 }
 
 // noReplaceWith is why the replace mode refuses foreign keys.
-const noReplaceWith = "dbsync replaces the table by swapping in a new one, and MySQL keeps a foreign key on the table it was made for, so the replace mode cannot keep foreign keys that point at the target table (a merge mode that can is planned)"
+const noReplaceWith = "dbsync replaces the table by swapping in a new one, and MySQL keeps a foreign key on the table it was made for, so the replace mode cannot keep foreign keys that point at the target table; the merge mode keeps them (mode = merge changes the rows in place, and never turns into a replace while such a key exists)"
 
 // checkNotReferenced refuses, before anything is loaded, a target table
 // that other tables' foreign keys reference: after the swap they would
@@ -418,7 +418,7 @@ func (t *mysqlTarget) checkNotReferenced(ctx context.Context, table string) erro
 	if len(refs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("target table %s is referenced by foreign key %s; %s. Drop those foreign keys (ALTER TABLE … DROP FOREIGN KEY …) or sync into a table no foreign key references; the table was left unchanged",
+	return fmt.Errorf("target table %s is referenced by foreign key %s; %s. Set mode = merge for this table, drop those foreign keys (ALTER TABLE … DROP FOREIGN KEY …) or sync into a table no foreign key references; the table was left unchanged",
 		quoteMySQL(table), strings.Join(refs, ", "), noReplaceWith)
 }
 
@@ -661,6 +661,14 @@ func (t *mysqlTarget) stagedTable(table string) *mysqlStaged {
 }
 
 func (t *mysqlTarget) stage(ctx context.Context, table string, src rowReader, policy string) (int64, string, error) {
+	return t.stageKeepingKey(ctx, table, src, policy, nil)
+}
+
+func (t *mysqlTarget) targetColumns(ctx context.Context, table string) ([]targetColumn, error) {
+	return t.columns(ctx, table)
+}
+
+func (t *mysqlTarget) stageKeepingKey(ctx context.Context, table string, src rowReader, policy string, key []string) (int64, string, error) {
 	st := t.stagedTable(table)
 	stage := t.helper(table, stageSuffix)
 	if err := t.dropOwn(ctx, table, stage, st.made); err != nil {
@@ -693,7 +701,11 @@ func (t *mysqlTarget) stage(ctx context.Context, table string, src rowReader, po
 			}
 			defs[i] = quoteMySQL(c.Name) + " " + d
 		}
+		defs = withPrimaryKey(defs, srcCols, key, quoteMySQL)
 		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+quoteMySQL(stage)+" (\n  "+strings.Join(defs, ",\n  ")+"\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
+			if len(key) > 0 {
+				return 0, "", fmt.Errorf("create staging table %s from the source's column types with the merge key (%s) as its primary key: %w (a key column of type TEXT or BLOB needs a VARCHAR or VARBINARY type in the query, e.g. CAST(col AS CHAR(100)))", stage, strings.Join(key, ", "), err)
+			}
 			return 0, "", fmt.Errorf("create staging table %s from the source's column types: %w", stage, err)
 		}
 		st.made, st.comment = true, ""

@@ -50,8 +50,10 @@ type Report struct {
 	// that was replaced instead (first run, merge_max_changes, recreate)
 	// counts as "replace"; ModeReason says why.
 	Mode string `json:"mode"`
-	// ModeReason says why a merge table was replaced instead; with several
-	// tables, "table: reason" joined with "; ". Empty when none was.
+	// ModeReason says why a merge table was replaced instead, or which
+	// rule kept it merged (an empty target, merge_max_changes exceeded by
+	// a table with triggers or foreign keys); with several tables,
+	// "table: reason" joined with "; ". Empty when no table has one.
 	ModeReason string `json:"mode_reason"`
 	// Inserted, Updated, Deleted and Unchanged are the merge tables'
 	// totals (a replaced table counts none of them).
@@ -97,7 +99,8 @@ type TableReport struct {
 	// StagePlan is how its staging table was loaded (Report.StagePlan).
 	StagePlan string `json:"stage_plan"`
 	// Mode is what the run did to the table: ModeReplace or ModeMerge.
-	// ModeReason says why a table configured as merge was replaced.
+	// ModeReason says why a table configured as merge was replaced, or
+	// which rule kept it merged.
 	Mode       string `json:"mode"`
 	ModeReason string `json:"mode_reason,omitempty"`
 	// Inserted, Updated, Deleted and Unchanged are a merge's row counts;

@@ -37,6 +37,10 @@ type session interface {
 	// ("[source] query", "[table.orders] query"). Its rows must be closed
 	// before the next query starts.
 	query(ctx context.Context, q, what string) (rowReader, error)
+	// columns are q's result columns, asked for without reading a row
+	// (a LIMIT 0 probe in the same snapshot): a merge checks its key
+	// against them before it reads.
+	columns(ctx context.Context, q, what string) ([]Column, error)
 	Close() error
 }
 
@@ -236,6 +240,14 @@ func (s *mysqlSession) probeColumns(ctx context.Context, query, what string) ([]
 	}
 	cols := mysqlColumns(types)
 	return cols, checkColumnNames(cols, what)
+}
+
+func (s *mysqlSession) columns(ctx context.Context, q, what string) ([]Column, error) {
+	types, err := s.probe(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("run %s on primary (as a LIMIT 0 probe): %w", what, err)
+	}
+	return mysqlColumns(types), nil
 }
 
 // hasFloatColumns reports whether the query's result has a FLOAT column,
@@ -453,6 +465,15 @@ func (s *sqliteSession) query(ctx context.Context, q, what string) (rowReader, e
 		r.bufs[i] = make([]byte, 0, 64)
 	}
 	return r, nil
+}
+
+func (s *sqliteSession) columns(ctx context.Context, q, what string) ([]Column, error) {
+	r, err := s.query(ctx, "SELECT * FROM (\n"+trimQuery(q)+"\n) LIMIT 0", what)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Columns(), nil
 }
 
 // Close ends the read transaction and the session.

@@ -278,6 +278,15 @@ type queryer interface {
 // stage loads table in the run's one transaction, which the first table
 // begins; tables take turns on it.
 func (t *sqliteTarget) stage(ctx context.Context, table string, src rowReader, policy string) (int64, string, error) {
+	return t.stageKeepingKey(ctx, table, src, policy, nil)
+}
+
+func (t *sqliteTarget) targetColumns(ctx context.Context, table string) ([]targetColumn, error) {
+	cols, _, err := t.columns(ctx, t.reader(), table)
+	return cols, err
+}
+
+func (t *sqliteTarget) stageKeepingKey(ctx context.Context, table string, src rowReader, policy string, key []string) (int64, string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.conn == nil {
@@ -319,6 +328,7 @@ func (t *sqliteTarget) stage(ctx context.Context, table string, src rowReader, p
 		for i, c := range srcCols {
 			defs[i] = quoteSQLite(c.Name) + " " + c.sqliteDefinition()
 		}
+		defs = withPrimaryKey(defs, srcCols, key, quoteSQLite)
 		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(stage)+" ("+strings.Join(defs, ", ")+")"); err != nil {
 			return 0, LoadSQLite, fmt.Errorf("create staging table %s: %w", stage, err)
 		}

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 )
 
@@ -38,4 +39,27 @@ func planStage(table string, src []Column, existing []targetColumn, policy strin
 		log.Warn("on_schema_change = recreate: rebuilding the table from the source's column types", "table", table, "differences", strings.Join(diffs, "; "))
 	}
 	return stagePlan{fromSource: true, differences: diffs}, nil
+}
+
+// withPrimaryKey adds key as the PRIMARY KEY of a table built from the
+// source's column definitions (defs[i] defines srcCols[i]): a merge table
+// rebuilt by on_schema_change = recreate keeps its merge key, so the next
+// run merges it again (DESIGN §3). Its columns become NOT NULL, as a merge
+// key's must be. An empty key, or one the source lacks, adds nothing.
+func withPrimaryKey(defs []string, srcCols []Column, key []string, quote func(string) string) []string {
+	if len(key) == 0 {
+		return defs
+	}
+	out := slices.Clone(defs)
+	quoted := make([]string, len(key))
+	for i, k := range key {
+		j := slices.IndexFunc(srcCols, func(c Column) bool { return strings.EqualFold(c.Name, k) })
+		if j < 0 {
+			return defs
+		}
+		d := strings.TrimSuffix(strings.TrimSuffix(out[j], " NOT NULL"), " NULL")
+		out[j] = d + " NOT NULL"
+		quoted[i] = quote(srcCols[j].Name)
+	}
+	return append(out, "PRIMARY KEY ("+strings.Join(quoted, ", ")+")")
 }

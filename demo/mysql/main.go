@@ -209,7 +209,7 @@ func run(ctx context.Context, handler string, verbose bool, out io.Writer) error
 	if err := handlerCmd("check: config, connections, TLS, load method, without writing", "check"); err != nil {
 		return err
 	}
-	if err := handlerCmd("first sync: customers is created and loaded; orders, empty on the target, is loaded whole", "sync"); err != nil {
+	if err := handlerCmd("first sync: customers is created and loaded; orders, empty on the target, is merged as inserts (it keeps its key and any triggers)", "sync"); err != nil {
 		return err
 	}
 	say("==> a change on the primary: 1 order placed, 300 shipped, 100 deleted; 1 customer moved")
