@@ -9,7 +9,8 @@ import (
 	"log/slog"
 	"os"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
+	azureid "github.com/dbsync/dbsync/sync/azure"
 )
 
 const checkUsage = `Usage: handler check [--config FILE] [--target azure|sqlite]
@@ -38,7 +39,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args, checkUsage, stdout, stderr); err != nil {
 		return err
 	}
-	az := dbsync.NewAzure(os.Getenv)
+	az := azureid.NewAzure(os.Getenv)
 	log := newCLILogger(stderr, slog.LevelWarn)
 	cfg, err := loadConfig(ctx, *configPath, dbsync.RunOptions{Target: target}, log, az)
 	if err != nil {

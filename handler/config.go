@@ -8,13 +8,14 @@ import (
 	"os"
 	"strings"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
+	azureid "github.com/dbsync/dbsync/sync/azure"
 )
 
 // loadConfig runs the engine's config pipeline for this process and logs
 // what it found: the file, warnings, and where each key came from (never a
 // secret's value).
-func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, log *slog.Logger, az *dbsync.Azure) (*dbsync.Config, error) {
+func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, log *slog.Logger, az *azureid.Azure) (*dbsync.Config, error) {
 	path, explicit := dbsync.ConfigPath(flagPath, os.Getenv)
 	cfg, err := dbsync.LoadConfig(dbsync.LoadInput{
 		Path: path, Explicit: explicit, Environ: os.Environ(), Options: opts,
@@ -43,9 +44,9 @@ func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, lo
 
 // newRunner is the engine's Runner with the process's one Azure identity,
 // the same that loadConfig's Key Vault step uses.
-func newRunner(log *slog.Logger, az *dbsync.Azure) *dbsync.Runner {
+func newRunner(log *slog.Logger, az *azureid.Azure) *dbsync.Runner {
 	r := dbsync.NewRunner(log)
-	r.Token = az.Token
+	r.Tokens = az
 	return r
 }
 

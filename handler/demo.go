@@ -8,7 +8,8 @@ import (
 	"log/slog"
 	"os"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
+	azureid "github.com/dbsync/dbsync/sync/azure"
 )
 
 const demoUsage = `Usage: handler demo-data [--config FILE] [--rows N]
@@ -34,7 +35,7 @@ func runDemoData(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return &usageError{"--rows must not be negative"}
 	}
 	log := newCLILogger(stderr, slog.LevelWarn)
-	cfg, err := loadConfig(ctx, *configPath, dbsync.RunOptions{}, log, dbsync.NewAzure(os.Getenv))
+	cfg, err := loadConfig(ctx, *configPath, dbsync.RunOptions{}, log, azureid.NewAzure(os.Getenv))
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"unicode"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // The documentation a user reads: README.md is the front page, docs/ has

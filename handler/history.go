@@ -13,7 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
+	azureid "github.com/dbsync/dbsync/sync/azure"
 )
 
 const historyUsage = `Usage: handler history [--config FILE] [--target azure|sqlite] [--tables a,b] [--limit N] [--json | --html FILE]
@@ -93,7 +94,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return err
 	}
-	az := dbsync.NewAzure(os.Getenv)
+	az := azureid.NewAzure(os.Getenv)
 	log := newCLILogger(stderr, slog.LevelWarn)
 	opts := dbsync.RunOptions{Target: c.target, Tables: splitTables(c.tables)}
 	cfg, err := loadConfig(ctx, c.configPath, opts, log, az)
@@ -140,7 +141,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func historyLines(r dbsync.Report) []string {
 	tables := r.Tables
 	if len(tables) == 0 {
-		tables = []dbsync.TableReport{{Table: r.Table, Rows: r.Rows, Mode: r.Mode, Inserted: r.Inserted, Updated: r.Updated, Deleted: r.Deleted}}
+		tables = []dbsync.TableReport{{Table: r.Table, Rows: r.Rows, Mode: dbsync.Mode(r.Mode), Inserted: r.Inserted, Updated: r.Updated, Deleted: r.Deleted}}
 	}
 	started := "-"
 	if !r.StartedAt.IsZero() {
@@ -157,7 +158,7 @@ func historyLines(r dbsync.Report) []string {
 		if mode == "" {
 			mode = "-"
 		}
-		lines = append(lines, strings.Join([]string{started, t.Table, dash(r.Trigger), dash(r.Status), mode,
+		lines = append(lines, strings.Join([]string{started, t.Table, dash(string(r.Trigger)), dash(string(r.Status)), string(mode),
 			fmt.Sprint(t.Rows), fmt.Sprintf("+%d ~%d -%d", t.Inserted, t.Updated, t.Deleted), dur, errText}, "\t"))
 	}
 	return lines

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // The Functions host's custom-handler protocol (non-forwarded): it POSTs

@@ -13,7 +13,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // Exit codes, as docs/cli.md lists them.

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // Manual and scheduled runs go through the dbsync-runs Storage queue
@@ -26,10 +26,10 @@ import (
 // JSON object; any other key is refused, so a message this version does
 // not understand never runs as something else.
 type queueMessage struct {
-	RunID   string        `json:"run_id"`
-	Trigger string        `json:"trigger,omitempty"`
-	Target  dbsync.Target `json:"target,omitempty"`
-	DryRun  bool          `json:"dry_run,omitempty"`
+	RunID   string         `json:"run_id"`
+	Trigger dbsync.Trigger `json:"trigger,omitempty"`
+	Target  dbsync.Target  `json:"target,omitempty"`
+	DryRun  bool           `json:"dry_run,omitempty"`
 	// Group is the part of the job to run: a [table.<name>] group, or
 	// "default" (the tables without a group key). The timer and a POST
 	// without a choice queue one message per group, each naming its group.
@@ -71,7 +71,7 @@ type queuedRun struct {
 // planRuns is the runs one trigger queues from the config loaded once: the
 // group or tables asked for as one run; without a choice, one run per group
 // of the job (DESIGN §2), each naming its group, each with a new run_id.
-func planRuns(cfg *dbsync.Config, trigger string, opts manualRunOptions) ([]queuedRun, error) {
+func planRuns(cfg *dbsync.Config, trigger dbsync.Trigger, opts manualRunOptions) ([]queuedRun, error) {
 	groups := []string{opts.Group}
 	if opts.Group == "" && opts.Tables == "" {
 		groups = cfg.Groups()
@@ -265,17 +265,6 @@ func quoteShort(s string) string {
 	return strconv.Quote(s)
 }
 
-// ended reports whether a run's status is final: its message must not run
-// it again. An abandoned run is final for itself, but its message may run
-// anew.
-func ended(status string) bool {
-	switch status {
-	case dbsync.StatusSucceeded, dbsync.StatusFailed, dbsync.StatusBusy, dbsync.StatusSkipped:
-		return true
-	}
-	return false
-}
-
 // handleQueue runs one queued run. What it answers the host decides what
 // the host does with the message (docs/azure-functions.md, "Queued runs and redelivery"):
 //   - 2xx deletes it: the run succeeded, was a dry run, or was busy (the
@@ -328,7 +317,7 @@ func (s *server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	}
 	var unfinished []string
 	for _, e := range earlier {
-		if ended(e.Status) {
+		if e.Status.Final() {
 			line := fmt.Sprintf("run %s already ended: %s; this delivery (dequeue count %d) is acknowledged without running again", e.RunID, e.Status, d.DequeueCount)
 			log.Info("queued run already ended; message acknowledged", dbsync.LogRunID, e.RunID, "status", e.Status)
 			s.writeInvocation(w, http.StatusOK, invocationResponse{Outputs: map[string]any{"report": e}, Logs: []string{line}})
@@ -534,7 +523,7 @@ func (s *server) runStatus(ctx context.Context, w http.ResponseWriter, opts manu
 	}
 	body, _ := json.Marshal(out)
 	headers := map[string]string{"Content-Type": "application/json"}
-	if !ended(runs[0].Status) && runs[0].Status != dbsync.StatusAbandoned {
+	if !runs[0].Status.Final() && runs[0].Status != dbsync.StatusAbandoned {
 		headers["Retry-After"] = retryAfter
 	}
 	s.writeInvocation(w, http.StatusOK, invocationResponse{

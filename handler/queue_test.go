@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // TestQueueFixtures_HostEmulation: the tests' emulated host queues, for the

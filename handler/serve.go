@@ -13,7 +13,8 @@ import (
 	"strings"
 	"time"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
+	azureid "github.com/dbsync/dbsync/sync/azure"
 )
 
 // The handler's connection limits. The host runs on the same machine and
@@ -41,11 +42,11 @@ type server struct {
 	ioTimeout time.Duration
 	// beforeRun, when set (tests), is called at the start of every run.
 	beforeRun func()
-	azure     *dbsync.Azure
+	azure     *azureid.Azure
 }
 
 func newServer(log *slog.Logger) *server {
-	az := dbsync.NewAzure(os.Getenv)
+	az := azureid.NewAzure(os.Getenv)
 	return &server{log: log, runner: newRunner(log, az), ioTimeout: defaultIOTimeout, azure: az}
 }
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // statusTimeout bounds building the status page: an operator's browser

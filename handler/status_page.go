@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // The status page (DESIGN §6): GET /api/status and handler history
@@ -133,9 +133,11 @@ type tableView struct {
 
 // runView is one run of one table, as the page writes it.
 type runView struct {
-	Table, RunID, Status, Class, Trigger, Mode, Source, Version string
-	Started, Ago, Duration, Changes, Error, Note                string
-	Rows                                                        int64
+	Table, RunID, Class, Mode, Source, Version   string
+	Status                                       dbsync.Status
+	Trigger                                      dbsync.Trigger
+	Started, Ago, Duration, Changes, Error, Note string
+	Rows                                         int64
 	// RowsText is the table's rows after the run: the run's, or, when it
 	// changed nothing, the last success's.
 	RowsText string
@@ -156,7 +158,8 @@ type chartPoint struct {
 	X, Y, Left, Upper, Top, Bottom string
 	BarX, BarY, BarW, BarH         string
 	Failed                         bool
-	Status, Class, Title           string
+	Status                         dbsync.Status
+	Class, Title                   string
 }
 
 // buildStatusPage turns the tables' histories into the page; problem
@@ -227,7 +230,7 @@ func renderStatusPage(p statusPage) ([]byte, error) {
 }
 
 // failed says whether a run's status is a failure to list.
-func failed(status string) bool {
+func failed(status dbsync.Status) bool {
 	return status == dbsync.StatusFailed || status == dbsync.StatusAbandoned
 }
 
@@ -244,7 +247,7 @@ func stateOf(last *runView) string {
 	return "other"
 }
 
-func statusClass(status string) string {
+func statusClass(status dbsync.Status) string {
 	switch {
 	case status == dbsync.StatusSucceeded:
 		return "ok"
@@ -287,13 +290,13 @@ func viewRun(r dbsync.Report, now time.Time) runView {
 func changes(r dbsync.Report) string {
 	switch r.Status {
 	case dbsync.StatusFailed, dbsync.StatusBusy, dbsync.StatusSkipped:
-		return "none: the target was left as it was (" + r.Status + ")"
+		return "none: the target was left as it was (" + string(r.Status) + ")"
 	case dbsync.StatusAbandoned:
 		return "unknown: the run stopped before it recorded its outcome"
 	case dbsync.StatusRunning, dbsync.StatusQueued:
-		return "not yet known (" + r.Status + ")"
+		return "not yet known (" + string(r.Status) + ")"
 	}
-	if r.Mode == dbsync.ModeReplace && r.Inserted+r.Updated+r.Deleted == 0 {
+	if r.Mode == string(dbsync.ModeReplace) && r.Inserted+r.Updated+r.Deleted == 0 {
 		return fmt.Sprintf("replaced: %d rows written", r.Rows)
 	}
 	return fmt.Sprintf("+%d ~%d -%d (%d unchanged)", r.Inserted, r.Updated, r.Deleted, r.Unchanged)
@@ -302,7 +305,7 @@ func changes(r dbsync.Report) string {
 // rowsChanged is what the chart's bars show: a merge's changed rows, or
 // every row of a replaced table.
 func rowsChanged(r dbsync.Report) int64 {
-	if n := r.Inserted + r.Updated + r.Deleted; n > 0 || r.Mode != dbsync.ModeReplace {
+	if n := r.Inserted + r.Updated + r.Deleted; n > 0 || r.Mode != string(dbsync.ModeReplace) {
 		return n
 	}
 	return r.Rows

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // TestStatusPage_EscapesEveryValue renders a page whose every text from
@@ -17,7 +17,7 @@ import (
 func TestStatusPage_EscapesEveryValue(t *testing.T) {
 	const evil = `"'><img src=x onerror=alert(1)><script>alert(2)</script>`
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	run := func(status string, ago time.Duration) dbsync.Report {
+	run := func(status dbsync.Status, ago time.Duration) dbsync.Report {
 		var r dbsync.Report
 		v := reflect.ValueOf(&r).Elem()
 		for i := 0; i < v.NumField(); i++ {
@@ -61,9 +61,9 @@ func TestStatusPage_Words(t *testing.T) {
 		{ago(26*time.Hour + 3*time.Minute), "26 h 3 min ago"},
 		{ago(75 * time.Hour), "3 days ago"},
 		{ago(-time.Minute), "in the future (clock skew)"},
-		{changes(dbsync.Report{Status: dbsync.StatusSucceeded, Mode: dbsync.ModeMerge, Inserted: 2, Updated: 3, Deleted: 1, Unchanged: 9}), "+2 ~3 -1 (9 unchanged)"},
-		{changes(dbsync.Report{Status: dbsync.StatusSucceeded, Mode: dbsync.ModeReplace, Rows: 40}), "replaced: 40 rows written"},
-		{changes(dbsync.Report{Status: dbsync.StatusFailed, Mode: dbsync.ModeMerge, Inserted: 2}), "none: the target was left as it was (failed)"},
+		{changes(dbsync.Report{Status: dbsync.StatusSucceeded, Mode: string(dbsync.ModeMerge), Inserted: 2, Updated: 3, Deleted: 1, Unchanged: 9}), "+2 ~3 -1 (9 unchanged)"},
+		{changes(dbsync.Report{Status: dbsync.StatusSucceeded, Mode: string(dbsync.ModeReplace), Rows: 40}), "replaced: 40 rows written"},
+		{changes(dbsync.Report{Status: dbsync.StatusFailed, Mode: string(dbsync.ModeMerge), Inserted: 2}), "none: the target was left as it was (failed)"},
 		{changes(dbsync.Report{Status: dbsync.StatusAbandoned}), "unknown: the run stopped before it recorded its outcome"},
 	} {
 		if tc.got != tc.want {
@@ -78,8 +78,8 @@ func TestStatusPage_Chart(t *testing.T) {
 	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	runs := []dbsync.Report{ // newest first, as read
 		{Status: dbsync.StatusFailed, StartedAt: at.Add(2 * time.Hour), DurationMS: 500},
-		{Status: dbsync.StatusSucceeded, Mode: dbsync.ModeMerge, StartedAt: at.Add(time.Hour), DurationMS: 2000, Inserted: 10},
-		{Status: dbsync.StatusSucceeded, Mode: dbsync.ModeReplace, StartedAt: at, DurationMS: 1000, Rows: 40},
+		{Status: dbsync.StatusSucceeded, Mode: string(dbsync.ModeMerge), StartedAt: at.Add(time.Hour), DurationMS: 2000, Inserted: 10},
+		{Status: dbsync.StatusSucceeded, Mode: string(dbsync.ModeReplace), StartedAt: at, DurationMS: 1000, Rows: 40},
 	}
 	c := buildChart(runs)
 	var got []string

@@ -10,7 +10,8 @@ import (
 	"os"
 	"strings"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
+	azureid "github.com/dbsync/dbsync/sync/azure"
 )
 
 const syncUsage = `Usage: handler sync [--config FILE] [--target azure|sqlite] [--tables a,b] [--group g] [--dry-run] [--json]
@@ -62,7 +63,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if c.verbose {
 		level = slog.LevelDebug
 	}
-	az := dbsync.NewAzure(os.Getenv)
+	az := azureid.NewAzure(os.Getenv)
 	log := newCLILogger(stderr, level)
 	opts := dbsync.RunOptions{Target: c.target, DryRun: c.dryRun, Group: c.group}
 	if c.tables != "" {
@@ -125,7 +126,7 @@ type groupReport struct {
 // Status is the first status other than succeeded (or skipped, for a dry
 // run), the one the exit code says; else that of the first group.
 type groupsJSON struct {
-	Status string        `json:"status"`
+	Status dbsync.Status `json:"status"`
 	Groups []groupReport `json:"groups"`
 }
 
@@ -169,7 +170,7 @@ func summary(r *dbsync.Report) string {
 	switch r.Status {
 	case dbsync.StatusSucceeded:
 		var s string
-		if !strings.Contains(r.Mode, dbsync.ModeMerge) {
+		if !strings.Contains(r.Mode, string(dbsync.ModeMerge)) {
 			s = fmt.Sprintf("succeeded: %d rows from %s into %s %s in %.1fs (%s, %.0f rows/s)",
 				r.Rows, r.Source, r.Target, what, float64(r.DurationMS)/1000, r.LoadMethod, r.RowsPerSec)
 			if r.ModeReason != "" {

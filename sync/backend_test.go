@@ -1,4 +1,4 @@
-package sync
+package dbsync
 
 import (
 	"context"
@@ -54,6 +54,41 @@ func TestBackend_OnePlaceChooses(t *testing.T) {
 				return true
 			})
 		}
+	}
+}
+
+// TestBackend_CoreImportsNoDriver: the engine's own (non-test) files import
+// no Azure SDK; the backends beside it (sync/azure, …) do, and handler wires
+// them in (DESIGN §1: the core imports no database driver, no Azure SDK).
+// forbidden grows as each technology moves out of the core into its package.
+func TestBackend_CoreImportsNoDriver(t *testing.T) {
+	forbidden := []string{"github.com/Azure/"}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	checked := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		for _, imp := range f.Imports {
+			path := strings.Trim(imp.Path.Value, `"`)
+			for _, bad := range forbidden {
+				if strings.HasPrefix(path, bad) {
+					t.Errorf("%s imports %s: the core imports no driver and no Azure SDK; define an interface here and implement it in the backend package", name, path)
+				}
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("checked only %d files: run from sync/", checked)
 	}
 }
 

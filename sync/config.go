@@ -1,4 +1,4 @@
-package sync
+package dbsync
 
 import (
 	"errors"
@@ -93,7 +93,7 @@ type SyncConfig struct {
 	// its own snapshot.
 	Parallel int
 	// Mode is every table's default mode: ModeReplace or ModeMerge.
-	Mode string
+	Mode Mode
 	// MergeMaxChanges and MaxDelete are fractions (0 to 1) of a merge
 	// table's target rows: above the first a merge replaces instead, above
 	// the second it fails (merge.go checkThresholds).
@@ -324,16 +324,18 @@ func fractionKey(f func(c *Config) *float64) func(*Config, string) error {
 	}
 }
 
-func oneOfKey(allowed []string, f func(c *Config, v string)) func(*Config, string) error {
+func oneOfKey[T ~string](allowed []T, f func(c *Config, v T)) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		v = strings.ToLower(v)
-		for _, a := range allowed {
-			if v == a {
-				f(c, v)
+		names := make([]string, len(allowed))
+		for i, a := range allowed {
+			if v == string(a) {
+				f(c, a)
 				return nil
 			}
+			names[i] = string(a)
 		}
-		return fmt.Errorf("want one of %s", strings.Join(allowed, ", "))
+		return fmt.Errorf("want one of %s", strings.Join(names, ", "))
 	}
 }
 
@@ -390,7 +392,7 @@ var configKeys = func() []keySpec {
 		{section: "sync", key: "history_table", set: stringKey(func(c *Config) *string { return &c.Sync.HistoryTable })},
 		{section: "sync", key: "timeout", set: durationKey(func(c *Config) *time.Duration { return &c.Sync.Timeout })},
 		{section: "sync", key: "parallel", set: intKey(1, maxParallel, func(c *Config) *int { return &c.Sync.Parallel })},
-		{section: "sync", key: "mode", set: oneOfKey([]string{ModeReplace, ModeMerge}, func(c *Config, v string) { c.Sync.Mode = v })},
+		{section: "sync", key: "mode", set: oneOfKey([]Mode{ModeReplace, ModeMerge}, func(c *Config, v Mode) { c.Sync.Mode = v })},
 		{section: "sync", key: "merge_max_changes", set: fractionKey(func(c *Config) *float64 { return &c.Sync.MergeMaxChanges })},
 		{section: "sync", key: "max_delete", set: fractionKey(func(c *Config) *float64 { return &c.Sync.MaxDelete })},
 		{section: "sync", key: "key", set: func(c *Config, v string) error {

@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // wantConfigError checks err is a *ConfigError naming key (when not "")

@@ -1,4 +1,4 @@
-package sync
+package dbsync
 
 import (
 	"errors"
@@ -19,16 +19,19 @@ type TableConfig struct {
 	FallbackQuery  string   // on the SQLite fallback (already defaulted to Query when unset)
 	Target         string   // the target table name (default Name)
 	Group          string   // "" = the default group
-	Mode           string   // ModeReplace or ModeMerge (resolved: the table's override or [sync] mode)
+	Mode           Mode     // ModeReplace or ModeMerge (resolved: the table's override or [sync] mode)
 	Key            []string // merge key columns (key = col1,col2), may be empty: the target table's key
 	MinRows        int      // resolved: the table's override or [sync] min_rows
 	OnSchemaChange string   // resolved: the table's override or [sync] on_schema_change
 }
 
-// Table modes, for [sync] mode and [table.<name>] mode.
+// Mode is how a table is written: [sync] mode and [table.<name>] mode.
+type Mode string
+
+// Table modes.
 const (
-	ModeReplace = "replace" // stage, verify, swap
-	ModeMerge   = "merge"   // compare by key, apply only the differences in one transaction
+	ModeReplace Mode = "replace" // stage, verify, swap
+	ModeMerge   Mode = "merge"   // compare by key, apply only the differences in one transaction
 )
 
 // maxParallel bounds [sync] parallel: each staged table holds a source and a
@@ -71,7 +74,7 @@ var tableKeys = []tableKeySpec{
 	{key: "target", set: func(t *TableConfig, v string) error { t.Target = v; return nil }},
 	{key: "group", set: setGroup},
 	{key: "mode", set: func(t *TableConfig, v string) error {
-		return oneOfKey([]string{ModeReplace, ModeMerge}, func(_ *Config, v string) { t.Mode = v })(nil, v)
+		return oneOfKey([]Mode{ModeReplace, ModeMerge}, func(_ *Config, v Mode) { t.Mode = v })(nil, v)
 	}},
 	{key: "key", set: setKeyColumns},
 	{key: "min_rows", set: func(t *TableConfig, v string) error {

@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/dbsync/dbsync/internal/initest"
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // noLegacy empties validConfig's one-table keys (an empty value is "not

@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"errors"
@@ -9,42 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dbsync/dbsync/internal/dbtest"
 	"github.com/dbsync/dbsync/internal/initest"
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
-const validConfig = `
-[sync]
-default_target = sqlite
+const validConfig = dbtest.ValidConfig
 
-[source]
-host = db.example.com
-database = shop
-user = reader
-password = s3cret#with;chars
-query = SELECT *
-  FROM items   -- continued on an indented line, as configparser allows
-
-[sqlite]
-path = replica.db
-table = items
-
-[azure_mysql]
-host = x.mysql.database.azure.com
-database = replica
-user = writer
-password = pw
-table = items
-`
-
-func writeConfig(t *testing.T, text string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "config.ini")
-	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func writeConfig(t *testing.T, text string) string { return dbtest.WriteConfig(t, text) }
 
 // with is validConfig with the given settings merged over it.
 func with(settings string) string { return initest.Merge(validConfig, settings) }

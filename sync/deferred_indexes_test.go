@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"database/sql"
@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/dbsync/dbsync/internal/mariadbtest"
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // deferRows is above the row estimate from which the deferred plan is

@@ -1,4 +1,4 @@
-// Package sync is the dbsync engine: it loads and validates configuration,
+// Package dbsync is the dbsync engine: it loads and validates configuration,
 // reads a job's tables from the primary MySQL server in one snapshot (or,
 // when that fails, from a local SQLite database), and brings the target
 // tables (Azure Database for MySQL or a SQLite file) exactly in step: a
@@ -9,4 +9,4 @@
 // One run is: load config → take the run locks → choose the source →
 // stage → verify → commit → record history. docs/guarantees.md describes
 // each step and README.md is the user's front page.
-package sync
+package dbsync

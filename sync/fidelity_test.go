@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/dbsync/dbsync/internal/mariadbtest"
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // fidelityTable has every type docs/types.md lists, with

@@ -1,10 +1,10 @@
-package sync_test
+package dbsync_test
 
 import (
 	"regexp"
 	"testing"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // TestSync_InvisiblePrimaryKey: Azure Database for MySQL 8 gives a table

@@ -1,4 +1,4 @@
-package sync
+package dbsync
 
 import (
 	"context"
@@ -81,7 +81,7 @@ func historyRows(r *Report) []Report {
 		row := *r
 		row.Tables = nil
 		row.Table, row.Rows, row.LoadMethod, row.RowsPerSec, row.StagePlan = t.Table, t.Rows, t.LoadMethod, t.RowsPerSec, t.StagePlan
-		row.Mode, row.ModeReason = t.Mode, t.ModeReason
+		row.Mode, row.ModeReason = string(t.Mode), t.ModeReason
 		row.Inserted, row.Updated, row.Deleted, row.Unchanged = t.Inserted, t.Updated, t.Deleted, t.Unchanged
 		rows[i] = row
 	}
@@ -94,7 +94,7 @@ func joinHistoryRows(rows []Report) Report {
 	r.Tables = nil
 	for _, row := range rows {
 		r.Tables = append(r.Tables, TableReport{Table: row.Table, Rows: row.Rows, LoadMethod: row.LoadMethod, RowsPerSec: row.RowsPerSec,
-			Mode: row.Mode, ModeReason: row.ModeReason, Inserted: row.Inserted, Updated: row.Updated, Deleted: row.Deleted, Unchanged: row.Unchanged, StagePlan: row.StagePlan})
+			Mode: Mode(row.Mode), ModeReason: row.ModeReason, Inserted: row.Inserted, Updated: row.Updated, Deleted: row.Deleted, Unchanged: row.Unchanged, StagePlan: row.StagePlan})
 	}
 	if len(rows) > 1 {
 		r.Table = ""
@@ -413,7 +413,7 @@ type historyFilter struct {
 	target Target
 	tables []string
 	// status, when set, takes only runs that ended so.
-	status string
+	status Status
 	// clip, when above 0, cuts every text column (errors, reasons) to that
 	// many characters, in the query: a read's size is bounded whatever
 	// the table holds (the status page).
@@ -440,7 +440,7 @@ func (h historyStore) runs(ctx context.Context, f historyFilter, limit int) ([]R
 	where := q("target") + " = ? AND " + q("table") + " IN (?" + strings.Repeat(", ?", len(f.tables)-1) + ")"
 	if f.status != "" {
 		where += " AND " + q("status") + " = ?"
-		args = append(args, f.status)
+		args = append(args, string(f.status))
 	}
 	// Each run has at most one row per table.
 	args = append(args, limit*len(f.tables))
@@ -517,6 +517,10 @@ func (h historyStore) value(p any) (any, error) {
 		return *p, nil
 	case *Target:
 		return string(*p), nil
+	case *Status:
+		return string(*p), nil
+	case *Trigger:
+		return string(*p), nil
 	case *int:
 		return int64(*p), nil
 	case *int64:
@@ -548,6 +552,10 @@ func setHistoryValue(p any, v any) error {
 		*p = fmt.Sprint(v)
 	case *Target:
 		*p = Target(fmt.Sprint(v))
+	case *Status:
+		*p = Status(fmt.Sprint(v))
+	case *Trigger:
+		*p = Trigger(fmt.Sprint(v))
 	case *time.Time:
 		*p = parseHistoryTime(v)
 	case *int, *int64, *bool:

@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // TestTableHistories reads what the status page shows, on both targets:
@@ -49,7 +49,7 @@ func TestTableHistories(t *testing.T) {
 
 			// One success, then five failures with long errors.
 			start := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
-			record := func(i int, status, errText string) {
+			record := func(i int, status dbsync.Status, errText string) {
 				t.Helper()
 				rep := fullReport(t, cfg, fmt.Sprint("run-", i))
 				rep.Status, rep.Error = status, errText

@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // notInHistory are the Report fields the history table does not keep, and
@@ -53,7 +53,7 @@ func fullReport(t *testing.T, cfg *dbsync.Config, runID string) dbsync.Report {
 	rep.RunID, rep.Status, rep.Target, rep.Table = runID, dbsync.StatusFailed, cfg.Target, cfg.TargetTable()
 	// A one-table run: its one table's figures are the run's.
 	rep.Tables = []dbsync.TableReport{{Table: rep.Table, Rows: rep.Rows, LoadMethod: rep.LoadMethod, RowsPerSec: rep.RowsPerSec,
-		Mode: rep.Mode, ModeReason: rep.ModeReason, Inserted: rep.Inserted, Updated: rep.Updated, Deleted: rep.Deleted, Unchanged: rep.Unchanged, StagePlan: rep.StagePlan}}
+		Mode: dbsync.Mode(rep.Mode), ModeReason: rep.ModeReason, Inserted: rep.Inserted, Updated: rep.Updated, Deleted: rep.Deleted, Unchanged: rep.Unchanged, StagePlan: rep.StagePlan}}
 	return rep
 }
 

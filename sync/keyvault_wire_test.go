@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"context"
@@ -11,7 +11,8 @@ import (
 	"testing"
 
 	"github.com/dbsync/dbsync/internal/azuretest"
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
+	azureid "github.com/dbsync/dbsync/sync/azure"
 )
 
 const (
@@ -56,7 +57,7 @@ func TestKeyVault_Wire(t *testing.T) {
 	t.Setenv("AZURE_CLIENT_ID", "22222222-2222-2222-2222-222222222222")
 	// Passwords only in the vault: config.ini holds none.
 	e.extra = "[keyvault]\nurl = " + vault.URL + "\n[azure_mysql]\npassword =\n[source]\npassword =\n"
-	id, err := dbsync.NewIdentity(os.Getenv, vault.HTTPClient())
+	id, err := azureid.NewIdentity(os.Getenv, vault.HTTPClient())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestKeyVault_Wire(t *testing.T) {
 	}
 	cfg, err := dbsync.LoadConfig(dbsync.LoadInput{Path: path, Explicit: true,
 		Secrets: func(url string, names []string) (map[string]string, error) {
-			return dbsync.FetchVaultSecrets(context.Background(), url, names, id, dbsync.VaultOptions{Transport: vault.HTTPClient()})
+			return azureid.FetchVaultSecrets(context.Background(), url, names, id, azureid.VaultOptions{Transport: vault.HTTPClient()})
 		}})
 	if err != nil {
 		t.Fatalf("load config through the vault: %v", err)
@@ -114,11 +115,11 @@ func TestKeyVault_Wire(t *testing.T) {
 func TestKeyVault_WireThrottled(t *testing.T) {
 	vault, _ := azureFakes(t, map[string]azuretest.Secret{"source--password": {Value: "pw"}})
 	vault.FailStatus, vault.FailFirst = 429, 2
-	id, err := dbsync.NewIdentity(os.Getenv, vault.HTTPClient())
+	id, err := azureid.NewIdentity(os.Getenv, vault.HTTPClient())
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := dbsync.FetchVaultSecrets(context.Background(), vault.URL, dbsync.VaultSecretNames(), id, dbsync.VaultOptions{Transport: vault.HTTPClient(), RetryDelay: 1})
+	got, err := azureid.FetchVaultSecrets(context.Background(), vault.URL, dbsync.VaultSecretNames(), id, azureid.VaultOptions{Transport: vault.HTTPClient(), RetryDelay: 1})
 	if err != nil || got["source--password"] != "pw" {
 		t.Fatalf("got %v, %v", got, err)
 	}
@@ -140,13 +141,13 @@ func TestEntra_MySQLLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := dbsync.NewIdentity(os.Getenv, nil)
+	id, err := azureid.NewIdentity(os.Getenv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := testLogger(t)
 	runner := dbsync.NewRunner(log)
-	runner.Token = id.Token
+	runner.Tokens = id
 	rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
 	if err := runner.Run(context.Background(), cfg, rep, log); err != nil {
 		t.Fatalf("entra sync: %v", err)

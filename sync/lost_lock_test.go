@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"context"
@@ -10,13 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dbsync/dbsync/internal/mariadbtest"
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // lockHolder is the connection id that holds the run lock of the target
@@ -82,7 +82,7 @@ func content(t *testing.T, db *sql.DB, table string) string {
 // logBuffer keeps a run's log lines and passes them to the test log.
 type logBuffer struct {
 	t    *testing.T
-	mu   gosync.Mutex
+	mu   sync.Mutex
 	text strings.Builder
 }
 
@@ -151,7 +151,7 @@ func TestLock_KilledBeforeSwap(t *testing.T) {
 			if left := helperTables(t, dst); len(left) != 0 {
 				t.Errorf("helper tables left behind: %v", left)
 			}
-			var status string
+			var status dbsync.Status
 			if err := dst.QueryRow("SELECT status FROM dbsync_runs WHERE run_id = ?", rep.RunID).Scan(&status); err != nil || status != dbsync.StatusFailed {
 				t.Errorf("history records %q (%v), want failed", status, err)
 			}
@@ -301,7 +301,7 @@ func TestLock_KilledRunSparesUserTables(t *testing.T) {
 			t.Fatalf("run %d: target has %d rows, want 5", run, n)
 		}
 	}
-	var status string
+	var status dbsync.Status
 	if err := dst.QueryRow("SELECT status FROM dbsync_runs WHERE run_id = '20261201T000000Z-00000000deadbeef'").Scan(&status); err != nil || status != dbsync.StatusAbandoned {
 		t.Errorf("the killed run is recorded %q (%v), want abandoned", status, err)
 	}
@@ -489,7 +489,7 @@ func TestLock_LostLockSoak(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var (
-		mu                             gosync.Mutex
+		mu                             sync.Mutex
 		bad                            []string
 		succeeded, failed, busy, kills atomic.Int64
 		checked, unchecked, statesRead atomic.Int64
@@ -499,7 +499,7 @@ func TestLock_LostLockSoak(t *testing.T) {
 		defer mu.Unlock()
 		bad = append(bad, fmt.Sprintf(format, args...))
 	}
-	var wg gosync.WaitGroup
+	var wg sync.WaitGroup
 	for _, p := range procs {
 		wg.Add(1)
 		go func() {

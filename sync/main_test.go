@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 
 	"github.com/dbsync/dbsync/internal/initest"
 	"github.com/dbsync/dbsync/internal/mariadbtest"
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // The servers every test in this package shares; each test makes its own

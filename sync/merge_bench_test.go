@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/dbsync/dbsync/internal/mariadbtest"
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // TestMergeBench measures merge against replace on a target with the

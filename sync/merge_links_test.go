@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"database/sql"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // targetExec runs statements on e's target database of target: the MySQL

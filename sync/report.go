@@ -1,4 +1,4 @@
-package sync
+package dbsync
 
 import (
 	"crypto/rand"
@@ -8,23 +8,40 @@ import (
 	"time"
 )
 
+// Status is where a run stands (Report.Status, the history table's status column).
+type Status string
+
 // Run statuses.
 const (
-	StatusQueued    = "queued"  // only in the history table: asked for, not yet started
-	StatusRunning   = "running" // only in the history table, while a run is under way
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	StatusSkipped   = "skipped" // dry run
-	StatusBusy      = "busy"
-	StatusAbandoned = "abandoned" // only in the history table: the process running it died
+	StatusQueued    Status = "queued"  // only in the history table: asked for, not yet started
+	StatusRunning   Status = "running" // only in the history table, while a run is under way
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusSkipped   Status = "skipped" // dry run
+	StatusBusy      Status = "busy"
+	StatusAbandoned Status = "abandoned" // only in the history table: the process running it died
 )
 
-// Triggers: what started a run.
+// Final reports whether a run's status is final: a queued run's message
+// must not run it again. An abandoned run is final for itself, but its
+// message may run anew, so Final is false for it (as for queued and running).
+func (s Status) Final() bool {
+	switch s {
+	case StatusSucceeded, StatusFailed, StatusBusy, StatusSkipped:
+		return true
+	}
+	return false
+}
+
+// Trigger is what started a run.
+type Trigger string
+
+// Triggers.
 const (
-	TriggerCLI   = "cli"
-	TriggerTimer = "timer"
-	TriggerHTTP  = "http"
-	TriggerQueue = "queue" // a queue message that does not say what queued it
+	TriggerCLI   Trigger = "cli"
+	TriggerTimer Trigger = "timer"
+	TriggerHTTP  Trigger = "http"
+	TriggerQueue Trigger = "queue" // a queue message that does not say what queued it
 )
 
 const timeLayout = time.RFC3339Nano
@@ -36,15 +53,15 @@ type Report struct {
 	RunID string `json:"run_id"`
 	// Version is the build that ran it (Version()), so a history row
 	// answers "which build wrote this?".
-	Version        string `json:"version"`
-	Trigger        string `json:"trigger"`
-	Status         string `json:"status"`
-	Source         string `json:"source"`
-	FallbackReason string `json:"fallback_reason"`
-	Target         Target `json:"target"`
-	Table          string `json:"table"`
-	Rows           int64  `json:"rows"`
-	LoadMethod     string `json:"load_method"`
+	Version        string  `json:"version"`
+	Trigger        Trigger `json:"trigger"`
+	Status         Status  `json:"status"`
+	Source         string  `json:"source"`
+	FallbackReason string  `json:"fallback_reason"`
+	Target         Target  `json:"target"`
+	Table          string  `json:"table"`
+	Rows           int64   `json:"rows"`
+	LoadMethod     string  `json:"load_method"`
 	// Mode is how the tables were written: "replace" or "merge", or the
 	// tables' modes joined with commas when they differ. A merge table
 	// that was replaced instead (first run, merge_max_changes, recreate)
@@ -101,7 +118,7 @@ type TableReport struct {
 	// Mode is what the run did to the table: ModeReplace or ModeMerge.
 	// ModeReason says why a table configured as merge was replaced, or
 	// which rule kept it merged.
-	Mode       string `json:"mode"`
+	Mode       Mode   `json:"mode"`
 	ModeReason string `json:"mode_reason,omitempty"`
 	// Inserted, Updated, Deleted and Unchanged are a merge's row counts;
 	// all zero for a replace.
@@ -177,8 +194,8 @@ func (r *Report) sumTables() {
 		if t.StagePlan != "" && !slices.Contains(plans, t.StagePlan) {
 			plans = append(plans, t.StagePlan)
 		}
-		if t.Mode != "" && !slices.Contains(modes, t.Mode) {
-			modes = append(modes, t.Mode)
+		if t.Mode != "" && !slices.Contains(modes, string(t.Mode)) {
+			modes = append(modes, string(t.Mode))
 		}
 		if t.ModeReason != "" {
 			reasons = append(reasons, t.Table+": "+t.ModeReason)
@@ -218,7 +235,7 @@ func (r *Report) table(name string) *TableReport {
 // NewQueuedReport is NewReport for a run whose run_id was handed out before
 // it began: a queued run keeps the run_id that its POST or timer answered,
 // and its report is built like any other's (snapshot, tables, version).
-func NewQueuedReport(cfg *Config, trigger, runID string) *Report {
+func NewQueuedReport(cfg *Config, trigger Trigger, runID string) *Report {
 	rep := NewReport(cfg, trigger)
 	rep.RunID = runID
 	return rep
@@ -226,7 +243,7 @@ func NewQueuedReport(cfg *Config, trigger, runID string) *Report {
 
 // RefusedReport is the report of a run refused before it had a config to
 // run with (a configuration error): failed, with the error and no tables.
-func RefusedReport(runID, trigger string, target Target, err error) *Report {
+func RefusedReport(runID string, trigger Trigger, target Target, err error) *Report {
 	now := time.Now().UTC()
 	return &Report{RunID: runID, Version: Version(), Trigger: trigger, Status: StatusFailed, Target: target,
 		StartedAt: now, FinishedAt: now, Error: OneLine(err.Error())}

@@ -1,4 +1,4 @@
-package sync
+package dbsync
 
 import (
 	"context"
@@ -26,8 +26,9 @@ type Runner struct {
 	// ProgressEvery is how often a long load logs rows and rows/s
 	// (default 5 s).
 	ProgressEvery time.Duration
-	// Token returns an access token for a scope; auth = entra needs it.
-	Token func(ctx context.Context, scope string) (string, error)
+	// Tokens gives the access tokens auth = entra logs in with
+	// (sync/azure); nil: auth = entra has no token to use.
+	Tokens TokenSource
 	// SwapTryWait bounds each attempt of the MySQL swap to wait for readers'
 	// metadata locks (default 2 s); SwapTries is how many attempts it makes
 	// (default 10). Readers queue behind a waiting RENAME, so each wait is
@@ -42,6 +43,13 @@ type Runner struct {
 
 	mu     sync.Mutex
 	active map[string]string // guard key → run_id
+}
+
+// TokenSource gives access tokens for a scope: the Entra ID token that
+// auth = entra sends as the MySQL password. sync/azure implements it (the
+// process's managed identity); the engine itself imports no Azure SDK.
+type TokenSource interface {
+	Token(ctx context.Context, scope string) (string, error)
 }
 
 // NewRunner returns a Runner that logs to log.
@@ -96,7 +104,7 @@ func (r *Runner) leave(keys []string) {
 // NewReport starts the report of a run about to begin; pass it to Run. The
 // HTTP trigger makes it first so it can answer with the run_id before the
 // run ends.
-func NewReport(cfg *Config, trigger string) *Report {
+func NewReport(cfg *Config, trigger Trigger) *Report {
 	rep := &Report{
 		RunID: newRunID(), Version: Version(), Trigger: trigger, Target: cfg.Target,
 		StartedAt: time.Now().UTC(), DryRun: cfg.DryRun, Snapshot: SnapshotSingle,
@@ -142,9 +150,9 @@ func (r *Runner) Run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	attrs := []any{"status", rep.Status, "source", rep.Source, "rows", rep.Rows, "load_method", rep.LoadMethod,
 		"duration_ms", rep.DurationMS, "rows_per_sec", rep.RowsPerSec}
 	if err != nil {
-		log.Warn("run ended: "+rep.Status, append(attrs, "error", OneLine(err.Error()))...)
+		log.Warn("run ended: "+string(rep.Status), append(attrs, "error", OneLine(err.Error()))...)
 	} else {
-		log.Info("run ended: "+rep.Status, attrs...)
+		log.Info("run ended: "+string(rep.Status), attrs...)
 	}
 	logTableOutcomes(base, rep)
 	return err
@@ -258,7 +266,7 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 // writtenMessage says what the swap did by the run's modes (Report.Mode):
 // a replace run never says "merged".
 func writtenMessage(mode string) string {
-	merged, replaced := strings.Contains(mode, ModeMerge), strings.Contains(mode, ModeReplace)
+	merged, replaced := strings.Contains(mode, string(ModeMerge)), strings.Contains(mode, string(ModeReplace))
 	switch {
 	case merged && replaced:
 		return "replaced tables swapped, merged tables' differences applied"
@@ -272,7 +280,7 @@ func writtenMessage(mode string) string {
 // table was merged.
 func writtenAttrs(rep *Report, tables int) []any {
 	attrs := []any{"rows", rep.Rows, "tables", tables, "mode", rep.Mode}
-	if strings.Contains(rep.Mode, ModeMerge) {
+	if strings.Contains(rep.Mode, string(ModeMerge)) {
 		attrs = append(attrs, "inserted", rep.Inserted, "updated", rep.Updated, "deleted", rep.Deleted, "unchanged", rep.Unchanged)
 	}
 	return attrs
@@ -308,9 +316,9 @@ func (r *Runner) newTarget(cfg *Config, log *slog.Logger) (target, error) {
 		return newSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log), nil
 	case TargetAzure:
 		var password passwordFunc
-		if cfg.AzureMySQL.Auth == AuthEntra && r.Token != nil {
+		if cfg.AzureMySQL.Auth == AuthEntra && r.Tokens != nil {
 			password = func(ctx context.Context) (string, error) {
-				tok, err := r.Token(ctx, EntraMySQLScope)
+				tok, err := r.Tokens.Token(ctx, EntraMySQLScope)
 				if err != nil {
 					return "", fmt.Errorf("get Entra ID token for Azure MySQL: %w", err)
 				}

@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"context"
@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dbsync/dbsync/internal/mariadbtest"
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // seedItems makes a simple items table with n rows on db (MySQL).
@@ -62,8 +62,8 @@ func TestSync_ReadersNeverSeeHalfDone(t *testing.T) {
 			stop := make(chan struct{})
 			var polls atomic.Int64
 			var bad []string
-			var mu gosync.Mutex
-			var wg gosync.WaitGroup
+			var mu sync.Mutex
+			var wg sync.WaitGroup
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -186,7 +186,8 @@ func TestSync_Guards(t *testing.T) {
 				}
 				assertSameRows(t, before, readAll(t, dst, "items"))
 				assertNoLeftovers(t, dst, "items")
-				var status, msg string
+				var status dbsync.Status
+				var msg string
 				if err := dst.QueryRow("SELECT status, error FROM dbsync_runs WHERE run_id = ?", rep.RunID).Scan(&status, &msg); err != nil {
 					t.Fatalf("history row: %v", err)
 				}
@@ -471,7 +472,7 @@ func TestSync_ProgressLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf strings.Builder
-	var mu gosync.Mutex
+	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
 	runner := dbsync.NewRunner(log)
 	runner.ProgressEvery = 100 * time.Millisecond
@@ -487,7 +488,7 @@ func TestSync_ProgressLines(t *testing.T) {
 }
 
 type lockedWriter struct {
-	mu *gosync.Mutex
+	mu *sync.Mutex
 	w  *strings.Builder
 }
 

@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"database/sql"
@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/dbsync/dbsync/internal/mariadbtest"
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // TestSync_DryRunTakesTheRunsPath: a dry run chooses its source exactly as

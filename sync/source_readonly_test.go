@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // victimState is what a write through [source] query would change.

@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"database/sql"

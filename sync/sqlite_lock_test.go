@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // TestSync_SQLiteLockFollowsSymlinks: two runs on the same SQLite file, one

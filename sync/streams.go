@@ -1,4 +1,4 @@
-package sync
+package dbsync
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"io"
 	"math"
 	"strings"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -88,7 +88,7 @@ func waitForRows(ctx context.Context, c *sql.Conn) error {
 // ready one (so batches go round-robin to whichever stream is free).
 type sharedPipe struct {
 	pipe    *batchPipeline[[]byte]
-	start   gosync.Once
+	start   sync.Once
 	touched atomic.Bool
 }
 
@@ -129,7 +129,7 @@ func (s *sharedPipe) release(b []byte, batchSize int) {
 func runStreams(conns []*sql.Conn, shared *sharedPipe, stream func(c *sql.Conn) (int64, error)) (int64, []error) {
 	errs := make([]error, len(conns))
 	stored := make([]int64, len(conns))
-	var wg gosync.WaitGroup
+	var wg sync.WaitGroup
 	for i, c := range conns {
 		wg.Go(func() {
 			stored[i], errs[i] = stream(c)

@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"database/sql"
@@ -7,12 +7,12 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // eachTarget runs f as a parallel subtest per target, each with its own
@@ -67,7 +67,7 @@ func TestTables_OneSnapshot(t *testing.T) {
 
 		stop := make(chan struct{})
 		var moves atomic.Int64
-		var wg gosync.WaitGroup
+		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -130,8 +130,8 @@ func TestTables_ReadersNeverSeeAMix(t *testing.T) {
 		stop := make(chan struct{})
 		var polls atomic.Int64
 		var bad []string
-		var mu gosync.Mutex
-		var wg gosync.WaitGroup
+		var mu sync.Mutex
+		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -151,7 +151,7 @@ func TestTables_ReadersNeverSeeAMix(t *testing.T) {
 				}
 			}
 		}()
-		var once gosync.Once
+		var once sync.Once
 		halt := func() { once.Do(func() { close(stop); wg.Wait() }) }
 		t.Cleanup(halt)
 		for v := 1; v <= 4; v++ {

@@ -1,14 +1,14 @@
-package sync_test
+package dbsync_test
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // TestSync_SaysWhenUnencrypted: ssl_mode = preferred against a server
@@ -49,7 +49,7 @@ func TestSync_SaysWhenUnencrypted(t *testing.T) {
 				t.Fatal(err)
 			}
 			var buf strings.Builder
-			var mu gosync.Mutex
+			var mu sync.Mutex
 			log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
 			rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
 			if err := dbsync.NewRunner(log).Run(context.Background(), cfg, rep, nil); err != nil {

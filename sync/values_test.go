@@ -1,4 +1,4 @@
-package sync_test
+package dbsync_test
 
 import (
 	"math"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync"
 )
 
 // TestSync_YearAndFloatExtremes: YEAR 0000 stays 0000 (not 2000) and FLOAT

@@ -1,9 +1,9 @@
-package sync
+package dbsync
 
 import (
 	"runtime/debug"
 	"strings"
-	gosync "sync"
+	"sync"
 )
 
 // Version is the build's version (in every run report and history row): the module version Go
@@ -14,7 +14,7 @@ import (
 // cannot change while the process runs.
 func Version() string { return buildVersion() }
 
-var buildVersion = gosync.OnceValue(func() string {
+var buildVersion = sync.OnceValue(func() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "devel"

@@ -1,11 +1,11 @@
-package sync_test
+package azure_test
 
 import (
 	"context"
 	"errors"
 	"net/http"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +15,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets/fake"
 
-	dbsync "github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/internal/dbtest"
+	"github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync/azure"
 )
 
 const fakeVaultURL = "https://dbsync-test.vault.azure.net"
@@ -29,7 +31,7 @@ type fakeVault struct {
 	listErr   int // HTTP status for every list call
 	getErr    map[string]int
 	failFirst int // the first n requests answer 429
-	mu        gosync.Mutex
+	mu        sync.Mutex
 	gets      int
 	lists     int
 }
@@ -73,13 +75,13 @@ func (v *fakeVault) server() *fake.Server {
 }
 
 func (v *fakeVault) fetch(cred *azfake.TokenCredential) (map[string]string, error) {
-	id := &dbsync.Identity{Credential: cred, Kind: "test credential"}
+	id := &azure.Identity{Credential: cred, Kind: "test credential"}
 	var transport policy.Transporter = fake.NewServerTransport(v.server())
 	if v.failFirst > 0 {
 		transport = &throttleFirst{n: v.failFirst, next: transport}
 	}
-	return dbsync.FetchVaultSecrets(context.Background(), fakeVaultURL, dbsync.VaultSecretNames(), id,
-		dbsync.VaultOptions{Transport: transport, RetryDelay: time.Millisecond})
+	return azure.FetchVaultSecrets(context.Background(), fakeVaultURL, dbsync.VaultSecretNames(), id,
+		azure.VaultOptions{Transport: transport, RetryDelay: time.Millisecond})
 }
 
 // throttleFirst answers the first n requests with a real HTTP 429, as Key
@@ -87,7 +89,7 @@ func (v *fakeVault) fetch(cred *azfake.TokenCredential) (map[string]string, erro
 // own error responses are returned as non-retriable errors, so they cannot
 // show the SDK's retry policy at work.)
 type throttleFirst struct {
-	mu    gosync.Mutex
+	mu    sync.Mutex
 	n     int
 	tries int
 	next  policy.Transporter
@@ -115,7 +117,7 @@ func TestKeyVault_Overlay(t *testing.T) {
 		"unrelated--thing":      "ignored",
 		"plain-secret":          "ignored",
 	}}
-	cfgPath := writeConfig(t, validConfig+"\n[keyvault]\nurl = "+fakeVaultURL+"\n")
+	cfgPath := dbtest.WriteConfig(t, dbtest.ValidConfig+"\n[keyvault]\nurl = "+fakeVaultURL+"\n")
 	cfg, err := dbsync.LoadConfig(dbsync.LoadInput{
 		Path: cfgPath, Explicit: true, Options: dbsync.RunOptions{Target: "azure"},
 		Environ: []string{"DBSYNC_AZURE_MYSQL_PASSWORD=from-env", "DBSYNC_SOURCE_PASSWORD=env-source-pw"},

@@ -1,4 +1,9 @@
-package sync
+// Package azure is dbsync's Azure side: the process's identity (managed
+// identity in Azure, the developer chain elsewhere), the Entra ID tokens
+// of auth = entra (a dbsync.TokenSource) and the config pipeline's Key
+// Vault step (dbsync.LoadInput.Secrets). The engine imports no Azure SDK:
+// handler wires this package in.
+package azure
 
 import (
 	"context"
@@ -9,13 +14,20 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+
+	"github.com/dbsync/dbsync/sync"
+)
+
+var (
+	_ dbsync.TokenSource = (*Azure)(nil)
+	_ dbsync.TokenSource = (*Identity)(nil)
 )
 
 // Identity is the Azure credential this process uses for Key Vault and for
@@ -32,7 +44,7 @@ type Identity struct {
 // the runner's Entra tokens (Token).
 type Azure struct {
 	getenv func(string) string
-	once   gosync.Once
+	once   sync.Once
 	id     *Identity
 	err    error
 }
@@ -56,13 +68,13 @@ func (a *Azure) Token(ctx context.Context, scope string) (string, error) {
 }
 
 // VaultSecrets is the Key Vault step of the config pipeline
-// (LoadInput.Secrets): called once per run when [keyvault] url is set. It
+// (dbsync.LoadInput.Secrets): called once per run when [keyvault] url is set. It
 // logs which secrets it applied and with which identity, never their values.
 func (a *Azure) VaultSecrets(ctx context.Context, log *slog.Logger) func(vaultURL string, names []string) (map[string]string, error) {
 	return func(vaultURL string, names []string) (map[string]string, error) {
 		id, err := a.identity()
 		if err != nil {
-			return nil, &ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: "Key Vault needs an Azure identity", Err: err}
+			return nil, &dbsync.ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: "Key Vault needs an Azure identity", Err: err}
 		}
 		secrets, err := FetchVaultSecrets(ctx, vaultURL, names, id, VaultOptions{})
 		if err != nil {
@@ -152,11 +164,11 @@ func FetchVaultSecrets(ctx context.Context, vaultURL string, names []string, id 
 	// own name (vault.azure.net, or a sovereign cloud's).
 	u, err := url.Parse(vaultURL)
 	if err != nil || u.Scheme != "https" || !strings.Contains(u.Hostname(), ".") {
-		return nil, &ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: "want https://<vault-name>.vault.azure.net"}
+		return nil, &dbsync.ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: "want https://<vault-name>.vault.azure.net"}
 	}
 	_, domain, _ := strings.Cut(u.Host, ".")
 	if _, err := id.Token(ctx, "https://"+domain+"/.default"); err != nil {
-		return nil, &ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: "Key Vault needs an Azure identity", Err: err}
+		return nil, &dbsync.ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: "Key Vault needs an Azure identity", Err: err}
 	}
 	client, err := azsecrets.NewClient(vaultURL, id.Credential, &azsecrets.ClientOptions{ClientOptions: azcore.ClientOptions{
 		Transport: o.Transport,
@@ -204,10 +216,10 @@ func FetchVaultSecrets(ctx context.Context, vaultURL string, names []string, id 
 	for _, name := range found {
 		if a := present[name].Attributes; a != nil {
 			if a.Enabled != nil && !*a.Enabled {
-				return nil, &ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: fmt.Sprintf("Key Vault secret %s is disabled: enable it, or delete it to use the value from the environment or config.ini", name)}
+				return nil, &dbsync.ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: fmt.Sprintf("Key Vault secret %s is disabled: enable it, or delete it to use the value from the environment or config.ini", name)}
 			}
 			if a.Expires != nil && a.Expires.Before(now) {
-				return nil, &ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: fmt.Sprintf("Key Vault secret %s expired at %s: set a new version or remove its expiry", name, a.Expires.UTC().Format(time.RFC3339))}
+				return nil, &dbsync.ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: fmt.Sprintf("Key Vault secret %s expired at %s: set a new version or remove its expiry", name, a.Expires.UTC().Format(time.RFC3339))}
 			}
 		}
 		resp, err := client.GetSecret(ctx, present[name].ID.Name(), "", nil)
@@ -215,7 +227,7 @@ func FetchVaultSecrets(ctx context.Context, vaultURL string, names []string, id 
 			return nil, vaultError(vaultURL, name, "get secret "+name, err, id)
 		}
 		if resp.Value == nil {
-			return nil, &ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: fmt.Sprintf("Key Vault secret %s has no value", name)}
+			return nil, &dbsync.ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: fmt.Sprintf("Key Vault secret %s has no value", name)}
 		}
 		out[name] = *resp.Value
 	}
@@ -232,14 +244,14 @@ func vaultError(vaultURL, secret, what string, err error, id *Identity) error {
 	switch {
 	case errors.As(err, &re) && (re.StatusCode == http.StatusForbidden || re.StatusCode == http.StatusUnauthorized):
 		reason += fmt.Sprintf(": the %s may not read this vault's secrets (HTTP %d %s): grant it the \"Key Vault Secrets User\" role on the vault (or Get and List in its access policies)", id.Kind, re.StatusCode, re.ErrorCode)
-		return &ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: reason}
+		return &dbsync.ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: reason}
 	case errors.As(err, &re) && re.StatusCode == http.StatusNotFound && secret != "":
 		reason += fmt.Sprintf(": secret %s was listed but cannot be read (HTTP 404)", secret)
-		return &ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: reason}
+		return &dbsync.ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: reason}
 	case errors.As(err, &authErr):
 		reason += fmt.Sprintf(": the %s could not get a token (%s)", id.Kind, id.advice())
 	case errors.Is(err, context.DeadlineExceeded):
 		reason += ": no answer within the deadline; check the vault URL and network access to it"
 	}
-	return &ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: reason, Err: err}
+	return &dbsync.ConfigError{Key: "keyvault.url", Value: vaultURL, Reason: reason, Err: err}
 }
