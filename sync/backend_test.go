@@ -14,13 +14,41 @@ import (
 
 // TestBackend_OnePlaceChooses: outside config parsing and newTarget, no
 // code asks which backend it has — no type assertion on a target, no
-// switch or comparison on the run's target (issue #10 item 2).
+// switch or comparison on the run's target (issue #10 item 2). A need of
+// the run is a method of an interface (issue #20): no assertion to an
+// interface (a hidden optional method) or to a backend's type (a target,
+// session, source or rows), and no parameter of type any that a backend
+// is passed through (only the history store's field values and the
+// SQLite driver's cell values are any).
 func TestBackend_OnePlaceChooses(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fset := token.NewFileSet()
+	// The package's interface types, so an assertion to one is seen.
+	interfaces := map[string]bool{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if ts, ok := n.(*ast.TypeSpec); ok {
+				if _, ok := ts.Type.(*ast.InterfaceType); ok {
+					interfaces[ts.Name.Name] = true
+				}
+			}
+			return true
+		})
+	}
+	if !interfaces["target"] || !interfaces["sink"] || !interfaces["session"] {
+		t.Fatalf("found interfaces %v: the guard no longer sees the backends' interfaces", interfaces)
+	}
+	anyAllowed := map[string]bool{"value": true, "setHistoryValue": true, "parseHistoryTime": true, "appendSQLiteValue": true}
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") || strings.HasPrefix(name, "config") {
 			continue
@@ -34,13 +62,24 @@ func TestBackend_OnePlaceChooses(t *testing.T) {
 			if !ok || fn.Name.Name == "newTarget" {
 				continue
 			}
+			for _, p := range fn.Type.Params.List {
+				if isAny(p.Type) && !anyAllowed[fn.Name.Name] {
+					t.Errorf("%s: %s takes a parameter of type any; take the interface the run needs", fset.Position(p.Pos()), fn.Name.Name)
+				}
+			}
 			ast.Inspect(fn, func(n ast.Node) bool {
 				switch n := n.(type) {
 				case *ast.TypeAssertExpr:
 					if star, ok := n.Type.(*ast.StarExpr); ok {
-						if id, ok := star.X.(*ast.Ident); ok && strings.HasSuffix(id.Name, "Target") {
-							t.Errorf("%s: %s asserts a target's type (*%s); give the target interface a method instead", fset.Position(n.Pos()), fn.Name.Name, id.Name)
+						if id, ok := star.X.(*ast.Ident); ok && hasBackendSuffix(id.Name) {
+							t.Errorf("%s: %s asserts a backend's type (*%s); give the interface a method instead", fset.Position(n.Pos()), fn.Name.Name, id.Name)
 						}
+					}
+					if _, ok := n.Type.(*ast.InterfaceType); ok {
+						t.Errorf("%s: %s asserts an interface literal (a hidden optional method); make it a method of the interface", fset.Position(n.Pos()), fn.Name.Name)
+					}
+					if id, ok := n.Type.(*ast.Ident); ok && interfaces[id.Name] {
+						t.Errorf("%s: %s asserts interface %s (a hidden optional method); make it a method of the interface it has", fset.Position(n.Pos()), fn.Name.Name, id.Name)
 					}
 				case *ast.SwitchStmt:
 					if isTargetField(n.Tag) {
@@ -92,6 +131,25 @@ func TestBackend_CoreImportsNoDriver(t *testing.T) {
 	}
 }
 
+// hasBackendSuffix: the names of a backend's types.
+func hasBackendSuffix(name string) bool {
+	for _, s := range []string{"Target", "Session", "Source", "Rows", "Reader"} {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// isAny matches the types any and interface{}.
+func isAny(e ast.Expr) bool {
+	if id, ok := e.(*ast.Ident); ok && id.Name == "any" {
+		return true
+	}
+	it, ok := e.(*ast.InterfaceType)
+	return ok && len(it.Methods.List) == 0
+}
+
 // isTargetField matches cfg.Target (any x.Target).
 func isTargetField(e ast.Expr) bool {
 	sel, ok := e.(*ast.SelectorExpr)
@@ -120,8 +178,8 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	if cols, err := tgt.tableColumns(ctx, "items"); err != nil || len(cols) != 0 {
 		t.Fatalf("columns before the first run: %v %v", cols, err)
 	}
-	if h, err := tgt.openHistory(ctx, false); err != nil || h != nil {
-		t.Fatalf("history before the first run: %v %v", h, err)
+	if _, found, err := tgt.openHistory(ctx, false); err != nil || found {
+		t.Fatalf("history before the first run: found %v, %v", found, err)
 	}
 	if _, err := os.Stat(cfg.SQLite.Path); err == nil {
 		t.Fatal("check or history created the target file")
@@ -131,7 +189,10 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	if err := tgt.lock(ctx, []string{"items"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tgt.begin(ctx, rep); err != nil {
+	if err := tgt.begin(ctx, rep.RunID, rep.Target, []string{"items"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tgt.runHistory().start(ctx, rep, log); err != nil {
 		t.Fatal(err)
 	}
 	rows := &repeatRows{cols: []Column{{Name: "id", Kind: kindInt}, {Name: "name", Kind: kindText}}, row: [][]byte{[]byte("1"), []byte("a")}, n: 1}
@@ -142,15 +203,15 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep.Status = StatusSucceeded
-	if err := tgt.finish(ctx, rep); err != nil {
+	if err := tgt.runHistory().finish(ctx, rep); err != nil {
 		t.Fatal(err)
 	}
 	if cols, err := tgt.tableColumns(ctx, "items"); err != nil || len(cols) != 2 || cols[1].name != "name" {
 		t.Fatalf("columns after the run: %+v %v", cols, err)
 	}
-	h, err := tgt.openHistory(ctx, false)
-	if err != nil || h == nil {
-		t.Fatalf("history after the run: %v %v", h, err)
+	h, found, err := tgt.openHistory(ctx, false)
+	if err != nil || !found {
+		t.Fatalf("history after the run: found %v, %v", found, err)
 	}
 	runs, err := h.recent(ctx, TargetSQLite, []string{"items"}, 5)
 	if err != nil || len(runs) != 1 || runs[0].RunID != rep.RunID || runs[0].Status != StatusSucceeded {

@@ -185,15 +185,7 @@ func (t *mysqlTarget) recreateStage(ctx context.Context, table, stage string) er
 	return nil
 }
 
-// stagePlanOf is how dst staged table: a plan of PlanIndexed or
-// PlanDeferredIndexes, or "" for a sink that stages nothing (a dry run).
-func stagePlanOf(dst any, table string) string {
-	if p, ok := dst.(interface{ stagePlan(string) string }); ok {
-		return p.stagePlan(table)
-	}
-	return ""
-}
-
+// stagePlan: the plan of a table MySQL staged (sink.stagePlan).
 func (t *mysqlTarget) stagePlan(table string) string {
 	st := t.stagedTable(table)
 	switch {
@@ -203,21 +195,4 @@ func (t *mysqlTarget) stagePlan(table string) string {
 		return ""
 	}
 	return PlanIndexed
-}
-
-// stagePlan: SQLite creates a table's indexes after its rows are in,
-// inside the run's transaction.
-func (t *sqliteTarget) stagePlan(table string) string {
-	for _, st := range t.staged {
-		if st.table != table {
-			continue
-		}
-		for _, s := range st.recreateSQL {
-			if u := strings.ToUpper(s); strings.HasPrefix(u, "CREATE INDEX") || strings.HasPrefix(u, "CREATE UNIQUE INDEX") {
-				return PlanDeferredIndexes
-			}
-		}
-		return PlanIndexed
-	}
-	return ""
 }

@@ -6,7 +6,23 @@
 // merge writes only the differences in one transaction. Readers of the
 // target only ever see the old rows or the new rows.
 //
-// One run is: load config → take the run locks → choose the source →
-// stage → verify → commit → record history. docs/guarantees.md describes
-// each step and README.md is the user's front page.
+// A run's path (Runner.Run), and the file that holds each step:
+//
+//  1. load and validate the config ........ config.go, config_tables.go, inifile.go
+//  2. pick the target backend, once ....... run.go newTarget (target.go: the interface)
+//  3. take the run locks, begin, record running ... run.go run, history.go start
+//  4. choose the source once, fall back ... run.go readSource (source.go: sessions)
+//  5. per table: replace = stage .......... run.go readTables, stageplan.go, mysql_target.go / sqlite_target.go
+//  6. per table: merge = key, links, compare, delta, thresholds ... merge_run.go, merge.go, merge_links.go
+//  7. verify counts and min_rows .......... run.go run
+//  8. commit everything at once ........... target swap (mysql_target.go; merge_mysql.go applies merges)
+//  9. correct merge counts, record outcome  run.go run, history.go finish
+//  10. report ............................. report.go, outcome_log.go
+//
+// A merge runs on the backend's clock: MySQL compares while staging and
+// applies every merged table's differences inside swap, in one
+// transaction with the others; SQLite applies them while staging, inside
+// the run's one transaction, which swap commits. Either way nothing is
+// visible before swap. docs/guarantees.md describes each step and
+// README.md is the user's front page.
 package dbsync

@@ -3,7 +3,8 @@ package dbsync
 import "context"
 
 // RecordRun writes rep to cfg's history table the way a run does: the
-// target records it as running (begin), then records its outcome (finish).
+// target cleans up for it (begin), the run records itself as running
+// (start), then its outcome (finish).
 func RecordRun(ctx context.Context, r *Runner, cfg *Config, rep *Report) error {
 	tgt, err := r.openTarget(ctx, cfg, r.Logger)
 	if err != nil {
@@ -13,8 +14,16 @@ func RecordRun(ctx context.Context, r *Runner, cfg *Config, rep *Report) error {
 	if err := tgt.lock(ctx, targetNames(cfg.RunTables())); err != nil {
 		return err
 	}
-	if err := tgt.begin(ctx, rep); err != nil {
+	var tables []string
+	for _, row := range historyRows(rep) {
+		tables = append(tables, row.Table)
+	}
+	if err := tgt.begin(ctx, rep.RunID, rep.Target, tables); err != nil {
 		return err
 	}
-	return tgt.finish(ctx, rep)
+	h := tgt.runHistory()
+	if err := h.start(ctx, rep, r.Logger); err != nil {
+		return err
+	}
+	return h.finish(ctx, rep)
 }

@@ -635,11 +635,11 @@ func (r *Runner) History(ctx context.Context, cfg *Config, limit int) ([]Report,
 		return nil, err
 	}
 	defer t.close()
-	h, err := t.openHistory(ctx, false)
+	h, found, err := t.openHistory(ctx, false)
 	if err != nil {
 		return nil, err
 	}
-	if h == nil {
+	if !found {
 		return []Report{}, nil
 	}
 	return h.recent(ctx, cfg.Target, targetNames(cfg.RunTables()), limit)

@@ -51,11 +51,7 @@ func unindexedKeyWarning(table string, key []keyColumn, quote func(string) strin
 
 // keyIndexWarning is unindexedKeyWarning when the target has no index on
 // key, "" when it has one or cannot tell.
-func keyIndexWarning(ctx context.Context, t any, table string, key []keyColumn) string {
-	ki, ok := t.(keyIndexer)
-	if !ok {
-		return ""
-	}
+func keyIndexWarning(ctx context.Context, ki keyIndexer, table string, key []keyColumn) string {
 	indexed, err := ki.keyIndexed(ctx, table, key)
 	if err != nil || indexed {
 		return ""

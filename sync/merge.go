@@ -478,3 +478,122 @@ func recreateInstead(plan stagePlan) mergeResult {
 	}
 	return mergeResult{Replaced: true, Reason: "source columns differ from the target table's (" + strings.Join(plan.differences, "; ") + "); on_schema_change = recreate rebuilds it with a replace"}
 }
+
+// chooseKey is the merge key among a target table's usable keys (its
+// PRIMARY KEY first, then its UNIQUE keys of NOT NULL columns): the first,
+// or the configured columns when they are one of them (a surrogate
+// AUTO_INCREMENT primary key beside a natural UNIQUE key is common, and
+// key = names the natural one), or the configured columns when the table
+// has none. nil: no key at all.
+func chooseKey(usable [][]string, configured []string) ([]string, error) {
+	if len(configured) == 0 {
+		if len(usable) == 0 {
+			return nil, nil
+		}
+		return usable[0], nil
+	}
+	if len(usable) == 0 {
+		return configured, nil
+	}
+	var keys []string
+	for _, u := range usable {
+		if sameColumns(u, configured) {
+			return u, nil
+		}
+		keys = append(keys, "("+strings.Join(u, ", ")+")")
+	}
+	return nil, fmt.Errorf("has no PRIMARY KEY or NOT NULL UNIQUE key on those columns; its keys are %s: set key to one of them, or remove key to use the first", strings.Join(keys, ", "))
+}
+
+func sameColumns(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, c := range a {
+		seen[strings.ToLower(c)]++
+	}
+	for _, c := range b {
+		seen[strings.ToLower(strings.TrimSpace(c))]--
+	}
+	for _, n := range seen {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// compareError is the compare's own failure, or the target read's, as an
+// error of the merge: neither is a failure of the source, so neither may
+// send a run to the fallback.
+func (d *deltaReader) compareError(table string) error {
+	if d.err != nil {
+		return d.err
+	}
+	if err := d.dst.rows.Err(); err != nil {
+		return fmt.Errorf("read target table %s for the merge: %w", quoteMySQL(table), err)
+	}
+	if err := d.src.rows.Err(); err != nil {
+		return asSourceError(err)
+	}
+	return nil
+}
+
+// keyPositions finds the key's columns among the source's.
+func keyPositions(key []keyColumn, srcCols []Column, table string) ([]int, error) {
+	if len(key) == 0 {
+		return nil, fmt.Errorf("merge %s: no key given", quoteMySQL(table))
+	}
+	pos := make([]int, len(key))
+	for i, k := range key {
+		pos[i] = -1
+		for j, c := range srcCols {
+			if strings.EqualFold(c.Name, k.Name) {
+				pos[i] = j
+			}
+		}
+		if pos[i] < 0 {
+			return nil, fmt.Errorf("merge %s: key column %s is not in the source's columns; the query must return every key column", quoteMySQL(table), quoteMySQL(k.Name))
+		}
+	}
+	return pos, nil
+}
+
+// errFloatKey: both sides print a floating-point value alike, but equal
+// values need not be equal keys (and a key's order must be exact).
+var errFloatKey = errors.New("a floating-point column cannot identify rows exactly")
+
+// keyCandidate is a target table's column as a merge key would use it.
+type keyCandidate struct {
+	name   string   // as the target stores it
+	order  keyOrder // how both sides order it
+	notKey error    // why it cannot be a key, or nil
+}
+
+// pickMergeKey is the one merge-key rule of every target, given what the
+// target table offers: usable are its keys (PRIMARY KEY first, then its
+// UNIQUE keys of NOT NULL columns), columns its columns by lower-case name,
+// noKey the reason to give when it has no key and none is configured.
+// chooseKey picks the columns; each must be a column that can be a key.
+func pickMergeKey(table string, quote func(string) string, usable [][]string, columns map[string]keyCandidate, configured []string, setting, noKey string) ([]keyColumn, error) {
+	chosen, err := chooseKey(usable, configured)
+	if err != nil {
+		return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("target table %s %v", quote(table), err)}
+	}
+	if chosen == nil {
+		return nil, &ConfigError{Key: setting + " key", Reason: noKey}
+	}
+	key := make([]keyColumn, len(chosen))
+	for i, name := range chosen {
+		c, ok := columns[strings.ToLower(strings.TrimSpace(name))]
+		if !ok {
+			return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("target table %s has no column %s", quote(table), quote(name))}
+		}
+		if c.notKey != nil {
+			return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("column %s of table %s cannot be a merge key: %v", quote(c.name), quote(table), c.notKey)}
+		}
+		key[i] = keyColumn{Name: c.name, Order: c.order}
+	}
+	return key, nil
+}

@@ -33,7 +33,7 @@ func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (
 	if cfg.Target == TargetSQLite {
 		t := newSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log)
 		defer t.close()
-		if err := t.connect(ctx, nil); err != nil {
+		if _, err := t.connect(ctx); err != nil {
 			return MergeResult{}, err
 		}
 		if err := t.lock(ctx, []string{opts.Table}); err != nil {
@@ -60,7 +60,7 @@ func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (
 	}
 	t := newMySQLTarget(cfg.AzureMySQL, cfg.Sync.HistoryTable, nil, log)
 	defer t.close()
-	if err := t.connect(ctx, nil); err != nil {
+	if _, err := t.connect(ctx); err != nil {
 		return MergeResult{}, err
 	}
 	t.runID = newRunID()
@@ -115,7 +115,7 @@ func withLinks(ctx context.Context, m merger, opts mergeOptions, src rowReader) 
 	return opts, nil
 }
 
-func openMergeSource(ctx context.Context, cfg *Config, key []keyColumn, fallback bool) (rowReader, error) {
+func openMergeSource(ctx context.Context, cfg *Config, key []keyColumn, fallback bool) (sourceRows, error) {
 	var s session
 	var err error
 	q := orderedQuery(cfg.Source.Query, key, false)
@@ -138,16 +138,11 @@ func openMergeSource(ctx context.Context, cfg *Config, key []keyColumn, fallback
 
 // sessionRows are one query's rows that close their session with them.
 type sessionRows struct {
-	rowReader
+	sourceRows
 	s session
 }
 
-func (r sessionRows) binary() bool {
-	b, ok := r.rowReader.(interface{ binary() bool })
-	return ok && b.binary()
-}
-
 func (r sessionRows) Close() error {
-	r.rowReader.Close()
+	r.sourceRows.Close()
 	return r.s.Close()
 }

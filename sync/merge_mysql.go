@@ -3,7 +3,6 @@ package dbsync
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -56,7 +55,7 @@ func keyOrderFor(dataType string) (keyOrder, error) {
 	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year":
 		return orderNumber, nil
 	case "float", "double", "real":
-		return 0, errors.New("a floating-point column cannot identify rows exactly")
+		return 0, errFloatKey
 	}
 	return orderBytes, nil
 }
@@ -124,72 +123,14 @@ func (t *mysqlTarget) mergeKey(ctx context.Context, table string, configured []s
 			usable = append(usable, ix.cols)
 		}
 	}
-	chosen, err := chooseKey(usable, configured)
-	if err != nil {
-		return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("target table %s %v", quoteMySQL(table), err)}
-	}
-	if chosen == nil {
-		return nil, &ConfigError{Key: setting + " key", Reason: fmt.Sprintf("merge needs a key, and target table %s has no PRIMARY KEY or UNIQUE key of NOT NULL columns (a generated invisible my_row_id does not count: the source has no such column); "+
-			"add a primary key to the table or set key = col1,col2 in %s", quoteMySQL(table), setting)}
-	}
-	key := make([]keyColumn, len(chosen))
-	for i, name := range chosen {
-		c, ok := byName[strings.ToLower(strings.TrimSpace(name))]
-		if !ok {
-			return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("target table %s has no column %s", quoteMySQL(table), quoteMySQL(name))}
-		}
+	candidates := make(map[string]keyCandidate, len(byName))
+	for lower, c := range byName {
 		order, err := keyOrderFor(c.dataType)
-		if err != nil {
-			return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("column %s of table %s cannot be a merge key: %v", quoteMySQL(c.name), quoteMySQL(table), err)}
-		}
-		key[i] = keyColumn{Name: c.name, Order: order}
+		candidates[lower] = keyCandidate{name: c.name, order: order, notKey: err}
 	}
-	return key, nil
-}
-
-// chooseKey is the merge key among a target table's usable keys (its
-// PRIMARY KEY first, then its UNIQUE keys of NOT NULL columns): the first,
-// or the configured columns when they are one of them (a surrogate
-// AUTO_INCREMENT primary key beside a natural UNIQUE key is common, and
-// key = names the natural one), or the configured columns when the table
-// has none. nil: no key at all.
-func chooseKey(usable [][]string, configured []string) ([]string, error) {
-	if len(configured) == 0 {
-		if len(usable) == 0 {
-			return nil, nil
-		}
-		return usable[0], nil
-	}
-	if len(usable) == 0 {
-		return configured, nil
-	}
-	var keys []string
-	for _, u := range usable {
-		if sameColumns(u, configured) {
-			return u, nil
-		}
-		keys = append(keys, "("+strings.Join(u, ", ")+")")
-	}
-	return nil, fmt.Errorf("has no PRIMARY KEY or NOT NULL UNIQUE key on those columns; its keys are %s: set key to one of them, or remove key to use the first", strings.Join(keys, ", "))
-}
-
-func sameColumns(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	seen := map[string]int{}
-	for _, c := range a {
-		seen[strings.ToLower(c)]++
-	}
-	for _, c := range b {
-		seen[strings.ToLower(strings.TrimSpace(c))]--
-	}
-	for _, n := range seen {
-		if n != 0 {
-			return false
-		}
-	}
-	return true
+	noKey := fmt.Sprintf("merge needs a key, and target table %s has no PRIMARY KEY or UNIQUE key of NOT NULL columns (a generated invisible my_row_id does not count: the source has no such column); "+
+		"add a primary key to the table or set key = col1,col2 in %s", quoteMySQL(table), setting)
+	return pickMergeKey(table, quoteMySQL, usable, candidates, configured, setting, noKey)
 }
 
 // merge makes the target table equal to src, which must come ordered by
@@ -210,7 +151,7 @@ func sameColumns(a, b []string) bool {
 // deletes acts as its rule says: RESTRICT/NO ACTION fails the merge and
 // nothing changes; CASCADE/SET NULL apply. With no difference nothing is
 // written, not even the delta table.
-func (t *mysqlTarget) merge(ctx context.Context, src rowReader, opts mergeOptions) (res mergeResult, err error) {
+func (t *mysqlTarget) merge(ctx context.Context, src sourceRows, opts mergeOptions) (res mergeResult, err error) {
 	opts = opts.withDefaults()
 	// The delta table's name names this run, and fits MySQL's limits
 	// (helper_tables.go).
@@ -244,11 +185,7 @@ func (t *mysqlTarget) merge(ctx context.Context, src rowReader, opts mergeOption
 
 	// Read the target with the protocol the source was read with, so that
 	// both print every value alike (source.go: FLOAT needs the binary one).
-	binary := false
-	if b, ok := src.(interface{ binary() bool }); ok && b.binary() {
-		binary = true
-	}
-	dst, err := t.openTableReader(ctx, table, cols, opts.Key, binary)
+	dst, err := t.openTableReader(ctx, table, cols, opts.Key, src.binary())
 	if err != nil {
 		return res, err
 	}
@@ -450,42 +387,6 @@ func (t *mysqlTarget) appliedUpdates() map[string]int64 {
 		}
 	}
 	return out
-}
-
-// compareError is the compare's own failure, or the target read's, as an
-// error of the merge: neither is a failure of the source, so neither may
-// send a run to the fallback.
-func (d *deltaReader) compareError(table string) error {
-	if d.err != nil {
-		return d.err
-	}
-	if err := d.dst.rows.Err(); err != nil {
-		return fmt.Errorf("read target table %s for the merge: %w", quoteMySQL(table), err)
-	}
-	if err := d.src.rows.Err(); err != nil {
-		return asSourceError(err)
-	}
-	return nil
-}
-
-// keyPositions finds the key's columns among the source's.
-func keyPositions(key []keyColumn, srcCols []Column, table string) ([]int, error) {
-	if len(key) == 0 {
-		return nil, fmt.Errorf("merge %s: no key given", quoteMySQL(table))
-	}
-	pos := make([]int, len(key))
-	for i, k := range key {
-		pos[i] = -1
-		for j, c := range srcCols {
-			if strings.EqualFold(c.Name, k.Name) {
-				pos[i] = j
-			}
-		}
-		if pos[i] < 0 {
-			return nil, fmt.Errorf("merge %s: key column %s is not in the source's columns; the query must return every key column", quoteMySQL(table), quoteMySQL(k.Name))
-		}
-	}
-	return pos, nil
 }
 
 // mysqlRowsEqual compares a source row with a target row byte for byte

@@ -10,6 +10,7 @@ import (
 // run's counter cannot, so a dry run only counts the source's rows).
 type merger interface {
 	sink
+	keyIndexer
 	tableExists(ctx context.Context, table string) (bool, error)
 	mergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error)
 	// links reads the table's triggers, foreign keys (both ways) and
@@ -20,11 +21,11 @@ type merger interface {
 	// merge compares src with the table and loads the differences. The
 	// MySQL target applies them at swap, in one transaction with every
 	// other merged table; SQLite applies them in the run's transaction.
-	merge(ctx context.Context, src rowReader, opts mergeOptions) (mergeResult, error)
+	merge(ctx context.Context, src sourceRows, opts mergeOptions) (mergeResult, error)
 	// stageKeepingKey stages like stage; when it builds the table from the
 	// source's types (on_schema_change = recreate) it gives it key as its
 	// PRIMARY KEY, so that the next runs can merge it again.
-	stageKeepingKey(ctx context.Context, table string, src rowReader, policy string, key []string) (int64, string, error)
+	stageKeepingKey(ctx context.Context, table string, src sourceRows, policy string, key []string) (int64, string, error)
 }
 
 // mergeSetting names the config section that sets a table's key, for
@@ -70,7 +71,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 		}
 		defer rows.Close()
 		n, method, err := m.stageKeepingKey(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange, key)
-		return TableReport{Table: t.Target, Rows: n, LoadMethod: method, StagePlan: stagePlanOf(m, t.Target), Mode: ModeReplace, ModeReason: reason}, err
+		return TableReport{Table: t.Target, Rows: n, LoadMethod: method, StagePlan: m.stagePlan(t.Target), Mode: ModeReplace, ModeReason: reason}, err
 	}
 	exists, err := m.tableExists(ctx, t.Target)
 	if err != nil {
@@ -114,8 +115,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 	if safe, opts.NoMove, opts.MoveKeysOff = links.reinsertSafe(srcCols, dst, key); safe {
 		opts.Move = links.moveColumns(t.Target, key, srcCols, runMerges(cfg))
 	}
-	_, fallback := s.(*sqliteSession)
-	rows, err := s.query(ctx, orderedQuery(q, key, fallback), what)
+	rows, err := s.query(ctx, s.orderedQuery(q, key), what)
 	if err != nil {
 		return tr, asSourceError(err)
 	}
@@ -157,3 +157,6 @@ var (
 	_ merger = (*mysqlTarget)(nil)
 	_ merger = (*sqliteTarget)(nil)
 )
+
+func (t *mysqlTarget) asMerger() (merger, bool)  { return t, true }
+func (t *sqliteTarget) asMerger() (merger, bool) { return t, true }

@@ -77,29 +77,19 @@ func (t *sqliteTarget) mergeKey(ctx context.Context, table string, configured []
 		return nil, err
 	}
 	usable = append(usable, uniques...)
-	chosen, err := chooseKey(usable, configured)
-	if err != nil {
-		return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("target table %s %v", quoteSQLite(table), err)}
-	}
-	if chosen == nil {
-		return nil, &ConfigError{Key: setting + " key", Reason: fmt.Sprintf("merge needs a key, and target table %s in %s has no PRIMARY KEY or UNIQUE index of NOT NULL columns; add one or set key = col1,col2 in %s", quoteSQLite(table), t.path, setting)}
-	}
-	key := make([]keyColumn, len(chosen))
-	for i, name := range chosen {
-		c, ok := byName[strings.ToLower(strings.TrimSpace(name))]
-		if !ok {
-			return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("target table %s has no column %s", quoteSQLite(table), quoteSQLite(name))}
-		}
+	candidates := make(map[string]keyCandidate, len(byName))
+	for lower, c := range byName {
+		k := keyCandidate{name: c.name, order: orderBytes}
 		switch sqliteKind(c.typ) {
 		case kindInt, kindUint:
-			key[i] = keyColumn{Name: c.name, Order: orderNumber}
+			k.order = orderNumber
 		case kindDouble:
-			return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("column %s of table %s cannot be a merge key: a floating-point column cannot identify rows exactly", quoteSQLite(c.name), quoteSQLite(table))}
-		default:
-			key[i] = keyColumn{Name: c.name, Order: orderBytes}
+			k.notKey = errFloatKey
 		}
+		candidates[lower] = k
 	}
-	return key, nil
+	noKey := fmt.Sprintf("merge needs a key, and target table %s in %s has no PRIMARY KEY or UNIQUE index of NOT NULL columns; add one or set key = col1,col2 in %s", quoteSQLite(table), t.path, setting)
+	return pickMergeKey(table, quoteSQLite, usable, candidates, configured, setting, noKey)
 }
 
 // reader is the run's transaction when one is open (the handle holds one
@@ -173,7 +163,7 @@ func (t *sqliteTarget) uniqueKeys(ctx context.Context, table string, notNull fun
 // the differences go into <table>__dbsync_delta, then one DELETE, one
 // UPDATE … FROM and one INSERT … SELECT apply them and the delta table is
 // dropped. It does not commit: commitMerge (or the run's commit) does.
-func (t *sqliteTarget) merge(ctx context.Context, src rowReader, opts mergeOptions) (res mergeResult, err error) {
+func (t *sqliteTarget) merge(ctx context.Context, src sourceRows, opts mergeOptions) (res mergeResult, err error) {
 	opts = opts.withDefaults()
 	table, delta := opts.Table, opts.Table+deltaSuffix
 	if t.conn == nil {
@@ -278,6 +268,9 @@ func (t *sqliteTarget) merge(ctx context.Context, src rowReader, opts mergeOptio
 	res.Unchanged = d.unchanged + d.updates - res.Updated
 	return res, nil
 }
+
+// appliedUpdates: SQLite applies a merge with the compare's counts.
+func (t *sqliteTarget) appliedUpdates() map[string]int64 { return nil }
 
 // commitMerge commits the transaction a merge ran in.
 func (t *sqliteTarget) commitMerge(ctx context.Context) error {

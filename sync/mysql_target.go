@@ -19,13 +19,6 @@ import (
 	"unicode/utf8"
 )
 
-// Load methods.
-const (
-	LoadData   = "load_data"
-	LoadInsert = "insert"
-	LoadSQLite = "sqlite"
-)
-
 // Target session settings: UTC so TIMESTAMP values keep their instant; a
 // fixed sql_mode so that backslash escapes work (no NO_BACKSLASH_ESCAPES),
 // bad values are errors (strict), a 0 in an AUTO_INCREMENT column stays 0,
@@ -94,39 +87,35 @@ func newMySQLTarget(c AzureMySQLConfig, history string, password passwordFunc, l
 	return &mysqlTarget{cfg: c, history: history, password: password, log: log}
 }
 
-func (t *mysqlTarget) connect(ctx context.Context, rep *Report) error {
+func (t *mysqlTarget) connect(ctx context.Context) (bool, error) {
 	c := t.cfg
 	if c.Auth == AuthEntra && t.password == nil {
-		return errors.New("[azure_mysql] auth = entra needs an Azure identity, and none is set up in this process")
+		return false, errors.New("[azure_mysql] auth = entra needs an Azure identity, and none is set up in this process")
 	}
 	t.log.Info("connecting to target", "host", c.Host, "port", c.Port, "database", c.Database, "ssl_mode", string(c.SSLMode), "auth", c.Auth)
 	db, err := newMySQLDB(c.MySQLConfig, mysqlOptions{params: targetSessionParams, password: t.password})
 	if err != nil {
-		return fmt.Errorf("target %s: %w", c.Host, err)
+		return false, fmt.Errorf("target %s: %w", c.Host, err)
 	}
 	// The run lock and the merge transaction, and per table being staged
 	// its load streams, a metadata connection and a merge's reader.
 	db.SetMaxOpenConns(2 + max(1, t.parallel)*(max(1, c.LoadStreams)+2))
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return fmt.Errorf("connect to target %s:%d database %s: %w", c.Host, c.Port, c.Database, explainConnectError("azure_mysql", c.MySQLConfig, err))
+		return false, fmt.Errorf("connect to target %s:%d database %s: %w", c.Host, c.Port, c.Database, explainConnectError("azure_mysql", c.MySQLConfig, err))
 	}
 	var lctn int
 	if err := db.QueryRowContext(ctx, "SELECT @@lower_case_table_names").Scan(&lctn); err != nil {
 		db.Close()
-		return fmt.Errorf("read lower_case_table_names on target %s: %w", c.Host, err)
+		return false, fmt.Errorf("read lower_case_table_names on target %s: %w", c.Host, err)
 	}
 	plain, err := unencrypted(ctx, db, c.SSLMode)
 	if err != nil {
 		db.Close()
-		return fmt.Errorf("read the TLS state of the target session: %w", err)
-	}
-	if plain && rep != nil {
-		rep.noteUnencrypted("target")
-		logUnencrypted(t.log, "azure_mysql", "target", c.SSLMode)
+		return false, fmt.Errorf("read the TLS state of the target session: %w", err)
 	}
 	t.db, t.lowerCaseNames = db, lctn == 1
-	return nil
+	return plain, nil
 }
 
 // guardKey is the server, database and table, as the config names them.
@@ -446,35 +435,32 @@ func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, table, name str
 // history rows locked from its lock check to its COMMIT (holdHistoryRows),
 // so this run first waits for those rows, and so never reads or cleans up
 // a table in the middle of another run's commit.
-func (t *mysqlTarget) begin(ctx context.Context, r *Report) error {
-	t.runID = r.RunID
-	t.runTables = nil
-	for _, row := range historyRows(r) {
-		t.runTables = append(t.runTables, row.Table)
-	}
+func (t *mysqlTarget) begin(ctx context.Context, runID string, runTarget Target, tables []string) error {
+	t.runID = runID
+	t.runTables = tables
 	h := t.historyStore()
 	if err := h.ensure(ctx); err != nil {
 		return err
 	}
-	for _, tr := range r.Tables {
-		killed, err := h.runningRuns(ctx, r.Target, tr.Table)
+	for _, table := range tables {
+		killed, err := h.runningRuns(ctx, runTarget, table)
 		if err != nil {
-			return fmt.Errorf("read runs of %s in %s: %w", quoteMySQL(tr.Table), h.table(), err)
+			return fmt.Errorf("read runs of %s in %s: %w", quoteMySQL(table), h.table(), err)
 		}
 		for _, id := range killed {
 			var locked string
-			if err := t.db.QueryRowContext(ctx, historyLockQuery(h, 1), id, tr.Table).Scan(&locked); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			if err := t.db.QueryRowContext(ctx, historyLockQuery(h, 1), id, table).Scan(&locked); err != nil && !errors.Is(err, sql.ErrNoRows) {
 				if mysqlErrorNumber(err) == 1205 {
-					return fmt.Errorf("run %s of table %s is still committing its changes (its row in %s stays locked); this run touched nothing: run again later: %w", id, quoteMySQL(tr.Table), h.table(), err)
+					return fmt.Errorf("run %s of table %s is still committing its changes (its row in %s stays locked); this run touched nothing: run again later: %w", id, quoteMySQL(table), h.table(), err)
 				}
-				return fmt.Errorf("wait for run %s of table %s to end: %w", id, quoteMySQL(tr.Table), err)
+				return fmt.Errorf("wait for run %s of table %s to end: %w", id, quoteMySQL(table), err)
 			}
 		}
-		if err := t.repair(ctx, tr.Table, killed); err != nil {
+		if err := t.repair(ctx, table, killed); err != nil {
 			return err
 		}
 	}
-	return h.start(ctx, r, t.log)
+	return nil
 }
 
 // namedTable is a table's name and comment.
@@ -602,9 +588,8 @@ func (t *mysqlTarget) tableColumns(ctx context.Context, table string) ([]targetC
 	return cols, nil
 }
 
-func (t *mysqlTarget) openHistory(context.Context, bool) (*historyStore, error) {
-	h := t.historyStore()
-	return &h, nil
+func (t *mysqlTarget) openHistory(context.Context, bool) (historyStore, bool, error) {
+	return t.historyStore(), true, nil
 }
 
 // historyStore is the history table in the target database.
@@ -612,9 +597,7 @@ func (t *mysqlTarget) historyStore() historyStore {
 	return historyStore{db: t.db, name: t.history, where: "database " + t.cfg.Database, dialect: mysqlHistory}
 }
 
-func (t *mysqlTarget) finish(ctx context.Context, r *Report) error {
-	return t.historyStore().finish(ctx, r)
-}
+func (t *mysqlTarget) runHistory() historyStore { return t.historyStore() }
 
 // columns reads a table's columns from information_schema.
 func (t *mysqlTarget) columns(ctx context.Context, table string) ([]targetColumn, error) {
@@ -641,11 +624,6 @@ func (t *mysqlTarget) columns(ctx context.Context, table string) ([]targetColumn
 	return cols, rows.Err()
 }
 
-// exactTyper is a source that can tell the exact MySQL types of its columns.
-type exactTyper interface {
-	exactTypes(ctx context.Context) error
-}
-
 // stagedTable is table's entry, made on first use.
 func (t *mysqlTarget) stagedTable(table string) *mysqlStaged {
 	t.mu.Lock()
@@ -660,7 +638,7 @@ func (t *mysqlTarget) stagedTable(table string) *mysqlStaged {
 	return st
 }
 
-func (t *mysqlTarget) stage(ctx context.Context, table string, src rowReader, policy string) (int64, string, error) {
+func (t *mysqlTarget) stage(ctx context.Context, table string, src sourceRows, policy string) (int64, string, error) {
 	return t.stageKeepingKey(ctx, table, src, policy, nil)
 }
 
@@ -668,7 +646,7 @@ func (t *mysqlTarget) targetColumns(ctx context.Context, table string) ([]target
 	return t.columns(ctx, table)
 }
 
-func (t *mysqlTarget) stageKeepingKey(ctx context.Context, table string, src rowReader, policy string, key []string) (int64, string, error) {
+func (t *mysqlTarget) stageKeepingKey(ctx context.Context, table string, src sourceRows, policy string, key []string) (int64, string, error) {
 	st := t.stagedTable(table)
 	stage := t.helper(table, stageSuffix)
 	if err := t.dropOwn(ctx, table, stage, st.made); err != nil {
@@ -688,10 +666,8 @@ func (t *mysqlTarget) stageKeepingKey(ctx context.Context, table string, src row
 		return 0, "", err
 	}
 	if schema.fromSource {
-		if p, ok := src.(exactTyper); ok {
-			if err := p.exactTypes(ctx); err != nil {
-				t.log.Warn("cannot read the source's exact column types (needs CREATE TEMPORARY TABLES on the primary); deriving them from result metadata", LogTable, table, "error", err.Error())
-			}
+		if err := src.exactTypes(ctx); err != nil {
+			t.log.Warn("cannot read the source's exact column types (needs CREATE TEMPORARY TABLES on the primary); deriving them from result metadata", LogTable, table, "error", err.Error())
 		}
 		defs := make([]string, len(srcCols))
 		for i, c := range srcCols {

@@ -248,3 +248,10 @@ func RefusedReport(runID string, trigger Trigger, target Target, err error) *Rep
 	return &Report{RunID: runID, Version: Version(), Trigger: trigger, Status: StatusFailed, Target: target,
 		StartedAt: now, FinishedAt: now, Error: OneLine(err.Error())}
 }
+
+// Load methods (Report.LoadMethod): how a table's rows went in.
+const (
+	LoadData   = "load_data" // MySQL LOAD DATA LOCAL INFILE streams
+	LoadInsert = "insert"    // MySQL multi-row INSERT streams
+	LoadSQLite = "sqlite"    // the SQLite target's prepared INSERTs
+)

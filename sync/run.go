@@ -190,12 +190,18 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 		log.Info("dry run: source read, target untouched", "rows", rep.Rows, "source", rep.Source)
 		return nil
 	}
-	retries, err := defaultRetry.do(ctx, log, "connect to target", func() error {
-		return tgt.connect(ctx, rep)
+	var plain bool
+	retries, err := defaultRetry.do(ctx, log, "connect to target", func() (err error) {
+		plain, err = tgt.connect(ctx)
+		return err
 	})
 	rep.Retries += retries
 	if err != nil {
 		return err
+	}
+	if plain { // only a MySQL target can be (SQLite is a local file)
+		rep.noteUnencrypted("target")
+		logUnencrypted(log, "azure_mysql", "target", cfg.AzureMySQL.SSLMode)
 	}
 	defer tgt.close()
 	if err := tgt.lock(ctx, names); err != nil {
@@ -205,7 +211,11 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 		return err
 	}
 	log.Info("run lock taken", "where", tgt.describe(), "tables", len(names))
-	if err := tgt.begin(ctx, rep); err != nil {
+	if err := tgt.begin(ctx, rep.RunID, rep.Target, names); err != nil {
+		return err
+	}
+	history := tgt.runHistory()
+	if err := history.start(ctx, rep, log); err != nil {
 		return err
 	}
 	defer func() {
@@ -213,7 +223,7 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 		rep.finishNow(err)
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
-		if herr := tgt.finish(hctx, rep); herr != nil {
+		if herr := history.finish(hctx, rep); herr != nil {
 			log.Warn("could not record the run in the history table", "error", herr.Error())
 		}
 	}()
@@ -247,10 +257,10 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	if err != nil {
 		return err
 	}
-	if m, ok := tgt.(interface{ appliedUpdates() map[string]int64 }); ok {
+	if applied := tgt.appliedUpdates(); len(applied) > 0 {
 		// The UPDATE changes only rows whose stored values differ; the
 		// compare may have counted more (a value the target stores alike).
-		for table, n := range m.appliedUpdates() {
+		for table, n := range applied {
 			if tr := rep.table(table); tr != nil {
 				tr.Unchanged += tr.Updated - n
 				tr.Updated = n
@@ -301,7 +311,7 @@ func (r *Runner) openTarget(ctx context.Context, cfg *Config, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	if err := tgt.connect(ctx, nil); err != nil {
+	if _, err := tgt.connect(ctx); err != nil {
 		tgt.close()
 		return nil, err
 	}
@@ -347,15 +357,21 @@ const EntraMySQLScope = "https://ossrdbms-aad.database.windows.net/.default"
 type sink interface {
 	// stage takes every row of src for table and returns how many it kept
 	// and how.
-	stage(ctx context.Context, table string, src rowReader, policy string) (int64, string, error)
+	stage(ctx context.Context, table string, src sourceRows, policy string) (int64, string, error)
 	// discard forgets what stage took, before the fallback is read.
 	discard(ctx context.Context)
+	// stagePlan is how table was staged: PlanIndexed or
+	// PlanDeferredIndexes, or "" when nothing was staged (a dry run).
+	stagePlan(table string) string
+	// asMerger is the sink as a merger, ok false when it cannot merge (a
+	// dry run's counter only counts the source's rows).
+	asMerger() (m merger, ok bool)
 }
 
 // counter is a dry run's sink: it reads every row and keeps none.
 type counter struct{}
 
-func (counter) stage(_ context.Context, _ string, src rowReader, _ string) (int64, string, error) {
+func (counter) stage(_ context.Context, _ string, src sourceRows, _ string) (int64, string, error) {
 	var n int64
 	for src.Next() {
 		n++
@@ -364,6 +380,10 @@ func (counter) stage(_ context.Context, _ string, src rowReader, _ string) (int6
 }
 
 func (counter) discard(context.Context) {}
+
+func (counter) stagePlan(string) string { return "" }
+
+func (counter) asMerger() (merger, bool) { return nil, false }
 
 // readSource chooses the source of a run once, for all its tables, opens
 // it and hands each table's rows to dst; a run and a dry run both take
@@ -442,7 +462,7 @@ func (r *Runner) readTables(ctx context.Context, cfg *Config, tables []TableConf
 	readOne := func(ctx context.Context, s session, t TableConfig) error {
 		q, what := query(t)
 		start := time.Now()
-		if m, ok := dst.(merger); ok && t.Mode == ModeMerge {
+		if m, ok := dst.asMerger(); ok && t.Mode == ModeMerge {
 			tr, err := r.mergeTable(ctx, cfg, s, m, t, q, what, rep, log)
 			tr.RowsPerSec = perSecond(tr.Rows, time.Since(start).Milliseconds())
 			r.mu.Lock()
@@ -465,7 +485,7 @@ func (r *Runner) readTables(ctx context.Context, cfg *Config, tables []TableConf
 		tlog.Info("reading "+rep.Source, "columns", len(rows.Columns()))
 		n, method, err := dst.stage(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange)
 		r.mu.Lock()
-		*rep.table(t.Target) = TableReport{Table: t.Target, Rows: n, LoadMethod: method, Mode: t.Mode, StagePlan: stagePlanOf(dst, t.Target), RowsPerSec: perSecond(n, time.Since(start).Milliseconds())}
+		*rep.table(t.Target) = TableReport{Table: t.Target, Rows: n, LoadMethod: method, Mode: t.Mode, StagePlan: dst.stagePlan(t.Target), RowsPerSec: perSecond(n, time.Since(start).Milliseconds())}
 		r.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("table %s: %w", t.Target, err)
@@ -544,7 +564,7 @@ func logUnencrypted(log *slog.Logger, section, side string, mode SSLMode) {
 
 // progressReader logs rows and rows/s every few seconds of a long load.
 type progressReader struct {
-	rowReader
+	sourceRows
 	log   *slog.Logger
 	every time.Duration
 	n     int64
@@ -552,17 +572,17 @@ type progressReader struct {
 	last  time.Time
 }
 
-func (r *Runner) progress(src rowReader, log *slog.Logger) *progressReader {
+func (r *Runner) progress(src sourceRows, log *slog.Logger) *progressReader {
 	every := r.ProgressEvery
 	if every <= 0 {
 		every = 5 * time.Second
 	}
 	now := time.Now()
-	return &progressReader{rowReader: src, log: log, every: every, start: now, last: now}
+	return &progressReader{sourceRows: src, log: log, every: every, start: now, last: now}
 }
 
 func (p *progressReader) Next() bool {
-	if !p.rowReader.Next() {
+	if !p.sourceRows.Next() {
 		return false
 	}
 	p.n++
@@ -573,19 +593,4 @@ func (p *progressReader) Next() bool {
 		}
 	}
 	return true
-}
-
-// binary passes through whether the source reads with the binary protocol:
-// a merge reads the target the same way.
-func (p *progressReader) binary() bool {
-	b, ok := p.rowReader.(interface{ binary() bool })
-	return ok && b.binary()
-}
-
-// exactTypes passes through to a source that knows its exact types.
-func (p *progressReader) exactTypes(ctx context.Context) error {
-	if e, ok := p.rowReader.(exactTyper); ok {
-		return e.exactTypes(ctx)
-	}
-	return nil
 }

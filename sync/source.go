@@ -23,6 +23,20 @@ type rowReader interface {
 	Close() error
 }
 
+// sourceRows are the rows of a source's query: a rowReader, and what a
+// target needs to know of the source that read them.
+type sourceRows interface {
+	rowReader
+	// binary reports whether the rows were read with the binary protocol:
+	// a merge reads the target the same way, so that both sides print
+	// every value alike (FLOAT needs the binary one).
+	binary() bool
+	// exactTypes refines Columns with the source's exact column types,
+	// for a target table built from them; a source whose result metadata
+	// is exact already does nothing.
+	exactTypes(ctx context.Context) error
+}
+
 // Which source a run read.
 const (
 	SourcePrimary  = "primary"
@@ -36,7 +50,10 @@ type session interface {
 	// query starts one table's query; what names its key in messages
 	// ("[source] query", "[table.orders] query"). Its rows must be closed
 	// before the next query starts.
-	query(ctx context.Context, q, what string) (rowReader, error)
+	query(ctx context.Context, q, what string) (sourceRows, error)
+	// orderedQuery is q ordered by key, in the source's SQL: a merge reads
+	// both sides in the key's order.
+	orderedQuery(q string, key []keyColumn) string
 	// columns are q's result columns, asked for without reading a row
 	// (a LIMIT 0 probe in the same snapshot): a merge checks its key
 	// against them before it reads.
@@ -162,7 +179,11 @@ func connectMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSession, err
 // and dbsync less, so a LIMIT 0 probe of the result's column types picks
 // the protocol; if the query cannot be probed, the binary protocol is used.
 // Probe, prepare and read all run in the read-only transaction.
-func (s *mysqlSession) query(ctx context.Context, q, what string) (rowReader, error) {
+func (s *mysqlSession) orderedQuery(q string, key []keyColumn) string {
+	return orderedQuery(q, key, false)
+}
+
+func (s *mysqlSession) query(ctx context.Context, q, what string) (sourceRows, error) {
 	r := &mysqlRows{s: s, query: trimQuery(q), what: what}
 	var err error
 	if s.hasFloatColumns(ctx, r.query) {
@@ -432,7 +453,11 @@ func openSQLiteSession(ctx context.Context, path string) (*sqliteSession, error)
 	return s, nil
 }
 
-func (s *sqliteSession) query(ctx context.Context, q, what string) (rowReader, error) {
+func (s *sqliteSession) orderedQuery(q string, key []keyColumn) string {
+	return orderedQuery(q, key, true)
+}
+
+func (s *sqliteSession) query(ctx context.Context, q, what string) (sourceRows, error) {
 	rows, err := s.conn.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("run %s on %s: %w", what, s.path, err)
@@ -548,6 +573,12 @@ func appendSQLiteValue(b []byte, v any) ([]byte, bool) {
 }
 
 func (s *sqliteSource) Values() [][]byte { return s.cells }
+
+// binary: SQLite has one protocol; its rows print as the text one does.
+func (s *sqliteSource) binary() bool { return false }
+
+// exactTypes: a SQLite result's declared types are all there is to know.
+func (s *sqliteSource) exactTypes(context.Context) error { return nil }
 
 func (s *sqliteSource) Err() error {
 	if s.err != nil {

@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-// repeatRows is a rowReader that yields the same row n times.
+// repeatRows is a source's rows (sourceRows) that yield the same row n
+// times, in text form, with exact types.
 type repeatRows struct {
 	cols []Column
 	row  [][]byte
@@ -19,6 +20,9 @@ func (r *repeatRows) Next() bool        { r.i++; return r.i <= r.n }
 func (r *repeatRows) Values() [][]byte  { return r.row }
 func (r *repeatRows) Err() error        { return nil }
 func (r *repeatRows) Close() error      { return nil }
+
+func (r *repeatRows) binary() bool                     { return false }
+func (r *repeatRows) exactTypes(context.Context) error { return nil }
 
 var benchColumns = []Column{
 	{Name: "id", Kind: kindUint}, {Name: "name", Kind: kindText}, {Name: "email", Kind: kindText},
@@ -32,7 +36,7 @@ var benchColumns = []Column{
 func BenchmarkSQLiteTarget(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "bench.db")
 	t := newSQLiteTarget(SQLiteConfig{Path: path, Table: "items"}, "dbsync_runs", slog.New(slog.DiscardHandler))
-	if err := t.connect(context.Background(), nil); err != nil {
+	if _, err := t.connect(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	if err := t.lock(context.Background(), []string{"items"}); err != nil {

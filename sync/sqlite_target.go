@@ -51,20 +51,20 @@ func newSQLiteTarget(c SQLiteConfig, history string, log *slog.Logger) *sqliteTa
 	return &sqliteTarget{path: c.Path, history: history, log: log}
 }
 
-func (t *sqliteTarget) connect(context.Context, *Report) error {
+func (t *sqliteTarget) connect(context.Context) (bool, error) {
 	dir := filepath.Dir(t.path)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return fmt.Errorf("sqlite target [sqlite] path = %s: folder %s does not exist; create it first", t.path, dir)
+		return false, fmt.Errorf("sqlite target [sqlite] path = %s: folder %s does not exist; create it first", t.path, dir)
 	}
 	if st, err := os.Stat(t.path); err == nil && st.IsDir() {
-		return fmt.Errorf("sqlite target [sqlite] path = %s: is a directory, not a SQLite file", t.path)
+		return false, fmt.Errorf("sqlite target [sqlite] path = %s: is a directory, not a SQLite file", t.path)
 	}
 	real, err := resolveSymlinks(t.path)
 	if err != nil {
-		return fmt.Errorf("sqlite target [sqlite] path = %s: resolve symlinks: %w", t.path, err)
+		return false, fmt.Errorf("sqlite target [sqlite] path = %s: resolve symlinks: %w", t.path, err)
 	}
 	t.realPath = real
-	return nil
+	return false, nil
 }
 
 // guardKey is the file, by its absolute path, and the table.
@@ -117,7 +117,7 @@ func (t *sqliteTarget) tableColumns(ctx context.Context, table string) ([]target
 
 // openHistory reads the history table through a read-only handle that close
 // closes; a run's own handle (t.db) is not touched.
-func (t *sqliteTarget) openHistory(_ context.Context, write bool) (*historyStore, error) {
+func (t *sqliteTarget) openHistory(_ context.Context, write bool) (historyStore, bool, error) {
 	open := t.readOnly
 	if write {
 		open = func() (*sql.DB, error) {
@@ -130,10 +130,10 @@ func (t *sqliteTarget) openHistory(_ context.Context, write bool) (*historyStore
 	}
 	db, err := open()
 	if db == nil || err != nil {
-		return nil, err
+		return historyStore{}, false, err
 	}
 	t.readers = append(t.readers, db)
-	return &historyStore{db: db, name: t.history, where: t.path, dialect: sqliteHistory}, nil
+	return historyStore{db: db, name: t.history, where: t.path, dialect: sqliteHistory}, true, nil
 }
 
 // resolveSymlinks returns the absolute path of the file path names, with
@@ -233,18 +233,16 @@ func (t *sqliteTarget) checkLock() error {
 	return nil
 }
 
-func (t *sqliteTarget) begin(ctx context.Context, r *Report) error {
-	return t.historyStore().start(ctx, r, t.log)
-}
+// begin: a SQLite run stages and swaps in one transaction, so a crashed
+// run left nothing behind to clean up.
+func (t *sqliteTarget) begin(context.Context, string, Target, []string) error { return nil }
 
 // historyStore is the history table in the SQLite file.
 func (t *sqliteTarget) historyStore() historyStore {
 	return historyStore{db: t.db, name: t.history, where: t.path, dialect: sqliteHistory}
 }
 
-func (t *sqliteTarget) finish(ctx context.Context, r *Report) error {
-	return t.historyStore().finish(ctx, r)
-}
+func (t *sqliteTarget) runHistory() historyStore { return t.historyStore() }
 
 // columns reads the target table's columns; exists is false when there is
 // no such table.
@@ -277,7 +275,7 @@ type queryer interface {
 
 // stage loads table in the run's one transaction, which the first table
 // begins; tables take turns on it.
-func (t *sqliteTarget) stage(ctx context.Context, table string, src rowReader, policy string) (int64, string, error) {
+func (t *sqliteTarget) stage(ctx context.Context, table string, src sourceRows, policy string) (int64, string, error) {
 	return t.stageKeepingKey(ctx, table, src, policy, nil)
 }
 
@@ -286,7 +284,7 @@ func (t *sqliteTarget) targetColumns(ctx context.Context, table string) ([]targe
 	return cols, err
 }
 
-func (t *sqliteTarget) stageKeepingKey(ctx context.Context, table string, src rowReader, policy string, key []string) (int64, string, error) {
+func (t *sqliteTarget) stageKeepingKey(ctx context.Context, table string, src sourceRows, policy string, key []string) (int64, string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.conn == nil {
@@ -628,4 +626,21 @@ func explainSQLiteError(err error) error {
 		return fmt.Errorf("%w (check the path exists and is writable)", err)
 	}
 	return err
+}
+
+// stagePlan: SQLite creates a table's indexes after its rows are in,
+// inside the run's transaction.
+func (t *sqliteTarget) stagePlan(table string) string {
+	for _, st := range t.staged {
+		if st.table != table {
+			continue
+		}
+		for _, s := range st.recreateSQL {
+			if u := strings.ToUpper(s); strings.HasPrefix(u, "CREATE INDEX") || strings.HasPrefix(u, "CREATE UNIQUE INDEX") {
+				return PlanDeferredIndexes
+			}
+		}
+		return PlanIndexed
+	}
+	return ""
 }

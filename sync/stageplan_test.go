@@ -87,7 +87,7 @@ func TestPlanStage_SQLiteRecreateWarns(t *testing.T) {
 		t.Helper()
 		tgt := newSQLiteTarget(SQLiteConfig{Path: path, Table: "items"}, "dbsync_runs", log)
 		defer tgt.close()
-		if err := tgt.connect(ctx, nil); err != nil {
+		if _, err := tgt.connect(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if err := tgt.lock(ctx, []string{"items"}); err != nil {
