@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,62 +12,38 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dbsync/dbsync/internal/dbtest"
 	"github.com/dbsync/dbsync/internal/initest"
 	"github.com/dbsync/dbsync/internal/mariadbtest"
 )
 
 // The real binary, built once as the Makefile builds it, and the servers
-// the end-to-end tests share.
+// the end-to-end tests share (internal/dbtest).
 var (
 	binary  string
+	servers dbtest.Servers
 	primary *mariadbtest.Server
 	azure   *mariadbtest.Server
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	// A fuzzing worker runs only a fuzz target, which needs no servers.
-	flag.Parse()
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
-		return m.Run()
-	}
 	dir, err := os.MkdirTemp("", "dbsync-handler-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
+		os.Exit(1)
 	}
-	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "handler")
-	build := exec.Command("go", "build", "-buildvcs=true", "-o", binary, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build handler: %v\n%s", err, out)
-		return 1
-	}
-	pch, ach := make(chan error, 1), make(chan error, 1)
-	go func() { var err error; primary, err = mariadbtest.Start(mariadbtest.Options{}); pch <- err }()
-	go func() {
-		var err error
-		azure, err = mariadbtest.Start(mariadbtest.Options{TLS: true, LocalInfile: true})
-		ach <- err
-	}()
-	perr, aerr := <-pch, <-ach
-	defer func() {
-		if primary != nil {
-			primary.Stop()
+	code := dbtest.Main(m, &servers, dbtest.Want{}, func() error {
+		primary, azure = servers.Primary, servers.Azure
+		binary = filepath.Join(dir, "handler")
+		build := exec.Command("go", "build", "-buildvcs=true", "-o", binary, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("build handler: %v\n%s", err, out)
 		}
-		if azure != nil {
-			azure.Stop()
-		}
-	}()
-	if perr != nil || aerr != nil {
-		fmt.Fprintln(os.Stderr, "start test MariaDB servers:", perr, aerr)
-		return 1
-	}
-	return m.Run()
+		return nil
+	})
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // app is one test's app root: config.ini, databases, SQLite files.
@@ -91,49 +66,11 @@ func newApp(t *testing.T) *app {
 	return a
 }
 
-func socketDB(t *testing.T, s *mariadbtest.Server, db string) *sql.DB {
-	t.Helper()
-	d, err := s.RootDB(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
+func socketDB(t *testing.T, s *mariadbtest.Server, db string) *sql.DB { return dbtest.DB(t, s, db) }
 
 func (a *app) configText() string {
-	base := fmt.Sprintf(`[sync]
-default_target = azure
-fallback_enabled = false
-
-[source]
-host = 127.0.0.1
-port = %d
-database = %s
-user = %s
-password = %s
-query = SELECT * FROM items
-ssl_mode = disabled
-
-[fallback]
-path = %s
-query = SELECT * FROM items
-
-[azure_mysql]
-host = localhost
-port = %d
-database = %s
-user = %s
-password = %s
-table = items
-ssl_ca = %s
-
-[sqlite]
-path = %s
-table = items
-`, primary.Port, a.srcDB, primary.User, primary.Password, filepath.Join(a.dir, "fallback.db"),
-		azure.Port, a.dstDB, azure.User, azure.Password, azure.CA, filepath.Join(a.dir, "replica.db"))
-	return initest.Merge(base, a.extra)
+	job := dbtest.Job{Dir: a.dir, Primary: primary, SrcDB: a.srcDB, Target: azure, TargetDB: a.dstDB}
+	return initest.Merge(job.Text("[sync]\nfallback_enabled = false\n"), a.extra)
 }
 
 func (a *app) writeConfig() {

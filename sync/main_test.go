@@ -3,10 +3,7 @@ package dbsync_test
 import (
 	"context"
 	"database/sql"
-	"flag"
-	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,14 +13,16 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/dbsync/dbsync/internal/dbtest"
 	"github.com/dbsync/dbsync/internal/initest"
 	"github.com/dbsync/dbsync/internal/mariadbtest"
 	"github.com/dbsync/dbsync/sync"
 )
 
-// The servers every test in this package shares; each test makes its own
-// databases on them.
+// The servers every test in this package shares (internal/dbtest); each
+// test makes its own databases on them.
 var (
+	servers     dbtest.Servers
 	primary     *mariadbtest.Server // plain, like an on-premises primary
 	azure       *mariadbtest.Server // TLS required, own CA, local_infile=ON
 	azureNoFile *mariadbtest.Server // TLS required, local_infile=OFF (MySQL 8's default)
@@ -31,52 +30,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	// The driver's own log lines about connections to servers that tests
-	// kill on purpose are noise here.
-	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
-	// A fuzzing worker runs only a fuzz target, which needs no servers.
-	flag.Parse()
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
-		return m.Run()
-	}
-	var err error
-	type result struct {
-		s   *mariadbtest.Server
-		err error
-	}
-	start := func(o mariadbtest.Options) chan result {
-		ch := make(chan result, 1)
-		go func() { s, err := mariadbtest.Start(o); ch <- result{s, err} }()
-		return ch
-	}
-	p, a, n := start(mariadbtest.Options{}), start(mariadbtest.Options{TLS: true, LocalInfile: true}), start(mariadbtest.Options{TLS: true})
-	l := start(mariadbtest.Options{TLS: true, LowerCaseTableNames: true})
-	for _, r := range []struct {
-		ch  chan result
-		dst **mariadbtest.Server
-	}{{p, &primary}, {a, &azure}, {n, &azureNoFile}, {l, &azureLower}} {
-		res := <-r.ch
-		if res.err != nil && err == nil {
-			err = res.err
-		}
-		*r.dst = res.s
-	}
-	defer func() {
-		for _, s := range []*mariadbtest.Server{primary, azure, azureNoFile, azureLower} {
-			if s != nil {
-				s.Stop()
-			}
-		}
-	}()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start test MariaDB servers:", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(dbtest.Main(m, &servers, dbtest.Want{AzureNoFile: true, AzureLower: true}, func() error {
+		primary, azure, azureNoFile, azureLower = servers.Primary, servers.Azure, servers.AzureNoFile, servers.AzureLower
+		return nil
+	}))
 }
 
 // env is one test's databases and files.
@@ -100,44 +57,15 @@ func newEnv(t *testing.T, target *mariadbtest.Server) *env {
 }
 
 // configText is a config.ini for this env: primary → azure target (TLS
-// verified with the test CA), fallback and SQLite target in the temp dir.
+// verified with the test CA), fallback and SQLite target in the temp dir
+// (dbtest.Job), with at least one row and a short connect timeout.
 func (e *env) configText() string {
-	s := fmt.Sprintf(`[sync]
-default_target = azure
-min_rows = 1
-
-[source]
-host = 127.0.0.1
-port = %d
-database = %s
-user = %s
-password = %s
-query = SELECT * FROM items
-ssl_mode = disabled
-connect_timeout = 5s
-
-[fallback]
-path = %s
-query = SELECT * FROM items
-
-[sqlite]
-path = %s
-table = items
-`, primary.Port, e.srcDB, primary.User, primary.Password, filepath.Join(e.dir, "fallback.db"), filepath.Join(e.dir, "replica.db"))
+	job := dbtest.Job{Dir: e.dir, Primary: primary, SrcDB: e.srcDB, Target: e.target, TargetDB: e.targetDB}
+	base := "[sync]\nmin_rows = 1\n[source]\nconnect_timeout = 5s\n"
 	if e.target != nil {
-		s += fmt.Sprintf(`
-[azure_mysql]
-host = localhost
-port = %d
-database = %s
-user = %s
-password = %s
-table = items
-ssl_mode = verify_identity
-ssl_ca = %s
-`, e.target.Port, e.targetDB, e.target.User, e.target.Password, e.target.CA)
+		base += "[azure_mysql]\nssl_mode = verify_identity\n"
 	}
-	return initest.Merge(s, e.extra)
+	return initest.Merge(job.Text(base), e.extra)
 }
 
 // config writes config.ini and loads it with env overrides, as the CLI does.
@@ -197,26 +125,14 @@ func (w testWriter) Write(p []byte) (int, error) {
 var _ io.Writer = testWriter{}
 
 // dbOn opens a connection to one database of a server over its socket.
-func dbOn(t *testing.T, s *mariadbtest.Server, db string) *sql.DB {
-	t.Helper()
-	d, err := s.RootDB(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
+func dbOn(t *testing.T, s *mariadbtest.Server, db string) *sql.DB { return dbtest.DB(t, s, db) }
 
 func (e *env) srcDBConn() *sql.DB { return dbOn(e.t, primary, e.srcDB) }
 func (e *env) dstDBConn() *sql.DB { return dbOn(e.t, e.target, e.targetDB) }
 
 func mustExec(t *testing.T, db *sql.DB, stmts ...string) {
 	t.Helper()
-	for _, q := range stmts {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%q: %v", q, err)
-		}
-	}
+	dbtest.MustExec(t, db, stmts...)
 }
 
 // tcpDB connects to s over TCP as user (TLS when s requires it).
