@@ -1,0 +1,1 @@
+MD5(CONCAT_WS(',',CONCAT(ISNULL(score),ISNULL(birthday),ISNULL(notes),ISNULL(attrs),ISNULL(avatar)),id,CONCAT(LENGTH(name),':',name),CONCAT(LENGTH(email),':',email),amount,score,active,created_at,birthday,CONCAT(LENGTH(notes),':',notes),CONCAT(LENGTH(attrs),':',attrs),CONCAT(LENGTH(avatar),':',avatar)))
