@@ -31,7 +31,13 @@ type mergeFigure struct {
 	rss     int64
 }
 
-func runMerge(rows int, handler string, link *linkShape) error {
+func runMerge(rows int, handler, baseline string, link *linkShape) error {
+	if baseline != "" {
+		var err error
+		if baseline, err = filepath.Abs(baseline); err != nil {
+			return err
+		}
+	}
 	handler, err := filepath.Abs(handler)
 	if err != nil {
 		return err
@@ -228,6 +234,20 @@ mode = %s
 			return err
 		}
 		figures = append(figures, f)
+		if baseline != "" {
+			// The same merge by the older binary, from the same base state
+			// (ptbase.items holds it), for a same-run A/B.
+			if err := exec1(socketDB(dst, "sync"), "DELETE FROM items", "INSERT INTO items SELECT * FROM ptbase.items"); err != nil {
+				return err
+			}
+			f, err := measure(fmt.Sprintf("dbsync merge, %d %% changed (baseline binary)", pct), "sync", func() (time.Duration, int64, error) {
+				return timeCmd(exec.Command(baseline, "sync", "--config", cfgMerge))
+			})
+			if err != nil {
+				return err
+			}
+			figures = append(figures, f)
+		}
 		if f, err = measure(fmt.Sprintf("dbsync replace, %d %% changed", pct), "sync", sync(cfgReplace)); err != nil {
 			return err
 		}
