@@ -161,7 +161,7 @@ func (t *mysqlTarget) merge(ctx context.Context, src sourceRows, opts mergeOptio
 		return res, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
 	}
 	if len(existing) == 0 {
-		return mergeResult{Replaced: true, Reason: fmt.Sprintf("target table %s does not exist yet: the first run of a table is a replace", table)}, nil
+		return firstRun(table), nil
 	}
 	plain := make([]targetColumn, len(existing))
 	for i, c := range existing {

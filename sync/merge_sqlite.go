@@ -183,7 +183,7 @@ func (t *sqliteTarget) merge(ctx context.Context, src sourceRows, opts mergeOpti
 		return res, fmt.Errorf("read columns of %s: %w", quoteSQLite(table), err)
 	}
 	if !exists {
-		return mergeResult{Replaced: true, Reason: fmt.Sprintf("target table %s does not exist yet: the first run of a table is a replace", table)}, nil
+		return firstRun(table), nil
 	}
 	srcCols := src.Columns()
 	order, keyPos, handBack, err := matchMerge(table, srcCols, dst, opts)
