@@ -708,6 +708,11 @@ func (r *Runner) RunningRunID(ctx context.Context, cfg *Config) string {
 	if err != nil {
 		return ""
 	}
+	return runningIn(runs)
+}
+
+// runningIn is the id of the first of runs recorded as running, or "".
+func runningIn(runs []Report) string {
 	for _, run := range runs {
 		if run.Status == StatusRunning {
 			return run.RunID
