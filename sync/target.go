@@ -25,9 +25,10 @@ type target interface {
 	// lock takes the run locks of the tables, in the order given, or
 	// returns ErrBusy holding none.
 	lock(ctx context.Context, tables []string) error
-	// begin starts run runID of tables (the run holds their locks): it
-	// cleans up what a crashed run of tables on this target left behind;
-	// the run then records itself as running in runHistory.
+	// begin starts run runID of tables (the run holds their locks and has
+	// ensured runHistory): it cleans up what a crashed run of tables on
+	// this target left behind; the run then records itself as running in
+	// runHistory.
 	begin(ctx context.Context, runID string, runTarget Target, tables []string) error
 	// sink: stage creates a table's staging table and loads every row of
 	// src into it, returning the number of rows the target confirms it
