@@ -189,6 +189,9 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	if err := tgt.lock(ctx, []string{"items"}); err != nil {
 		t.Fatal(err)
 	}
+	if err := tgt.runHistory().ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := tgt.begin(ctx, rep.RunID, rep.Target, []string{"items"}); err != nil {
 		t.Fatal(err)
 	}

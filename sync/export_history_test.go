@@ -18,10 +18,13 @@ func RecordRun(ctx context.Context, r *Runner, cfg *Config, rep *Report) error {
 	for _, row := range historyRows(rep) {
 		tables = append(tables, row.Table)
 	}
+	h := tgt.runHistory()
+	if err := h.ensure(ctx); err != nil {
+		return err
+	}
 	if err := tgt.begin(ctx, rep.RunID, rep.Target, tables); err != nil {
 		return err
 	}
-	h := tgt.runHistory()
 	if err := h.start(ctx, rep, r.Logger); err != nil {
 		return err
 	}

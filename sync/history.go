@@ -269,13 +269,10 @@ func (h historyStore) ensure(ctx context.Context) error {
 	return nil
 }
 
-// start readies the history table and records r as running, one row per
-// table; runs of the same tables still recorded as running are closed as
+// start records r as running, one row per table, in the table ensure
+// readied; runs of the same tables still recorded as running are closed as
 // abandoned first (the caller holds their run locks, so none is alive).
 func (h historyStore) start(ctx context.Context, r *Report, log *slog.Logger) error {
-	if err := h.ensure(ctx); err != nil {
-		return err
-	}
 	running := *r
 	running.Status = StatusRunning
 	// A queued run (POST /api/sync) already has its row: this run's rows
@@ -708,6 +705,11 @@ func (r *Runner) RunningRunID(ctx context.Context, cfg *Config) string {
 	if err != nil {
 		return ""
 	}
+	return runningIn(runs)
+}
+
+// runningIn is the id of the first of runs recorded as running, or "".
+func runningIn(runs []Report) string {
 	for _, run := range runs {
 		if run.Status == StatusRunning {
 			return run.RunID

@@ -2,7 +2,6 @@ package dbsync
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -104,52 +103,23 @@ func (t *sqliteTarget) keyIndexed(ctx context.Context, table string, key []keyCo
 	}
 	// The PRIMARY KEY: an INTEGER PRIMARY KEY is the rowid, which no
 	// index lists.
-	var pk []string
-	rows, err := t.reader().QueryContext(ctx, `SELECT "name" FROM pragma_table_xinfo(?) WHERE "pk" > 0 ORDER BY "pk"`, table)
+	pk, err := queryStrings(ctx, t.reader(), `SELECT "name" FROM pragma_table_xinfo(?) WHERE "pk" > 0 ORDER BY "pk"`, table)
 	if err != nil {
 		return false, fmt.Errorf("read the primary key of %s: %w", quoteSQLite(table), err)
 	}
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			rows.Close()
-			return false, err
-		}
-		pk = append(pk, c)
-	}
-	rows.Close()
 	if len(pk) > 0 && indexCovers(pk, key) {
 		return true, nil
 	}
-	var names []string
-	rows, err = t.reader().QueryContext(ctx, `SELECT "name" FROM pragma_index_list(?) WHERE "partial" = 0`, table)
+	names, err := queryStrings(ctx, t.reader(), `SELECT "name" FROM pragma_index_list(?) WHERE "partial" = 0`, table)
 	if err != nil {
 		return false, fmt.Errorf("read indexes of %s: %w", quoteSQLite(table), err)
 	}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return false, err
-		}
-		names = append(names, n)
-	}
-	rows.Close()
 	for _, n := range names {
-		var cols []string
-		rows, err := t.reader().QueryContext(ctx, `SELECT "name" FROM pragma_index_info(?) ORDER BY "seqno"`, n)
+		// A NULL column name is an expression: "" covers no key column.
+		cols, err := queryStrings(ctx, t.reader(), `SELECT "name" FROM pragma_index_info(?) ORDER BY "seqno"`, n)
 		if err != nil {
 			return false, fmt.Errorf("read index %s of %s: %w", quoteSQLite(n), quoteSQLite(table), err)
 		}
-		for rows.Next() {
-			var c sql.NullString // NULL: an expression
-			if err := rows.Scan(&c); err != nil {
-				rows.Close()
-				return false, err
-			}
-			cols = append(cols, c.String)
-		}
-		rows.Close()
 		if indexCovers(cols, key) {
 			return true, nil
 		}

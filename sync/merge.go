@@ -597,3 +597,11 @@ func pickMergeKey(table string, quote func(string) string, usable [][]string, co
 	}
 	return key, nil
 }
+
+// firstRun is the first-run rule, for the run and for a backend's merge
+// that finds no table (it went between the run's check and the merge):
+// a merge table that does not exist yet is replaced, built from the
+// source, and merged from the next run on.
+func firstRun(table string) mergeResult {
+	return mergeResult{Replaced: true, Reason: fmt.Sprintf("target table %s does not exist yet: the first run of a merge table is a replace", table)}
+}

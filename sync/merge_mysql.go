@@ -161,7 +161,7 @@ func (t *mysqlTarget) merge(ctx context.Context, src sourceRows, opts mergeOptio
 		return res, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
 	}
 	if len(existing) == 0 {
-		return mergeResult{Replaced: true, Reason: fmt.Sprintf("target table %s does not exist yet: the first run of a table is a replace", table)}, nil
+		return firstRun(table), nil
 	}
 	plain := make([]targetColumn, len(existing))
 	for i, c := range existing {
@@ -825,27 +825,16 @@ func (t *mysqlTarget) links(ctx context.Context, table string) (tableLinks, erro
 	fail := func(what string, err error) (tableLinks, error) {
 		return tableLinks{}, fmt.Errorf("read %s of target table %s: %w", what, quoteMySQL(table), err)
 	}
-	rows, err := t.db.QueryContext(ctx, `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS
+	triggers, err := queryStrings(ctx, t.db, `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS
 		WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME`, name)
 	if err != nil {
 		return fail("triggers", err)
 	}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return fail("triggers", err)
-		}
-		l.Triggers = append(l.Triggers, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fail("triggers", err)
-	}
+	l.Triggers = triggers
 	// Own keys (the constraint's table is this one) and keys that
 	// reference it, from any schema; a schema other than the target's is
 	// named with the table.
-	rows, err = t.db.QueryContext(ctx, `SELECT rc.CONSTRAINT_SCHEMA, rc.CONSTRAINT_NAME, rc.TABLE_NAME, rc.REFERENCED_TABLE_NAME, rc.UNIQUE_CONSTRAINT_SCHEMA, rc.DELETE_RULE,
+	rows, err := t.db.QueryContext(ctx, `SELECT rc.CONSTRAINT_SCHEMA, rc.CONSTRAINT_NAME, rc.TABLE_NAME, rc.REFERENCED_TABLE_NAME, rc.UNIQUE_CONSTRAINT_SCHEMA, rc.DELETE_RULE,
 			k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME
 		FROM information_schema.REFERENTIAL_CONSTRAINTS rc
 		JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME AND k.TABLE_NAME = rc.TABLE_NAME

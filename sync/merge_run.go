@@ -78,7 +78,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 		return tr, fmt.Errorf("inspect target table %s: %w", t.Target, err)
 	}
 	if !exists {
-		return replace(fmt.Sprintf("target table %s does not exist yet: the first run of a merge table is a replace", t.Target), nil)
+		return replace(firstRun(t.Target).Reason, nil)
 	}
 	setting := cfg.mergeSetting(t)
 	key, err := m.mergeKey(ctx, t.Target, t.Key, setting)

@@ -183,7 +183,7 @@ func (t *sqliteTarget) merge(ctx context.Context, src sourceRows, opts mergeOpti
 		return res, fmt.Errorf("read columns of %s: %w", quoteSQLite(table), err)
 	}
 	if !exists {
-		return mergeResult{Replaced: true, Reason: fmt.Sprintf("target table %s does not exist yet: the first run of a table is a replace", table)}, nil
+		return firstRun(table), nil
 	}
 	srcCols := src.Columns()
 	order, keyPos, handBack, err := matchMerge(table, srcCols, dst, opts)
@@ -552,20 +552,12 @@ func (t *sqliteTarget) links(ctx context.Context, table string) (tableLinks, err
 	fail := func(what string, err error) (tableLinks, error) {
 		return tableLinks{}, fmt.Errorf("read %s of %s in %s: %w", what, quoteSQLite(table), t.path, explainSQLiteError(err))
 	}
-	rows, err := q.QueryContext(ctx, `SELECT "name" FROM sqlite_master WHERE "type" = 'trigger' AND "tbl_name" = ? COLLATE NOCASE ORDER BY "name"`, table)
+	triggers, err := queryStrings(ctx, q, `SELECT "name" FROM sqlite_master WHERE "type" = 'trigger' AND "tbl_name" = ? COLLATE NOCASE ORDER BY "name"`, table)
 	if err != nil {
 		return fail("triggers", err)
 	}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return fail("triggers", err)
-		}
-		l.Triggers = append(l.Triggers, n)
-	}
-	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT m."name", f."id", f."table", f."from", COALESCE(f."to", ''), f."on_delete"
+	l.Triggers = triggers
+	rows, err := q.QueryContext(ctx, `SELECT m."name", f."id", f."table", f."from", COALESCE(f."to", ''), f."on_delete"
 		FROM sqlite_master AS m JOIN pragma_foreign_key_list(m."name") AS f
 		WHERE m."type" = 'table' AND (m."name" = ?1 COLLATE NOCASE OR f."table" = ?1 COLLATE NOCASE)
 		ORDER BY m."name", f."id", f."seq"`, table)

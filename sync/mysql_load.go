@@ -223,17 +223,11 @@ func appendTSVRow(row, scratch []byte, cells [][]byte, cols []loadColumn) ([]byt
 			row = append(row, '\\', 'N')
 			continue
 		}
-		switch cols[i].mode {
-		case encHex:
+		if cols[i].mode == encHex {
 			row = hex.AppendEncode(row, cell)
 			continue
-		case encBitToDigit:
-			scratch = appendBitDecimal(scratch[:0], cell)
-			cell = scratch
-		case encFloat32:
-			scratch = appendFloat32Exact(scratch[:0], cell)
-			cell = scratch
 		}
+		cell, scratch = convertCell(scratch, cell, cols[i].mode)
 		start := 0
 		for j, c := range cell {
 			if !tsvSpecial[c] {
@@ -255,6 +249,23 @@ func appendTSVRow(row, scratch []byte, cells [][]byte, cols []loadColumn) ([]byt
 		row = append(row, cell[start:]...)
 	}
 	return append(row, '\n'), scratch
+}
+
+// convertCell is the text the server reads right for a cell whose bytes it
+// would misread, written into scratch: a BIT's bytes as its decimal
+// number, a FLOAT as the double digits of its value (appendFloat32Exact);
+// any other cell as it is. Both the TSV and the INSERT encoders escape the
+// result.
+func convertCell(scratch, cell []byte, mode encoding) ([]byte, []byte) {
+	switch mode {
+	case encBitToDigit:
+		scratch = appendBitDecimal(scratch[:0], cell)
+		return scratch, scratch
+	case encFloat32:
+		scratch = appendFloat32Exact(scratch[:0], cell)
+		return scratch, scratch
+	}
+	return cell, scratch
 }
 
 // appendBitDecimal writes BIT bytes (big-endian) as a decimal number.
@@ -299,13 +310,8 @@ func appendSQLValue(dst, scratch, cell []byte, mode encoding) ([]byte, []byte, e
 			return dst, scratch, fmt.Errorf("value %q is not a number for a BIT or YEAR column", cell)
 		}
 		return append(dst, cell...), scratch, nil
-	case encBitToDigit:
-		scratch = appendBitDecimal(scratch[:0], cell)
-		cell = scratch
-	case encFloat32:
-		scratch = appendFloat32Exact(scratch[:0], cell)
-		cell = scratch
 	}
+	cell, scratch = convertCell(scratch, cell, mode)
 	dst = append(dst, '\'')
 	start := 0
 	for j, c := range cell {

@@ -438,10 +438,7 @@ func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, table, name str
 func (t *mysqlTarget) begin(ctx context.Context, runID string, runTarget Target, tables []string) error {
 	t.runID = runID
 	t.runTables = tables
-	h := t.historyStore()
-	if err := h.ensure(ctx); err != nil {
-		return err
-	}
+	h := t.historyStore() // the run has ensured it
 	for _, table := range tables {
 		killed, err := h.runningRuns(ctx, runTarget, table)
 		if err != nil {

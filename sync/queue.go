@@ -154,10 +154,5 @@ func (r *Runner) runningAttempt(ctx context.Context, cfg *Config, ids []string, 
 	if err != nil {
 		return ""
 	}
-	for _, run := range runs {
-		if run.Status == StatusRunning {
-			return run.RunID
-		}
-	}
-	return ""
+	return runningIn(runs)
 }

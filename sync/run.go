@@ -211,10 +211,15 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 		return err
 	}
 	log.Info("run lock taken", "where", tgt.describe(), "tables", len(names))
+	// The history table first: begin reads it for runs a crash left
+	// behind, then the run records itself in it.
+	history := tgt.runHistory()
+	if err := history.ensure(ctx); err != nil {
+		return err
+	}
 	if err := tgt.begin(ctx, rep.RunID, rep.Target, names); err != nil {
 		return err
 	}
-	history := tgt.runHistory()
 	if err := history.start(ctx, rep, log); err != nil {
 		return err
 	}

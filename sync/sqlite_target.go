@@ -269,10 +269,6 @@ func (t *sqliteTarget) columns(ctx context.Context, q queryer, table string) (co
 	return cols, len(cols) > 0, rows.Err()
 }
 
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // stage loads table in the run's one transaction, which the first table
 // begins; tables take turns on it.
 func (t *sqliteTarget) stage(ctx context.Context, table string, src sourceRows, policy string) (int64, string, error) {

@@ -2,6 +2,7 @@ package dbsync
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -24,9 +25,10 @@ type target interface {
 	// lock takes the run locks of the tables, in the order given, or
 	// returns ErrBusy holding none.
 	lock(ctx context.Context, tables []string) error
-	// begin starts run runID of tables (the run holds their locks): it
-	// cleans up what a crashed run of tables on this target left behind;
-	// the run then records itself as running in runHistory.
+	// begin starts run runID of tables (the run holds their locks and has
+	// ensured runHistory): it cleans up what a crashed run of tables on
+	// this target left behind; the run then records itself as running in
+	// runHistory.
 	begin(ctx context.Context, runID string, runTarget Target, tables []string) error
 	// sink: stage creates a table's staging table and loads every row of
 	// src into it, returning the number of rows the target confirms it
@@ -107,4 +109,28 @@ func matchColumns(src []Column, dst []targetColumn) (order []int, differences []
 		}
 	}
 	return order, differences
+}
+
+// queryer runs a query: a pool, one of its connections or a transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryStrings is the one column of every row query returns, in order; a
+// NULL is "" (an index's expression column).
+func queryStrings(ctx context.Context, q queryer, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v sql.NullString
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v.String)
+	}
+	return out, rows.Err()
 }
