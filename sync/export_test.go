@@ -1,6 +1,9 @@
 package dbsync
 
-import "time"
+import (
+	"database/sql"
+	"time"
+)
 
 // SetBeforeSwap lets the external tests act between verify and swap.
 func SetBeforeSwap(r *Runner, f func()) { r.beforeSwap = f }
@@ -18,3 +21,6 @@ func SetSwap(r *Runner, wait time.Duration, tries int) { r.SwapTryWait, r.SwapTr
 // SetLockPing sets how often r's MySQL runs check their locks while they
 // run.
 func SetLockPing(r *Runner, every time.Duration) { r.lockPingEvery = every }
+
+// OpenMySQL opens a pool as the run opens one for a side.
+func OpenMySQL(c MySQLConfig) (*sql.DB, error) { return newMySQLDB(c, mysqlOptions{}) }

@@ -139,10 +139,16 @@ func TestSync_MySQLToMySQLFidelity(t *testing.T) {
 		{"load_data/new table", func() *mariadbtest.Server { return azure }, dbsync.LoadData, false},
 		{"insert/existing table", func() *mariadbtest.Server { return azureNoFile }, dbsync.LoadInsert, true},
 		{"insert/new table", func() *mariadbtest.Server { return azureNoFile }, dbsync.LoadInsert, false},
+		// [source] compress = true: the same bytes through zlib.
+		{"load_data/existing table/compress", func() *mariadbtest.Server { return azure }, dbsync.LoadData, true},
+		{"insert/new table/compress", func() *mariadbtest.Server { return azureNoFile }, dbsync.LoadInsert, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, tc.server())
+			if strings.HasSuffix(tc.name, "/compress") {
+				e.extra = "[source]\ncompress = true\n"
+			}
 			src, dst := e.srcDBConn(), e.dstDBConn()
 			mustExec(t, src, fidelityTable)
 			mustExec(t, src, fidelityRows()...)

@@ -39,6 +39,13 @@ func newMySQLDB(c MySQLConfig, opt mysqlOptions) (*sql.DB, error) {
 	cfg.WriteTimeout = c.WriteTimeout
 	cfg.Params = opt.params
 	cfg.Logger = nopLogger{}
+	if c.Compress {
+		// go-sql-driver's zlib compression (since v1.9); MySQL 8 and
+		// MariaDB both accept it from any client that asks.
+		if err := cfg.Apply(mysql.EnableCompression(true)); err != nil {
+			return nil, err
+		}
+	}
 	if err := applySSLMode(cfg, c); err != nil {
 		return nil, err
 	}
