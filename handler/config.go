@@ -47,6 +47,7 @@ func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, lo
 func newRunner(log *slog.Logger, az *azureid.Azure) *dbsync.Runner {
 	r := dbsync.NewRunner(log)
 	r.Tokens = az
+	r.SQLite = dbsync.SQLiteBackend{}
 	return r
 }
 

@@ -45,7 +45,7 @@ func TestBackend_OnePlaceChooses(t *testing.T) {
 			return true
 		})
 	}
-	if !interfaces["target"] || !interfaces["sink"] || !interfaces["session"] {
+	if !interfaces["TargetDB"] || !interfaces["Sink"] || !interfaces["Session"] || !interfaces["Backend"] {
 		t.Fatalf("found interfaces %v: the guard no longer sees the backends' interfaces", interfaces)
 	}
 	anyAllowed := map[string]bool{"value": true, "setHistoryValue": true, "parseHistoryTime": true, "appendSQLiteValue": true}
@@ -167,18 +167,19 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	cfg := &Config{Target: TargetSQLite, SQLite: SQLiteConfig{Path: filepath.Join(dir, "r.db"), Table: "items"}, Sync: SyncConfig{HistoryTable: "dbsync_runs"},
 		Tables: []TableConfig{{Name: "items", Target: "items"}}}
 	r := NewRunner(log)
+	r.SQLite = SQLiteBackend{}
 	tgt, err := r.openTarget(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tgt.close()
-	if detail, err := tgt.probe(ctx); err != nil || !strings.Contains(detail, "folder writable") {
+	defer tgt.Close()
+	if detail, err := tgt.Probe(ctx); err != nil || !strings.Contains(detail, "folder writable") {
 		t.Fatalf("probe: %q %v", detail, err)
 	}
-	if cols, err := tgt.tableColumns(ctx, "items"); err != nil || len(cols) != 0 {
+	if cols, err := tgt.TableColumns(ctx, "items"); err != nil || len(cols) != 0 {
 		t.Fatalf("columns before the first run: %v %v", cols, err)
 	}
-	if _, found, err := tgt.openHistory(ctx, false); err != nil || found {
+	if _, found, err := tgt.OpenHistory(ctx, false); err != nil || found {
 		t.Fatalf("history before the first run: found %v, %v", found, err)
 	}
 	if _, err := os.Stat(cfg.SQLite.Path); err == nil {
@@ -186,33 +187,33 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	}
 
 	rep := NewReport(cfg, TriggerCLI)
-	if err := tgt.lock(ctx, []string{"items"}); err != nil {
+	if err := tgt.Lock(ctx, []string{"items"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tgt.runHistory().ensure(ctx); err != nil {
+	if err := tgt.RunHistory().ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := tgt.begin(ctx, rep.RunID, rep.Target, []string{"items"}); err != nil {
+	if err := tgt.Begin(ctx, rep.RunID, rep.Target, []string{"items"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tgt.runHistory().start(ctx, rep, log); err != nil {
+	if err := tgt.RunHistory().start(ctx, rep, log); err != nil {
 		t.Fatal(err)
 	}
 	rows := &repeatRows{cols: []Column{{Name: "id", Kind: kindInt}, {Name: "name", Kind: kindText}}, row: [][]byte{[]byte("1"), []byte("a")}, n: 1}
-	if n, _, err := tgt.stage(ctx, "items", rows, SchemaFail); err != nil || n != 1 {
+	if n, _, err := tgt.Stage(ctx, "items", rows, SchemaFail); err != nil || n != 1 {
 		t.Fatalf("stage: %d %v", n, err)
 	}
-	if _, err := tgt.swap(ctx); err != nil {
+	if _, err := tgt.Swap(ctx); err != nil {
 		t.Fatal(err)
 	}
 	rep.Status = StatusSucceeded
-	if err := tgt.runHistory().finish(ctx, rep); err != nil {
+	if err := tgt.RunHistory().finish(ctx, rep); err != nil {
 		t.Fatal(err)
 	}
-	if cols, err := tgt.tableColumns(ctx, "items"); err != nil || len(cols) != 2 || cols[1].name != "name" {
+	if cols, err := tgt.TableColumns(ctx, "items"); err != nil || len(cols) != 2 || cols[1].name != "name" {
 		t.Fatalf("columns after the run: %+v %v", cols, err)
 	}
-	h, found, err := tgt.openHistory(ctx, false)
+	h, found, err := tgt.OpenHistory(ctx, false)
 	if err != nil || !found {
 		t.Fatalf("history after the run: found %v, %v", found, err)
 	}
@@ -228,7 +229,23 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if other.guardKey("items") != tgt.guardKey("items") {
-		t.Errorf("guard keys differ for one file: %q and %q", other.guardKey("items"), tgt.guardKey("items"))
+	if other.GuardKey("items") != tgt.GuardKey("items") {
+		t.Errorf("guard keys differ for one file: %q and %q", other.GuardKey("items"), tgt.GuardKey("items"))
+	}
+}
+
+// TestBackend_NoSQLiteBackend: a Runner that no one gave the SQLite backend
+// (Runner.SQLite nil) refuses target = sqlite and the fallback with a
+// message that says so, instead of a nil dereference.
+func TestBackend_NoSQLiteBackend(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	r := NewRunner(log)
+	cfg := &Config{Target: TargetSQLite, SQLite: SQLiteConfig{Path: filepath.Join(t.TempDir(), "r.db"), Table: "items"},
+		Fallback: FallbackConfig{Path: filepath.Join(t.TempDir(), "f.db")}}
+	if _, err := r.newTarget(cfg, log); err == nil || !strings.Contains(err.Error(), "no SQLite backend") {
+		t.Errorf("newTarget without a SQLite backend: err = %v, want one that names the missing backend", err)
+	}
+	if _, err := r.openFallback(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "no SQLite backend") {
+		t.Errorf("openFallback without a SQLite backend: err = %v, want one that names the missing backend", err)
 	}
 }

@@ -89,14 +89,14 @@ func (r *Runner) checkFallback(ctx context.Context, cfg *Config, tables []TableC
 	if !cfg.Sync.FallbackEnabled {
 		return CheckResult{Name: "fallback", OK: true, Detail: "disabled ([sync] fallback_enabled = false)"}
 	}
-	src, err := openSQLiteSession(ctx, cfg.Fallback.Path)
+	src, err := r.openFallback(ctx, cfg)
 	if err != nil {
 		return failed("fallback", err)
 	}
 	defer src.Close()
 	detail, err := checkTables(tables, found, func(t TableConfig) ([]Column, string, error) {
 		what := iniKey(cfg.TableKey(t, "fallback_query"))
-		rows, err := src.query(ctx, t.FallbackQuery, what)
+		rows, err := src.Query(ctx, t.FallbackQuery, what)
 		if err != nil {
 			return nil, what, err
 		}
@@ -136,8 +136,8 @@ func (r *Runner) checkTarget(ctx context.Context, cfg *Config, tables []TableCon
 	if err != nil {
 		return failed("target", err), found
 	}
-	defer t.close()
-	detail, err := t.probe(ctx)
+	defer t.Close()
+	detail, err := t.Probe(ctx)
 	if err != nil {
 		return failed("target", err), found
 	}
@@ -146,7 +146,7 @@ func (r *Runner) checkTarget(ctx context.Context, cfg *Config, tables []TableCon
 	var keyErr error
 	var warnings []string
 	for _, tc := range tables {
-		cols, err := t.tableColumns(ctx, tc.Target)
+		cols, err := t.TableColumns(ctx, tc.Target)
 		if err != nil {
 			return failed("target", err), found
 		}
@@ -157,7 +157,7 @@ func (r *Runner) checkTarget(ctx context.Context, cfg *Config, tables []TableCon
 		found[tc.Target] = &targetTable{name: tc.Target, cols: cols}
 		// A merge table needs a key, and the run would stop without one.
 		if tc.Mode == ModeMerge {
-			key, err := t.mergeKey(ctx, tc.Target, tc.Key, cfg.mergeSetting(tc))
+			key, err := t.MergeKey(ctx, tc.Target, tc.Key, cfg.mergeSetting(tc))
 			if err != nil {
 				keyErr = cmp.Or(keyErr, err)
 				continue

@@ -55,7 +55,7 @@ func TestCheck_SourceColumnsAgainstTarget(t *testing.T) {
 				t.Fatal(err)
 			}
 			detail := map[string]string{}
-			for _, r := range dbsync.NewRunner(testLogger(t)).Check(context.Background(), cfg) {
+			for _, r := range newRunner(testLogger(t)).Check(context.Background(), cfg) {
 				detail[r.Name] = r.Detail
 				if failed := !r.OK; failed != (r.Name == tc.wantFail) {
 					t.Errorf("check %s: ok = %v: %s", r.Name, r.OK, r.Detail)
@@ -126,7 +126,7 @@ func TestCheck_MergeKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			var target dbsync.CheckResult
-			for _, r := range dbsync.NewRunner(testLogger(t)).Check(context.Background(), cfg) {
+			for _, r := range newRunner(testLogger(t)).Check(context.Background(), cfg) {
 				if r.Name == "target" {
 					target = r
 				}

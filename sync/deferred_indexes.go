@@ -185,8 +185,8 @@ func (t *mysqlTarget) recreateStage(ctx context.Context, table, stage string) er
 	return nil
 }
 
-// stagePlan: the plan of a table MySQL staged (sink.stagePlan).
-func (t *mysqlTarget) stagePlan(table string) string {
+// StagePlan: the plan of a table MySQL staged (sink.StagePlan).
+func (t *mysqlTarget) StagePlan(table string) string {
 	st := t.stagedTable(table)
 	switch {
 	case st.deferred != nil:

@@ -9,7 +9,7 @@
 // A run's path (Runner.Run), and the file that holds each step:
 //
 //  1. load and validate the config ........ config.go, config_tables.go, inifile.go
-//  2. pick the target backend, once ....... run.go newTarget (target.go: the interface)
+//  2. pick the target backend, once ....... run.go newTarget, asking Runner.SQLite (a Backend) for sqlite (target.go: TargetDB)
 //  3. take the run locks, begin, record running ... run.go run, history.go start
 //  4. choose the source once, fall back ... run.go readSource (source.go: sessions)
 //  5. per table: replace = stage .......... run.go readTables, stageplan.go, mysql_target.go / sqlite_target.go

@@ -10,19 +10,19 @@ func RecordRun(ctx context.Context, r *Runner, cfg *Config, rep *Report) error {
 	if err != nil {
 		return err
 	}
-	defer tgt.close()
-	if err := tgt.lock(ctx, targetNames(cfg.RunTables())); err != nil {
+	defer tgt.Close()
+	if err := tgt.Lock(ctx, targetNames(cfg.RunTables())); err != nil {
 		return err
 	}
 	var tables []string
 	for _, row := range historyRows(rep) {
 		tables = append(tables, row.Table)
 	}
-	h := tgt.runHistory()
+	h := tgt.RunHistory()
 	if err := h.ensure(ctx); err != nil {
 		return err
 	}
-	if err := tgt.begin(ctx, rep.RunID, rep.Target, tables); err != nil {
+	if err := tgt.Begin(ctx, rep.RunID, rep.Target, tables); err != nil {
 		return err
 	}
 	if err := h.start(ctx, rep, r.Logger); err != nil {

@@ -194,7 +194,7 @@ func TestFault_TargetRestartedBeforeSwap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runner := dbsync.NewRunner(testLogger(t))
+	runner := newRunner(testLogger(t))
 	dbsync.SetBeforeSwap(runner, func() {
 		target.Kill()
 		if err := target.Restart(); err != nil {
@@ -248,7 +248,7 @@ func TestFault_ReaderHoldsTableDuringSwap(t *testing.T) {
 			if release {
 				time.AfterFunc(2500*time.Millisecond, func() { _ = reader.Commit() })
 			}
-			runner := dbsync.NewRunner(testLogger(t))
+			runner := newRunner(testLogger(t))
 			runner.SwapTryWait, runner.SwapTries = time.Second, 4
 			rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
 			err = runner.Run(context.Background(), cfg, rep, nil)
@@ -442,7 +442,7 @@ func TestFault_NoLeaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runner := dbsync.NewRunner(testLogger(t))
+	runner := newRunner(testLogger(t))
 	run := func(cfg *dbsync.Config) {
 		_ = runner.Run(context.Background(), cfg, dbsync.NewReport(cfg, dbsync.TriggerCLI), nil)
 	}

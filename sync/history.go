@@ -631,8 +631,8 @@ func (r *Runner) History(ctx context.Context, cfg *Config, limit int) ([]Report,
 	if err != nil {
 		return nil, err
 	}
-	defer t.close()
-	h, found, err := t.openHistory(ctx, false)
+	defer t.Close()
+	h, found, err := t.OpenHistory(ctx, false)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func TestTableHistories(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			r := dbsync.NewRunner(testLogger(t))
+			r := newRunner(testLogger(t))
 			hist, err := r.TableHistories(ctx, cfg, 3, 50)
 			if err != nil {
 				t.Fatalf("no history yet: %v", err)

@@ -70,7 +70,7 @@ func TestHistory_RoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			r := dbsync.NewRunner(testLogger(t))
+			r := newRunner(testLogger(t))
 			want := fullReport(t, cfg, "round-trip-"+target)
 			rep := want
 			if err := dbsync.RecordRun(ctx, r, cfg, &rep); err != nil {
@@ -111,7 +111,7 @@ func TestHistory_OnlyThisTable(t *testing.T) {
 		t.Run(target, func(t *testing.T) {
 			e := newEnv(t, azure)
 			ctx := context.Background()
-			r := dbsync.NewRunner(testLogger(t))
+			r := newRunner(testLogger(t))
 			record := func(table, runID string) {
 				t.Helper()
 				e.extra = fmt.Sprintf("[azure_mysql]\ntable = %s\n[sqlite]\ntable = %s\n", table, table)
@@ -166,7 +166,7 @@ func TestHistory_PreviousTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs, err := dbsync.NewRunner(testLogger(t)).History(context.Background(), cfg, 20)
+	runs, err := newRunner(testLogger(t)).History(context.Background(), cfg, 20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestHistory_MissingColumn(t *testing.T) {
 			}
 			mustExec(t, db, `CREATE TABLE dbsync_runs (run_id VARCHAR(64) NOT NULL PRIMARY KEY, status VARCHAR(16), target VARCHAR(16), started_at DATETIME(6))`)
 			ctx := context.Background()
-			r := dbsync.NewRunner(testLogger(t))
+			r := newRunner(testLogger(t))
 			want := fullReport(t, cfg, "added-columns")
 			rep := want
 			if err := dbsync.RecordRun(ctx, r, cfg, &rep); err != nil {

@@ -7,16 +7,16 @@ import (
 	"strings"
 )
 
-// keyIndexer is a target that can tell whether a merge key has an index
+// KeyIndexer is a target that can tell whether a merge key has an index
 // on its table. A merge reads the target table ordered by the key and
 // applies its differences joined on it; without an index on the key each
 // of those scans and sorts the whole table (a bench merge of 50,000 rows
 // by an unindexed key took 50 times as long, and a million rows never
 // ended), so check and the run warn.
-type keyIndexer interface {
-	keyIndexed(ctx context.Context, table string, key []keyColumn) (bool, error)
-	// quoteName quotes an identifier as the target's SQL does.
-	quoteName(name string) string
+type KeyIndexer interface {
+	KeyIndexed(ctx context.Context, table string, key []keyColumn) (bool, error)
+	// QuoteName quotes an identifier as the target's SQL does.
+	QuoteName(name string) string
 }
 
 // indexCovers reports whether an index of these columns, in order, serves
@@ -50,18 +50,18 @@ func unindexedKeyWarning(table string, key []keyColumn, quote func(string) strin
 
 // keyIndexWarning is unindexedKeyWarning when the target has no index on
 // key, "" when it has one or cannot tell.
-func keyIndexWarning(ctx context.Context, ki keyIndexer, table string, key []keyColumn) string {
-	indexed, err := ki.keyIndexed(ctx, table, key)
+func keyIndexWarning(ctx context.Context, ki KeyIndexer, table string, key []keyColumn) string {
+	indexed, err := ki.KeyIndexed(ctx, table, key)
 	if err != nil || indexed {
 		return ""
 	}
-	return unindexedKeyWarning(table, key, ki.quoteName)
+	return unindexedKeyWarning(table, key, ki.QuoteName)
 }
 
-func (t *mysqlTarget) quoteName(name string) string  { return quoteMySQL(name) }
-func (t *sqliteTarget) quoteName(name string) string { return quoteSQLite(name) }
+func (t *mysqlTarget) QuoteName(name string) string  { return quoteMySQL(name) }
+func (t *sqliteTarget) QuoteName(name string) string { return quoteSQLite(name) }
 
-func (t *mysqlTarget) keyIndexed(ctx context.Context, table string, key []keyColumn) (bool, error) {
+func (t *mysqlTarget) KeyIndexed(ctx context.Context, table string, key []keyColumn) (bool, error) {
 	rows, err := t.db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX`, t.stored(table))
 	if err != nil {
@@ -91,7 +91,7 @@ func (t *mysqlTarget) keyIndexed(ctx context.Context, table string, key []keyCol
 	return false, nil
 }
 
-func (t *sqliteTarget) keyIndexed(ctx context.Context, table string, key []keyColumn) (bool, error) {
+func (t *sqliteTarget) KeyIndexed(ctx context.Context, table string, key []keyColumn) (bool, error) {
 	if t.conn == nil && t.db == nil {
 		// check: read the file through a read-only handle, as mergeKey does.
 		db, err := t.readOnly()

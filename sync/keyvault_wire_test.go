@@ -81,7 +81,7 @@ func TestKeyVault_Wire(t *testing.T) {
 	}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(&logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
-	err = dbsync.NewRunner(log).Run(context.Background(), cfg, rep, log)
+	err = newRunner(log).Run(context.Background(), cfg, rep, log)
 	if err != nil {
 		t.Fatalf("sync with vault secrets: %v", err)
 	}
@@ -146,7 +146,7 @@ func TestEntra_MySQLLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := testLogger(t)
-	runner := dbsync.NewRunner(log)
+	runner := newRunner(log)
 	runner.Tokens = id
 	rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
 	if err := runner.Run(context.Background(), cfg, rep, log); err != nil {

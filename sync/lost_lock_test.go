@@ -122,7 +122,7 @@ func TestLock_KilledBeforeSwap(t *testing.T) {
 			}
 			lock := "dbsync:" + e.targetDB + ".items"
 			logs := &logBuffer{t: t}
-			runner := dbsync.NewRunner(slog.New(slog.NewTextHandler(logs, nil)))
+			runner := newRunner(slog.New(slog.NewTextHandler(logs, nil)))
 			// The keep-alive finds the loss first, and says so at once.
 			dbsync.SetLockPing(runner, 20*time.Millisecond)
 			var keptAlive bool
@@ -181,7 +181,7 @@ func TestLock_OutlastsWaitTimeout(t *testing.T) {
 	}
 	lock := "dbsync:" + e.targetDB + ".items"
 	var before, after int64
-	runner := dbsync.NewRunner(testLogger(t))
+	runner := newRunner(testLogger(t))
 	dbsync.SetBeforeSwap(runner, func() {
 		before = lockHolder(t, dst, lock)
 		time.Sleep(4 * time.Second)
@@ -224,13 +224,13 @@ func TestLock_TakenOverWhileStaged(t *testing.T) {
 	var errB error
 	doneB := make(chan struct{})
 	var helpersDuringB []string
-	runnerA := dbsync.NewRunner(testLogger(t))
+	runnerA := newRunner(testLogger(t))
 	dbsync.SetSwap(runnerA, time.Second, 1)
 	dbsync.SetBeforeSwap(runnerA, func() {
 		killed := killLockHolder(t, dst, lock)
 		go func() {
 			defer close(doneB)
-			errB = dbsync.NewRunner(testLogger(t)).Run(context.Background(), cfgB, repB, nil)
+			errB = newRunner(testLogger(t)).Run(context.Background(), cfgB, repB, nil)
 		}()
 		// Until B holds the lock and has made its staging table (after
 		// dropping A's).
@@ -410,7 +410,7 @@ func TestLock_SQLiteLockFileReplaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runner := dbsync.NewRunner(testLogger(t))
+	runner := newRunner(testLogger(t))
 	dbsync.SetBeforeSwap(runner, func() {
 		if err := os.Remove(replica + ".dbsync-lock"); err != nil {
 			t.Error(err)
@@ -504,7 +504,7 @@ func TestLock_LostLockSoak(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runner := dbsync.NewRunner(testLogger(t))
+			runner := newRunner(testLogger(t))
 			for ctx.Err() == nil {
 				rep := dbsync.NewReport(cfgs[p], dbsync.TriggerTimer)
 				err := runner.Run(context.Background(), cfgs[p], rep, nil)

@@ -94,7 +94,7 @@ func runConfig(t *testing.T, cfg *dbsync.Config) (*dbsync.Report, error) {
 	defer cancel()
 	log := testLogger(t)
 	rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
-	err := dbsync.NewRunner(log).Run(ctx, cfg, rep, log)
+	err := newRunner(log).Run(ctx, cfg, rep, log)
 	return rep, err
 }
 
@@ -150,4 +150,12 @@ func tcpDB(t *testing.T, s *mariadbtest.Server, user, password string) *sql.DB {
 	d := sql.OpenDB(c)
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// newRunner is the Runner a test runs: the engine's, with the SQLite
+// backend that handler registers.
+func newRunner(log *slog.Logger) *dbsync.Runner {
+	r := dbsync.NewRunner(log)
+	r.SQLite = dbsync.SQLiteBackend{}
+	return r
 }

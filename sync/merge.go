@@ -207,7 +207,7 @@ func validInteger(v []byte) bool {
 // position of each key column among the row's cells.
 type keyReader struct {
 	side string // "source" or "target", for messages
-	rows rowReader
+	rows RowReader
 	key  []keyColumn
 	pos  []int // cell index of each key column
 	cur  [][]byte

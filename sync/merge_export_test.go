@@ -32,15 +32,15 @@ func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (
 	}
 	if cfg.Target == TargetSQLite {
 		t := newSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log)
-		defer t.close()
-		if _, err := t.connect(ctx); err != nil {
+		defer t.Close()
+		if _, err := t.Connect(ctx); err != nil {
 			return MergeResult{}, err
 		}
-		if err := t.lock(ctx, []string{opts.Table}); err != nil {
+		if err := t.Lock(ctx, []string{opts.Table}); err != nil {
 			return MergeResult{}, err
 		}
 		var err error
-		if opts.Key, err = t.mergeKey(ctx, opts.Table, o.Key, opts.Setting); err != nil {
+		if opts.Key, err = t.MergeKey(ctx, opts.Table, o.Key, opts.Setting); err != nil {
 			return MergeResult{}, err
 		}
 		src, err := openMergeSource(ctx, cfg, opts.Key, o.Fallback)
@@ -51,21 +51,21 @@ func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (
 		if opts, err = withLinks(ctx, t, opts, src); err != nil {
 			return MergeResult{}, err
 		}
-		res, err := t.merge(ctx, src, opts)
+		res, err := t.Merge(ctx, src, opts)
 		if err != nil || res.Replaced {
-			t.discard(ctx)
+			t.Discard(ctx)
 			return res, err
 		}
 		return res, t.commitMerge(ctx)
 	}
 	t := newMySQLTarget(cfg.AzureMySQL, cfg.Sync.HistoryTable, nil, log)
-	defer t.close()
-	if _, err := t.connect(ctx); err != nil {
+	defer t.Close()
+	if _, err := t.Connect(ctx); err != nil {
 		return MergeResult{}, err
 	}
 	t.runID = newRunID()
 	var err error
-	if opts.Key, err = t.mergeKey(ctx, cfg.AzureMySQL.Table, o.Key, opts.Setting); err != nil {
+	if opts.Key, err = t.MergeKey(ctx, cfg.AzureMySQL.Table, o.Key, opts.Setting); err != nil {
 		return MergeResult{}, err
 	}
 	src, err := openMergeSource(ctx, cfg, opts.Key, o.Fallback)
@@ -76,7 +76,7 @@ func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (
 	if opts, err = withLinks(ctx, t, opts, src); err != nil {
 		return MergeResult{}, err
 	}
-	res, err := t.merge(ctx, src, opts)
+	res, err := t.Merge(ctx, src, opts)
 	if err != nil || res.Replaced {
 		return res, err
 	}
@@ -89,7 +89,7 @@ func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (
 	if err := t.commitMerges(ctx, tx); err != nil {
 		return res, err
 	}
-	if n, ok := t.appliedUpdates()[opts.Table]; ok {
+	if n, ok := t.AppliedUpdates()[opts.Table]; ok {
 		res.Unchanged += res.Updated - n
 		res.Updated = n
 	}
@@ -97,13 +97,13 @@ func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (
 }
 
 // withLinks fills the options a run derives from the table's links.
-func withLinks(ctx context.Context, m merger, opts mergeOptions, src rowReader) (mergeOptions, error) {
-	links, err := m.links(ctx, opts.Table)
+func withLinks(ctx context.Context, m Merger, opts mergeOptions, src RowReader) (mergeOptions, error) {
+	links, err := m.Links(ctx, opts.Table)
 	if err != nil {
 		return opts, err
 	}
 	opts.Links = links
-	dst, err := m.targetColumns(ctx, opts.Table)
+	dst, err := m.TargetColumns(ctx, opts.Table)
 	if err != nil {
 		return opts, err
 	}
@@ -115,8 +115,8 @@ func withLinks(ctx context.Context, m merger, opts mergeOptions, src rowReader) 
 	return opts, nil
 }
 
-func openMergeSource(ctx context.Context, cfg *Config, key []keyColumn, fallback bool) (sourceRows, error) {
-	var s session
+func openMergeSource(ctx context.Context, cfg *Config, key []keyColumn, fallback bool) (SourceRows, error) {
+	var s Session
 	var err error
 	q := orderedQuery(cfg.Source.Query, key, false)
 	if fallback {
@@ -128,7 +128,7 @@ func openMergeSource(ctx context.Context, cfg *Config, key []keyColumn, fallback
 	if err != nil {
 		return nil, fmt.Errorf("open source: %w", err)
 	}
-	rows, err := s.query(ctx, q, "[source] query")
+	rows, err := s.Query(ctx, q, "[source] query")
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open source: %w", err)
@@ -138,11 +138,11 @@ func openMergeSource(ctx context.Context, cfg *Config, key []keyColumn, fallback
 
 // sessionRows are one query's rows that close their session with them.
 type sessionRows struct {
-	sourceRows
-	s session
+	SourceRows
+	s Session
 }
 
 func (r sessionRows) Close() error {
-	r.sourceRows.Close()
+	r.SourceRows.Close()
 	return r.s.Close()
 }

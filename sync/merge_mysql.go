@@ -60,7 +60,7 @@ func keyOrderFor(dataType string) (keyOrder, error) {
 	return orderBytes, nil
 }
 
-// mergeKey chooses the merge key of a MySQL target table: its PRIMARY KEY,
+// MergeKey chooses the merge key of a MySQL target table: its PRIMARY KEY,
 // else its first UNIQUE key whose columns are all NOT NULL, else the
 // configured columns (key = col1,col2). A key with an invisible column is
 // never used: that is the generated invisible primary key (my_row_id)
@@ -68,7 +68,7 @@ func keyOrderFor(dataType string) (keyOrder, error) {
 // source does not have. A configured key must name the table's key when it
 // has one. setting names the config section, for messages
 // ("[table.items]").
-func (t *mysqlTarget) mergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error) {
+func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error) {
 	if setting == "" {
 		setting = "[sync]"
 	}
@@ -133,7 +133,7 @@ func (t *mysqlTarget) mergeKey(ctx context.Context, table string, configured []s
 	return pickMergeKey(table, quoteMySQL, usable, candidates, configured, setting, noKey)
 }
 
-// merge makes the target table equal to src, which must come ordered by
+// Merge makes the target table equal to src, which must come ordered by
 // opts.Key (orderedQuery), writing only the rows that differ:
 //
 //  1. read the table ordered by the same key, compare in one pass (deltaReader);
@@ -151,7 +151,7 @@ func (t *mysqlTarget) mergeKey(ctx context.Context, table string, configured []s
 // deletes acts as its rule says: RESTRICT/NO ACTION fails the merge and
 // nothing changes; CASCADE/SET NULL apply. With no difference nothing is
 // written, not even the delta table.
-func (t *mysqlTarget) merge(ctx context.Context, src sourceRows, opts mergeOptions) (res mergeResult, err error) {
+func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts mergeOptions) (res mergeResult, err error) {
 	opts = opts.withDefaults()
 	// The delta table's name names this run, and fits MySQL's limits
 	// (helper_tables.go).
@@ -185,7 +185,7 @@ func (t *mysqlTarget) merge(ctx context.Context, src sourceRows, opts mergeOptio
 
 	// Read the target with the protocol the source was read with, so that
 	// both print every value alike (source.go: FLOAT needs the binary one).
-	dst, err := t.openTableReader(ctx, table, cols, opts.Key, src.binary())
+	dst, err := t.openTableReader(ctx, table, cols, opts.Key, src.Binary())
 	if err != nil {
 		return res, err
 	}
@@ -375,9 +375,9 @@ func (t *mysqlTarget) discardMerges(ctx context.Context) {
 	t.merges = nil
 }
 
-// appliedUpdates is, per merged table, how many rows the UPDATE changed:
+// AppliedUpdates is, per merged table, how many rows the UPDATE changed:
 // the run's report replaces the compare's count with it.
-func (t *mysqlTarget) appliedUpdates() map[string]int64 {
+func (t *mysqlTarget) AppliedUpdates() map[string]int64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := map[string]int64{}
@@ -816,10 +816,10 @@ func txWarnings(ctx context.Context, tx *sql.Tx, table, what string) error {
 	return fmt.Errorf("merge %s: %s: the server reported %d warning(s), so nothing was changed; first: %s %d: %s", quoteMySQL(table), what, count, level, code, msg)
 }
 
-// links reads the table's triggers, its foreign keys both ways
+// Links reads the table's triggers, its foreign keys both ways
 // (information_schema.REFERENTIAL_CONSTRAINTS with KEY_COLUMN_USAGE for the
 // columns) and its unique keys.
-func (t *mysqlTarget) links(ctx context.Context, table string) (tableLinks, error) {
+func (t *mysqlTarget) Links(ctx context.Context, table string) (tableLinks, error) {
 	l := tableLinks{Enforced: true}
 	name := t.stored(table)
 	fail := func(what string, err error) (tableLinks, error) {

@@ -6,26 +6,26 @@ import (
 	"log/slog"
 )
 
-// merger is a target that can merge a table (both targets can; a dry
+// Merger is a target that can merge a table (both targets can; a dry
 // run's counter cannot, so a dry run only counts the source's rows).
-type merger interface {
-	sink
-	keyIndexer
-	tableExists(ctx context.Context, table string) (bool, error)
-	mergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error)
-	// links reads the table's triggers, foreign keys (both ways) and
+type Merger interface {
+	Sink
+	KeyIndexer
+	TableExists(ctx context.Context, table string) (bool, error)
+	MergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error)
+	// Links reads the table's triggers, foreign keys (both ways) and
 	// unique keys.
-	links(ctx context.Context, table string) (tableLinks, error)
-	// targetColumns reads the table's columns as the run sees them.
-	targetColumns(ctx context.Context, table string) ([]targetColumn, error)
-	// merge compares src with the table and loads the differences. The
+	Links(ctx context.Context, table string) (tableLinks, error)
+	// TargetColumns reads the table's columns as the run sees them.
+	TargetColumns(ctx context.Context, table string) ([]targetColumn, error)
+	// Merge compares src with the table and loads the differences. The
 	// MySQL target applies them at swap, in one transaction with every
 	// other merged table; SQLite applies them in the run's transaction.
-	merge(ctx context.Context, src sourceRows, opts mergeOptions) (mergeResult, error)
-	// stageKeepingKey stages like stage; when it builds the table from the
+	Merge(ctx context.Context, src SourceRows, opts mergeOptions) (mergeResult, error)
+	// StageKeepingKey stages like stage; when it builds the table from the
 	// source's types (on_schema_change = recreate) it gives it key as its
 	// PRIMARY KEY, so that the next runs can merge it again.
-	stageKeepingKey(ctx context.Context, table string, src sourceRows, policy string, key []string) (int64, string, error)
+	StageKeepingKey(ctx context.Context, table string, src SourceRows, policy string, key []string) (int64, string, error)
 }
 
 // mergeSetting names the config section that sets a table's key, for
@@ -60,20 +60,20 @@ func runMerges(cfg *Config) []string {
 // session and the rows are staged as a replace (recreate keeping the
 // merge key as the rebuilt table's primary key). The report says which
 // rule applied.
-func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merger, t TableConfig, q, what string, rep *Report, log *slog.Logger) (TableReport, error) {
+func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merger, t TableConfig, q, what string, rep *Report, log *slog.Logger) (TableReport, error) {
 	tr := TableReport{Table: t.Target, Mode: ModeMerge}
 	tlog := log.With(LogTable, t.Target)
 	replace := func(reason string, key []string) (TableReport, error) {
 		tlog.Info("merge table replaced instead", "reason", reason)
-		rows, err := s.query(ctx, q, what)
+		rows, err := s.Query(ctx, q, what)
 		if err != nil {
 			return tr, asSourceError(err)
 		}
 		defer rows.Close()
-		n, method, err := m.stageKeepingKey(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange, key)
-		return TableReport{Table: t.Target, Rows: n, LoadMethod: method, StagePlan: m.stagePlan(t.Target), Mode: ModeReplace, ModeReason: reason}, err
+		n, method, err := m.StageKeepingKey(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange, key)
+		return TableReport{Table: t.Target, Rows: n, LoadMethod: method, StagePlan: m.StagePlan(t.Target), Mode: ModeReplace, ModeReason: reason}, err
 	}
-	exists, err := m.tableExists(ctx, t.Target)
+	exists, err := m.TableExists(ctx, t.Target)
 	if err != nil {
 		return tr, fmt.Errorf("inspect target table %s: %w", t.Target, err)
 	}
@@ -81,21 +81,21 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 		return replace(firstRun(t.Target).Reason, nil)
 	}
 	setting := cfg.mergeSetting(t)
-	key, err := m.mergeKey(ctx, t.Target, t.Key, setting)
+	key, err := m.MergeKey(ctx, t.Target, t.Key, setting)
 	if err != nil {
 		return tr, err
 	}
 	if w := keyIndexWarning(ctx, m, t.Target, key); w != "" {
 		tlog.Warn(w)
 	}
-	links, err := m.links(ctx, t.Target)
+	links, err := m.Links(ctx, t.Target)
 	if err != nil {
 		return tr, err
 	}
 	// The key must be among the query's columns: a key only the target
 	// has (a surrogate AUTO_INCREMENT id) is a configuration error, never a
 	// failure of the source that would send the run to the fallback.
-	srcCols, err := s.columns(ctx, q, what)
+	srcCols, err := s.Columns(ctx, q, what)
 	if err != nil {
 		return tr, asSourceError(err)
 	}
@@ -106,7 +106,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 		Key: key, MaxChanges: cfg.Sync.MergeMaxChanges, MaxDelete: cfg.Sync.MaxDelete,
 		Policy: t.OnSchemaChange, Table: t.Target, Setting: setting, Links: links,
 	}
-	dst, err := m.targetColumns(ctx, t.Target)
+	dst, err := m.TargetColumns(ctx, t.Target)
 	if err != nil {
 		return tr, fmt.Errorf("read columns of target table %s: %w", t.Target, err)
 	}
@@ -115,12 +115,12 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s session, m merge
 	if safe, opts.NoMove, opts.MoveKeysOff = links.reinsertSafe(srcCols, dst, key); safe {
 		opts.Move = links.moveColumns(t.Target, key, srcCols, runMerges(cfg))
 	}
-	rows, err := s.query(ctx, s.orderedQuery(q, key), what)
+	rows, err := s.Query(ctx, s.OrderedQuery(q, key), what)
 	if err != nil {
 		return tr, asSourceError(err)
 	}
 	tlog.Info("merging from "+rep.Source, "columns", len(rows.Columns()), "key", keyNames(key))
-	res, err := m.merge(ctx, r.progress(rows, tlog), opts)
+	res, err := m.Merge(ctx, r.progress(rows, tlog), opts)
 	rows.Close()
 	if err != nil {
 		return tr, err
@@ -154,9 +154,9 @@ func keyNames(key []keyColumn) []string {
 
 // Both targets merge.
 var (
-	_ merger = (*mysqlTarget)(nil)
-	_ merger = (*sqliteTarget)(nil)
+	_ Merger = (*mysqlTarget)(nil)
+	_ Merger = (*sqliteTarget)(nil)
 )
 
-func (t *mysqlTarget) asMerger() (merger, bool)  { return t, true }
-func (t *sqliteTarget) asMerger() (merger, bool) { return t, true }
+func (t *mysqlTarget) AsMerger() (Merger, bool)  { return t, true }
+func (t *sqliteTarget) AsMerger() (Merger, bool) { return t, true }

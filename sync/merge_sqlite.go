@@ -9,10 +9,10 @@ import (
 	"strings"
 )
 
-// mergeKey chooses the merge key of a SQLite target table as the MySQL
+// MergeKey chooses the merge key of a SQLite target table as the MySQL
 // target does: its PRIMARY KEY, else a UNIQUE index of NOT NULL columns,
 // else the configured columns.
-func (t *sqliteTarget) mergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error) {
+func (t *sqliteTarget) MergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error) {
 	if setting == "" {
 		setting = "[sync]"
 	}
@@ -103,9 +103,9 @@ func (t *sqliteTarget) reader() interface {
 	return t.db
 }
 
-// tableExists reports whether the target table exists, as the run's
+// TableExists reports whether the target table exists, as the run's
 // transaction sees it.
-func (t *sqliteTarget) tableExists(ctx context.Context, table string) (bool, error) {
+func (t *sqliteTarget) TableExists(ctx context.Context, table string) (bool, error) {
 	rows, err := t.reader().QueryContext(ctx, `SELECT 1 FROM sqlite_master WHERE "type" = 'table' AND "name" = ? COLLATE NOCASE`, table)
 	if err != nil {
 		return false, fmt.Errorf("inspect %s: %w", t.path, explainSQLiteError(err))
@@ -158,12 +158,12 @@ func (t *sqliteTarget) uniqueKeys(ctx context.Context, table string, notNull fun
 	return keys, nil
 }
 
-// merge makes the SQLite target table equal to src (ordered by opts.Key)
+// Merge makes the SQLite target table equal to src (ordered by opts.Key)
 // inside the run's transaction, which it begins if no other table did:
 // the differences go into <table>__dbsync_delta, then one DELETE, one
 // UPDATE … FROM and one INSERT … SELECT apply them and the delta table is
 // dropped. It does not commit: commitMerge (or the run's commit) does.
-func (t *sqliteTarget) merge(ctx context.Context, src sourceRows, opts mergeOptions) (res mergeResult, err error) {
+func (t *sqliteTarget) Merge(ctx context.Context, src SourceRows, opts mergeOptions) (res mergeResult, err error) {
 	opts = opts.withDefaults()
 	table, delta := opts.Table, opts.Table+deltaSuffix
 	if t.conn == nil {
@@ -269,8 +269,8 @@ func (t *sqliteTarget) merge(ctx context.Context, src sourceRows, opts mergeOpti
 	return res, nil
 }
 
-// appliedUpdates: SQLite applies a merge with the compare's counts.
-func (t *sqliteTarget) appliedUpdates() map[string]int64 { return nil }
+// AppliedUpdates: SQLite applies a merge with the compare's counts.
+func (t *sqliteTarget) AppliedUpdates() map[string]int64 { return nil }
 
 // commitMerge commits the transaction a merge ran in.
 func (t *sqliteTarget) commitMerge(ctx context.Context) error {
@@ -541,12 +541,12 @@ func (r *sqliteTableReader) Next() bool {
 	return true
 }
 
-// links reads the table's triggers (sqlite_master), its foreign keys both
+// Links reads the table's triggers (sqlite_master), its foreign keys both
 // ways (PRAGMA foreign_key_list of it and of every table) and its unique
 // keys (PRAGMA index_list, and the primary key). SQLite checks foreign
 // keys only on a connection that turned PRAGMA foreign_keys on; dbsync's
 // does not, so Enforced is false.
-func (t *sqliteTarget) links(ctx context.Context, table string) (tableLinks, error) {
+func (t *sqliteTarget) Links(ctx context.Context, table string) (tableLinks, error) {
 	var l tableLinks
 	q := t.reader()
 	fail := func(what string, err error) (tableLinks, error) {

@@ -157,7 +157,7 @@ const tsvBatchSize = 256 << 10
 
 // tsvFill is the pipeline's filler for LOAD DATA: src's rows as TSV,
 // checked (checkRow), in batches of about tsvBatchSize; *sent counts them.
-func tsvFill(p loadPlan, src rowReader, sent *int64) func([]byte) ([]byte, int, error) {
+func tsvFill(p loadPlan, src RowReader, sent *int64) func([]byte) ([]byte, int, error) {
 	var scratch []byte
 	return func(buf []byte) ([]byte, int, error) {
 		buf = buf[:0]
@@ -346,7 +346,7 @@ func insertBatchSize(n int) int {
 // server's max_allowed_packet, on every connection at once. One goroutine
 // encodes the next statements while the connections execute theirs, so
 // reading and writing overlap.
-func insertStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src rowReader) (int64, error) {
+func insertStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src RowReader) (int64, error) {
 	var maxPacket int64
 	if err := conns[0].QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
 		return 0, fmt.Errorf("read max_allowed_packet on target: %w", err)

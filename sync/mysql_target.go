@@ -87,7 +87,7 @@ func newMySQLTarget(c AzureMySQLConfig, history string, password passwordFunc, l
 	return &mysqlTarget{cfg: c, history: history, password: password, log: log}
 }
 
-func (t *mysqlTarget) connect(ctx context.Context) (bool, error) {
+func (t *mysqlTarget) Connect(ctx context.Context) (bool, error) {
 	c := t.cfg
 	if c.Auth == AuthEntra && t.password == nil {
 		return false, errors.New("[azure_mysql] auth = entra needs an Azure identity, and none is set up in this process")
@@ -118,8 +118,8 @@ func (t *mysqlTarget) connect(ctx context.Context) (bool, error) {
 	return plain, nil
 }
 
-// guardKey is the server, database and table, as the config names them.
-func (t *mysqlTarget) guardKey(table string) string {
+// GuardKey is the server, database and table, as the config names them.
+func (t *mysqlTarget) GuardKey(table string) string {
 	return "azure:" + net.JoinHostPort(t.cfg.Host, strconv.Itoa(t.cfg.Port)) + "/" + t.cfg.Database + "/" + table
 }
 
@@ -139,7 +139,7 @@ func (t *mysqlTarget) stored(name string) string {
 	return name
 }
 
-func (t *mysqlTarget) describe() string {
+func (t *mysqlTarget) Describe() string {
 	return fmt.Sprintf("mysql %s:%d database %s", t.cfg.Host, t.cfg.Port, t.cfg.Database)
 }
 
@@ -154,7 +154,7 @@ func (t *mysqlTarget) lockName(table string) string {
 	return "dbsync:" + hex.EncodeToString(sum[:])[:57]
 }
 
-// lock takes a named lock per table, in the order given, on a connection
+// Lock takes a named lock per table, in the order given, on a connection
 // held for the whole run; the server releases them when that connection
 // ends, even if this process is killed. One lock held elsewhere ends the
 // connection, and so releases those already taken.
@@ -169,7 +169,7 @@ func (t *mysqlTarget) lockName(table string) string {
 // that ends idle connections sees traffic too. A connection that ends for
 // any other reason (KILL, a restart, the network) is caught by the check
 // before the swap.
-func (t *mysqlTarget) lock(ctx context.Context, tables []string) error {
+func (t *mysqlTarget) Lock(ctx context.Context, tables []string) error {
 	conn, err := t.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to target for the run lock: %w", err)
@@ -276,7 +276,7 @@ func (t *mysqlTarget) checkLocksLocked(ctx context.Context) error {
 	return nil
 }
 
-func (t *mysqlTarget) tableExists(ctx context.Context, name string) (bool, error) {
+func (t *mysqlTarget) TableExists(ctx context.Context, name string) (bool, error) {
 	exists, _, err := t.tableComment(ctx, name)
 	return exists, err
 }
@@ -425,7 +425,7 @@ func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, table, name str
 		quoteMySQL(name), quoteMySQL(table), which, noReplaceWith, quoteMySQL(name), err)
 }
 
-// begin repairs what a killed run may have left: a marked old table is
+// Begin repairs what a killed run may have left: a marked old table is
 // put back if the target table is missing (no data is ever dropped), then
 // that run's leftovers are removed. Then the run is recorded as running.
 //
@@ -435,7 +435,7 @@ func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, table, name str
 // history rows locked from its lock check to its COMMIT (holdHistoryRows),
 // so this run first waits for those rows, and so never reads or cleans up
 // a table in the middle of another run's commit.
-func (t *mysqlTarget) begin(ctx context.Context, runID string, runTarget Target, tables []string) error {
+func (t *mysqlTarget) Begin(ctx context.Context, runID string, runTarget Target, tables []string) error {
 	t.runID = runID
 	t.runTables = tables
 	h := t.historyStore() // the run has ensured it
@@ -499,7 +499,7 @@ func (t *mysqlTarget) repair(ctx context.Context, table string, killed []string)
 	for _, id := range killed {
 		killedTokens[runToken(id)] = true
 	}
-	hasTable, err := t.tableExists(ctx, table)
+	hasTable, err := t.TableExists(ctx, table)
 	if err != nil {
 		return inspectErr(err)
 	}
@@ -561,13 +561,13 @@ func (t *mysqlTarget) restore(ctx context.Context, table string, old namedTable)
 	return nil
 }
 
-// probe says where the target is, its TLS and how rows will be loaded.
-func (t *mysqlTarget) probe(ctx context.Context) (string, error) {
+// Probe says where the target is, its TLS and how rows will be loaded.
+func (t *mysqlTarget) Probe(ctx context.Context) (string, error) {
 	method := "LOAD DATA LOCAL allowed (load_method load_data)"
 	if !t.localInfile(ctx, t.db) {
 		method = "local_infile is OFF: rows will be loaded with multi-row INSERTs (load_method insert); set local_infile=ON on the server for the fastest load"
 	}
-	return fmt.Sprintf("%s, %s, %s", t.describe(), sessionTLS(ctx, t.db, "azure_mysql", t.cfg.SSLMode), method), nil
+	return fmt.Sprintf("%s, %s, %s", t.Describe(), sessionTLS(ctx, t.db, "azure_mysql", t.cfg.SSLMode), method), nil
 }
 
 // localInfile reports whether the server allows LOAD DATA LOCAL.
@@ -577,7 +577,7 @@ func (t *mysqlTarget) localInfile(ctx context.Context, q rowQueryer) bool {
 	return v.String == "1" || strings.EqualFold(v.String, "ON")
 }
 
-func (t *mysqlTarget) tableColumns(ctx context.Context, table string) ([]targetColumn, error) {
+func (t *mysqlTarget) TableColumns(ctx context.Context, table string) ([]targetColumn, error) {
 	cols, err := t.columns(ctx, table)
 	if err != nil {
 		return nil, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
@@ -585,7 +585,7 @@ func (t *mysqlTarget) tableColumns(ctx context.Context, table string) ([]targetC
 	return cols, nil
 }
 
-func (t *mysqlTarget) openHistory(context.Context, bool) (historyStore, bool, error) {
+func (t *mysqlTarget) OpenHistory(context.Context, bool) (historyStore, bool, error) {
 	return t.historyStore(), true, nil
 }
 
@@ -594,7 +594,7 @@ func (t *mysqlTarget) historyStore() historyStore {
 	return historyStore{db: t.db, name: t.history, where: "database " + t.cfg.Database, dialect: mysqlHistory}
 }
 
-func (t *mysqlTarget) runHistory() historyStore { return t.historyStore() }
+func (t *mysqlTarget) RunHistory() historyStore { return t.historyStore() }
 
 // columns reads a table's columns from information_schema.
 func (t *mysqlTarget) columns(ctx context.Context, table string) ([]targetColumn, error) {
@@ -635,15 +635,15 @@ func (t *mysqlTarget) stagedTable(table string) *mysqlStaged {
 	return st
 }
 
-func (t *mysqlTarget) stage(ctx context.Context, table string, src sourceRows, policy string) (int64, string, error) {
-	return t.stageKeepingKey(ctx, table, src, policy, nil)
+func (t *mysqlTarget) Stage(ctx context.Context, table string, src SourceRows, policy string) (int64, string, error) {
+	return t.StageKeepingKey(ctx, table, src, policy, nil)
 }
 
-func (t *mysqlTarget) targetColumns(ctx context.Context, table string) ([]targetColumn, error) {
+func (t *mysqlTarget) TargetColumns(ctx context.Context, table string) ([]targetColumn, error) {
 	return t.columns(ctx, table)
 }
 
-func (t *mysqlTarget) stageKeepingKey(ctx context.Context, table string, src sourceRows, policy string, key []string) (int64, string, error) {
+func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src SourceRows, policy string, key []string) (int64, string, error) {
 	st := t.stagedTable(table)
 	stage := t.helper(table, stageSuffix)
 	if err := t.dropOwn(ctx, table, stage, st.made); err != nil {
@@ -663,7 +663,7 @@ func (t *mysqlTarget) stageKeepingKey(ctx context.Context, table string, src sou
 		return 0, "", err
 	}
 	if schema.fromSource {
-		if err := src.exactTypes(ctx); err != nil {
+		if err := src.ExactTypes(ctx); err != nil {
 			t.log.Warn("cannot read the source's exact column types (needs CREATE TEMPORARY TABLES on the primary); deriving them from result metadata", LogTable, table, "error", err.Error())
 		}
 		defs := make([]string, len(srcCols))
@@ -729,8 +729,8 @@ func (t *mysqlTarget) stageKeepingKey(ctx context.Context, table string, src sou
 	return n, method, err
 }
 
-// discard drops the staging tables this run made.
-func (t *mysqlTarget) discard(ctx context.Context) {
+// Discard drops the staging tables this run made.
+func (t *mysqlTarget) Discard(ctx context.Context) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.discardMerges(ctx)
@@ -748,7 +748,7 @@ func (t *mysqlTarget) discard(ctx context.Context) {
 	}
 }
 
-// swap renames every staged table in one statement, which MySQL
+// Swap renames every staged table in one statement, which MySQL
 // performs atomically: readers see all old tables or all new ones, never
 // neither and never a mix. RENAME waits for the metadata locks of
 // transactions that read the tables, and new readers queue behind it; so
@@ -772,7 +772,7 @@ func (t *mysqlTarget) discard(ctx context.Context) {
 // this run's source snapshot (it held the locks while it staged and
 // compared, and any other run waits at begin), so the run reports what
 // happened. The check after the swap logs such a loss.
-func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
+func (t *mysqlTarget) Swap(ctx context.Context) (time.Duration, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	staged := slices.Clone(t.staged)
@@ -802,7 +802,7 @@ func (t *mysqlTarget) swap(ctx context.Context) (time.Duration, error) {
 	for _, st := range staged {
 		table, old, stage := quoteMySQL(st.table), quoteMySQL(t.helper(st.table, oldSuffix)), quoteMySQL(t.helper(st.table, stageSuffix))
 		names = append(names, table)
-		exists, err := t.tableExists(ctx, st.table)
+		exists, err := t.TableExists(ctx, st.table)
 		if err != nil {
 			return 0, fmt.Errorf("swap %s: %w", table, err)
 		}
@@ -880,7 +880,7 @@ func (t *mysqlTarget) renameUnderLock(ctx context.Context, rename, what, stage s
 		waited := time.Since(start)
 		if mysqlErrorNumber(err) == 0 && ctx.Err() == nil {
 			// Not the server's answer: the connection ended.
-			if exists, xerr := t.tableExists(context.WithoutCancel(ctx), stage); xerr == nil && !exists {
+			if exists, xerr := t.TableExists(context.WithoutCancel(ctx), stage); xerr == nil && !exists {
 				t.log.Warn("the run lock's connection ended during the swap's RENAME, which the server completed first, under the lock", "error", err.Error())
 				return waited, nil
 			}
@@ -949,7 +949,7 @@ func (t *mysqlTarget) holdHistoryRows(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-func (t *mysqlTarget) close() {
+func (t *mysqlTarget) Close() {
 	if t.stopPing != nil {
 		t.stopPing()
 	}

@@ -134,7 +134,7 @@ func TestSync_ForeignKeyReferencingTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runner := dbsync.NewRunner(testLogger(t))
+	runner := newRunner(testLogger(t))
 	dbsync.SetBeforeSwap(runner, func() {
 		mustExec(t, dst, "ALTER TABLE orders ADD CONSTRAINT fk_late FOREIGN KEY (item_id) REFERENCES items (id)")
 	})

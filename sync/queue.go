@@ -132,15 +132,15 @@ func (r *Runner) historyFor(ctx context.Context, cfg *Config, write bool, log *s
 	if err != nil {
 		return h, nil, err
 	}
-	store, found, err := t.openHistory(ctx, write)
+	store, found, err := t.OpenHistory(ctx, write)
 	if err != nil {
-		t.close()
+		t.Close()
 		return h, nil, err
 	}
 	if !found {
-		return historyStore{}, t.close, nil
+		return historyStore{}, t.Close, nil
 	}
-	return store, t.close, nil
+	return store, t.Close, nil
 }
 
 // runningAttempt is the one of ids that holds cfg's tables now: this

@@ -35,6 +35,10 @@ type Runner struct {
 	// short and readers get through between attempts.
 	SwapTryWait time.Duration
 	SwapTries   int
+	// SQLite is the backend of target = sqlite and of the fallback source
+	// (handler sets dbsync.SQLiteBackend); nil: a run can use neither, and
+	// says so.
+	SQLite Backend
 	// beforeSwap, when set (tests), runs between verify and swap.
 	beforeSwap func()
 	// lockPingEvery, when set (tests), is how often the MySQL run lock's
@@ -67,7 +71,7 @@ func (r *Runner) ActiveRun(cfg *Config) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, name := range targetNames(cfg.RunTables()) {
-		if id := r.active[tgt.guardKey(name)]; id != "" {
+		if id := r.active[tgt.GuardKey(name)]; id != "" {
 			return id
 		}
 	}
@@ -173,7 +177,7 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	names := targetNames(tables)
 	keys := make([]string, len(names))
 	for i, name := range names {
-		keys[i] = tgt.guardKey(name)
+		keys[i] = tgt.GuardKey(name)
 	}
 	if !r.enter(keys, rep.RunID) {
 		rep.Status = StatusBusy
@@ -192,7 +196,7 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	}
 	var plain bool
 	retries, err := defaultRetry.do(ctx, log, "connect to target", func() (err error) {
-		plain, err = tgt.connect(ctx)
+		plain, err = tgt.Connect(ctx)
 		return err
 	})
 	rep.Retries += retries
@@ -203,21 +207,21 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 		rep.noteUnencrypted("target")
 		logUnencrypted(log, "azure_mysql", "target", cfg.AzureMySQL.SSLMode)
 	}
-	defer tgt.close()
-	if err := tgt.lock(ctx, names); err != nil {
+	defer tgt.Close()
+	if err := tgt.Lock(ctx, names); err != nil {
 		if errors.Is(err, ErrBusy) {
 			rep.Status = StatusBusy
 		}
 		return err
 	}
-	log.Info("run lock taken", "where", tgt.describe(), "tables", len(names))
+	log.Info("run lock taken", "where", tgt.Describe(), "tables", len(names))
 	// The history table first: begin reads it for runs a crash left
 	// behind, then the run records itself in it.
-	history := tgt.runHistory()
+	history := tgt.RunHistory()
 	if err := history.ensure(ctx); err != nil {
 		return err
 	}
-	if err := tgt.begin(ctx, rep.RunID, rep.Target, names); err != nil {
+	if err := tgt.Begin(ctx, rep.RunID, rep.Target, names); err != nil {
 		return err
 	}
 	if err := history.start(ctx, rep, log); err != nil {
@@ -236,7 +240,7 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	// table as it was: drop what was staged.
 	defer func() {
 		if err != nil {
-			tgt.discard(ctx)
+			tgt.Discard(ctx)
 		}
 	}()
 
@@ -257,12 +261,12 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	if r.beforeSwap != nil {
 		r.beforeSwap()
 	}
-	waited, err := tgt.swap(ctx)
+	waited, err := tgt.Swap(ctx)
 	rep.SwapWaitMS = waited.Milliseconds()
 	if err != nil {
 		return err
 	}
-	if applied := tgt.appliedUpdates(); len(applied) > 0 {
+	if applied := tgt.AppliedUpdates(); len(applied) > 0 {
 		// The UPDATE changes only rows whose stored values differ; the
 		// compare may have counted more (a value the target stores alike).
 		for table, n := range applied {
@@ -311,13 +315,13 @@ func iniKey(k string) string {
 }
 
 // openTarget connects to the target outside a run (check, history).
-func (r *Runner) openTarget(ctx context.Context, cfg *Config, log *slog.Logger) (target, error) {
+func (r *Runner) openTarget(ctx context.Context, cfg *Config, log *slog.Logger) (TargetDB, error) {
 	tgt, err := r.newTarget(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tgt.connect(ctx); err != nil {
-		tgt.close()
+	if _, err := tgt.Connect(ctx); err != nil {
+		tgt.Close()
 		return nil, err
 	}
 	return tgt, nil
@@ -325,10 +329,13 @@ func (r *Runner) openTarget(ctx context.Context, cfg *Config, log *slog.Logger) 
 
 // newTarget is the one place that picks a backend by the run's target;
 // nothing is connected yet.
-func (r *Runner) newTarget(cfg *Config, log *slog.Logger) (target, error) {
+func (r *Runner) newTarget(cfg *Config, log *slog.Logger) (TargetDB, error) {
 	switch cfg.Target {
 	case TargetSQLite:
-		return newSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log), nil
+		if r.SQLite == nil {
+			return nil, errors.New("target = sqlite: this program has no SQLite backend (Runner.SQLite is nil)")
+		}
+		return r.SQLite.OpenTarget(cfg, log)
 	case TargetAzure:
 		var password passwordFunc
 		if cfg.AzureMySQL.Auth == AuthEntra && r.Tokens != nil {
@@ -354,29 +361,50 @@ func (r *Runner) newTarget(cfg *Config, log *slog.Logger) (target, error) {
 	return nil, fmt.Errorf("unknown target %q: want azure or sqlite", cfg.Target)
 }
 
+// Backend is a database engine behind the core: it opens the engine's
+// target and its fallback source, so that the core imports no driver of
+// it. Runner.newTarget and Runner.openFallback are the one place that ask
+// it.
+type Backend interface {
+	// OpenTarget describes the target of cfg, whose Target is the
+	// backend's kind; TargetDB.Connect reaches it.
+	OpenTarget(cfg *Config, log *slog.Logger) (TargetDB, error)
+	// OpenFallback opens the fallback source at path read-only, in one
+	// snapshot for the whole run.
+	OpenFallback(ctx context.Context, path string) (Session, error)
+}
+
+// openFallback opens cfg's fallback source through the SQLite backend.
+func (r *Runner) openFallback(ctx context.Context, cfg *Config) (Session, error) {
+	if r.SQLite == nil {
+		return nil, fmt.Errorf("open fallback %s: this program has no SQLite backend (Runner.SQLite is nil)", cfg.Fallback.Path)
+	}
+	return r.SQLite.OpenFallback(ctx, cfg.Fallback.Path)
+}
+
 // EntraMySQLScope is the token scope for Azure Database for MySQL.
 const EntraMySQLScope = "https://ossrdbms-aad.database.windows.net/.default"
 
-// sink is what a run does with the rows of the source it reads: a run
+// Sink is what a run does with the rows of the source it reads: a run
 // stages them in the target (every target is a sink); a dry run counts them.
-type sink interface {
-	// stage takes every row of src for table and returns how many it kept
+type Sink interface {
+	// Stage takes every row of src for table and returns how many it kept
 	// and how.
-	stage(ctx context.Context, table string, src sourceRows, policy string) (int64, string, error)
-	// discard forgets what stage took, before the fallback is read.
-	discard(ctx context.Context)
-	// stagePlan is how table was staged: PlanIndexed or
+	Stage(ctx context.Context, table string, src SourceRows, policy string) (int64, string, error)
+	// Discard forgets what stage took, before the fallback is read.
+	Discard(ctx context.Context)
+	// StagePlan is how table was staged: PlanIndexed or
 	// PlanDeferredIndexes, or "" when nothing was staged (a dry run).
-	stagePlan(table string) string
-	// asMerger is the sink as a merger, ok false when it cannot merge (a
+	StagePlan(table string) string
+	// AsMerger is the sink as a merger, ok false when it cannot merge (a
 	// dry run's counter only counts the source's rows).
-	asMerger() (m merger, ok bool)
+	AsMerger() (m Merger, ok bool)
 }
 
 // counter is a dry run's sink: it reads every row and keeps none.
 type counter struct{}
 
-func (counter) stage(_ context.Context, _ string, src sourceRows, _ string) (int64, string, error) {
+func (counter) Stage(_ context.Context, _ string, src SourceRows, _ string) (int64, string, error) {
 	var n int64
 	for src.Next() {
 		n++
@@ -384,11 +412,11 @@ func (counter) stage(_ context.Context, _ string, src sourceRows, _ string) (int
 	return n, "", asSourceError(src.Err())
 }
 
-func (counter) discard(context.Context) {}
+func (counter) Discard(context.Context) {}
 
-func (counter) stagePlan(string) string { return "" }
+func (counter) StagePlan(string) string { return "" }
 
-func (counter) asMerger() (merger, bool) { return nil, false }
+func (counter) AsMerger() (Merger, bool) { return nil, false }
 
 // readSource chooses the source of a run once, for all its tables, opens
 // it and hands each table's rows to dst; a run and a dry run both take
@@ -399,9 +427,9 @@ func (counter) asMerger() (merger, bool) { return nil, false }
 // tables from each. Only the source's own failures lead to the fallback:
 // an error of the target, or a query that writes (errSourceWrites), ends
 // the run.
-func (r *Runner) readSource(ctx context.Context, cfg *Config, tables []TableConfig, dst sink, rep *Report, log *slog.Logger) error {
+func (r *Runner) readSource(ctx context.Context, cfg *Config, tables []TableConfig, dst Sink, rep *Report, log *slog.Logger) error {
 	log.Info("connecting to primary", "host", cfg.Source.Host, "port", cfg.Source.Port, "database", cfg.Source.Database, "ssl_mode", string(cfg.Source.SSLMode))
-	primary := func(ctx context.Context) (session, error) {
+	primary := func(ctx context.Context) (Session, error) {
 		var s *mysqlSession
 		retries, err := defaultRetry.do(ctx, log, "connect to primary", func() (err error) {
 			s, err = connectMySQLSource(ctx, cfg.Source)
@@ -437,12 +465,12 @@ func (r *Runner) readSource(ctx context.Context, cfg *Config, tables []TableConf
 	rep.FallbackReason = primaryErr.Error()
 	rep.Source = SourceFallback
 	log.Warn("primary failed; reading the fallback SQLite database instead", "reason", rep.FallbackReason, "path", cfg.Fallback.Path)
-	dst.discard(ctx)
+	dst.Discard(ctx)
 	for i := range rep.Tables {
 		rep.Tables[i] = TableReport{Table: rep.Tables[i].Table}
 	}
-	fallback := func(ctx context.Context) (session, error) {
-		s, err := openSQLiteSession(ctx, cfg.Fallback.Path)
+	fallback := func(ctx context.Context) (Session, error) {
+		s, err := r.openFallback(ctx, cfg)
 		if err != nil {
 			return nil, asSourceError(err)
 		}
@@ -462,12 +490,12 @@ func (r *Runner) readSource(ctx context.Context, cfg *Config, tables []TableConf
 // turn, in its one transaction: one point in time of the source. With
 // more, up to that many tables are read at once, each in a session of its
 // own; the first error stops the others.
-func (r *Runner) readTables(ctx context.Context, cfg *Config, tables []TableConfig, open func(context.Context) (session, error),
-	query func(TableConfig) (q, what string), dst sink, rep *Report, log *slog.Logger) error {
-	readOne := func(ctx context.Context, s session, t TableConfig) error {
+func (r *Runner) readTables(ctx context.Context, cfg *Config, tables []TableConfig, open func(context.Context) (Session, error),
+	query func(TableConfig) (q, what string), dst Sink, rep *Report, log *slog.Logger) error {
+	readOne := func(ctx context.Context, s Session, t TableConfig) error {
 		q, what := query(t)
 		start := time.Now()
-		if m, ok := dst.asMerger(); ok && t.Mode == ModeMerge {
+		if m, ok := dst.AsMerger(); ok && t.Mode == ModeMerge {
 			tr, err := r.mergeTable(ctx, cfg, s, m, t, q, what, rep, log)
 			tr.RowsPerSec = perSecond(tr.Rows, time.Since(start).Milliseconds())
 			r.mu.Lock()
@@ -478,7 +506,7 @@ func (r *Runner) readTables(ctx context.Context, cfg *Config, tables []TableConf
 			}
 			return nil
 		}
-		rows, err := s.query(ctx, q, what)
+		rows, err := s.Query(ctx, q, what)
 		if err != nil {
 			return fmt.Errorf("table %s: %w", t.Target, asSourceError(err))
 		}
@@ -488,9 +516,9 @@ func (r *Runner) readTables(ctx context.Context, cfg *Config, tables []TableConf
 			tlog = log.With(LogTable, t.Target)
 		}
 		tlog.Info("reading "+rep.Source, "columns", len(rows.Columns()))
-		n, method, err := dst.stage(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange)
+		n, method, err := dst.Stage(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange)
 		r.mu.Lock()
-		*rep.table(t.Target) = TableReport{Table: t.Target, Rows: n, LoadMethod: method, Mode: t.Mode, StagePlan: dst.stagePlan(t.Target), RowsPerSec: perSecond(n, time.Since(start).Milliseconds())}
+		*rep.table(t.Target) = TableReport{Table: t.Target, Rows: n, LoadMethod: method, Mode: t.Mode, StagePlan: dst.StagePlan(t.Target), RowsPerSec: perSecond(n, time.Since(start).Milliseconds())}
 		r.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("table %s: %w", t.Target, err)
@@ -569,7 +597,7 @@ func logUnencrypted(log *slog.Logger, section, side string, mode SSLMode) {
 
 // progressReader logs rows and rows/s every few seconds of a long load.
 type progressReader struct {
-	sourceRows
+	SourceRows
 	log   *slog.Logger
 	every time.Duration
 	n     int64
@@ -577,17 +605,17 @@ type progressReader struct {
 	last  time.Time
 }
 
-func (r *Runner) progress(src sourceRows, log *slog.Logger) *progressReader {
+func (r *Runner) progress(src SourceRows, log *slog.Logger) *progressReader {
 	every := r.ProgressEvery
 	if every <= 0 {
 		every = 5 * time.Second
 	}
 	now := time.Now()
-	return &progressReader{sourceRows: src, log: log, every: every, start: now, last: now}
+	return &progressReader{SourceRows: src, log: log, every: every, start: now, last: now}
 }
 
 func (p *progressReader) Next() bool {
-	if !p.sourceRows.Next() {
+	if !p.SourceRows.Next() {
 		return false
 	}
 	p.n++

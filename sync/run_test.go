@@ -356,7 +356,7 @@ func TestSync_InProcessGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runner := dbsync.NewRunner(testLogger(t))
+	runner := newRunner(testLogger(t))
 	first := dbsync.NewReport(cfg, dbsync.TriggerTimer)
 	done := make(chan error, 1)
 	go func() { done <- runner.Run(context.Background(), cfg, first, nil) }()
@@ -474,7 +474,7 @@ func TestSync_ProgressLines(t *testing.T) {
 	var buf strings.Builder
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
-	runner := dbsync.NewRunner(log)
+	runner := newRunner(log)
 	runner.ProgressEvery = 100 * time.Millisecond
 	if err := runner.Run(context.Background(), cfg, dbsync.NewReport(cfg, dbsync.TriggerCLI), nil); err != nil {
 		t.Fatal(err)

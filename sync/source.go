@@ -11,11 +11,11 @@ import (
 	"time"
 )
 
-// rowReader streams a query's result one row at a time. Values returns the
+// RowReader streams a query's result one row at a time. Values returns the
 // current row: a nil cell is NULL, any other cell (even empty) is a value in
 // MySQL text form, or raw bytes for binary columns. Cells are only valid
 // until the next call to Next.
-type rowReader interface {
+type RowReader interface {
 	Columns() []Column
 	Next() bool
 	Values() [][]byte
@@ -23,18 +23,18 @@ type rowReader interface {
 	Close() error
 }
 
-// sourceRows are the rows of a source's query: a rowReader, and what a
+// SourceRows are the rows of a source's query: a rowReader, and what a
 // target needs to know of the source that read them.
-type sourceRows interface {
-	rowReader
-	// binary reports whether the rows were read with the binary protocol:
+type SourceRows interface {
+	RowReader
+	// Binary reports whether the rows were read with the binary protocol:
 	// a merge reads the target the same way, so that both sides print
 	// every value alike (FLOAT needs the binary one).
-	binary() bool
-	// exactTypes refines Columns with the source's exact column types,
+	Binary() bool
+	// ExactTypes refines Columns with the source's exact column types,
 	// for a target table built from them; a source whose result metadata
 	// is exact already does nothing.
-	exactTypes(ctx context.Context) error
+	ExactTypes(ctx context.Context) error
 }
 
 // Which source a run read.
@@ -43,21 +43,21 @@ const (
 	SourceFallback = "fallback"
 )
 
-// session is an open source: the run reads its tables' queries on it one
+// Session is an open source: the run reads its tables' queries on it one
 // after another, all in one transaction, so that they see one point in
 // time of the source.
-type session interface {
-	// query starts one table's query; what names its key in messages
+type Session interface {
+	// Query starts one table's query; what names its key in messages
 	// ("[source] query", "[table.orders] query"). Its rows must be closed
 	// before the next query starts.
-	query(ctx context.Context, q, what string) (sourceRows, error)
-	// orderedQuery is q ordered by key, in the source's SQL: a merge reads
+	Query(ctx context.Context, q, what string) (SourceRows, error)
+	// OrderedQuery is q ordered by key, in the source's SQL: a merge reads
 	// both sides in the key's order.
-	orderedQuery(q string, key []keyColumn) string
-	// columns are q's result columns, asked for without reading a row
+	OrderedQuery(q string, key []keyColumn) string
+	// Columns are q's result columns, asked for without reading a row
 	// (a LIMIT 0 probe in the same snapshot): a merge checks its key
 	// against them before it reads.
-	columns(ctx context.Context, q, what string) ([]Column, error)
+	Columns(ctx context.Context, q, what string) ([]Column, error)
 	Close() error
 }
 
@@ -179,11 +179,11 @@ func connectMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSession, err
 // and dbsync less, so a LIMIT 0 probe of the result's column types picks
 // the protocol; if the query cannot be probed, the binary protocol is used.
 // Probe, prepare and read all run in the read-only transaction.
-func (s *mysqlSession) orderedQuery(q string, key []keyColumn) string {
+func (s *mysqlSession) OrderedQuery(q string, key []keyColumn) string {
 	return orderedQuery(q, key, false)
 }
 
-func (s *mysqlSession) query(ctx context.Context, q, what string) (sourceRows, error) {
+func (s *mysqlSession) Query(ctx context.Context, q, what string) (SourceRows, error) {
 	r := &mysqlRows{s: s, query: trimQuery(q), what: what}
 	var err error
 	if s.hasFloatColumns(ctx, r.query) {
@@ -263,7 +263,7 @@ func (s *mysqlSession) probeColumns(ctx context.Context, query, what string) ([]
 	return cols, checkColumnNames(cols, what)
 }
 
-func (s *mysqlSession) columns(ctx context.Context, q, what string) ([]Column, error) {
+func (s *mysqlSession) Columns(ctx context.Context, q, what string) ([]Column, error) {
 	types, err := s.probe(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("run %s on primary (as a LIMIT 0 probe): %w", what, err)
@@ -321,9 +321,9 @@ func (s *mysqlRows) Err() error {
 	return nil
 }
 
-// binary reports whether the rows come in the binary protocol (the query
+// Binary reports whether the rows come in the binary protocol (the query
 // has FLOAT columns), which prints values as a prepared statement does.
-func (s *mysqlRows) binary() bool { return s.stmt != nil }
+func (s *mysqlRows) Binary() bool { return s.stmt != nil }
 
 // Close ends one query's read; the session's transaction goes on.
 func (s *mysqlRows) Close() error {
@@ -343,7 +343,7 @@ func (s *mysqlSession) Close() error {
 	return s.db.Close()
 }
 
-// exactTypes asks the primary for the exact column types of the query's
+// ExactTypes asks the primary for the exact column types of the query's
 // result (ENUM values, lengths, collations) by creating an empty temporary
 // table from it: the driver's result metadata lacks them. It needs the
 // CREATE TEMPORARY TABLES privilege; without it the caller falls back to
@@ -355,7 +355,7 @@ func (s *mysqlSession) Close() error {
 // nothing behind. The read itself (mysqlSession.query) already ran the query
 // in the read-only transaction, where any such write was refused. The
 // shape is read now, outside the snapshot; only the types come from it.
-func (s *mysqlRows) exactTypes(ctx context.Context) error {
+func (s *mysqlRows) ExactTypes(ctx context.Context) error {
 	conn, err := s.s.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -453,11 +453,11 @@ func openSQLiteSession(ctx context.Context, path string) (*sqliteSession, error)
 	return s, nil
 }
 
-func (s *sqliteSession) orderedQuery(q string, key []keyColumn) string {
+func (s *sqliteSession) OrderedQuery(q string, key []keyColumn) string {
 	return orderedQuery(q, key, true)
 }
 
-func (s *sqliteSession) query(ctx context.Context, q, what string) (sourceRows, error) {
+func (s *sqliteSession) Query(ctx context.Context, q, what string) (SourceRows, error) {
 	rows, err := s.conn.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("run %s on %s: %w", what, s.path, err)
@@ -492,8 +492,8 @@ func (s *sqliteSession) query(ctx context.Context, q, what string) (sourceRows, 
 	return r, nil
 }
 
-func (s *sqliteSession) columns(ctx context.Context, q, what string) ([]Column, error) {
-	r, err := s.query(ctx, "SELECT * FROM (\n"+trimQuery(q)+"\n) LIMIT 0", what)
+func (s *sqliteSession) Columns(ctx context.Context, q, what string) ([]Column, error) {
+	r, err := s.Query(ctx, "SELECT * FROM (\n"+trimQuery(q)+"\n) LIMIT 0", what)
 	if err != nil {
 		return nil, err
 	}
@@ -574,11 +574,11 @@ func appendSQLiteValue(b []byte, v any) ([]byte, bool) {
 
 func (s *sqliteSource) Values() [][]byte { return s.cells }
 
-// binary: SQLite has one protocol; its rows print as the text one does.
-func (s *sqliteSource) binary() bool { return false }
+// Binary: SQLite has one protocol; its rows print as the text one does.
+func (s *sqliteSource) Binary() bool { return false }
 
-// exactTypes: a SQLite result's declared types are all there is to know.
-func (s *sqliteSource) exactTypes(context.Context) error { return nil }
+// ExactTypes: a SQLite result's declared types are all there is to know.
+func (s *sqliteSource) ExactTypes(context.Context) error { return nil }
 
 func (s *sqliteSource) Err() error {
 	if s.err != nil {

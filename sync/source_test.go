@@ -71,7 +71,7 @@ func TestSource_ReadOnly(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					for _, r := range dbsync.NewRunner(testLogger(t)).Check(context.Background(), cfg) {
+					for _, r := range newRunner(testLogger(t)).Check(context.Background(), cfg) {
 						if r.Name == "primary" && !q.checkRuns {
 							if r.OK {
 								t.Errorf("check of %q passed: %s", q.query, r.Detail)
@@ -161,7 +161,7 @@ func TestCheck_DoesNotRunTheQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := dbsync.NewRunner(testLogger(t)).Check(context.Background(), cfg)
+	results := newRunner(testLogger(t)).Check(context.Background(), cfg)
 	if len(results) == 0 || results[0].Name != "primary" || !results[0].OK || !strings.Contains(results[0].Detail, "query returns 3 columns") {
 		t.Fatalf("check results: %+v", results)
 	}

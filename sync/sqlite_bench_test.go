@@ -21,8 +21,8 @@ func (r *repeatRows) Values() [][]byte  { return r.row }
 func (r *repeatRows) Err() error        { return nil }
 func (r *repeatRows) Close() error      { return nil }
 
-func (r *repeatRows) binary() bool                     { return false }
-func (r *repeatRows) exactTypes(context.Context) error { return nil }
+func (r *repeatRows) Binary() bool                     { return false }
+func (r *repeatRows) ExactTypes(context.Context) error { return nil }
 
 var benchColumns = []Column{
 	{Name: "id", Kind: kindUint}, {Name: "name", Kind: kindText}, {Name: "email", Kind: kindText},
@@ -36,20 +36,20 @@ var benchColumns = []Column{
 func BenchmarkSQLiteTarget(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "bench.db")
 	t := newSQLiteTarget(SQLiteConfig{Path: path, Table: "items"}, "dbsync_runs", slog.New(slog.DiscardHandler))
-	if _, err := t.connect(context.Background()); err != nil {
+	if _, err := t.Connect(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	if err := t.lock(context.Background(), []string{"items"}); err != nil {
+	if err := t.Lock(context.Background(), []string{"items"}); err != nil {
 		b.Fatal(err)
 	}
-	defer t.close()
+	defer t.Close()
 	b.ReportAllocs()
 	b.ResetTimer()
-	n, _, err := t.stage(context.Background(), "items", &repeatRows{cols: benchColumns, row: benchRow, n: b.N}, SchemaFail)
+	n, _, err := t.Stage(context.Background(), "items", &repeatRows{cols: benchColumns, row: benchRow, n: b.N}, SchemaFail)
 	if err != nil || n != int64(b.N) {
 		b.Fatal(n, err)
 	}
-	if _, err := t.swap(context.Background()); err != nil {
+	if _, err := t.Swap(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -45,13 +45,33 @@ type sqliteStaged struct {
 	recreateSQL []string // the table's indexes and triggers, re-created after the swap
 }
 
+// SQLiteBackend is the SQLite backend: target = sqlite and the fallback
+// source. A Runner uses it through Runner.SQLite.
+type SQLiteBackend struct{}
+
+var _ Backend = SQLiteBackend{}
+
+// OpenTarget describes cfg's SQLite target.
+func (SQLiteBackend) OpenTarget(cfg *Config, log *slog.Logger) (TargetDB, error) {
+	return newSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log), nil
+}
+
+// OpenFallback opens the fallback database at path read-only.
+func (SQLiteBackend) OpenFallback(ctx context.Context, path string) (Session, error) {
+	s, err := openSQLiteSession(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // newSQLiteTarget describes the SQLite target of c; connect checks its
 // path, and lock opens it.
 func newSQLiteTarget(c SQLiteConfig, history string, log *slog.Logger) *sqliteTarget {
 	return &sqliteTarget{path: c.Path, history: history, log: log}
 }
 
-func (t *sqliteTarget) connect(context.Context) (bool, error) {
+func (t *sqliteTarget) Connect(context.Context) (bool, error) {
 	dir := filepath.Dir(t.path)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return false, fmt.Errorf("sqlite target [sqlite] path = %s: folder %s does not exist; create it first", t.path, dir)
@@ -67,8 +87,8 @@ func (t *sqliteTarget) connect(context.Context) (bool, error) {
 	return false, nil
 }
 
-// guardKey is the file, by its absolute path, and the table.
-func (t *sqliteTarget) guardKey(table string) string {
+// GuardKey is the file, by its absolute path, and the table.
+func (t *sqliteTarget) GuardKey(table string) string {
 	p, err := filepath.Abs(t.path)
 	if err != nil {
 		p = t.path
@@ -76,9 +96,9 @@ func (t *sqliteTarget) guardKey(table string) string {
 	return "sqlite:" + p + ":" + table
 }
 
-// probe checks that the target's folder takes new files (the journal, or
+// Probe checks that the target's folder takes new files (the journal, or
 // the file itself on the first run).
-func (t *sqliteTarget) probe(context.Context) (string, error) {
+func (t *sqliteTarget) Probe(context.Context) (string, error) {
 	dir := filepath.Dir(t.path)
 	f, err := os.CreateTemp(dir, ".dbsync-check-*")
 	if err != nil {
@@ -102,7 +122,7 @@ func (t *sqliteTarget) readOnly() (*sql.DB, error) {
 	return db, nil
 }
 
-func (t *sqliteTarget) tableColumns(ctx context.Context, table string) ([]targetColumn, error) {
+func (t *sqliteTarget) TableColumns(ctx context.Context, table string) ([]targetColumn, error) {
 	db, err := t.readOnly()
 	if db == nil || err != nil {
 		return nil, err
@@ -115,9 +135,9 @@ func (t *sqliteTarget) tableColumns(ctx context.Context, table string) ([]target
 	return cols, nil
 }
 
-// openHistory reads the history table through a read-only handle that close
+// OpenHistory reads the history table through a read-only handle that close
 // closes; a run's own handle (t.db) is not touched.
-func (t *sqliteTarget) openHistory(_ context.Context, write bool) (historyStore, bool, error) {
+func (t *sqliteTarget) OpenHistory(_ context.Context, write bool) (historyStore, bool, error) {
 	open := t.readOnly
 	if write {
 		open = func() (*sql.DB, error) {
@@ -174,16 +194,16 @@ func resolveSymlinks(path string) (string, error) {
 	return "", fmt.Errorf("too many levels of symbolic links in %s", path)
 }
 
-func (t *sqliteTarget) describe() string {
+func (t *sqliteTarget) Describe() string {
 	return "sqlite " + t.path
 }
 
-// lock takes an exclusive flock on a side file. Not on the database file
+// Lock takes an exclusive flock on a side file. Not on the database file
 // itself: closing any descriptor of that file would drop SQLite's own POSIX
 // locks. The side file sits beside the real file, symlinks resolved, so a
 // symlinked path and the real one share it. The one lock covers every
 // table in the file.
-func (t *sqliteTarget) lock(ctx context.Context, _ []string) error {
+func (t *sqliteTarget) Lock(ctx context.Context, _ []string) error {
 	f, err := os.OpenFile(t.lockPath(), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return fmt.Errorf("open lock file for %s: %w", t.path, err)
@@ -233,16 +253,16 @@ func (t *sqliteTarget) checkLock() error {
 	return nil
 }
 
-// begin: a SQLite run stages and swaps in one transaction, so a crashed
+// Begin: a SQLite run stages and swaps in one transaction, so a crashed
 // run left nothing behind to clean up.
-func (t *sqliteTarget) begin(context.Context, string, Target, []string) error { return nil }
+func (t *sqliteTarget) Begin(context.Context, string, Target, []string) error { return nil }
 
 // historyStore is the history table in the SQLite file.
 func (t *sqliteTarget) historyStore() historyStore {
 	return historyStore{db: t.db, name: t.history, where: t.path, dialect: sqliteHistory}
 }
 
-func (t *sqliteTarget) runHistory() historyStore { return t.historyStore() }
+func (t *sqliteTarget) RunHistory() historyStore { return t.historyStore() }
 
 // columns reads the target table's columns; exists is false when there is
 // no such table.
@@ -269,18 +289,18 @@ func (t *sqliteTarget) columns(ctx context.Context, q queryer, table string) (co
 	return cols, len(cols) > 0, rows.Err()
 }
 
-// stage loads table in the run's one transaction, which the first table
+// Stage loads table in the run's one transaction, which the first table
 // begins; tables take turns on it.
-func (t *sqliteTarget) stage(ctx context.Context, table string, src sourceRows, policy string) (int64, string, error) {
-	return t.stageKeepingKey(ctx, table, src, policy, nil)
+func (t *sqliteTarget) Stage(ctx context.Context, table string, src SourceRows, policy string) (int64, string, error) {
+	return t.StageKeepingKey(ctx, table, src, policy, nil)
 }
 
-func (t *sqliteTarget) targetColumns(ctx context.Context, table string) ([]targetColumn, error) {
+func (t *sqliteTarget) TargetColumns(ctx context.Context, table string) ([]targetColumn, error) {
 	cols, _, err := t.columns(ctx, t.reader(), table)
 	return cols, err
 }
 
-func (t *sqliteTarget) stageKeepingKey(ctx context.Context, table string, src sourceRows, policy string, key []string) (int64, string, error) {
+func (t *sqliteTarget) StageKeepingKey(ctx context.Context, table string, src SourceRows, policy string, key []string) (int64, string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.conn == nil {
@@ -420,7 +440,7 @@ func afterTableName(createSQL string) (string, error) {
 // writing SQLite overlap on two cores. The statements run on the driver's
 // connection directly: database/sql would check and convert every one of
 // the values again, which costs more than the conversion itself.
-func insertSQLiteRows(ctx context.Context, conn *sql.Conn, stage string, names []string, src rowReader) (int64, error) {
+func insertSQLiteRows(ctx context.Context, conn *sql.Conn, stage string, names []string, src RowReader) (int64, error) {
 	cols := src.Columns()
 	perStmt := max(1, min(200, 32766/len(cols)))
 	placeholders := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
@@ -541,9 +561,9 @@ func sqliteValue(c Column, cell []byte) (any, error) {
 	return string(cell), nil
 }
 
-// discard rolls back the run's transaction, and with it every staged
+// Discard rolls back the run's transaction, and with it every staged
 // table.
-func (t *sqliteTarget) discard(ctx context.Context) {
+func (t *sqliteTarget) Discard(ctx context.Context) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.staged = nil
@@ -554,12 +574,12 @@ func (t *sqliteTarget) discard(ctx context.Context) {
 	}
 }
 
-// swap drops each old table and renames its staging table in the
+// Swap drops each old table and renames its staging table in the
 // transaction that loaded them, and commits once: readers see every table
 // old or every table new. legacy_alter_table keeps SQLite from rewriting
 // views and triggers that name a table: after the rename the name exists
 // again, so they keep working.
-func (t *sqliteTarget) swap(ctx context.Context) (time.Duration, error) {
+func (t *sqliteTarget) Swap(ctx context.Context) (time.Duration, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tx := t.conn
@@ -597,8 +617,8 @@ func (t *sqliteTarget) swap(ctx context.Context) (time.Duration, error) {
 	return waited, nil
 }
 
-func (t *sqliteTarget) close() {
-	t.discard(context.Background())
+func (t *sqliteTarget) Close() {
+	t.Discard(context.Background())
 	if t.db != nil {
 		t.db.Close()
 	}
@@ -624,9 +644,9 @@ func explainSQLiteError(err error) error {
 	return err
 }
 
-// stagePlan: SQLite creates a table's indexes after its rows are in,
+// StagePlan: SQLite creates a table's indexes after its rows are in,
 // inside the run's transaction.
-func (t *sqliteTarget) stagePlan(table string) string {
+func (t *sqliteTarget) StagePlan(table string) string {
 	for _, st := range t.staged {
 		if st.table != table {
 			continue

@@ -59,7 +59,7 @@ func TestSync_SQLiteLockFollowsSymlinks(t *testing.T) {
 
 			// Run A stops before its swap, holding the lock; run B is a
 			// second process's run (its own Runner).
-			a := dbsync.NewRunner(testLogger(t))
+			a := newRunner(testLogger(t))
 			waiting, release := make(chan struct{}), make(chan struct{})
 			dbsync.SetBeforeSwap(a, func() { close(waiting); <-release })
 			done := make(chan error, 1)
@@ -73,7 +73,7 @@ func TestSync_SQLiteLockFollowsSymlinks(t *testing.T) {
 			case <-time.After(time.Minute):
 				t.Fatal("run A never reached its swap")
 			}
-			b := dbsync.NewRunner(testLogger(t))
+			b := newRunner(testLogger(t))
 			repB := dbsync.NewReport(cfgB, dbsync.TriggerCLI)
 			errB := b.Run(context.Background(), cfgB, repB, nil)
 			close(release)

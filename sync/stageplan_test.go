@@ -86,17 +86,17 @@ func TestPlanStage_SQLiteRecreateWarns(t *testing.T) {
 	load := func(cols []Column, row [][]byte) {
 		t.Helper()
 		tgt := newSQLiteTarget(SQLiteConfig{Path: path, Table: "items"}, "dbsync_runs", log)
-		defer tgt.close()
-		if _, err := tgt.connect(ctx); err != nil {
+		defer tgt.Close()
+		if _, err := tgt.Connect(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := tgt.lock(ctx, []string{"items"}); err != nil {
+		if err := tgt.Lock(ctx, []string{"items"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := tgt.stage(ctx, "items", &repeatRows{cols: cols, row: row, n: 1}, SchemaRecreate); err != nil {
+		if _, _, err := tgt.Stage(ctx, "items", &repeatRows{cols: cols, row: row, n: 1}, SchemaRecreate); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tgt.swap(ctx); err != nil {
+		if _, err := tgt.Swap(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,7 +20,7 @@ import (
 // local_infile = OFF); either way on [azure_mysql] load_streams connections
 // at once, all fed from the one reader of the source. It returns the rows
 // stored and the method used (LoadData or LoadInsert).
-func (t *mysqlTarget) load(ctx context.Context, plan loadPlan, src rowReader) (int64, string, error) {
+func (t *mysqlTarget) load(ctx context.Context, plan loadPlan, src RowReader) (int64, string, error) {
 	n := max(1, t.cfg.LoadStreams)
 	conns := make([]*sql.Conn, 0, n)
 	defer func() {
@@ -190,7 +190,7 @@ func (r *streamReader) Read(b []byte) (int, error) {
 // connection into the same table, fed batch by batch while rows are still
 // arriving from the source: memory stays at one batch per stream and one
 // more, whatever the row count.
-func loadDataStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src rowReader, name string) (int64, error) {
+func loadDataStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src RowReader, name string) (int64, error) {
 	var sent int64
 	// The pipeline takes no row from src until the server asks for the
 	// file: if the server refuses LOAD DATA LOCAL, the INSERT path can

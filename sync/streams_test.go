@@ -25,7 +25,7 @@ func syncLogged(t *testing.T, e *env) (*dbsync.Report, error, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
-	err = dbsync.NewRunner(log).Run(ctx, cfg, rep, log)
+	err = newRunner(log).Run(ctx, cfg, rep, log)
 	t.Log(buf.String())
 	return rep, err, buf.String()
 }

@@ -277,7 +277,7 @@ func TestTables_History(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		runs, err := dbsync.NewRunner(testLogger(t)).History(t.Context(), cfg, 5)
+		runs, err := newRunner(testLogger(t)).History(t.Context(), cfg, 5)
 		if err != nil || len(runs) != 1 {
 			t.Fatalf("history: %+v %v", runs, err)
 		}

@@ -8,59 +8,59 @@ import (
 	"time"
 )
 
-// target is where a run writes: a staging table next to the target table,
+// TargetDB is where a run writes: a staging table next to the target table,
 // loaded, verified, then swapped in atomically. Everything that differs
 // between the backends lives behind it, so the run, check and history never
 // ask which backend they have; newTarget is the one place that picks one.
-type target interface {
-	keyIndexer
-	// describe names the target for messages: kind and place.
-	describe() string
-	// guardKey names a target table for the in-process guard: the same
+type TargetDB interface {
+	KeyIndexer
+	// Describe names the target for messages: kind and place.
+	Describe() string
+	// GuardKey names a target table for the in-process guard: the same
 	// key for every config that reaches the same table.
-	guardKey(table string) string
-	// connect reaches the target, and says whether the connection runs
+	GuardKey(table string) string
+	// Connect reaches the target, and says whether the connection runs
 	// without TLS (the run records it in its report).
-	connect(ctx context.Context) (unencrypted bool, err error)
-	// lock takes the run locks of the tables, in the order given, or
+	Connect(ctx context.Context) (unencrypted bool, err error)
+	// Lock takes the run locks of the tables, in the order given, or
 	// returns ErrBusy holding none.
-	lock(ctx context.Context, tables []string) error
-	// begin starts run runID of tables (the run holds their locks and has
+	Lock(ctx context.Context, tables []string) error
+	// Begin starts run runID of tables (the run holds their locks and has
 	// ensured runHistory): it cleans up what a crashed run of tables on
 	// this target left behind; the run then records itself as running in
 	// runHistory.
-	begin(ctx context.Context, runID string, runTarget Target, tables []string) error
+	Begin(ctx context.Context, runID string, runTarget Target, tables []string) error
 	// sink: stage creates a table's staging table and loads every row of
 	// src into it, returning the number of rows the target confirms it
 	// stored and how it loaded them (load_data, insert or sqlite); several
 	// tables may be staged at once. discard drops everything stage made.
-	sink
-	// swap replaces every staged table's target table with it, all at
+	Sink
+	// Swap replaces every staged table's target table with it, all at
 	// once, returning how long it waited for readers.
-	swap(ctx context.Context) (time.Duration, error)
-	// appliedUpdates is, after swap, per merged table, how many rows the
+	Swap(ctx context.Context) (time.Duration, error)
+	// AppliedUpdates is, after swap, per merged table, how many rows the
 	// merge's UPDATE changed when that can be fewer than the compare
 	// counted (MySQL: a value the target stores alike); none when the
 	// compare's count is what was applied (SQLite).
-	appliedUpdates() map[string]int64
-	// runHistory is the history table on the run's own connection, where
+	AppliedUpdates() map[string]int64
+	// RunHistory is the history table on the run's own connection, where
 	// the run records itself as running and then its outcome.
-	runHistory() historyStore
-	// probe says what check reports of the target, without writing to it:
+	RunHistory() historyStore
+	// Probe says what check reports of the target, without writing to it:
 	// where it is, TLS, how rows would be loaded, whether it is writable.
-	probe(ctx context.Context) (string, error)
-	// tableColumns reads a target table's columns, without writing; none
+	Probe(ctx context.Context) (string, error)
+	// TableColumns reads a target table's columns, without writing; none
 	// when there is no such table yet.
-	tableColumns(ctx context.Context, table string) ([]targetColumn, error)
-	// mergeKey chooses a merge table's key on its existing target table,
+	TableColumns(ctx context.Context, table string) ([]targetColumn, error)
+	// MergeKey chooses a merge table's key on its existing target table,
 	// without writing: the configured columns, else the table's own key;
 	// an error names setting's key when there is none.
-	mergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error)
-	// openHistory opens the history table; for reading (write false)
+	MergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error)
+	// OpenHistory opens the history table; for reading (write false)
 	// without creating anything, found false when the target has no
 	// history yet.
-	openHistory(ctx context.Context, write bool) (h historyStore, found bool, err error)
-	close()
+	OpenHistory(ctx context.Context, write bool) (h historyStore, found bool, err error)
+	Close()
 }
 
 // targetNames are the target table names of tables.

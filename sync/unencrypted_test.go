@@ -52,7 +52,7 @@ func TestSync_SaysWhenUnencrypted(t *testing.T) {
 			var mu sync.Mutex
 			log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
 			rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
-			if err := dbsync.NewRunner(log).Run(context.Background(), cfg, rep, nil); err != nil {
+			if err := newRunner(log).Run(context.Background(), cfg, rep, nil); err != nil {
 				t.Fatalf("sync: %v", err)
 			}
 			if rep.Unencrypted != tc.wantUnencrypted {
@@ -69,7 +69,7 @@ func TestSync_SaysWhenUnencrypted(t *testing.T) {
 			}
 
 			checked := map[string]string{}
-			for _, r := range dbsync.NewRunner(testLogger(t)).Check(context.Background(), cfg) {
+			for _, r := range newRunner(testLogger(t)).Check(context.Background(), cfg) {
 				if !r.OK {
 					t.Errorf("check %s failed: %s", r.Name, r.Detail)
 				}
