@@ -588,3 +588,39 @@ func TestMerge_ParentSortsFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestMerge_FirstRunCreatesTheKey: a merge table whose target does not
+// exist yet is created on its first run from the source's columns with
+// the configured key as its PRIMARY KEY, so the later merges find their
+// rows by an index (a merge by an unindexed key reads the whole table per
+// difference) and a replace-then-merge never leaves a keyless table.
+func TestMerge_FirstRunCreatesTheKey(t *testing.T) {
+	eachTarget(t, func(t *testing.T, target string, e *env, src *sql.DB) {
+		mustExec(t, src, "CREATE TABLE items (id INT NOT NULL, name VARCHAR(50) NOT NULL)", "INSERT INTO items SELECT seq, CONCAT('i', seq) FROM seq_1_to_30")
+		e.extra = tablesJob(tableSection("items", "SELECT * FROM items", "mode = merge\nkey = id\n"))
+		dst := e.replica(target)
+		rep := e.mustSyncTarget(target)
+		if tr := tableEntry(rep, "items"); tr.Mode != dbsync.ModeReplace || tr.Rows != 30 {
+			t.Errorf("first run: %s, want the table created and loaded (replace, 30 rows)", entryCounts(tr))
+		}
+		var pk string
+		if target == "sqlite" {
+			if err := dst.QueryRow("SELECT group_concat(name) FROM pragma_table_info('items') WHERE pk > 0").Scan(&pk); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := dst.QueryRow("SELECT GROUP_CONCAT(COLUMN_NAME) FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'items' AND CONSTRAINT_NAME = 'PRIMARY'").Scan(&pk); err != nil {
+			t.Fatal(err)
+		}
+		if pk != "id" {
+			t.Errorf("the created table's primary key is %q, want the merge key id", pk)
+		}
+		mustExec(t, src, "UPDATE items SET name = 'changed' WHERE id = 3", "DELETE FROM items WHERE id = 4", "INSERT INTO items VALUES (31, 'new')")
+		rep = e.mustSyncTarget(target)
+		if got := entryCounts(tableEntry(rep, "items")); got != "merge 30 +1 ~1 -1 =28" {
+			t.Errorf("second run: %s, want merge 30 +1 ~1 -1 =28", got)
+		}
+		if got, want := canon(t, dst, "SELECT id, name FROM items ORDER BY id"), canon(t, src, "SELECT id, name FROM items ORDER BY id"); got != want {
+			t.Errorf("items differs from the source after the merge")
+		}
+	})
+}

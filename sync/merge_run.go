@@ -78,7 +78,10 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 		return tr, fmt.Errorf("inspect target table %s: %w", t.Target, err)
 	}
 	if !exists {
-		return replace(firstRun(t.Target).Reason, nil)
+		// Created with the configured key as its primary key: a table
+		// built from a query result has no key of its own, and the merges
+		// after this first run would look rows up by an unindexed key.
+		return replace(firstRun(t.Target).Reason, t.Key)
 	}
 	setting := cfg.mergeSetting(t)
 	key, err := m.MergeKey(ctx, t.Target, t.Key, setting)
