@@ -224,11 +224,7 @@ func TestCLI_KilledMidLoad(t *testing.T) {
 				t.Fatalf("after the next run the target has %d rows, want 2000", n)
 			}
 			if target == "azure" {
-				var left int
-				_ = a.dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'items\\_\\_dbsync%'").Scan(&left)
-				if left != 0 {
-					t.Fatalf("%d leftover tables after the next run", left)
-				}
+				assertNoHelperTables(t, a.dst, "items\\_\\_dbsync%", "next run")
 				var status string
 				_ = a.dst.QueryRow("SELECT status FROM dbsync_runs ORDER BY started_at DESC LIMIT 1").Scan(&status)
 				if status != "succeeded" {

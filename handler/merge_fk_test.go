@@ -142,11 +142,7 @@ func TestCLI_MergeForeignKeysKilledAtRandom(t *testing.T) {
 				sync(false, fmt.Sprintf("back to A after kill %d", i))
 			}
 			if target == "azure" {
-				var left int
-				_ = a.dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '%\\_\\_dbsync%'").Scan(&left)
-				if left != 0 {
-					t.Fatalf("%d leftover tables after the last run", left)
-				}
+				assertNoHelperTables(t, a.dst, "%\\_\\_dbsync%", "last run")
 			}
 		})
 	}

@@ -387,11 +387,7 @@ func TestCLI_MergeKilledAtRandom(t *testing.T) {
 				t.Fatalf("after the last run the replica holds %s", got)
 			}
 			if target == "azure" {
-				var left int
-				_ = a.dst.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '%\\_\\_dbsync%'").Scan(&left)
-				if left != 0 {
-					t.Fatalf("%d leftover tables after the last run", left)
-				}
+				assertNoHelperTables(t, a.dst, "%\\_\\_dbsync%", "last run")
 			}
 		})
 	}
@@ -487,5 +483,19 @@ func TestCLI_MergeKeyWithoutIndex(t *testing.T) {
 				t.Errorf("the run warns though the key has an index:\n%s", r.stderr)
 			}
 		})
+	}
+}
+
+// assertNoHelperTables fails when the target database holds tables whose
+// names match like (a LIKE pattern of dbsync's helper tables) after the
+// run named by when.
+func assertNoHelperTables(t *testing.T, db *sql.DB, like, when string) {
+	t.Helper()
+	var left int
+	if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE ?", like).Scan(&left); err != nil {
+		t.Fatalf("count helper tables: %v", err)
+	}
+	if left != 0 {
+		t.Fatalf("%d leftover tables after the %s", left, when)
 	}
 }
