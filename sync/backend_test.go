@@ -199,7 +199,7 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	if err := tgt.RunHistory().start(ctx, rep, log); err != nil {
 		t.Fatal(err)
 	}
-	rows := &repeatRows{cols: []Column{{Name: "id", Kind: kindInt}, {Name: "name", Kind: kindText}}, row: [][]byte{[]byte("1"), []byte("a")}, n: 1}
+	rows := &repeatRows{cols: []Column{{Name: "id", Kind: KindInt}, {Name: "name", Kind: KindText}}, row: [][]byte{[]byte("1"), []byte("a")}, n: 1}
 	if n, _, err := tgt.Stage(ctx, "items", rows, SchemaFail); err != nil || n != 1 {
 		t.Fatalf("stage: %d %v", n, err)
 	}
@@ -210,7 +210,7 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	if err := tgt.RunHistory().finish(ctx, rep); err != nil {
 		t.Fatal(err)
 	}
-	if cols, err := tgt.TableColumns(ctx, "items"); err != nil || len(cols) != 2 || cols[1].name != "name" {
+	if cols, err := tgt.TableColumns(ctx, "items"); err != nil || len(cols) != 2 || cols[1].Name != "name" {
 		t.Fatalf("columns after the run: %+v %v", cols, err)
 	}
 	h, found, err := tgt.OpenHistory(ctx, false)

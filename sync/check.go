@@ -33,7 +33,7 @@ func (r *Runner) Check(ctx context.Context, cfg *Config) []CheckResult {
 // targetTable is a target table as check found it.
 type targetTable struct {
 	name string
-	cols []targetColumn
+	cols []TargetColumn
 }
 
 func failed(name string, err error) CheckResult {
@@ -117,7 +117,7 @@ func fitTarget(cols []Column, table *targetTable, policy string) (string, error)
 	if table == nil {
 		return "", nil
 	}
-	plan, err := planStage(table.name, cols, table.cols, policy, nil)
+	plan, err := PlanStage(table.name, cols, table.cols, policy, nil)
 	if err != nil {
 		return "", err
 	}

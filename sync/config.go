@@ -835,7 +835,7 @@ func VaultSecretNames() []string {
 // Suffixes of the helper tables a run makes next to the target table. The
 // table name plus a suffix must fit MySQL's 64-character limit.
 const (
-	stageSuffix = "__dbsync_new"
+	StageSuffix = "__dbsync_new"
 	oldSuffix   = "__dbsync_old"
 )
 
@@ -992,9 +992,9 @@ func (c *Config) checkTableNameFrom(key, name, origin string) error {
 		return &ConfigError{Key: key, Origin: origin, Reason: "is not UTF-8 text"}
 	case strings.ContainsRune(name, 0):
 		return &ConfigError{Key: key, Origin: origin, Reason: "contains a NUL byte"}
-	case utf8.RuneCountInString(name)+len(stageSuffix) > maxIdentifierChars:
+	case utf8.RuneCountInString(name)+len(StageSuffix) > maxIdentifierChars:
 		return bad(fmt.Sprintf("is too long: %d characters, at most %d, so that the staging table %q fits MySQL's %d-character limit",
-			utf8.RuneCountInString(name), maxIdentifierChars-len(stageSuffix), name+stageSuffix, maxIdentifierChars))
+			utf8.RuneCountInString(name), maxIdentifierChars-len(StageSuffix), name+StageSuffix, maxIdentifierChars))
 	case strings.TrimSpace(name) != name:
 		return bad("starts or ends with a space")
 	}
@@ -1009,25 +1009,25 @@ func (c *Config) checkTableNameFrom(key, name, origin string) error {
 				return bad(fmt.Sprintf("contains %U, a character outside Unicode's Basic Multilingual Plane, which MySQL does not allow in a table name", r))
 			}
 		}
-		if n := fileNameBytes(name + stageSuffix); n+len(".ibd") > maxFileNameBytes {
+		if n := fileNameBytes(name + StageSuffix); n+len(".ibd") > maxFileNameBytes {
 			return bad(fmt.Sprintf("is too long for the server's file names: MySQL keeps the staging table %q in a file named after it, with each character other than a-z, A-Z, 0-9 and _ written as up to 5 bytes, and a file name holds at most %d bytes; use a shorter name (at most %d such characters)",
-				name+stageSuffix, maxFileNameBytes, (maxFileNameBytes-len(".ibd")-len(stageSuffix))/5))
+				name+StageSuffix, maxFileNameBytes, (maxFileNameBytes-len(".ibd")-len(StageSuffix))/5))
 		}
 	}
 	return nil
 }
 
 // checkMergeName checks that a merge table's delta table name fits too:
-// deltaSuffix is longer than the staging suffix checkTableName counts.
+// DeltaSuffix is longer than the staging suffix checkTableName counts.
 func (c *Config) checkMergeName(key, name, origin string) error {
-	if n := utf8.RuneCountInString(name); n+len(deltaSuffix) > maxIdentifierChars {
+	if n := utf8.RuneCountInString(name); n+len(DeltaSuffix) > maxIdentifierChars {
 		return &ConfigError{Key: key, Value: name, Origin: origin, Reason: fmt.Sprintf("is too long for mode = merge: %d characters, at most %d, so that the merge's delta table %q fits MySQL's %d-character limit",
-			n, maxIdentifierChars-len(deltaSuffix), name+deltaSuffix, maxIdentifierChars)}
+			n, maxIdentifierChars-len(DeltaSuffix), name+DeltaSuffix, maxIdentifierChars)}
 	}
 	if c.Target == TargetAzure {
-		if n := fileNameBytes(name + deltaSuffix); n+len(".ibd") > maxFileNameBytes {
+		if n := fileNameBytes(name + DeltaSuffix); n+len(".ibd") > maxFileNameBytes {
 			return &ConfigError{Key: key, Value: name, Origin: origin, Reason: fmt.Sprintf("is too long for the server's file names in mode = merge: the delta table %q needs a file name of %d bytes, more than %d; use a shorter name",
-				name+deltaSuffix, n+len(".ibd"), maxFileNameBytes)}
+				name+DeltaSuffix, n+len(".ibd"), maxFileNameBytes)}
 		}
 	}
 	return nil

@@ -41,7 +41,7 @@ type deferredIndexes struct {
 
 // createBody returns the lines of SHOW CREATE TABLE between "CREATE TABLE
 // … (" and ") ENGINE=…", without their trailing commas.
-func createBody(ctx context.Context, q queryer, table string) ([]string, error) {
+func createBody(ctx context.Context, q Queryer, table string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, "SHOW CREATE TABLE "+quoteMySQL(table))
 	if err != nil {
 		return nil, err

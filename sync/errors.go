@@ -79,7 +79,7 @@ type sourceError struct{ err error }
 func (e *sourceError) Error() string { return e.err.Error() }
 func (e *sourceError) Unwrap() error { return e.err }
 
-func asSourceError(err error) error {
+func AsSourceError(err error) error {
 	if err == nil {
 		return nil
 	}

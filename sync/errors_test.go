@@ -47,11 +47,11 @@ func TestErrors_OneLine(t *testing.T) {
 // fallback; the mark survives wrapping and is not added twice.
 func TestErrors_SourceError(t *testing.T) {
 	base := errors.New("connection refused")
-	se := asSourceError(base)
+	se := AsSourceError(base)
 	if !isSourceError(se) || !isSourceError(fmt.Errorf("table items: %w", se)) || !errors.Is(se, base) {
 		t.Errorf("source error not seen through wrapping: %v", se)
 	}
-	if isSourceError(base) || asSourceError(nil) != nil {
+	if isSourceError(base) || AsSourceError(nil) != nil {
 		t.Error("an unmarked error counts as the source's, or nil was marked")
 	}
 }

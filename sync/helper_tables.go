@@ -120,9 +120,9 @@ func lockCheckQuery(n int) string {
 // historyLockQuery locks the history rows of one run's n tables: looked up
 // by their whole key, so it locks those rows and no gap (a run of other
 // tables inserts its rows unhindered).
-func historyLockQuery(h historyStore, n int) string {
-	q := h.dialect.quote
-	return "SELECT " + q("table") + " FROM " + h.table() + " WHERE " + q("run_id") + " = ? AND " + q("table") + " IN (" +
+func historyLockQuery(h HistoryStore, n int) string {
+	q := h.Dialect.Quote
+	return "SELECT " + q("table") + " FROM " + h.Table() + " WHERE " + q("run_id") + " = ? AND " + q("table") + " IN (" +
 		strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ") FOR UPDATE"
 }
 

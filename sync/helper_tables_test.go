@@ -16,13 +16,13 @@ func TestHelperName(t *testing.T) {
 		name, table, suffix string
 		want                string // "" when the name is cut (checked by shape)
 	}{
-		{"short", "items", stageSuffix, "items__dbsync_new_" + tok},
+		{"short", "items", StageSuffix, "items__dbsync_new_" + tok},
 		{"old", "items", oldSuffix, "items__dbsync_old_" + tok},
-		{"delta", "Order Lines", deltaSuffix, "Order Lines__dbsync_delta_" + tok},
-		{"52 characters", long, stageSuffix, ""},
-		{"52 characters, delta", long, deltaSuffix, ""},
-		{"wide characters", wide, stageSuffix, ""},
-		{"a cut at a space", strings.Repeat("a", 33) + " " + strings.Repeat("b", 18), stageSuffix, ""},
+		{"delta", "Order Lines", DeltaSuffix, "Order Lines__dbsync_delta_" + tok},
+		{"52 characters", long, StageSuffix, ""},
+		{"52 characters, delta", long, DeltaSuffix, ""},
+		{"wide characters", wide, StageSuffix, ""},
+		{"a cut at a space", strings.Repeat("a", 33) + " " + strings.Repeat("b", 18), StageSuffix, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := helperName(tc.table, tc.suffix, tok)
@@ -108,7 +108,7 @@ func TestLockSQL(t *testing.T) {
 	if got, want := lockCheckQuery(2), "SELECT CONNECTION_ID(), IS_USED_LOCK(?), IS_USED_LOCK(?)"; got != want {
 		t.Errorf("lockCheckQuery(2) = %q, want %q", got, want)
 	}
-	h := historyStore{name: "dbsync_runs", dialect: mysqlHistory}
+	h := HistoryStore{Name: "dbsync_runs", Dialect: mysqlHistory}
 	if got, want := historyLockQuery(h, 2), "SELECT `table` FROM `dbsync_runs` WHERE `run_id` = ? AND `table` IN (?, ?) FOR UPDATE"; got != want {
 		t.Errorf("historyLockQuery = %q, want %q", got, want)
 	}

@@ -11,59 +11,59 @@ import (
 	"unicode/utf8"
 )
 
-// historyType is what a history column holds; each dialect declares it.
-type historyType int
+// HistoryType is what a history column holds; each dialect declares it.
+type HistoryType int
 
 const (
-	historyKey   historyType = iota // the run id, the primary key
-	historyWord                     // a short word: trigger, status, source…
-	historyName                     // a table name
-	historyText                     // free text: an error, a reason
-	historyInt                      // an integer
-	historyFloat                    // a float
-	historyTime                     // an instant, NULL when not set
-	historyBool                     // true or false
+	HistoryKey   HistoryType = iota // the run id, the primary key
+	HistoryWord                     // a short word: trigger, status, source…
+	HistoryName                     // a table name
+	HistoryText                     // free text: an error, a reason
+	HistoryInt                      // an integer
+	HistoryFloat                    // a float
+	HistoryTime                     // an instant, NULL when not set
+	HistoryBool                     // true or false
 )
 
 // historyColumn is one column of the history table and the Report field it
 // stores.
 type historyColumn struct {
-	name  string
-	typ   historyType
+	Name  string
+	Typ   HistoryType
 	field func(r *Report) any // a pointer to the field
 }
 
-// historyColumns is the history table: one line per Report field, in the
+// HistoryColumns is the history table: one line per Report field, in the
 // table's order. A new field is a new line here; historyStore.ensure adds its
 // column to tables made before it. Report.DryRun has no column: a dry run
 // never touches the target, so it is never recorded.
-var historyColumns = []historyColumn{
-	{"run_id", historyKey, func(r *Report) any { return &r.RunID }},
-	{"trigger", historyWord, func(r *Report) any { return &r.Trigger }},
-	{"status", historyWord, func(r *Report) any { return &r.Status }},
-	{"source", historyWord, func(r *Report) any { return &r.Source }},
-	{"fallback_reason", historyText, func(r *Report) any { return &r.FallbackReason }},
-	{"target", historyWord, func(r *Report) any { return &r.Target }},
-	{"table", historyName, func(r *Report) any { return &r.Table }},
-	{"rows", historyInt, func(r *Report) any { return &r.Rows }},
-	{"load_method", historyWord, func(r *Report) any { return &r.LoadMethod }},
-	{"started_at", historyTime, func(r *Report) any { return &r.StartedAt }},
-	{"finished_at", historyTime, func(r *Report) any { return &r.FinishedAt }},
-	{"duration_ms", historyInt, func(r *Report) any { return &r.DurationMS }},
-	{"rows_per_sec", historyFloat, func(r *Report) any { return &r.RowsPerSec }},
-	{"error", historyText, func(r *Report) any { return &r.Error }},
-	{"retries", historyInt, func(r *Report) any { return &r.Retries }},
-	{"swap_wait_ms", historyInt, func(r *Report) any { return &r.SwapWaitMS }},
-	{"unencrypted", historyWord, func(r *Report) any { return &r.Unencrypted }},
-	{"snapshot", historyWord, func(r *Report) any { return &r.Snapshot }},
-	{"stage_plan", historyWord, func(r *Report) any { return &r.StagePlan }},
-	{"mode", historyWord, func(r *Report) any { return &r.Mode }},
-	{"mode_reason", historyText, func(r *Report) any { return &r.ModeReason }},
-	{"inserted", historyInt, func(r *Report) any { return &r.Inserted }},
-	{"updated", historyInt, func(r *Report) any { return &r.Updated }},
-	{"deleted", historyInt, func(r *Report) any { return &r.Deleted }},
-	{"unchanged", historyInt, func(r *Report) any { return &r.Unchanged }},
-	{"version", historyText, func(r *Report) any { return &r.Version }},
+var HistoryColumns = []historyColumn{
+	{"run_id", HistoryKey, func(r *Report) any { return &r.RunID }},
+	{"trigger", HistoryWord, func(r *Report) any { return &r.Trigger }},
+	{"status", HistoryWord, func(r *Report) any { return &r.Status }},
+	{"source", HistoryWord, func(r *Report) any { return &r.Source }},
+	{"fallback_reason", HistoryText, func(r *Report) any { return &r.FallbackReason }},
+	{"target", HistoryWord, func(r *Report) any { return &r.Target }},
+	{"table", HistoryName, func(r *Report) any { return &r.Table }},
+	{"rows", HistoryInt, func(r *Report) any { return &r.Rows }},
+	{"load_method", HistoryWord, func(r *Report) any { return &r.LoadMethod }},
+	{"started_at", HistoryTime, func(r *Report) any { return &r.StartedAt }},
+	{"finished_at", HistoryTime, func(r *Report) any { return &r.FinishedAt }},
+	{"duration_ms", HistoryInt, func(r *Report) any { return &r.DurationMS }},
+	{"rows_per_sec", HistoryFloat, func(r *Report) any { return &r.RowsPerSec }},
+	{"error", HistoryText, func(r *Report) any { return &r.Error }},
+	{"retries", HistoryInt, func(r *Report) any { return &r.Retries }},
+	{"swap_wait_ms", HistoryInt, func(r *Report) any { return &r.SwapWaitMS }},
+	{"unencrypted", HistoryWord, func(r *Report) any { return &r.Unencrypted }},
+	{"snapshot", HistoryWord, func(r *Report) any { return &r.Snapshot }},
+	{"stage_plan", HistoryWord, func(r *Report) any { return &r.StagePlan }},
+	{"mode", HistoryWord, func(r *Report) any { return &r.Mode }},
+	{"mode_reason", HistoryText, func(r *Report) any { return &r.ModeReason }},
+	{"inserted", HistoryInt, func(r *Report) any { return &r.Inserted }},
+	{"updated", HistoryInt, func(r *Report) any { return &r.Updated }},
+	{"deleted", HistoryInt, func(r *Report) any { return &r.Deleted }},
+	{"unchanged", HistoryInt, func(r *Report) any { return &r.Unchanged }},
+	{"version", HistoryText, func(r *Report) any { return &r.Version }},
 }
 
 // A history row is one table of one run: its key is (run_id, table), and
@@ -103,121 +103,64 @@ func joinHistoryRows(rows []Report) Report {
 	return r
 }
 
-// historyDialect is what differs between the targets' history tables.
-type historyDialect struct {
-	quote func(string) string
-	types map[historyType]string // column types for CREATE and ALTER
+// HistoryDialect is what differs between the targets' history tables.
+type HistoryDialect struct {
+	Quote func(string) string
+	Types map[HistoryType]string // column types for CREATE and ALTER
 	// time is how an instant is stored (never the zero time: that is NULL).
-	time func(time.Time) any
+	Time func(time.Time) any
 	// tableOptions follow the column list in CREATE TABLE.
-	tableOptions string
+	TableOptions string
 	// columnsSQL lists a table's column names (none: no such table); its
 	// one parameter is the table name.
-	columnsSQL string
+	ColumnsSQL string
 	// keySQL lists the columns of a table's primary key; rekey changes an
 	// older table's key (run_id) to (run_id, table).
-	keySQL string
-	rekey  func(ctx context.Context, h historyStore) error
+	KeySQL string
+	Rekey  func(ctx context.Context, h HistoryStore) error
 }
 
-var mysqlHistory = historyDialect{
-	quote: quoteMySQL,
-	types: map[historyType]string{
-		historyKey: "VARCHAR(64) NOT NULL", historyWord: "VARCHAR(16)", historyName: "VARCHAR(64) NOT NULL DEFAULT ''",
-		historyText: "TEXT", historyInt: "BIGINT", historyFloat: "DOUBLE", historyTime: "DATETIME(6) NULL", historyBool: "BOOLEAN",
+var mysqlHistory = HistoryDialect{
+	Quote: quoteMySQL,
+	Types: map[HistoryType]string{
+		HistoryKey: "VARCHAR(64) NOT NULL", HistoryWord: "VARCHAR(16)", HistoryName: "VARCHAR(64) NOT NULL DEFAULT ''",
+		HistoryText: "TEXT", HistoryInt: "BIGINT", HistoryFloat: "DOUBLE", HistoryTime: "DATETIME(6) NULL", HistoryBool: "BOOLEAN",
 	},
 	// The session's time zone is UTC; DATETIME(6) keeps microseconds (MySQL
 	// 8 would round finer digits, MariaDB truncates: truncate for both).
-	time:         func(v time.Time) any { return v.UTC().Truncate(time.Microsecond) },
-	tableOptions: ", PRIMARY KEY (`run_id`, `table`), KEY `started_at` (`started_at`)) DEFAULT CHARSET=utf8mb4",
-	columnsSQL:   "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-	keySQL:       "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'",
-	rekey: func(ctx context.Context, h historyStore) error {
-		q := h.dialect.quote
-		if _, err := h.db.ExecContext(ctx, "UPDATE "+h.table()+" SET "+q("table")+" = '' WHERE "+q("table")+" IS NULL"); err != nil {
+	Time:         func(v time.Time) any { return v.UTC().Truncate(time.Microsecond) },
+	TableOptions: ", PRIMARY KEY (`run_id`, `table`), KEY `started_at` (`started_at`)) DEFAULT CHARSET=utf8mb4",
+	ColumnsSQL:   "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+	KeySQL:       "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'",
+	Rekey: func(ctx context.Context, h HistoryStore) error {
+		q := h.Dialect.Quote
+		if _, err := h.Db.ExecContext(ctx, "UPDATE "+h.Table()+" SET "+q("table")+" = '' WHERE "+q("table")+" IS NULL"); err != nil {
 			return err
 		}
-		_, err := h.db.ExecContext(ctx, "ALTER TABLE "+h.table()+" MODIFY "+q("table")+" "+h.dialect.types[historyName]+", DROP PRIMARY KEY, ADD PRIMARY KEY ("+q("run_id")+", "+q("table")+")")
+		_, err := h.Db.ExecContext(ctx, "ALTER TABLE "+h.Table()+" MODIFY "+q("table")+" "+h.Dialect.Types[HistoryName]+", DROP PRIMARY KEY, ADD PRIMARY KEY ("+q("run_id")+", "+q("table")+")")
 		return err
 	},
 }
 
-var sqliteHistory = historyDialect{
-	quote: quoteSQLite,
-	types: map[historyType]string{
-		historyKey: "TEXT NOT NULL", historyWord: "TEXT", historyName: "TEXT NOT NULL DEFAULT ''",
-		historyText: "TEXT", historyInt: "INTEGER", historyFloat: "REAL", historyTime: "TEXT", historyBool: "INTEGER",
-	},
-	// Fixed width, so that text order is time order.
-	time:         func(v time.Time) any { return v.UTC().Format(sqliteHistoryTime) },
-	tableOptions: `, PRIMARY KEY ("run_id", "table"))`,
-	columnsSQL:   `SELECT "name" FROM pragma_table_info(?)`,
-	keySQL:       `SELECT "name" FROM pragma_table_info(?) WHERE "pk" > 0`,
-	rekey:        rebuildHistory,
+// HistoryStore reads and writes one history table.
+type HistoryStore struct {
+	Db      *sql.DB
+	Name    string // the history table
+	Where   string // the database or file it is in, for messages
+	Dialect HistoryDialect
 }
 
-// rebuildHistory gives a SQLite history table the key (run_id, table):
-// SQLite cannot change a table's key, so the rows move to a new table, in
-// one transaction.
-func rebuildHistory(ctx context.Context, h historyStore) error {
-	have, err := h.columns(ctx)
-	if err != nil {
-		return err
-	}
-	q := h.dialect.quote
-	next := q(h.name + "__dbsync_rekey")
-	var defs, names, values []string
-	for _, c := range historyColumns {
-		defs = append(defs, q(c.name)+" "+h.dialect.types[c.typ])
-		if have[c.name] {
-			names = append(names, q(c.name))
-			v := q(c.name)
-			if c.typ == historyName {
-				v = "COALESCE(" + v + ", '')"
-			}
-			values = append(values, v)
-		}
-	}
-	tx, err := h.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for _, stmt := range []string{
-		"CREATE TABLE " + next + " (" + strings.Join(defs, ", ") + h.dialect.tableOptions,
-		"INSERT INTO " + next + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(values, ", ") + " FROM " + h.table(),
-		"DROP TABLE " + h.table(),
-		"ALTER TABLE " + next + " RENAME TO " + h.table(),
-	} {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-// sqliteHistoryTime is RFC 3339 with exactly six fractional digits.
-const sqliteHistoryTime = "2006-01-02T15:04:05.000000Z"
-
-// historyStore reads and writes one history table.
-type historyStore struct {
-	db      *sql.DB
-	name    string // the history table
-	where   string // the database or file it is in, for messages
-	dialect historyDialect
-}
-
-func (h historyStore) table() string { return h.dialect.quote(h.name) }
+func (h HistoryStore) Table() string { return h.Dialect.Quote(h.Name) }
 
 // columns lists the history table's column names in lower case; none when
 // there is no such table.
-func (h historyStore) columns(ctx context.Context) (map[string]bool, error) {
-	return h.names(ctx, h.dialect.columnsSQL)
+func (h HistoryStore) Columns(ctx context.Context) (map[string]bool, error) {
+	return h.names(ctx, h.Dialect.ColumnsSQL)
 }
 
 // names runs a query of column names of the history table, in lower case.
-func (h historyStore) names(ctx context.Context, query string) (map[string]bool, error) {
-	rows, err := h.db.QueryContext(ctx, query, h.name)
+func (h HistoryStore) names(ctx context.Context, query string) (map[string]bool, error) {
+	rows, err := h.Db.QueryContext(ctx, query, h.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -235,35 +178,35 @@ func (h historyStore) names(ctx context.Context, query string) (map[string]bool,
 
 // ensure creates the history table, or adds the columns that a table made
 // by an earlier version lacks.
-func (h historyStore) ensure(ctx context.Context) error {
-	defs := make([]string, len(historyColumns))
-	for i, c := range historyColumns {
-		defs[i] = h.dialect.quote(c.name) + " " + h.dialect.types[c.typ]
+func (h HistoryStore) ensure(ctx context.Context) error {
+	defs := make([]string, len(HistoryColumns))
+	for i, c := range HistoryColumns {
+		defs[i] = h.Dialect.Quote(c.Name) + " " + h.Dialect.Types[c.Typ]
 	}
-	if _, err := h.db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+h.table()+" ("+strings.Join(defs, ", ")+h.dialect.tableOptions); err != nil {
-		return fmt.Errorf("create history table %s in %s: %w", h.table(), h.where, err)
+	if _, err := h.Db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+h.Table()+" ("+strings.Join(defs, ", ")+h.Dialect.TableOptions); err != nil {
+		return fmt.Errorf("create history table %s in %s: %w", h.Table(), h.Where, err)
 	}
-	have, err := h.columns(ctx)
+	have, err := h.Columns(ctx)
 	if err != nil {
-		return fmt.Errorf("read columns of history table %s in %s: %w", h.table(), h.where, err)
+		return fmt.Errorf("read columns of history table %s in %s: %w", h.Table(), h.Where, err)
 	}
-	for i, c := range historyColumns {
-		if have[c.name] || c.typ == historyKey {
+	for i, c := range HistoryColumns {
+		if have[c.Name] || c.Typ == HistoryKey {
 			continue
 		}
-		if _, err := h.db.ExecContext(ctx, "ALTER TABLE "+h.table()+" ADD COLUMN "+defs[i]); err != nil {
-			return fmt.Errorf("add column %s to history table %s in %s: %w", c.name, h.table(), h.where, err)
+		if _, err := h.Db.ExecContext(ctx, "ALTER TABLE "+h.Table()+" ADD COLUMN "+defs[i]); err != nil {
+			return fmt.Errorf("add column %s to history table %s in %s: %w", c.Name, h.Table(), h.Where, err)
 		}
 	}
 	// Tables made before one run could record several tables are keyed
 	// by run_id alone.
-	key, err := h.names(ctx, h.dialect.keySQL)
+	key, err := h.names(ctx, h.Dialect.KeySQL)
 	if err != nil {
-		return fmt.Errorf("read the key of history table %s in %s: %w", h.table(), h.where, err)
+		return fmt.Errorf("read the key of history table %s in %s: %w", h.Table(), h.Where, err)
 	}
 	if !key["table"] {
-		if err := h.dialect.rekey(ctx, h); err != nil {
-			return fmt.Errorf("key history table %s in %s by run_id and table: %w", h.table(), h.where, err)
+		if err := h.Dialect.Rekey(ctx, h); err != nil {
+			return fmt.Errorf("key history table %s in %s by run_id and table: %w", h.Table(), h.Where, err)
 		}
 	}
 	return nil
@@ -272,7 +215,7 @@ func (h historyStore) ensure(ctx context.Context) error {
 // start records r as running, one row per table, in the table ensure
 // readied; runs of the same tables still recorded as running are closed as
 // abandoned first (the caller holds their run locks, so none is alive).
-func (h historyStore) start(ctx context.Context, r *Report, log *slog.Logger) error {
+func (h HistoryStore) start(ctx context.Context, r *Report, log *slog.Logger) error {
 	running := *r
 	running.Status = StatusRunning
 	// A queued run (POST /api/sync) already has its row: this run's rows
@@ -282,7 +225,7 @@ func (h historyStore) start(ctx context.Context, r *Report, log *slog.Logger) er
 	}
 	for _, row := range historyRows(&running) {
 		if n, err := h.markAbandoned(ctx, r.Target, row.Table, time.Now()); err != nil {
-			return fmt.Errorf("close abandoned runs in %s: %w", h.table(), err)
+			return fmt.Errorf("close abandoned runs in %s: %w", h.Table(), err)
 		} else if n > 0 {
 			log.Warn("earlier runs never finished; marked abandoned", "runs", n, LogTable, row.Table)
 		}
@@ -305,9 +248,9 @@ func (h historyStore) start(ctx context.Context, r *Report, log *slog.Logger) er
 
 // dropBusy deletes run runID's busy row of table, and says whether there
 // was one.
-func (h historyStore) dropBusy(ctx context.Context, runID, table string) (bool, error) {
-	q := h.dialect.quote
-	res, err := h.db.ExecContext(ctx, "DELETE FROM "+h.table()+" WHERE "+q("run_id")+" = ? AND "+q("table")+" = ? AND "+q("status")+" = ?", runID, table, StatusBusy)
+func (h HistoryStore) dropBusy(ctx context.Context, runID, table string) (bool, error) {
+	q := h.Dialect.Quote
+	res, err := h.Db.ExecContext(ctx, "DELETE FROM "+h.Table()+" WHERE "+q("run_id")+" = ? AND "+q("table")+" = ? AND "+q("status")+" = ?", runID, table, StatusBusy)
 	if err != nil {
 		return false, err
 	}
@@ -316,34 +259,34 @@ func (h historyStore) dropBusy(ctx context.Context, runID, table string) (bool, 
 }
 
 // finish records r's outcome: every column of its rows.
-func (h historyStore) finish(ctx context.Context, r *Report) error {
-	q := h.dialect.quote
+func (h HistoryStore) finish(ctx context.Context, r *Report) error {
+	q := h.Dialect.Quote
 	for _, row := range historyRows(r) {
 		var sets []string
 		var values []any
-		for _, c := range historyColumns {
-			if c.typ == historyKey || c.typ == historyName {
+		for _, c := range HistoryColumns {
+			if c.Typ == HistoryKey || c.Typ == HistoryName {
 				continue
 			}
 			v, err := h.value(c.field(&row))
 			if err != nil {
-				return fmt.Errorf("record run outcome in %s: column %s: %w", h.table(), c.name, err)
+				return fmt.Errorf("record run outcome in %s: column %s: %w", h.Table(), c.Name, err)
 			}
-			sets = append(sets, q(c.name)+" = ?")
+			sets = append(sets, q(c.Name)+" = ?")
 			values = append(values, v)
 		}
 		values = append(values, row.RunID, row.Table)
-		if _, err := h.db.ExecContext(ctx, "UPDATE "+h.table()+" SET "+strings.Join(sets, ", ")+" WHERE "+q("run_id")+" = ? AND "+q("table")+" = ?", values...); err != nil {
-			return fmt.Errorf("record run outcome in %s: %w", h.table(), err)
+		if _, err := h.Db.ExecContext(ctx, "UPDATE "+h.Table()+" SET "+strings.Join(sets, ", ")+" WHERE "+q("run_id")+" = ? AND "+q("table")+" = ?", values...); err != nil {
+			return fmt.Errorf("record run outcome in %s: %w", h.Table(), err)
 		}
 	}
 	return nil
 }
 
 // runningRuns lists the runs of the table recorded as running.
-func (h historyStore) runningRuns(ctx context.Context, target Target, table string) ([]string, error) {
-	q := h.dialect.quote
-	rows, err := h.db.QueryContext(ctx, "SELECT "+q("run_id")+" FROM "+h.table()+" WHERE "+q("status")+" = ? AND "+q("target")+" = ? AND "+q("table")+" = ? ORDER BY "+q("run_id"),
+func (h HistoryStore) runningRuns(ctx context.Context, target Target, table string) ([]string, error) {
+	q := h.Dialect.Quote
+	rows, err := h.Db.QueryContext(ctx, "SELECT "+q("run_id")+" FROM "+h.Table()+" WHERE "+q("status")+" = ? AND "+q("target")+" = ? AND "+q("table")+" = ? ORDER BY "+q("run_id"),
 		StatusRunning, string(target), table)
 	if err != nil {
 		return nil, err
@@ -363,9 +306,9 @@ func (h historyStore) runningRuns(ctx context.Context, target Target, table stri
 // markAbandoned closes the history rows of the table's runs that were
 // still "running". The caller holds the run lock, so no such run is alive:
 // the process running it was killed or timed out. It returns how many.
-func (h historyStore) markAbandoned(ctx context.Context, target Target, table string, now time.Time) (int, error) {
-	q := h.dialect.quote
-	rows, err := h.db.QueryContext(ctx, "SELECT "+q("run_id")+", "+q("started_at")+" FROM "+h.table()+
+func (h HistoryStore) markAbandoned(ctx context.Context, target Target, table string, now time.Time) (int, error) {
+	q := h.Dialect.Quote
+	rows, err := h.Db.QueryContext(ctx, "SELECT "+q("run_id")+", "+q("started_at")+" FROM "+h.Table()+
 		" WHERE "+q("status")+" = ? AND "+q("target")+" = ? AND "+q("table")+" = ?", StatusRunning, string(target), table)
 	if err != nil {
 		return 0, err
@@ -390,8 +333,8 @@ func (h historyStore) markAbandoned(ctx context.Context, target Target, table st
 		// A kill may land after the swap and before finish: the target
 		// then holds this run's rows, so the message does not claim either.
 		msg := fmt.Sprintf("abandoned: the process running it stopped (killed, crashed or timed out) after %.1f s, before recording its outcome; a table holds either its rows from before or this run's (on MySQL, a kill between the RENAME of a job's replaced tables and the COMMIT of its merged ones leaves the replaced tables new and the merged ones old)", ran.Seconds())
-		if _, err := h.db.ExecContext(ctx, "UPDATE "+h.table()+" SET "+q("status")+" = ?, "+q("finished_at")+" = ?, "+q("duration_ms")+" = ?, "+q("error")+" = ? WHERE "+q("run_id")+" = ? AND "+q("table")+" = ?",
-			StatusAbandoned, h.dialect.time(now), ran.Milliseconds(), msg, d.RunID, table); err != nil {
+		if _, err := h.Db.ExecContext(ctx, "UPDATE "+h.Table()+" SET "+q("status")+" = ?, "+q("finished_at")+" = ?, "+q("duration_ms")+" = ?, "+q("error")+" = ? WHERE "+q("run_id")+" = ? AND "+q("table")+" = ?",
+			StatusAbandoned, h.Dialect.Time(now), ran.Milliseconds(), msg, d.RunID, table); err != nil {
 			return 0, err
 		}
 	}
@@ -401,7 +344,7 @@ func (h historyStore) markAbandoned(ctx context.Context, target Target, table st
 // recent returns the newest runs of some target tables, newest first,
 // each joined from its rows of those tables; none when there is no history
 // table yet.
-func (h historyStore) recent(ctx context.Context, target Target, tables []string, limit int) ([]Report, error) {
+func (h HistoryStore) recent(ctx context.Context, target Target, tables []string, limit int) ([]Report, error) {
 	return h.runs(ctx, historyFilter{target: target, tables: tables}, limit)
 }
 
@@ -420,16 +363,16 @@ type historyFilter struct {
 // runs returns the newest runs (at most limit) that f takes, newest
 // first, each joined from its rows of f's tables; none when there is no
 // history table yet. It only reads.
-func (h historyStore) runs(ctx context.Context, f historyFilter, limit int) ([]Report, error) {
-	have, err := h.columns(ctx)
+func (h HistoryStore) runs(ctx context.Context, f historyFilter, limit int) ([]Report, error) {
+	have, err := h.Columns(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read history table %s in %s: %w", h.table(), h.where, err)
+		return nil, fmt.Errorf("read history table %s in %s: %w", h.Table(), h.Where, err)
 	}
 	out := []Report{}
 	if len(have) == 0 || len(f.tables) == 0 || limit <= 0 {
 		return out, nil
 	}
-	q := h.dialect.quote
+	q := h.Dialect.Quote
 	args := []any{string(f.target)}
 	for _, t := range f.tables {
 		args = append(args, t)
@@ -441,28 +384,28 @@ func (h historyStore) runs(ctx context.Context, f historyFilter, limit int) ([]R
 	}
 	// Each run has at most one row per table.
 	args = append(args, limit*len(f.tables))
-	rows, err := h.db.QueryContext(ctx, "SELECT "+h.selectList(f.clip)+" FROM "+h.table()+
+	rows, err := h.Db.QueryContext(ctx, "SELECT "+h.selectList(f.clip)+" FROM "+h.Table()+
 		" WHERE "+where+" ORDER BY "+q("started_at")+" DESC, "+q("run_id")+", "+q("table")+" LIMIT ?", args...)
 	if err != nil {
-		return nil, fmt.Errorf("read history table %s in %s: %w", h.table(), h.where, err)
+		return nil, fmt.Errorf("read history table %s in %s: %w", h.Table(), h.Where, err)
 	}
 	defer rows.Close()
-	raw := make([]any, len(historyColumns))
-	dest := make([]any, len(historyColumns))
+	raw := make([]any, len(HistoryColumns))
+	dest := make([]any, len(HistoryColumns))
 	for i := range raw {
 		dest[i] = &raw[i]
 	}
 	var runs [][]Report
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("read history table %s in %s: %w", h.table(), h.where, err)
+			return nil, fmt.Errorf("read history table %s in %s: %w", h.Table(), h.Where, err)
 		}
 		var rep Report
-		for i, c := range historyColumns {
+		for i, c := range HistoryColumns {
 			if err := setHistoryValue(c.field(&rep), raw[i]); err != nil {
-				return nil, fmt.Errorf("read history table %s in %s: run %s: column %s: %w", h.table(), h.where, rep.RunID, c.name, err)
+				return nil, fmt.Errorf("read history table %s in %s: run %s: column %s: %w", h.Table(), h.Where, rep.RunID, c.Name, err)
 			}
-			if c.typ == historyText && f.clip > 0 {
+			if c.Typ == HistoryText && f.clip > 0 {
 				if p, ok := c.field(&rep).(*string); ok {
 					*p = Clip(*p, f.clip)
 				}
@@ -475,7 +418,7 @@ func (h historyStore) runs(ctx context.Context, f historyFilter, limit int) ([]R
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read history table %s in %s: %w", h.table(), h.where, err)
+		return nil, fmt.Errorf("read history table %s in %s: %w", h.Table(), h.Where, err)
 	}
 	for _, run := range runs[:min(len(runs), limit)] {
 		out = append(out, joinHistoryRows(run))
@@ -487,11 +430,11 @@ func (h historyStore) runs(ctx context.Context, f historyFilter, limit int) ([]R
 // above 0, text columns are cut to clip+1 characters by the server (one
 // more than kept, so that Clip sees the cut). SUBSTR counts characters on
 // both MySQL and SQLite.
-func (h historyStore) selectList(clip int) string {
-	names := make([]string, len(historyColumns))
-	for i, c := range historyColumns {
-		names[i] = h.dialect.quote(c.name)
-		if c.typ == historyText && clip > 0 {
+func (h HistoryStore) selectList(clip int) string {
+	names := make([]string, len(HistoryColumns))
+	for i, c := range HistoryColumns {
+		names[i] = h.Dialect.Quote(c.Name)
+		if c.Typ == HistoryText && clip > 0 {
 			names[i] = "SUBSTR(" + names[i] + ", 1, " + strconv.Itoa(clip+1) + ")"
 		}
 	}
@@ -508,7 +451,7 @@ func Clip(s string, n int) string {
 }
 
 // value is how the store writes a Report field, given a pointer to it.
-func (h historyStore) value(p any) (any, error) {
+func (h HistoryStore) value(p any) (any, error) {
 	switch p := p.(type) {
 	case *string:
 		return *p, nil
@@ -530,7 +473,7 @@ func (h historyStore) value(p any) (any, error) {
 		if p.IsZero() {
 			return nil, nil
 		}
-		return h.dialect.time(*p), nil
+		return h.Dialect.Time(*p), nil
 	}
 	return nil, fmt.Errorf("unsupported field type %T", p)
 }
@@ -668,7 +611,7 @@ func (r *Runner) TableHistories(ctx context.Context, cfg *Config, limit, clip in
 	var out []TableHistory
 	for _, name := range targetNames(cfg.RunTables()) {
 		th := TableHistory{Table: name, Runs: []Report{}}
-		if h.db != nil {
+		if h.Db != nil {
 			f := historyFilter{target: cfg.Target, tables: []string{name}, clip: clip}
 			if th.Runs, err = h.runs(ctx, f, limit); err != nil {
 				return nil, err
@@ -719,7 +662,7 @@ func runningIn(runs []Report) string {
 }
 
 // insert adds r's rows (one per table): every column.
-func (h historyStore) insert(ctx context.Context, r *Report) error {
+func (h HistoryStore) insert(ctx context.Context, r *Report) error {
 	for _, row := range historyRows(r) {
 		if err := h.insertRow(ctx, &row); err != nil {
 			return err
@@ -729,26 +672,26 @@ func (h historyStore) insert(ctx context.Context, r *Report) error {
 }
 
 // insertRow adds one history row (one of historyRows).
-func (h historyStore) insertRow(ctx context.Context, row *Report) error {
-	names := make([]string, len(historyColumns))
-	marks := make([]string, len(historyColumns))
-	values := make([]any, len(historyColumns))
-	for i, c := range historyColumns {
-		names[i], marks[i] = h.dialect.quote(c.name), "?"
+func (h HistoryStore) insertRow(ctx context.Context, row *Report) error {
+	names := make([]string, len(HistoryColumns))
+	marks := make([]string, len(HistoryColumns))
+	values := make([]any, len(HistoryColumns))
+	for i, c := range HistoryColumns {
+		names[i], marks[i] = h.Dialect.Quote(c.Name), "?"
 		v, err := h.value(c.field(row))
 		if err != nil {
-			return fmt.Errorf("record run in %s: column %s: %w", h.table(), c.name, err)
+			return fmt.Errorf("record run in %s: column %s: %w", h.Table(), c.Name, err)
 		}
 		values[i] = v
 	}
-	if _, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
-		return fmt.Errorf("record run in %s: %w", h.table(), err)
+	if _, err := h.Db.ExecContext(ctx, "INSERT INTO "+h.Table()+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", values...); err != nil {
+		return fmt.Errorf("record run in %s: %w", h.Table(), err)
 	}
 	return nil
 }
 
 // recordQueued readies the history table and records r as queued.
-func (h historyStore) recordQueued(ctx context.Context, r *Report) error {
+func (h HistoryStore) recordQueued(ctx context.Context, r *Report) error {
 	if err := h.ensure(ctx); err != nil {
 		return err
 	}
@@ -761,15 +704,15 @@ func (h historyStore) recordQueued(ctx context.Context, r *Report) error {
 // by removing it (the run then writes its own rows, one per table), and
 // says whether it did: of two runs that claim one queued row, exactly one
 // gets it.
-func (h historyStore) claim(ctx context.Context, runID string) (bool, error) {
-	q := h.dialect.quote
-	res, err := h.db.ExecContext(ctx, "DELETE FROM "+h.table()+" WHERE "+q("run_id")+" = ? AND "+q("status")+" = ?", runID, StatusQueued)
+func (h HistoryStore) claim(ctx context.Context, runID string) (bool, error) {
+	q := h.Dialect.Quote
+	res, err := h.Db.ExecContext(ctx, "DELETE FROM "+h.Table()+" WHERE "+q("run_id")+" = ? AND "+q("status")+" = ?", runID, StatusQueued)
 	if err != nil {
-		return false, fmt.Errorf("claim queued run %s in %s: %w", runID, h.table(), err)
+		return false, fmt.Errorf("claim queued run %s in %s: %w", runID, h.Table(), err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("claim queued run %s in %s: %w", runID, h.table(), err)
+		return false, fmt.Errorf("claim queued run %s in %s: %w", runID, h.Table(), err)
 	}
 	return n > 0, nil
 }
@@ -778,7 +721,7 @@ func (h historyStore) claim(ctx context.Context, runID string) (bool, error) {
 // ended before it reached the history table (busy, a dry run, a failure
 // to connect) leaves its queued row, or none. A run in any other state is
 // left as it is.
-func (h historyStore) settle(ctx context.Context, r *Report) error {
+func (h HistoryStore) settle(ctx context.Context, r *Report) error {
 	if err := h.ensure(ctx); err != nil {
 		return err
 	}
@@ -795,45 +738,45 @@ func (h historyStore) settle(ctx context.Context, r *Report) error {
 }
 
 // lookup returns the run with this id, whatever table it loaded.
-func (h historyStore) lookup(ctx context.Context, runID string) (Report, bool, error) {
+func (h HistoryStore) lookup(ctx context.Context, runID string) (Report, bool, error) {
 	var rep Report
-	have, err := h.columns(ctx)
+	have, err := h.Columns(ctx)
 	if err != nil {
-		return rep, false, fmt.Errorf("read history table %s in %s: %w", h.table(), h.where, err)
+		return rep, false, fmt.Errorf("read history table %s in %s: %w", h.Table(), h.Where, err)
 	}
 	if len(have) == 0 {
 		return rep, false, nil
 	}
-	q := h.dialect.quote
-	names := make([]string, len(historyColumns))
-	for i, c := range historyColumns {
-		names[i] = q(c.name)
+	q := h.Dialect.Quote
+	names := make([]string, len(HistoryColumns))
+	for i, c := range HistoryColumns {
+		names[i] = q(c.Name)
 	}
-	raw := make([]any, len(historyColumns))
-	dest := make([]any, len(historyColumns))
+	raw := make([]any, len(HistoryColumns))
+	dest := make([]any, len(HistoryColumns))
 	for i := range raw {
 		dest[i] = &raw[i]
 	}
-	rows, err := h.db.QueryContext(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+h.table()+" WHERE "+q("run_id")+" = ? ORDER BY "+q("table"), runID)
+	rows, err := h.Db.QueryContext(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+h.Table()+" WHERE "+q("run_id")+" = ? ORDER BY "+q("table"), runID)
 	if err != nil {
-		return rep, false, fmt.Errorf("read run %s from history table %s in %s: %w", runID, h.table(), h.where, err)
+		return rep, false, fmt.Errorf("read run %s from history table %s in %s: %w", runID, h.Table(), h.Where, err)
 	}
 	defer rows.Close()
 	var run []Report
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return rep, false, fmt.Errorf("read run %s from history table %s in %s: %w", runID, h.table(), h.where, err)
+			return rep, false, fmt.Errorf("read run %s from history table %s in %s: %w", runID, h.Table(), h.Where, err)
 		}
 		var row Report
-		for i, c := range historyColumns {
+		for i, c := range HistoryColumns {
 			if err := setHistoryValue(c.field(&row), raw[i]); err != nil {
-				return rep, false, fmt.Errorf("read run %s from history table %s in %s: column %s: %w", runID, h.table(), h.where, c.name, err)
+				return rep, false, fmt.Errorf("read run %s from history table %s in %s: column %s: %w", runID, h.Table(), h.Where, c.Name, err)
 			}
 		}
 		run = append(run, row)
 	}
 	if err := rows.Err(); err != nil {
-		return rep, false, fmt.Errorf("read run %s from history table %s in %s: %w", runID, h.table(), h.where, err)
+		return rep, false, fmt.Errorf("read run %s from history table %s in %s: %w", runID, h.Table(), h.Where, err)
 	}
 	if len(run) == 0 {
 		return rep, false, nil

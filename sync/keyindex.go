@@ -14,15 +14,15 @@ import (
 // by an unindexed key took 50 times as long, and a million rows never
 // ended), so check and the run warn.
 type KeyIndexer interface {
-	KeyIndexed(ctx context.Context, table string, key []keyColumn) (bool, error)
+	KeyIndexed(ctx context.Context, table string, key []KeyColumn) (bool, error)
 	// QuoteName quotes an identifier as the target's SQL does.
 	QuoteName(name string) string
 }
 
-// indexCovers reports whether an index of these columns, in order, serves
+// IndexCovers reports whether an index of these columns, in order, serves
 // a key: its leading columns are the key's columns, in any order (the
 // comparison's ORDER BY and the join both use it).
-func indexCovers(index []string, key []keyColumn) bool {
+func IndexCovers(index []string, key []KeyColumn) bool {
 	if len(index) < len(key) {
 		return false
 	}
@@ -39,7 +39,7 @@ func indexCovers(index []string, key []keyColumn) bool {
 }
 
 // unindexedKeyWarning is the warning check prints and the run logs.
-func unindexedKeyWarning(table string, key []keyColumn, quote func(string) string) string {
+func unindexedKeyWarning(table string, key []KeyColumn, quote func(string) string) string {
 	cols := make([]string, len(key))
 	for i, k := range key {
 		cols[i] = quote(k.Name)
@@ -50,7 +50,7 @@ func unindexedKeyWarning(table string, key []keyColumn, quote func(string) strin
 
 // keyIndexWarning is unindexedKeyWarning when the target has no index on
 // key, "" when it has one or cannot tell.
-func keyIndexWarning(ctx context.Context, ki KeyIndexer, table string, key []keyColumn) string {
+func keyIndexWarning(ctx context.Context, ki KeyIndexer, table string, key []KeyColumn) string {
 	indexed, err := ki.KeyIndexed(ctx, table, key)
 	if err != nil || indexed {
 		return ""
@@ -58,10 +58,8 @@ func keyIndexWarning(ctx context.Context, ki KeyIndexer, table string, key []key
 	return unindexedKeyWarning(table, key, ki.QuoteName)
 }
 
-func (t *mysqlTarget) QuoteName(name string) string  { return quoteMySQL(name) }
-func (t *sqliteTarget) QuoteName(name string) string { return quoteSQLite(name) }
-
-func (t *mysqlTarget) KeyIndexed(ctx context.Context, table string, key []keyColumn) (bool, error) {
+func (t *mysqlTarget) QuoteName(name string) string { return quoteMySQL(name) }
+func (t *mysqlTarget) KeyIndexed(ctx context.Context, table string, key []KeyColumn) (bool, error) {
 	rows, err := t.db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX`, t.stored(table))
 	if err != nil {
@@ -84,43 +82,7 @@ func (t *mysqlTarget) KeyIndexed(ctx context.Context, table string, key []keyCol
 		return false, err
 	}
 	for _, n := range names {
-		if indexCovers(indexes[n], key) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func (t *sqliteTarget) KeyIndexed(ctx context.Context, table string, key []keyColumn) (bool, error) {
-	if t.conn == nil && t.db == nil {
-		// check: read the file through a read-only handle, as mergeKey does.
-		db, err := t.readOnly()
-		if err != nil || db == nil {
-			return false, err
-		}
-		t.db = db
-		defer func() { t.db = nil; db.Close() }()
-	}
-	// The PRIMARY KEY: an INTEGER PRIMARY KEY is the rowid, which no
-	// index lists.
-	pk, err := queryStrings(ctx, t.reader(), `SELECT "name" FROM pragma_table_xinfo(?) WHERE "pk" > 0 ORDER BY "pk"`, table)
-	if err != nil {
-		return false, fmt.Errorf("read the primary key of %s: %w", quoteSQLite(table), err)
-	}
-	if len(pk) > 0 && indexCovers(pk, key) {
-		return true, nil
-	}
-	names, err := queryStrings(ctx, t.reader(), `SELECT "name" FROM pragma_index_list(?) WHERE "partial" = 0`, table)
-	if err != nil {
-		return false, fmt.Errorf("read indexes of %s: %w", quoteSQLite(table), err)
-	}
-	for _, n := range names {
-		// A NULL column name is an expression: "" covers no key column.
-		cols, err := queryStrings(ctx, t.reader(), `SELECT "name" FROM pragma_index_info(?) ORDER BY "seqno"`, n)
-		if err != nil {
-			return false, fmt.Errorf("read index %s of %s: %w", quoteSQLite(n), quoteSQLite(table), err)
-		}
-		if indexCovers(cols, key) {
+		if IndexCovers(indexes[n], key) {
 			return true, nil
 		}
 	}

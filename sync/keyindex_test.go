@@ -3,17 +3,17 @@ package dbsync
 import "testing"
 
 func TestIndexCovers(t *testing.T) {
-	key := func(names ...string) []keyColumn {
-		k := make([]keyColumn, len(names))
+	key := func(names ...string) []KeyColumn {
+		k := make([]KeyColumn, len(names))
 		for i, n := range names {
-			k[i] = keyColumn{Name: n}
+			k[i] = KeyColumn{Name: n}
 		}
 		return k
 	}
 	for _, tc := range []struct {
 		name  string
 		index []string
-		key   []keyColumn
+		key   []KeyColumn
 		want  bool
 	}{
 		{"same column", []string{"id"}, key("id"), true},
@@ -24,7 +24,7 @@ func TestIndexCovers(t *testing.T) {
 		{"index shorter than the key", []string{"a"}, key("a", "b"), false},
 		{"other column", []string{"code"}, key("id"), false},
 	} {
-		if got := indexCovers(tc.index, tc.key); got != tc.want {
+		if got := IndexCovers(tc.index, tc.key); got != tc.want {
 			t.Errorf("%s: indexCovers(%v, %v) = %v, want %v", tc.name, tc.index, keyNames(tc.key), got, tc.want)
 		}
 	}

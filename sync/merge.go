@@ -15,8 +15,8 @@ import (
 // holds what both targets share: the key's order, the streaming compare and
 // the thresholds; merge_mysql.go and merge_sqlite.go apply the result.
 
-// deltaSuffix names the table that holds a merge's differences.
-const deltaSuffix = "__dbsync_delta"
+// DeltaSuffix names the table that holds a merge's differences.
+const DeltaSuffix = "__dbsync_delta"
 
 // ErrTooManyDeletes means a merge would delete more than [sync] max_delete
 // of the target's rows; nothing was changed.
@@ -26,24 +26,24 @@ var ErrTooManyDeletes = errors.New("merge would delete more rows than max_delete
 type keyOrder int
 
 const (
-	// orderBytes orders by the value's bytes (strings, binary, dates):
+	// OrderBytes orders by the value's bytes (strings, binary, dates):
 	// never by a collation, under which 'a' and 'A' are one key that sorts
 	// either way.
-	orderBytes keyOrder = iota
-	// orderNumber orders integers numerically (BIGINT UNSIGNED too).
-	orderNumber
+	OrderBytes keyOrder = iota
+	// OrderNumber orders integers numerically (BIGINT UNSIGNED too).
+	OrderNumber
 )
 
-// keyColumn is one column of a merge key.
-type keyColumn struct {
+// KeyColumn is one column of a merge key.
+type KeyColumn struct {
 	Name  string
 	Order keyOrder
 }
 
-// mergeOptions is what a merge of one table needs besides its rows.
-type mergeOptions struct {
+// MergeOptions is what a merge of one table needs besides its rows.
+type MergeOptions struct {
 	// Key is the table's merge key, from mergeKey.
-	Key []keyColumn
+	Key []KeyColumn
 	// MaxChanges is merge_max_changes: above this fraction of the target's
 	// rows changed, the merge of a table that Keeps nothing stops and says
 	// to replace instead.
@@ -62,7 +62,7 @@ type mergeOptions struct {
 	// Links are the table's triggers, foreign keys and unique keys: a
 	// table with triggers or foreign keys is never handed to a replace,
 	// and the apply orders tables by the foreign keys.
-	Links tableLinks
+	Links TableLinks
 	// Move are the columns whose change makes an update a delete + insert
 	// (tableLinks.moveColumns); empty when the table's rows cannot be
 	// re-inserted safely (NoMove says why).
@@ -79,16 +79,16 @@ type mergeOptions struct {
 // withDefaults fills what a message needs. The thresholds come as the
 // config has them (their defaults live in DefaultConfig only): 0 is a value,
 // "no deletes" and "no merging", never "unset".
-func (o mergeOptions) withDefaults() mergeOptions {
+func (o MergeOptions) WithDefaults() MergeOptions {
 	if o.Setting == "" {
 		o.Setting = "[sync]"
 	}
 	return o
 }
 
-// mergeResult is what a merge did. When Replaced is set nothing was
+// MergeResult is what a merge did. When Replaced is set nothing was
 // written, and Reason says why the table must be replaced instead.
-type mergeResult struct {
+type MergeResult struct {
 	Inserted, Updated, Deleted, Unchanged int64
 	// Rows is the table's row count after the merge (the source's rows).
 	Rows int64
@@ -112,36 +112,29 @@ const (
 
 // orderedQuery wraps a source query so that its rows come ordered by key,
 // the same order the target is read in: numbers numerically, everything
-// else by its bytes (CAST … AS BINARY / AS BLOB), never by a collation.
-// sqlite selects SQLite's syntax (the fallback source). The newline keeps a
-// trailing "-- comment" in the query from eating the closing parenthesis.
-func orderedQuery(query string, key []keyColumn, sqlite bool) string {
+// else by its bytes (CAST … AS BINARY), never by a collation. The newline
+// keeps a trailing "-- comment" in the query from eating the closing
+// parenthesis.
+func orderedQuery(query string, key []KeyColumn) string {
 	query = strings.TrimRight(strings.TrimSpace(query), ";")
 	by := make([]string, len(key))
 	for i, k := range key {
 		switch {
-		case sqlite && k.Order == orderBytes:
-			by[i] = "CAST(" + quoteSQLite(k.Name) + " AS BLOB)"
-		case sqlite:
-			by[i] = quoteSQLite(k.Name)
-		case k.Order == orderBytes:
+		case k.Order == OrderBytes:
 			by[i] = "CAST(`dbsync_q`." + quoteMySQL(k.Name) + " AS BINARY)"
 		default:
 			by[i] = "`dbsync_q`." + quoteMySQL(k.Name)
 		}
-	}
-	if sqlite {
-		return "SELECT * FROM (\n" + query + "\n) ORDER BY " + strings.Join(by, ", ")
 	}
 	return "SELECT * FROM (\n" + query + "\n) AS `dbsync_q` ORDER BY " + strings.Join(by, ", ")
 }
 
 // compareKeys orders two rows' keys as both servers were asked to: a
 // number by its value, anything else by its bytes. Cells are non-NULL.
-func compareKeys(a, b [][]byte, key []keyColumn) int {
+func compareKeys(a, b [][]byte, key []KeyColumn) int {
 	for i, k := range key {
 		var c int
-		if k.Order == orderNumber {
+		if k.Order == OrderNumber {
 			c = compareIntegers(a[i], b[i])
 		} else {
 			c = bytes.Compare(a[i], b[i])
@@ -203,57 +196,57 @@ func validInteger(v []byte) bool {
 	return true
 }
 
-// keyReader is one side of the compare: rows ordered by key, with the
+// KeyReader is one side of the compare: rows ordered by key, with the
 // position of each key column among the row's cells.
-type keyReader struct {
-	side string // "source" or "target", for messages
-	rows RowReader
-	key  []keyColumn
-	pos  []int // cell index of each key column
+type KeyReader struct {
+	Side string // "source" or "target", for messages
+	Rows RowReader
+	Key  []KeyColumn
+	Pos  []int // cell index of each key column
 	cur  [][]byte
 	prev [][]byte // the previous row's key, copied
 	// more is false once rows is done.
 	more bool
-	n    int64
+	N    int64
 }
 
 // advance reads the next row and checks that the keys strictly increase:
 // a key out of order or repeated means the server ordered differently from
 // the compare, or the key is not unique, and a merge would then be wrong.
-func (r *keyReader) advance(table string) error {
+func (r *KeyReader) advance(table string) error {
 	if r.more {
 		r.prev = r.prev[:0]
 		for _, c := range r.cur {
 			r.prev = append(r.prev, append([]byte(nil), c...))
 		}
 	}
-	r.more = r.rows.Next()
+	r.more = r.Rows.Next()
 	if !r.more {
 		return nil
 	}
-	r.n++
-	cells := r.rows.Values()
+	r.N++
+	cells := r.Rows.Values()
 	r.cur = r.cur[:0]
-	for i, p := range r.pos {
+	for i, p := range r.Pos {
 		c := cells[p]
 		if c == nil {
 			return fmt.Errorf("merge %s: %s row %d has NULL in key column %s; a merge key must identify every row (make the key columns NOT NULL, or filter those rows out in the query)",
-				quoteMySQL(table), r.side, r.n, quoteMySQL(r.key[i].Name))
+				quoteMySQL(table), r.Side, r.N, quoteMySQL(r.Key[i].Name))
 		}
-		if r.key[i].Order == orderNumber && !validInteger(c) {
+		if r.Key[i].Order == OrderNumber && !validInteger(c) {
 			return fmt.Errorf("merge %s: %s row %d has %q in key column %s, which the target stores as an integer; convert it in the query",
-				quoteMySQL(table), r.side, r.n, c, quoteMySQL(r.key[i].Name))
+				quoteMySQL(table), r.Side, r.N, c, quoteMySQL(r.Key[i].Name))
 		}
 		r.cur = append(r.cur, c)
 	}
-	if r.n > 1 {
-		if c := compareKeys(r.prev, r.cur, r.key); c >= 0 {
+	if r.N > 1 {
+		if c := compareKeys(r.prev, r.cur, r.Key); c >= 0 {
 			what := "is out of order"
 			if c == 0 {
 				what = "repeats the previous row's key"
 			}
 			return fmt.Errorf("merge %s: %s row %d %s (key %s); the key must be unique and the rows ordered by its bytes: %s",
-				quoteMySQL(table), r.side, r.n, what, formatKey(r.cur), keyAdvice(r.side))
+				quoteMySQL(table), r.Side, r.N, what, formatKey(r.cur), keyAdvice(r.Side))
 		}
 	}
 	return nil
@@ -288,14 +281,14 @@ func rowsEqual(a, b [][]byte) bool {
 	return true
 }
 
-// checkThresholds applies max_delete, then merge_max_changes, to the
+// CheckThresholds applies max_delete, then merge_max_changes, to the
 // differences found against a target of targetRows rows. max_delete comes
 // first: a replace would delete the same rows. An empty target is merged
 // as inserts (nothing to keep, nothing lost). merge_max_changes hands the
 // table to a replace only when the table has no triggers and no foreign
 // keys and no columns the source lacks (o.Keeps), which a replace would
 // drop; note says which rule applied.
-func checkThresholds(table string, targetRows, inserts, updates, deletes int64, o mergeOptions) (replace, note string, err error) {
+func CheckThresholds(table string, targetRows, inserts, updates, deletes int64, o MergeOptions) (replace, note string, err error) {
 	if targetRows > 0 && float64(deletes) > o.MaxDelete*float64(targetRows) {
 		return "", "", fmt.Errorf("%w: the source lacks %d of the %d rows of target table %s (%.1f %%), more than [sync] max_delete = %g allows; the table was left unchanged (if the source is right, raise [sync] max_delete for this run)",
 			ErrTooManyDeletes, deletes, targetRows, quoteMySQL(table), 100*float64(deletes)/float64(targetRows), o.MaxDelete)
@@ -317,14 +310,14 @@ func checkThresholds(table string, targetRows, inserts, updates, deletes int64, 
 	return "", "", nil
 }
 
-// deltaReader is the streaming compare. It walks the source and the target,
+// DeltaReader is the streaming compare. It walks the source and the target,
 // both ordered by key, and yields only the differences, as the rows of the
 // delta table: dbsync_op (I, U or D), dbsync_seq, then the source's
 // columns — the whole source row for an insert or update, only the key
 // for a delete. Memory is one row of each side, whatever the table size.
-type deltaReader struct {
+type DeltaReader struct {
 	table    string
-	src, dst *keyReader
+	Src, Dst *KeyReader
 	// equal compares the current source and target rows, NULL-aware and
 	// byte-exact in the target's representation.
 	equal func(src, dst [][]byte) bool
@@ -332,43 +325,43 @@ type deltaReader struct {
 	cells [][]byte
 	seq   []byte
 
-	inserts, updates, deletes, unchanged int64
+	Inserts, Updates, Deletes, Unchanged int64
 	// err is the compare's own failure (a key out of order, a NULL key):
 	// neither side's read failed, so it never sends a run to the fallback.
-	err              error
+	ReadErr          error
 	started          bool
 	nextSrc, nextDst bool // advance that side before the next difference
 	replay           bool // yield the current difference again (see prime)
 	lastOp           string
 }
 
-func newDeltaReader(table string, src, dst *keyReader, equal func(src, dst [][]byte) bool) *deltaReader {
-	srcCols := src.rows.Columns()
-	d := &deltaReader{table: table, src: src, dst: dst, equal: equal,
-		cols:  append([]Column{{Name: "dbsync_op", Kind: kindText}, {Name: "dbsync_seq", Kind: kindUint}}, srcCols...),
+func NewDeltaReader(table string, src, dst *KeyReader, equal func(src, dst [][]byte) bool) *DeltaReader {
+	srcCols := src.Rows.Columns()
+	d := &DeltaReader{table: table, Src: src, Dst: dst, equal: equal,
+		cols:  append([]Column{{Name: "dbsync_op", Kind: KindText}, {Name: "dbsync_seq", Kind: KindUint}}, srcCols...),
 		cells: make([][]byte, 2+len(srcCols)),
 	}
 	return d
 }
 
-func (d *deltaReader) Columns() []Column { return d.cols }
-func (d *deltaReader) Values() [][]byte  { return d.cells }
-func (d *deltaReader) Close() error      { return nil }
+func (d *DeltaReader) Columns() []Column { return d.cols }
+func (d *DeltaReader) Values() [][]byte  { return d.cells }
+func (d *DeltaReader) Close() error      { return nil }
 
 // Err is the compare's own failure, else the source's, else the target's.
-func (d *deltaReader) Err() error {
-	if d.err != nil {
-		return d.err
+func (d *DeltaReader) Err() error {
+	if d.ReadErr != nil {
+		return d.ReadErr
 	}
-	if err := d.src.rows.Err(); err != nil {
+	if err := d.Src.Rows.Err(); err != nil {
 		return err
 	}
-	return d.dst.rows.Err()
+	return d.Dst.Rows.Err()
 }
 
 // prime finds the first difference, so that a merge with none creates no
 // delta table and writes nothing; the next Next yields it again.
-func (d *deltaReader) prime() bool {
+func (d *DeltaReader) Prime() bool {
 	if !d.Next() {
 		return false
 	}
@@ -376,12 +369,12 @@ func (d *deltaReader) prime() bool {
 	return true
 }
 
-func (d *deltaReader) Next() bool {
+func (d *DeltaReader) Next() bool {
 	if d.replay {
 		d.replay = false
 		return true
 	}
-	if d.err != nil {
+	if d.ReadErr != nil {
 		return false
 	}
 	if !d.started {
@@ -391,92 +384,92 @@ func (d *deltaReader) Next() bool {
 	for {
 		if d.nextSrc {
 			d.nextSrc = false
-			if d.err = d.src.advance(d.table); d.err != nil {
+			if d.ReadErr = d.Src.advance(d.table); d.ReadErr != nil {
 				return false
 			}
 		}
 		if d.nextDst {
 			d.nextDst = false
-			if d.err = d.dst.advance(d.table); d.err != nil {
+			if d.ReadErr = d.Dst.advance(d.table); d.ReadErr != nil {
 				return false
 			}
 		}
 		var c int
 		switch {
-		case !d.src.more && !d.dst.more:
+		case !d.Src.more && !d.Dst.more:
 			return false
-		case !d.dst.more:
+		case !d.Dst.more:
 			c = -1
-		case !d.src.more:
+		case !d.Src.more:
 			c = 1
 		default:
-			c = compareKeys(d.src.cur, d.dst.cur, d.src.key)
+			c = compareKeys(d.Src.cur, d.Dst.cur, d.Src.Key)
 		}
 		switch {
 		case c < 0:
-			d.inserts++
-			d.emit(opInsert, d.src.rows.Values(), nil)
+			d.Inserts++
+			d.emit(opInsert, d.Src.Rows.Values(), nil)
 			d.nextSrc = true
 			return true
 		case c > 0:
-			d.deletes++
-			d.emit(opDelete, nil, d.dst)
+			d.Deletes++
+			d.emit(opDelete, nil, d.Dst)
 			d.nextDst = true
 			return true
 		}
 		d.nextSrc, d.nextDst = true, true
-		if d.equal(d.src.rows.Values(), d.dst.rows.Values()) {
-			d.unchanged++
+		if d.equal(d.Src.Rows.Values(), d.Dst.Rows.Values()) {
+			d.Unchanged++
 			continue
 		}
-		d.updates++
-		d.emit(opUpdate, d.src.rows.Values(), nil)
+		d.Updates++
+		d.emit(opUpdate, d.Src.Rows.Values(), nil)
 		return true
 	}
 }
 
 // emit makes the current delta row: row's cells, or only key's key cells.
-func (d *deltaReader) emit(op string, row [][]byte, key *keyReader) {
+func (d *DeltaReader) emit(op string, row [][]byte, key *KeyReader) {
 	d.lastOp = op
 	d.cells[0] = []byte(op)
-	d.seq = strconv.AppendInt(d.seq[:0], d.inserts+d.updates+d.deletes, 10)
+	d.seq = strconv.AppendInt(d.seq[:0], d.Inserts+d.Updates+d.Deletes, 10)
 	d.cells[1] = d.seq
 	if row != nil {
 		copy(d.cells[2:], row)
 		return
 	}
 	clear(d.cells[2:])
-	for i, p := range key.pos {
+	for i, p := range key.Pos {
 		d.cells[2+p] = key.cur[i]
 	}
 }
 
 // changes is the number of differences found so far.
-func (d *deltaReader) changes() int64 { return d.inserts + d.updates + d.deletes }
+func (d *DeltaReader) Changes() int64 { return d.Inserts + d.Updates + d.Deletes }
 
 // recreateInstead is a merge that hands its table back to a replace because
-// planStage decided to rebuild it (on_schema_change = recreate). The replace
+// PlanStage decided to rebuild it (on_schema_change = recreate). The replace
 // that follows logs the rebuild.
-// matchMerge matches the source's columns to the target table's by the
+// MatchMerge matches the source's columns to the target table's by the
 // run's own staging rule (planStage) and finds the key among the source's
 // columns: order[i] is source column i's place in dst, keyPos[k] the
 // source column of key column k. A table that must be rebuilt instead
 // (on_schema_change = recreate) comes back as a result with Replaced set.
-func matchMerge(table string, srcCols []Column, dst []targetColumn, opts mergeOptions) (order, keyPos []int, handBack *mergeResult, err error) {
-	plan, err := planStage(table, srcCols, dst, opts.Policy, nil)
-	if err != nil || plan.fromSource {
+func MatchMerge(table string, srcCols []Column, dst []TargetColumn, opts MergeOptions) (order, keyPos []int, handBack *MergeResult, err error) {
+	plan, err := PlanStage(table, srcCols, dst, opts.Policy, nil)
+	if err != nil || plan.FromSource {
 		res := recreateInstead(plan)
 		return nil, nil, &res, err
 	}
 	keyPos, err = keyPositions(opts.Key, srcCols, table)
-	return plan.order, keyPos, nil, err
+	return plan.Order, keyPos, nil, err
 }
 
-func recreateInstead(plan stagePlan) mergeResult {
-	if !plan.fromSource {
-		return mergeResult{}
+func recreateInstead(plan stagePlan) MergeResult {
+	if !plan.FromSource {
+		return MergeResult{}
 	}
-	return mergeResult{Replaced: true, Reason: "source columns differ from the target table's (" + strings.Join(plan.differences, "; ") + "); on_schema_change = recreate rebuilds it with a replace"}
+	return MergeResult{Replaced: true, Reason: "source columns differ from the target table's (" + strings.Join(plan.differences, "; ") + "); on_schema_change = recreate rebuilds it with a replace"}
 }
 
 // chooseKey is the merge key among a target table's usable keys (its
@@ -527,21 +520,21 @@ func sameColumns(a, b []string) bool {
 // compareError is the compare's own failure, or the target read's, as an
 // error of the merge: neither is a failure of the source, so neither may
 // send a run to the fallback.
-func (d *deltaReader) compareError(table string) error {
-	if d.err != nil {
-		return d.err
+func (d *DeltaReader) CompareError(table string) error {
+	if d.ReadErr != nil {
+		return d.ReadErr
 	}
-	if err := d.dst.rows.Err(); err != nil {
+	if err := d.Dst.Rows.Err(); err != nil {
 		return fmt.Errorf("read target table %s for the merge: %w", quoteMySQL(table), err)
 	}
-	if err := d.src.rows.Err(); err != nil {
-		return asSourceError(err)
+	if err := d.Src.Rows.Err(); err != nil {
+		return AsSourceError(err)
 	}
 	return nil
 }
 
 // keyPositions finds the key's columns among the source's.
-func keyPositions(key []keyColumn, srcCols []Column, table string) ([]int, error) {
+func keyPositions(key []KeyColumn, srcCols []Column, table string) ([]int, error) {
 	if len(key) == 0 {
 		return nil, fmt.Errorf("merge %s: no key given", quoteMySQL(table))
 	}
@@ -560,23 +553,23 @@ func keyPositions(key []keyColumn, srcCols []Column, table string) ([]int, error
 	return pos, nil
 }
 
-// errFloatKey: both sides print a floating-point value alike, but equal
+// ErrFloatKey: both sides print a floating-point value alike, but equal
 // values need not be equal keys (and a key's order must be exact).
-var errFloatKey = errors.New("a floating-point column cannot identify rows exactly")
+var ErrFloatKey = errors.New("a floating-point column cannot identify rows exactly")
 
-// keyCandidate is a target table's column as a merge key would use it.
-type keyCandidate struct {
-	name   string   // as the target stores it
-	order  keyOrder // how both sides order it
-	notKey error    // why it cannot be a key, or nil
+// KeyCandidate is a target table's column as a merge key would use it.
+type KeyCandidate struct {
+	Name   string   // as the target stores it
+	Order  keyOrder // how both sides order it
+	NotKey error    // why it cannot be a key, or nil
 }
 
-// pickMergeKey is the one merge-key rule of every target, given what the
+// PickMergeKey is the one merge-key rule of every target, given what the
 // target table offers: usable are its keys (PRIMARY KEY first, then its
 // UNIQUE keys of NOT NULL columns), columns its columns by lower-case name,
 // noKey the reason to give when it has no key and none is configured.
 // chooseKey picks the columns; each must be a column that can be a key.
-func pickMergeKey(table string, quote func(string) string, usable [][]string, columns map[string]keyCandidate, configured []string, setting, noKey string) ([]keyColumn, error) {
+func PickMergeKey(table string, quote func(string) string, usable [][]string, columns map[string]KeyCandidate, configured []string, setting, noKey string) ([]KeyColumn, error) {
 	chosen, err := chooseKey(usable, configured)
 	if err != nil {
 		return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("target table %s %v", quote(table), err)}
@@ -584,24 +577,24 @@ func pickMergeKey(table string, quote func(string) string, usable [][]string, co
 	if chosen == nil {
 		return nil, &ConfigError{Key: setting + " key", Reason: noKey}
 	}
-	key := make([]keyColumn, len(chosen))
+	key := make([]KeyColumn, len(chosen))
 	for i, name := range chosen {
 		c, ok := columns[strings.ToLower(strings.TrimSpace(name))]
 		if !ok {
 			return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("target table %s has no column %s", quote(table), quote(name))}
 		}
-		if c.notKey != nil {
-			return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("column %s of table %s cannot be a merge key: %v", quote(c.name), quote(table), c.notKey)}
+		if c.NotKey != nil {
+			return nil, &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf("column %s of table %s cannot be a merge key: %v", quote(c.Name), quote(table), c.NotKey)}
 		}
-		key[i] = keyColumn{Name: c.name, Order: c.order}
+		key[i] = KeyColumn{Name: c.Name, Order: c.Order}
 	}
 	return key, nil
 }
 
-// firstRun is the first-run rule, for the run and for a backend's merge
+// FirstRun is the first-run rule, for the run and for a backend's merge
 // that finds no table (it went between the run's check and the merge):
 // a merge table that does not exist yet is replaced, built from the
 // source, and merged from the next run on.
-func firstRun(table string) mergeResult {
-	return mergeResult{Replaced: true, Reason: fmt.Sprintf("target table %s does not exist yet: the first run of a merge table is a replace", table)}
+func FirstRun(table string) MergeResult {
+	return MergeResult{Replaced: true, Reason: fmt.Sprintf("target table %s does not exist yet: the first run of a merge table is a replace", table)}
 }

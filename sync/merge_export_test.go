@@ -6,11 +6,8 @@ import (
 	"log/slog"
 )
 
-// MergeResult is a merge's outcome, for the external tests.
-type MergeResult = mergeResult
-
-// MergeOptions are the settings a merge test varies.
-type MergeOptions struct {
+// MergeRun are the settings a merge test varies.
+type MergeRun struct {
 	Key        []string // the configured key (key = …)
 	MaxChanges float64
 	MaxDelete  float64
@@ -20,8 +17,8 @@ type MergeOptions struct {
 // Merge runs one merge of cfg's source into its target table the way the
 // run will: choose the key from the target, read the source ordered by it,
 // merge. It takes no run lock and records no history.
-func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (MergeResult, error) {
-	opts := mergeOptions{MaxChanges: o.MaxChanges, MaxDelete: o.MaxDelete, Setting: "[table.items]", Table: cfg.TargetTable()}
+func Merge(ctx context.Context, cfg *Config, o MergeRun, log *slog.Logger) (MergeResult, error) {
+	opts := MergeOptions{MaxChanges: o.MaxChanges, MaxDelete: o.MaxDelete, Setting: "[table.items]", Table: cfg.TargetTable()}
 	// A test that leaves a threshold out gets the config's (DefaultConfig's
 	// unless its file sets one): the engine itself takes 0 as a value.
 	if o.MaxChanges == 0 {
@@ -97,7 +94,7 @@ func Merge(ctx context.Context, cfg *Config, o MergeOptions, log *slog.Logger) (
 }
 
 // withLinks fills the options a run derives from the table's links.
-func withLinks(ctx context.Context, m Merger, opts mergeOptions, src RowReader) (mergeOptions, error) {
+func withLinks(ctx context.Context, m Merger, opts MergeOptions, src RowReader) (MergeOptions, error) {
 	links, err := m.Links(ctx, opts.Table)
 	if err != nil {
 		return opts, err
@@ -115,12 +112,12 @@ func withLinks(ctx context.Context, m Merger, opts mergeOptions, src RowReader) 
 	return opts, nil
 }
 
-func openMergeSource(ctx context.Context, cfg *Config, key []keyColumn, fallback bool) (SourceRows, error) {
+func openMergeSource(ctx context.Context, cfg *Config, key []KeyColumn, fallback bool) (SourceRows, error) {
 	var s Session
 	var err error
-	q := orderedQuery(cfg.Source.Query, key, false)
+	q := orderedQuery(cfg.Source.Query, key)
 	if fallback {
-		q = orderedQuery(cfg.Fallback.Query, key, true)
+		q = orderedSQLiteQuery(cfg.Fallback.Query, key)
 		s, err = openSQLiteSession(ctx, cfg.Fallback.Path)
 	} else {
 		s, err = connectMySQLSource(ctx, cfg.Source)

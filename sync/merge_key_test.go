@@ -12,21 +12,21 @@ import (
 // the configured columns when the table has none; a floating-point column
 // or a column the table lacks is refused, naming the setting's key.
 func TestMergeKey_Pick(t *testing.T) {
-	columns := map[string]keyCandidate{
-		"id":    {name: "id", order: orderNumber},
-		"code":  {name: "Code", order: orderBytes},
-		"score": {name: "score", order: orderBytes, notKey: errFloatKey},
+	columns := map[string]KeyCandidate{
+		"id":    {Name: "id", Order: OrderNumber},
+		"code":  {Name: "Code", Order: OrderBytes},
+		"score": {Name: "score", Order: OrderBytes, NotKey: ErrFloatKey},
 	}
 	cases := []struct {
 		name       string
 		usable     [][]string
 		configured []string
-		want       []keyColumn
+		want       []KeyColumn
 		wantErr    string
 	}{
-		{"primary key first", [][]string{{"id"}, {"Code"}}, nil, []keyColumn{{Name: "id", Order: orderNumber}}, ""},
-		{"configured unique key", [][]string{{"id"}, {"Code"}}, []string{" code "}, []keyColumn{{Name: "Code", Order: orderBytes}}, ""},
-		{"configured, table has no key", nil, []string{"code", "id"}, []keyColumn{{Name: "Code", Order: orderBytes}, {Name: "id", Order: orderNumber}}, ""},
+		{"primary key first", [][]string{{"id"}, {"Code"}}, nil, []KeyColumn{{Name: "id", Order: OrderNumber}}, ""},
+		{"configured unique key", [][]string{{"id"}, {"Code"}}, []string{" code "}, []KeyColumn{{Name: "Code", Order: OrderBytes}}, ""},
+		{"configured, table has no key", nil, []string{"code", "id"}, []KeyColumn{{Name: "Code", Order: OrderBytes}, {Name: "id", Order: OrderNumber}}, ""},
 		{"configured is not a key of the table", [][]string{{"id"}}, []string{"code"}, nil, "its keys are (id)"},
 		{"no key at all", nil, nil, nil, "no key here"},
 		{"floating-point column", nil, []string{"score"}, nil, "column `score` of table `t` cannot be a merge key: a floating-point column"},
@@ -34,7 +34,7 @@ func TestMergeKey_Pick(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			key, err := pickMergeKey("t", quoteMySQL, tc.usable, columns, tc.configured, "[table.t]", "no key here")
+			key, err := PickMergeKey("t", quoteMySQL, tc.usable, columns, tc.configured, "[table.t]", "no key here")
 			if tc.wantErr != "" {
 				var ce *ConfigError
 				if !errors.As(err, &ce) || ce.Key != "[table.t] key" || !strings.Contains(err.Error(), tc.wantErr) {

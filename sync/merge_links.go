@@ -13,9 +13,9 @@ import (
 // apply (deletes child-first, inserts parent-first); unique keys other
 // than the merge key decide which updates must go as delete + insert.
 
-// foreignKey is one foreign key: Table's Columns reference RefTable's
+// ForeignKey is one foreign key: Table's Columns reference RefTable's
 // RefColumns.
-type foreignKey struct {
+type ForeignKey struct {
 	Name       string
 	Table      string
 	Columns    []string
@@ -25,19 +25,19 @@ type foreignKey struct {
 	OnDelete string
 }
 
-// uniqueIndex is one unique key of a table (the primary key too).
-type uniqueIndex struct {
+// UniqueIndex is one unique key of a table (the primary key too).
+type UniqueIndex struct {
 	Name    string
 	Columns []string
 }
 
-// tableLinks is what a target says of one target table.
-type tableLinks struct {
+// TableLinks is what a target says of one target table.
+type TableLinks struct {
 	Triggers []string
 	// Parents are the table's own foreign keys; Children the foreign keys
 	// of tables (itself included) that reference it.
-	Parents, Children []foreignKey
-	Unique            []uniqueIndex
+	Parents, Children []ForeignKey
+	Unique            []UniqueIndex
 	// Enforced: the target checks foreign keys while the merge applies
 	// (MySQL). SQLite checks none on dbsync's connection (PRAGMA
 	// foreign_keys is off unless a connection turns it on), so a delete
@@ -46,7 +46,7 @@ type tableLinks struct {
 }
 
 // describe lists what a replace would drop, for messages; "" when nothing.
-func (l tableLinks) describe() string {
+func (l TableLinks) describe() string {
 	var parts []string
 	if len(l.Triggers) > 0 {
 		parts = append(parts, "trigger "+quoteList(l.Triggers))
@@ -79,7 +79,7 @@ func quoteList(names []string) string {
 // foreign keys, and the values of target columns the source does not
 // return (a replace fills them with defaults, an AUTO_INCREMENT id with
 // new numbers); "" when nothing.
-func (l tableLinks) keeps(srcCols []Column, dst []targetColumn) string {
+func (l TableLinks) keeps(srcCols []Column, dst []TargetColumn) string {
 	parts := []string{}
 	if d := l.describe(); d != "" {
 		parts = append(parts, d)
@@ -91,15 +91,15 @@ func (l tableLinks) keeps(srcCols []Column, dst []targetColumn) string {
 }
 
 // targetOnly are the stored target columns the source does not return.
-func targetOnly(srcCols []Column, dst []targetColumn) []string {
+func targetOnly(srcCols []Column, dst []TargetColumn) []string {
 	in := map[string]bool{}
 	for _, c := range srcCols {
 		in[strings.ToLower(c.Name)] = true
 	}
 	var out []string
 	for _, c := range dst {
-		if !c.generated && !in[strings.ToLower(c.name)] {
-			out = append(out, c.name)
+		if !c.Generated && !in[strings.ToLower(c.Name)] {
+			out = append(out, c.Name)
 		}
 	}
 	return out
@@ -117,7 +117,7 @@ func targetOnly(srcCols []Column, dst []targetColumn) []string {
 // through temporary values instead: no temporary value is valid and unique
 // for every column type (ENUM, DATE, a short VARCHAR, a NOT NULL column),
 // so that cannot be done in general.
-func (l tableLinks) reinsertSafe(srcCols []Column, dst []targetColumn, key []keyColumn) (safe bool, why string, keysOff bool) {
+func (l TableLinks) reinsertSafe(srcCols []Column, dst []TargetColumn, key []KeyColumn) (safe bool, why string, keysOff bool) {
 	if only := targetOnly(srcCols, dst); len(only) > 0 {
 		return false, "target column " + quoteList(only) + " is not in the source, and a re-inserted row would lose its value", false
 	}
@@ -144,7 +144,7 @@ func (l tableLinks) reinsertSafe(srcCols []Column, dst []targetColumn, key []key
 // refuses: error 1062), and the columns of foreign keys to the run's other
 // merge tables (a row moving from a parent the run deletes to one it
 // inserts). Only columns the source returns count.
-func (l tableLinks) moveColumns(table string, key []keyColumn, srcCols []Column, runMerges []string) []string {
+func (l TableLinks) moveColumns(table string, key []KeyColumn, srcCols []Column, runMerges []string) []string {
 	in := map[string]bool{}
 	for _, c := range srcCols {
 		in[strings.ToLower(c.Name)] = true
@@ -228,7 +228,7 @@ func parentFirst(tables []string, parents map[string][]string) []string {
 // not return (a surrogate AUTO_INCREMENT id of the target, say): it names
 // the table, the key and the source's columns, and the target's unique
 // keys the source could be merged by instead.
-func keyNotInSource(table, setting, what string, key []keyColumn, configured []string, srcCols []Column, unique []uniqueIndex) error {
+func keyNotInSource(table, setting, what string, key []KeyColumn, configured []string, srcCols []Column, unique []UniqueIndex) error {
 	names := make([]string, len(srcCols))
 	in := map[string]bool{}
 	for i, c := range srcCols {

@@ -33,54 +33,54 @@ func TestParentFirst(t *testing.T) {
 
 func TestTableLinks_MoveColumnsAndSafety(t *testing.T) {
 	src := []Column{{Name: "id"}, {Name: "email"}, {Name: "name"}, {Name: "order_id"}}
-	links := tableLinks{
-		Unique:  []uniqueIndex{{Name: "PRIMARY", Columns: []string{"id"}}, {Name: "uq_email", Columns: []string{"email"}}, {Name: "uq_sur", Columns: []string{"surrogate"}}},
-		Parents: []foreignKey{{Name: "fk_order", Table: "lines", Columns: []string{"order_id"}, RefTable: "orders"}, {Name: "fk_cust", Table: "lines", Columns: []string{"name"}, RefTable: "customers"}},
+	links := TableLinks{
+		Unique:  []UniqueIndex{{Name: "PRIMARY", Columns: []string{"id"}}, {Name: "uq_email", Columns: []string{"email"}}, {Name: "uq_sur", Columns: []string{"surrogate"}}},
+		Parents: []ForeignKey{{Name: "fk_order", Table: "lines", Columns: []string{"order_id"}, RefTable: "orders"}, {Name: "fk_cust", Table: "lines", Columns: []string{"name"}, RefTable: "customers"}},
 	}
-	key := []keyColumn{{Name: "id"}}
+	key := []KeyColumn{{Name: "id"}}
 	if got := links.moveColumns("lines", key, src, []string{"ORDERS", "lines"}); !reflect.DeepEqual(got, []string{"email", "order_id"}) {
 		t.Errorf("moveColumns = %v, want the secondary unique key's and the run parent's foreign key's columns", got)
 	}
-	dst := []targetColumn{{name: "id"}, {name: "email"}, {name: "name"}, {name: "order_id"}, {name: "total", generated: true}}
+	dst := []TargetColumn{{Name: "id"}, {Name: "email"}, {Name: "name"}, {Name: "order_id"}, {Name: "total", Generated: true}}
 	for _, tc := range []struct {
 		name    string
-		links   tableLinks
-		dst     []targetColumn
+		links   TableLinks
+		dst     []TargetColumn
 		safe    bool
 		why     string
 		keysOff bool
 	}{
 		{"no children, every column", links, dst, true, "", false},
-		{"a column the source lacks", links, append(dst, targetColumn{name: "surrogate"}), false, "`surrogate` is not in the source", false},
-		{"referenced by the merge key", withChildren(links, true, foreignKey{Name: "fk_s", Table: "sessions", RefColumns: []string{"ID"}}), dst, true, "", true},
-		{"referenced by another column", withChildren(links, true, foreignKey{Name: "fk_s", Table: "sessions", RefColumns: []string{"email"}}), dst, false, "`fk_s` of `sessions` references its columns (email), not the merge key (id)", false},
-		{"foreign keys not enforced (SQLite)", withChildren(links, false, foreignKey{Name: "fk_s", Table: "sessions", RefColumns: []string{"email"}}), dst, true, "", false},
+		{"a column the source lacks", links, append(dst, TargetColumn{Name: "surrogate"}), false, "`surrogate` is not in the source", false},
+		{"referenced by the merge key", withChildren(links, true, ForeignKey{Name: "fk_s", Table: "sessions", RefColumns: []string{"ID"}}), dst, true, "", true},
+		{"referenced by another column", withChildren(links, true, ForeignKey{Name: "fk_s", Table: "sessions", RefColumns: []string{"email"}}), dst, false, "`fk_s` of `sessions` references its columns (email), not the merge key (id)", false},
+		{"foreign keys not enforced (SQLite)", withChildren(links, false, ForeignKey{Name: "fk_s", Table: "sessions", RefColumns: []string{"email"}}), dst, true, "", false},
 	} {
 		safe, why, off := tc.links.reinsertSafe(src, tc.dst, key)
 		if safe != tc.safe || off != tc.keysOff || !strings.Contains(why, tc.why) || (tc.why == "") != (why == "") {
 			t.Errorf("%s: reinsertSafe = %v %q %v, want %v %q %v", tc.name, safe, why, off, tc.safe, tc.why, tc.keysOff)
 		}
 	}
-	if got := (tableLinks{Triggers: []string{"t1"}}).keeps(src, append(dst, targetColumn{name: "note"})); got != "trigger `t1`; column `note` that the source lacks" {
+	if got := (TableLinks{Triggers: []string{"t1"}}).keeps(src, append(dst, TargetColumn{Name: "note"})); got != "trigger `t1`; column `note` that the source lacks" {
 		t.Errorf("keeps = %q", got)
 	}
-	if got := (tableLinks{}).keeps(src, dst); got != "" {
+	if got := (TableLinks{}).keeps(src, dst); got != "" {
 		t.Errorf("keeps of a plain table = %q, want nothing", got)
 	}
 }
 
-func withChildren(l tableLinks, enforced bool, fks ...foreignKey) tableLinks {
+func withChildren(l TableLinks, enforced bool, fks ...ForeignKey) TableLinks {
 	l.Children, l.Enforced = fks, enforced
 	return l
 }
 
 func TestCheckThresholds_Rules(t *testing.T) {
-	o := mergeOptions{MaxChanges: 0.1, MaxDelete: 0.5}.withDefaults()
+	o := MergeOptions{MaxChanges: 0.1, MaxDelete: 0.5}.WithDefaults()
 	linked := o
 	linked.Keeps = "trigger `t`"
 	cases := []struct {
 		name                  string
-		o                     mergeOptions
+		o                     MergeOptions
 		target, ins, upd, del int64
 		replace, note, err    string
 	}{
@@ -92,7 +92,7 @@ func TestCheckThresholds_Rules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			replace, note, err := checkThresholds("items", tc.target, tc.ins, tc.upd, tc.del, tc.o)
+			replace, note, err := CheckThresholds("items", tc.target, tc.ins, tc.upd, tc.del, tc.o)
 			if (tc.replace == "") != (replace == "") || !strings.Contains(replace, tc.replace) {
 				t.Errorf("replace = %q, want %q", replace, tc.replace)
 			}
@@ -133,8 +133,8 @@ func TestChooseKey(t *testing.T) {
 }
 
 func TestKeyNotInSource(t *testing.T) {
-	err := keyNotInSource("users", "[table.users]", "[table.users] query", []keyColumn{{Name: "id"}}, nil,
-		[]Column{{Name: "email"}, {Name: "name"}}, []uniqueIndex{{Name: "PRIMARY", Columns: []string{"id"}}, {Name: "uq", Columns: []string{"email"}}})
+	err := keyNotInSource("users", "[table.users]", "[table.users] query", []KeyColumn{{Name: "id"}}, nil,
+		[]Column{{Name: "email"}, {Name: "name"}}, []UniqueIndex{{Name: "PRIMARY", Columns: []string{"id"}}, {Name: "uq", Columns: []string{"email"}}})
 	var ce *ConfigError
 	if !errors.As(err, &ce) || ce.Key != "[table.users] key" {
 		t.Fatalf("keyNotInSource: %v, want a ConfigError on [table.users] key", err)
@@ -147,8 +147,8 @@ func TestKeyNotInSource(t *testing.T) {
 }
 
 func TestApplySQL(t *testing.T) {
-	cols := []mergeColumn{{targetColumn: targetColumn{name: "id", dataType: "int"}}, {targetColumn: targetColumn{name: "email", dataType: "varchar"}, charset: "utf8mb4"}, {targetColumn: targetColumn{name: "n", dataType: "int"}}}
-	a := mysqlApplySQL("users", "users__dbsync_delta", cols, []keyColumn{{Name: "id", Order: orderNumber}}, []int{0}, []string{"email"})
+	cols := []mergeColumn{{TargetColumn: TargetColumn{Name: "id", DataType: "int"}}, {TargetColumn: TargetColumn{Name: "email", DataType: "varchar"}, charset: "utf8mb4"}, {TargetColumn: TargetColumn{Name: "n", DataType: "int"}}}
+	a := mysqlApplySQL("users", "users__dbsync_delta", cols, []KeyColumn{{Name: "id", Order: OrderNumber}}, []int{0}, []string{"email"})
 	for got, want := range map[string]string{
 		a.mark:     "UPDATE `users__dbsync_delta` AS d JOIN `users` AS t ON t.`id` = d.`id` SET d.`dbsync_op` = 'M' WHERE d.`dbsync_op` = 'U' AND NOT (CAST(t.`email` AS BINARY) <=> CAST(d.`email` AS BINARY))",
 		a.del:      "DELETE t FROM `users` AS t JOIN `users__dbsync_delta` AS d ON t.`id` = d.`id` WHERE d.`dbsync_op` = 'D'",
@@ -159,10 +159,10 @@ func TestApplySQL(t *testing.T) {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
 	}
-	if b := mysqlApplySQL("users", "d", cols, []keyColumn{{Name: "id", Order: orderNumber}}, []int{0}, nil); b.mark != "" {
+	if b := mysqlApplySQL("users", "d", cols, []KeyColumn{{Name: "id", Order: OrderNumber}}, []int{0}, nil); b.mark != "" {
 		t.Errorf("no move columns, but a mark statement: %s", b.mark)
 	}
-	s := sqliteApplySQL("users", "users__dbsync_delta", []targetColumn{{name: "id"}, {name: "email"}}, []int{0}, []string{"email"})
+	s := sqliteApplySQL("users", "users__dbsync_delta", []TargetColumn{{Name: "id"}, {Name: "email"}}, []int{0}, []string{"email"})
 	if want := `UPDATE "users__dbsync_delta" AS d SET "dbsync_op" = 'M' WHERE d."dbsync_op" = 'U' AND EXISTS (SELECT 1 FROM "users" WHERE d."id" = "users"."id" AND ((d."email" IS NOT "users"."email" COLLATE BINARY OR typeof(d."email") <> typeof("users"."email"))))`; s.mark != want {
 		t.Errorf("sqlite mark:\ngot  %s\nwant %s", s.mark, want)
 	}
@@ -170,11 +170,11 @@ func TestApplySQL(t *testing.T) {
 
 func TestWithPrimaryKey(t *testing.T) {
 	src := []Column{{Name: "id"}, {Name: "name"}}
-	got := withPrimaryKey([]string{"int(11) NULL", "varchar(5) NOT NULL"}, src, []string{"ID"}, quoteMySQL)
+	got := WithPrimaryKey([]string{"int(11) NULL", "varchar(5) NOT NULL"}, src, []string{"ID"}, quoteMySQL)
 	if want := []string{"int(11) NOT NULL", "varchar(5) NOT NULL", "PRIMARY KEY (`id`)"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("withPrimaryKey = %q, want %q", got, want)
 	}
-	if got := withPrimaryKey([]string{"INTEGER"}, src[:1], []string{"missing"}, quoteSQLite); !reflect.DeepEqual(got, []string{"INTEGER"}) {
+	if got := WithPrimaryKey([]string{"INTEGER"}, src[:1], []string{"missing"}, quoteSQLite); !reflect.DeepEqual(got, []string{"INTEGER"}) {
 		t.Errorf("a key the source lacks changed the definitions: %q", got)
 	}
 }

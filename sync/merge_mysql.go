@@ -12,7 +12,7 @@ import (
 
 // mergeColumn is a target column as a merge needs it.
 type mergeColumn struct {
-	targetColumn
+	TargetColumn
 	nullable  bool
 	invisible bool
 	charset   string // CHARACTER_SET_NAME; empty for non-text types
@@ -20,7 +20,7 @@ type mergeColumn struct {
 }
 
 // mergeColumns reads the columns of a MySQL table with what a merge needs
-// beyond targetColumn: nullability, invisibility (generated invisible
+// beyond TargetColumn: nullability, invisibility (generated invisible
 // primary keys), character set and collation.
 func (t *mysqlTarget) mergeColumns(ctx context.Context, table string) ([]mergeColumn, error) {
 	base, err := t.columns(ctx, table)
@@ -42,7 +42,7 @@ func (t *mysqlTarget) mergeColumns(ctx context.Context, table string) ([]mergeCo
 		if i >= len(base) {
 			return nil, fmt.Errorf("table %s changed while its columns were read", quoteMySQL(table))
 		}
-		cols = append(cols, mergeColumn{targetColumn: base[i], nullable: nullable == "YES",
+		cols = append(cols, mergeColumn{TargetColumn: base[i], nullable: nullable == "YES",
 			invisible: strings.Contains(strings.ToUpper(extra), "INVISIBLE"), charset: charset, collation: collation})
 	}
 	return cols, rows.Err()
@@ -53,11 +53,11 @@ func (t *mysqlTarget) mergeColumns(ctx context.Context, table string) ([]mergeCo
 func keyOrderFor(dataType string) (keyOrder, error) {
 	switch dataType {
 	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year":
-		return orderNumber, nil
+		return OrderNumber, nil
 	case "float", "double", "real":
-		return 0, errFloatKey
+		return 0, ErrFloatKey
 	}
-	return orderBytes, nil
+	return OrderBytes, nil
 }
 
 // MergeKey chooses the merge key of a MySQL target table: its PRIMARY KEY,
@@ -68,7 +68,7 @@ func keyOrderFor(dataType string) (keyOrder, error) {
 // source does not have. A configured key must name the table's key when it
 // has one. setting names the config section, for messages
 // ("[table.items]").
-func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error) {
+func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []string, setting string) ([]KeyColumn, error) {
 	if setting == "" {
 		setting = "[sync]"
 	}
@@ -81,7 +81,7 @@ func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []s
 	}
 	byName := map[string]mergeColumn{}
 	for _, c := range cols {
-		byName[strings.ToLower(c.name)] = c
+		byName[strings.ToLower(c.Name)] = c
 	}
 	rows, err := t.db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0
@@ -115,7 +115,7 @@ func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []s
 		ok := true
 		for _, c := range ix.cols {
 			mc := byName[strings.ToLower(c)]
-			if mc.invisible || mc.nullable || mc.generated {
+			if mc.invisible || mc.nullable || mc.Generated {
 				ok = false
 			}
 		}
@@ -123,14 +123,14 @@ func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []s
 			usable = append(usable, ix.cols)
 		}
 	}
-	candidates := make(map[string]keyCandidate, len(byName))
+	candidates := make(map[string]KeyCandidate, len(byName))
 	for lower, c := range byName {
-		order, err := keyOrderFor(c.dataType)
-		candidates[lower] = keyCandidate{name: c.name, order: order, notKey: err}
+		order, err := keyOrderFor(c.DataType)
+		candidates[lower] = KeyCandidate{Name: c.Name, Order: order, NotKey: err}
 	}
 	noKey := fmt.Sprintf("merge needs a key, and target table %s has no PRIMARY KEY or UNIQUE key of NOT NULL columns (a generated invisible my_row_id does not count: the source has no such column); "+
 		"add a primary key to the table or set key = col1,col2 in %s", quoteMySQL(table), setting)
-	return pickMergeKey(table, quoteMySQL, usable, candidates, configured, setting, noKey)
+	return PickMergeKey(table, quoteMySQL, usable, candidates, configured, setting, noKey)
 }
 
 // Merge makes the target table equal to src, which must come ordered by
@@ -151,24 +151,24 @@ func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []s
 // deletes acts as its rule says: RESTRICT/NO ACTION fails the merge and
 // nothing changes; CASCADE/SET NULL apply. With no difference nothing is
 // written, not even the delta table.
-func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts mergeOptions) (res mergeResult, err error) {
-	opts = opts.withDefaults()
+func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts MergeOptions) (res MergeResult, err error) {
+	opts = opts.WithDefaults()
 	// The delta table's name names this run, and fits MySQL's limits
 	// (helper_tables.go).
-	table, delta := opts.Table, t.helper(opts.Table, deltaSuffix)
+	table, delta := opts.Table, t.helper(opts.Table, DeltaSuffix)
 	existing, err := t.mergeColumns(ctx, table)
 	if err != nil {
 		return res, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
 	}
 	if len(existing) == 0 {
-		return firstRun(table), nil
+		return FirstRun(table), nil
 	}
-	plain := make([]targetColumn, len(existing))
+	plain := make([]TargetColumn, len(existing))
 	for i, c := range existing {
-		plain[i] = c.targetColumn
+		plain[i] = c.TargetColumn
 	}
 	srcCols := src.Columns()
-	order, keyPos, handBack, err := matchMerge(table, srcCols, plain, opts)
+	order, keyPos, handBack, err := MatchMerge(table, srcCols, plain, opts)
 	if handBack != nil {
 		return *handBack, err
 	}
@@ -178,8 +178,8 @@ func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts mergeOptio
 	cols := make([]mergeColumn, len(srcCols))
 	for i := range srcCols {
 		cols[i] = existing[order[i]]
-		if n := strings.ToLower(cols[i].name); n == "dbsync_op" || n == "dbsync_seq" {
-			return res, fmt.Errorf("merge %s: column %s has a name the merge's delta table uses itself; rename it in the query", quoteMySQL(table), quoteMySQL(cols[i].name))
+		if n := strings.ToLower(cols[i].Name); n == "dbsync_op" || n == "dbsync_seq" {
+			return res, fmt.Errorf("merge %s: column %s has a name the merge's delta table uses itself; rename it in the query", quoteMySQL(table), quoteMySQL(cols[i].Name))
 		}
 	}
 
@@ -191,15 +191,15 @@ func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts mergeOptio
 	}
 	defer dst.Close()
 
-	d := newDeltaReader(table,
-		&keyReader{side: "source", rows: src, key: opts.Key, pos: keyPos},
-		&keyReader{side: "target", rows: dst, key: opts.Key, pos: keyPos},
+	d := NewDeltaReader(table,
+		&KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
+		&KeyReader{Side: "target", Rows: dst, Key: opts.Key, Pos: keyPos},
 		mysqlRowsEqual(cols))
-	found := d.prime()
-	if err := d.compareError(table); err != nil {
+	found := d.Prime()
+	if err := d.CompareError(table); err != nil {
 		return res, err
 	}
-	res.Rows = d.src.n
+	res.Rows = d.Src.N
 	if found {
 		if err := t.dropOwn(ctx, table, delta, false); err != nil {
 			return res, err
@@ -216,32 +216,32 @@ func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts mergeOptio
 		defer func() { kept = err == nil && !res.Replaced }()
 		loaded, method, err := t.loadDelta(ctx, delta, cols, d)
 		res.LoadMethod = method
-		if cerr := d.compareError(table); cerr != nil {
+		if cerr := d.CompareError(table); cerr != nil {
 			return res, cerr
 		}
 		if err != nil {
 			return res, err
 		}
-		if loaded != d.changes() {
-			return res, fmt.Errorf("verify %s: the delta table holds %d rows but the compare found %d differences", delta, loaded, d.changes())
+		if loaded != d.Changes() {
+			return res, fmt.Errorf("verify %s: the delta table holds %d rows but the compare found %d differences", delta, loaded, d.Changes())
 		}
 	}
-	res.Rows = d.src.n
-	targetRows := d.dst.n
-	reason, note, err := checkThresholds(table, targetRows, d.inserts, d.updates, d.deletes, opts)
+	res.Rows = d.Src.N
+	targetRows := d.Dst.N
+	reason, note, err := CheckThresholds(table, targetRows, d.Inserts, d.Updates, d.Deletes, opts)
 	if err != nil || reason != "" {
-		return mergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
+		return MergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
 	}
 	res.Note = note
 	// The differences are applied at the run's commit step (applyMerges),
 	// in one transaction with every other merged table. Until then Updated
 	// counts the rows the compare found different; the UPDATE may find
 	// fewer whose stored values differ, and applyMerges corrects it.
-	res.Inserted, res.Deleted, res.Updated, res.Unchanged = d.inserts, d.deletes, d.updates, d.unchanged
+	res.Inserted, res.Deleted, res.Updated, res.Unchanged = d.Inserts, d.Deletes, d.Updates, d.Unchanged
 	// A table without differences waits too (without a delta table): the
 	// apply checks that no other table's delete cascades into it.
 	pm := &pendingMerge{table: table, cols: cols, key: opts.Key, keyPos: keyPos,
-		inserts: d.inserts, updates: d.updates, deletes: d.deletes, rows: res.Rows, links: opts.Links, move: opts.Move, noMove: opts.NoMove, keysOff: opts.MoveKeysOff}
+		inserts: d.Inserts, updates: d.Updates, deletes: d.Deletes, rows: res.Rows, links: opts.Links, move: opts.Move, noMove: opts.NoMove, keysOff: opts.MoveKeysOff}
 	if found {
 		pm.delta = delta
 	}
@@ -256,7 +256,7 @@ func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts mergeOptio
 type pendingMerge struct {
 	table, delta              string
 	cols                      []mergeColumn
-	key                       []keyColumn
+	key                       []KeyColumn
 	keyPos                    []int
 	inserts, updates, deletes int64
 	updated                   int64 // what the UPDATE changed, once applied
@@ -265,7 +265,7 @@ type pendingMerge struct {
 	// move are mergeOptions' Links and Move (the apply's order and which
 	// updates go as delete + insert); noMove says why none may.
 	rows   int64
-	links  tableLinks
+	links  TableLinks
 	move   []string
 	noMove string
 	moved  int64 // updates applied as delete + insert
@@ -333,7 +333,7 @@ func (t *mysqlTarget) applyMerges(ctx context.Context) (*sql.Tx, error) {
 	}
 	for _, name := range order {
 		m := byName[name]
-		if !deletes || !slices.ContainsFunc(m.links.Parents, func(fk foreignKey) bool { return uncheckedCascade(fk, byName) }) {
+		if !deletes || !slices.ContainsFunc(m.links.Parents, func(fk ForeignKey) bool { return uncheckedCascade(fk, byName) }) {
 			continue // no delete of the run can have cascaded into it unseen
 		}
 		var n int64
@@ -396,7 +396,7 @@ func (t *mysqlTarget) AppliedUpdates() map[string]int64 {
 func mysqlRowsEqual(cols []mergeColumn) func(a, b [][]byte) bool {
 	bits := make([]int, len(cols))
 	for i, c := range cols {
-		switch c.dataType {
+		switch c.DataType {
 		case "float":
 			bits[i] = 32
 		case "double", "real":
@@ -426,10 +426,10 @@ func mysqlRowsEqual(cols []mergeColumn) func(a, b [][]byte) bool {
 
 // orderExpr is the ORDER BY expression of a key column of the target:
 // strings by their utf8mb4 bytes, which is how the source delivers them.
-func orderExpr(k keyColumn, c mergeColumn) string {
-	q := quoteMySQL(c.name)
+func orderExpr(k KeyColumn, c mergeColumn) string {
+	q := quoteMySQL(c.Name)
 	switch {
-	case k.Order == orderNumber:
+	case k.Order == OrderNumber:
 		return q
 	case c.charset != "" && !strings.HasPrefix(c.charset, "utf8mb4"):
 		return "CAST(CONVERT(" + q + " USING utf8mb4) AS BINARY)"
@@ -438,7 +438,7 @@ func orderExpr(k keyColumn, c mergeColumn) string {
 	}
 	// Binary strings are ordered by their bytes already; dates, times and
 	// decimals by their text.
-	if strings.Contains(c.dataType, "binary") || strings.Contains(c.dataType, "blob") || c.dataType == "bit" {
+	if strings.Contains(c.DataType, "binary") || strings.Contains(c.DataType, "blob") || c.DataType == "bit" {
 		return q
 	}
 	return "CAST(" + q + " AS BINARY)"
@@ -455,18 +455,18 @@ type mysqlTableReader struct {
 	scan rawScan
 }
 
-func (t *mysqlTarget) openTableReader(ctx context.Context, table string, cols []mergeColumn, key []keyColumn, binary bool) (*mysqlTableReader, error) {
+func (t *mysqlTarget) openTableReader(ctx context.Context, table string, cols []mergeColumn, key []KeyColumn, binary bool) (*mysqlTableReader, error) {
 	sel := make([]string, len(cols))
 	for i, c := range cols {
-		sel[i] = quoteMySQL(c.name)
-		if c.dataType == "float" && !binary {
-			sel[i] = "CAST(" + quoteMySQL(c.name) + " AS DOUBLE)"
+		sel[i] = quoteMySQL(c.Name)
+		if c.DataType == "float" && !binary {
+			sel[i] = "CAST(" + quoteMySQL(c.Name) + " AS DOUBLE)"
 		}
 	}
 	by := make([]string, len(key))
 	for i, k := range key {
 		for _, c := range cols {
-			if strings.EqualFold(c.name, k.Name) {
+			if strings.EqualFold(c.Name, k.Name) {
 				by[i] = orderExpr(k, c)
 			}
 		}
@@ -515,7 +515,7 @@ func (r *mysqlTableReader) Close() error {
 func (t *mysqlTarget) createDelta(ctx context.Context, delta string, cols []mergeColumn) error {
 	defs := []string{"`dbsync_op` CHAR(1) CHARACTER SET ascii NOT NULL", "`dbsync_seq` BIGINT UNSIGNED NOT NULL"}
 	for _, c := range cols {
-		d := quoteMySQL(c.name) + " " + c.columnType
+		d := quoteMySQL(c.Name) + " " + c.columnType
 		if c.charset != "" {
 			d += " CHARACTER SET " + c.charset + " COLLATE " + c.collation
 		}
@@ -532,12 +532,12 @@ func (t *mysqlTarget) createDelta(ctx context.Context, delta string, cols []merg
 
 // loadDelta streams the compare's differences into the delta table the way
 // staging tables are loaded (load).
-func (t *mysqlTarget) loadDelta(ctx context.Context, delta string, cols []mergeColumn, d *deltaReader) (int64, string, error) {
+func (t *mysqlTarget) loadDelta(ctx context.Context, delta string, cols []mergeColumn, d *DeltaReader) (int64, string, error) {
 	plan := loadPlan{table: delta, target: d.table,
 		columns: []loadColumn{{name: "dbsync_op"}, {name: "dbsync_seq"}}}
-	for i, c := range d.src.rows.Columns() {
-		col := loadColumn{name: cols[i].name, mode: encodingFor(c.Kind, cols[i].dataType)}
-		if cols[i].dataType == "enum" && !enumListsEmpty(cols[i].columnType) {
+	for i, c := range d.Src.Rows.Columns() {
+		col := loadColumn{name: cols[i].Name, mode: encodingFor(c.Kind, cols[i].DataType)}
+		if cols[i].DataType == "enum" && !enumListsEmpty(cols[i].columnType) {
 			col.enumWithoutEmpty = cols[i].columnType
 			plan.checked = append(plan.checked, 2+i)
 		}
@@ -558,28 +558,28 @@ type mysqlApply struct {
 // the row by the column's collation, the bytes pick the one row the
 // compare meant, 'a' is not 'A'); the UPDATE writes only rows whose stored
 // values differ; the INSERT keeps the compare's order.
-func mysqlApplySQL(table, delta string, cols []mergeColumn, key []keyColumn, keyPos []int, move []string) mysqlApply {
+func mysqlApplySQL(table, delta string, cols []mergeColumn, key []KeyColumn, keyPos []int, move []string) mysqlApply {
 	tq, dq := quoteMySQL(table), quoteMySQL(delta)
 	isKey := map[int]bool{}
 	var on []string
 	for i, p := range keyPos {
-		n := quoteMySQL(cols[p].name)
+		n := quoteMySQL(cols[p].Name)
 		on = append(on, "t."+n+" = d."+n)
-		if key[i].Order == orderBytes {
+		if key[i].Order == OrderBytes {
 			on = append(on, "CAST(t."+n+" AS BINARY) = CAST(d."+n+" AS BINARY)")
 		}
 		isKey[p] = true
 	}
 	same := func(c mergeColumn) string {
-		n := quoteMySQL(c.name)
-		if c.charset != "" || c.dataType == "json" {
+		n := quoteMySQL(c.Name)
+		if c.charset != "" || c.DataType == "json" {
 			return "CAST(t." + n + " AS BINARY) <=> CAST(d." + n + " AS BINARY)"
 		}
 		return "t." + n + " <=> d." + n
 	}
 	var set, unchanged, moved, names []string
 	for i, c := range cols {
-		n := quoteMySQL(c.name)
+		n := quoteMySQL(c.Name)
 		names = append(names, n)
 		if isKey[i] {
 			continue
@@ -587,7 +587,7 @@ func mysqlApplySQL(table, delta string, cols []mergeColumn, key []keyColumn, key
 		set = append(set, "t."+n+" = d."+n)
 		unchanged = append(unchanged, same(c))
 		for _, m := range move {
-			if strings.EqualFold(m, c.name) {
+			if strings.EqualFold(m, c.Name) {
 				moved = append(moved, same(c))
 			}
 		}
@@ -723,7 +723,7 @@ func deleteMoved(ctx context.Context, tx *sql.Tx, m *pendingMerge, q string) err
 // is CASCADE, and it references the table itself or columns other than
 // the parent's merge key. Only then is the table counted after the apply
 // (a COUNT(*) reads the whole table).
-func uncheckedCascade(fk foreignKey, run map[string]*pendingMerge) bool {
+func uncheckedCascade(fk ForeignKey, run map[string]*pendingMerge) bool {
 	if !strings.EqualFold(fk.OnDelete, "CASCADE") {
 		return false
 	}
@@ -819,13 +819,13 @@ func txWarnings(ctx context.Context, tx *sql.Tx, table, what string) error {
 // Links reads the table's triggers, its foreign keys both ways
 // (information_schema.REFERENTIAL_CONSTRAINTS with KEY_COLUMN_USAGE for the
 // columns) and its unique keys.
-func (t *mysqlTarget) Links(ctx context.Context, table string) (tableLinks, error) {
-	l := tableLinks{Enforced: true}
+func (t *mysqlTarget) Links(ctx context.Context, table string) (TableLinks, error) {
+	l := TableLinks{Enforced: true}
 	name := t.stored(table)
-	fail := func(what string, err error) (tableLinks, error) {
-		return tableLinks{}, fmt.Errorf("read %s of target table %s: %w", what, quoteMySQL(table), err)
+	fail := func(what string, err error) (TableLinks, error) {
+		return TableLinks{}, fmt.Errorf("read %s of target table %s: %w", what, quoteMySQL(table), err)
 	}
-	triggers, err := queryStrings(ctx, t.db, `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS
+	triggers, err := QueryStrings(ctx, t.db, `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS
 		WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME`, name)
 	if err != nil {
 		return fail("triggers", err)
@@ -845,7 +845,7 @@ func (t *mysqlTarget) Links(ctx context.Context, table string) (tableLinks, erro
 	}
 	var db string
 	_ = t.db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&db)
-	var fks []foreignKey
+	var fks []ForeignKey
 	var schemas []string
 	for rows.Next() {
 		var schema, cname, child, parent, parentSchema, rule, col string
@@ -861,7 +861,7 @@ func (t *mysqlTarget) Links(ctx context.Context, table string) (tableLinks, erro
 			if parentSchema != db {
 				parent = parentSchema + "." + parent
 			}
-			fks = append(fks, foreignKey{Name: cname, Table: child, RefTable: parent, OnDelete: rule})
+			fks = append(fks, ForeignKey{Name: cname, Table: child, RefTable: parent, OnDelete: rule})
 			schemas = append(schemas, schema)
 		}
 		fk := &fks[len(fks)-1]
@@ -892,7 +892,7 @@ func (t *mysqlTarget) Links(ctx context.Context, table string) (tableLinks, erro
 			return fail("unique keys", err)
 		}
 		if n := len(l.Unique); n == 0 || l.Unique[n-1].Name != ix {
-			l.Unique = append(l.Unique, uniqueIndex{Name: ix})
+			l.Unique = append(l.Unique, UniqueIndex{Name: ix})
 		}
 		u := &l.Unique[len(l.Unique)-1]
 		u.Columns = append(u.Columns, col)

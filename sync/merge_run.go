@@ -12,16 +12,16 @@ type Merger interface {
 	Sink
 	KeyIndexer
 	TableExists(ctx context.Context, table string) (bool, error)
-	MergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error)
+	MergeKey(ctx context.Context, table string, configured []string, setting string) ([]KeyColumn, error)
 	// Links reads the table's triggers, foreign keys (both ways) and
 	// unique keys.
-	Links(ctx context.Context, table string) (tableLinks, error)
+	Links(ctx context.Context, table string) (TableLinks, error)
 	// TargetColumns reads the table's columns as the run sees them.
-	TargetColumns(ctx context.Context, table string) ([]targetColumn, error)
+	TargetColumns(ctx context.Context, table string) ([]TargetColumn, error)
 	// Merge compares src with the table and loads the differences. The
 	// MySQL target applies them at swap, in one transaction with every
 	// other merged table; SQLite applies them in the run's transaction.
-	Merge(ctx context.Context, src SourceRows, opts mergeOptions) (mergeResult, error)
+	Merge(ctx context.Context, src SourceRows, opts MergeOptions) (MergeResult, error)
 	// StageKeepingKey stages like stage; when it builds the table from the
 	// source's types (on_schema_change = recreate) it gives it key as its
 	// PRIMARY KEY, so that the next runs can merge it again.
@@ -67,7 +67,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 		tlog.Info("merge table replaced instead", "reason", reason)
 		rows, err := s.Query(ctx, q, what)
 		if err != nil {
-			return tr, asSourceError(err)
+			return tr, AsSourceError(err)
 		}
 		defer rows.Close()
 		n, method, err := m.StageKeepingKey(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange, key)
@@ -81,7 +81,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 		// Created with the configured key as its primary key: a table
 		// built from a query result has no key of its own, and the merges
 		// after this first run would look rows up by an unindexed key.
-		return replace(firstRun(t.Target).Reason, t.Key)
+		return replace(FirstRun(t.Target).Reason, t.Key)
 	}
 	setting := cfg.mergeSetting(t)
 	key, err := m.MergeKey(ctx, t.Target, t.Key, setting)
@@ -100,12 +100,12 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 	// failure of the source that would send the run to the fallback.
 	srcCols, err := s.Columns(ctx, q, what)
 	if err != nil {
-		return tr, asSourceError(err)
+		return tr, AsSourceError(err)
 	}
 	if _, err := keyPositions(key, srcCols, t.Target); err != nil {
 		return tr, keyNotInSource(t.Target, setting, what, key, t.Key, srcCols, links.Unique)
 	}
-	opts := mergeOptions{
+	opts := MergeOptions{
 		Key: key, MaxChanges: cfg.Sync.MergeMaxChanges, MaxDelete: cfg.Sync.MaxDelete,
 		Policy: t.OnSchemaChange, Table: t.Target, Setting: setting, Links: links,
 	}
@@ -120,7 +120,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 	}
 	rows, err := s.Query(ctx, s.OrderedQuery(q, key), what)
 	if err != nil {
-		return tr, asSourceError(err)
+		return tr, AsSourceError(err)
 	}
 	tlog.Info("merging from "+rep.Source, "columns", len(rows.Columns()), "key", keyNames(key))
 	res, err := m.Merge(ctx, r.progress(rows, tlog), opts)
@@ -147,7 +147,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 	return tr, nil
 }
 
-func keyNames(key []keyColumn) []string {
+func keyNames(key []KeyColumn) []string {
 	names := make([]string, len(key))
 	for i, k := range key {
 		names[i] = k.Name
@@ -155,11 +155,7 @@ func keyNames(key []keyColumn) []string {
 	return names
 }
 
-// Both targets merge.
-var (
-	_ Merger = (*mysqlTarget)(nil)
-	_ Merger = (*sqliteTarget)(nil)
-)
+// The MySQL target merges.
+var _ Merger = (*mysqlTarget)(nil)
 
-func (t *mysqlTarget) AsMerger() (Merger, bool)  { return t, true }
-func (t *sqliteTarget) AsMerger() (Merger, bool) { return t, true }
+func (t *mysqlTarget) AsMerger() (Merger, bool) { return t, true }

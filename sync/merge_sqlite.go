@@ -12,7 +12,7 @@ import (
 // MergeKey chooses the merge key of a SQLite target table as the MySQL
 // target does: its PRIMARY KEY, else a UNIQUE index of NOT NULL columns,
 // else the configured columns.
-func (t *sqliteTarget) MergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error) {
+func (t *sqliteTarget) MergeKey(ctx context.Context, table string, configured []string, setting string) ([]KeyColumn, error) {
 	if setting == "" {
 		setting = "[sync]"
 	}
@@ -77,19 +77,19 @@ func (t *sqliteTarget) MergeKey(ctx context.Context, table string, configured []
 		return nil, err
 	}
 	usable = append(usable, uniques...)
-	candidates := make(map[string]keyCandidate, len(byName))
+	candidates := make(map[string]KeyCandidate, len(byName))
 	for lower, c := range byName {
-		k := keyCandidate{name: c.name, order: orderBytes}
+		k := KeyCandidate{Name: c.name, Order: OrderBytes}
 		switch sqliteKind(c.typ) {
-		case kindInt, kindUint:
-			k.order = orderNumber
-		case kindDouble:
-			k.notKey = errFloatKey
+		case KindInt, KindUint:
+			k.Order = OrderNumber
+		case KindDouble:
+			k.NotKey = ErrFloatKey
 		}
 		candidates[lower] = k
 	}
 	noKey := fmt.Sprintf("merge needs a key, and target table %s in %s has no PRIMARY KEY or UNIQUE index of NOT NULL columns; add one or set key = col1,col2 in %s", quoteSQLite(table), t.path, setting)
-	return pickMergeKey(table, quoteSQLite, usable, candidates, configured, setting, noKey)
+	return PickMergeKey(table, quoteSQLite, usable, candidates, configured, setting, noKey)
 }
 
 // reader is the run's transaction when one is open (the handle holds one
@@ -163,9 +163,9 @@ func (t *sqliteTarget) uniqueKeys(ctx context.Context, table string, notNull fun
 // the differences go into <table>__dbsync_delta, then one DELETE, one
 // UPDATE … FROM and one INSERT … SELECT apply them and the delta table is
 // dropped. It does not commit: commitMerge (or the run's commit) does.
-func (t *sqliteTarget) Merge(ctx context.Context, src SourceRows, opts mergeOptions) (res mergeResult, err error) {
-	opts = opts.withDefaults()
-	table, delta := opts.Table, opts.Table+deltaSuffix
+func (t *sqliteTarget) Merge(ctx context.Context, src SourceRows, opts MergeOptions) (res MergeResult, err error) {
+	opts = opts.WithDefaults()
+	table, delta := opts.Table, opts.Table+DeltaSuffix
 	if t.conn == nil {
 		conn, err := t.db.Conn(ctx)
 		if err != nil {
@@ -183,17 +183,17 @@ func (t *sqliteTarget) Merge(ctx context.Context, src SourceRows, opts mergeOpti
 		return res, fmt.Errorf("read columns of %s: %w", quoteSQLite(table), err)
 	}
 	if !exists {
-		return firstRun(table), nil
+		return FirstRun(table), nil
 	}
 	srcCols := src.Columns()
-	order, keyPos, handBack, err := matchMerge(table, srcCols, dst, opts)
+	order, keyPos, handBack, err := MatchMerge(table, srcCols, dst, opts)
 	if handBack != nil {
 		return *handBack, err
 	}
 	if err != nil {
 		return res, err
 	}
-	cols := make([]targetColumn, len(srcCols))
+	cols := make([]TargetColumn, len(srcCols))
 	for i := range srcCols {
 		cols[i] = dst[order[i]]
 	}
@@ -209,12 +209,12 @@ func (t *sqliteTarget) Merge(ctx context.Context, src SourceRows, opts mergeOpti
 	for i, c := range cols {
 		// Unary + keeps the value and hides the declared type, so that the
 		// driver hands DATE/DATETIME text over as it is stored.
-		sel[i] = "+" + quoteSQLite(c.name)
+		sel[i] = "+" + quoteSQLite(c.Name)
 	}
 	by := make([]string, len(opts.Key))
 	for i, k := range opts.Key {
-		by[i] = quoteSQLite(cols[keyPos[i]].name)
-		if k.Order == orderBytes {
+		by[i] = quoteSQLite(cols[keyPos[i]].Name)
+		if k.Order == OrderBytes {
 			by[i] = "CAST(" + by[i] + " AS BLOB)"
 		}
 	}
@@ -224,17 +224,17 @@ func (t *sqliteTarget) Merge(ctx context.Context, src SourceRows, opts mergeOpti
 	}
 	reader := newSQLiteTableReader(rows, len(cols))
 	defer reader.Close()
-	d := newDeltaReader(table,
-		&keyReader{side: "source", rows: src, key: opts.Key, pos: keyPos},
-		&keyReader{side: "target", rows: reader, key: opts.Key, pos: keyPos},
+	d := NewDeltaReader(table,
+		&KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
+		&KeyReader{Side: "target", Rows: reader, Key: opts.Key, Pos: keyPos},
 		func(a, _ [][]byte) bool { return sqliteRowEqual(srcCols, a, reader.vals) })
 
-	if d.prime() {
+	if d.Prime() {
 		defs := []string{`"dbsync_op" TEXT NOT NULL`, `"dbsync_seq" INTEGER NOT NULL`}
 		names := make([]string, len(cols))
 		for i, c := range cols {
-			names[i] = quoteSQLite(c.name)
-			defs = append(defs, names[i]+" "+c.dataType)
+			names[i] = quoteSQLite(c.Name)
+			defs = append(defs, names[i]+" "+c.DataType)
 		}
 		defs = append(defs, `PRIMARY KEY ("dbsync_op", "dbsync_seq")`)
 		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(delta)+" ("+strings.Join(defs, ", ")+")"); err != nil {
@@ -244,28 +244,28 @@ func (t *sqliteTarget) Merge(ctx context.Context, src SourceRows, opts mergeOpti
 			return res, err
 		}
 	}
-	if err := d.compareError(table); err != nil {
+	if err := d.CompareError(table); err != nil {
 		return res, err
 	}
-	res.Rows = d.src.n
-	reason, note, err := checkThresholds(table, d.dst.n, d.inserts, d.updates, d.deletes, opts)
+	res.Rows = d.Src.N
+	reason, note, err := CheckThresholds(table, d.Dst.N, d.Inserts, d.Updates, d.Deletes, opts)
 	if err != nil || reason != "" {
-		if err == nil && d.changes() > 0 {
+		if err == nil && d.Changes() > 0 {
 			// The run replaces the table in this same transaction: the
 			// delta goes, what other tables staged stays.
 			if _, err := tx.ExecContext(ctx, "DROP TABLE "+quoteSQLite(delta)); err != nil {
 				return res, fmt.Errorf("drop merge delta table %s: %w", delta, explainSQLiteError(err))
 			}
 		}
-		return mergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
+		return MergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
 	}
-	res.Inserted, res.Deleted, res.LoadMethod, res.Note = d.inserts, d.deletes, LoadSQLite, note
-	if d.changes() > 0 {
+	res.Inserted, res.Deleted, res.LoadMethod, res.Note = d.Inserts, d.Deletes, LoadSQLite, note
+	if d.Changes() > 0 {
 		if res.Updated, err = t.applyDelta(ctx, table, delta, cols, keyPos, opts.Move, d); err != nil {
 			return res, err
 		}
 	}
-	res.Unchanged = d.unchanged + d.updates - res.Updated
+	res.Unchanged = d.Unchanged + d.Updates - res.Updated
 	return res, nil
 }
 
@@ -289,7 +289,7 @@ func (t *sqliteTarget) commitMerge(ctx context.Context) error {
 // prepared multi-row INSERTs on the transaction's connection, which also
 // reads the target table: SQLite lets one connection write a table while
 // it reads another.
-func insertDelta(ctx context.Context, tx *sql.Conn, delta string, names []string, d *deltaReader) error {
+func insertDelta(ctx context.Context, tx *sql.Conn, delta string, names []string, d *DeltaReader) error {
 	cols := d.Columns()
 	perStmt := max(1, min(200, 32766/len(cols)))
 	prefix := "INSERT INTO " + quoteSQLite(delta) + ` ("dbsync_op", "dbsync_seq", ` + strings.Join(names, ", ") + ") VALUES "
@@ -334,8 +334,8 @@ func insertDelta(ctx context.Context, tx *sql.Conn, delta string, names []string
 			}
 		}
 	}
-	if d.err != nil {
-		return d.err
+	if d.ReadErr != nil {
+		return d.ReadErr
 	}
 	return flush()
 }
@@ -349,12 +349,12 @@ type sqliteApply struct {
 // mysqlApplySQL does. The delta's column is on the left of each key match:
 // its BINARY collation compares bytes ('a' is not 'A' even if the table's
 // key is NOCASE).
-func sqliteApplySQL(table, delta string, cols []targetColumn, keyPos []int, move []string) sqliteApply {
+func sqliteApplySQL(table, delta string, cols []TargetColumn, keyPos []int, move []string) sqliteApply {
 	tq, dq := quoteSQLite(table), quoteSQLite(delta)
 	isKey := map[int]bool{}
 	var match, idx []string
 	for _, p := range keyPos {
-		n := quoteSQLite(cols[p].name)
+		n := quoteSQLite(cols[p].Name)
 		match = append(match, "d."+n+" = "+tq+"."+n)
 		idx = append(idx, n)
 		isKey[p] = true
@@ -364,7 +364,7 @@ func sqliteApplySQL(table, delta string, cols []targetColumn, keyPos []int, move
 	}
 	var set, changed, moved, names []string
 	for i, c := range cols {
-		n := quoteSQLite(c.name)
+		n := quoteSQLite(c.Name)
 		names = append(names, n)
 		if isKey[i] {
 			continue
@@ -372,7 +372,7 @@ func sqliteApplySQL(table, delta string, cols []targetColumn, keyPos []int, move
 		set = append(set, n+" = d."+n)
 		changed = append(changed, differs(n))
 		for _, m := range move {
-			if strings.EqualFold(m, c.name) {
+			if strings.EqualFold(m, c.Name) {
 				moved = append(moved, differs(n))
 			}
 		}
@@ -400,7 +400,7 @@ func sqliteApplySQL(table, delta string, cols []targetColumn, keyPos []int, move
 // that change a move column go as delete + insert (see tableLinks.
 // moveColumns): SQLite checks a UNIQUE key row by row, so two rows that
 // swap a value would fail an UPDATE.
-func (t *sqliteTarget) applyDelta(ctx context.Context, table, delta string, cols []targetColumn, keyPos []int, move []string, d *deltaReader) (int64, error) {
+func (t *sqliteTarget) applyDelta(ctx context.Context, table, delta string, cols []TargetColumn, keyPos []int, move []string, d *DeltaReader) (int64, error) {
 	tq := quoteSQLite(table)
 	a := sqliteApplySQL(table, delta, cols, keyPos, move)
 	exec := func(what, q string, want int64) (int64, error) {
@@ -419,23 +419,23 @@ func (t *sqliteTarget) applyDelta(ctx context.Context, table, delta string, cols
 	}
 	var moved, updated int64
 	var err error
-	if a.mark != "" && d.updates > 0 {
+	if a.mark != "" && d.Updates > 0 {
 		if moved, err = exec("find updates that move unique values", a.mark, -1); err != nil {
 			return 0, err
 		}
 	}
-	if d.deletes+moved > 0 {
-		if _, err := exec("delete rows", a.del, d.deletes+moved); err != nil {
+	if d.Deletes+moved > 0 {
+		if _, err := exec("delete rows", a.del, d.Deletes+moved); err != nil {
 			return 0, err
 		}
 	}
-	if d.updates > moved && a.update != "" {
+	if d.Updates > moved && a.update != "" {
 		if updated, err = exec("update rows", a.update, -1); err != nil {
 			return 0, err
 		}
 	}
-	if d.inserts+moved > 0 {
-		if _, err := exec("insert rows", a.insert, d.inserts+moved); err != nil {
+	if d.Inserts+moved > 0 {
+		if _, err := exec("insert rows", a.insert, d.Inserts+moved); err != nil {
 			return 0, err
 		}
 	}
@@ -546,13 +546,13 @@ func (r *sqliteTableReader) Next() bool {
 // keys (PRAGMA index_list, and the primary key). SQLite checks foreign
 // keys only on a connection that turned PRAGMA foreign_keys on; dbsync's
 // does not, so Enforced is false.
-func (t *sqliteTarget) Links(ctx context.Context, table string) (tableLinks, error) {
-	var l tableLinks
+func (t *sqliteTarget) Links(ctx context.Context, table string) (TableLinks, error) {
+	var l TableLinks
 	q := t.reader()
-	fail := func(what string, err error) (tableLinks, error) {
-		return tableLinks{}, fmt.Errorf("read %s of %s in %s: %w", what, quoteSQLite(table), t.path, explainSQLiteError(err))
+	fail := func(what string, err error) (TableLinks, error) {
+		return TableLinks{}, fmt.Errorf("read %s of %s in %s: %w", what, quoteSQLite(table), t.path, explainSQLiteError(err))
 	}
-	triggers, err := queryStrings(ctx, q, `SELECT "name" FROM sqlite_master WHERE "type" = 'trigger' AND "tbl_name" = ? COLLATE NOCASE ORDER BY "name"`, table)
+	triggers, err := QueryStrings(ctx, q, `SELECT "name" FROM sqlite_master WHERE "type" = 'trigger' AND "tbl_name" = ? COLLATE NOCASE ORDER BY "name"`, table)
 	if err != nil {
 		return fail("triggers", err)
 	}
@@ -564,7 +564,7 @@ func (t *sqliteTarget) Links(ctx context.Context, table string) (tableLinks, err
 	if err != nil {
 		return fail("foreign keys", err)
 	}
-	var fks []foreignKey
+	var fks []ForeignKey
 	var ids []int
 	for rows.Next() {
 		var child, parent, from, to, rule string
@@ -574,7 +574,7 @@ func (t *sqliteTarget) Links(ctx context.Context, table string) (tableLinks, err
 			return fail("foreign keys", err)
 		}
 		if n := len(fks); n == 0 || fks[n-1].Table != child || ids[n-1] != id {
-			fks = append(fks, foreignKey{Name: fmt.Sprintf("%s(%d)", child, id), Table: child, RefTable: parent, OnDelete: rule})
+			fks = append(fks, ForeignKey{Name: fmt.Sprintf("%s(%d)", child, id), Table: child, RefTable: parent, OnDelete: rule})
 			ids = append(ids, id)
 		}
 		fk := &fks[len(fks)-1]
@@ -608,7 +608,7 @@ func (t *sqliteTarget) Links(ctx context.Context, table string) (tableLinks, err
 			return fail("unique keys", err)
 		}
 		if n := len(l.Unique); n == 0 || l.Unique[n-1].Name != ix {
-			l.Unique = append(l.Unique, uniqueIndex{Name: ix})
+			l.Unique = append(l.Unique, UniqueIndex{Name: ix})
 		}
 		u := &l.Unique[len(l.Unique)-1]
 		u.Columns = append(u.Columns, col)
@@ -623,7 +623,7 @@ func (t *sqliteTarget) Links(ctx context.Context, table string) (tableLinks, err
 		return fail("primary key", err)
 	}
 	defer rows.Close()
-	pk := uniqueIndex{Name: "PRIMARY"}
+	pk := UniqueIndex{Name: "PRIMARY"}
 	for rows.Next() {
 		var col string
 		if err := rows.Scan(&col); err != nil {

@@ -29,25 +29,25 @@ const (
 // into YEAR as a number: YEAR reads the string '0' (how the binary
 // protocol prints YEAR 0000) and even '0000' as 2000, the number 0 as 0000
 // (https://dev.mysql.com/doc/refman/8.0/en/year.html).
-func encodingFor(src columnKind, dataType string) encoding {
+func encodingFor(src ColumnKind, dataType string) encoding {
 	switch dataType {
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
 		return encHex
 	case "bit":
-		if src == kindBit || src == kindBinary {
+		if src == KindBit || src == KindBinary {
 			return encHex
 		}
 		return encNumber
 	case "year":
-		if src == kindYear || src == kindInt || src == kindUint {
+		if src == KindYear || src == KindInt || src == KindUint {
 			return encNumber
 		}
 	case "float":
-		if src == kindFloat {
+		if src == KindFloat {
 			return encFloat32
 		}
 	}
-	if src == kindBit {
+	if src == KindBit {
 		return encBitToDigit
 	}
 	return encText
@@ -174,7 +174,7 @@ func tsvFill(p loadPlan, src RowReader, sent *int64) func([]byte) ([]byte, int, 
 			}
 		}
 		if err := src.Err(); err != nil {
-			return buf, added, asSourceError(err)
+			return buf, added, AsSourceError(err)
 		}
 		return buf, added, io.EOF
 	}
@@ -407,7 +407,7 @@ func insertStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src RowRe
 			added++
 		}
 		if err := src.Err(); err != nil {
-			return batch, added, asSourceError(err)
+			return batch, added, AsSourceError(err)
 		}
 		return batch, added, io.EOF
 	}
@@ -431,7 +431,7 @@ func insertStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src RowRe
 		}
 		return stored, nil
 	})
-	if err := shared.pipe.wait(streamError(errs, "insert rows into", p.table)); err != nil {
+	if err := shared.pipe.Wait(streamError(errs, "insert rows into", p.table)); err != nil {
 		return stored, err
 	}
 	if stored != sent {

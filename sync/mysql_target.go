@@ -442,13 +442,13 @@ func (t *mysqlTarget) Begin(ctx context.Context, runID string, runTarget Target,
 	for _, table := range tables {
 		killed, err := h.runningRuns(ctx, runTarget, table)
 		if err != nil {
-			return fmt.Errorf("read runs of %s in %s: %w", quoteMySQL(table), h.table(), err)
+			return fmt.Errorf("read runs of %s in %s: %w", quoteMySQL(table), h.Table(), err)
 		}
 		for _, id := range killed {
 			var locked string
 			if err := t.db.QueryRowContext(ctx, historyLockQuery(h, 1), id, table).Scan(&locked); err != nil && !errors.Is(err, sql.ErrNoRows) {
 				if mysqlErrorNumber(err) == 1205 {
-					return fmt.Errorf("run %s of table %s is still committing its changes (its row in %s stays locked); this run touched nothing: run again later: %w", id, quoteMySQL(table), h.table(), err)
+					return fmt.Errorf("run %s of table %s is still committing its changes (its row in %s stays locked); this run touched nothing: run again later: %w", id, quoteMySQL(table), h.Table(), err)
 				}
 				return fmt.Errorf("wait for run %s of table %s to end: %w", id, quoteMySQL(table), err)
 			}
@@ -504,7 +504,7 @@ func (t *mysqlTarget) repair(ctx context.Context, table string, killed []string)
 		return inspectErr(err)
 	}
 	// The previous tables first: one may have to take the target's place.
-	for _, suffix := range []string{oldSuffix, stageSuffix, deltaSuffix} {
+	for _, suffix := range []string{oldSuffix, StageSuffix, DeltaSuffix} {
 		found, err := t.helperTables(ctx, table, suffix)
 		if err != nil {
 			return inspectErr(err)
@@ -577,7 +577,7 @@ func (t *mysqlTarget) localInfile(ctx context.Context, q rowQueryer) bool {
 	return v.String == "1" || strings.EqualFold(v.String, "ON")
 }
 
-func (t *mysqlTarget) TableColumns(ctx context.Context, table string) ([]targetColumn, error) {
+func (t *mysqlTarget) TableColumns(ctx context.Context, table string) ([]TargetColumn, error) {
 	cols, err := t.columns(ctx, table)
 	if err != nil {
 		return nil, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
@@ -585,26 +585,26 @@ func (t *mysqlTarget) TableColumns(ctx context.Context, table string) ([]targetC
 	return cols, nil
 }
 
-func (t *mysqlTarget) OpenHistory(context.Context, bool) (historyStore, bool, error) {
+func (t *mysqlTarget) OpenHistory(context.Context, bool) (HistoryStore, bool, error) {
 	return t.historyStore(), true, nil
 }
 
-// historyStore is the history table in the target database.
-func (t *mysqlTarget) historyStore() historyStore {
-	return historyStore{db: t.db, name: t.history, where: "database " + t.cfg.Database, dialect: mysqlHistory}
+// HistoryStore is the history table in the target database.
+func (t *mysqlTarget) historyStore() HistoryStore {
+	return HistoryStore{Db: t.db, Name: t.history, Where: "database " + t.cfg.Database, Dialect: mysqlHistory}
 }
 
-func (t *mysqlTarget) RunHistory() historyStore { return t.historyStore() }
+func (t *mysqlTarget) RunHistory() HistoryStore { return t.historyStore() }
 
 // columns reads a table's columns from information_schema.
-func (t *mysqlTarget) columns(ctx context.Context, table string) ([]targetColumn, error) {
+func (t *mysqlTarget) columns(ctx context.Context, table string) ([]TargetColumn, error) {
 	rows, err := t.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT IS NULL, EXTRA, COALESCE(GENERATION_EXPRESSION, '')
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, t.stored(table))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var cols []targetColumn
+	var cols []TargetColumn
 	for rows.Next() {
 		var name, dataType, columnType, nullable, extra, genExpr string
 		var noDefault bool
@@ -613,9 +613,9 @@ func (t *mysqlTarget) columns(ctx context.Context, table string) ([]targetColumn
 		}
 		extra = strings.ToUpper(extra)
 		generated := genExpr != "" || strings.Contains(extra, "GENERATED") || strings.Contains(extra, "VIRTUAL") || strings.Contains(extra, "PERSISTENT") || strings.Contains(extra, "STORED")
-		cols = append(cols, targetColumn{
-			name: name, dataType: strings.ToLower(dataType), columnType: columnType, generated: generated,
-			required: nullable == "NO" && noDefault && !generated && !strings.Contains(extra, "AUTO_INCREMENT"),
+		cols = append(cols, TargetColumn{
+			Name: name, DataType: strings.ToLower(dataType), columnType: columnType, Generated: generated,
+			Required: nullable == "NO" && noDefault && !generated && !strings.Contains(extra, "AUTO_INCREMENT"),
 		})
 	}
 	return cols, rows.Err()
@@ -639,13 +639,13 @@ func (t *mysqlTarget) Stage(ctx context.Context, table string, src SourceRows, p
 	return t.StageKeepingKey(ctx, table, src, policy, nil)
 }
 
-func (t *mysqlTarget) TargetColumns(ctx context.Context, table string) ([]targetColumn, error) {
+func (t *mysqlTarget) TargetColumns(ctx context.Context, table string) ([]TargetColumn, error) {
 	return t.columns(ctx, table)
 }
 
 func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src SourceRows, policy string, key []string) (int64, string, error) {
 	st := t.stagedTable(table)
-	stage := t.helper(table, stageSuffix)
+	stage := t.helper(table, StageSuffix)
 	if err := t.dropOwn(ctx, table, stage, st.made); err != nil {
 		return 0, "", err
 	}
@@ -658,11 +658,11 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 		return 0, "", fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
 	}
 	srcCols := src.Columns()
-	schema, err := planStage(table, srcCols, existing, policy, t.log)
+	schema, err := PlanStage(table, srcCols, existing, policy, t.log)
 	if err != nil {
 		return 0, "", err
 	}
-	if schema.fromSource {
+	if schema.FromSource {
 		if err := src.ExactTypes(ctx); err != nil {
 			t.log.Warn("cannot read the source's exact column types (needs CREATE TEMPORARY TABLES on the primary); deriving them from result metadata", LogTable, table, "error", err.Error())
 		}
@@ -674,7 +674,7 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 			}
 			defs[i] = quoteMySQL(c.Name) + " " + d
 		}
-		defs = withPrimaryKey(defs, srcCols, key, quoteMySQL)
+		defs = WithPrimaryKey(defs, srcCols, key, quoteMySQL)
 		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+quoteMySQL(stage)+" (\n  "+strings.Join(defs, ",\n  ")+"\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
 			if len(key) > 0 {
 				return 0, "", fmt.Errorf("create staging table %s from the source's column types with the merge key (%s) as its primary key: %w (a key column of type TEXT or BLOB needs a VARCHAR or VARBINARY type in the query, e.g. CAST(col AS CHAR(100)))", stage, strings.Join(key, ", "), err)
@@ -713,8 +713,8 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 	plan := loadPlan{table: stage, target: table}
 	for i, c := range srcCols {
 		dst := stageCols[order[i]]
-		col := loadColumn{name: dst.name, mode: encodingFor(c.Kind, dst.dataType)}
-		if dst.dataType == "enum" && !enumListsEmpty(dst.columnType) {
+		col := loadColumn{name: dst.Name, mode: encodingFor(c.Kind, dst.DataType)}
+		if dst.DataType == "enum" && !enumListsEmpty(dst.columnType) {
 			col.enumWithoutEmpty = dst.columnType
 			plan.checked = append(plan.checked, i)
 		}
@@ -739,7 +739,7 @@ func (t *mysqlTarget) Discard(ctx context.Context) {
 			continue
 		}
 		// Its name is this run's own: it can be no other run's table.
-		stage := t.helper(st.table, stageSuffix)
+		stage := t.helper(st.table, StageSuffix)
 		if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(stage)); err != nil {
 			t.log.Warn("could not drop the staging table; the next run drops it", "staging_table", stage, "error", err.Error())
 			continue
@@ -800,7 +800,7 @@ func (t *mysqlTarget) Swap(ctx context.Context) (time.Duration, error) {
 	var pairs, names []string
 	var replaced []*mysqlStaged
 	for _, st := range staged {
-		table, old, stage := quoteMySQL(st.table), quoteMySQL(t.helper(st.table, oldSuffix)), quoteMySQL(t.helper(st.table, stageSuffix))
+		table, old, stage := quoteMySQL(st.table), quoteMySQL(t.helper(st.table, oldSuffix)), quoteMySQL(t.helper(st.table, StageSuffix))
 		names = append(names, table)
 		exists, err := t.TableExists(ctx, st.table)
 		if err != nil {
@@ -818,12 +818,12 @@ func (t *mysqlTarget) Swap(ctx context.Context) (time.Duration, error) {
 	// definition is then the target's, byte for byte): a target never
 	// carries a mark. Its name still names this run.
 	for _, st := range staged {
-		stage := quoteMySQL(t.helper(st.table, stageSuffix))
+		stage := quoteMySQL(t.helper(st.table, StageSuffix))
 		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+stage+" COMMENT = "+quoteMySQLString(st.comment)); err != nil {
 			return 0, fmt.Errorf("swap %s: restore the comment of %s: %w", quoteMySQL(st.table), stage, err)
 		}
 	}
-	waited, err := t.renameUnderLock(ctx, rename, what, t.helper(staged[0].table, stageSuffix))
+	waited, err := t.renameUnderLock(ctx, rename, what, t.helper(staged[0].table, StageSuffix))
 	if err != nil {
 		return waited, err
 	}
@@ -933,7 +933,7 @@ func (t *mysqlTarget) holdHistoryRows(ctx context.Context, tx *sql.Tx) error {
 	}
 	rows, err := tx.QueryContext(ctx, historyLockQuery(h, len(t.runTables)), args...)
 	if err != nil {
-		return fmt.Errorf("merge: lock this run's rows of history table %s: %w", h.table(), err)
+		return fmt.Errorf("merge: lock this run's rows of history table %s: %w", h.Table(), err)
 	}
 	n := 0
 	for rows.Next() {
@@ -941,10 +941,10 @@ func (t *mysqlTarget) holdHistoryRows(ctx context.Context, tx *sql.Tx) error {
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("merge: lock this run's rows of history table %s: %w", h.table(), err)
+		return fmt.Errorf("merge: lock this run's rows of history table %s: %w", h.Table(), err)
 	}
 	if n < len(t.runTables) {
-		t.log.Warn("this run's rows are missing from the history table, so a run that takes a lost lock over would not wait for this commit", "history_table", h.name, "found", n, "want", len(t.runTables))
+		t.log.Warn("this run's rows are missing from the history table, so a run that takes a lost lock over would not wait for this commit", "history_table", h.Name, "found", n, "want", len(t.runTables))
 	}
 	return nil
 }

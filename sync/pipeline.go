@@ -24,11 +24,11 @@ type batchPipeline[B any] struct {
 	started bool
 }
 
-// newBatchPipeline returns a pipeline over the two batches a and b. fill
+// NewBatchPipeline returns a pipeline over the two batches a and b. fill
 // adds rows to the batch it is given and returns it with the number of rows
 // it added, and nil while there may be more rows, io.EOF with the last rows
 // (or none), or any other error to stop.
-func newBatchPipeline[B any](ctx context.Context, a, b B, fill func(B) (B, int, error)) *batchPipeline[B] {
+func NewBatchPipeline[B any](ctx context.Context, a, b B, fill func(B) (B, int, error)) *batchPipeline[B] {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &batchPipeline[B]{ctx: ctx, cancel: cancel, fill: fill,
 		free: make(chan B, 2), ready: make(chan B), done: make(chan error, 1)}
@@ -75,7 +75,7 @@ func (p *batchPipeline[B]) run() {
 
 // next returns the next filled batch; false when the source is done or the
 // filler stopped (wait says why).
-func (p *batchPipeline[B]) next() (B, bool) {
+func (p *batchPipeline[B]) Next() (B, bool) {
 	if !p.started {
 		p.started = true
 		go p.run()
@@ -89,14 +89,14 @@ func (p *batchPipeline[B]) next() (B, bool) {
 func (p *batchPipeline[B]) untouched() bool { return !p.started }
 
 // release hands an executed batch back to the filler.
-func (p *batchPipeline[B]) release(b B) {
+func (p *batchPipeline[B]) Release(b B) {
 	p.free <- b
 }
 
 // wait ends the pipeline and returns the error that decides the load's
 // outcome, given the caller's own error from executing batches (nil if
 // none). It stops the filler when execErr is set.
-func (p *batchPipeline[B]) wait(execErr error) error {
+func (p *batchPipeline[B]) Wait(execErr error) error {
 	defer p.cancel()
 	if !p.started {
 		return execErr
@@ -105,7 +105,7 @@ func (p *batchPipeline[B]) wait(execErr error) error {
 		p.cancel()
 	}
 	for b := range p.ready {
-		p.release(b)
+		p.Release(b)
 	}
 	return pipelineError(<-p.done, execErr)
 }

@@ -27,7 +27,7 @@ func counterFill(total, size, failAt int, failErr error, produced *int) func([]i
 }
 
 func TestBatchPipeline(t *testing.T) {
-	sourceErr := asSourceError(errors.New("primary went away"))
+	sourceErr := AsSourceError(errors.New("primary went away"))
 	encodeErr := errors.New("value does not fit")
 	execErr := errors.New("target refused")
 	cases := []struct {
@@ -51,11 +51,11 @@ func TestBatchPipeline(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			produced := 0
 			a, b := make([]int, 0, 3), make([]int, 0, 3)
-			pipe := newBatchPipeline(context.Background(), a, b, counterFill(tc.total, 3, tc.failAt, tc.failErr, &produced))
+			pipe := NewBatchPipeline(context.Background(), a, b, counterFill(tc.total, 3, tc.failAt, tc.failErr, &produced))
 			var err error
 			sum, batches := 0, 0
 			seen := map[*int]bool{}
-			for batch, ok := pipe.next(); ok; batch, ok = pipe.next() {
+			for batch, ok := pipe.Next(); ok; batch, ok = pipe.Next() {
 				batches++
 				seen[&batch[:1][0]] = true
 				if batches == tc.execFailAt {
@@ -65,9 +65,9 @@ func TestBatchPipeline(t *testing.T) {
 				for _, v := range batch {
 					sum += v
 				}
-				pipe.release(batch)
+				pipe.Release(batch)
 			}
-			err = pipe.wait(err)
+			err = pipe.Wait(err)
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
 				t.Fatalf("wait() = %v, want %v", err, tc.wantErr)
 			}
@@ -88,12 +88,12 @@ func TestBatchPipeline(t *testing.T) {
 // the source unread, so another load path can start on it.
 func TestBatchPipeline_untouched(t *testing.T) {
 	produced := 0
-	pipe := newBatchPipeline(context.Background(), make([]int, 0, 3), make([]int, 0, 3), counterFill(10, 3, 0, nil, &produced))
+	pipe := NewBatchPipeline(context.Background(), make([]int, 0, 3), make([]int, 0, 3), counterFill(10, 3, 0, nil, &produced))
 	if !pipe.untouched() {
 		t.Fatal("untouched() = false before any next")
 	}
 	refused := errors.New("refused")
-	if err := pipe.wait(refused); err != refused {
+	if err := pipe.Wait(refused); err != refused {
 		t.Fatalf("wait = %v, want the caller's error", err)
 	}
 	if produced != 0 {
@@ -106,12 +106,12 @@ func TestBatchPipeline_untouched(t *testing.T) {
 func TestBatchPipeline_cancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	produced := 0
-	pipe := newBatchPipeline(ctx, make([]int, 0, 3), make([]int, 0, 3), counterFill(1000, 3, 0, nil, &produced))
-	if _, ok := pipe.next(); !ok {
+	pipe := NewBatchPipeline(ctx, make([]int, 0, 3), make([]int, 0, 3), counterFill(1000, 3, 0, nil, &produced))
+	if _, ok := pipe.Next(); !ok {
 		t.Fatal("no first batch")
 	}
 	cancel()
-	if err := pipe.wait(nil); !errors.Is(err, context.Canceled) {
+	if err := pipe.Wait(nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("wait = %v, want context.Canceled", err)
 	}
 	if produced == 1000 {
@@ -120,7 +120,7 @@ func TestBatchPipeline_cancelled(t *testing.T) {
 }
 
 func TestPipelineError(t *testing.T) {
-	sourceErr := asSourceError(errors.New("primary went away"))
+	sourceErr := AsSourceError(errors.New("primary went away"))
 	encodeErr := errors.New("value does not fit")
 	execErr := errors.New("target refused")
 	cases := []struct {

@@ -36,7 +36,7 @@ func (r *Runner) LookupRuns(ctx context.Context, cfg *Config, log *slog.Logger, 
 	}
 	defer done()
 	found := []Report{}
-	if h.db == nil {
+	if h.Db == nil {
 		return found, nil
 	}
 	for _, id := range ids {
@@ -124,7 +124,7 @@ func (r *Runner) RunQueued(ctx context.Context, cfg *Config, rep *Report, log *s
 // historyFor opens the history table of cfg's target; done closes what it
 // opened. Reading a SQLite target that does not exist yet gives a store
 // with no database (no runs).
-func (r *Runner) historyFor(ctx context.Context, cfg *Config, write bool, log *slog.Logger) (h historyStore, done func(), err error) {
+func (r *Runner) historyFor(ctx context.Context, cfg *Config, write bool, log *slog.Logger) (h HistoryStore, done func(), err error) {
 	if log == nil {
 		log = r.Logger
 	}
@@ -138,7 +138,7 @@ func (r *Runner) historyFor(ctx context.Context, cfg *Config, write bool, log *s
 		return h, nil, err
 	}
 	if !found {
-		return historyStore{}, t.Close, nil
+		return HistoryStore{}, t.Close, nil
 	}
 	return store, t.Close, nil
 }

@@ -409,7 +409,7 @@ func (counter) Stage(_ context.Context, _ string, src SourceRows, _ string) (int
 	for src.Next() {
 		n++
 	}
-	return n, "", asSourceError(src.Err())
+	return n, "", AsSourceError(src.Err())
 }
 
 func (counter) Discard(context.Context) {}
@@ -439,7 +439,7 @@ func (r *Runner) readSource(ctx context.Context, cfg *Config, tables []TableConf
 		rep.Retries += retries
 		r.mu.Unlock()
 		if err != nil {
-			return nil, asSourceError(err)
+			return nil, AsSourceError(err)
 		}
 		if s.unencrypted {
 			r.mu.Lock()
@@ -472,7 +472,7 @@ func (r *Runner) readSource(ctx context.Context, cfg *Config, tables []TableConf
 	fallback := func(ctx context.Context) (Session, error) {
 		s, err := r.openFallback(ctx, cfg)
 		if err != nil {
-			return nil, asSourceError(err)
+			return nil, AsSourceError(err)
 		}
 		return s, nil
 	}
@@ -508,7 +508,7 @@ func (r *Runner) readTables(ctx context.Context, cfg *Config, tables []TableConf
 		}
 		rows, err := s.Query(ctx, q, what)
 		if err != nil {
-			return fmt.Errorf("table %s: %w", t.Target, asSourceError(err))
+			return fmt.Errorf("table %s: %w", t.Target, AsSourceError(err))
 		}
 		defer rows.Close()
 		tlog := log

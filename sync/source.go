@@ -5,10 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // RowReader streams a query's result one row at a time. Values returns the
@@ -53,7 +50,7 @@ type Session interface {
 	Query(ctx context.Context, q, what string) (SourceRows, error)
 	// OrderedQuery is q ordered by key, in the source's SQL: a merge reads
 	// both sides in the key's order.
-	OrderedQuery(q string, key []keyColumn) string
+	OrderedQuery(q string, key []KeyColumn) string
 	// Columns are q's result columns, asked for without reading a row
 	// (a LIMIT 0 probe in the same snapshot): a merge checks its key
 	// against them before it reads.
@@ -179,12 +176,12 @@ func connectMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSession, err
 // and dbsync less, so a LIMIT 0 probe of the result's column types picks
 // the protocol; if the query cannot be probed, the binary protocol is used.
 // Probe, prepare and read all run in the read-only transaction.
-func (s *mysqlSession) OrderedQuery(q string, key []keyColumn) string {
-	return orderedQuery(q, key, false)
+func (s *mysqlSession) OrderedQuery(q string, key []KeyColumn) string {
+	return orderedQuery(q, key)
 }
 
 func (s *mysqlSession) Query(ctx context.Context, q, what string) (SourceRows, error) {
-	r := &mysqlRows{s: s, query: trimQuery(q), what: what}
+	r := &mysqlRows{s: s, query: TrimQuery(q), what: what}
 	var err error
 	if s.hasFloatColumns(ctx, r.query) {
 		r.stmt, err = s.conn.PrepareContext(ctx, r.query)
@@ -204,7 +201,7 @@ func (s *mysqlSession) Query(ctx context.Context, q, what string) (SourceRows, e
 		return nil, fmt.Errorf("read primary result columns of %s: %w", what, err)
 	}
 	r.cols = mysqlColumns(types)
-	if err := checkColumnNames(r.cols, what); err != nil {
+	if err := CheckColumnNames(r.cols, what); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -212,9 +209,9 @@ func (s *mysqlSession) Query(ctx context.Context, q, what string) (SourceRows, e
 	return r, nil
 }
 
-// trimQuery drops the spaces and semicolons a query may end with, so that
+// TrimQuery drops the spaces and semicolons a query may end with, so that
 // it can be wrapped as a derived table.
-func trimQuery(q string) string { return strings.TrimRight(strings.TrimSpace(q), ";") }
+func TrimQuery(q string) string { return strings.TrimRight(strings.TrimSpace(q), ";") }
 
 // mysqlColumns describes a MySQL result's columns.
 func mysqlColumns(types []*sql.ColumnType) []Column {
@@ -236,7 +233,7 @@ func mysqlColumns(types []*sql.ColumnType) []Column {
 // transaction. The newline keeps a trailing "-- comment" in the query from
 // eating the closing parenthesis.
 func (s *mysqlSession) probe(ctx context.Context, query string) ([]*sql.ColumnType, error) {
-	rows, err := s.conn.QueryContext(ctx, "SELECT * FROM (\n"+trimQuery(query)+"\n) AS `dbsync_probe` LIMIT 0")
+	rows, err := s.conn.QueryContext(ctx, "SELECT * FROM (\n"+TrimQuery(query)+"\n) AS `dbsync_probe` LIMIT 0")
 	if err != nil {
 		return nil, explainQueryError(err)
 	}
@@ -260,7 +257,7 @@ func (s *mysqlSession) probeColumns(ctx context.Context, query, what string) ([]
 		return nil, fmt.Errorf("run %s on primary (as a LIMIT 0 probe): %w", what, err)
 	}
 	cols := mysqlColumns(types)
-	return cols, checkColumnNames(cols, what)
+	return cols, CheckColumnNames(cols, what)
 }
 
 func (s *mysqlSession) Columns(ctx context.Context, q, what string) ([]Column, error) {
@@ -286,8 +283,8 @@ func (s *mysqlSession) hasFloatColumns(ctx context.Context, query string) bool {
 	return false
 }
 
-// checkColumnNames refuses results that cannot be loaded by name.
-func checkColumnNames(cols []Column, what string) error {
+// CheckColumnNames refuses results that cannot be loaded by name.
+func CheckColumnNames(cols []Column, what string) error {
 	if len(cols) == 0 {
 		return fmt.Errorf("%s returns no columns", what)
 	}
@@ -404,190 +401,3 @@ func (s *mysqlRows) ExactTypes(ctx context.Context) error {
 	}
 	return nil
 }
-
-// sqliteSession is the fallback SQLite database, opened read-only, with
-// every query of the run on one connection in one read transaction.
-type sqliteSession struct {
-	path string
-	db   *sql.DB
-	conn *sql.Conn
-}
-
-// sqliteSource is one query's result on a sqliteSession.
-type sqliteSource struct {
-	rows  *sql.Rows
-	what  string
-	cols  []Column
-	vals  []any
-	dest  []any
-	bufs  [][]byte
-	cells [][]byte
-	err   error
-}
-
-// openSQLiteSession opens the fallback database read-only and begins its
-// read transaction. A missing file is an error: sync never invents source
-// data.
-func openSQLiteSession(ctx context.Context, path string) (*sqliteSession, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("open fallback database [fallback] path = %s: %w", path, err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("open fallback database [fallback] path = %s: is a directory, not a SQLite file", path)
-	}
-	db, err := openSQLite(path, true)
-	if err != nil {
-		return nil, fmt.Errorf("open fallback database %s: %w", path, err)
-	}
-	s := &sqliteSession{path: path, db: db}
-	if s.conn, err = db.Conn(ctx); err == nil {
-		// A deferred BEGIN: the first SELECT takes the snapshot, which
-		// holds until the session ends.
-		_, err = s.conn.ExecContext(ctx, "BEGIN")
-	}
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("begin a read transaction on fallback database %s: %w", path, err)
-	}
-	return s, nil
-}
-
-func (s *sqliteSession) OrderedQuery(q string, key []keyColumn) string {
-	return orderedQuery(q, key, true)
-}
-
-func (s *sqliteSession) Query(ctx context.Context, q, what string) (SourceRows, error) {
-	rows, err := s.conn.QueryContext(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("run %s on %s: %w", what, s.path, err)
-	}
-	r := &sqliteSource{rows: rows, what: what}
-	types, err := rows.ColumnTypes()
-	if err != nil {
-		r.Close()
-		return nil, fmt.Errorf("read fallback result columns of %s: %w", what, err)
-	}
-	for _, ct := range types {
-		decl := ct.DatabaseTypeName()
-		col := Column{Name: ct.Name(), TypeName: decl, Kind: sqliteKind(decl), Nullable: true, Scale: -1}
-		if col.Kind == kindDecimal {
-			if m := decimalArgs.FindStringSubmatch(decl); m != nil {
-				col.Precision, _ = strconv.ParseInt(m[1], 10, 64)
-				col.Scale, _ = strconv.ParseInt(m[2], 10, 64)
-			}
-		}
-		r.cols = append(r.cols, col)
-	}
-	if err := checkColumnNames(r.cols, what); err != nil {
-		r.Close()
-		return nil, err
-	}
-	n := len(r.cols)
-	r.vals, r.dest, r.bufs, r.cells = make([]any, n), make([]any, n), make([][]byte, n), make([][]byte, n)
-	for i := range r.vals {
-		r.dest[i] = &r.vals[i]
-		r.bufs[i] = make([]byte, 0, 64)
-	}
-	return r, nil
-}
-
-func (s *sqliteSession) Columns(ctx context.Context, q, what string) ([]Column, error) {
-	r, err := s.Query(ctx, "SELECT * FROM (\n"+trimQuery(q)+"\n) LIMIT 0", what)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	return r.Columns(), nil
-}
-
-// Close ends the read transaction and the session.
-func (s *sqliteSession) Close() error {
-	if s.conn != nil {
-		_, _ = s.conn.ExecContext(context.Background(), "ROLLBACK")
-		s.conn.Close()
-	}
-	return s.db.Close()
-}
-
-func (s *sqliteSource) Columns() []Column { return s.cols }
-
-func (s *sqliteSource) Next() bool {
-	if s.err != nil || !s.rows.Next() {
-		return false
-	}
-	if err := s.rows.Scan(s.dest...); err != nil {
-		s.err = err
-		return false
-	}
-	for i, v := range s.vals {
-		b := s.bufs[i][:0]
-		switch v := v.(type) {
-		case nil:
-			s.cells[i] = nil
-			continue
-		case time.Time:
-			// The driver parses DATE/DATETIME/TIMESTAMP columns; print the
-			// wall clock back in MySQL's form.
-			switch s.cols[i].Kind {
-			case kindDate:
-				b = v.AppendFormat(b, "2006-01-02")
-			case kindTime:
-				b = v.AppendFormat(b, "15:04:05.999999")
-			default:
-				b = v.AppendFormat(b, "2006-01-02 15:04:05.999999")
-			}
-		default:
-			var ok bool
-			if b, ok = appendSQLiteValue(b, v); !ok {
-				s.err = fmt.Errorf("fallback column %s: unexpected value type %T", s.cols[i].Name, v)
-				return false
-			}
-		}
-		s.bufs[i] = b
-		s.cells[i] = b
-	}
-	return true
-}
-
-// appendSQLiteValue appends a value the SQLite driver scanned as the text
-// the targets take (MySQL's text form); false for a type it does not know.
-// The fallback source and the SQLite target's merge reader share it.
-func appendSQLiteValue(b []byte, v any) ([]byte, bool) {
-	switch v := v.(type) {
-	case int64:
-		return strconv.AppendInt(b, v, 10), true
-	case float64:
-		return strconv.AppendFloat(b, v, 'g', -1, 64), true
-	case string:
-		return append(b, v...), true
-	case []byte:
-		return append(b, v...), true
-	case bool:
-		if v {
-			return append(b, '1'), true
-		}
-		return append(b, '0'), true
-	}
-	return b, false
-}
-
-func (s *sqliteSource) Values() [][]byte { return s.cells }
-
-// Binary: SQLite has one protocol; its rows print as the text one does.
-func (s *sqliteSource) Binary() bool { return false }
-
-// ExactTypes: a SQLite result's declared types are all there is to know.
-func (s *sqliteSource) ExactTypes(context.Context) error { return nil }
-
-func (s *sqliteSource) Err() error {
-	if s.err != nil {
-		return fmt.Errorf("read fallback rows of %s: %w", s.what, s.err)
-	}
-	if err := s.rows.Err(); err != nil {
-		return fmt.Errorf("read fallback rows of %s: %w", s.what, err)
-	}
-	return nil
-}
-
-func (s *sqliteSource) Close() error { return s.rows.Close() }

@@ -25,10 +25,10 @@ func (r *repeatRows) Binary() bool                     { return false }
 func (r *repeatRows) ExactTypes(context.Context) error { return nil }
 
 var benchColumns = []Column{
-	{Name: "id", Kind: kindUint}, {Name: "name", Kind: kindText}, {Name: "email", Kind: kindText},
-	{Name: "amount", Kind: kindDecimal}, {Name: "score", Kind: kindDouble}, {Name: "active", Kind: kindInt},
-	{Name: "created_at", Kind: kindDateTime}, {Name: "birthday", Kind: kindDate}, {Name: "notes", Kind: kindText},
-	{Name: "attrs", Kind: kindText}, {Name: "avatar", Kind: kindBinary},
+	{Name: "id", Kind: KindUint}, {Name: "name", Kind: KindText}, {Name: "email", Kind: KindText},
+	{Name: "amount", Kind: KindDecimal}, {Name: "score", Kind: KindDouble}, {Name: "active", Kind: KindInt},
+	{Name: "created_at", Kind: KindDateTime}, {Name: "birthday", Kind: KindDate}, {Name: "notes", Kind: KindText},
+	{Name: "attrs", Kind: KindText}, {Name: "avatar", Kind: KindBinary},
 }
 
 // BenchmarkSQLiteTarget loads b.N rows of the benchmark table into a

@@ -122,7 +122,7 @@ func (t *sqliteTarget) readOnly() (*sql.DB, error) {
 	return db, nil
 }
 
-func (t *sqliteTarget) TableColumns(ctx context.Context, table string) ([]targetColumn, error) {
+func (t *sqliteTarget) TableColumns(ctx context.Context, table string) ([]TargetColumn, error) {
 	db, err := t.readOnly()
 	if db == nil || err != nil {
 		return nil, err
@@ -137,7 +137,7 @@ func (t *sqliteTarget) TableColumns(ctx context.Context, table string) ([]target
 
 // OpenHistory reads the history table through a read-only handle that close
 // closes; a run's own handle (t.db) is not touched.
-func (t *sqliteTarget) OpenHistory(_ context.Context, write bool) (historyStore, bool, error) {
+func (t *sqliteTarget) OpenHistory(_ context.Context, write bool) (HistoryStore, bool, error) {
 	open := t.readOnly
 	if write {
 		open = func() (*sql.DB, error) {
@@ -150,10 +150,10 @@ func (t *sqliteTarget) OpenHistory(_ context.Context, write bool) (historyStore,
 	}
 	db, err := open()
 	if db == nil || err != nil {
-		return historyStore{}, false, err
+		return HistoryStore{}, false, err
 	}
 	t.readers = append(t.readers, db)
-	return historyStore{db: db, name: t.history, where: t.path, dialect: sqliteHistory}, true, nil
+	return HistoryStore{Db: db, Name: t.history, Where: t.path, Dialect: sqliteHistory}, true, nil
 }
 
 // resolveSymlinks returns the absolute path of the file path names, with
@@ -257,16 +257,16 @@ func (t *sqliteTarget) checkLock() error {
 // run left nothing behind to clean up.
 func (t *sqliteTarget) Begin(context.Context, string, Target, []string) error { return nil }
 
-// historyStore is the history table in the SQLite file.
-func (t *sqliteTarget) historyStore() historyStore {
-	return historyStore{db: t.db, name: t.history, where: t.path, dialect: sqliteHistory}
+// HistoryStore is the history table in the SQLite file.
+func (t *sqliteTarget) historyStore() HistoryStore {
+	return HistoryStore{Db: t.db, Name: t.history, Where: t.path, Dialect: sqliteHistory}
 }
 
-func (t *sqliteTarget) RunHistory() historyStore { return t.historyStore() }
+func (t *sqliteTarget) RunHistory() HistoryStore { return t.historyStore() }
 
 // columns reads the target table's columns; exists is false when there is
 // no such table.
-func (t *sqliteTarget) columns(ctx context.Context, q queryer, table string) (cols []targetColumn, exists bool, err error) {
+func (t *sqliteTarget) columns(ctx context.Context, q Queryer, table string) (cols []TargetColumn, exists bool, err error) {
 	rows, err := q.QueryContext(ctx, `SELECT "name","type","notnull","dflt_value","pk","hidden" FROM pragma_table_xinfo(?)`, table)
 	if err != nil {
 		return nil, false, err
@@ -280,10 +280,10 @@ func (t *sqliteTarget) columns(ctx context.Context, q queryer, table string) (co
 			return nil, false, err
 		}
 		rowidAlias := pk == 1 && strings.EqualFold(typ, "INTEGER")
-		cols = append(cols, targetColumn{
-			name: name, dataType: strings.ToLower(typ),
-			generated: hidden == 2 || hidden == 3,
-			required:  notNull == 1 && !dflt.Valid && !rowidAlias && hidden == 0,
+		cols = append(cols, TargetColumn{
+			Name: name, DataType: strings.ToLower(typ),
+			Generated: hidden == 2 || hidden == 3,
+			Required:  notNull == 1 && !dflt.Valid && !rowidAlias && hidden == 0,
 		})
 	}
 	return cols, len(cols) > 0, rows.Err()
@@ -295,7 +295,7 @@ func (t *sqliteTarget) Stage(ctx context.Context, table string, src SourceRows, 
 	return t.StageKeepingKey(ctx, table, src, policy, nil)
 }
 
-func (t *sqliteTarget) TargetColumns(ctx context.Context, table string) ([]targetColumn, error) {
+func (t *sqliteTarget) TargetColumns(ctx context.Context, table string) ([]TargetColumn, error) {
 	cols, _, err := t.columns(ctx, t.reader(), table)
 	return cols, err
 }
@@ -315,7 +315,7 @@ func (t *sqliteTarget) StageKeepingKey(ctx context.Context, table string, src So
 		t.conn = tx
 	}
 	tx := t.conn
-	stage := table + stageSuffix
+	stage := table + StageSuffix
 	// The staging table lives only inside this transaction: a crash rolls
 	// it back, so one that exists now was not made by dbsync, and dbsync
 	// never drops a table it did not make.
@@ -333,16 +333,16 @@ func (t *sqliteTarget) StageKeepingKey(ctx context.Context, table string, src So
 	}
 	st := sqliteStaged{table: table, exists: exists}
 	srcCols := src.Columns()
-	plan, err := planStage(table, srcCols, dst, policy, t.log)
+	plan, err := PlanStage(table, srcCols, dst, policy, t.log)
 	if err != nil {
 		return 0, LoadSQLite, err
 	}
-	if plan.fromSource {
+	if plan.FromSource {
 		defs := make([]string, len(srcCols))
 		for i, c := range srcCols {
-			defs[i] = quoteSQLite(c.Name) + " " + c.sqliteDefinition()
+			defs[i] = quoteSQLite(c.Name) + " " + sqliteDefinition(c)
 		}
-		defs = withPrimaryKey(defs, srcCols, key, quoteSQLite)
+		defs = WithPrimaryKey(defs, srcCols, key, quoteSQLite)
 		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(stage)+" ("+strings.Join(defs, ", ")+")"); err != nil {
 			return 0, LoadSQLite, fmt.Errorf("create staging table %s: %w", stage, err)
 		}
@@ -355,8 +355,8 @@ func (t *sqliteTarget) StageKeepingKey(ctx context.Context, table string, src So
 	names := make([]string, len(srcCols))
 	for i, c := range srcCols {
 		names[i] = quoteSQLite(c.Name)
-		if !plan.fromSource {
-			names[i] = quoteSQLite(dst[plan.order[i]].name)
+		if !plan.FromSource {
+			names[i] = quoteSQLite(dst[plan.Order[i]].Name)
 		}
 	}
 	n, err := insertSQLiteRows(ctx, tx, stage, names, src)
@@ -468,11 +468,11 @@ func insertSQLiteRows(ctx context.Context, conn *sql.Conn, stage string, names [
 			}
 		}
 		if err := src.Err(); err != nil {
-			return args, added, asSourceError(err)
+			return args, added, AsSourceError(err)
 		}
 		return args, added, io.EOF
 	}
-	pipe := newBatchPipeline(ctx, make([]driver.NamedValue, 0, perStmt*len(cols)), make([]driver.NamedValue, 0, perStmt*len(cols)), fill)
+	pipe := NewBatchPipeline(ctx, make([]driver.NamedValue, 0, perStmt*len(cols)), make([]driver.NamedValue, 0, perStmt*len(cols)), fill)
 
 	execErr := conn.Raw(func(dc any) error {
 		prep, ok := dc.(driver.ConnPrepareContext)
@@ -496,7 +496,7 @@ func insertSQLiteRows(ctx context.Context, conn *sql.Conn, stage string, names [
 			return err
 		}
 		defer closeFull()
-		for args, ok := pipe.next(); ok; args, ok = pipe.next() {
+		for args, ok := pipe.Next(); ok; args, ok = pipe.Next() {
 			stmt := full
 			if len(args) < perStmt*len(cols) {
 				last, closeLast, err := prepare(len(args) / len(cols))
@@ -510,11 +510,11 @@ func insertSQLiteRows(ctx context.Context, conn *sql.Conn, stage string, names [
 				return fmt.Errorf("insert into %s: %w", stage, explainSQLiteError(err))
 			}
 			clear(args) // drop references to this batch's values
-			pipe.release(args)
+			pipe.Release(args)
 		}
 		return nil
 	})
-	err := pipe.wait(execErr)
+	err := pipe.Wait(execErr)
 	return sent, err
 }
 
@@ -524,12 +524,12 @@ func sqliteValue(c Column, cell []byte) (any, error) {
 		return nil, nil
 	}
 	switch c.Kind {
-	case kindInt, kindYear:
+	case KindInt, KindYear:
 		if v, err := strconv.ParseInt(string(cell), 10, 64); err == nil {
 			return v, nil
 		}
 		return string(cell), nil // a SQLite source's text in an INTEGER column stays text
-	case kindUint:
+	case KindUint:
 		v, err := strconv.ParseUint(string(cell), 10, 64)
 		if err != nil {
 			return string(cell), nil
@@ -538,7 +538,7 @@ func sqliteValue(c Column, cell []byte) (any, error) {
 			return nil, fmt.Errorf("column %s: value %d does not fit SQLite's signed 64-bit INTEGER", quoteSQLite(c.Name), v)
 		}
 		return int64(v), nil
-	case kindBit:
+	case KindBit:
 		if len(cell) > 8 {
 			return nil, fmt.Errorf("column %s: BIT value of %d bytes does not fit SQLite's INTEGER", quoteSQLite(c.Name), len(cell))
 		}
@@ -550,12 +550,12 @@ func sqliteValue(c Column, cell []byte) (any, error) {
 			return nil, fmt.Errorf("column %s: BIT value %d does not fit SQLite's signed 64-bit INTEGER", quoteSQLite(c.Name), v)
 		}
 		return int64(v), nil
-	case kindFloat, kindDouble:
+	case KindFloat, KindDouble:
 		if v, err := strconv.ParseFloat(string(cell), 64); err == nil {
 			return v, nil
 		}
 		return string(cell), nil
-	case kindBinary:
+	case KindBinary:
 		return append([]byte{}, cell...), nil
 	}
 	return string(cell), nil
@@ -593,7 +593,7 @@ func (t *sqliteTarget) Swap(ctx context.Context) (time.Duration, error) {
 		if st.exists {
 			stmts = append(stmts, `DROP TABLE `+quoteSQLite(st.table))
 		}
-		stmts = append(stmts, `ALTER TABLE `+quoteSQLite(st.table+stageSuffix)+` RENAME TO `+quoteSQLite(st.table))
+		stmts = append(stmts, `ALTER TABLE `+quoteSQLite(st.table+StageSuffix)+` RENAME TO `+quoteSQLite(st.table))
 		stmts = append(stmts, st.recreateSQL...)
 	}
 	what := strings.Join(names, ", ")

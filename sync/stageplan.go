@@ -11,26 +11,26 @@ type stagePlan struct {
 	// fromSource: create the staging table from the source's column types
 	// (there is no target table yet, or on_schema_change = recreate
 	// rebuilds it); otherwise it is made like the target table.
-	fromSource bool
+	FromSource bool
 	// order is, when the staging table is made like the target table, the
 	// target column each source column fills.
-	order []int
+	Order []int
 	// differences are why a recreate rebuilds the table.
 	differences []string
 }
 
-// planStage decides how to stage table, for every backend: source columns
+// PlanStage decides how to stage table, for every backend: source columns
 // are matched to the existing target columns by name (matchColumns); a
 // difference fails the run with on_schema_change = fail, and with recreate
 // rebuilds the table from the source's types, saying so in the log (log
 // may be nil when nothing will be built, as in check).
-func planStage(table string, src []Column, existing []targetColumn, policy string, log *slog.Logger) (stagePlan, error) {
+func PlanStage(table string, src []Column, existing []TargetColumn, policy string, log *slog.Logger) (stagePlan, error) {
 	if len(existing) == 0 {
-		return stagePlan{fromSource: true}, nil
+		return stagePlan{FromSource: true}, nil
 	}
 	order, diffs := matchColumns(src, existing)
 	if len(diffs) == 0 {
-		return stagePlan{order: order}, nil
+		return stagePlan{Order: order}, nil
 	}
 	if policy != SchemaRecreate {
 		return stagePlan{}, &schemaError{Table: table, Differences: diffs}
@@ -38,15 +38,15 @@ func planStage(table string, src []Column, existing []targetColumn, policy strin
 	if log != nil {
 		log.Warn("on_schema_change = recreate: rebuilding the table from the source's column types", "table", table, "differences", strings.Join(diffs, "; "))
 	}
-	return stagePlan{fromSource: true, differences: diffs}, nil
+	return stagePlan{FromSource: true, differences: diffs}, nil
 }
 
-// withPrimaryKey adds key as the PRIMARY KEY of a table built from the
+// WithPrimaryKey adds key as the PRIMARY KEY of a table built from the
 // source's column definitions (defs[i] defines srcCols[i]): a merge table
 // rebuilt by on_schema_change = recreate keeps its merge key, so the next
 // run merges it again (DESIGN §3). Its columns become NOT NULL, as a merge
 // key's must be. An empty key, or one the source lacks, adds nothing.
-func withPrimaryKey(defs []string, srcCols []Column, key []string, quote func(string) string) []string {
+func WithPrimaryKey(defs []string, srcCols []Column, key []string, quote func(string) string) []string {
 	if len(key) == 0 {
 		return defs
 	}

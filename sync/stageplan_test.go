@@ -12,10 +12,10 @@ import (
 )
 
 func TestPlanStage(t *testing.T) {
-	src := []Column{{Name: "id", Kind: kindInt}, {Name: "Name", Kind: kindText}}
+	src := []Column{{Name: "id", Kind: KindInt}, {Name: "Name", Kind: KindText}}
 	cases := []struct {
 		name       string
-		existing   []targetColumn
+		existing   []TargetColumn
 		policy     string
 		fromSource bool
 		order      []int
@@ -25,25 +25,25 @@ func TestPlanStage(t *testing.T) {
 	}{
 		{name: "no target table: from the source", policy: SchemaFail, fromSource: true},
 		{name: "same columns, other order and case", policy: SchemaFail,
-			existing: []targetColumn{{name: "name", dataType: "text"}, {name: "ID", dataType: "int"}}, order: []int{1, 0}},
+			existing: []TargetColumn{{Name: "name", DataType: "text"}, {Name: "ID", DataType: "int"}}, order: []int{1, 0}},
 		{name: "extra nullable target column is fine", policy: SchemaFail,
-			existing: []targetColumn{{name: "id"}, {name: "name"}, {name: "note"}}, order: []int{0, 1}},
+			existing: []TargetColumn{{Name: "id"}, {Name: "name"}, {Name: "note"}}, order: []int{0, 1}},
 		{name: "source column missing, fail", policy: SchemaFail,
-			existing: []targetColumn{{name: "id"}}, diffs: []string{"source column `Name` is not in the target table"}, wantErr: true},
+			existing: []TargetColumn{{Name: "id"}}, diffs: []string{"source column `Name` is not in the target table"}, wantErr: true},
 		{name: "required target column missing, fail", policy: SchemaFail,
-			existing: []targetColumn{{name: "id"}, {name: "name"}, {name: "must", required: true}}, diffs: []string{"target column `must` (NOT NULL, no default)"}, wantErr: true},
+			existing: []TargetColumn{{Name: "id"}, {Name: "name"}, {Name: "must", Required: true}}, diffs: []string{"target column `must` (NOT NULL, no default)"}, wantErr: true},
 		{name: "generated target column, fail", policy: SchemaFail,
-			existing: []targetColumn{{name: "id"}, {name: "name", generated: true}}, diffs: []string{"source column `Name` is a generated column"}, wantErr: true},
+			existing: []TargetColumn{{Name: "id"}, {Name: "name", Generated: true}}, diffs: []string{"source column `Name` is a generated column"}, wantErr: true},
 		{name: "differences with recreate: rebuild and warn", policy: SchemaRecreate,
-			existing: []targetColumn{{name: "id"}}, fromSource: true, diffs: []string{"source column `Name` is not in the target table"}, warns: true},
+			existing: []TargetColumn{{Name: "id"}}, fromSource: true, diffs: []string{"source column `Name` is not in the target table"}, warns: true},
 		{name: "no differences with recreate: keep the table", policy: SchemaRecreate,
-			existing: []targetColumn{{name: "id"}, {name: "name"}}, order: []int{0, 1}},
+			existing: []TargetColumn{{Name: "id"}, {Name: "name"}}, order: []int{0, 1}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var logged bytes.Buffer
 			log := slog.New(slog.NewTextHandler(&logged, nil))
-			plan, err := planStage("items", src, tc.existing, tc.policy, log)
+			plan, err := PlanStage("items", src, tc.existing, tc.policy, log)
 			diffs := plan.differences
 			var se *schemaError
 			if errors.As(err, &se) {
@@ -55,7 +55,7 @@ func TestPlanStage(t *testing.T) {
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
 			}
-			if plan.fromSource != tc.fromSource || !reflect.DeepEqual(plan.order, tc.order) {
+			if plan.FromSource != tc.fromSource || !reflect.DeepEqual(plan.Order, tc.order) {
 				t.Errorf("plan %+v, want fromSource %v order %v", plan, tc.fromSource, tc.order)
 			}
 			if len(diffs) != len(tc.diffs) {
@@ -69,7 +69,7 @@ func TestPlanStage(t *testing.T) {
 			if warned := strings.Contains(logged.String(), "level=WARN") && strings.Contains(logged.String(), "on_schema_change = recreate"); warned != tc.warns {
 				t.Errorf("warning logged = %v, want %v: %s", warned, tc.warns, logged.String())
 			}
-			if plan2, err2 := planStage("items", src, tc.existing, tc.policy, nil); !reflect.DeepEqual(plan, plan2) || (err == nil) != (err2 == nil) {
+			if plan2, err2 := PlanStage("items", src, tc.existing, tc.policy, nil); !reflect.DeepEqual(plan, plan2) || (err == nil) != (err2 == nil) {
 				t.Errorf("without a log the plan differs: %+v %v", plan2, err2)
 			}
 		})
@@ -100,11 +100,11 @@ func TestPlanStage_SQLiteRecreateWarns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	load([]Column{{Name: "id", Kind: kindInt}}, [][]byte{[]byte("1")})
+	load([]Column{{Name: "id", Kind: KindInt}}, [][]byte{[]byte("1")})
 	if strings.Contains(logged.String(), "recreate") {
 		t.Fatalf("the first load warned: %s", logged.String())
 	}
-	load([]Column{{Name: "id", Kind: kindInt}, {Name: "extra", Kind: kindText}}, [][]byte{[]byte("1"), []byte("x")})
+	load([]Column{{Name: "id", Kind: KindInt}, {Name: "extra", Kind: KindText}}, [][]byte{[]byte("1"), []byte("x")})
 	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "source column `extra` is not in the target table") {
 		t.Fatalf("recreating the SQLite table logged no warning naming the difference:\n%s", logged.String())
 	}

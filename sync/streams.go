@@ -95,7 +95,7 @@ type sharedPipe struct {
 // newSharedPipe returns a pipeline over n+1 batches of batchSize bytes: one
 // being executed per stream, one being filled.
 func newSharedPipe(ctx context.Context, n, batchSize int, fill func([]byte) ([]byte, int, error)) *sharedPipe {
-	pipe := newBatchPipeline[[]byte](ctx, nil, nil, fill)
+	pipe := NewBatchPipeline[[]byte](ctx, nil, nil, fill)
 	pipe.free = make(chan []byte, n+1)
 	for range n + 1 {
 		pipe.free <- make([]byte, 0, batchSize)
@@ -118,7 +118,7 @@ func (s *sharedPipe) release(b []byte, batchSize int) {
 	if cap(b) > 2*batchSize {
 		b = make([]byte, 0, batchSize)
 	}
-	s.pipe.release(b)
+	s.pipe.Release(b)
 }
 
 // runStreams runs stream on every connection at once and waits for all.
@@ -212,11 +212,11 @@ func loadDataStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src Row
 	})
 	for _, err := range errs {
 		if no := mysqlErrorNumber(err); (no == 1148 || no == 3948) && !shared.touched.Load() {
-			shared.pipe.wait(nil)
+			shared.pipe.Wait(nil)
 			return 0, fmt.Errorf("%w: %v", errLocalInfileRefused, err)
 		}
 	}
-	if err := shared.pipe.wait(streamError(errs, "load rows into", p.table)); err != nil {
+	if err := shared.pipe.Wait(streamError(errs, "load rows into", p.table)); err != nil {
 		return sent, err
 	}
 	if stored != sent {

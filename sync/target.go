@@ -45,21 +45,21 @@ type TargetDB interface {
 	AppliedUpdates() map[string]int64
 	// RunHistory is the history table on the run's own connection, where
 	// the run records itself as running and then its outcome.
-	RunHistory() historyStore
+	RunHistory() HistoryStore
 	// Probe says what check reports of the target, without writing to it:
 	// where it is, TLS, how rows would be loaded, whether it is writable.
 	Probe(ctx context.Context) (string, error)
 	// TableColumns reads a target table's columns, without writing; none
 	// when there is no such table yet.
-	TableColumns(ctx context.Context, table string) ([]targetColumn, error)
+	TableColumns(ctx context.Context, table string) ([]TargetColumn, error)
 	// MergeKey chooses a merge table's key on its existing target table,
 	// without writing: the configured columns, else the table's own key;
 	// an error names setting's key when there is none.
-	MergeKey(ctx context.Context, table string, configured []string, setting string) ([]keyColumn, error)
+	MergeKey(ctx context.Context, table string, configured []string, setting string) ([]KeyColumn, error)
 	// OpenHistory opens the history table; for reading (write false)
 	// without creating anything, found false when the target has no
 	// history yet.
-	OpenHistory(ctx context.Context, write bool) (h historyStore, found bool, err error)
+	OpenHistory(ctx context.Context, write bool) (h HistoryStore, found bool, err error)
 	Close()
 }
 
@@ -72,22 +72,22 @@ func targetNames(tables []TableConfig) []string {
 	return names
 }
 
-// targetColumn is what the engine needs to know of a target column.
-type targetColumn struct {
-	name     string
-	dataType string // lower-case type name (MySQL DATA_TYPE, SQLite declared type)
+// TargetColumn is what the engine needs to know of a target column.
+type TargetColumn struct {
+	Name     string
+	DataType string // lower-case type name (MySQL DATA_TYPE, SQLite declared type)
 	// columnType is MySQL's COLUMN_TYPE ("enum('a','b')"); empty on SQLite.
 	columnType string
-	required   bool // NOT NULL without a default, not generated, not auto-filled
-	generated  bool
+	Required   bool // NOT NULL without a default, not generated, not auto-filled
+	Generated  bool
 }
 
 // matchColumns pairs source columns with the target's by name
 // (case-insensitively, as MySQL does) and lists every difference.
-func matchColumns(src []Column, dst []targetColumn) (order []int, differences []string) {
+func matchColumns(src []Column, dst []TargetColumn) (order []int, differences []string) {
 	byName := map[string]int{}
 	for i, c := range dst {
-		byName[strings.ToLower(c.name)] = i
+		byName[strings.ToLower(c.Name)] = i
 	}
 	inSource := map[string]bool{}
 	for _, c := range src {
@@ -97,28 +97,28 @@ func matchColumns(src []Column, dst []targetColumn) (order []int, differences []
 		switch {
 		case !ok:
 			differences = append(differences, fmt.Sprintf("source column %s is not in the target table", quoteMySQL(c.Name)))
-		case dst[i].generated:
+		case dst[i].Generated:
 			differences = append(differences, fmt.Sprintf("source column %s is a generated column in the target table", quoteMySQL(c.Name)))
 		default:
 			order = append(order, i)
 		}
 	}
 	for _, c := range dst {
-		if c.required && !inSource[strings.ToLower(c.name)] {
-			differences = append(differences, fmt.Sprintf("target column %s (NOT NULL, no default) is not in the source", quoteMySQL(c.name)))
+		if c.Required && !inSource[strings.ToLower(c.Name)] {
+			differences = append(differences, fmt.Sprintf("target column %s (NOT NULL, no default) is not in the source", quoteMySQL(c.Name)))
 		}
 	}
 	return order, differences
 }
 
-// queryer runs a query: a pool, one of its connections or a transaction.
-type queryer interface {
+// Queryer runs a query: a pool, one of its connections or a transaction.
+type Queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// queryStrings is the one column of every row query returns, in order; a
+// QueryStrings is the one column of every row query returns, in order; a
 // NULL is "" (an index's expression column).
-func queryStrings(ctx context.Context, q queryer, query string, args ...any) ([]string, error) {
+func QueryStrings(ctx context.Context, q Queryer, query string, args ...any) ([]string, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

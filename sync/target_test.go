@@ -11,8 +11,8 @@ import (
 // case-insensitively; every difference is listed: a source column the
 // target lacks or generates, a required target column the source lacks.
 func TestTarget_MatchColumns(t *testing.T) {
-	dst := []targetColumn{
-		{name: "id", required: true}, {name: "Name"}, {name: "total", generated: true}, {name: "created", required: true},
+	dst := []TargetColumn{
+		{Name: "id", Required: true}, {Name: "Name"}, {Name: "total", Generated: true}, {Name: "created", Required: true},
 	}
 	cases := []struct {
 		name      string
@@ -51,11 +51,11 @@ func TestTarget_QueryStrings(t *testing.T) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE t (n TEXT); INSERT INTO t VALUES ('b'), (NULL), ('a')`); err != nil {
 		t.Fatal(err)
 	}
-	got, err := queryStrings(ctx, db, `SELECT n FROM t ORDER BY n IS NULL, n`)
+	got, err := QueryStrings(ctx, db, `SELECT n FROM t ORDER BY n IS NULL, n`)
 	if err != nil || !slices.Equal(got, []string{"a", "b", ""}) {
 		t.Errorf("got %q, %v", got, err)
 	}
-	if got, err := queryStrings(ctx, db, `SELECT n FROM missing`); err == nil {
+	if got, err := QueryStrings(ctx, db, `SELECT n FROM missing`); err == nil {
 		t.Errorf("a query of a missing table gave %q and no error", got)
 	}
 }

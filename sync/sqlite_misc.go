@@ -1,0 +1,366 @@
+package dbsync
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sqliteSession is the fallback SQLite database, opened read-only, with
+// every query of the run on one connection in one read transaction.
+type sqliteSession struct {
+	path string
+	db   *sql.DB
+	conn *sql.Conn
+}
+
+// sqliteSource is one query's result on a sqliteSession.
+type sqliteSource struct {
+	rows  *sql.Rows
+	what  string
+	cols  []Column
+	vals  []any
+	dest  []any
+	bufs  [][]byte
+	cells [][]byte
+	err   error
+}
+
+// openSQLiteSession opens the fallback database read-only and begins its
+// read transaction. A missing file is an error: sync never invents source
+// data.
+func openSQLiteSession(ctx context.Context, path string) (*sqliteSession, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open fallback database [fallback] path = %s: %w", path, err)
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("open fallback database [fallback] path = %s: is a directory, not a SQLite file", path)
+	}
+	db, err := openSQLite(path, true)
+	if err != nil {
+		return nil, fmt.Errorf("open fallback database %s: %w", path, err)
+	}
+	s := &sqliteSession{path: path, db: db}
+	if s.conn, err = db.Conn(ctx); err == nil {
+		// A deferred BEGIN: the first SELECT takes the snapshot, which
+		// holds until the session ends.
+		_, err = s.conn.ExecContext(ctx, "BEGIN")
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("begin a read transaction on fallback database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *sqliteSession) OrderedQuery(q string, key []KeyColumn) string {
+	return orderedSQLiteQuery(q, key)
+}
+
+func (s *sqliteSession) Query(ctx context.Context, q, what string) (SourceRows, error) {
+	rows, err := s.conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("run %s on %s: %w", what, s.path, err)
+	}
+	r := &sqliteSource{rows: rows, what: what}
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("read fallback result columns of %s: %w", what, err)
+	}
+	for _, ct := range types {
+		decl := ct.DatabaseTypeName()
+		col := Column{Name: ct.Name(), TypeName: decl, Kind: sqliteKind(decl), Nullable: true, Scale: -1}
+		if col.Kind == KindDecimal {
+			if m := DecimalArgs.FindStringSubmatch(decl); m != nil {
+				col.Precision, _ = strconv.ParseInt(m[1], 10, 64)
+				col.Scale, _ = strconv.ParseInt(m[2], 10, 64)
+			}
+		}
+		r.cols = append(r.cols, col)
+	}
+	if err := CheckColumnNames(r.cols, what); err != nil {
+		r.Close()
+		return nil, err
+	}
+	n := len(r.cols)
+	r.vals, r.dest, r.bufs, r.cells = make([]any, n), make([]any, n), make([][]byte, n), make([][]byte, n)
+	for i := range r.vals {
+		r.dest[i] = &r.vals[i]
+		r.bufs[i] = make([]byte, 0, 64)
+	}
+	return r, nil
+}
+
+func (s *sqliteSession) Columns(ctx context.Context, q, what string) ([]Column, error) {
+	r, err := s.Query(ctx, "SELECT * FROM (\n"+TrimQuery(q)+"\n) LIMIT 0", what)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Columns(), nil
+}
+
+// Close ends the read transaction and the session.
+func (s *sqliteSession) Close() error {
+	if s.conn != nil {
+		_, _ = s.conn.ExecContext(context.Background(), "ROLLBACK")
+		s.conn.Close()
+	}
+	return s.db.Close()
+}
+
+func (s *sqliteSource) Columns() []Column { return s.cols }
+
+func (s *sqliteSource) Next() bool {
+	if s.err != nil || !s.rows.Next() {
+		return false
+	}
+	if err := s.rows.Scan(s.dest...); err != nil {
+		s.err = err
+		return false
+	}
+	for i, v := range s.vals {
+		b := s.bufs[i][:0]
+		switch v := v.(type) {
+		case nil:
+			s.cells[i] = nil
+			continue
+		case time.Time:
+			// The driver parses DATE/DATETIME/TIMESTAMP columns; print the
+			// wall clock back in MySQL's form.
+			switch s.cols[i].Kind {
+			case KindDate:
+				b = v.AppendFormat(b, "2006-01-02")
+			case KindTime:
+				b = v.AppendFormat(b, "15:04:05.999999")
+			default:
+				b = v.AppendFormat(b, "2006-01-02 15:04:05.999999")
+			}
+		default:
+			var ok bool
+			if b, ok = appendSQLiteValue(b, v); !ok {
+				s.err = fmt.Errorf("fallback column %s: unexpected value type %T", s.cols[i].Name, v)
+				return false
+			}
+		}
+		s.bufs[i] = b
+		s.cells[i] = b
+	}
+	return true
+}
+
+// appendSQLiteValue appends a value the SQLite driver scanned as the text
+// the targets take (MySQL's text form); false for a type it does not know.
+// The fallback source and the SQLite target's merge reader share it.
+func appendSQLiteValue(b []byte, v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case int64:
+		return strconv.AppendInt(b, v, 10), true
+	case float64:
+		return strconv.AppendFloat(b, v, 'g', -1, 64), true
+	case string:
+		return append(b, v...), true
+	case []byte:
+		return append(b, v...), true
+	case bool:
+		if v {
+			return append(b, '1'), true
+		}
+		return append(b, '0'), true
+	}
+	return b, false
+}
+
+func (s *sqliteSource) Values() [][]byte { return s.cells }
+
+// Binary: SQLite has one protocol; its rows print as the text one does.
+func (s *sqliteSource) Binary() bool { return false }
+
+// ExactTypes: a SQLite result's declared types are all there is to know.
+func (s *sqliteSource) ExactTypes(context.Context) error { return nil }
+
+func (s *sqliteSource) Err() error {
+	if s.err != nil {
+		return fmt.Errorf("read fallback rows of %s: %w", s.what, s.err)
+	}
+	if err := s.rows.Err(); err != nil {
+		return fmt.Errorf("read fallback rows of %s: %w", s.what, err)
+	}
+	return nil
+}
+
+func (s *sqliteSource) Close() error { return s.rows.Close() }
+
+func (t *sqliteTarget) QuoteName(name string) string { return quoteSQLite(name) }
+
+func (t *sqliteTarget) KeyIndexed(ctx context.Context, table string, key []KeyColumn) (bool, error) {
+	if t.conn == nil && t.db == nil {
+		// check: read the file through a read-only handle, as mergeKey does.
+		db, err := t.readOnly()
+		if err != nil || db == nil {
+			return false, err
+		}
+		t.db = db
+		defer func() { t.db = nil; db.Close() }()
+	}
+	// The PRIMARY KEY: an INTEGER PRIMARY KEY is the rowid, which no
+	// index lists.
+	pk, err := QueryStrings(ctx, t.reader(), `SELECT "name" FROM pragma_table_xinfo(?) WHERE "pk" > 0 ORDER BY "pk"`, table)
+	if err != nil {
+		return false, fmt.Errorf("read the primary key of %s: %w", quoteSQLite(table), err)
+	}
+	if len(pk) > 0 && IndexCovers(pk, key) {
+		return true, nil
+	}
+	names, err := QueryStrings(ctx, t.reader(), `SELECT "name" FROM pragma_index_list(?) WHERE "partial" = 0`, table)
+	if err != nil {
+		return false, fmt.Errorf("read indexes of %s: %w", quoteSQLite(table), err)
+	}
+	for _, n := range names {
+		// A NULL column name is an expression: "" covers no key column.
+		cols, err := QueryStrings(ctx, t.reader(), `SELECT "name" FROM pragma_index_info(?) ORDER BY "seqno"`, n)
+		if err != nil {
+			return false, fmt.Errorf("read index %s of %s: %w", quoteSQLite(n), quoteSQLite(table), err)
+		}
+		if IndexCovers(cols, key) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (t *sqliteTarget) AsMerger() (Merger, bool) { return t, true }
+
+// sqliteKind maps a SQLite declared type to a Kind, by SQLite's affinity
+// rules (https://sqlite.org/datatype3.html §3.1) refined for the names
+// MySQL-minded schemas use, so that DATE/DATETIME/DECIMAL keep their meaning.
+func sqliteKind(declType string) ColumnKind {
+	t := strings.ToUpper(declType)
+	switch {
+	case t == "":
+		return KindText // no declared type: each value carries its own
+	case strings.HasPrefix(t, "DATETIME"), strings.HasPrefix(t, "TIMESTAMP"):
+		return KindDateTime
+	case strings.HasPrefix(t, "DATE"):
+		return KindDate
+	case strings.HasPrefix(t, "TIME"):
+		return KindTime
+	case strings.Contains(t, "UNSIGNED") && strings.Contains(t, "INT"):
+		return KindUint
+	case strings.Contains(t, "INT"), t == "BOOLEAN", t == "BOOL", strings.HasPrefix(t, "YEAR"):
+		return KindInt
+	case strings.Contains(t, "CHAR"), strings.Contains(t, "CLOB"), strings.Contains(t, "TEXT"), t == "JSON":
+		return KindText
+	case strings.Contains(t, "BLOB"), strings.Contains(t, "BINARY"):
+		return KindBinary
+	case strings.Contains(t, "REAL"), strings.Contains(t, "FLOA"), strings.Contains(t, "DOUB"):
+		return KindDouble
+	case strings.HasPrefix(t, "DECIMAL"), strings.HasPrefix(t, "NUMERIC"):
+		return KindDecimal
+	}
+	return KindText
+}
+
+// sqliteDefinition is the SQLite column type used when dbsync creates a
+// SQLite target table. Exact values are kept: DECIMAL and date/time values
+// are TEXT (a NUMERIC column would round DECIMALs to 15 digits), integers
+// INTEGER, floats REAL, bytes BLOB. See docs/types.md.
+func sqliteDefinition(c Column) string {
+	switch c.Kind {
+	case KindInt, KindUint, KindYear, KindBit:
+		return "INTEGER"
+	case KindFloat, KindDouble:
+		return "REAL"
+	case KindBinary:
+		return "BLOB"
+	}
+	return "TEXT"
+}
+
+// quoteSQLite quotes a SQLite identifier.
+func quoteSQLite(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+var sqliteHistory = HistoryDialect{
+	Quote: quoteSQLite,
+	Types: map[HistoryType]string{
+		HistoryKey: "TEXT NOT NULL", HistoryWord: "TEXT", HistoryName: "TEXT NOT NULL DEFAULT ''",
+		HistoryText: "TEXT", HistoryInt: "INTEGER", HistoryFloat: "REAL", HistoryTime: "TEXT", HistoryBool: "INTEGER",
+	},
+	// Fixed width, so that text order is time order.
+	Time:         func(v time.Time) any { return v.UTC().Format(sqliteHistoryTime) },
+	TableOptions: `, PRIMARY KEY ("run_id", "table"))`,
+	ColumnsSQL:   `SELECT "name" FROM pragma_table_info(?)`,
+	KeySQL:       `SELECT "name" FROM pragma_table_info(?) WHERE "pk" > 0`,
+	Rekey:        rebuildHistory,
+}
+
+// rebuildHistory gives a SQLite history table the key (run_id, table):
+// SQLite cannot change a table's key, so the rows move to a new table, in
+// one transaction.
+func rebuildHistory(ctx context.Context, h HistoryStore) error {
+	have, err := h.Columns(ctx)
+	if err != nil {
+		return err
+	}
+	q := h.Dialect.Quote
+	next := q(h.Name + "__dbsync_rekey")
+	var defs, names, values []string
+	for _, c := range HistoryColumns {
+		defs = append(defs, q(c.Name)+" "+h.Dialect.Types[c.Typ])
+		if have[c.Name] {
+			names = append(names, q(c.Name))
+			v := q(c.Name)
+			if c.Typ == HistoryName {
+				v = "COALESCE(" + v + ", '')"
+			}
+			values = append(values, v)
+		}
+	}
+	tx, err := h.Db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, stmt := range []string{
+		"CREATE TABLE " + next + " (" + strings.Join(defs, ", ") + h.Dialect.TableOptions,
+		"INSERT INTO " + next + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(values, ", ") + " FROM " + h.Table(),
+		"DROP TABLE " + h.Table(),
+		"ALTER TABLE " + next + " RENAME TO " + h.Table(),
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// sqliteHistoryTime is RFC 3339 with exactly six fractional digits.
+const sqliteHistoryTime = "2006-01-02T15:04:05.000000Z"
+
+// orderedSQLiteQuery wraps a source query so that its rows come ordered by
+// Key, the same order the target is read in: numbers numerically,
+// everything else by its bytes (CAST … AS BLOB), never by a collation. The
+// newline keeps a trailing "-- comment" in the query from eating the
+// closing parenthesis.
+func orderedSQLiteQuery(query string, key []KeyColumn) string {
+	query = strings.TrimRight(strings.TrimSpace(query), ";")
+	by := make([]string, len(key))
+	for i, k := range key {
+		if k.Order == OrderBytes {
+			by[i] = "CAST(" + quoteSQLite(k.Name) + " AS BLOB)"
+		} else {
+			by[i] = quoteSQLite(k.Name)
+		}
+	}
+	return "SELECT * FROM (\n" + query + "\n) ORDER BY " + strings.Join(by, ", ")
+}
+
+var _ Merger = (*sqliteTarget)(nil)
