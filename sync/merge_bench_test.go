@@ -113,7 +113,7 @@ func TestMergeBench(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := dbsync.Merge(ctx, cfg, dbsync.MergeRun{}, slog.New(slog.DiscardHandler))
+		res, err := dbsync.Merge(ctx, newRunner(slog.New(slog.DiscardHandler)), cfg, dbsync.MergeRun{}, slog.New(slog.DiscardHandler))
 		if err != nil || res.Replaced {
 			t.Fatalf("merge: %+v %v", res, err)
 		}

@@ -15,9 +15,9 @@ type MergeRun struct {
 }
 
 // Merge runs one merge of cfg's source into its target table the way the
-// run will: choose the key from the target, read the source ordered by it,
-// merge. It takes no run lock and records no history.
-func Merge(ctx context.Context, cfg *Config, o MergeRun, log *slog.Logger) (MergeResult, error) {
+// run will, on r's backends: choose the key from the target, read the
+// source ordered by it, merge, commit (swap). It records the run as running in the history table and no outcome.
+func Merge(ctx context.Context, r *Runner, cfg *Config, o MergeRun, log *slog.Logger) (MergeResult, error) {
 	opts := MergeOptions{MaxChanges: o.MaxChanges, MaxDelete: o.MaxDelete, Setting: "[table.items]", Table: cfg.TargetTable()}
 	// A test that leaves a threshold out gets the config's (DefaultConfig's
 	// unless its file sets one): the engine itself takes 0 as a value.
@@ -27,45 +27,32 @@ func Merge(ctx context.Context, cfg *Config, o MergeRun, log *slog.Logger) (Merg
 	if o.MaxDelete == 0 {
 		opts.MaxDelete = cfg.Sync.MaxDelete
 	}
-	if cfg.Target == TargetSQLite {
-		t := newSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log)
-		defer t.Close()
-		if _, err := t.Connect(ctx); err != nil {
-			return MergeResult{}, err
-		}
-		if err := t.Lock(ctx, []string{opts.Table}); err != nil {
-			return MergeResult{}, err
-		}
-		var err error
-		if opts.Key, err = t.MergeKey(ctx, opts.Table, o.Key, opts.Setting); err != nil {
-			return MergeResult{}, err
-		}
-		src, err := openMergeSource(ctx, cfg, opts.Key, o.Fallback)
-		if err != nil {
-			return MergeResult{}, err
-		}
-		defer src.Close()
-		if opts, err = withLinks(ctx, t, opts, src); err != nil {
-			return MergeResult{}, err
-		}
-		res, err := t.Merge(ctx, src, opts)
-		if err != nil || res.Replaced {
-			t.Discard(ctx)
-			return res, err
-		}
-		return res, t.commitMerge(ctx)
-	}
-	t := newMySQLTarget(cfg.AzureMySQL, cfg.Sync.HistoryTable, nil, log)
-	defer t.Close()
-	if _, err := t.Connect(ctx); err != nil {
+	tgt, err := r.openTarget(ctx, cfg, log)
+	if err != nil {
 		return MergeResult{}, err
 	}
-	t.runID = newRunID()
-	var err error
-	if opts.Key, err = t.MergeKey(ctx, cfg.AzureMySQL.Table, o.Key, opts.Setting); err != nil {
+	defer tgt.Close()
+	if err := tgt.Lock(ctx, []string{opts.Table}); err != nil {
 		return MergeResult{}, err
 	}
-	src, err := openMergeSource(ctx, cfg, opts.Key, o.Fallback)
+	if err := tgt.RunHistory().ensure(ctx); err != nil {
+		return MergeResult{}, err
+	}
+	rep := NewReport(cfg, TriggerCLI)
+	if err := tgt.Begin(ctx, rep.RunID, cfg.Target, []string{opts.Table}); err != nil {
+		return MergeResult{}, err
+	}
+	if err := tgt.RunHistory().start(ctx, rep, log); err != nil {
+		return MergeResult{}, err
+	}
+	t, ok := tgt.AsMerger()
+	if !ok {
+		return MergeResult{}, fmt.Errorf("target %s cannot merge", tgt.Describe())
+	}
+	if opts.Key, err = t.MergeKey(ctx, opts.Table, o.Key, opts.Setting); err != nil {
+		return MergeResult{}, err
+	}
+	src, err := openMergeSource(ctx, r, cfg, opts.Key, o.Fallback)
 	if err != nil {
 		return MergeResult{}, err
 	}
@@ -75,18 +62,15 @@ func Merge(ctx context.Context, cfg *Config, o MergeRun, log *slog.Logger) (Merg
 	}
 	res, err := t.Merge(ctx, src, opts)
 	if err != nil || res.Replaced {
+		tgt.Discard(ctx)
 		return res, err
 	}
 	// A run applies the differences at its commit step.
-	tx, err := t.applyMerges(ctx)
-	if err != nil {
-		t.discardMerges(ctx)
+	if _, err := tgt.Swap(ctx); err != nil {
+		tgt.Discard(ctx)
 		return res, err
 	}
-	if err := t.commitMerges(ctx, tx); err != nil {
-		return res, err
-	}
-	if n, ok := t.AppliedUpdates()[opts.Table]; ok {
+	if n, ok := tgt.AppliedUpdates()[opts.Table]; ok {
 		res.Unchanged += res.Updated - n
 		res.Updated = n
 	}
@@ -112,20 +96,20 @@ func withLinks(ctx context.Context, m Merger, opts MergeOptions, src RowReader) 
 	return opts, nil
 }
 
-func openMergeSource(ctx context.Context, cfg *Config, key []KeyColumn, fallback bool) (SourceRows, error) {
+func openMergeSource(ctx context.Context, r *Runner, cfg *Config, key []KeyColumn, fallback bool) (SourceRows, error) {
 	var s Session
 	var err error
-	q := orderedQuery(cfg.Source.Query, key)
+	q := cfg.Source.Query
 	if fallback {
-		q = orderedSQLiteQuery(cfg.Fallback.Query, key)
-		s, err = openSQLiteSession(ctx, cfg.Fallback.Path)
+		q = cfg.Fallback.Query
+		s, err = r.openFallback(ctx, cfg)
 	} else {
 		s, err = connectMySQLSource(ctx, cfg.Source)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open source: %w", err)
 	}
-	rows, err := s.Query(ctx, q, "[source] query")
+	rows, err := s.Query(ctx, s.OrderedQuery(q, key), "[source] query")
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open source: %w", err)

@@ -636,3 +636,7 @@ func (t *sqliteTarget) Links(ctx context.Context, table string) (TableLinks, err
 	}
 	return l, rows.Err()
 }
+
+func (t *sqliteTarget) AsMerger() (Merger, bool) { return t, true }
+
+var _ Merger = (*sqliteTarget)(nil)

@@ -25,7 +25,8 @@ func (e *env) merge(target string, o dbsync.MergeRun) (dbsync.MergeResult, error
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return dbsync.Merge(ctx, cfg, o, testLogger(e.t))
+	log := testLogger(e.t)
+	return dbsync.Merge(ctx, newRunner(log), cfg, o, log)
 }
 
 func (e *env) mustMerge(target string, o dbsync.MergeRun) dbsync.MergeResult {

@@ -1,0 +1,44 @@
+package dbsync
+
+import (
+	"context"
+	"fmt"
+)
+
+func (t *sqliteTarget) QuoteName(name string) string { return quoteSQLite(name) }
+
+func (t *sqliteTarget) KeyIndexed(ctx context.Context, table string, key []KeyColumn) (bool, error) {
+	if t.conn == nil && t.db == nil {
+		// check: read the file through a read-only handle, as mergeKey does.
+		db, err := t.readOnly()
+		if err != nil || db == nil {
+			return false, err
+		}
+		t.db = db
+		defer func() { t.db = nil; db.Close() }()
+	}
+	// The PRIMARY KEY: an INTEGER PRIMARY KEY is the rowid, which no
+	// index lists.
+	pk, err := QueryStrings(ctx, t.reader(), `SELECT "name" FROM pragma_table_xinfo(?) WHERE "pk" > 0 ORDER BY "pk"`, table)
+	if err != nil {
+		return false, fmt.Errorf("read the primary key of %s: %w", quoteSQLite(table), err)
+	}
+	if len(pk) > 0 && IndexCovers(pk, key) {
+		return true, nil
+	}
+	names, err := QueryStrings(ctx, t.reader(), `SELECT "name" FROM pragma_index_list(?) WHERE "partial" = 0`, table)
+	if err != nil {
+		return false, fmt.Errorf("read indexes of %s: %w", quoteSQLite(table), err)
+	}
+	for _, n := range names {
+		// A NULL column name is an expression: "" covers no key column.
+		cols, err := QueryStrings(ctx, t.reader(), `SELECT "name" FROM pragma_index_info(?) ORDER BY "seqno"`, n)
+		if err != nil {
+			return false, fmt.Errorf("read index %s of %s: %w", quoteSQLite(n), quoteSQLite(table), err)
+		}
+		if IndexCovers(cols, key) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
