@@ -10,6 +10,7 @@ import (
 
 	"github.com/dbsync/dbsync/sync"
 	azureid "github.com/dbsync/dbsync/sync/azure"
+	"github.com/dbsync/dbsync/sync/sqlitedb"
 )
 
 // loadConfig runs the engine's config pipeline for this process and logs
@@ -47,7 +48,7 @@ func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, lo
 func newRunner(log *slog.Logger, az *azureid.Azure) *dbsync.Runner {
 	r := dbsync.NewRunner(log)
 	r.Tokens = az
-	r.SQLite = dbsync.SQLiteBackend{}
+	r.SQLite = sqlitedb.Backend{}
 	return r
 }
 

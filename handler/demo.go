@@ -10,6 +10,7 @@ import (
 
 	"github.com/dbsync/dbsync/sync"
 	azureid "github.com/dbsync/dbsync/sync/azure"
+	"github.com/dbsync/dbsync/sync/sqlitedb"
 )
 
 const demoUsage = `Usage: handler demo-data [--config FILE] [--rows N]
@@ -42,7 +43,7 @@ func runDemoData(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if cfg.Fallback.Path == "" {
 		return &dbsync.ConfigError{Key: "fallback.path", Reason: "is required: demo-data writes the sample table there"}
 	}
-	if err := dbsync.WriteDemoData(ctx, cfg.Fallback.Path, *rows); err != nil {
+	if err := sqlitedb.WriteDemoData(ctx, cfg.Fallback.Path, *rows); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %d sample rows to table items in %s\n", *rows, cfg.Fallback.Path)

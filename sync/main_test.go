@@ -17,6 +17,7 @@ import (
 	"github.com/dbsync/dbsync/internal/initest"
 	"github.com/dbsync/dbsync/internal/mariadbtest"
 	"github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync/sqlitedb"
 )
 
 // The servers every test in this package shares (internal/dbtest); each
@@ -30,6 +31,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	dbsync.SetTestBackends(sqlitedb.Backend{})
 	os.Exit(dbtest.Main(m, &servers, dbtest.Want{AzureNoFile: true, AzureLower: true}, func() error {
 		primary, azure, azureNoFile, azureLower = servers.Primary, servers.Azure, servers.AzureNoFile, servers.AzureLower
 		return nil
@@ -156,6 +158,6 @@ func tcpDB(t *testing.T, s *mariadbtest.Server, user, password string) *sql.DB {
 // backend that handler registers.
 func newRunner(log *slog.Logger) *dbsync.Runner {
 	r := dbsync.NewRunner(log)
-	r.SQLite = dbsync.SQLiteBackend{}
+	r.SQLite = sqlitedb.Backend{}
 	return r
 }

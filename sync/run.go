@@ -36,7 +36,7 @@ type Runner struct {
 	SwapTryWait time.Duration
 	SwapTries   int
 	// SQLite is the backend of target = sqlite and of the fallback source
-	// (handler sets dbsync.SQLiteBackend); nil: a run can use neither, and
+	// (handler sets sqlitedb.Backend); nil: a run can use neither, and
 	// says so.
 	SQLite Backend
 	// beforeSwap, when set (tests), runs between verify and swap.

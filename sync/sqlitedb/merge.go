@@ -1,10 +1,11 @@
-package dbsync
+package sqlitedb
 
 import (
 	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"math"
 	"strings"
 )
@@ -12,7 +13,7 @@ import (
 // MergeKey chooses the merge key of a SQLite target table as the MySQL
 // target does: its PRIMARY KEY, else a UNIQUE index of NOT NULL columns,
 // else the configured columns.
-func (t *sqliteTarget) MergeKey(ctx context.Context, table string, configured []string, setting string) ([]KeyColumn, error) {
+func (t *Target) MergeKey(ctx context.Context, table string, configured []string, setting string) ([]dbsync.KeyColumn, error) {
 	if setting == "" {
 		setting = "[sync]"
 	}
@@ -31,7 +32,7 @@ func (t *sqliteTarget) MergeKey(ctx context.Context, table string, configured []
 	}
 	rows, err := t.reader().QueryContext(ctx, `SELECT "name", "type", "notnull", "pk" FROM pragma_table_xinfo(?) WHERE "hidden" = 0`, table)
 	if err != nil {
-		return nil, fmt.Errorf("read columns of %s: %w", quoteSQLite(table), err)
+		return nil, fmt.Errorf("read columns of %s: %w", quote(table), err)
 	}
 	type col struct {
 		name, typ string
@@ -58,7 +59,7 @@ func (t *sqliteTarget) MergeKey(ctx context.Context, table string, configured []
 		return nil, err
 	}
 	if len(byName) == 0 {
-		return nil, fmt.Errorf("choose merge key: target table %s does not exist in %s (the first run of a table is a replace)", quoteSQLite(table), t.path)
+		return nil, fmt.Errorf("choose merge key: target table %s does not exist in %s (the first run of a table is a replace)", quote(table), t.path)
 	}
 	var usable [][]string
 	var pkCols []string
@@ -77,24 +78,24 @@ func (t *sqliteTarget) MergeKey(ctx context.Context, table string, configured []
 		return nil, err
 	}
 	usable = append(usable, uniques...)
-	candidates := make(map[string]KeyCandidate, len(byName))
+	candidates := make(map[string]dbsync.KeyCandidate, len(byName))
 	for lower, c := range byName {
-		k := KeyCandidate{Name: c.name, Order: OrderBytes}
-		switch sqliteKind(c.typ) {
-		case KindInt, KindUint:
-			k.Order = OrderNumber
-		case KindDouble:
-			k.NotKey = ErrFloatKey
+		k := dbsync.KeyCandidate{Name: c.name, Order: dbsync.OrderBytes}
+		switch kind(c.typ) {
+		case dbsync.KindInt, dbsync.KindUint:
+			k.Order = dbsync.OrderNumber
+		case dbsync.KindDouble:
+			k.NotKey = dbsync.ErrFloatKey
 		}
 		candidates[lower] = k
 	}
-	noKey := fmt.Sprintf("merge needs a key, and target table %s in %s has no PRIMARY KEY or UNIQUE index of NOT NULL columns; add one or set key = col1,col2 in %s", quoteSQLite(table), t.path, setting)
-	return PickMergeKey(table, quoteSQLite, usable, candidates, configured, setting, noKey)
+	noKey := fmt.Sprintf("merge needs a key, and target table %s in %s has no PRIMARY KEY or UNIQUE index of NOT NULL columns; add one or set key = col1,col2 in %s", quote(table), t.path, setting)
+	return dbsync.PickMergeKey(table, quote, usable, candidates, configured, setting, noKey)
 }
 
 // reader is the run's transaction when one is open (the handle holds one
 // connection, which the transaction keeps), else the database.
-func (t *sqliteTarget) reader() interface {
+func (t *Target) reader() interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 } {
 	if t.conn != nil {
@@ -105,10 +106,10 @@ func (t *sqliteTarget) reader() interface {
 
 // TableExists reports whether the target table exists, as the run's
 // transaction sees it.
-func (t *sqliteTarget) TableExists(ctx context.Context, table string) (bool, error) {
+func (t *Target) TableExists(ctx context.Context, table string) (bool, error) {
 	rows, err := t.reader().QueryContext(ctx, `SELECT 1 FROM sqlite_master WHERE "type" = 'table' AND "name" = ? COLLATE NOCASE`, table)
 	if err != nil {
-		return false, fmt.Errorf("inspect %s: %w", t.path, explainSQLiteError(err))
+		return false, fmt.Errorf("inspect %s: %w", t.path, explainError(err))
 	}
 	defer rows.Close()
 	return rows.Next(), rows.Err()
@@ -116,10 +117,10 @@ func (t *sqliteTarget) TableExists(ctx context.Context, table string) (bool, err
 
 // uniqueKeys returns the columns of each UNIQUE, non-partial index of
 // table whose columns are all NOT NULL, in index name order.
-func (t *sqliteTarget) uniqueKeys(ctx context.Context, table string, notNull func(string) bool) ([][]string, error) {
+func (t *Target) uniqueKeys(ctx context.Context, table string, notNull func(string) bool) ([][]string, error) {
 	rows, err := t.reader().QueryContext(ctx, `SELECT "name" FROM pragma_index_list(?) WHERE "unique" = 1 AND "partial" = 0 ORDER BY "name"`, table)
 	if err != nil {
-		return nil, fmt.Errorf("read indexes of %s: %w", quoteSQLite(table), err)
+		return nil, fmt.Errorf("read indexes of %s: %w", quote(table), err)
 	}
 	var names []string
 	for rows.Next() {
@@ -163,82 +164,82 @@ func (t *sqliteTarget) uniqueKeys(ctx context.Context, table string, notNull fun
 // the differences go into <table>__dbsync_delta, then one DELETE, one
 // UPDATE … FROM and one INSERT … SELECT apply them and the delta table is
 // dropped. It does not commit: commitMerge (or the run's commit) does.
-func (t *sqliteTarget) Merge(ctx context.Context, src SourceRows, opts MergeOptions) (res MergeResult, err error) {
+func (t *Target) Merge(ctx context.Context, src dbsync.SourceRows, opts dbsync.MergeOptions) (res dbsync.MergeResult, err error) {
 	opts = opts.WithDefaults()
-	table, delta := opts.Table, opts.Table+DeltaSuffix
+	table, delta := opts.Table, opts.Table+dbsync.DeltaSuffix
 	if t.conn == nil {
 		conn, err := t.db.Conn(ctx)
 		if err != nil {
-			return res, fmt.Errorf("open %s: %w", t.path, explainSQLiteError(err))
+			return res, fmt.Errorf("open %s: %w", t.path, explainError(err))
 		}
 		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 			conn.Close()
-			return res, fmt.Errorf("begin transaction on %s: %w", t.path, explainSQLiteError(err))
+			return res, fmt.Errorf("begin transaction on %s: %w", t.path, explainError(err))
 		}
 		t.conn = conn
 	}
 	tx := t.conn
 	dst, exists, err := t.columns(ctx, tx, table)
 	if err != nil {
-		return res, fmt.Errorf("read columns of %s: %w", quoteSQLite(table), err)
+		return res, fmt.Errorf("read columns of %s: %w", quote(table), err)
 	}
 	if !exists {
-		return FirstRun(table), nil
+		return dbsync.FirstRun(table), nil
 	}
 	srcCols := src.Columns()
-	order, keyPos, handBack, err := MatchMerge(table, srcCols, dst, opts)
+	order, keyPos, handBack, err := dbsync.MatchMerge(table, srcCols, dst, opts)
 	if handBack != nil {
 		return *handBack, err
 	}
 	if err != nil {
 		return res, err
 	}
-	cols := make([]TargetColumn, len(srcCols))
+	cols := make([]dbsync.TargetColumn, len(srcCols))
 	for i := range srcCols {
 		cols[i] = dst[order[i]]
 	}
 	var found int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE "name" = ? COLLATE NOCASE`, delta).Scan(&found); err != nil {
-		return res, fmt.Errorf("inspect %s: %w", t.path, explainSQLiteError(err))
+		return res, fmt.Errorf("inspect %s: %w", t.path, explainError(err))
 	}
 	if found > 0 {
-		return res, fmt.Errorf("table %s exists in %s but was not made by dbsync (a merge builds its differences under that name inside its transaction, so it never leaves one behind); rename or drop it", quoteSQLite(delta), t.path)
+		return res, fmt.Errorf("table %s exists in %s but was not made by dbsync (a merge builds its differences under that name inside its transaction, so it never leaves one behind); rename or drop it", quote(delta), t.path)
 	}
 
 	sel := make([]string, len(cols))
 	for i, c := range cols {
 		// Unary + keeps the value and hides the declared type, so that the
 		// driver hands DATE/DATETIME text over as it is stored.
-		sel[i] = "+" + quoteSQLite(c.Name)
+		sel[i] = "+" + quote(c.Name)
 	}
 	by := make([]string, len(opts.Key))
 	for i, k := range opts.Key {
-		by[i] = quoteSQLite(cols[keyPos[i]].Name)
-		if k.Order == OrderBytes {
+		by[i] = quote(cols[keyPos[i]].Name)
+		if k.Order == dbsync.OrderBytes {
 			by[i] = "CAST(" + by[i] + " AS BLOB)"
 		}
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+quoteSQLite(table)+" ORDER BY "+strings.Join(by, ", "))
+	rows, err := tx.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+quote(table)+" ORDER BY "+strings.Join(by, ", "))
 	if err != nil {
-		return res, fmt.Errorf("read %s ordered by its key: %w", quoteSQLite(table), explainSQLiteError(err))
+		return res, fmt.Errorf("read %s ordered by its key: %w", quote(table), explainError(err))
 	}
-	reader := newSQLiteTableReader(rows, len(cols))
+	reader := newTableReader(rows, len(cols))
 	defer reader.Close()
-	d := NewDeltaReader(table,
-		&KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
-		&KeyReader{Side: "target", Rows: reader, Key: opts.Key, Pos: keyPos},
-		func(a, _ [][]byte) bool { return sqliteRowEqual(srcCols, a, reader.vals) })
+	d := dbsync.NewDeltaReader(table,
+		&dbsync.KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
+		&dbsync.KeyReader{Side: "target", Rows: reader, Key: opts.Key, Pos: keyPos},
+		func(a, _ [][]byte) bool { return rowEqual(srcCols, a, reader.vals) })
 
 	if d.Prime() {
 		defs := []string{`"dbsync_op" TEXT NOT NULL`, `"dbsync_seq" INTEGER NOT NULL`}
 		names := make([]string, len(cols))
 		for i, c := range cols {
-			names[i] = quoteSQLite(c.Name)
+			names[i] = quote(c.Name)
 			defs = append(defs, names[i]+" "+c.DataType)
 		}
 		defs = append(defs, `PRIMARY KEY ("dbsync_op", "dbsync_seq")`)
-		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(delta)+" ("+strings.Join(defs, ", ")+")"); err != nil {
-			return res, fmt.Errorf("create merge delta table %s: %w", delta, explainSQLiteError(err))
+		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quote(delta)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+			return res, fmt.Errorf("create merge delta table %s: %w", delta, explainError(err))
 		}
 		if err := insertDelta(ctx, tx, delta, names, d); err != nil {
 			return res, err
@@ -248,18 +249,18 @@ func (t *sqliteTarget) Merge(ctx context.Context, src SourceRows, opts MergeOpti
 		return res, err
 	}
 	res.Rows = d.Src.N
-	reason, note, err := CheckThresholds(table, d.Dst.N, d.Inserts, d.Updates, d.Deletes, opts)
+	reason, note, err := dbsync.CheckThresholds(table, d.Dst.N, d.Inserts, d.Updates, d.Deletes, opts)
 	if err != nil || reason != "" {
 		if err == nil && d.Changes() > 0 {
 			// The run replaces the table in this same transaction: the
 			// delta goes, what other tables staged stays.
-			if _, err := tx.ExecContext(ctx, "DROP TABLE "+quoteSQLite(delta)); err != nil {
-				return res, fmt.Errorf("drop merge delta table %s: %w", delta, explainSQLiteError(err))
+			if _, err := tx.ExecContext(ctx, "DROP TABLE "+quote(delta)); err != nil {
+				return res, fmt.Errorf("drop merge delta table %s: %w", delta, explainError(err))
 			}
 		}
-		return MergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
+		return dbsync.MergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
 	}
-	res.Inserted, res.Deleted, res.LoadMethod, res.Note = d.Inserts, d.Deletes, LoadSQLite, note
+	res.Inserted, res.Deleted, res.LoadMethod, res.Note = d.Inserts, d.Deletes, dbsync.LoadSQLite, note
 	if d.Changes() > 0 {
 		if res.Updated, err = t.applyDelta(ctx, table, delta, cols, keyPos, opts.Move, d); err != nil {
 			return res, err
@@ -270,15 +271,15 @@ func (t *sqliteTarget) Merge(ctx context.Context, src SourceRows, opts MergeOpti
 }
 
 // AppliedUpdates: SQLite applies a merge with the compare's counts.
-func (t *sqliteTarget) AppliedUpdates() map[string]int64 { return nil }
+func (t *Target) AppliedUpdates() map[string]int64 { return nil }
 
 // commitMerge commits the transaction a merge ran in.
-func (t *sqliteTarget) commitMerge(ctx context.Context) error {
+func (t *Target) commitMerge(ctx context.Context) error {
 	if t.conn == nil {
 		return nil
 	}
 	if _, err := t.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return fmt.Errorf("commit merge in %s: %w", t.path, explainSQLiteError(err))
+		return fmt.Errorf("commit merge in %s: %w", t.path, explainError(err))
 	}
 	t.conn.Close()
 	t.conn = nil
@@ -289,10 +290,10 @@ func (t *sqliteTarget) commitMerge(ctx context.Context) error {
 // prepared multi-row INSERTs on the transaction's connection, which also
 // reads the target table: SQLite lets one connection write a table while
 // it reads another.
-func insertDelta(ctx context.Context, tx *sql.Conn, delta string, names []string, d *DeltaReader) error {
+func insertDelta(ctx context.Context, tx *sql.Conn, delta string, names []string, d *dbsync.DeltaReader) error {
 	cols := d.Columns()
 	perStmt := max(1, min(200, 32766/len(cols)))
-	prefix := "INSERT INTO " + quoteSQLite(delta) + ` ("dbsync_op", "dbsync_seq", ` + strings.Join(names, ", ") + ") VALUES "
+	prefix := "INSERT INTO " + quote(delta) + ` ("dbsync_op", "dbsync_seq", ` + strings.Join(names, ", ") + ") VALUES "
 	one := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
 	stmts := map[int]*sql.Stmt{}
 	defer func() {
@@ -315,14 +316,14 @@ func insertDelta(ctx context.Context, tx *sql.Conn, delta string, names []string
 			stmts[n] = st
 		}
 		if _, err := st.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("insert into %s: %w", delta, explainSQLiteError(err))
+			return fmt.Errorf("insert into %s: %w", delta, explainError(err))
 		}
 		args = args[:0]
 		return nil
 	}
 	for d.Next() {
 		for i, cell := range d.Values() {
-			v, err := sqliteValue(cols[i], cell)
+			v, err := value(cols[i], cell)
 			if err != nil {
 				return err
 			}
@@ -340,21 +341,21 @@ func insertDelta(ctx context.Context, tx *sql.Conn, delta string, names []string
 	return flush()
 }
 
-// sqliteApply is the SQL that applies one table's delta table.
-type sqliteApply struct {
+// applyStatements is the SQL that applies one table's delta table.
+type applyStatements struct {
 	index, mark, del, update, insert, drop string
 }
 
-// sqliteApplySQL builds the statements that apply delta to table, as
+// applySQL builds the statements that apply delta to table, as
 // mysqlApplySQL does. The delta's column is on the left of each key match:
 // its BINARY collation compares bytes ('a' is not 'A' even if the table's
 // key is NOCASE).
-func sqliteApplySQL(table, delta string, cols []TargetColumn, keyPos []int, move []string) sqliteApply {
-	tq, dq := quoteSQLite(table), quoteSQLite(delta)
+func applySQL(table, delta string, cols []dbsync.TargetColumn, keyPos []int, move []string) applyStatements {
+	tq, dq := quote(table), quote(delta)
 	isKey := map[int]bool{}
 	var match, idx []string
 	for _, p := range keyPos {
-		n := quoteSQLite(cols[p].Name)
+		n := quote(cols[p].Name)
 		match = append(match, "d."+n+" = "+tq+"."+n)
 		idx = append(idx, n)
 		isKey[p] = true
@@ -364,7 +365,7 @@ func sqliteApplySQL(table, delta string, cols []TargetColumn, keyPos []int, move
 	}
 	var set, changed, moved, names []string
 	for i, c := range cols {
-		n := quoteSQLite(c.Name)
+		n := quote(c.Name)
 		names = append(names, n)
 		if isKey[i] {
 			continue
@@ -377,8 +378,8 @@ func sqliteApplySQL(table, delta string, cols []TargetColumn, keyPos []int, move
 			}
 		}
 	}
-	a := sqliteApply{
-		index: "CREATE INDEX " + quoteSQLite(delta+"_key") + " ON " + dq + ` ("dbsync_op", ` + strings.Join(idx, ", ") + ")",
+	a := applyStatements{
+		index: "CREATE INDEX " + quote(delta+"_key") + " ON " + dq + ` ("dbsync_op", ` + strings.Join(idx, ", ") + ")",
 		del:   "DELETE FROM " + tq + " WHERE EXISTS (SELECT 1 FROM " + dq + " AS d WHERE d.\"dbsync_op\" IN ('D', 'M') AND " + strings.Join(match, " AND ") + ")",
 		insert: "INSERT INTO " + tq + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(names, ", ") + " FROM " + dq +
 			" WHERE \"dbsync_op\" IN ('I', 'M') ORDER BY \"dbsync_seq\"",
@@ -400,13 +401,13 @@ func sqliteApplySQL(table, delta string, cols []TargetColumn, keyPos []int, move
 // that change a move column go as delete + insert (see tableLinks.
 // moveColumns): SQLite checks a UNIQUE key row by row, so two rows that
 // swap a value would fail an UPDATE.
-func (t *sqliteTarget) applyDelta(ctx context.Context, table, delta string, cols []TargetColumn, keyPos []int, move []string, d *DeltaReader) (int64, error) {
-	tq := quoteSQLite(table)
-	a := sqliteApplySQL(table, delta, cols, keyPos, move)
+func (t *Target) applyDelta(ctx context.Context, table, delta string, cols []dbsync.TargetColumn, keyPos []int, move []string, d *dbsync.DeltaReader) (int64, error) {
+	tq := quote(table)
+	a := applySQL(table, delta, cols, keyPos, move)
 	exec := func(what, q string, want int64) (int64, error) {
 		r, err := t.conn.ExecContext(ctx, q)
 		if err != nil {
-			return 0, fmt.Errorf("merge %s: %s: %w", tq, what, explainSQLiteError(err))
+			return 0, fmt.Errorf("merge %s: %s: %w", tq, what, explainError(err))
 		}
 		n, _ := r.RowsAffected()
 		if want >= 0 && n != want {
@@ -415,7 +416,7 @@ func (t *sqliteTarget) applyDelta(ctx context.Context, table, delta string, cols
 		return n, nil
 	}
 	if _, err := t.conn.ExecContext(ctx, a.index); err != nil {
-		return 0, fmt.Errorf("merge %s: index the delta: %w", tq, explainSQLiteError(err))
+		return 0, fmt.Errorf("merge %s: index the delta: %w", tq, explainError(err))
 	}
 	var moved, updated int64
 	var err error
@@ -440,16 +441,16 @@ func (t *sqliteTarget) applyDelta(ctx context.Context, table, delta string, cols
 		}
 	}
 	if _, err := t.conn.ExecContext(ctx, a.drop); err != nil {
-		return 0, fmt.Errorf("merge %s: drop the delta: %w", tq, explainSQLiteError(err))
+		return 0, fmt.Errorf("merge %s: drop the delta: %w", tq, explainError(err))
 	}
 	return updated + moved, nil
 }
 
-// sqliteRowEqual compares a source row, stored as the SQLite target would
-// store it (sqliteValue), with the values read from the target.
-func sqliteRowEqual(cols []Column, src [][]byte, dst []any) bool {
+// rowEqual compares a source row, stored as the SQLite target would
+// store it (value), with the values read from the target.
+func rowEqual(cols []dbsync.Column, src [][]byte, dst []any) bool {
 	for i, cell := range src {
-		v, err := sqliteValue(cols[i], cell)
+		v, err := value(cols[i], cell)
 		if err != nil {
 			return false // the delta's INSERT reports it
 		}
@@ -481,9 +482,9 @@ func sqliteRowEqual(cols []Column, src [][]byte, dst []any) bool {
 	return true
 }
 
-// sqliteTableReader reads the SQLite target table: its values as they are
+// tableReader reads the SQLite target table: its values as they are
 // stored (vals), and as text cells for the key compare.
-type sqliteTableReader struct {
+type tableReader struct {
 	rows  *sql.Rows
 	vals  []any
 	dest  []any
@@ -492,26 +493,26 @@ type sqliteTableReader struct {
 	err   error
 }
 
-func newSQLiteTableReader(rows *sql.Rows, n int) *sqliteTableReader {
-	r := &sqliteTableReader{rows: rows, vals: make([]any, n), dest: make([]any, n), bufs: make([][]byte, n), cells: make([][]byte, n)}
+func newTableReader(rows *sql.Rows, n int) *tableReader {
+	r := &tableReader{rows: rows, vals: make([]any, n), dest: make([]any, n), bufs: make([][]byte, n), cells: make([][]byte, n)}
 	for i := range r.vals {
 		r.dest[i] = &r.vals[i]
 	}
 	return r
 }
 
-func (r *sqliteTableReader) Columns() []Column { return nil }
-func (r *sqliteTableReader) Values() [][]byte  { return r.cells }
-func (r *sqliteTableReader) Close() error      { return r.rows.Close() }
+func (r *tableReader) Columns() []dbsync.Column { return nil }
+func (r *tableReader) Values() [][]byte         { return r.cells }
+func (r *tableReader) Close() error             { return r.rows.Close() }
 
-func (r *sqliteTableReader) Err() error {
+func (r *tableReader) Err() error {
 	if r.err != nil {
 		return r.err
 	}
 	return r.rows.Err()
 }
 
-func (r *sqliteTableReader) Next() bool {
+func (r *tableReader) Next() bool {
 	if r.err != nil || !r.rows.Next() {
 		return false
 	}
@@ -529,7 +530,7 @@ func (r *sqliteTableReader) Next() bool {
 			r.vals[i] = append([]byte(nil), raw...) // Scan into any already copies; keep it safe
 		}
 		var ok bool
-		if b, ok = appendSQLiteValue(b, v); !ok {
+		if b, ok = appendValue(b, v); !ok {
 			// The query hides declared types (unary +), so the driver
 			// parses no DATE/DATETIME into time.Time; anything else
 			// still compares by its printed form.
@@ -546,13 +547,13 @@ func (r *sqliteTableReader) Next() bool {
 // keys (PRAGMA index_list, and the primary key). SQLite checks foreign
 // keys only on a connection that turned PRAGMA foreign_keys on; dbsync's
 // does not, so Enforced is false.
-func (t *sqliteTarget) Links(ctx context.Context, table string) (TableLinks, error) {
-	var l TableLinks
+func (t *Target) Links(ctx context.Context, table string) (dbsync.TableLinks, error) {
+	var l dbsync.TableLinks
 	q := t.reader()
-	fail := func(what string, err error) (TableLinks, error) {
-		return TableLinks{}, fmt.Errorf("read %s of %s in %s: %w", what, quoteSQLite(table), t.path, explainSQLiteError(err))
+	fail := func(what string, err error) (dbsync.TableLinks, error) {
+		return dbsync.TableLinks{}, fmt.Errorf("read %s of %s in %s: %w", what, quote(table), t.path, explainError(err))
 	}
-	triggers, err := QueryStrings(ctx, q, `SELECT "name" FROM sqlite_master WHERE "type" = 'trigger' AND "tbl_name" = ? COLLATE NOCASE ORDER BY "name"`, table)
+	triggers, err := dbsync.QueryStrings(ctx, q, `SELECT "name" FROM sqlite_master WHERE "type" = 'trigger' AND "tbl_name" = ? COLLATE NOCASE ORDER BY "name"`, table)
 	if err != nil {
 		return fail("triggers", err)
 	}
@@ -564,7 +565,7 @@ func (t *sqliteTarget) Links(ctx context.Context, table string) (TableLinks, err
 	if err != nil {
 		return fail("foreign keys", err)
 	}
-	var fks []ForeignKey
+	var fks []dbsync.ForeignKey
 	var ids []int
 	for rows.Next() {
 		var child, parent, from, to, rule string
@@ -574,7 +575,7 @@ func (t *sqliteTarget) Links(ctx context.Context, table string) (TableLinks, err
 			return fail("foreign keys", err)
 		}
 		if n := len(fks); n == 0 || fks[n-1].Table != child || ids[n-1] != id {
-			fks = append(fks, ForeignKey{Name: fmt.Sprintf("%s(%d)", child, id), Table: child, RefTable: parent, OnDelete: rule})
+			fks = append(fks, dbsync.ForeignKey{Name: fmt.Sprintf("%s(%d)", child, id), Table: child, RefTable: parent, OnDelete: rule})
 			ids = append(ids, id)
 		}
 		fk := &fks[len(fks)-1]
@@ -608,7 +609,7 @@ func (t *sqliteTarget) Links(ctx context.Context, table string) (TableLinks, err
 			return fail("unique keys", err)
 		}
 		if n := len(l.Unique); n == 0 || l.Unique[n-1].Name != ix {
-			l.Unique = append(l.Unique, UniqueIndex{Name: ix})
+			l.Unique = append(l.Unique, dbsync.UniqueIndex{Name: ix})
 		}
 		u := &l.Unique[len(l.Unique)-1]
 		u.Columns = append(u.Columns, col)
@@ -623,7 +624,7 @@ func (t *sqliteTarget) Links(ctx context.Context, table string) (TableLinks, err
 		return fail("primary key", err)
 	}
 	defer rows.Close()
-	pk := UniqueIndex{Name: "PRIMARY"}
+	pk := dbsync.UniqueIndex{Name: "PRIMARY"}
 	for rows.Next() {
 		var col string
 		if err := rows.Scan(&col); err != nil {
@@ -637,6 +638,4 @@ func (t *sqliteTarget) Links(ctx context.Context, table string) (TableLinks, err
 	return l, rows.Err()
 }
 
-func (t *sqliteTarget) AsMerger() (Merger, bool) { return t, true }
-
-var _ Merger = (*sqliteTarget)(nil)
+func (t *Target) AsMerger() (dbsync.Merger, bool) { return t, true }

@@ -1,4 +1,4 @@
-package dbsync
+package sqlitedb
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -19,9 +20,9 @@ import (
 	"time"
 )
 
-// sqliteTarget writes a SQLite file. The whole run — staging, verify, swap —
+// Target writes a SQLite file. The whole run — staging, verify, swap —
 // is one transaction, so a crash leaves the file as it was.
-type sqliteTarget struct {
+type Target struct {
 	path, history string
 	// realPath is path with symlinks resolved: the file that is locked
 	// and opened, whichever name a config gives it.
@@ -34,44 +35,52 @@ type sqliteTarget struct {
 	// time use it.
 	conn    *sql.Conn
 	mu      sync.Mutex
-	staged  []sqliteStaged
+	staged  []staged
 	readers []*sql.DB // read-only handles of check and history, closed by close
 }
 
-// sqliteStaged is one table staged in the run's transaction.
-type sqliteStaged struct {
+// staged is one table staged in the run's transaction.
+type staged struct {
 	table       string
 	exists      bool
 	recreateSQL []string // the table's indexes and triggers, re-created after the swap
 }
 
-// SQLiteBackend is the SQLite backend: target = sqlite and the fallback
+// Backend is the SQLite backend: target = sqlite and the fallback
 // source. A Runner uses it through Runner.SQLite.
-type SQLiteBackend struct{}
+type Backend struct{}
 
-var _ Backend = SQLiteBackend{}
+// What the SQLite backend implements of the core's interfaces.
+var (
+	_ dbsync.Backend    = Backend{}
+	_ dbsync.TargetDB   = (*Target)(nil)
+	_ dbsync.Merger     = (*Target)(nil)
+	_ dbsync.KeyIndexer = (*Target)(nil)
+	_ dbsync.Session    = (*Session)(nil)
+	_ dbsync.SourceRows = (*sourceRows)(nil)
+)
 
 // OpenTarget describes cfg's SQLite target.
-func (SQLiteBackend) OpenTarget(cfg *Config, log *slog.Logger) (TargetDB, error) {
-	return newSQLiteTarget(cfg.SQLite, cfg.Sync.HistoryTable, log), nil
+func (Backend) OpenTarget(cfg *dbsync.Config, log *slog.Logger) (dbsync.TargetDB, error) {
+	return newTarget(cfg.SQLite, cfg.Sync.HistoryTable, log), nil
 }
 
 // OpenFallback opens the fallback database at path read-only.
-func (SQLiteBackend) OpenFallback(ctx context.Context, path string) (Session, error) {
-	s, err := openSQLiteSession(ctx, path)
+func (Backend) OpenFallback(ctx context.Context, path string) (dbsync.Session, error) {
+	s, err := openSession(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// newSQLiteTarget describes the SQLite target of c; connect checks its
+// newTarget describes the SQLite target of c; connect checks its
 // path, and lock opens it.
-func newSQLiteTarget(c SQLiteConfig, history string, log *slog.Logger) *sqliteTarget {
-	return &sqliteTarget{path: c.Path, history: history, log: log}
+func newTarget(c dbsync.SQLiteConfig, history string, log *slog.Logger) *Target {
+	return &Target{path: c.Path, history: history, log: log}
 }
 
-func (t *sqliteTarget) Connect(context.Context) (bool, error) {
+func (t *Target) Connect(context.Context) (bool, error) {
 	dir := filepath.Dir(t.path)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return false, fmt.Errorf("sqlite target [sqlite] path = %s: folder %s does not exist; create it first", t.path, dir)
@@ -88,7 +97,7 @@ func (t *sqliteTarget) Connect(context.Context) (bool, error) {
 }
 
 // GuardKey is the file, by its absolute path, and the table.
-func (t *sqliteTarget) GuardKey(table string) string {
+func (t *Target) GuardKey(table string) string {
 	p, err := filepath.Abs(t.path)
 	if err != nil {
 		p = t.path
@@ -98,7 +107,7 @@ func (t *sqliteTarget) GuardKey(table string) string {
 
 // Probe checks that the target's folder takes new files (the journal, or
 // the file itself on the first run).
-func (t *sqliteTarget) Probe(context.Context) (string, error) {
+func (t *Target) Probe(context.Context) (string, error) {
 	dir := filepath.Dir(t.path)
 	f, err := os.CreateTemp(dir, ".dbsync-check-*")
 	if err != nil {
@@ -111,18 +120,18 @@ func (t *sqliteTarget) Probe(context.Context) (string, error) {
 
 // readOnly opens the file read-only for check and history; nil when it
 // does not exist yet.
-func (t *sqliteTarget) readOnly() (*sql.DB, error) {
+func (t *Target) readOnly() (*sql.DB, error) {
 	if _, err := os.Stat(t.path); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	db, err := openSQLite(t.path, true)
+	db, err := Open(t.path, true)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite target %s: %w", t.path, err)
 	}
 	return db, nil
 }
 
-func (t *sqliteTarget) TableColumns(ctx context.Context, table string) ([]TargetColumn, error) {
+func (t *Target) TableColumns(ctx context.Context, table string) ([]dbsync.TargetColumn, error) {
 	db, err := t.readOnly()
 	if db == nil || err != nil {
 		return nil, err
@@ -130,18 +139,18 @@ func (t *sqliteTarget) TableColumns(ctx context.Context, table string) ([]Target
 	defer db.Close()
 	cols, _, err := t.columns(ctx, db, table)
 	if err != nil {
-		return nil, fmt.Errorf("read columns of %s in %s: %w", quoteSQLite(table), t.path, err)
+		return nil, fmt.Errorf("read columns of %s in %s: %w", quote(table), t.path, err)
 	}
 	return cols, nil
 }
 
 // OpenHistory reads the history table through a read-only handle that close
 // closes; a run's own handle (t.db) is not touched.
-func (t *sqliteTarget) OpenHistory(_ context.Context, write bool) (HistoryStore, bool, error) {
+func (t *Target) OpenHistory(_ context.Context, write bool) (dbsync.HistoryStore, bool, error) {
 	open := t.readOnly
 	if write {
 		open = func() (*sql.DB, error) {
-			db, err := openSQLite(t.path, false)
+			db, err := Open(t.path, false)
 			if err != nil {
 				return nil, fmt.Errorf("open sqlite target %s: %w", t.path, err)
 			}
@@ -150,10 +159,10 @@ func (t *sqliteTarget) OpenHistory(_ context.Context, write bool) (HistoryStore,
 	}
 	db, err := open()
 	if db == nil || err != nil {
-		return HistoryStore{}, false, err
+		return dbsync.HistoryStore{}, false, err
 	}
 	t.readers = append(t.readers, db)
-	return HistoryStore{Db: db, Name: t.history, Where: t.path, Dialect: sqliteHistory}, true, nil
+	return dbsync.HistoryStore{Db: db, Name: t.history, Where: t.path, Dialect: history}, true, nil
 }
 
 // resolveSymlinks returns the absolute path of the file path names, with
@@ -194,7 +203,7 @@ func resolveSymlinks(path string) (string, error) {
 	return "", fmt.Errorf("too many levels of symbolic links in %s", path)
 }
 
-func (t *sqliteTarget) Describe() string {
+func (t *Target) Describe() string {
 	return "sqlite " + t.path
 }
 
@@ -203,7 +212,7 @@ func (t *sqliteTarget) Describe() string {
 // locks. The side file sits beside the real file, symlinks resolved, so a
 // symlinked path and the real one share it. The one lock covers every
 // table in the file.
-func (t *sqliteTarget) Lock(ctx context.Context, _ []string) error {
+func (t *Target) Lock(ctx context.Context, _ []string) error {
 	f, err := os.OpenFile(t.lockPath(), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return fmt.Errorf("open lock file for %s: %w", t.path, err)
@@ -211,12 +220,12 @@ func (t *sqliteTarget) Lock(ctx context.Context, _ []string) error {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return ErrBusy
+			return dbsync.ErrBusy
 		}
 		return fmt.Errorf("lock %s: %w", t.path, err)
 	}
 	t.lockFile = f
-	db, err := openSQLite(t.realPath, false)
+	db, err := Open(t.realPath, false)
 	if err != nil {
 		return fmt.Errorf("open sqlite target %s: %w", t.path, err)
 	}
@@ -225,7 +234,7 @@ func (t *sqliteTarget) Lock(ctx context.Context, _ []string) error {
 }
 
 // lockPath is the side file lock takes its flock on.
-func (t *sqliteTarget) lockPath() string { return t.realPath + ".dbsync-lock" }
+func (t *Target) lockPath() string { return t.realPath + ".dbsync-lock" }
 
 // checkLock proves, before the swap, that the run still holds its lock: a
 // flock lasts as long as its open file and cannot be taken away, but it
@@ -235,7 +244,7 @@ func (t *sqliteTarget) lockPath() string { return t.realPath + ".dbsync-lock" }
 // one transaction keeps another run from writing at the same time anyway,
 // so what remains between this check and the COMMIT cannot mix two runs'
 // rows.
-func (t *sqliteTarget) checkLock() error {
+func (t *Target) checkLock() error {
 	if t.lockFile == nil {
 		return nil
 	}
@@ -255,18 +264,18 @@ func (t *sqliteTarget) checkLock() error {
 
 // Begin: a SQLite run stages and swaps in one transaction, so a crashed
 // run left nothing behind to clean up.
-func (t *sqliteTarget) Begin(context.Context, string, Target, []string) error { return nil }
+func (t *Target) Begin(context.Context, string, dbsync.Target, []string) error { return nil }
 
 // HistoryStore is the history table in the SQLite file.
-func (t *sqliteTarget) historyStore() HistoryStore {
-	return HistoryStore{Db: t.db, Name: t.history, Where: t.path, Dialect: sqliteHistory}
+func (t *Target) historyStore() dbsync.HistoryStore {
+	return dbsync.HistoryStore{Db: t.db, Name: t.history, Where: t.path, Dialect: history}
 }
 
-func (t *sqliteTarget) RunHistory() HistoryStore { return t.historyStore() }
+func (t *Target) RunHistory() dbsync.HistoryStore { return t.historyStore() }
 
 // columns reads the target table's columns; exists is false when there is
 // no such table.
-func (t *sqliteTarget) columns(ctx context.Context, q Queryer, table string) (cols []TargetColumn, exists bool, err error) {
+func (t *Target) columns(ctx context.Context, q dbsync.Queryer, table string) (cols []dbsync.TargetColumn, exists bool, err error) {
 	rows, err := q.QueryContext(ctx, `SELECT "name","type","notnull","dflt_value","pk","hidden" FROM pragma_table_xinfo(?)`, table)
 	if err != nil {
 		return nil, false, err
@@ -280,7 +289,7 @@ func (t *sqliteTarget) columns(ctx context.Context, q Queryer, table string) (co
 			return nil, false, err
 		}
 		rowidAlias := pk == 1 && strings.EqualFold(typ, "INTEGER")
-		cols = append(cols, TargetColumn{
+		cols = append(cols, dbsync.TargetColumn{
 			Name: name, DataType: strings.ToLower(typ),
 			Generated: hidden == 2 || hidden == 3,
 			Required:  notNull == 1 && !dflt.Valid && !rowidAlias && hidden == 0,
@@ -291,86 +300,86 @@ func (t *sqliteTarget) columns(ctx context.Context, q Queryer, table string) (co
 
 // Stage loads table in the run's one transaction, which the first table
 // begins; tables take turns on it.
-func (t *sqliteTarget) Stage(ctx context.Context, table string, src SourceRows, policy string) (int64, string, error) {
+func (t *Target) Stage(ctx context.Context, table string, src dbsync.SourceRows, policy string) (int64, string, error) {
 	return t.StageKeepingKey(ctx, table, src, policy, nil)
 }
 
-func (t *sqliteTarget) TargetColumns(ctx context.Context, table string) ([]TargetColumn, error) {
+func (t *Target) TargetColumns(ctx context.Context, table string) ([]dbsync.TargetColumn, error) {
 	cols, _, err := t.columns(ctx, t.reader(), table)
 	return cols, err
 }
 
-func (t *sqliteTarget) StageKeepingKey(ctx context.Context, table string, src SourceRows, policy string, key []string) (int64, string, error) {
+func (t *Target) StageKeepingKey(ctx context.Context, table string, src dbsync.SourceRows, policy string, key []string) (int64, string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.conn == nil {
 		tx, err := t.db.Conn(ctx)
 		if err != nil {
-			return 0, LoadSQLite, fmt.Errorf("open %s: %w", t.path, explainSQLiteError(err))
+			return 0, dbsync.LoadSQLite, fmt.Errorf("open %s: %w", t.path, explainError(err))
 		}
 		if _, err := tx.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 			tx.Close()
-			return 0, LoadSQLite, fmt.Errorf("begin transaction on %s: %w", t.path, explainSQLiteError(err))
+			return 0, dbsync.LoadSQLite, fmt.Errorf("begin transaction on %s: %w", t.path, explainError(err))
 		}
 		t.conn = tx
 	}
 	tx := t.conn
-	stage := table + StageSuffix
+	stage := table + dbsync.StageSuffix
 	// The staging table lives only inside this transaction: a crash rolls
 	// it back, so one that exists now was not made by dbsync, and dbsync
 	// never drops a table it did not make.
 	var found int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE "name" = ? COLLATE NOCASE`, stage).Scan(&found); err != nil {
-		return 0, LoadSQLite, fmt.Errorf("inspect %s: %w", t.path, explainSQLiteError(err))
+		return 0, dbsync.LoadSQLite, fmt.Errorf("inspect %s: %w", t.path, explainError(err))
 	}
 	if found > 0 {
-		return 0, LoadSQLite, fmt.Errorf("table %s exists in %s but was not made by dbsync (dbsync builds the new rows under that name inside its transaction, so it never leaves one behind), and dbsync never drops a table it did not make; rename or drop %s, or sync into another target table",
-			quoteSQLite(stage), t.path, quoteSQLite(stage))
+		return 0, dbsync.LoadSQLite, fmt.Errorf("table %s exists in %s but was not made by dbsync (dbsync builds the new rows under that name inside its transaction, so it never leaves one behind), and dbsync never drops a table it did not make; rename or drop %s, or sync into another target table",
+			quote(stage), t.path, quote(stage))
 	}
 	dst, exists, err := t.columns(ctx, tx, table)
 	if err != nil {
-		return 0, LoadSQLite, fmt.Errorf("read columns of %s: %w", quoteSQLite(table), err)
+		return 0, dbsync.LoadSQLite, fmt.Errorf("read columns of %s: %w", quote(table), err)
 	}
-	st := sqliteStaged{table: table, exists: exists}
+	st := staged{table: table, exists: exists}
 	srcCols := src.Columns()
-	plan, err := PlanStage(table, srcCols, dst, policy, t.log)
+	plan, err := dbsync.PlanStage(table, srcCols, dst, policy, t.log)
 	if err != nil {
-		return 0, LoadSQLite, err
+		return 0, dbsync.LoadSQLite, err
 	}
 	if plan.FromSource {
 		defs := make([]string, len(srcCols))
 		for i, c := range srcCols {
-			defs[i] = quoteSQLite(c.Name) + " " + sqliteDefinition(c)
+			defs[i] = quote(c.Name) + " " + definition(c)
 		}
-		defs = WithPrimaryKey(defs, srcCols, key, quoteSQLite)
-		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(stage)+" ("+strings.Join(defs, ", ")+")"); err != nil {
-			return 0, LoadSQLite, fmt.Errorf("create staging table %s: %w", stage, err)
+		defs = dbsync.WithPrimaryKey(defs, srcCols, key, quote)
+		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quote(stage)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+			return 0, dbsync.LoadSQLite, fmt.Errorf("create staging table %s: %w", stage, err)
 		}
 	} else {
 		if st.recreateSQL, err = copyDefinition(ctx, tx, table, stage); err != nil {
-			return 0, LoadSQLite, err
+			return 0, dbsync.LoadSQLite, err
 		}
 	}
 	t.staged = append(t.staged, st)
 	names := make([]string, len(srcCols))
 	for i, c := range srcCols {
-		names[i] = quoteSQLite(c.Name)
+		names[i] = quote(c.Name)
 		if !plan.FromSource {
-			names[i] = quoteSQLite(dst[plan.Order[i]].Name)
+			names[i] = quote(dst[plan.Order[i]].Name)
 		}
 	}
-	n, err := insertSQLiteRows(ctx, tx, stage, names, src)
+	n, err := insertRows(ctx, tx, stage, names, src)
 	if err != nil {
-		return 0, LoadSQLite, err
+		return 0, dbsync.LoadSQLite, err
 	}
 	var staged int64
-	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quoteSQLite(stage)).Scan(&staged); err != nil {
-		return 0, LoadSQLite, fmt.Errorf("count staged rows: %w", err)
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quote(stage)).Scan(&staged); err != nil {
+		return 0, dbsync.LoadSQLite, fmt.Errorf("count staged rows: %w", err)
 	}
 	if staged != n {
-		return 0, LoadSQLite, fmt.Errorf("verify %s: staged %d rows but read %d", stage, staged, n)
+		return 0, dbsync.LoadSQLite, fmt.Errorf("verify %s: staged %d rows but read %d", stage, staged, n)
 	}
-	return staged, LoadSQLite, nil
+	return staged, dbsync.LoadSQLite, nil
 }
 
 // copyDefinition creates the staging table with the target's own CREATE
@@ -378,18 +387,18 @@ func (t *sqliteTarget) StageKeepingKey(ctx context.Context, table string, src So
 func copyDefinition(ctx context.Context, tx *sql.Conn, table, stage string) ([]string, error) {
 	var createSQL string
 	if err := tx.QueryRowContext(ctx, `SELECT "sql" FROM sqlite_master WHERE "type"='table' AND "name"=?`, table).Scan(&createSQL); err != nil {
-		return nil, fmt.Errorf("read definition of %s: %w", quoteSQLite(table), err)
+		return nil, fmt.Errorf("read definition of %s: %w", quote(table), err)
 	}
 	body, err := afterTableName(createSQL)
 	if err != nil {
-		return nil, fmt.Errorf("read definition of %s: %w", quoteSQLite(table), err)
+		return nil, fmt.Errorf("read definition of %s: %w", quote(table), err)
 	}
-	if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteSQLite(stage)+body); err != nil {
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quote(stage)+body); err != nil {
 		return nil, fmt.Errorf("create staging table %s like %s: %w", stage, table, err)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT "sql" FROM sqlite_master WHERE "tbl_name"=? AND "type" IN ('index','trigger') AND "sql" IS NOT NULL ORDER BY "type"`, table)
 	if err != nil {
-		return nil, fmt.Errorf("read indexes of %s: %w", quoteSQLite(table), err)
+		return nil, fmt.Errorf("read indexes of %s: %w", quote(table), err)
 	}
 	defer rows.Close()
 	var recreate []string
@@ -434,17 +443,17 @@ func afterTableName(createSQL string) (string, error) {
 	return "", fmt.Errorf("unterminated table name in %.40q", createSQL)
 }
 
-// insertSQLiteRows loads src with prepared multi-row INSERTs on the run's
+// insertRows loads src with prepared multi-row INSERTs on the run's
 // connection. One goroutine reads and converts the next batch of rows
 // while this one executes the current batch, so reading the source and
 // writing SQLite overlap on two cores. The statements run on the driver's
 // connection directly: database/sql would check and convert every one of
 // the values again, which costs more than the conversion itself.
-func insertSQLiteRows(ctx context.Context, conn *sql.Conn, stage string, names []string, src RowReader) (int64, error) {
+func insertRows(ctx context.Context, conn *sql.Conn, stage string, names []string, src dbsync.RowReader) (int64, error) {
 	cols := src.Columns()
 	perStmt := max(1, min(200, 32766/len(cols)))
 	placeholders := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
-	prefix := "INSERT INTO " + quoteSQLite(stage) + " (" + strings.Join(names, ",") + ") VALUES "
+	prefix := "INSERT INTO " + quote(stage) + " (" + strings.Join(names, ",") + ") VALUES "
 	statement := func(rows int) string {
 		return prefix + strings.TrimSuffix(strings.Repeat(placeholders+",", rows), ",")
 	}
@@ -455,7 +464,7 @@ func insertSQLiteRows(ctx context.Context, conn *sql.Conn, stage string, names [
 		added := 0
 		for src.Next() {
 			for i, cell := range src.Values() {
-				v, err := sqliteValue(cols[i], cell)
+				v, err := value(cols[i], cell)
 				if err != nil {
 					return args, added, err
 				}
@@ -468,11 +477,11 @@ func insertSQLiteRows(ctx context.Context, conn *sql.Conn, stage string, names [
 			}
 		}
 		if err := src.Err(); err != nil {
-			return args, added, AsSourceError(err)
+			return args, added, dbsync.AsSourceError(err)
 		}
 		return args, added, io.EOF
 	}
-	pipe := NewBatchPipeline(ctx, make([]driver.NamedValue, 0, perStmt*len(cols)), make([]driver.NamedValue, 0, perStmt*len(cols)), fill)
+	pipe := dbsync.NewBatchPipeline(ctx, make([]driver.NamedValue, 0, perStmt*len(cols)), make([]driver.NamedValue, 0, perStmt*len(cols)), fill)
 
 	execErr := conn.Raw(func(dc any) error {
 		prep, ok := dc.(driver.ConnPrepareContext)
@@ -507,7 +516,7 @@ func insertSQLiteRows(ctx context.Context, conn *sql.Conn, stage string, names [
 				stmt = last
 			}
 			if _, err := stmt.ExecContext(ctx, args); err != nil {
-				return fmt.Errorf("insert into %s: %w", stage, explainSQLiteError(err))
+				return fmt.Errorf("insert into %s: %w", stage, explainError(err))
 			}
 			clear(args) // drop references to this batch's values
 			pipe.Release(args)
@@ -519,43 +528,43 @@ func insertSQLiteRows(ctx context.Context, conn *sql.Conn, stage string, names [
 }
 
 // never a silent change.
-func sqliteValue(c Column, cell []byte) (any, error) {
+func value(c dbsync.Column, cell []byte) (any, error) {
 	if cell == nil {
 		return nil, nil
 	}
 	switch c.Kind {
-	case KindInt, KindYear:
+	case dbsync.KindInt, dbsync.KindYear:
 		if v, err := strconv.ParseInt(string(cell), 10, 64); err == nil {
 			return v, nil
 		}
 		return string(cell), nil // a SQLite source's text in an INTEGER column stays text
-	case KindUint:
+	case dbsync.KindUint:
 		v, err := strconv.ParseUint(string(cell), 10, 64)
 		if err != nil {
 			return string(cell), nil
 		}
 		if v > math.MaxInt64 {
-			return nil, fmt.Errorf("column %s: value %d does not fit SQLite's signed 64-bit INTEGER", quoteSQLite(c.Name), v)
+			return nil, fmt.Errorf("column %s: value %d does not fit SQLite's signed 64-bit INTEGER", quote(c.Name), v)
 		}
 		return int64(v), nil
-	case KindBit:
+	case dbsync.KindBit:
 		if len(cell) > 8 {
-			return nil, fmt.Errorf("column %s: BIT value of %d bytes does not fit SQLite's INTEGER", quoteSQLite(c.Name), len(cell))
+			return nil, fmt.Errorf("column %s: BIT value of %d bytes does not fit SQLite's INTEGER", quote(c.Name), len(cell))
 		}
 		var v uint64
 		for _, b := range cell {
 			v = v<<8 | uint64(b)
 		}
 		if v > math.MaxInt64 {
-			return nil, fmt.Errorf("column %s: BIT value %d does not fit SQLite's signed 64-bit INTEGER", quoteSQLite(c.Name), v)
+			return nil, fmt.Errorf("column %s: BIT value %d does not fit SQLite's signed 64-bit INTEGER", quote(c.Name), v)
 		}
 		return int64(v), nil
-	case KindFloat, KindDouble:
+	case dbsync.KindFloat, dbsync.KindDouble:
 		if v, err := strconv.ParseFloat(string(cell), 64); err == nil {
 			return v, nil
 		}
 		return string(cell), nil
-	case KindBinary:
+	case dbsync.KindBinary:
 		return append([]byte{}, cell...), nil
 	}
 	return string(cell), nil
@@ -563,7 +572,7 @@ func sqliteValue(c Column, cell []byte) (any, error) {
 
 // Discard rolls back the run's transaction, and with it every staged
 // table.
-func (t *sqliteTarget) Discard(ctx context.Context) {
+func (t *Target) Discard(ctx context.Context) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.staged = nil
@@ -579,7 +588,7 @@ func (t *sqliteTarget) Discard(ctx context.Context) {
 // old or every table new. legacy_alter_table keeps SQLite from rewriting
 // views and triggers that name a table: after the rename the name exists
 // again, so they keep working.
-func (t *sqliteTarget) Swap(ctx context.Context) (time.Duration, error) {
+func (t *Target) Swap(ctx context.Context) (time.Duration, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tx := t.conn
@@ -589,11 +598,11 @@ func (t *sqliteTarget) Swap(ctx context.Context) (time.Duration, error) {
 	stmts := []string{`PRAGMA legacy_alter_table=ON`}
 	var names []string
 	for _, st := range t.staged {
-		names = append(names, quoteSQLite(st.table))
+		names = append(names, quote(st.table))
 		if st.exists {
-			stmts = append(stmts, `DROP TABLE `+quoteSQLite(st.table))
+			stmts = append(stmts, `DROP TABLE `+quote(st.table))
 		}
-		stmts = append(stmts, `ALTER TABLE `+quoteSQLite(st.table+StageSuffix)+` RENAME TO `+quoteSQLite(st.table))
+		stmts = append(stmts, `ALTER TABLE `+quote(st.table+dbsync.StageSuffix)+` RENAME TO `+quote(st.table))
 		stmts = append(stmts, st.recreateSQL...)
 	}
 	what := strings.Join(names, ", ")
@@ -608,7 +617,7 @@ func (t *sqliteTarget) Swap(ctx context.Context) (time.Duration, error) {
 	// Readers only delay the commit (busy_timeout), which is measured.
 	start := time.Now()
 	if _, err := tx.ExecContext(ctx, "COMMIT"); err != nil {
-		return time.Since(start), fmt.Errorf("commit swap of %s in %s: %w", what, t.path, explainSQLiteError(err))
+		return time.Since(start), fmt.Errorf("commit swap of %s in %s: %w", what, t.path, explainError(err))
 	}
 	waited := time.Since(start)
 	_, _ = tx.ExecContext(ctx, `PRAGMA legacy_alter_table=OFF`)
@@ -617,7 +626,7 @@ func (t *sqliteTarget) Swap(ctx context.Context) (time.Duration, error) {
 	return waited, nil
 }
 
-func (t *sqliteTarget) Close() {
+func (t *Target) Close() {
 	t.Discard(context.Background())
 	if t.db != nil {
 		t.db.Close()
@@ -630,8 +639,8 @@ func (t *sqliteTarget) Close() {
 	}
 }
 
-// explainSQLiteError adds what to do to the file errors an operator meets.
-func explainSQLiteError(err error) error {
+// explainError adds what to do to the file errors an operator meets.
+func explainError(err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "database or disk is full") || strings.Contains(msg, "SQLITE_FULL"):
@@ -646,17 +655,17 @@ func explainSQLiteError(err error) error {
 
 // StagePlan: SQLite creates a table's indexes after its rows are in,
 // inside the run's transaction.
-func (t *sqliteTarget) StagePlan(table string) string {
+func (t *Target) StagePlan(table string) string {
 	for _, st := range t.staged {
 		if st.table != table {
 			continue
 		}
 		for _, s := range st.recreateSQL {
 			if u := strings.ToUpper(s); strings.HasPrefix(u, "CREATE INDEX") || strings.HasPrefix(u, "CREATE UNIQUE INDEX") {
-				return PlanDeferredIndexes
+				return dbsync.PlanDeferredIndexes
 			}
 		}
-		return PlanIndexed
+		return dbsync.PlanIndexed
 	}
 	return ""
 }

@@ -1,4 +1,4 @@
-package dbsync
+package sqlitedb
 
 import (
 	"database/sql"
@@ -7,10 +7,10 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// openSQLite opens a SQLite file through a URI, so that any path works.
+// Open opens a SQLite file through a URI, so that any path works.
 // busy_timeout lets readers and writers wait for each other instead of
 // failing with SQLITE_BUSY.
-func openSQLite(path string, readOnly bool) (*sql.DB, error) {
+func Open(path string, readOnly bool) (*sql.DB, error) {
 	mode := "rwc"
 	if readOnly {
 		mode = "ro"

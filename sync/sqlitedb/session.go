@@ -1,28 +1,29 @@
-package dbsync
+package sqlitedb
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// sqliteSession is the fallback SQLite database, opened read-only, with
+// Session is the fallback SQLite database, opened read-only, with
 // every query of the run on one connection in one read transaction.
-type sqliteSession struct {
+type Session struct {
 	path string
 	db   *sql.DB
 	conn *sql.Conn
 }
 
-// sqliteSource is one query's result on a sqliteSession.
-type sqliteSource struct {
+// sourceRows is one query's result on a Session.
+type sourceRows struct {
 	rows  *sql.Rows
 	what  string
-	cols  []Column
+	cols  []dbsync.Column
 	vals  []any
 	dest  []any
 	bufs  [][]byte
@@ -30,10 +31,10 @@ type sqliteSource struct {
 	err   error
 }
 
-// openSQLiteSession opens the fallback database read-only and begins its
+// openSession opens the fallback database read-only and begins its
 // read transaction. A missing file is an error: sync never invents source
 // data.
-func openSQLiteSession(ctx context.Context, path string) (*sqliteSession, error) {
+func openSession(ctx context.Context, path string) (*Session, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("open fallback database [fallback] path = %s: %w", path, err)
@@ -41,11 +42,11 @@ func openSQLiteSession(ctx context.Context, path string) (*sqliteSession, error)
 	if st.IsDir() {
 		return nil, fmt.Errorf("open fallback database [fallback] path = %s: is a directory, not a SQLite file", path)
 	}
-	db, err := openSQLite(path, true)
+	db, err := Open(path, true)
 	if err != nil {
 		return nil, fmt.Errorf("open fallback database %s: %w", path, err)
 	}
-	s := &sqliteSession{path: path, db: db}
+	s := &Session{path: path, db: db}
 	if s.conn, err = db.Conn(ctx); err == nil {
 		// A deferred BEGIN: the first SELECT takes the snapshot, which
 		// holds until the session ends.
@@ -58,16 +59,16 @@ func openSQLiteSession(ctx context.Context, path string) (*sqliteSession, error)
 	return s, nil
 }
 
-func (s *sqliteSession) OrderedQuery(q string, key []KeyColumn) string {
-	return orderedSQLiteQuery(q, key)
+func (s *Session) OrderedQuery(q string, key []dbsync.KeyColumn) string {
+	return orderedQuery(q, key)
 }
 
-func (s *sqliteSession) Query(ctx context.Context, q, what string) (SourceRows, error) {
+func (s *Session) Query(ctx context.Context, q, what string) (dbsync.SourceRows, error) {
 	rows, err := s.conn.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("run %s on %s: %w", what, s.path, err)
 	}
-	r := &sqliteSource{rows: rows, what: what}
+	r := &sourceRows{rows: rows, what: what}
 	types, err := rows.ColumnTypes()
 	if err != nil {
 		r.Close()
@@ -75,16 +76,16 @@ func (s *sqliteSession) Query(ctx context.Context, q, what string) (SourceRows, 
 	}
 	for _, ct := range types {
 		decl := ct.DatabaseTypeName()
-		col := Column{Name: ct.Name(), TypeName: decl, Kind: sqliteKind(decl), Nullable: true, Scale: -1}
-		if col.Kind == KindDecimal {
-			if m := DecimalArgs.FindStringSubmatch(decl); m != nil {
+		col := dbsync.Column{Name: ct.Name(), TypeName: decl, Kind: kind(decl), Nullable: true, Scale: -1}
+		if col.Kind == dbsync.KindDecimal {
+			if m := dbsync.DecimalArgs.FindStringSubmatch(decl); m != nil {
 				col.Precision, _ = strconv.ParseInt(m[1], 10, 64)
 				col.Scale, _ = strconv.ParseInt(m[2], 10, 64)
 			}
 		}
 		r.cols = append(r.cols, col)
 	}
-	if err := CheckColumnNames(r.cols, what); err != nil {
+	if err := dbsync.CheckColumnNames(r.cols, what); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -97,8 +98,8 @@ func (s *sqliteSession) Query(ctx context.Context, q, what string) (SourceRows, 
 	return r, nil
 }
 
-func (s *sqliteSession) Columns(ctx context.Context, q, what string) ([]Column, error) {
-	r, err := s.Query(ctx, "SELECT * FROM (\n"+TrimQuery(q)+"\n) LIMIT 0", what)
+func (s *Session) Columns(ctx context.Context, q, what string) ([]dbsync.Column, error) {
+	r, err := s.Query(ctx, "SELECT * FROM (\n"+dbsync.TrimQuery(q)+"\n) LIMIT 0", what)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func (s *sqliteSession) Columns(ctx context.Context, q, what string) ([]Column, 
 }
 
 // Close ends the read transaction and the session.
-func (s *sqliteSession) Close() error {
+func (s *Session) Close() error {
 	if s.conn != nil {
 		_, _ = s.conn.ExecContext(context.Background(), "ROLLBACK")
 		s.conn.Close()
@@ -115,9 +116,9 @@ func (s *sqliteSession) Close() error {
 	return s.db.Close()
 }
 
-func (s *sqliteSource) Columns() []Column { return s.cols }
+func (s *sourceRows) Columns() []dbsync.Column { return s.cols }
 
-func (s *sqliteSource) Next() bool {
+func (s *sourceRows) Next() bool {
 	if s.err != nil || !s.rows.Next() {
 		return false
 	}
@@ -135,16 +136,16 @@ func (s *sqliteSource) Next() bool {
 			// The driver parses DATE/DATETIME/TIMESTAMP columns; print the
 			// wall clock back in MySQL's form.
 			switch s.cols[i].Kind {
-			case KindDate:
+			case dbsync.KindDate:
 				b = v.AppendFormat(b, "2006-01-02")
-			case KindTime:
+			case dbsync.KindTime:
 				b = v.AppendFormat(b, "15:04:05.999999")
 			default:
 				b = v.AppendFormat(b, "2006-01-02 15:04:05.999999")
 			}
 		default:
 			var ok bool
-			if b, ok = appendSQLiteValue(b, v); !ok {
+			if b, ok = appendValue(b, v); !ok {
 				s.err = fmt.Errorf("fallback column %s: unexpected value type %T", s.cols[i].Name, v)
 				return false
 			}
@@ -155,10 +156,10 @@ func (s *sqliteSource) Next() bool {
 	return true
 }
 
-// appendSQLiteValue appends a value the SQLite driver scanned as the text
+// appendValue appends a value the SQLite driver scanned as the text
 // the targets take (MySQL's text form); false for a type it does not know.
 // The fallback source and the SQLite target's merge reader share it.
-func appendSQLiteValue(b []byte, v any) ([]byte, bool) {
+func appendValue(b []byte, v any) ([]byte, bool) {
 	switch v := v.(type) {
 	case int64:
 		return strconv.AppendInt(b, v, 10), true
@@ -177,15 +178,15 @@ func appendSQLiteValue(b []byte, v any) ([]byte, bool) {
 	return b, false
 }
 
-func (s *sqliteSource) Values() [][]byte { return s.cells }
+func (s *sourceRows) Values() [][]byte { return s.cells }
 
 // Binary: SQLite has one protocol; its rows print as the text one does.
-func (s *sqliteSource) Binary() bool { return false }
+func (s *sourceRows) Binary() bool { return false }
 
 // ExactTypes: a SQLite result's declared types are all there is to know.
-func (s *sqliteSource) ExactTypes(context.Context) error { return nil }
+func (s *sourceRows) ExactTypes(context.Context) error { return nil }
 
-func (s *sqliteSource) Err() error {
+func (s *sourceRows) Err() error {
 	if s.err != nil {
 		return fmt.Errorf("read fallback rows of %s: %w", s.what, s.err)
 	}
@@ -195,23 +196,22 @@ func (s *sqliteSource) Err() error {
 	return nil
 }
 
-func (s *sqliteSource) Close() error { return s.rows.Close() }
+func (s *sourceRows) Close() error { return s.rows.Close() }
 
-// orderedSQLiteQuery wraps a source query so that its rows come ordered by
+// orderedQuery wraps a source query so that its rows come ordered by
 // Key, the same order the target is read in: numbers numerically,
 // everything else by its bytes (CAST … AS BLOB), never by a collation. The
 // newline keeps a trailing "-- comment" in the query from eating the
 // closing parenthesis.
-func orderedSQLiteQuery(query string, key []KeyColumn) string {
+func orderedQuery(query string, key []dbsync.KeyColumn) string {
 	query = strings.TrimRight(strings.TrimSpace(query), ";")
 	by := make([]string, len(key))
 	for i, k := range key {
-		if k.Order == OrderBytes {
-			by[i] = "CAST(" + quoteSQLite(k.Name) + " AS BLOB)"
+		if k.Order == dbsync.OrderBytes {
+			by[i] = "CAST(" + quote(k.Name) + " AS BLOB)"
 		} else {
-			by[i] = quoteSQLite(k.Name)
+			by[i] = quote(k.Name)
 		}
 	}
 	return "SELECT * FROM (\n" + query + "\n) ORDER BY " + strings.Join(by, ", ")
 }
-

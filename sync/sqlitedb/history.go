@@ -1,19 +1,20 @@
-package dbsync
+package sqlitedb
 
 import (
 	"context"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"strings"
 	"time"
 )
 
-var sqliteHistory = HistoryDialect{
-	Quote: quoteSQLite,
-	Types: map[HistoryType]string{
-		HistoryKey: "TEXT NOT NULL", HistoryWord: "TEXT", HistoryName: "TEXT NOT NULL DEFAULT ''",
-		HistoryText: "TEXT", HistoryInt: "INTEGER", HistoryFloat: "REAL", HistoryTime: "TEXT", HistoryBool: "INTEGER",
+var history = dbsync.HistoryDialect{
+	Quote: quote,
+	Types: map[dbsync.HistoryType]string{
+		dbsync.HistoryKey: "TEXT NOT NULL", dbsync.HistoryWord: "TEXT", dbsync.HistoryName: "TEXT NOT NULL DEFAULT ''",
+		dbsync.HistoryText: "TEXT", dbsync.HistoryInt: "INTEGER", dbsync.HistoryFloat: "REAL", dbsync.HistoryTime: "TEXT", dbsync.HistoryBool: "INTEGER",
 	},
 	// Fixed width, so that text order is time order.
-	Time:         func(v time.Time) any { return v.UTC().Format(sqliteHistoryTime) },
+	Time:         func(v time.Time) any { return v.UTC().Format(historyTime) },
 	TableOptions: `, PRIMARY KEY ("run_id", "table"))`,
 	ColumnsSQL:   `SELECT "name" FROM pragma_table_info(?)`,
 	KeySQL:       `SELECT "name" FROM pragma_table_info(?) WHERE "pk" > 0`,
@@ -23,7 +24,7 @@ var sqliteHistory = HistoryDialect{
 // rebuildHistory gives a SQLite history table the key (run_id, table):
 // SQLite cannot change a table's key, so the rows move to a new table, in
 // one transaction.
-func rebuildHistory(ctx context.Context, h HistoryStore) error {
+func rebuildHistory(ctx context.Context, h dbsync.HistoryStore) error {
 	have, err := h.Columns(ctx)
 	if err != nil {
 		return err
@@ -31,12 +32,12 @@ func rebuildHistory(ctx context.Context, h HistoryStore) error {
 	q := h.Dialect.Quote
 	next := q(h.Name + "__dbsync_rekey")
 	var defs, names, values []string
-	for _, c := range HistoryColumns {
+	for _, c := range dbsync.HistoryColumns {
 		defs = append(defs, q(c.Name)+" "+h.Dialect.Types[c.Typ])
 		if have[c.Name] {
 			names = append(names, q(c.Name))
 			v := q(c.Name)
-			if c.Typ == HistoryName {
+			if c.Typ == dbsync.HistoryName {
 				v = "COALESCE(" + v + ", '')"
 			}
 			values = append(values, v)
@@ -60,5 +61,5 @@ func rebuildHistory(ctx context.Context, h HistoryStore) error {
 	return tx.Commit()
 }
 
-// sqliteHistoryTime is RFC 3339 with exactly six fractional digits.
-const sqliteHistoryTime = "2006-01-02T15:04:05.000000Z"
+// historyTime is RFC 3339 with exactly six fractional digits.
+const historyTime = "2006-01-02T15:04:05.000000Z"

@@ -1,54 +1,56 @@
-package dbsync
+package sqlitedb
+
+import dbsync "github.com/dbsync/dbsync/sync"
 
 import "strings"
 
-// sqliteKind maps a SQLite declared type to a Kind, by SQLite's affinity
+// kind maps a SQLite declared type to a Kind, by SQLite's affinity
 // rules (https://sqlite.org/datatype3.html §3.1) refined for the names
 // MySQL-minded schemas use, so that DATE/DATETIME/DECIMAL keep their meaning.
-func sqliteKind(declType string) ColumnKind {
+func kind(declType string) dbsync.ColumnKind {
 	t := strings.ToUpper(declType)
 	switch {
 	case t == "":
-		return KindText // no declared type: each value carries its own
+		return dbsync.KindText // no declared type: each value carries its own
 	case strings.HasPrefix(t, "DATETIME"), strings.HasPrefix(t, "TIMESTAMP"):
-		return KindDateTime
+		return dbsync.KindDateTime
 	case strings.HasPrefix(t, "DATE"):
-		return KindDate
+		return dbsync.KindDate
 	case strings.HasPrefix(t, "TIME"):
-		return KindTime
+		return dbsync.KindTime
 	case strings.Contains(t, "UNSIGNED") && strings.Contains(t, "INT"):
-		return KindUint
+		return dbsync.KindUint
 	case strings.Contains(t, "INT"), t == "BOOLEAN", t == "BOOL", strings.HasPrefix(t, "YEAR"):
-		return KindInt
+		return dbsync.KindInt
 	case strings.Contains(t, "CHAR"), strings.Contains(t, "CLOB"), strings.Contains(t, "TEXT"), t == "JSON":
-		return KindText
+		return dbsync.KindText
 	case strings.Contains(t, "BLOB"), strings.Contains(t, "BINARY"):
-		return KindBinary
+		return dbsync.KindBinary
 	case strings.Contains(t, "REAL"), strings.Contains(t, "FLOA"), strings.Contains(t, "DOUB"):
-		return KindDouble
+		return dbsync.KindDouble
 	case strings.HasPrefix(t, "DECIMAL"), strings.HasPrefix(t, "NUMERIC"):
-		return KindDecimal
+		return dbsync.KindDecimal
 	}
-	return KindText
+	return dbsync.KindText
 }
 
-// sqliteDefinition is the SQLite column type used when dbsync creates a
+// definition is the SQLite column type used when dbsync creates a
 // SQLite target table. Exact values are kept: DECIMAL and date/time values
 // are TEXT (a NUMERIC column would round DECIMALs to 15 digits), integers
 // INTEGER, floats REAL, bytes BLOB. See docs/types.md.
-func sqliteDefinition(c Column) string {
+func definition(c dbsync.Column) string {
 	switch c.Kind {
-	case KindInt, KindUint, KindYear, KindBit:
+	case dbsync.KindInt, dbsync.KindUint, dbsync.KindYear, dbsync.KindBit:
 		return "INTEGER"
-	case KindFloat, KindDouble:
+	case dbsync.KindFloat, dbsync.KindDouble:
 		return "REAL"
-	case KindBinary:
+	case dbsync.KindBinary:
 		return "BLOB"
 	}
 	return "TEXT"
 }
 
-// quoteSQLite quotes a SQLite identifier.
-func quoteSQLite(name string) string {
+// quote quotes a SQLite identifier.
+func quote(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }

@@ -1,4 +1,4 @@
-package dbsync
+package sqlitedb
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 // SQLite file at path. It exists for the demo and the tests; a sync never
 // calls it.
 func WriteDemoData(ctx context.Context, path string, n int) error {
-	db, err := openSQLite(path, false)
+	db, err := Open(path, false)
 	if err != nil {
 		return fmt.Errorf("open demo database %s: %w", path, err)
 	}

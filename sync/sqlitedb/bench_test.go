@@ -1,0 +1,69 @@
+package sqlitedb
+
+import (
+	"context"
+	dbsync "github.com/dbsync/dbsync/sync"
+	"log/slog"
+	"path/filepath"
+	"testing"
+)
+
+var benchColumns = []dbsync.Column{
+	{Name: "id", Kind: dbsync.KindUint}, {Name: "name", Kind: dbsync.KindText}, {Name: "email", Kind: dbsync.KindText},
+	{Name: "amount", Kind: dbsync.KindDecimal}, {Name: "score", Kind: dbsync.KindDouble}, {Name: "active", Kind: dbsync.KindInt},
+	{Name: "created_at", Kind: dbsync.KindDateTime}, {Name: "birthday", Kind: dbsync.KindDate}, {Name: "notes", Kind: dbsync.KindText},
+	{Name: "attrs", Kind: dbsync.KindText}, {Name: "avatar", Kind: dbsync.KindBinary},
+}
+
+// BenchmarkSQLiteTarget loads b.N rows of the benchmark table into a
+// SQLite target through the same stage/swap as a run.
+func BenchmarkSQLiteTarget(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "bench.db")
+	t := newTarget(dbsync.SQLiteConfig{Path: path, Table: "items"}, "dbsync_runs", slog.New(slog.DiscardHandler))
+	if _, err := t.Connect(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	if err := t.Lock(context.Background(), []string{"items"}); err != nil {
+		b.Fatal(err)
+	}
+	defer t.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	n, _, err := t.Stage(context.Background(), "items", &repeatRows{cols: benchColumns, row: benchRow, n: b.N}, dbsync.SchemaFail)
+	if err != nil || n != int64(b.N) {
+		b.Fatal(n, err)
+	}
+	if _, err := t.Swap(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// repeatRows is a source's rows (sourceRows) that yield the same row n
+// times, in text form, with exact types.
+type repeatRows struct {
+	cols []dbsync.Column
+	row  [][]byte
+	n, i int
+}
+
+func (r *repeatRows) Columns() []dbsync.Column { return r.cols }
+
+func (r *repeatRows) Next() bool { r.i++; return r.i <= r.n }
+
+func (r *repeatRows) Values() [][]byte { return r.row }
+
+func (r *repeatRows) Err() error { return nil }
+
+func (r *repeatRows) Close() error { return nil }
+
+func (r *repeatRows) Binary() bool { return false }
+
+func (r *repeatRows) ExactTypes(context.Context) error { return nil }
+
+// benchRow is one row of the benchmark table as the source delivers it.
+var benchRow = [][]byte{
+	[]byte("123456"), []byte("Eve 🚀 123456"), []byte("user123456@example.com"), []byte("7919.1234"),
+	[]byte("17636.571428571428"), []byte("1"), []byte("2020-01-15 06:17:36.000000"), nil,
+	[]byte("note 123456\t\"tab\"\nline\\xxxxxxxxxxxxxxxxxxxxxxxxxxxxx'q'"), []byte(`{"k": 123456, "tags": ["a", "b"]}`),
+	[]byte("\x8d\x96\x9e\xef\x6e\xca\xd3\xc2\x9a\x3a\x62\x92\x80\xe6\x86\xcf\x0c\x3f\x5d\x5a\x86\xaf\xf3\xca\x12\x02\x0c\x92\x3a\xdc\x6c\x92"),
+}
