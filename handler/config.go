@@ -48,7 +48,7 @@ func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, lo
 func newRunner(log *slog.Logger, az *azureid.Azure) *dbsync.Runner {
 	r := dbsync.NewRunner(log)
 	r.Tokens = az
-	r.SQLite = sqlitedb.Backend{}
+	r.MySQL, r.SQLite = dbsync.MySQLBackend{}, sqlitedb.Backend{}
 	return r
 }
 

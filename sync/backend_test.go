@@ -186,7 +186,7 @@ func TestBackend_SQLiteThroughInterface(t *testing.T) {
 	cfg := &Config{Target: TargetSQLite, SQLite: SQLiteConfig{Path: filepath.Join(dir, "r.db"), Table: "items"}, Sync: SyncConfig{HistoryTable: "dbsync_runs"},
 		Tables: []TableConfig{{Name: "items", Target: "items"}}}
 	r := NewRunner(log)
-	r.SQLite = testSQLite
+	r.MySQL, r.SQLite = testMySQL, testSQLite
 	tgt, err := r.openTarget(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)

@@ -68,21 +68,18 @@ func checkTables(tables []TableConfig, found map[string]*targetTable,
 }
 
 func (r *Runner) checkPrimary(ctx context.Context, cfg *Config, tables []TableConfig, found map[string]*targetTable) CheckResult {
-	src, err := connectMySQLSource(ctx, cfg.Source)
+	// One try: check says at once what is wrong, without the run's
+	// retries.
+	if r.MySQL == nil {
+		return failed("primary", errNoMySQL(cfg))
+	}
+	src, err := r.MySQL.OpenSource(ctx, cfg)
 	if err != nil {
 		return failed("primary", err)
 	}
-	defer src.Close()
-	detail, err := checkTables(tables, found, func(t TableConfig) ([]Column, string, error) {
-		what := iniKey(cfg.TableKey(t, "query"))
-		cols, err := src.probeColumns(ctx, t.Query, what)
-		return cols, what, err
+	return checkSource(ctx, "primary", src, tables, found, func(t TableConfig) (string, string) {
+		return t.Query, iniKey(cfg.TableKey(t, "query"))
 	})
-	if err != nil {
-		return failed("primary", err)
-	}
-	tls := sessionTLS(ctx, src.conn, "source", cfg.Source.SSLMode)
-	return CheckResult{Name: "primary", OK: true, Detail: fmt.Sprintf("%s:%d database %s, %s, %s", cfg.Source.Host, cfg.Source.Port, cfg.Source.Database, tls, detail)}
 }
 
 func (r *Runner) checkFallback(ctx context.Context, cfg *Config, tables []TableConfig, found map[string]*targetTable) CheckResult {
@@ -93,20 +90,24 @@ func (r *Runner) checkFallback(ctx context.Context, cfg *Config, tables []TableC
 	if err != nil {
 		return failed("fallback", err)
 	}
+	return checkSource(ctx, "fallback", src, tables, found, func(t TableConfig) (string, string) {
+		return t.FallbackQuery, iniKey(cfg.TableKey(t, "fallback_query"))
+	})
+}
+
+// checkSource is check's line of one source: where it is and whether each
+// table's query fits its target table. It closes src.
+func checkSource(ctx context.Context, name string, src Session, tables []TableConfig, found map[string]*targetTable, query func(TableConfig) (q, what string)) CheckResult {
 	defer src.Close()
 	detail, err := checkTables(tables, found, func(t TableConfig) ([]Column, string, error) {
-		what := iniKey(cfg.TableKey(t, "fallback_query"))
-		rows, err := src.Query(ctx, t.FallbackQuery, what)
-		if err != nil {
-			return nil, what, err
-		}
-		defer rows.Close()
-		return rows.Columns(), what, nil
+		q, what := query(t)
+		cols, err := src.CheckColumns(ctx, q, what)
+		return cols, what, err
 	})
 	if err != nil {
-		return failed("fallback", err)
+		return failed(name, err)
 	}
-	return CheckResult{Name: "fallback", OK: true, Detail: fmt.Sprintf("%s, %s", cfg.Fallback.Path, detail)}
+	return CheckResult{Name: name, OK: true, Detail: src.Describe(ctx) + ", " + detail}
 }
 
 // fitTarget matches a source's columns against the target table by the
@@ -179,21 +180,4 @@ func tableState(exists bool) string {
 		return "table exists"
 	}
 	return "table does not exist yet: the first run creates it from the source's column types"
-}
-
-// sessionTLS describes the TLS of a session, as the server sees it, and
-// says plainly when there is none.
-func sessionTLS(ctx context.Context, q rowQueryer, section string, mode SSLMode) string {
-	var name, version, cipher string
-	if err := q.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Ssl_version'").Scan(&name, &version); err != nil {
-		return "TLS unknown"
-	}
-	_ = q.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &cipher)
-	if version == "" {
-		if mode == SSLPreferred {
-			return fmt.Sprintf("UNENCRYPTED, no TLS (plaintext): [%s] ssl_mode = preferred and the server offers no TLS; set ssl_mode = verify_identity (or required) to refuse plaintext", section)
-		}
-		return fmt.Sprintf("UNENCRYPTED, no TLS (plaintext): [%s] ssl_mode = %s", section, mode)
-	}
-	return "TLS " + version + " " + cipher
 }

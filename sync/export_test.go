@@ -25,10 +25,10 @@ func SetLockPing(r *Runner, every time.Duration) { r.lockPingEvery = every }
 // OpenMySQL opens a pool as the run opens one for a side.
 func OpenMySQL(c MySQLConfig) (*sql.DB, error) { return newMySQLDB(c, mysqlOptions{}) }
 
-// testSQLite is the SQLite backend for this package's own tests, which
-// cannot import it (it imports this package): the external tests' TestMain
-// sets it through SetTestBackends.
-var testSQLite Backend
+// testMySQL and testSQLite are the backends for this package's own tests,
+// which cannot import them (they import this package): the external
+// tests' TestMain sets them through SetTestBackends.
+var testMySQL, testSQLite Backend
 
 // SetTestBackends gives this package's own tests the backends.
-func SetTestBackends(sqlite Backend) { testSQLite = sqlite }
+func SetTestBackends(mysql, sqlite Backend) { testMySQL, testSQLite = mysql, sqlite }

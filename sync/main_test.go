@@ -31,7 +31,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dbsync.SetTestBackends(sqlitedb.Backend{})
+	dbsync.SetTestBackends(dbsync.MySQLBackend{}, sqlitedb.Backend{})
 	os.Exit(dbtest.Main(m, &servers, dbtest.Want{AzureNoFile: true, AzureLower: true}, func() error {
 		primary, azure, azureNoFile, azureLower = servers.Primary, servers.Azure, servers.AzureNoFile, servers.AzureLower
 		return nil
@@ -158,6 +158,6 @@ func tcpDB(t *testing.T, s *mariadbtest.Server, user, password string) *sql.DB {
 // backend that handler registers.
 func newRunner(log *slog.Logger) *dbsync.Runner {
 	r := dbsync.NewRunner(log)
-	r.SQLite = sqlitedb.Backend{}
+	r.MySQL, r.SQLite = dbsync.MySQLBackend{}, sqlitedb.Backend{}
 	return r
 }

@@ -110,25 +110,6 @@ const (
 	opInsert = "I"
 )
 
-// orderedQuery wraps a source query so that its rows come ordered by key,
-// the same order the target is read in: numbers numerically, everything
-// else by its bytes (CAST … AS BINARY), never by a collation. The newline
-// keeps a trailing "-- comment" in the query from eating the closing
-// parenthesis.
-func orderedQuery(query string, key []KeyColumn) string {
-	query = strings.TrimRight(strings.TrimSpace(query), ";")
-	by := make([]string, len(key))
-	for i, k := range key {
-		switch {
-		case k.Order == OrderBytes:
-			by[i] = "CAST(`dbsync_q`." + quoteMySQL(k.Name) + " AS BINARY)"
-		default:
-			by[i] = "`dbsync_q`." + quoteMySQL(k.Name)
-		}
-	}
-	return "SELECT * FROM (\n" + query + "\n) AS `dbsync_q` ORDER BY " + strings.Join(by, ", ")
-}
-
 // compareKeys orders two rows' keys as both servers were asked to: a
 // number by its value, anything else by its bytes. Cells are non-NULL.
 func compareKeys(a, b [][]byte, key []KeyColumn) int {

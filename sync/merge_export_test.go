@@ -104,7 +104,7 @@ func openMergeSource(ctx context.Context, r *Runner, cfg *Config, key []KeyColum
 		q = cfg.Fallback.Query
 		s, err = r.openFallback(ctx, cfg)
 	} else {
-		s, err = connectMySQLSource(ctx, cfg.Source)
+		s, err = r.MySQL.OpenSource(ctx, cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open source: %w", err)

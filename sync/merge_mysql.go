@@ -899,3 +899,7 @@ func (t *mysqlTarget) Links(ctx context.Context, table string) (TableLinks, erro
 	}
 	return l, rows.Err()
 }
+
+// The MySQL target merges.
+
+func (t *mysqlTarget) AsMerger() (Merger, bool) { return t, true }

@@ -154,8 +154,3 @@ func keyNames(key []KeyColumn) []string {
 	}
 	return names
 }
-
-// The MySQL target merges.
-var _ Merger = (*mysqlTarget)(nil)
-
-func (t *mysqlTarget) AsMerger() (Merger, bool) { return t, true }

@@ -668,7 +668,7 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 		}
 		defs := make([]string, len(srcCols))
 		for i, c := range srcCols {
-			d, err := c.mysqlDefinition()
+			d, err := mysqlDefinition(c)
 			if err != nil {
 				return 0, "", err
 			}

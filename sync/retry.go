@@ -12,28 +12,16 @@ import (
 	"net"
 	"syscall"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 )
-
-// Server errors worth another try: the server or the network is briefly
-// unable, not the request wrong. See docs/guarantees.md.
-var transientMySQLErrors = map[uint16]string{
-	1040: "too many connections",
-	1053: "server shutting down",
-	1205: "lock wait timeout",
-	1213: "deadlock",
-	1927: "connection killed",
-	2006: "server has gone away",
-	2013: "lost connection during query",
-}
 
 // isTransient reports whether err may go away if the same thing is tried
 // again: connection refused, reset or lost, too many connections, lock
 // waits, deadlocks, a server shutting down. Authentication, permission,
 // syntax, unknown table or column, TLS verification and configuration
-// errors are permanent.
-func isTransient(err error) bool {
+// errors are permanent. backend classifies the errors of its own driver
+// (a server error number, a broken connection); the rules here are the
+// ones every backend shares.
+func isTransient(err error, backend func(error) (transient, known bool)) bool {
 	if err == nil {
 		return false
 	}
@@ -42,9 +30,10 @@ func isTransient(err error) bool {
 	if errors.As(err, &ce) || errors.As(err, &se) || errors.Is(err, ErrBusy) || errors.Is(err, ErrTooFewRows) {
 		return false
 	}
-	if n := mysqlErrorNumber(err); n != 0 {
-		_, ok := transientMySQLErrors[n]
-		return ok
+	if backend != nil {
+		if transient, known := backend(err); known {
+			return transient
+		}
 	}
 	var certErr *tls.CertificateVerificationError
 	if errors.As(err, &certErr) {
@@ -60,7 +49,7 @@ func isTransient(err error) bool {
 	if errors.As(err, &dnsErr) {
 		return !dnsErr.IsNotFound
 	}
-	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) ||
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return true
 	}
@@ -80,11 +69,11 @@ var defaultRetry = retryPolicy{tries: 4, baseDelay: 250 * time.Millisecond, maxD
 
 // do runs fn until it succeeds, fails permanently, runs out of tries or
 // the context ends. It returns how many retries it made.
-func (p retryPolicy) do(ctx context.Context, log *slog.Logger, what string, fn func() error) (int, error) {
+func (p retryPolicy) do(ctx context.Context, log *slog.Logger, what string, backend func(error) (transient, known bool), fn func() error) (int, error) {
 	delay := p.baseDelay
 	for attempt := 1; ; attempt++ {
 		err := fn()
-		if err == nil || !isTransient(err) || attempt >= p.tries {
+		if err == nil || !isTransient(err, backend) || attempt >= p.tries {
 			return attempt - 1, err
 		}
 		wait := delay/2 + rand.N(delay) // jitter: 0.5× to 1.5×

@@ -35,9 +35,11 @@ type Runner struct {
 	// short and readers get through between attempts.
 	SwapTryWait time.Duration
 	SwapTries   int
-	// SQLite is the backend of target = sqlite and of the fallback source
-	// (handler sets sqlitedb.Backend); nil: a run can use neither, and
-	// says so.
+	// MySQL is the backend of target = azure and of the primary source
+	// (handler sets mysqldb.Backend); SQLite is the backend of target =
+	// sqlite and of the fallback source (sqlitedb.Backend). nil: a run
+	// can use neither, and says so.
+	MySQL  Backend
 	SQLite Backend
 	// beforeSwap, when set (tests), runs between verify and swap.
 	beforeSwap func()
@@ -195,7 +197,7 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 		return nil
 	}
 	var plain bool
-	retries, err := defaultRetry.do(ctx, log, "connect to target", func() (err error) {
+	retries, err := defaultRetry.do(ctx, log, "connect to target", tgt.Transient, func() (err error) {
 		plain, err = tgt.Connect(ctx)
 		return err
 	})
@@ -335,11 +337,14 @@ func (r *Runner) newTarget(cfg *Config, log *slog.Logger) (TargetDB, error) {
 		if r.SQLite == nil {
 			return nil, errors.New("target = sqlite: this program has no SQLite backend (Runner.SQLite is nil)")
 		}
-		return r.SQLite.OpenTarget(cfg, log)
+		return r.SQLite.OpenTarget(cfg, TargetOptions{Log: log})
 	case TargetAzure:
-		var password passwordFunc
+		if r.MySQL == nil {
+			return nil, errors.New("target = azure: this program has no MySQL backend (Runner.MySQL is nil)")
+		}
+		o := TargetOptions{Log: log, SwapTryWait: r.SwapTryWait, SwapTries: r.SwapTries, LockPingEvery: r.lockPingEvery}
 		if cfg.AzureMySQL.Auth == AuthEntra && r.Tokens != nil {
-			password = func(ctx context.Context) (string, error) {
+			o.Password = func(ctx context.Context) (string, error) {
 				tok, err := r.Tokens.Token(ctx, EntraMySQLScope)
 				if err != nil {
 					return "", fmt.Errorf("get Entra ID token for Azure MySQL: %w", err)
@@ -347,31 +352,63 @@ func (r *Runner) newTarget(cfg *Config, log *slog.Logger) (TargetDB, error) {
 				return tok, nil
 			}
 		}
-		t := newMySQLTarget(cfg.AzureMySQL, cfg.Sync.HistoryTable, password, log)
-		t.parallel, t.runTimeout, t.lockPingEvery = cfg.Sync.Parallel, cfg.Sync.Timeout, r.lockPingEvery
-		t.swapTryWait, t.swapTries = r.SwapTryWait, r.SwapTries
-		if t.swapTryWait <= 0 {
-			t.swapTryWait = 2 * time.Second
-		}
-		if t.swapTries <= 0 {
-			t.swapTries = 10
-		}
-		return t, nil
+		return r.MySQL.OpenTarget(cfg, o)
 	}
 	return nil, fmt.Errorf("unknown target %q: want azure or sqlite", cfg.Target)
 }
 
-// Backend is a database engine behind the core: it opens the engine's
-// target and its fallback source, so that the core imports no driver of
-// it. Runner.newTarget and Runner.openFallback are the one place that ask
-// it.
+// Backend is a database technology behind the core: it opens the
+// technology's target and source, so that the core imports no driver of
+// it. Runner.newTarget, openPrimary and openFallback are the one place
+// that ask a backend.
 type Backend interface {
 	// OpenTarget describes the target of cfg, whose Target is the
 	// backend's kind; TargetDB.Connect reaches it.
-	OpenTarget(cfg *Config, log *slog.Logger) (TargetDB, error)
-	// OpenFallback opens the fallback source at path read-only, in one
-	// snapshot for the whole run.
-	OpenFallback(ctx context.Context, path string) (Session, error)
+	OpenTarget(cfg *Config, o TargetOptions) (TargetDB, error)
+	// OpenSource opens the backend's source of cfg (MySQL: [source], the
+	// primary; SQLite: [fallback]) read-only, in one snapshot for the whole
+	// run.
+	OpenSource(ctx context.Context, cfg *Config) (Session, error)
+	// Transient classifies an error of the backend's own driver: whether
+	// trying again may cure it; known false for an error it does not
+	// recognize (the core's shared rules classify it).
+	Transient(err error) (transient, known bool)
+}
+
+// TargetOptions are what a target takes from the Runner besides the config.
+type TargetOptions struct {
+	Log *slog.Logger
+	// Password returns the password of each new connection (auth = entra:
+	// a fresh token); nil: the configured password.
+	Password func(ctx context.Context) (string, error)
+	// SwapTryWait, SwapTries and LockPingEvery are the Runner's fields of
+	// those names (zero: the backend's defaults).
+	SwapTryWait   time.Duration
+	SwapTries     int
+	LockPingEvery time.Duration
+}
+
+// openPrimary opens cfg's primary source through the MySQL backend,
+// retrying a transient failure; it adds the retries to rep.
+func (r *Runner) openPrimary(ctx context.Context, cfg *Config, rep *Report, log *slog.Logger) (Session, error) {
+	if r.MySQL == nil {
+		return nil, errNoMySQL(cfg)
+	}
+	var s Session
+	retries, err := defaultRetry.do(ctx, log, "connect to primary", r.MySQL.Transient, func() (err error) {
+		s, err = r.MySQL.OpenSource(ctx, cfg)
+		return err
+	})
+	r.mu.Lock()
+	rep.Retries += retries
+	r.mu.Unlock()
+	return s, err
+}
+
+// errNoMySQL is the error of a Runner without a MySQL backend asked for
+// cfg's primary.
+func errNoMySQL(cfg *Config) error {
+	return fmt.Errorf("open primary %s: this program has no MySQL backend (Runner.MySQL is nil)", cfg.Source.Host)
 }
 
 // openFallback opens cfg's fallback source through the SQLite backend.
@@ -379,7 +416,7 @@ func (r *Runner) openFallback(ctx context.Context, cfg *Config) (Session, error)
 	if r.SQLite == nil {
 		return nil, fmt.Errorf("open fallback %s: this program has no SQLite backend (Runner.SQLite is nil)", cfg.Fallback.Path)
 	}
-	return r.SQLite.OpenFallback(ctx, cfg.Fallback.Path)
+	return r.SQLite.OpenSource(ctx, cfg)
 }
 
 // EntraMySQLScope is the token scope for Azure Database for MySQL.
@@ -430,18 +467,11 @@ func (counter) AsMerger() (Merger, bool) { return nil, false }
 func (r *Runner) readSource(ctx context.Context, cfg *Config, tables []TableConfig, dst Sink, rep *Report, log *slog.Logger) error {
 	log.Info("connecting to primary", "host", cfg.Source.Host, "port", cfg.Source.Port, "database", cfg.Source.Database, "ssl_mode", string(cfg.Source.SSLMode))
 	primary := func(ctx context.Context) (Session, error) {
-		var s *mysqlSession
-		retries, err := defaultRetry.do(ctx, log, "connect to primary", func() (err error) {
-			s, err = connectMySQLSource(ctx, cfg.Source)
-			return err
-		})
-		r.mu.Lock()
-		rep.Retries += retries
-		r.mu.Unlock()
+		s, err := r.openPrimary(ctx, cfg, rep, log)
 		if err != nil {
 			return nil, AsSourceError(err)
 		}
-		if s.unencrypted {
+		if s.Unencrypted() {
 			r.mu.Lock()
 			rep.noteUnencrypted(SourcePrimary)
 			r.mu.Unlock()

@@ -22,6 +22,9 @@ type TargetDB interface {
 	// Connect reaches the target, and says whether the connection runs
 	// without TLS (the run records it in its report).
 	Connect(ctx context.Context) (unencrypted bool, err error)
+	// Transient classifies an error of the target's driver as
+	// Backend.Transient does: the run retries a transient Connect.
+	Transient(err error) (transient, known bool)
 	// Lock takes the run locks of the tables, in the order given, or
 	// returns ErrBusy holding none.
 	Lock(ctx context.Context, tables []string) error

@@ -215,3 +215,20 @@ func orderedQuery(query string, key []dbsync.KeyColumn) string {
 	}
 	return "SELECT * FROM (\n" + query + "\n) ORDER BY " + strings.Join(by, ", ")
 }
+
+// CheckColumns is what check reports of the fallback query: the columns
+// of its result (SQLite tells them only by running it; no row is read).
+func (s *Session) CheckColumns(ctx context.Context, q, what string) ([]dbsync.Column, error) {
+	rows, err := s.Query(ctx, q, what)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return rows.Columns(), nil
+}
+
+// Describe is the fallback for check: its file.
+func (s *Session) Describe(context.Context) string { return s.path }
+
+// Unencrypted is false: the fallback is a local file.
+func (s *Session) Unencrypted() bool { return false }

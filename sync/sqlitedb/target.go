@@ -61,18 +61,26 @@ var (
 )
 
 // OpenTarget describes cfg's SQLite target.
-func (Backend) OpenTarget(cfg *dbsync.Config, log *slog.Logger) (dbsync.TargetDB, error) {
-	return newTarget(cfg.SQLite, cfg.Sync.HistoryTable, log), nil
+func (Backend) OpenTarget(cfg *dbsync.Config, o dbsync.TargetOptions) (dbsync.TargetDB, error) {
+	return newTarget(cfg.SQLite, cfg.Sync.HistoryTable, o.Log), nil
 }
 
-// OpenFallback opens the fallback database at path read-only.
-func (Backend) OpenFallback(ctx context.Context, path string) (dbsync.Session, error) {
-	s, err := openSession(ctx, path)
+// OpenSource opens cfg's fallback database read-only.
+func (Backend) OpenSource(ctx context.Context, cfg *dbsync.Config) (dbsync.Session, error) {
+	s, err := openSession(ctx, cfg.Fallback.Path)
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// Transient: no error of the SQLite driver is worth another try (a busy
+// database waits for busy_timeout already); the core's shared rules
+// classify the rest.
+func (Backend) Transient(error) (transient, known bool) { return false, false }
+
+// Transient is Backend.Transient.
+func (t *Target) Transient(err error) (transient, known bool) { return Backend{}.Transient(err) }
 
 // newTarget describes the SQLite target of c; connect checks its
 // path, and lock opens it.

@@ -1,0 +1,47 @@
+package dbsync
+
+import (
+	"context"
+	"time"
+)
+
+// MySQLBackend is the MySQL backend: target = azure (Azure Database for
+// MySQL, or any MySQL / MariaDB server) and the primary source. A Runner
+// uses it through Runner.MySQL.
+type MySQLBackend struct{}
+
+// What the MySQL backend implements of the core's interfaces.
+var (
+	_ Backend    = MySQLBackend{}
+	_ TargetDB   = (*mysqlTarget)(nil)
+	_ Merger     = (*mysqlTarget)(nil)
+	_ KeyIndexer = (*mysqlTarget)(nil)
+	_ Session    = (*mysqlSession)(nil)
+	_ SourceRows = (*mysqlRows)(nil)
+)
+
+// OpenTarget describes cfg's [azure_mysql] target; nothing is connected
+// yet.
+func (MySQLBackend) OpenTarget(cfg *Config, o TargetOptions) (TargetDB, error) {
+	t := newMySQLTarget(cfg.AzureMySQL, cfg.Sync.HistoryTable, o.Password, o.Log)
+	t.parallel, t.runTimeout, t.lockPingEvery = cfg.Sync.Parallel, cfg.Sync.Timeout, o.LockPingEvery
+	t.swapTryWait, t.swapTries = o.SwapTryWait, o.SwapTries
+	if t.swapTryWait <= 0 {
+		t.swapTryWait = 2 * time.Second
+	}
+	if t.swapTries <= 0 {
+		t.swapTries = 10
+	}
+	return t, nil
+}
+
+// OpenSource opens the read-only snapshot session on cfg's primary.
+func (MySQLBackend) OpenSource(ctx context.Context, cfg *Config) (Session, error) {
+	return connectMySQLSource(ctx, cfg.Source)
+}
+
+// Transient classifies the MySQL driver's errors (mysqlTransient).
+func (MySQLBackend) Transient(err error) (transient, known bool) { return mysqlTransient(err) }
+
+// Transient classifies the MySQL driver's errors (mysqlTransient).
+func (t *mysqlTarget) Transient(err error) (transient, known bool) { return mysqlTransient(err) }
