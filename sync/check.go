@@ -163,7 +163,7 @@ func (r *Runner) checkTarget(ctx context.Context, cfg *Config, tables []TableCon
 				keyErr = cmp.Or(keyErr, err)
 				continue
 			}
-			detail += ", merged by key (" + strings.Join(keyNames(key), ", ") + ")"
+			detail += ", merged by key (" + strings.Join(KeyNames(key), ", ") + ")"
 			if w := keyIndexWarning(ctx, t, tc.Target, key); w != "" {
 				warnings = append(warnings, w)
 			}

@@ -24,7 +24,7 @@ const (
 	KindTime                       // TIME (may be negative or over 24 h)
 	KindYear                       // YEAR
 	KindBit                        // BIT(n): big-endian bytes
-	kindUnsupported
+	KindUnsupported
 )
 
 var kindNames = [...]string{"text", "binary", "int", "uint", "float", "double", "decimal", "date", "datetime", "time", "year", "bit", "unsupported"}
@@ -47,7 +47,7 @@ type Column struct {
 
 var DecimalArgs = regexp.MustCompile(`\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)`)
 
-// quoteMySQL quotes a MySQL identifier: backticks doubled, never spliced raw.
-func quoteMySQL(name string) string {
+// QuoteMySQL quotes a MySQL identifier: backticks doubled, never spliced raw.
+func QuoteMySQL(name string) string {
 	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
 }

@@ -24,7 +24,7 @@ func TestSource_Compress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		db, err := dbsync.OpenMySQL(cfg.Source.MySQLConfig)
+		db, err := dbsync.OpenDB(cfg.Source.MySQLConfig)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -836,7 +836,7 @@ func VaultSecretNames() []string {
 // table name plus a suffix must fit MySQL's 64-character limit.
 const (
 	StageSuffix = "__dbsync_new"
-	oldSuffix   = "__dbsync_old"
+	OldSuffix   = "__dbsync_old"
 )
 
 // Validate checks that the chosen target has everything it needs, before any
@@ -969,9 +969,9 @@ func (c *Config) TargetTable() string {
 	return c.AzureMySQL.Table
 }
 
-// maxIdentifierChars is MySQL's limit on a table name, in characters
+// MaxIdentifierChars is MySQL's limit on a table name, in characters
 // (https://dev.mysql.com/doc/refman/8.0/en/identifier-length.html).
-const maxIdentifierChars = 64
+const MaxIdentifierChars = 64
 
 // checkTableName checks a table name the target will hold, counting in
 // characters as MySQL does; the staging and old-copy suffixes must fit too.
@@ -992,9 +992,9 @@ func (c *Config) checkTableNameFrom(key, name, origin string) error {
 		return &ConfigError{Key: key, Origin: origin, Reason: "is not UTF-8 text"}
 	case strings.ContainsRune(name, 0):
 		return &ConfigError{Key: key, Origin: origin, Reason: "contains a NUL byte"}
-	case utf8.RuneCountInString(name)+len(StageSuffix) > maxIdentifierChars:
+	case utf8.RuneCountInString(name)+len(StageSuffix) > MaxIdentifierChars:
 		return bad(fmt.Sprintf("is too long: %d characters, at most %d, so that the staging table %q fits MySQL's %d-character limit",
-			utf8.RuneCountInString(name), maxIdentifierChars-len(StageSuffix), name+StageSuffix, maxIdentifierChars))
+			utf8.RuneCountInString(name), MaxIdentifierChars-len(StageSuffix), name+StageSuffix, MaxIdentifierChars))
 	case strings.TrimSpace(name) != name:
 		return bad("starts or ends with a space")
 	}
@@ -1009,9 +1009,9 @@ func (c *Config) checkTableNameFrom(key, name, origin string) error {
 				return bad(fmt.Sprintf("contains %U, a character outside Unicode's Basic Multilingual Plane, which MySQL does not allow in a table name", r))
 			}
 		}
-		if n := fileNameBytes(name + StageSuffix); n+len(".ibd") > maxFileNameBytes {
+		if n := FileNameBytes(name + StageSuffix); n+len(".ibd") > MaxFileNameBytes {
 			return bad(fmt.Sprintf("is too long for the server's file names: MySQL keeps the staging table %q in a file named after it, with each character other than a-z, A-Z, 0-9 and _ written as up to 5 bytes, and a file name holds at most %d bytes; use a shorter name (at most %d such characters)",
-				name+StageSuffix, maxFileNameBytes, (maxFileNameBytes-len(".ibd")-len(StageSuffix))/5))
+				name+StageSuffix, MaxFileNameBytes, (MaxFileNameBytes-len(".ibd")-len(StageSuffix))/5))
 		}
 	}
 	return nil
@@ -1020,29 +1020,29 @@ func (c *Config) checkTableNameFrom(key, name, origin string) error {
 // checkMergeName checks that a merge table's delta table name fits too:
 // DeltaSuffix is longer than the staging suffix checkTableName counts.
 func (c *Config) checkMergeName(key, name, origin string) error {
-	if n := utf8.RuneCountInString(name); n+len(DeltaSuffix) > maxIdentifierChars {
+	if n := utf8.RuneCountInString(name); n+len(DeltaSuffix) > MaxIdentifierChars {
 		return &ConfigError{Key: key, Value: name, Origin: origin, Reason: fmt.Sprintf("is too long for mode = merge: %d characters, at most %d, so that the merge's delta table %q fits MySQL's %d-character limit",
-			n, maxIdentifierChars-len(DeltaSuffix), name+DeltaSuffix, maxIdentifierChars)}
+			n, MaxIdentifierChars-len(DeltaSuffix), name+DeltaSuffix, MaxIdentifierChars)}
 	}
 	if c.Target == TargetAzure {
-		if n := fileNameBytes(name + DeltaSuffix); n+len(".ibd") > maxFileNameBytes {
+		if n := FileNameBytes(name + DeltaSuffix); n+len(".ibd") > MaxFileNameBytes {
 			return &ConfigError{Key: key, Value: name, Origin: origin, Reason: fmt.Sprintf("is too long for the server's file names in mode = merge: the delta table %q needs a file name of %d bytes, more than %d; use a shorter name",
-				name+DeltaSuffix, n+len(".ibd"), maxFileNameBytes)}
+				name+DeltaSuffix, n+len(".ibd"), MaxFileNameBytes)}
 		}
 	}
 	return nil
 }
 
-// maxFileNameBytes is the longest file name Linux file systems hold.
-const maxFileNameBytes = 255
+// MaxFileNameBytes is the longest file name Linux file systems hold.
+const MaxFileNameBytes = 255
 
-// fileNameBytes bounds the length of the file name MySQL and MariaDB make
+// FileNameBytes bounds the length of the file name MySQL and MariaDB make
 // from a table name (name.ibd, and name.frm on MariaDB): a-z, A-Z, 0-9 and
 // _ stay as they are; letters of other alphabets become @ and two
 // characters, any other character @ and four hex digits
 // (https://dev.mysql.com/doc/refman/8.0/en/identifier-mapping.html). Five
 // bytes are counted for every other character, so a name that passes fits.
-func fileNameBytes(name string) int {
+func FileNameBytes(name string) int {
 	n := 0
 	for _, r := range name {
 		if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {

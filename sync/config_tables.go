@@ -455,7 +455,7 @@ func (c *Config) validateTables() error {
 
 // helperSuffixes are the suffixes of every helper table a run makes next
 // to a target table: staging, old copy, merge delta.
-var helperSuffixes = []string{StageSuffix, oldSuffix, DeltaSuffix}
+var helperSuffixes = []string{StageSuffix, OldSuffix, DeltaSuffix}
 
 // isHelperOf reports whether name is one of the helper tables of target
 // table t, whatever t's mode: a table that changes to merge later must not

@@ -6,14 +6,6 @@ import (
 	"strings"
 )
 
-// Stage plans (Report.StagePlan): whether the staging table was loaded with
-// its secondary indexes in place, or without them and the indexes built
-// after the load.
-const (
-	PlanIndexed         = "indexed"
-	PlanDeferredIndexes = "deferred_indexes"
-)
-
 // deferIndexesMinRows is the target table's estimated row count
 // (information_schema.TABLES.TABLE_ROWS, about the previous run's rows) from
 // which a MySQL staging table is loaded without its secondary indexes.
@@ -42,7 +34,7 @@ type deferredIndexes struct {
 // createBody returns the lines of SHOW CREATE TABLE between "CREATE TABLE
 // … (" and ") ENGINE=…", without their trailing commas.
 func createBody(ctx context.Context, q Queryer, table string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, "SHOW CREATE TABLE "+quoteMySQL(table))
+	rows, err := q.QueryContext(ctx, "SHOW CREATE TABLE "+QuoteMySQL(table))
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +50,7 @@ func createBody(ctx context.Context, q Queryer, table string) ([]string, error) 
 	}
 	lines := strings.Split(create, "\n")
 	if len(lines) < 3 {
-		return nil, fmt.Errorf("unexpected SHOW CREATE TABLE output for %s", quoteMySQL(table))
+		return nil, fmt.Errorf("unexpected SHOW CREATE TABLE output for %s", QuoteMySQL(table))
 	}
 	body := lines[1 : len(lines)-1]
 	for i, l := range body {
@@ -104,29 +96,29 @@ func deferrableIndex(line string) (name string, ok bool) {
 func (t *mysqlTarget) deferIndexes(ctx context.Context, table, stage string) (*deferredIndexes, error) {
 	var estimate int64
 	if err := t.db.QueryRowContext(ctx, "SELECT COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", t.stored(table)).Scan(&estimate); err != nil {
-		return nil, fmt.Errorf("read row estimate of target table %s: %w", quoteMySQL(table), err)
+		return nil, fmt.Errorf("read row estimate of target table %s: %w", QuoteMySQL(table), err)
 	}
 	if estimate < deferIndexesMinRows {
 		return nil, nil
 	}
 	body, err := createBody(ctx, t.db, table)
 	if err != nil {
-		return nil, fmt.Errorf("read definition of target table %s: %w", quoteMySQL(table), err)
+		return nil, fmt.Errorf("read definition of target table %s: %w", QuoteMySQL(table), err)
 	}
 	d := &deferredIndexes{table: table, stage: stage, body: body}
 	var drops []string
 	for _, l := range body {
 		if name, ok := deferrableIndex(l); ok {
 			d.adds = append(d.adds, "ADD "+strings.TrimLeft(l, " "))
-			drops = append(drops, "DROP INDEX "+quoteMySQL(name))
+			drops = append(drops, "DROP INDEX "+QuoteMySQL(name))
 		}
 	}
 	if len(drops) == 0 {
 		return nil, nil
 	}
-	drop := "ALTER TABLE " + quoteMySQL(stage) + " " + strings.Join(drops, ", ")
+	drop := "ALTER TABLE " + QuoteMySQL(stage) + " " + strings.Join(drops, ", ")
 	if _, err := t.db.ExecContext(ctx, drop); err != nil {
-		return nil, fmt.Errorf("drop the secondary indexes of staging table %s: %w", quoteMySQL(stage), err)
+		return nil, fmt.Errorf("drop the secondary indexes of staging table %s: %w", QuoteMySQL(stage), err)
 	}
 	// The trial round trip, on the empty table (milliseconds).
 	if err := d.addBack(ctx, t); err != nil {
@@ -134,7 +126,7 @@ func (t *mysqlTarget) deferIndexes(ctx context.Context, table, stage string) (*d
 		return nil, t.recreateStage(ctx, table, stage)
 	}
 	if _, err := t.db.ExecContext(ctx, drop); err != nil {
-		return nil, fmt.Errorf("drop the secondary indexes of staging table %s: %w", quoteMySQL(stage), err)
+		return nil, fmt.Errorf("drop the secondary indexes of staging table %s: %w", QuoteMySQL(stage), err)
 	}
 	return d, nil
 }
@@ -142,18 +134,18 @@ func (t *mysqlTarget) deferIndexes(ctx context.Context, table, stage string) (*d
 // addBack adds the deferred indexes in one ALTER, in the target's order,
 // and checks that the staging table's definition is then the target's.
 func (d *deferredIndexes) addBack(ctx context.Context, t *mysqlTarget) error {
-	if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(d.stage)+" "+strings.Join(d.adds, ", ")); err != nil {
+	if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+QuoteMySQL(d.stage)+" "+strings.Join(d.adds, ", ")); err != nil {
 		if mysqlErrorNumber(err) == 1062 {
-			return fmt.Errorf("build the unique indexes of %s after the load: the source holds a value twice that a UNIQUE index of the target table forbids (the server names the value and the index below); fix the duplicates on the source or the index; the target table was left unchanged: %w", quoteMySQL(d.table), err)
+			return fmt.Errorf("build the unique indexes of %s after the load: the source holds a value twice that a UNIQUE index of the target table forbids (the server names the value and the index below); fix the duplicates on the source or the index; the target table was left unchanged: %w", QuoteMySQL(d.table), err)
 		}
-		return fmt.Errorf("add the secondary indexes to staging table %s: %w", quoteMySQL(d.stage), err)
+		return fmt.Errorf("add the secondary indexes to staging table %s: %w", QuoteMySQL(d.stage), err)
 	}
 	got, err := createBody(ctx, t.db, d.stage)
 	if err != nil {
-		return fmt.Errorf("read definition of staging table %s: %w", quoteMySQL(d.stage), err)
+		return fmt.Errorf("read definition of staging table %s: %w", QuoteMySQL(d.stage), err)
 	}
 	if a, b := strings.Join(got, "\n"), strings.Join(d.body, "\n"); a != b {
-		return fmt.Errorf("staging table %s with its indexes added back differs from target table %s:\n%s\nwant:\n%s", quoteMySQL(d.stage), quoteMySQL(d.table), a, b)
+		return fmt.Errorf("staging table %s with its indexes added back differs from target table %s:\n%s\nwant:\n%s", QuoteMySQL(d.stage), QuoteMySQL(d.table), a, b)
 	}
 	return nil
 }
@@ -174,12 +166,12 @@ func (d *deferredIndexes) build(ctx context.Context, t *mysqlTarget, n int64, er
 // dbsync's mark, after a failed trial left it changed.
 func (t *mysqlTarget) recreateStage(ctx context.Context, table, stage string) error {
 	for _, q := range []string{
-		"DROP TABLE " + quoteMySQL(stage),
-		"CREATE TABLE " + quoteMySQL(stage) + " LIKE " + quoteMySQL(table),
-		"ALTER TABLE " + quoteMySQL(stage) + " COMMENT = " + quoteMySQLString(stageMark(t.runID)),
+		"DROP TABLE " + QuoteMySQL(stage),
+		"CREATE TABLE " + QuoteMySQL(stage) + " LIKE " + QuoteMySQL(table),
+		"ALTER TABLE " + QuoteMySQL(stage) + " COMMENT = " + quoteMySQLString(stageMark(t.runID)),
 	} {
 		if _, err := t.db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("recreate staging table %s like %s: %w", quoteMySQL(stage), quoteMySQL(table), err)
+			return fmt.Errorf("recreate staging table %s like %s: %w", QuoteMySQL(stage), QuoteMySQL(table), err)
 		}
 	}
 	return nil

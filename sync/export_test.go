@@ -1,18 +1,11 @@
 package dbsync
 
 import (
-	"database/sql"
 	"time"
 )
 
 // SetBeforeSwap lets the external tests act between verify and swap.
 func SetBeforeSwap(r *Runner, f func()) { r.beforeSwap = f }
-
-// HelperName is the name of table's helper table of kind "new", "old" or
-// "delta" for the run runID on a MySQL target.
-func HelperName(table, kind, runID string) string {
-	return helperName(table, "__dbsync_"+kind, runToken(runID))
-}
 
 // SetSwap sets how long each attempt of r's MySQL swap waits for readers
 // and how many it makes.
@@ -21,9 +14,6 @@ func SetSwap(r *Runner, wait time.Duration, tries int) { r.SwapTryWait, r.SwapTr
 // SetLockPing sets how often r's MySQL runs check their locks while they
 // run.
 func SetLockPing(r *Runner, every time.Duration) { r.lockPingEvery = every }
-
-// OpenMySQL opens a pool as the run opens one for a side.
-func OpenMySQL(c MySQLConfig) (*sql.DB, error) { return newMySQLDB(c, mysqlOptions{}) }
 
 // testMySQL and testSQLite are the backends for this package's own tests,
 // which cannot import them (they import this package): the external

@@ -60,7 +60,7 @@ func helperName(table, suffix, token string) string {
 // fitsMySQLName: MySQL takes name as a table name (64 characters) and can
 // keep the table in a file named after it (checkTableName explains).
 func fitsMySQLName(name string) bool {
-	return utf8.RuneCountInString(name) <= maxIdentifierChars && fileNameBytes(name)+len(".ibd") <= maxFileNameBytes
+	return utf8.RuneCountInString(name) <= MaxIdentifierChars && FileNameBytes(name)+len(".ibd") <= MaxFileNameBytes
 }
 
 // helperPattern is a LIKE pattern matching table's helper tables of kind

@@ -17,7 +17,7 @@ func TestHelperName(t *testing.T) {
 		want                string // "" when the name is cut (checked by shape)
 	}{
 		{"short", "items", StageSuffix, "items__dbsync_new_" + tok},
-		{"old", "items", oldSuffix, "items__dbsync_old_" + tok},
+		{"old", "items", OldSuffix, "items__dbsync_old_" + tok},
 		{"delta", "Order Lines", DeltaSuffix, "Order Lines__dbsync_delta_" + tok},
 		{"52 characters", long, StageSuffix, ""},
 		{"52 characters, delta", long, DeltaSuffix, ""},
@@ -30,7 +30,7 @@ func TestHelperName(t *testing.T) {
 				t.Fatalf("helperName = %q, want %q", got, tc.want)
 			}
 			if !fitsMySQLName(got) {
-				t.Errorf("%q does not fit MySQL's limits (%d characters, %d file name bytes)", got, utf8.RuneCountInString(got), fileNameBytes(got))
+				t.Errorf("%q does not fit MySQL's limits (%d characters, %d file name bytes)", got, utf8.RuneCountInString(got), FileNameBytes(got))
 			}
 			if !strings.HasSuffix(got, tc.suffix+"_"+tok) || helperToken(got) != tok {
 				t.Errorf("%q does not end with its kind and token", got)

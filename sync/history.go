@@ -261,8 +261,8 @@ func (h HistoryStore) finish(ctx context.Context, r *Report) error {
 	return nil
 }
 
-// runningRuns lists the runs of the table recorded as running.
-func (h HistoryStore) runningRuns(ctx context.Context, target Target, table string) ([]string, error) {
+// RunningRuns lists the runs of the table recorded as running.
+func (h HistoryStore) RunningRuns(ctx context.Context, target Target, table string) ([]string, error) {
 	q := h.Dialect.Quote
 	rows, err := h.Db.QueryContext(ctx, "SELECT "+q("run_id")+" FROM "+h.Table()+" WHERE "+q("status")+" = ? AND "+q("target")+" = ? AND "+q("table")+" = ? ORDER BY "+q("run_id"),
 		StatusRunning, string(target), table)

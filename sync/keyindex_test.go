@@ -25,7 +25,7 @@ func TestIndexCovers(t *testing.T) {
 		{"other column", []string{"code"}, key("id"), false},
 	} {
 		if got := IndexCovers(tc.index, tc.key); got != tc.want {
-			t.Errorf("%s: indexCovers(%v, %v) = %v, want %v", tc.name, tc.index, keyNames(tc.key), got, tc.want)
+			t.Errorf("%s: indexCovers(%v, %v) = %v, want %v", tc.name, tc.index, KeyNames(tc.key), got, tc.want)
 		}
 	}
 }

@@ -22,14 +22,14 @@ const DeltaSuffix = "__dbsync_delta"
 // of the target's rows; nothing was changed.
 var ErrTooManyDeletes = errors.New("merge would delete more rows than max_delete allows")
 
-// keyOrder is how one key column is ordered, the same way on both sides.
-type keyOrder int
+// KeyOrder is how one key column is ordered, the same way on both sides.
+type KeyOrder int
 
 const (
 	// OrderBytes orders by the value's bytes (strings, binary, dates):
 	// never by a collation, under which 'a' and 'A' are one key that sorts
 	// either way.
-	OrderBytes keyOrder = iota
+	OrderBytes KeyOrder = iota
 	// OrderNumber orders integers numerically (BIGINT UNSIGNED too).
 	OrderNumber
 )
@@ -37,7 +37,7 @@ const (
 // KeyColumn is one column of a merge key.
 type KeyColumn struct {
 	Name  string
-	Order keyOrder
+	Order KeyOrder
 }
 
 // MergeOptions is what a merge of one table needs besides its rows.
@@ -212,11 +212,11 @@ func (r *KeyReader) advance(table string) error {
 		c := cells[p]
 		if c == nil {
 			return fmt.Errorf("merge %s: %s row %d has NULL in key column %s; a merge key must identify every row (make the key columns NOT NULL, or filter those rows out in the query)",
-				quoteMySQL(table), r.Side, r.N, quoteMySQL(r.Key[i].Name))
+				QuoteMySQL(table), r.Side, r.N, QuoteMySQL(r.Key[i].Name))
 		}
 		if r.Key[i].Order == OrderNumber && !validInteger(c) {
 			return fmt.Errorf("merge %s: %s row %d has %q in key column %s, which the target stores as an integer; convert it in the query",
-				quoteMySQL(table), r.Side, r.N, c, quoteMySQL(r.Key[i].Name))
+				QuoteMySQL(table), r.Side, r.N, c, QuoteMySQL(r.Key[i].Name))
 		}
 		r.cur = append(r.cur, c)
 	}
@@ -227,7 +227,7 @@ func (r *KeyReader) advance(table string) error {
 				what = "repeats the previous row's key"
 			}
 			return fmt.Errorf("merge %s: %s row %d %s (key %s); the key must be unique and the rows ordered by its bytes: %s",
-				quoteMySQL(table), r.Side, r.N, what, formatKey(r.cur), keyAdvice(r.Side))
+				QuoteMySQL(table), r.Side, r.N, what, formatKey(r.cur), keyAdvice(r.Side))
 		}
 	}
 	return nil
@@ -272,7 +272,7 @@ func rowsEqual(a, b [][]byte) bool {
 func CheckThresholds(table string, targetRows, inserts, updates, deletes int64, o MergeOptions) (replace, note string, err error) {
 	if targetRows > 0 && float64(deletes) > o.MaxDelete*float64(targetRows) {
 		return "", "", fmt.Errorf("%w: the source lacks %d of the %d rows of target table %s (%.1f %%), more than [sync] max_delete = %g allows; the table was left unchanged (if the source is right, raise [sync] max_delete for this run)",
-			ErrTooManyDeletes, deletes, targetRows, quoteMySQL(table), 100*float64(deletes)/float64(targetRows), o.MaxDelete)
+			ErrTooManyDeletes, deletes, targetRows, QuoteMySQL(table), 100*float64(deletes)/float64(targetRows), o.MaxDelete)
 	}
 	changes := inserts + updates + deletes
 	if changes == 0 {
@@ -297,7 +297,7 @@ func CheckThresholds(table string, targetRows, inserts, updates, deletes int64, 
 // columns — the whole source row for an insert or update, only the key
 // for a delete. Memory is one row of each side, whatever the table size.
 type DeltaReader struct {
-	table    string
+	Table    string
 	Src, Dst *KeyReader
 	// equal compares the current source and target rows, NULL-aware and
 	// byte-exact in the target's representation.
@@ -318,7 +318,7 @@ type DeltaReader struct {
 
 func NewDeltaReader(table string, src, dst *KeyReader, equal func(src, dst [][]byte) bool) *DeltaReader {
 	srcCols := src.Rows.Columns()
-	d := &DeltaReader{table: table, Src: src, Dst: dst, equal: equal,
+	d := &DeltaReader{Table: table, Src: src, Dst: dst, equal: equal,
 		cols:  append([]Column{{Name: "dbsync_op", Kind: KindText}, {Name: "dbsync_seq", Kind: KindUint}}, srcCols...),
 		cells: make([][]byte, 2+len(srcCols)),
 	}
@@ -365,13 +365,13 @@ func (d *DeltaReader) Next() bool {
 	for {
 		if d.nextSrc {
 			d.nextSrc = false
-			if d.ReadErr = d.Src.advance(d.table); d.ReadErr != nil {
+			if d.ReadErr = d.Src.advance(d.Table); d.ReadErr != nil {
 				return false
 			}
 		}
 		if d.nextDst {
 			d.nextDst = false
-			if d.ReadErr = d.Dst.advance(d.table); d.ReadErr != nil {
+			if d.ReadErr = d.Dst.advance(d.Table); d.ReadErr != nil {
 				return false
 			}
 		}
@@ -471,7 +471,7 @@ func chooseKey(usable [][]string, configured []string) ([]string, error) {
 	}
 	var keys []string
 	for _, u := range usable {
-		if sameColumns(u, configured) {
+		if SameColumns(u, configured) {
 			return u, nil
 		}
 		keys = append(keys, "("+strings.Join(u, ", ")+")")
@@ -479,7 +479,7 @@ func chooseKey(usable [][]string, configured []string) ([]string, error) {
 	return nil, fmt.Errorf("has no PRIMARY KEY or NOT NULL UNIQUE key on those columns; its keys are %s: set key to one of them, or remove key to use the first", strings.Join(keys, ", "))
 }
 
-func sameColumns(a, b []string) bool {
+func SameColumns(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -506,7 +506,7 @@ func (d *DeltaReader) CompareError(table string) error {
 		return d.ReadErr
 	}
 	if err := d.Dst.Rows.Err(); err != nil {
-		return fmt.Errorf("read target table %s for the merge: %w", quoteMySQL(table), err)
+		return fmt.Errorf("read target table %s for the merge: %w", QuoteMySQL(table), err)
 	}
 	if err := d.Src.Rows.Err(); err != nil {
 		return AsSourceError(err)
@@ -517,7 +517,7 @@ func (d *DeltaReader) CompareError(table string) error {
 // keyPositions finds the key's columns among the source's.
 func keyPositions(key []KeyColumn, srcCols []Column, table string) ([]int, error) {
 	if len(key) == 0 {
-		return nil, fmt.Errorf("merge %s: no key given", quoteMySQL(table))
+		return nil, fmt.Errorf("merge %s: no key given", QuoteMySQL(table))
 	}
 	pos := make([]int, len(key))
 	for i, k := range key {
@@ -528,7 +528,7 @@ func keyPositions(key []KeyColumn, srcCols []Column, table string) ([]int, error
 			}
 		}
 		if pos[i] < 0 {
-			return nil, fmt.Errorf("merge %s: key column %s is not in the source's columns; the query must return every key column", quoteMySQL(table), quoteMySQL(k.Name))
+			return nil, fmt.Errorf("merge %s: key column %s is not in the source's columns; the query must return every key column", QuoteMySQL(table), QuoteMySQL(k.Name))
 		}
 	}
 	return pos, nil
@@ -541,7 +541,7 @@ var ErrFloatKey = errors.New("a floating-point column cannot identify rows exact
 // KeyCandidate is a target table's column as a merge key would use it.
 type KeyCandidate struct {
 	Name   string   // as the target stores it
-	Order  keyOrder // how both sides order it
+	Order  KeyOrder // how both sides order it
 	NotKey error    // why it cannot be a key, or nil
 }
 

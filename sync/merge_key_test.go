@@ -34,7 +34,7 @@ func TestMergeKey_Pick(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			key, err := PickMergeKey("t", quoteMySQL, tc.usable, columns, tc.configured, "[table.t]", "no key here")
+			key, err := PickMergeKey("t", QuoteMySQL, tc.usable, columns, tc.configured, "[table.t]", "no key here")
 			if tc.wantErr != "" {
 				var ce *ConfigError
 				if !errors.As(err, &ce) || ce.Key != "[table.t] key" || !strings.Contains(err.Error(), tc.wantErr) {

@@ -46,17 +46,17 @@ type TableLinks struct {
 }
 
 // describe lists what a replace would drop, for messages; "" when nothing.
-func (l TableLinks) describe() string {
+func (l TableLinks) Describe() string {
 	var parts []string
 	if len(l.Triggers) > 0 {
 		parts = append(parts, "trigger "+quoteList(l.Triggers))
 	}
 	var own, refs []string
 	for _, fk := range l.Parents {
-		own = append(own, quoteMySQL(fk.Name)+" (to "+quoteMySQL(fk.RefTable)+")")
+		own = append(own, QuoteMySQL(fk.Name)+" (to "+QuoteMySQL(fk.RefTable)+")")
 	}
 	for _, fk := range l.Children {
-		refs = append(refs, quoteMySQL(fk.Name)+" of "+quoteMySQL(fk.Table))
+		refs = append(refs, QuoteMySQL(fk.Name)+" of "+QuoteMySQL(fk.Table))
 	}
 	if len(own) > 0 {
 		parts = append(parts, "foreign key "+strings.Join(own, ", "))
@@ -70,7 +70,7 @@ func (l TableLinks) describe() string {
 func quoteList(names []string) string {
 	q := make([]string, len(names))
 	for i, n := range names {
-		q[i] = quoteMySQL(n)
+		q[i] = QuoteMySQL(n)
 	}
 	return strings.Join(q, ", ")
 }
@@ -81,7 +81,7 @@ func quoteList(names []string) string {
 // new numbers); "" when nothing.
 func (l TableLinks) keeps(srcCols []Column, dst []TargetColumn) string {
 	parts := []string{}
-	if d := l.describe(); d != "" {
+	if d := l.Describe(); d != "" {
 		parts = append(parts, d)
 	}
 	if only := targetOnly(srcCols, dst); len(only) > 0 {
@@ -129,9 +129,9 @@ func (l TableLinks) reinsertSafe(srcCols []Column, dst []TargetColumn, key []Key
 		keyCols[i] = k.Name
 	}
 	for _, fk := range l.Children {
-		if !sameColumns(fk.RefColumns, keyCols) {
+		if !SameColumns(fk.RefColumns, keyCols) {
 			return false, fmt.Sprintf("foreign key %s of %s references its columns (%s), not the merge key (%s), and a delete would cascade or be refused",
-				quoteMySQL(fk.Name), quoteMySQL(fk.Table), strings.Join(fk.RefColumns, ", "), strings.Join(keyCols, ", ")), false
+				QuoteMySQL(fk.Name), QuoteMySQL(fk.Table), strings.Join(fk.RefColumns, ", "), strings.Join(keyCols, ", ")), false
 		}
 	}
 	return true, "", true
@@ -167,7 +167,7 @@ func (l TableLinks) moveColumns(table string, key []KeyColumn, srcCols []Column,
 		}
 	}
 	for _, u := range l.Unique {
-		if !sameColumns(u.Columns, keyNames) {
+		if !SameColumns(u.Columns, keyNames) {
 			add(u.Columns)
 		}
 	}
@@ -182,11 +182,11 @@ func (l TableLinks) moveColumns(table string, key []KeyColumn, srcCols []Column,
 	})
 }
 
-// parentFirst orders tables so that every table comes after the tables
+// ParentFirst orders tables so that every table comes after the tables
 // its foreign keys reference (parents[t]); self-references are ignored,
 // and a cycle keeps the tables it joins in name order. Deletes go in the
 // reverse order.
-func parentFirst(tables []string, parents map[string][]string) []string {
+func ParentFirst(tables []string, parents map[string][]string) []string {
 	sorted := slices.Clone(tables)
 	slices.SortFunc(sorted, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
 	placed := map[string]bool{}
@@ -248,7 +248,7 @@ func keyNotInSource(table, setting, what string, key []KeyColumn, configured []s
 		for _, c := range u.Columns {
 			ok = ok && in[strings.ToLower(c)]
 		}
-		if ok && !sameColumns(u.Columns, keyNames) {
+		if ok && !SameColumns(u.Columns, keyNames) {
 			candidates = append(candidates, "key = "+strings.Join(u.Columns, ","))
 		}
 	}
@@ -258,5 +258,5 @@ func keyNotInSource(table, setting, what string, key []KeyColumn, configured []s
 	}
 	return &ConfigError{Key: setting + " key", Value: strings.Join(configured, ","), Reason: fmt.Sprintf(
 		"target table %s is merged by the key (%s), but %s returns no column %s (it returns %s); the source was not read further: %s",
-		quoteMySQL(table), strings.Join(keyNames, ", "), what, quoteList(missing), strings.Join(names, ", "), advice)}
+		QuoteMySQL(table), strings.Join(keyNames, ", "), what, quoteList(missing), strings.Join(names, ", "), advice)}
 }

@@ -24,7 +24,7 @@ func TestParentFirst(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := parentFirst(tc.tables, tc.parents); !reflect.DeepEqual(got, tc.want) {
+			if got := ParentFirst(tc.tables, tc.parents); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("parentFirst = %v, want %v", got, tc.want)
 			}
 		})
@@ -146,31 +146,13 @@ func TestKeyNotInSource(t *testing.T) {
 	}
 }
 
-func TestApplySQL(t *testing.T) {
-	cols := []mergeColumn{{TargetColumn: TargetColumn{Name: "id", DataType: "int"}}, {TargetColumn: TargetColumn{Name: "email", DataType: "varchar"}, charset: "utf8mb4"}, {TargetColumn: TargetColumn{Name: "n", DataType: "int"}}}
-	a := mysqlApplySQL("users", "users__dbsync_delta", cols, []KeyColumn{{Name: "id", Order: OrderNumber}}, []int{0}, []string{"email"})
-	for got, want := range map[string]string{
-		a.mark:     "UPDATE `users__dbsync_delta` AS d JOIN `users` AS t ON t.`id` = d.`id` SET d.`dbsync_op` = 'M' WHERE d.`dbsync_op` = 'U' AND NOT (CAST(t.`email` AS BINARY) <=> CAST(d.`email` AS BINARY))",
-		a.del:      "DELETE t FROM `users` AS t JOIN `users__dbsync_delta` AS d ON t.`id` = d.`id` WHERE d.`dbsync_op` = 'D'",
-		a.delMoved: "DELETE t FROM `users` AS t JOIN `users__dbsync_delta` AS d ON t.`id` = d.`id` WHERE d.`dbsync_op` = 'M'",
-		a.insert:   "INSERT INTO `users` (`id`, `email`, `n`) SELECT `id`, `email`, `n` FROM `users__dbsync_delta` WHERE `dbsync_op` IN ('I', 'M') ORDER BY `dbsync_seq`",
-	} {
-		if got != want {
-			t.Errorf("got  %s\nwant %s", got, want)
-		}
-	}
-	if b := mysqlApplySQL("users", "d", cols, []KeyColumn{{Name: "id", Order: OrderNumber}}, []int{0}, nil); b.mark != "" {
-		t.Errorf("no move columns, but a mark statement: %s", b.mark)
-	}
-}
-
 func TestWithPrimaryKey(t *testing.T) {
 	src := []Column{{Name: "id"}, {Name: "name"}}
-	got := WithPrimaryKey([]string{"int(11) NULL", "varchar(5) NOT NULL"}, src, []string{"ID"}, quoteMySQL)
+	got := WithPrimaryKey([]string{"int(11) NULL", "varchar(5) NOT NULL"}, src, []string{"ID"}, QuoteMySQL)
 	if want := []string{"int(11) NOT NULL", "varchar(5) NOT NULL", "PRIMARY KEY (`id`)"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("withPrimaryKey = %q, want %q", got, want)
 	}
-	if got := WithPrimaryKey([]string{"INTEGER"}, src[:1], []string{"missing"}, quoteMySQL); !reflect.DeepEqual(got, []string{"INTEGER"}) {
+	if got := WithPrimaryKey([]string{"INTEGER"}, src[:1], []string{"missing"}, QuoteMySQL); !reflect.DeepEqual(got, []string{"INTEGER"}) {
 		t.Errorf("a key the source lacks changed the definitions: %q", got)
 	}
 }

@@ -40,7 +40,7 @@ func (t *mysqlTarget) mergeColumns(ctx context.Context, table string) ([]mergeCo
 			return nil, err
 		}
 		if i >= len(base) {
-			return nil, fmt.Errorf("table %s changed while its columns were read", quoteMySQL(table))
+			return nil, fmt.Errorf("table %s changed while its columns were read", QuoteMySQL(table))
 		}
 		cols = append(cols, mergeColumn{TargetColumn: base[i], nullable: nullable == "YES",
 			invisible: strings.Contains(strings.ToUpper(extra), "INVISIBLE"), charset: charset, collation: collation})
@@ -50,7 +50,7 @@ func (t *mysqlTarget) mergeColumns(ctx context.Context, table string) ([]mergeCo
 
 // keyOrderFor says how a key column of a MySQL DATA_TYPE is ordered, or why
 // it cannot be a merge key.
-func keyOrderFor(dataType string) (keyOrder, error) {
+func keyOrderFor(dataType string) (KeyOrder, error) {
 	switch dataType {
 	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year":
 		return OrderNumber, nil
@@ -74,10 +74,10 @@ func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []s
 	}
 	cols, err := t.mergeColumns(ctx, table)
 	if err != nil {
-		return nil, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
+		return nil, fmt.Errorf("read columns of target table %s: %w", QuoteMySQL(table), err)
 	}
 	if len(cols) == 0 {
-		return nil, fmt.Errorf("choose merge key: target table %s does not exist in database %s (the first run of a table is a replace)", quoteMySQL(table), t.cfg.Database)
+		return nil, fmt.Errorf("choose merge key: target table %s does not exist in database %s (the first run of a table is a replace)", QuoteMySQL(table), t.cfg.Database)
 	}
 	byName := map[string]mergeColumn{}
 	for _, c := range cols {
@@ -87,7 +87,7 @@ func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []s
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0
 		ORDER BY INDEX_NAME <> 'PRIMARY', INDEX_NAME, SEQ_IN_INDEX`, t.stored(table))
 	if err != nil {
-		return nil, fmt.Errorf("read keys of target table %s: %w", quoteMySQL(table), err)
+		return nil, fmt.Errorf("read keys of target table %s: %w", QuoteMySQL(table), err)
 	}
 	type index struct {
 		name string
@@ -129,8 +129,8 @@ func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []s
 		candidates[lower] = KeyCandidate{Name: c.Name, Order: order, NotKey: err}
 	}
 	noKey := fmt.Sprintf("merge needs a key, and target table %s has no PRIMARY KEY or UNIQUE key of NOT NULL columns (a generated invisible my_row_id does not count: the source has no such column); "+
-		"add a primary key to the table or set key = col1,col2 in %s", quoteMySQL(table), setting)
-	return PickMergeKey(table, quoteMySQL, usable, candidates, configured, setting, noKey)
+		"add a primary key to the table or set key = col1,col2 in %s", QuoteMySQL(table), setting)
+	return PickMergeKey(table, QuoteMySQL, usable, candidates, configured, setting, noKey)
 }
 
 // Merge makes the target table equal to src, which must come ordered by
@@ -158,7 +158,7 @@ func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts MergeOptio
 	table, delta := opts.Table, t.helper(opts.Table, DeltaSuffix)
 	existing, err := t.mergeColumns(ctx, table)
 	if err != nil {
-		return res, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
+		return res, fmt.Errorf("read columns of target table %s: %w", QuoteMySQL(table), err)
 	}
 	if len(existing) == 0 {
 		return FirstRun(table), nil
@@ -179,7 +179,7 @@ func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts MergeOptio
 	for i := range srcCols {
 		cols[i] = existing[order[i]]
 		if n := strings.ToLower(cols[i].Name); n == "dbsync_op" || n == "dbsync_seq" {
-			return res, fmt.Errorf("merge %s: column %s has a name the merge's delta table uses itself; rename it in the query", quoteMySQL(table), quoteMySQL(cols[i].Name))
+			return res, fmt.Errorf("merge %s: column %s has a name the merge's delta table uses itself; rename it in the query", QuoteMySQL(table), QuoteMySQL(cols[i].Name))
 		}
 	}
 
@@ -278,7 +278,7 @@ func (t *mysqlTarget) dropDelta(ctx context.Context, delta string) {
 	if delta == "" {
 		return
 	}
-	if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(delta)); err != nil {
+	if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+QuoteMySQL(delta)); err != nil {
 		t.log.Warn("could not drop the merge's delta table; the next run drops it", "delta_table", delta, "error", err.Error())
 	}
 }
@@ -312,7 +312,7 @@ func (t *mysqlTarget) applyMerges(ctx context.Context) (*sql.Tx, error) {
 			parents[m.table] = append(parents[m.table], fk.RefTable)
 		}
 	}
-	order := parentFirst(names, parents)
+	order := ParentFirst(names, parents)
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("merge: begin transaction: %w", err)
@@ -337,12 +337,12 @@ func (t *mysqlTarget) applyMerges(ctx context.Context) (*sql.Tx, error) {
 			continue // no delete of the run can have cascaded into it unseen
 		}
 		var n int64
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quoteMySQL(m.table)).Scan(&n); err != nil {
-			return fail(fmt.Errorf("merge %s: count rows: %w", quoteMySQL(m.table), err))
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+QuoteMySQL(m.table)).Scan(&n); err != nil {
+			return fail(fmt.Errorf("merge %s: count rows: %w", QuoteMySQL(m.table), err))
 		}
 		if n != m.rows {
 			return fail(fmt.Errorf("merge %s: after the merge the table would hold %d rows, the source has %d: a foreign key's ON DELETE rule removed or kept rows the source does not (are the source's rows consistent with the target's foreign keys %s?); nothing was changed",
-				quoteMySQL(m.table), n, m.rows, m.links.describe()))
+				QuoteMySQL(m.table), n, m.rows, m.links.Describe()))
 		}
 	}
 	return tx, nil
@@ -427,7 +427,7 @@ func mysqlRowsEqual(cols []mergeColumn) func(a, b [][]byte) bool {
 // orderExpr is the ORDER BY expression of a key column of the target:
 // strings by their utf8mb4 bytes, which is how the source delivers them.
 func orderExpr(k KeyColumn, c mergeColumn) string {
-	q := quoteMySQL(c.Name)
+	q := QuoteMySQL(c.Name)
 	switch {
 	case k.Order == OrderNumber:
 		return q
@@ -458,9 +458,9 @@ type mysqlTableReader struct {
 func (t *mysqlTarget) openTableReader(ctx context.Context, table string, cols []mergeColumn, key []KeyColumn, binary bool) (*mysqlTableReader, error) {
 	sel := make([]string, len(cols))
 	for i, c := range cols {
-		sel[i] = quoteMySQL(c.Name)
+		sel[i] = QuoteMySQL(c.Name)
 		if c.DataType == "float" && !binary {
-			sel[i] = "CAST(" + quoteMySQL(c.Name) + " AS DOUBLE)"
+			sel[i] = "CAST(" + QuoteMySQL(c.Name) + " AS DOUBLE)"
 		}
 	}
 	by := make([]string, len(key))
@@ -471,10 +471,10 @@ func (t *mysqlTarget) openTableReader(ctx context.Context, table string, cols []
 			}
 		}
 	}
-	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + quoteMySQL(table) + " ORDER BY " + strings.Join(by, ", ")
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + QuoteMySQL(table) + " ORDER BY " + strings.Join(by, ", ")
 	conn, err := t.db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("connect to target to read %s: %w", quoteMySQL(table), err)
+		return nil, fmt.Errorf("connect to target to read %s: %w", QuoteMySQL(table), err)
 	}
 	r := &mysqlTableReader{conn: conn}
 	if binary {
@@ -486,7 +486,7 @@ func (t *mysqlTarget) openTableReader(ctx context.Context, table string, cols []
 	}
 	if err != nil {
 		r.Close()
-		return nil, fmt.Errorf("read target table %s ordered by its key: %w", quoteMySQL(table), err)
+		return nil, fmt.Errorf("read target table %s ordered by its key: %w", QuoteMySQL(table), err)
 	}
 	r.scan = newRawScan(len(cols))
 	return r, nil
@@ -515,14 +515,14 @@ func (r *mysqlTableReader) Close() error {
 func (t *mysqlTarget) createDelta(ctx context.Context, delta string, cols []mergeColumn) error {
 	defs := []string{"`dbsync_op` CHAR(1) CHARACTER SET ascii NOT NULL", "`dbsync_seq` BIGINT UNSIGNED NOT NULL"}
 	for _, c := range cols {
-		d := quoteMySQL(c.Name) + " " + c.columnType
+		d := QuoteMySQL(c.Name) + " " + c.ColumnType
 		if c.charset != "" {
 			d += " CHARACTER SET " + c.charset + " COLLATE " + c.collation
 		}
 		defs = append(defs, d+" NULL")
 	}
 	defs = append(defs, "PRIMARY KEY (`dbsync_op`, `dbsync_seq`)")
-	q := "CREATE TABLE " + quoteMySQL(delta) + " (\n  " + strings.Join(defs, ",\n  ") + "\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT = " +
+	q := "CREATE TABLE " + QuoteMySQL(delta) + " (\n  " + strings.Join(defs, ",\n  ") + "\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT = " +
 		quoteMySQLString(ownMark+"merge differences of run "+t.runID+"; dbsync drops it")
 	if _, err := t.db.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("create merge delta table %s: %w", delta, err)
@@ -533,12 +533,12 @@ func (t *mysqlTarget) createDelta(ctx context.Context, delta string, cols []merg
 // loadDelta streams the compare's differences into the delta table the way
 // staging tables are loaded (load).
 func (t *mysqlTarget) loadDelta(ctx context.Context, delta string, cols []mergeColumn, d *DeltaReader) (int64, string, error) {
-	plan := loadPlan{table: delta, target: d.table,
+	plan := loadPlan{table: delta, target: d.Table,
 		columns: []loadColumn{{name: "dbsync_op"}, {name: "dbsync_seq"}}}
 	for i, c := range d.Src.Rows.Columns() {
 		col := loadColumn{name: cols[i].Name, mode: encodingFor(c.Kind, cols[i].DataType)}
-		if cols[i].DataType == "enum" && !enumListsEmpty(cols[i].columnType) {
-			col.enumWithoutEmpty = cols[i].columnType
+		if cols[i].DataType == "enum" && !enumListsEmpty(cols[i].ColumnType) {
+			col.enumWithoutEmpty = cols[i].ColumnType
 			plan.checked = append(plan.checked, 2+i)
 		}
 		plan.columns = append(plan.columns, col)
@@ -559,11 +559,11 @@ type mysqlApply struct {
 // compare meant, 'a' is not 'A'); the UPDATE writes only rows whose stored
 // values differ; the INSERT keeps the compare's order.
 func mysqlApplySQL(table, delta string, cols []mergeColumn, key []KeyColumn, keyPos []int, move []string) mysqlApply {
-	tq, dq := quoteMySQL(table), quoteMySQL(delta)
+	tq, dq := QuoteMySQL(table), QuoteMySQL(delta)
 	isKey := map[int]bool{}
 	var on []string
 	for i, p := range keyPos {
-		n := quoteMySQL(cols[p].Name)
+		n := QuoteMySQL(cols[p].Name)
 		on = append(on, "t."+n+" = d."+n)
 		if key[i].Order == OrderBytes {
 			on = append(on, "CAST(t."+n+" AS BINARY) = CAST(d."+n+" AS BINARY)")
@@ -571,7 +571,7 @@ func mysqlApplySQL(table, delta string, cols []mergeColumn, key []KeyColumn, key
 		isKey[p] = true
 	}
 	same := func(c mergeColumn) string {
-		n := quoteMySQL(c.Name)
+		n := QuoteMySQL(c.Name)
 		if c.charset != "" || c.DataType == "json" {
 			return "CAST(t." + n + " AS BINARY) <=> CAST(d." + n + " AS BINARY)"
 		}
@@ -579,7 +579,7 @@ func mysqlApplySQL(table, delta string, cols []mergeColumn, key []KeyColumn, key
 	}
 	var set, unchanged, moved, names []string
 	for i, c := range cols {
-		n := quoteMySQL(c.Name)
+		n := QuoteMySQL(c.Name)
 		names = append(names, n)
 		if isKey[i] {
 			continue
@@ -613,7 +613,7 @@ func mysqlApplySQL(table, delta string, cols []mergeColumn, key []KeyColumn, key
 // execMerge runs one statement of m's apply in tx: any warning fails it,
 // and so does a count other than want (want < 0: not checked).
 func execMerge(ctx context.Context, tx *sql.Tx, m *pendingMerge, what, q string, want int64) (int64, error) {
-	tq := quoteMySQL(m.table)
+	tq := QuoteMySQL(m.table)
 	r, err := tx.ExecContext(ctx, q)
 	if err != nil {
 		moves := ""
@@ -683,10 +683,10 @@ func (t *mysqlTarget) applyDeletes(ctx context.Context, tx *sql.Tx, m *pendingMe
 	}
 	var left int64
 	if err := tx.QueryRowContext(ctx, a.remaining).Scan(&left); err != nil {
-		return fmt.Errorf("merge %s: count rows left to delete: %w", quoteMySQL(m.table), err)
+		return fmt.Errorf("merge %s: count rows left to delete: %w", QuoteMySQL(m.table), err)
 	}
 	if n > want || left > 0 {
-		return fmt.Errorf("merge %s: delete rows affected %d rows, the compare expected %d, and %d of them are still there (was the table written by something else during the run?); nothing was changed", quoteMySQL(m.table), n, want, left)
+		return fmt.Errorf("merge %s: delete rows affected %d rows, the compare expected %d, and %d of them are still there (was the table written by something else during the run?); nothing was changed", QuoteMySQL(m.table), n, want, left)
 	}
 	return nil
 }
@@ -703,7 +703,7 @@ func (t *mysqlTarget) applyDeletes(ctx context.Context, tx *sql.Tx, m *pendingMe
 func deleteMoved(ctx context.Context, tx *sql.Tx, m *pendingMerge, q string) error {
 	if m.keysOff {
 		if _, err := tx.ExecContext(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
-			return fmt.Errorf("merge %s: turn foreign key checks off to re-insert moved rows: %w", quoteMySQL(m.table), err)
+			return fmt.Errorf("merge %s: turn foreign key checks off to re-insert moved rows: %w", QuoteMySQL(m.table), err)
 		}
 		defer func() {
 			// The transaction's connection goes back to the pool: never
@@ -729,7 +729,7 @@ func uncheckedCascade(fk ForeignKey, run map[string]*pendingMerge) bool {
 	}
 	for name, p := range run {
 		if strings.EqualFold(name, fk.RefTable) && p.delta != "" && p.deletes > 0 {
-			return strings.EqualFold(fk.Table, fk.RefTable) || !sameColumns(fk.RefColumns, keyNames(p.key))
+			return strings.EqualFold(fk.Table, fk.RefTable) || !SameColumns(fk.RefColumns, KeyNames(p.key))
 		}
 	}
 	return false
@@ -747,7 +747,7 @@ func checkChildren(ctx context.Context, tx *sql.Tx, m *pendingMerge, run map[str
 	if m.deletes == 0 {
 		return nil
 	}
-	keyNames := keyNames(m.key)
+	keyNames := KeyNames(m.key)
 	for _, fk := range m.links.Children {
 		var child *pendingMerge
 		for name, c := range run {
@@ -755,21 +755,21 @@ func checkChildren(ctx context.Context, tx *sql.Tx, m *pendingMerge, run map[str
 				child = c
 			}
 		}
-		if child == nil || strings.EqualFold(fk.Table, m.table) || !sameColumns(fk.RefColumns, keyNames) {
+		if child == nil || strings.EqualFold(fk.Table, m.table) || !SameColumns(fk.RefColumns, keyNames) {
 			continue
 		}
 		var on []string
 		for i, c := range fk.Columns {
-			on = append(on, "c."+quoteMySQL(c)+" = d."+quoteMySQL(fk.RefColumns[i]))
+			on = append(on, "c."+QuoteMySQL(c)+" = d."+QuoteMySQL(fk.RefColumns[i]))
 		}
 		var n int64
-		q := "SELECT COUNT(*) FROM " + quoteMySQL(child.table) + " AS c JOIN " + quoteMySQL(m.delta) + " AS d ON " + strings.Join(on, " AND ") + " WHERE d.`dbsync_op` = 'D'"
+		q := "SELECT COUNT(*) FROM " + QuoteMySQL(child.table) + " AS c JOIN " + QuoteMySQL(m.delta) + " AS d ON " + strings.Join(on, " AND ") + " WHERE d.`dbsync_op` = 'D'"
 		if err := tx.QueryRowContext(ctx, q).Scan(&n); err != nil {
-			return fmt.Errorf("merge %s: count rows of %s that reference deleted rows: %w", quoteMySQL(m.table), quoteMySQL(child.table), err)
+			return fmt.Errorf("merge %s: count rows of %s that reference deleted rows: %w", QuoteMySQL(m.table), QuoteMySQL(child.table), err)
 		}
 		if n > 0 {
 			return fmt.Errorf("merge %s: the source lacks rows of %s that %d rows of %s still reference in the source (foreign key %s, ON DELETE %s): the source's rows are inconsistent with the target's foreign key, and applying them would not leave the target equal to the source; nothing was changed",
-				quoteMySQL(m.table), quoteMySQL(m.table), n, quoteMySQL(child.table), quoteMySQL(fk.Name), fk.OnDelete)
+				QuoteMySQL(m.table), QuoteMySQL(m.table), n, QuoteMySQL(child.table), QuoteMySQL(fk.Name), fk.OnDelete)
 		}
 	}
 	return nil
@@ -803,7 +803,7 @@ func (t *mysqlTarget) applyUpserts(ctx context.Context, tx *sql.Tx, m *pendingMe
 func txWarnings(ctx context.Context, tx *sql.Tx, table, what string) error {
 	var count int64
 	if err := tx.QueryRowContext(ctx, "SHOW COUNT(*) WARNINGS").Scan(&count); err != nil {
-		return fmt.Errorf("merge %s: read warnings of %s: %w", quoteMySQL(table), what, err)
+		return fmt.Errorf("merge %s: read warnings of %s: %w", QuoteMySQL(table), what, err)
 	}
 	if count == 0 {
 		return nil
@@ -811,9 +811,9 @@ func txWarnings(ctx context.Context, tx *sql.Tx, table, what string) error {
 	var level, msg string
 	var code int
 	if err := tx.QueryRowContext(ctx, "SHOW WARNINGS LIMIT 1").Scan(&level, &code, &msg); err != nil {
-		return fmt.Errorf("merge %s: read warnings of %s: %w", quoteMySQL(table), what, err)
+		return fmt.Errorf("merge %s: read warnings of %s: %w", QuoteMySQL(table), what, err)
 	}
-	return fmt.Errorf("merge %s: %s: the server reported %d warning(s), so nothing was changed; first: %s %d: %s", quoteMySQL(table), what, count, level, code, msg)
+	return fmt.Errorf("merge %s: %s: the server reported %d warning(s), so nothing was changed; first: %s %d: %s", QuoteMySQL(table), what, count, level, code, msg)
 }
 
 // Links reads the table's triggers, its foreign keys both ways
@@ -823,7 +823,7 @@ func (t *mysqlTarget) Links(ctx context.Context, table string) (TableLinks, erro
 	l := TableLinks{Enforced: true}
 	name := t.stored(table)
 	fail := func(what string, err error) (TableLinks, error) {
-		return TableLinks{}, fmt.Errorf("read %s of target table %s: %w", what, quoteMySQL(table), err)
+		return TableLinks{}, fmt.Errorf("read %s of target table %s: %w", what, QuoteMySQL(table), err)
 	}
 	triggers, err := QueryStrings(ctx, t.db, `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS
 		WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME`, name)

@@ -122,7 +122,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 	if err != nil {
 		return tr, AsSourceError(err)
 	}
-	tlog.Info("merging from "+rep.Source, "columns", len(rows.Columns()), "key", keyNames(key))
+	tlog.Info("merging from "+rep.Source, "columns", len(rows.Columns()), "key", KeyNames(key))
 	res, err := m.Merge(ctx, r.progress(rows, tlog), opts)
 	rows.Close()
 	if err != nil {
@@ -132,11 +132,11 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 		// Only recreate hands a table with something to keep back (the
 		// thresholds merge it): on_schema_change = recreate asked for the
 		// columns to change, not for its triggers and foreign keys to go.
-		if linked := links.describe(); linked != "" {
+		if linked := links.Describe(); linked != "" {
 			return tr, fmt.Errorf("merge %s: %s; a replace would drop the table's %s, and a merge table keeps them: change the target table to match the source (ALTER TABLE …), then run again; the table was left unchanged",
-				quoteMySQL(t.Target), res.Reason, linked)
+				QuoteMySQL(t.Target), res.Reason, linked)
 		}
-		return replace(res.Reason, keyNames(key))
+		return replace(res.Reason, KeyNames(key))
 	}
 	tr.Rows, tr.LoadMethod, tr.ModeReason = res.Rows, res.LoadMethod, res.Note
 	tr.Inserted, tr.Updated, tr.Deleted, tr.Unchanged = res.Inserted, res.Updated, res.Deleted, res.Unchanged
@@ -147,7 +147,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 	return tr, nil
 }
 
-func keyNames(key []KeyColumn) []string {
+func KeyNames(key []KeyColumn) []string {
 	names := make([]string, len(key))
 	for i, k := range key {
 		names[i] = k.Name

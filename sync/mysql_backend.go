@@ -2,6 +2,7 @@ package dbsync
 
 import (
 	"context"
+	"database/sql"
 	"time"
 )
 
@@ -45,3 +46,14 @@ func (MySQLBackend) Transient(err error) (transient, known bool) { return mysqlT
 
 // Transient classifies the MySQL driver's errors (mysqlTransient).
 func (t *mysqlTarget) Transient(err error) (transient, known bool) { return mysqlTransient(err) }
+
+// HelperName is the name of table's helper table of kind "new", "old" or
+// "delta" for the run runID on a MySQL target (tests and operators look
+// for a run's leftovers by it).
+func HelperName(table, kind, runID string) string {
+	return helperName(table, "__dbsync_"+kind, runToken(runID))
+}
+
+// OpenDB opens a pool to the server of c as a run opens one for a side
+// (TLS, time zone, timeouts), for tools and tests.
+func OpenDB(c MySQLConfig) (*sql.DB, error) { return newMySQLDB(c, mysqlOptions{}) }

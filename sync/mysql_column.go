@@ -36,7 +36,7 @@ func mysqlKind(typeName string) ColumnKind {
 	case "BINARY", "VARBINARY", "TINYBLOB", "BLOB", "MEDIUMBLOB", "LONGBLOB":
 		return KindBinary
 	}
-	return kindUnsupported
+	return KindUnsupported
 }
 
 // mysqlDefinition is the MySQL column type used when dbsync creates the
@@ -95,7 +95,7 @@ func mysqlDefinition(c Column) (string, error) {
 	case KindBit:
 		return "bit(64)", nil
 	}
-	return "", fmt.Errorf("column %s: type %s cannot be carried by dbsync", quoteMySQL(c.Name), c.TypeName)
+	return "", fmt.Errorf("column %s: type %s cannot be carried by dbsync", QuoteMySQL(c.Name), c.TypeName)
 }
 
 // fsp clamps fractional-second digits to MySQL's 0..6; sources that do not

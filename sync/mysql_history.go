@@ -6,7 +6,7 @@ import (
 )
 
 var mysqlHistory = HistoryDialect{
-	Quote: quoteMySQL,
+	Quote: QuoteMySQL,
 	Types: map[HistoryType]string{
 		HistoryKey: "VARCHAR(64) NOT NULL", HistoryWord: "VARCHAR(16)", HistoryName: "VARCHAR(64) NOT NULL DEFAULT ''",
 		HistoryText: "TEXT", HistoryInt: "BIGINT", HistoryFloat: "DOUBLE", HistoryTime: "DATETIME(6) NULL", HistoryBool: "BOOLEAN",

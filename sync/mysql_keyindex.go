@@ -5,13 +5,13 @@ import (
 	"fmt"
 )
 
-func (t *mysqlTarget) QuoteName(name string) string { return quoteMySQL(name) }
+func (t *mysqlTarget) QuoteName(name string) string { return QuoteMySQL(name) }
 
 func (t *mysqlTarget) KeyIndexed(ctx context.Context, table string, key []KeyColumn) (bool, error) {
 	rows, err := t.db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX`, t.stored(table))
 	if err != nil {
-		return false, fmt.Errorf("read indexes of target table %s: %w", quoteMySQL(table), err)
+		return false, fmt.Errorf("read indexes of target table %s: %w", QuoteMySQL(table), err)
 	}
 	defer rows.Close()
 	indexes := map[string][]string{}

@@ -78,10 +78,10 @@ type loadPlan struct {
 func (p *loadPlan) checkRow(cells [][]byte, row int64) error {
 	for _, i := range p.checked {
 		if c := cells[i]; c != nil && len(c) == 0 {
-			col := quoteMySQL(p.columns[i].name)
+			col := QuoteMySQL(p.columns[i].name)
 			return fmt.Errorf("column %s of table %s, row %d: the source holds '', the invalid ENUM value (index 0) that MySQL keeps for an out-of-list value written in non-strict mode, and the target column %s does not list ''; "+
 				"set those rows to a listed value or NULL on the source, map it in the query (e.g. NULLIF(%s, '') AS %s), or add '' to the target column's ENUM list",
-				col, quoteMySQL(p.target), row, p.columns[i].enumWithoutEmpty, col, col)
+				col, QuoteMySQL(p.target), row, p.columns[i].enumWithoutEmpty, col, col)
 		}
 	}
 	return nil
@@ -133,16 +133,16 @@ func loadDataStatement(p loadPlan, readerName string) string {
 		switch c.mode {
 		case encHex:
 			cols = append(cols, v)
-			sets = append(sets, quoteMySQL(c.name)+" = UNHEX("+v+")")
+			sets = append(sets, QuoteMySQL(c.name)+" = UNHEX("+v+")")
 		case encNumber:
 			cols = append(cols, v)
-			sets = append(sets, quoteMySQL(c.name)+" = CAST("+v+" AS UNSIGNED)")
+			sets = append(sets, QuoteMySQL(c.name)+" = CAST("+v+" AS UNSIGNED)")
 		default:
-			cols = append(cols, quoteMySQL(c.name))
+			cols = append(cols, QuoteMySQL(c.name))
 		}
 	}
 	q := "LOAD DATA LOCAL INFILE " + quoteMySQLString("Reader::"+readerName) +
-		" INTO TABLE " + quoteMySQL(p.table) +
+		" INTO TABLE " + QuoteMySQL(p.table) +
 		" CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'" +
 		" (" + strings.Join(cols, ", ") + ")"
 	if len(sets) > 0 {
@@ -361,9 +361,9 @@ func insertStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src RowRe
 	limit := min(hard, insertBatchSize(len(conns)))
 	names := make([]string, len(p.columns))
 	for i, c := range p.columns {
-		names[i] = quoteMySQL(c.name)
+		names[i] = QuoteMySQL(c.name)
 	}
-	header := "INSERT INTO " + quoteMySQL(p.table) + " (" + strings.Join(names, ", ") + ") VALUES "
+	header := "INSERT INTO " + QuoteMySQL(p.table) + " (" + strings.Join(names, ", ") + ") VALUES "
 
 	var sent int64
 	var scratch []byte
@@ -388,7 +388,7 @@ func insertStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src RowRe
 				var err error
 				row, scratch, err = appendSQLValue(row, scratch, cell, p.columns[i].mode)
 				if err != nil {
-					return batch, added, fmt.Errorf("encode rows for %s: row %d column %s: %w", p.table, sent+1, quoteMySQL(p.columns[i].name), err)
+					return batch, added, fmt.Errorf("encode rows for %s: row %d column %s: %w", p.table, sent+1, QuoteMySQL(p.columns[i].name), err)
 				}
 			}
 			row = append(row, ')')

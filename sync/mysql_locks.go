@@ -37,5 +37,5 @@ func lostLockError(table, lock, why string) error {
 	return fmt.Errorf("run lock %q of table %s was lost before the swap (%s): another run may have taken the lock and be loading the table, so this run did not swap; "+
 		"every target table is unchanged and this run's staging tables are dropped. If another run is going, nothing needs doing; "+
 		"if this repeats, look for what ends idle connections to the target (a lowered wait_timeout, a proxy's idle timeout, KILL)",
-		lock, quoteMySQL(table), why)
+		lock, QuoteMySQL(table), why)
 }

@@ -76,7 +76,7 @@ func (s *rawScan) rowsErr(rows *sql.Rows) error {
 func explainQueryError(err error) error {
 	// 1792: ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION.
 	if mysqlErrorNumber(err) == 1792 {
-		return fmt.Errorf("%w: %w", errSourceWrites, err)
+		return fmt.Errorf("%w: %w", ErrSourceWrites, err)
 	}
 	return err
 }
@@ -332,9 +332,9 @@ func orderedQuery(query string, key []KeyColumn) string {
 	for i, k := range key {
 		switch {
 		case k.Order == OrderBytes:
-			by[i] = "CAST(`dbsync_q`." + quoteMySQL(k.Name) + " AS BINARY)"
+			by[i] = "CAST(`dbsync_q`." + QuoteMySQL(k.Name) + " AS BINARY)"
 		default:
-			by[i] = "`dbsync_q`." + quoteMySQL(k.Name)
+			by[i] = "`dbsync_q`." + QuoteMySQL(k.Name)
 		}
 	}
 	return "SELECT * FROM (\n" + query + "\n) AS `dbsync_q` ORDER BY " + strings.Join(by, ", ")

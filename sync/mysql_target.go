@@ -329,7 +329,7 @@ func (t *mysqlTarget) errNotOwned(ctx context.Context, table, name string) error
 	msg := fmt.Sprintf("table %s exists in database %s but was not made by dbsync (its comment has no %q mark), and dbsync uses that name while it replaces %s; "+
 		"dbsync never drops or renames a table it did not make. Rename or drop %s, or sync into another target table. "+
 		"(If it is the previous copy of %s left by an older dbsync or by a run killed during its swap, check it and drop it",
-		quoteMySQL(name), quoteMySQL(t.cfg.Database), strings.TrimSpace(ownMark), quoteMySQL(table), quoteMySQL(name), quoteMySQL(table))
+		QuoteMySQL(name), QuoteMySQL(t.cfg.Database), strings.TrimSpace(ownMark), QuoteMySQL(table), QuoteMySQL(name), QuoteMySQL(table))
 	if refs, err := t.referencingKeys(ctx, name); err == nil && len(refs) > 0 {
 		msg += "; first drop the foreign keys that reference it: " + strings.Join(refs, ", ")
 	}
@@ -342,7 +342,7 @@ func (t *mysqlTarget) errNotOwned(ctx context.Context, table, name string) error
 func (t *mysqlTarget) dropOwn(ctx context.Context, table, name string, made bool) error {
 	exists, comment, err := t.tableComment(ctx, name)
 	if err != nil {
-		return fmt.Errorf("inspect table %s: %w", quoteMySQL(name), err)
+		return fmt.Errorf("inspect table %s: %w", QuoteMySQL(name), err)
 	}
 	if !exists {
 		return nil
@@ -357,11 +357,11 @@ func (t *mysqlTarget) dropOwn(ctx context.Context, table, name string, made bool
 func (t *mysqlTarget) dropLeftover(ctx context.Context, table, name string) error {
 	// IF EXISTS: the run that made it may drop it first (one that lost
 	// its lock and is ending).
-	if _, err := t.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+quoteMySQL(name)); err != nil {
+	if _, err := t.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+QuoteMySQL(name)); err != nil {
 		if mysqlErrorNumber(err) == 1451 {
 			return t.errReferencedLeftover(ctx, table, name, err)
 		}
-		return fmt.Errorf("drop dbsync's leftover table %s: %w", quoteMySQL(name), err)
+		return fmt.Errorf("drop dbsync's leftover table %s: %w", QuoteMySQL(name), err)
 	}
 	return nil
 }
@@ -388,7 +388,7 @@ func (t *mysqlTarget) referencingKeys(ctx context.Context, table string) ([]stri
 		if err := rows.Scan(&schema, &child, &constraint); err != nil {
 			return nil, err
 		}
-		refs = append(refs, fmt.Sprintf("%s of table %s.%s", quoteMySQL(constraint), quoteMySQL(schema), quoteMySQL(child)))
+		refs = append(refs, fmt.Sprintf("%s of table %s.%s", QuoteMySQL(constraint), QuoteMySQL(schema), QuoteMySQL(child)))
 	}
 	return refs, rows.Err()
 }
@@ -402,13 +402,13 @@ const noReplaceWith = "dbsync replaces the table by swapping in a new one, and M
 func (t *mysqlTarget) checkNotReferenced(ctx context.Context, table string) error {
 	refs, err := t.referencingKeys(ctx, table)
 	if err != nil {
-		return fmt.Errorf("read foreign keys that reference %s: %w", quoteMySQL(table), err)
+		return fmt.Errorf("read foreign keys that reference %s: %w", QuoteMySQL(table), err)
 	}
 	if len(refs) == 0 {
 		return nil
 	}
 	return fmt.Errorf("target table %s is referenced by foreign key %s; %s. Set mode = merge for this table, drop those foreign keys (ALTER TABLE … DROP FOREIGN KEY …) or sync into a table no foreign key references; the table was left unchanged",
-		quoteMySQL(table), strings.Join(refs, ", "), noReplaceWith)
+		QuoteMySQL(table), strings.Join(refs, ", "), noReplaceWith)
 }
 
 // errReferencedLeftover explains a leftover previous table that a foreign
@@ -422,7 +422,7 @@ func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, table, name str
 	}
 	return fmt.Errorf("drop dbsync's leftover table %s (the previous rows of %s): %s references it, so MySQL refuses to drop it and every run stops here; %s. "+
 		"Drop the foreign key (ALTER TABLE … DROP FOREIGN KEY …); the next run then removes %s: %w",
-		quoteMySQL(name), quoteMySQL(table), which, noReplaceWith, quoteMySQL(name), err)
+		QuoteMySQL(name), QuoteMySQL(table), which, noReplaceWith, QuoteMySQL(name), err)
 }
 
 // Begin repairs what a killed run may have left: a marked old table is
@@ -440,17 +440,17 @@ func (t *mysqlTarget) Begin(ctx context.Context, runID string, runTarget Target,
 	t.runTables = tables
 	h := t.historyStore() // the run has ensured it
 	for _, table := range tables {
-		killed, err := h.runningRuns(ctx, runTarget, table)
+		killed, err := h.RunningRuns(ctx, runTarget, table)
 		if err != nil {
-			return fmt.Errorf("read runs of %s in %s: %w", quoteMySQL(table), h.Table(), err)
+			return fmt.Errorf("read runs of %s in %s: %w", QuoteMySQL(table), h.Table(), err)
 		}
 		for _, id := range killed {
 			var locked string
 			if err := t.db.QueryRowContext(ctx, historyLockQuery(h, 1), id, table).Scan(&locked); err != nil && !errors.Is(err, sql.ErrNoRows) {
 				if mysqlErrorNumber(err) == 1205 {
-					return fmt.Errorf("run %s of table %s is still committing its changes (its row in %s stays locked); this run touched nothing: run again later: %w", id, quoteMySQL(table), h.Table(), err)
+					return fmt.Errorf("run %s of table %s is still committing its changes (its row in %s stays locked); this run touched nothing: run again later: %w", id, QuoteMySQL(table), h.Table(), err)
 				}
-				return fmt.Errorf("wait for run %s of table %s to end: %w", id, quoteMySQL(table), err)
+				return fmt.Errorf("wait for run %s of table %s to end: %w", id, QuoteMySQL(table), err)
 			}
 		}
 		if err := t.repair(ctx, table, killed); err != nil {
@@ -504,7 +504,7 @@ func (t *mysqlTarget) repair(ctx context.Context, table string, killed []string)
 		return inspectErr(err)
 	}
 	// The previous tables first: one may have to take the target's place.
-	for _, suffix := range []string{oldSuffix, StageSuffix, DeltaSuffix} {
+	for _, suffix := range []string{OldSuffix, StageSuffix, DeltaSuffix} {
 		found, err := t.helperTables(ctx, table, suffix)
 		if err != nil {
 			return inspectErr(err)
@@ -529,7 +529,7 @@ func (t *mysqlTarget) repair(ctx context.Context, table string, killed []string)
 					"helper", h.name, LogTable, table)
 				continue
 			}
-			if suffix == oldSuffix && !hasTable {
+			if suffix == OldSuffix && !hasTable {
 				if err := t.restore(ctx, table, h); err != nil {
 					return err
 				}
@@ -551,11 +551,11 @@ func (t *mysqlTarget) restore(ctx context.Context, table string, old namedTable)
 	t.log.Warn("restoring target table from a previous run's leftover", "from", old.name, "table", table)
 	if ownedBy(old.comment) {
 		_, comment, _ := strings.Cut(old.comment, ownMarkComment)
-		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(old.name)+" COMMENT = "+quoteMySQLString(comment)); err != nil {
+		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+QuoteMySQL(old.name)+" COMMENT = "+quoteMySQLString(comment)); err != nil {
 			return fmt.Errorf("restore %s from %s: %w", table, old.name, err)
 		}
 	}
-	if _, err := t.db.ExecContext(ctx, "RENAME TABLE "+quoteMySQL(old.name)+" TO "+quoteMySQL(table)); err != nil {
+	if _, err := t.db.ExecContext(ctx, "RENAME TABLE "+QuoteMySQL(old.name)+" TO "+QuoteMySQL(table)); err != nil {
 		return fmt.Errorf("restore %s from %s: %w", table, old.name, err)
 	}
 	return nil
@@ -580,7 +580,7 @@ func (t *mysqlTarget) localInfile(ctx context.Context, q rowQueryer) bool {
 func (t *mysqlTarget) TableColumns(ctx context.Context, table string) ([]TargetColumn, error) {
 	cols, err := t.columns(ctx, table)
 	if err != nil {
-		return nil, fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
+		return nil, fmt.Errorf("read columns of target table %s: %w", QuoteMySQL(table), err)
 	}
 	return cols, nil
 }
@@ -614,7 +614,7 @@ func (t *mysqlTarget) columns(ctx context.Context, table string) ([]TargetColumn
 		extra = strings.ToUpper(extra)
 		generated := genExpr != "" || strings.Contains(extra, "GENERATED") || strings.Contains(extra, "VIRTUAL") || strings.Contains(extra, "PERSISTENT") || strings.Contains(extra, "STORED")
 		cols = append(cols, TargetColumn{
-			Name: name, DataType: strings.ToLower(dataType), columnType: columnType, Generated: generated,
+			Name: name, DataType: strings.ToLower(dataType), ColumnType: columnType, Generated: generated,
 			Required: nullable == "NO" && noDefault && !generated && !strings.Contains(extra, "AUTO_INCREMENT"),
 		})
 	}
@@ -655,7 +655,7 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 	}
 	existing, err := t.columns(ctx, table)
 	if err != nil {
-		return 0, "", fmt.Errorf("read columns of target table %s: %w", quoteMySQL(table), err)
+		return 0, "", fmt.Errorf("read columns of target table %s: %w", QuoteMySQL(table), err)
 	}
 	srcCols := src.Columns()
 	schema, err := PlanStage(table, srcCols, existing, policy, t.log)
@@ -672,10 +672,10 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 			if err != nil {
 				return 0, "", err
 			}
-			defs[i] = quoteMySQL(c.Name) + " " + d
+			defs[i] = QuoteMySQL(c.Name) + " " + d
 		}
-		defs = WithPrimaryKey(defs, srcCols, key, quoteMySQL)
-		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+quoteMySQL(stage)+" (\n  "+strings.Join(defs, ",\n  ")+"\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
+		defs = WithPrimaryKey(defs, srcCols, key, QuoteMySQL)
+		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+QuoteMySQL(stage)+" (\n  "+strings.Join(defs, ",\n  ")+"\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
 			if len(key) > 0 {
 				return 0, "", fmt.Errorf("create staging table %s from the source's column types with the merge key (%s) as its primary key: %w (a key column of type TEXT or BLOB needs a VARCHAR or VARBINARY type in the query, e.g. CAST(col AS CHAR(100)))", stage, strings.Join(key, ", "), err)
 			}
@@ -683,7 +683,7 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 		}
 		st.made, st.comment = true, ""
 	} else {
-		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+quoteMySQL(stage)+" LIKE "+quoteMySQL(table)); err != nil {
+		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+QuoteMySQL(stage)+" LIKE "+QuoteMySQL(table)); err != nil {
 			return 0, "", fmt.Errorf("create staging table %s like %s: %w", stage, table, err)
 		}
 		st.made = true
@@ -694,7 +694,7 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 		st.comment = comment
 		// Changing only the comment is a metadata change on InnoDB: no
 		// rows are copied, now or when it is restored before the swap.
-		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(stage)+" COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
+		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+QuoteMySQL(stage)+" COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
 			return 0, "", fmt.Errorf("mark staging table %s as dbsync's: %w", stage, err)
 		}
 		if st.deferred, err = t.deferIndexes(ctx, table, stage); err != nil {
@@ -705,17 +705,17 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 	if err != nil {
 		return 0, "", fmt.Errorf("read columns of staging table: %w", err)
 	}
-	order, _ := matchColumns(srcCols, stageCols)
+	order, _ := MatchColumns(srcCols, stageCols)
 	if len(order) != len(srcCols) {
 		// Another run dropped it: this run lost its lock (checkLocks).
-		return 0, "", fmt.Errorf("staging table %s of %s is gone or changed right after this run made it: another run took the table over; this run stops, and the target table is unchanged", quoteMySQL(stage), quoteMySQL(table))
+		return 0, "", fmt.Errorf("staging table %s of %s is gone or changed right after this run made it: another run took the table over; this run stops, and the target table is unchanged", QuoteMySQL(stage), QuoteMySQL(table))
 	}
 	plan := loadPlan{table: stage, target: table}
 	for i, c := range srcCols {
 		dst := stageCols[order[i]]
 		col := loadColumn{name: dst.Name, mode: encodingFor(c.Kind, dst.DataType)}
-		if dst.DataType == "enum" && !enumListsEmpty(dst.columnType) {
-			col.enumWithoutEmpty = dst.columnType
+		if dst.DataType == "enum" && !enumListsEmpty(dst.ColumnType) {
+			col.enumWithoutEmpty = dst.ColumnType
 			plan.checked = append(plan.checked, i)
 		}
 		plan.columns = append(plan.columns, col)
@@ -740,7 +740,7 @@ func (t *mysqlTarget) Discard(ctx context.Context) {
 		}
 		// Its name is this run's own: it can be no other run's table.
 		stage := t.helper(st.table, StageSuffix)
-		if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+quoteMySQL(stage)); err != nil {
+		if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+QuoteMySQL(stage)); err != nil {
 			t.log.Warn("could not drop the staging table; the next run drops it", "staging_table", stage, "error", err.Error())
 			continue
 		}
@@ -800,7 +800,7 @@ func (t *mysqlTarget) Swap(ctx context.Context) (time.Duration, error) {
 	var pairs, names []string
 	var replaced []*mysqlStaged
 	for _, st := range staged {
-		table, old, stage := quoteMySQL(st.table), quoteMySQL(t.helper(st.table, oldSuffix)), quoteMySQL(t.helper(st.table, StageSuffix))
+		table, old, stage := QuoteMySQL(st.table), QuoteMySQL(t.helper(st.table, OldSuffix)), QuoteMySQL(t.helper(st.table, StageSuffix))
 		names = append(names, table)
 		exists, err := t.TableExists(ctx, st.table)
 		if err != nil {
@@ -818,9 +818,9 @@ func (t *mysqlTarget) Swap(ctx context.Context) (time.Duration, error) {
 	// definition is then the target's, byte for byte): a target never
 	// carries a mark. Its name still names this run.
 	for _, st := range staged {
-		stage := quoteMySQL(t.helper(st.table, StageSuffix))
+		stage := QuoteMySQL(t.helper(st.table, StageSuffix))
 		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+stage+" COMMENT = "+quoteMySQLString(st.comment)); err != nil {
-			return 0, fmt.Errorf("swap %s: restore the comment of %s: %w", quoteMySQL(st.table), stage, err)
+			return 0, fmt.Errorf("swap %s: restore the comment of %s: %w", QuoteMySQL(st.table), stage, err)
 		}
 	}
 	waited, err := t.renameUnderLock(ctx, rename, what, t.helper(staged[0].table, StageSuffix))
@@ -839,13 +839,13 @@ func (t *mysqlTarget) Swap(ctx context.Context) (time.Duration, error) {
 	defer cancel()
 	t.recheckLocks(ctx)
 	for _, st := range replaced {
-		old := t.helper(st.table, oldSuffix)
-		if _, err := t.db.ExecContext(ctx, "DROP TABLE "+quoteMySQL(old)); err != nil {
+		old := t.helper(st.table, OldSuffix)
+		if _, err := t.db.ExecContext(ctx, "DROP TABLE "+QuoteMySQL(old)); err != nil {
 			// Mark it, so that the next run may drop it.
 			t.log.Warn("could not drop the previous table after the swap; the next run drops it", "previous_table", old, "error", err.Error())
 			_, comment, cerr := t.tableComment(ctx, old)
 			if cerr == nil {
-				_, cerr = t.db.ExecContext(ctx, "ALTER TABLE "+quoteMySQL(old)+" COMMENT = "+quoteMySQLString(oldMark(t.runID, comment)))
+				_, cerr = t.db.ExecContext(ctx, "ALTER TABLE "+QuoteMySQL(old)+" COMMENT = "+quoteMySQLString(oldMark(t.runID, comment)))
 			}
 			if cerr != nil {
 				t.log.Warn("could not mark the previous table as dbsync's; the next run will stop until it is dropped by hand", "previous_table", old, "error", cerr.Error())

@@ -197,12 +197,3 @@ func unencrypted(ctx context.Context, q rowQueryer, mode SSLMode) (bool, error) 
 	}
 	return false, nil
 }
-
-// unencryptedWarning says plainly that the connection to side (primary,
-// target) runs without TLS, and what to set to refuse that.
-func unencryptedWarning(section, side string, mode SSLMode) string {
-	if mode == SSLPreferred {
-		return fmt.Sprintf("the connection to the %s is UNENCRYPTED: [%s] ssl_mode = preferred and the server offers no TLS, so the password and every row cross the network in clear; set [%s] ssl_mode = verify_identity (or required) to refuse plaintext", side, section, section)
-	}
-	return fmt.Sprintf("the connection to the %s is UNENCRYPTED ([%s] ssl_mode = disabled)", side, section)
-}

@@ -5,7 +5,7 @@ import (
 	"io"
 )
 
-// batchPipeline overlaps reading with writing: one goroutine fills the next
+// BatchPipeline overlaps reading with writing: one goroutine fills the next
 // batch from the source while the caller executes the current one. Two
 // batches circulate, so memory is two batches whatever the row count. Every
 // load path (LOAD DATA, multi-row INSERT, SQLite) runs on it, so they share
@@ -14,31 +14,31 @@ import (
 // The filler starts at the first next: a load that the server refuses
 // before it asks for data leaves the source untouched, and another load
 // path can start on it.
-type batchPipeline[B any] struct {
+type BatchPipeline[B any] struct {
 	ctx     context.Context
-	cancel  context.CancelFunc
+	Cancel  context.CancelFunc
 	fill    func(B) (B, int, error)
-	free    chan B
-	ready   chan B
+	Free    chan B
+	Ready   chan B
 	done    chan error
-	started bool
+	Started bool
 }
 
 // NewBatchPipeline returns a pipeline over the two batches a and b. fill
 // adds rows to the batch it is given and returns it with the number of rows
 // it added, and nil while there may be more rows, io.EOF with the last rows
 // (or none), or any other error to stop.
-func NewBatchPipeline[B any](ctx context.Context, a, b B, fill func(B) (B, int, error)) *batchPipeline[B] {
+func NewBatchPipeline[B any](ctx context.Context, a, b B, fill func(B) (B, int, error)) *BatchPipeline[B] {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &batchPipeline[B]{ctx: ctx, cancel: cancel, fill: fill,
-		free: make(chan B, 2), ready: make(chan B), done: make(chan error, 1)}
-	p.free <- a
-	p.free <- b
+	p := &BatchPipeline[B]{ctx: ctx, Cancel: cancel, fill: fill,
+		Free: make(chan B, 2), Ready: make(chan B), done: make(chan error, 1)}
+	p.Free <- a
+	p.Free <- b
 	return p
 }
 
-func (p *batchPipeline[B]) run() {
-	defer close(p.ready)
+func (p *BatchPipeline[B]) Run() {
+	defer close(p.Ready)
 	for {
 		// A select picks at random among ready cases: stop here, or a
 		// cancelled pipeline could go on reading the source.
@@ -48,7 +48,7 @@ func (p *batchPipeline[B]) run() {
 		}
 		var b B
 		select {
-		case b = <-p.free:
+		case b = <-p.Free:
 		case <-p.ctx.Done():
 			p.done <- p.ctx.Err()
 			return
@@ -60,7 +60,7 @@ func (p *batchPipeline[B]) run() {
 		}
 		if n > 0 {
 			select {
-			case p.ready <- b:
+			case p.Ready <- b:
 			case <-p.ctx.Done():
 				p.done <- p.ctx.Err()
 				return
@@ -75,36 +75,36 @@ func (p *batchPipeline[B]) run() {
 
 // next returns the next filled batch; false when the source is done or the
 // filler stopped (wait says why).
-func (p *batchPipeline[B]) Next() (B, bool) {
-	if !p.started {
-		p.started = true
-		go p.run()
+func (p *BatchPipeline[B]) Next() (B, bool) {
+	if !p.Started {
+		p.Started = true
+		go p.Run()
 	}
-	b, ok := <-p.ready
+	b, ok := <-p.Ready
 	return b, ok
 }
 
 // untouched reports whether no batch was ever asked for, so the source has
 // not been read. Only the goroutine that calls next may ask.
-func (p *batchPipeline[B]) untouched() bool { return !p.started }
+func (p *BatchPipeline[B]) untouched() bool { return !p.Started }
 
 // release hands an executed batch back to the filler.
-func (p *batchPipeline[B]) Release(b B) {
-	p.free <- b
+func (p *BatchPipeline[B]) Release(b B) {
+	p.Free <- b
 }
 
 // wait ends the pipeline and returns the error that decides the load's
 // outcome, given the caller's own error from executing batches (nil if
 // none). It stops the filler when execErr is set.
-func (p *batchPipeline[B]) Wait(execErr error) error {
-	defer p.cancel()
-	if !p.started {
+func (p *BatchPipeline[B]) Wait(execErr error) error {
+	defer p.Cancel()
+	if !p.Started {
 		return execErr
 	}
 	if execErr != nil {
-		p.cancel()
+		p.Cancel()
 	}
-	for b := range p.ready {
+	for b := range p.Ready {
 		p.Release(b)
 	}
 	return pipelineError(<-p.done, execErr)

@@ -45,7 +45,7 @@ func TestRetry_Transient(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := isTransient(tc.err, mysqlTransient); got != tc.want {
+			if got := isTransient(tc.err, testMySQL.Transient); got != tc.want {
 				t.Errorf("isTransient(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
@@ -74,7 +74,7 @@ func TestRetry_Do(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
-			retries, err := p.do(context.Background(), log, "test", mysqlTransient, func() error {
+			retries, err := p.do(context.Background(), log, "test", testMySQL.Transient, func() error {
 				calls++
 				if calls <= len(tc.fails) {
 					return tc.fails[calls-1]
@@ -93,7 +93,7 @@ func TestRetry_Do(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _ = long.do(ctx, log, "test", mysqlTransient, func() error { calls++; return transient })
+		_, _ = long.do(ctx, log, "test", testMySQL.Transient, func() error { calls++; return transient })
 	}()
 	select {
 	case <-done:

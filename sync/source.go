@@ -68,10 +68,10 @@ type Session interface {
 	Close() error
 }
 
-// errSourceWrites marks a [source] query that the primary refused because it
+// ErrSourceWrites marks a [source] query that the primary refused because it
 // writes. It is a mistake in the configuration, not a failure of the
 // primary, so it never sends a run to the fallback.
-var errSourceWrites = errors.New("[source] query tried to write to the primary, which dbsync reads in a read-only transaction, so the server refused it; make [source] query a SELECT that only reads")
+var ErrSourceWrites = errors.New("[source] query tried to write to the primary, which dbsync reads in a read-only transaction, so the server refused it; make [source] query a SELECT that only reads")
 
 // TrimQuery drops the spaces and semicolons a query may end with, so that
 // it can be wrapped as a derived table.
@@ -89,11 +89,11 @@ func CheckColumnNames(cols []Column, what string) error {
 			return fmt.Errorf("%s returns a column with an empty name; give it an alias", what)
 		}
 		if seen[k] {
-			return fmt.Errorf("%s returns column %s twice; give one of them an alias (columns are matched to the target by name)", what, quoteMySQL(c.Name))
+			return fmt.Errorf("%s returns column %s twice; give one of them an alias (columns are matched to the target by name)", what, QuoteMySQL(c.Name))
 		}
 		seen[k] = true
-		if c.Kind == kindUnsupported {
-			return fmt.Errorf("%s column %s has type %s, which dbsync cannot carry without changing values; convert it in the query (e.g. ST_AsText() for geometry)", what, quoteMySQL(c.Name), c.TypeName)
+		if c.Kind == KindUnsupported {
+			return fmt.Errorf("%s column %s has type %s, which dbsync cannot carry without changing values; convert it in the query (e.g. ST_AsText() for geometry)", what, QuoteMySQL(c.Name), c.TypeName)
 		}
 	}
 	return nil

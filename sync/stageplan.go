@@ -28,7 +28,7 @@ func PlanStage(table string, src []Column, existing []TargetColumn, policy strin
 	if len(existing) == 0 {
 		return stagePlan{FromSource: true}, nil
 	}
-	order, diffs := matchColumns(src, existing)
+	order, diffs := MatchColumns(src, existing)
 	if len(diffs) == 0 {
 		return stagePlan{Order: order}, nil
 	}
@@ -63,3 +63,11 @@ func WithPrimaryKey(defs []string, srcCols []Column, key []string, quote func(st
 	}
 	return append(out, "PRIMARY KEY ("+strings.Join(quoted, ", ")+")")
 }
+
+// Stage plans (Report.StagePlan): whether the staging table was loaded with
+// its secondary indexes in place, or without them and the indexes built
+// after the load.
+const (
+	PlanIndexed         = "indexed"
+	PlanDeferredIndexes = "deferred_indexes"
+)

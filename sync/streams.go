@@ -87,7 +87,7 @@ func waitForRows(ctx context.Context, c *sql.Conn) error {
 // goroutine reads the source and fills batches, each stream takes the next
 // ready one (so batches go round-robin to whichever stream is free).
 type sharedPipe struct {
-	pipe    *batchPipeline[[]byte]
+	pipe    *BatchPipeline[[]byte]
 	start   sync.Once
 	touched atomic.Bool
 }
@@ -96,9 +96,9 @@ type sharedPipe struct {
 // being executed per stream, one being filled.
 func newSharedPipe(ctx context.Context, n, batchSize int, fill func([]byte) ([]byte, int, error)) *sharedPipe {
 	pipe := NewBatchPipeline[[]byte](ctx, nil, nil, fill)
-	pipe.free = make(chan []byte, n+1)
+	pipe.Free = make(chan []byte, n+1)
 	for range n + 1 {
-		pipe.free <- make([]byte, 0, batchSize)
+		pipe.Free <- make([]byte, 0, batchSize)
 	}
 	return &sharedPipe{pipe: pipe}
 }
@@ -106,10 +106,10 @@ func newSharedPipe(ctx context.Context, n, batchSize int, fill func([]byte) ([]b
 func (s *sharedPipe) next() ([]byte, bool) {
 	s.touched.Store(true)
 	s.start.Do(func() {
-		s.pipe.started = true
-		go s.pipe.run()
+		s.pipe.Started = true
+		go s.pipe.Run()
 	})
-	b, ok := <-s.pipe.ready
+	b, ok := <-s.pipe.Ready
 	return b, ok
 }
 
@@ -134,7 +134,7 @@ func runStreams(conns []*sql.Conn, shared *sharedPipe, stream func(c *sql.Conn) 
 		wg.Go(func() {
 			stored[i], errs[i] = stream(c)
 			if errs[i] != nil {
-				shared.pipe.cancel() // stop the source: the other streams then end
+				shared.pipe.Cancel() // stop the source: the other streams then end
 			}
 		})
 	}

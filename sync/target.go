@@ -80,14 +80,14 @@ type TargetColumn struct {
 	Name     string
 	DataType string // lower-case type name (MySQL DATA_TYPE, SQLite declared type)
 	// columnType is MySQL's COLUMN_TYPE ("enum('a','b')"); empty on SQLite.
-	columnType string
+	ColumnType string
 	Required   bool // NOT NULL without a default, not generated, not auto-filled
 	Generated  bool
 }
 
-// matchColumns pairs source columns with the target's by name
+// MatchColumns pairs source columns with the target's by name
 // (case-insensitively, as MySQL does) and lists every difference.
-func matchColumns(src []Column, dst []TargetColumn) (order []int, differences []string) {
+func MatchColumns(src []Column, dst []TargetColumn) (order []int, differences []string) {
 	byName := map[string]int{}
 	for i, c := range dst {
 		byName[strings.ToLower(c.Name)] = i
@@ -99,16 +99,16 @@ func matchColumns(src []Column, dst []TargetColumn) (order []int, differences []
 		i, ok := byName[key]
 		switch {
 		case !ok:
-			differences = append(differences, fmt.Sprintf("source column %s is not in the target table", quoteMySQL(c.Name)))
+			differences = append(differences, fmt.Sprintf("source column %s is not in the target table", QuoteMySQL(c.Name)))
 		case dst[i].Generated:
-			differences = append(differences, fmt.Sprintf("source column %s is a generated column in the target table", quoteMySQL(c.Name)))
+			differences = append(differences, fmt.Sprintf("source column %s is a generated column in the target table", QuoteMySQL(c.Name)))
 		default:
 			order = append(order, i)
 		}
 	}
 	for _, c := range dst {
 		if c.Required && !inSource[strings.ToLower(c.Name)] {
-			differences = append(differences, fmt.Sprintf("target column %s (NOT NULL, no default) is not in the source", quoteMySQL(c.Name)))
+			differences = append(differences, fmt.Sprintf("target column %s (NOT NULL, no default) is not in the source", QuoteMySQL(c.Name)))
 		}
 	}
 	return order, differences

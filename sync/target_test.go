@@ -29,7 +29,7 @@ func TestTarget_MatchColumns(t *testing.T) {
 			for i, n := range tc.src {
 				src[i] = Column{Name: n}
 			}
-			order, diffs := matchColumns(src, dst)
+			order, diffs := MatchColumns(src, dst)
 			if !slices.Equal(order, tc.wantOrder) || !slices.Equal(diffs, tc.wantDiffs) {
 				t.Errorf("matchColumns(%v) = %v, %q; want %v, %q", tc.src, order, diffs, tc.wantOrder, tc.wantDiffs)
 			}
