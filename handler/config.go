@@ -10,6 +10,7 @@ import (
 
 	"github.com/dbsync/dbsync/sync"
 	azureid "github.com/dbsync/dbsync/sync/azure"
+	"github.com/dbsync/dbsync/sync/mysqldb"
 	"github.com/dbsync/dbsync/sync/sqlitedb"
 )
 
@@ -48,7 +49,7 @@ func loadConfig(ctx context.Context, flagPath string, opts dbsync.RunOptions, lo
 func newRunner(log *slog.Logger, az *azureid.Azure) *dbsync.Runner {
 	r := dbsync.NewRunner(log)
 	r.Tokens = az
-	r.MySQL, r.SQLite = dbsync.MySQLBackend{}, sqlitedb.Backend{}
+	r.MySQL, r.SQLite = mysqldb.Backend{}, sqlitedb.Backend{}
 	return r
 }
 

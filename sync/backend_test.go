@@ -103,7 +103,7 @@ func TestBackend_OnePlaceChooses(t *testing.T) {
 // them in (DESIGN §1: the core imports no database driver, no Azure SDK).
 // forbidden grows as each technology moves out of the core into its package.
 func TestBackend_CoreImportsNoDriver(t *testing.T) {
-	forbidden := []string{"github.com/Azure/", "modernc.org/sqlite"}
+	forbidden := []string{"github.com/Azure/", "modernc.org/sqlite", "github.com/go-sql-driver/mysql"}
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync/mysqldb"
 )
 
 // TestSource_Compress: [source] compress = true reaches the server as a
@@ -24,7 +25,7 @@ func TestSource_Compress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		db, err := dbsync.OpenDB(cfg.Source.MySQLConfig)
+		db, err := mysqldb.OpenDB(cfg.Source.MySQLConfig)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dbsync/dbsync/internal/mariadbtest"
 	"github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync/mysqldb"
 )
 
 // lockHolder is the connection id that holds the run lock of the target
@@ -320,8 +321,8 @@ func TestLock_KilledRunLeftoversByName(t *testing.T) {
 	seedItems(t, dst, 2)
 	const killed, other = "20261201T000000Z-00000000deadbeef", "20261201T000001Z-00000000cafebabe"
 	killedRun(t, e, dst, killed)
-	stage, delta := dbsync.HelperName("items", "new", killed), dbsync.HelperName("items", "delta", killed)
-	foreign := dbsync.HelperName("items", "new", other)
+	stage, delta := mysqldb.HelperName("items", "new", killed), mysqldb.HelperName("items", "delta", killed)
+	foreign := mysqldb.HelperName("items", "new", other)
 	mustExec(t, dst, "CREATE TABLE `"+stage+"` LIKE items", "CREATE TABLE `"+delta+"` (x INT) COMMENT 'dbsync-owned: merge differences of run "+killed+"; dbsync drops it'",
 		"CREATE TABLE `"+foreign+"` (x INT) COMMENT 'not a mark'")
 	e.mustSync(dbsync.RunOptions{})
@@ -335,7 +336,7 @@ func TestLock_KilledRunLeftoversByName(t *testing.T) {
 	// takes the target's place, then the run goes on.
 	mustExec(t, dst, "DROP TABLE `"+foreign+"`")
 	killedRun(t, e, dst, killed+"2")
-	old := dbsync.HelperName("items", "old", killed+"2")
+	old := mysqldb.HelperName("items", "old", killed+"2")
 	mustExec(t, dst, "RENAME TABLE items TO `"+old+"`")
 	rep := e.mustSync(dbsync.RunOptions{})
 	if rep.Rows != 5 || count(t, dst, "items") != 5 {
@@ -358,7 +359,7 @@ func TestLock_WaitsForCommittingRun(t *testing.T) {
 	seedItems(t, dst, 2)
 	const other = "20261201T000000Z-00000000deadbeef"
 	killedRun(t, e, dst, other)
-	stage := dbsync.HelperName("items", "new", other)
+	stage := mysqldb.HelperName("items", "new", other)
 	mustExec(t, dst, "CREATE TABLE `"+stage+"` (x INT) COMMENT 'dbsync-owned: staging table of run "+other+"; dbsync drops it'")
 	tx, err := dst.Begin()
 	if err != nil {

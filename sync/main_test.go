@@ -17,6 +17,7 @@ import (
 	"github.com/dbsync/dbsync/internal/initest"
 	"github.com/dbsync/dbsync/internal/mariadbtest"
 	"github.com/dbsync/dbsync/sync"
+	"github.com/dbsync/dbsync/sync/mysqldb"
 	"github.com/dbsync/dbsync/sync/sqlitedb"
 )
 
@@ -31,7 +32,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dbsync.SetTestBackends(dbsync.MySQLBackend{}, sqlitedb.Backend{})
+	dbsync.SetTestBackends(mysqldb.Backend{}, sqlitedb.Backend{})
 	os.Exit(dbtest.Main(m, &servers, dbtest.Want{AzureNoFile: true, AzureLower: true}, func() error {
 		primary, azure, azureNoFile, azureLower = servers.Primary, servers.Azure, servers.AzureNoFile, servers.AzureLower
 		return nil
@@ -158,6 +159,6 @@ func tcpDB(t *testing.T, s *mariadbtest.Server, user, password string) *sql.DB {
 // backend that handler registers.
 func newRunner(log *slog.Logger) *dbsync.Runner {
 	r := dbsync.NewRunner(log)
-	r.MySQL, r.SQLite = dbsync.MySQLBackend{}, sqlitedb.Backend{}
+	r.MySQL, r.SQLite = mysqldb.Backend{}, sqlitedb.Backend{}
 	return r
 }

@@ -1,6 +1,7 @@
-package dbsync
+package mysqldb
 
 import (
+	dbsync "github.com/dbsync/dbsync/sync"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,13 +17,13 @@ func TestHelperName(t *testing.T) {
 		name, table, suffix string
 		want                string // "" when the name is cut (checked by shape)
 	}{
-		{"short", "items", StageSuffix, "items__dbsync_new_" + tok},
-		{"old", "items", OldSuffix, "items__dbsync_old_" + tok},
-		{"delta", "Order Lines", DeltaSuffix, "Order Lines__dbsync_delta_" + tok},
-		{"52 characters", long, StageSuffix, ""},
-		{"52 characters, delta", long, DeltaSuffix, ""},
-		{"wide characters", wide, StageSuffix, ""},
-		{"a cut at a space", strings.Repeat("a", 33) + " " + strings.Repeat("b", 18), StageSuffix, ""},
+		{"short", "items", dbsync.StageSuffix, "items__dbsync_new_" + tok},
+		{"old", "items", dbsync.OldSuffix, "items__dbsync_old_" + tok},
+		{"delta", "Order Lines", dbsync.DeltaSuffix, "Order Lines__dbsync_delta_" + tok},
+		{"52 characters", long, dbsync.StageSuffix, ""},
+		{"52 characters, delta", long, dbsync.DeltaSuffix, ""},
+		{"wide characters", wide, dbsync.StageSuffix, ""},
+		{"a cut at a space", strings.Repeat("a", 33) + " " + strings.Repeat("b", 18), dbsync.StageSuffix, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := helperName(tc.table, tc.suffix, tok)
@@ -30,7 +31,7 @@ func TestHelperName(t *testing.T) {
 				t.Fatalf("helperName = %q, want %q", got, tc.want)
 			}
 			if !fitsMySQLName(got) {
-				t.Errorf("%q does not fit MySQL's limits (%d characters, %d file name bytes)", got, utf8.RuneCountInString(got), FileNameBytes(got))
+				t.Errorf("%q does not fit MySQL's limits (%d characters, %d file name bytes)", got, utf8.RuneCountInString(got), dbsync.FileNameBytes(got))
 			}
 			if !strings.HasSuffix(got, tc.suffix+"_"+tok) || helperToken(got) != tok {
 				t.Errorf("%q does not end with its kind and token", got)
@@ -108,7 +109,7 @@ func TestLockSQL(t *testing.T) {
 	if got, want := lockCheckQuery(2), "SELECT CONNECTION_ID(), IS_USED_LOCK(?), IS_USED_LOCK(?)"; got != want {
 		t.Errorf("lockCheckQuery(2) = %q, want %q", got, want)
 	}
-	h := HistoryStore{Name: "dbsync_runs", Dialect: mysqlHistory}
+	h := dbsync.HistoryStore{Name: "dbsync_runs", Dialect: history}
 	if got, want := historyLockQuery(h, 2), "SELECT `table` FROM `dbsync_runs` WHERE `run_id` = ? AND `table` IN (?, ?) FOR UPDATE"; got != want {
 		t.Errorf("historyLockQuery = %q, want %q", got, want)
 	}

@@ -1,30 +1,31 @@
-package dbsync
+package mysqldb
 
 import (
 	"context"
 	"database/sql"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"time"
 )
 
-// MySQLBackend is the MySQL backend: target = azure (Azure Database for
+// Backend is the MySQL backend: target = azure (Azure Database for
 // MySQL, or any MySQL / MariaDB server) and the primary source. A Runner
 // uses it through Runner.MySQL.
-type MySQLBackend struct{}
+type Backend struct{}
 
 // What the MySQL backend implements of the core's interfaces.
 var (
-	_ Backend    = MySQLBackend{}
-	_ TargetDB   = (*mysqlTarget)(nil)
-	_ Merger     = (*mysqlTarget)(nil)
-	_ KeyIndexer = (*mysqlTarget)(nil)
-	_ Session    = (*mysqlSession)(nil)
-	_ SourceRows = (*mysqlRows)(nil)
+	_ dbsync.Backend    = Backend{}
+	_ dbsync.TargetDB   = (*Target)(nil)
+	_ dbsync.Merger     = (*Target)(nil)
+	_ dbsync.KeyIndexer = (*Target)(nil)
+	_ dbsync.Session    = (*Session)(nil)
+	_ dbsync.SourceRows = (*sourceRows)(nil)
 )
 
 // OpenTarget describes cfg's [azure_mysql] target; nothing is connected
 // yet.
-func (MySQLBackend) OpenTarget(cfg *Config, o TargetOptions) (TargetDB, error) {
-	t := newMySQLTarget(cfg.AzureMySQL, cfg.Sync.HistoryTable, o.Password, o.Log)
+func (Backend) OpenTarget(cfg *dbsync.Config, o dbsync.TargetOptions) (dbsync.TargetDB, error) {
+	t := newTarget(cfg.AzureMySQL, cfg.Sync.HistoryTable, o.Password, o.Log)
 	t.parallel, t.runTimeout, t.lockPingEvery = cfg.Sync.Parallel, cfg.Sync.Timeout, o.LockPingEvery
 	t.swapTryWait, t.swapTries = o.SwapTryWait, o.SwapTries
 	if t.swapTryWait <= 0 {
@@ -37,15 +38,15 @@ func (MySQLBackend) OpenTarget(cfg *Config, o TargetOptions) (TargetDB, error) {
 }
 
 // OpenSource opens the read-only snapshot session on cfg's primary.
-func (MySQLBackend) OpenSource(ctx context.Context, cfg *Config) (Session, error) {
-	return connectMySQLSource(ctx, cfg.Source)
+func (Backend) OpenSource(ctx context.Context, cfg *dbsync.Config) (dbsync.Session, error) {
+	return connectSource(ctx, cfg.Source)
 }
 
-// Transient classifies the MySQL driver's errors (mysqlTransient).
-func (MySQLBackend) Transient(err error) (transient, known bool) { return mysqlTransient(err) }
+// Transient classifies the MySQL driver's errors (classify).
+func (Backend) Transient(err error) (transient, known bool) { return classify(err) }
 
-// Transient classifies the MySQL driver's errors (mysqlTransient).
-func (t *mysqlTarget) Transient(err error) (transient, known bool) { return mysqlTransient(err) }
+// Transient classifies the MySQL driver's errors (classify).
+func (t *Target) Transient(err error) (transient, known bool) { return classify(err) }
 
 // HelperName is the name of table's helper table of kind "new", "old" or
 // "delta" for the run runID on a MySQL target (tests and operators look
@@ -56,4 +57,4 @@ func HelperName(table, kind, runID string) string {
 
 // OpenDB opens a pool to the server of c as a run opens one for a side
 // (TLS, time zone, timeouts), for tools and tests.
-func OpenDB(c MySQLConfig) (*sql.DB, error) { return newMySQLDB(c, mysqlOptions{}) }
+func OpenDB(c dbsync.MySQLConfig) (*sql.DB, error) { return newDB(c, connOptions{}) }

@@ -1,4 +1,4 @@
-package dbsync
+package mysqldb
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 
 // Server errors worth another try: the server or the network is briefly
 // unable, not the request wrong. See docs/guarantees.md.
-var transientMySQLErrors = map[uint16]string{
+var transientErrors = map[uint16]string{
 	1040: "too many connections",
 	1053: "server shutting down",
 	1205: "lock wait timeout",
@@ -18,13 +18,13 @@ var transientMySQLErrors = map[uint16]string{
 	2013: "lost connection during query",
 }
 
-// mysqlTransient classifies the MySQL driver's own errors: a server error
-// is transient when its number is one of transientMySQLErrors, a broken
+// classify classifies the MySQL driver's own errors: a server error
+// is transient when its number is one of transientErrors, a broken
 // connection always; known is false for every other error, which the
 // core's shared rules classify.
-func mysqlTransient(err error) (transient, known bool) {
-	if n := mysqlErrorNumber(err); n != 0 {
-		_, ok := transientMySQLErrors[n]
+func classify(err error) (transient, known bool) {
+	if n := errorNumber(err); n != 0 {
+		_, ok := transientErrors[n]
 		return ok, true
 	}
 	if errors.Is(err, mysql.ErrInvalidConn) {

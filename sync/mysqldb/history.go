@@ -1,15 +1,16 @@
-package dbsync
+package mysqldb
 
 import (
 	"context"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"time"
 )
 
-var mysqlHistory = HistoryDialect{
-	Quote: QuoteMySQL,
-	Types: map[HistoryType]string{
-		HistoryKey: "VARCHAR(64) NOT NULL", HistoryWord: "VARCHAR(16)", HistoryName: "VARCHAR(64) NOT NULL DEFAULT ''",
-		HistoryText: "TEXT", HistoryInt: "BIGINT", HistoryFloat: "DOUBLE", HistoryTime: "DATETIME(6) NULL", HistoryBool: "BOOLEAN",
+var history = dbsync.HistoryDialect{
+	Quote: dbsync.QuoteMySQL,
+	Types: map[dbsync.HistoryType]string{
+		dbsync.HistoryKey: "VARCHAR(64) NOT NULL", dbsync.HistoryWord: "VARCHAR(16)", dbsync.HistoryName: "VARCHAR(64) NOT NULL DEFAULT ''",
+		dbsync.HistoryText: "TEXT", dbsync.HistoryInt: "BIGINT", dbsync.HistoryFloat: "DOUBLE", dbsync.HistoryTime: "DATETIME(6) NULL", dbsync.HistoryBool: "BOOLEAN",
 	},
 	// The session's time zone is UTC; DATETIME(6) keeps microseconds (MySQL
 	// 8 would round finer digits, MariaDB truncates: truncate for both).
@@ -17,12 +18,12 @@ var mysqlHistory = HistoryDialect{
 	TableOptions: ", PRIMARY KEY (`run_id`, `table`), KEY `started_at` (`started_at`)) DEFAULT CHARSET=utf8mb4",
 	ColumnsSQL:   "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
 	KeySQL:       "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'",
-	Rekey: func(ctx context.Context, h HistoryStore) error {
+	Rekey: func(ctx context.Context, h dbsync.HistoryStore) error {
 		q := h.Dialect.Quote
 		if _, err := h.Db.ExecContext(ctx, "UPDATE "+h.Table()+" SET "+q("table")+" = '' WHERE "+q("table")+" IS NULL"); err != nil {
 			return err
 		}
-		_, err := h.Db.ExecContext(ctx, "ALTER TABLE "+h.Table()+" MODIFY "+q("table")+" "+h.Dialect.Types[HistoryName]+", DROP PRIMARY KEY, ADD PRIMARY KEY ("+q("run_id")+", "+q("table")+")")
+		_, err := h.Db.ExecContext(ctx, "ALTER TABLE "+h.Table()+" MODIFY "+q("table")+" "+h.Dialect.Types[dbsync.HistoryName]+", DROP PRIMARY KEY, ADD PRIMARY KEY ("+q("run_id")+", "+q("table")+")")
 		return err
 	},
 }

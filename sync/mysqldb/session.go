@@ -1,33 +1,34 @@
-package dbsync
+package mysqldb
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"strings"
 )
 
-// mysqlSession is the primary MySQL server: one connection, in one
+// Session is the primary MySQL server: one connection, in one
 // read-only transaction WITH CONSISTENT SNAPSHOT, so that every query of
 // the run reads the same point in time and the primary refuses any write a
 // query might make (docs/guarantees.md: a target's problem is never a reason for the fallback).
-type mysqlSession struct {
+type Session struct {
 	db   *sql.DB
 	conn *sql.Conn // the read-only session; every statement of the read runs on it
 	// unencrypted: the session runs without TLS (ssl_mode = disabled, or
 	// preferred with a server that offers no TLS).
 	unencrypted bool
-	cfg         SourceConfig // for check's description
+	cfg         dbsync.SourceConfig // for check's description
 }
 
-// mysqlRows is one query's result on a mysqlSession.
-type mysqlRows struct {
-	s     *mysqlSession
+// sourceRows is one query's result on a Session.
+type sourceRows struct {
+	s     *Session
 	query string
 	what  string
 	stmt  *sql.Stmt
 	rows  *sql.Rows
-	cols  []Column
+	cols  []dbsync.Column
 	scan  rawScan
 }
 
@@ -75,20 +76,20 @@ func (s *rawScan) rowsErr(rows *sql.Rows) error {
 // explainQueryError says what a failure of [source] query means.
 func explainQueryError(err error) error {
 	// 1792: ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION.
-	if mysqlErrorNumber(err) == 1792 {
-		return fmt.Errorf("%w: %w", ErrSourceWrites, err)
+	if errorNumber(err) == 1792 {
+		return fmt.Errorf("%w: %w", dbsync.ErrSourceWrites, err)
 	}
 	return err
 }
 
-// connectMySQLSource opens the read-only session on the primary: the
+// connectSource opens the read-only session on the primary: the
 // session's transactions are READ ONLY (SET SESSION TRANSACTION READ
 // ONLY), and everything that follows runs inside one START TRANSACTION
 // WITH CONSISTENT SNAPSHOT, READ ONLY on that one connection. The server
 // then refuses any write — UPDATE, DELETE … RETURNING, a procedure or
 // function that writes — whatever the query says.
-func connectMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSession, error) {
-	db, err := newMySQLDB(c.MySQLConfig, mysqlOptions{params: map[string]string{
+func connectSource(ctx context.Context, c dbsync.SourceConfig) (*Session, error) {
+	db, err := newDB(c.MySQLConfig, connOptions{params: map[string]string{
 		// Same zone on both sides, so TIMESTAMP values keep their instant.
 		"time_zone": "'+00:00'",
 	}})
@@ -100,7 +101,7 @@ func connectMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSession, err
 		db.Close()
 		return nil, fmt.Errorf("connect to primary %s:%d: %w", c.Host, c.Port, explainConnectError("source", c.MySQLConfig, err))
 	}
-	s := &mysqlSession{db: db, conn: conn, cfg: c}
+	s := &Session{db: db, conn: conn, cfg: c}
 	for _, stmt := range []string{"SET SESSION TRANSACTION READ ONLY", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {
 			s.Close()
@@ -121,12 +122,12 @@ func connectMySQLSource(ctx context.Context, c SourceConfig) (*mysqlSession, err
 // and dbsync less, so a LIMIT 0 probe of the result's column types picks
 // the protocol; if the query cannot be probed, the binary protocol is used.
 // Probe, prepare and read all run in the read-only transaction.
-func (s *mysqlSession) OrderedQuery(q string, key []KeyColumn) string {
+func (s *Session) OrderedQuery(q string, key []dbsync.KeyColumn) string {
 	return orderedQuery(q, key)
 }
 
-func (s *mysqlSession) Query(ctx context.Context, q, what string) (SourceRows, error) {
-	r := &mysqlRows{s: s, query: TrimQuery(q), what: what}
+func (s *Session) Query(ctx context.Context, q, what string) (dbsync.SourceRows, error) {
+	r := &sourceRows{s: s, query: dbsync.TrimQuery(q), what: what}
 	var err error
 	if s.hasFloatColumns(ctx, r.query) {
 		r.stmt, err = s.conn.PrepareContext(ctx, r.query)
@@ -145,8 +146,8 @@ func (s *mysqlSession) Query(ctx context.Context, q, what string) (SourceRows, e
 		r.Close()
 		return nil, fmt.Errorf("read primary result columns of %s: %w", what, err)
 	}
-	r.cols = mysqlColumns(types)
-	if err := CheckColumnNames(r.cols, what); err != nil {
+	r.cols = sourceColumns(types)
+	if err := dbsync.CheckColumnNames(r.cols, what); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -154,12 +155,12 @@ func (s *mysqlSession) Query(ctx context.Context, q, what string) (SourceRows, e
 	return r, nil
 }
 
-// mysqlColumns describes a MySQL result's columns.
-func mysqlColumns(types []*sql.ColumnType) []Column {
-	cols := make([]Column, 0, len(types))
+// sourceColumns describes a MySQL result's columns.
+func sourceColumns(types []*sql.ColumnType) []dbsync.Column {
+	cols := make([]dbsync.Column, 0, len(types))
 	for _, ct := range types {
-		col := Column{Name: ct.Name(), TypeName: ct.DatabaseTypeName()}
-		col.Kind = mysqlKind(col.TypeName)
+		col := dbsync.Column{Name: ct.Name(), TypeName: ct.DatabaseTypeName()}
+		col.Kind = kind(col.TypeName)
 		col.Nullable, _ = ct.Nullable()
 		if p, sc, ok := ct.DecimalSize(); ok {
 			col.Precision, col.Scale = p, sc
@@ -173,8 +174,8 @@ func mysqlColumns(types []*sql.ColumnType) []Column {
 // query wrapped as a derived table with LIMIT 0, in the read-only
 // transaction. The newline keeps a trailing "-- comment" in the query from
 // eating the closing parenthesis.
-func (s *mysqlSession) probe(ctx context.Context, query string) ([]*sql.ColumnType, error) {
-	rows, err := s.conn.QueryContext(ctx, "SELECT * FROM (\n"+TrimQuery(query)+"\n) AS `dbsync_probe` LIMIT 0")
+func (s *Session) probe(ctx context.Context, query string) ([]*sql.ColumnType, error) {
+	rows, err := s.conn.QueryContext(ctx, "SELECT * FROM (\n"+dbsync.TrimQuery(query)+"\n) AS `dbsync_probe` LIMIT 0")
 	if err != nil {
 		return nil, explainQueryError(err)
 	}
@@ -188,30 +189,30 @@ func (s *mysqlSession) probe(ctx context.Context, query string) ([]*sql.ColumnTy
 
 // CheckColumns is what check reports of the query: its columns, from the
 // probe alone (the query itself is never run).
-func (s *mysqlSession) CheckColumns(ctx context.Context, query, what string) ([]Column, error) {
+func (s *Session) CheckColumns(ctx context.Context, query, what string) ([]dbsync.Column, error) {
 	types, err := s.probe(ctx, query)
-	if mysqlErrorNumber(err) == 1064 {
+	if errorNumber(err) == 1064 {
 		// ER_PARSE_ERROR: not a SELECT (CALL, a write), or not valid SQL.
 		return nil, fmt.Errorf("%s cannot be checked without running it: check asks the primary for its columns as SELECT * FROM (%s) LIMIT 0, which is not valid SQL for this statement; a run reads it in a read-only transaction, where a statement that writes is refused: %w", what, what, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("run %s on primary (as a LIMIT 0 probe): %w", what, err)
 	}
-	cols := mysqlColumns(types)
-	return cols, CheckColumnNames(cols, what)
+	cols := sourceColumns(types)
+	return cols, dbsync.CheckColumnNames(cols, what)
 }
 
-func (s *mysqlSession) Columns(ctx context.Context, q, what string) ([]Column, error) {
+func (s *Session) Columns(ctx context.Context, q, what string) ([]dbsync.Column, error) {
 	types, err := s.probe(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("run %s on primary (as a LIMIT 0 probe): %w", what, err)
 	}
-	return mysqlColumns(types), nil
+	return sourceColumns(types), nil
 }
 
 // hasFloatColumns reports whether the query's result has a FLOAT column,
 // or whether that cannot be told (then the exact binary protocol is used).
-func (s *mysqlSession) hasFloatColumns(ctx context.Context, query string) bool {
+func (s *Session) hasFloatColumns(ctx context.Context, query string) bool {
 	types, err := s.probe(ctx, query)
 	if err != nil {
 		return true
@@ -224,13 +225,13 @@ func (s *mysqlSession) hasFloatColumns(ctx context.Context, query string) bool {
 	return false
 }
 
-func (s *mysqlRows) Columns() []Column { return s.cols }
+func (s *sourceRows) Columns() []dbsync.Column { return s.cols }
 
-func (s *mysqlRows) Next() bool { return s.scan.next(s.rows) }
+func (s *sourceRows) Next() bool { return s.scan.next(s.rows) }
 
-func (s *mysqlRows) Values() [][]byte { return s.scan.cells }
+func (s *sourceRows) Values() [][]byte { return s.scan.cells }
 
-func (s *mysqlRows) Err() error {
+func (s *sourceRows) Err() error {
 	if err := s.scan.rowsErr(s.rows); err != nil {
 		return fmt.Errorf("read primary rows of %s: %w", s.what, explainQueryError(err))
 	}
@@ -239,10 +240,10 @@ func (s *mysqlRows) Err() error {
 
 // Binary reports whether the rows come in the binary protocol (the query
 // has FLOAT columns), which prints values as a prepared statement does.
-func (s *mysqlRows) Binary() bool { return s.stmt != nil }
+func (s *sourceRows) Binary() bool { return s.stmt != nil }
 
 // Close ends one query's read; the session's transaction goes on.
-func (s *mysqlRows) Close() error {
+func (s *sourceRows) Close() error {
 	if s.rows != nil {
 		s.rows.Close()
 	}
@@ -254,7 +255,7 @@ func (s *mysqlRows) Close() error {
 
 // Close ends the session. The read-only transaction has nothing to commit:
 // it ends with its connection.
-func (s *mysqlSession) Close() error {
+func (s *Session) Close() error {
 	s.conn.Close()
 	return s.db.Close()
 }
@@ -268,10 +269,10 @@ func (s *mysqlSession) Close() error {
 // MariaDB refuses even a temporary table in a READ ONLY transaction, so
 // this runs on a second connection, in a transaction that is rolled back:
 // a function in the query that writes to a transactional table leaves
-// nothing behind. The read itself (mysqlSession.query) already ran the query
+// nothing behind. The read itself (Session.query) already ran the query
 // in the read-only transaction, where any such write was refused. The
 // shape is read now, outside the snapshot; only the types come from it.
-func (s *mysqlRows) ExactTypes(ctx context.Context) error {
+func (s *sourceRows) ExactTypes(ctx context.Context) error {
 	conn, err := s.s.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -326,15 +327,15 @@ func (s *mysqlRows) ExactTypes(ctx context.Context) error {
 // else by its bytes (CAST … AS BINARY), never by a collation. The newline
 // keeps a trailing "-- comment" in the query from eating the closing
 // parenthesis.
-func orderedQuery(query string, key []KeyColumn) string {
+func orderedQuery(query string, key []dbsync.KeyColumn) string {
 	query = strings.TrimRight(strings.TrimSpace(query), ";")
 	by := make([]string, len(key))
 	for i, k := range key {
 		switch {
-		case k.Order == OrderBytes:
-			by[i] = "CAST(`dbsync_q`." + QuoteMySQL(k.Name) + " AS BINARY)"
+		case k.Order == dbsync.OrderBytes:
+			by[i] = "CAST(`dbsync_q`." + dbsync.QuoteMySQL(k.Name) + " AS BINARY)"
 		default:
-			by[i] = "`dbsync_q`." + QuoteMySQL(k.Name)
+			by[i] = "`dbsync_q`." + dbsync.QuoteMySQL(k.Name)
 		}
 	}
 	return "SELECT * FROM (\n" + query + "\n) AS `dbsync_q` ORDER BY " + strings.Join(by, ", ")
@@ -342,14 +343,14 @@ func orderedQuery(query string, key []KeyColumn) string {
 
 // sessionTLS describes the TLS of a session, as the server sees it, and
 // says plainly when there is none.
-func sessionTLS(ctx context.Context, q rowQueryer, section string, mode SSLMode) string {
+func sessionTLS(ctx context.Context, q rowQueryer, section string, mode dbsync.SSLMode) string {
 	var name, version, cipher string
 	if err := q.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Ssl_version'").Scan(&name, &version); err != nil {
 		return "TLS unknown"
 	}
 	_ = q.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &cipher)
 	if version == "" {
-		if mode == SSLPreferred {
+		if mode == dbsync.SSLPreferred {
 			return fmt.Sprintf("UNENCRYPTED, no TLS (plaintext): [%s] ssl_mode = preferred and the server offers no TLS; set ssl_mode = verify_identity (or required) to refuse plaintext", section)
 		}
 		return fmt.Sprintf("UNENCRYPTED, no TLS (plaintext): [%s] ssl_mode = %s", section, mode)
@@ -358,10 +359,10 @@ func sessionTLS(ctx context.Context, q rowQueryer, section string, mode SSLMode)
 }
 
 // Describe is the primary for check: where, and the session's TLS.
-func (s *mysqlSession) Describe(ctx context.Context) string {
+func (s *Session) Describe(ctx context.Context) string {
 	c := s.cfg
 	return fmt.Sprintf("%s:%d database %s, %s", c.Host, c.Port, c.Database, sessionTLS(ctx, s.conn, "source", c.SSLMode))
 }
 
 // Unencrypted reports whether the session runs without TLS.
-func (s *mysqlSession) Unencrypted() bool { return s.unencrypted }
+func (s *Session) Unencrypted() bool { return s.unencrypted }

@@ -1,8 +1,9 @@
-package dbsync
+package mysqldb
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"strings"
 	"unicode/utf8"
 )
@@ -60,7 +61,7 @@ func helperName(table, suffix, token string) string {
 // fitsMySQLName: MySQL takes name as a table name (64 characters) and can
 // keep the table in a file named after it (checkTableName explains).
 func fitsMySQLName(name string) bool {
-	return utf8.RuneCountInString(name) <= MaxIdentifierChars && FileNameBytes(name)+len(".ibd") <= MaxFileNameBytes
+	return utf8.RuneCountInString(name) <= dbsync.MaxIdentifierChars && dbsync.FileNameBytes(name)+len(".ibd") <= dbsync.MaxFileNameBytes
 }
 
 // helperPattern is a LIKE pattern matching table's helper tables of kind

@@ -1,4 +1,4 @@
-package dbsync
+package mysqldb
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"log/slog"
 	"net"
 	"slices"
@@ -28,9 +29,9 @@ var targetSessionParams = map[string]string{
 	"sql_mode":  "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO'",
 }
 
-// mysqlTarget writes Azure Database for MySQL (or any MySQL/MariaDB).
-type mysqlTarget struct {
-	cfg      AzureMySQLConfig
+// Target writes Azure Database for MySQL (or any MySQL/MariaDB).
+type Target struct {
+	cfg      dbsync.AzureMySQLConfig
 	history  string
 	password passwordFunc // nil: the configured password
 	log      *slog.Logger
@@ -59,7 +60,7 @@ type mysqlTarget struct {
 	// parallel is how many tables may be staged at once.
 	parallel int
 	mu       sync.Mutex
-	staged   []*mysqlStaged  // the tables stage was called for
+	staged   []*stagedTable  // the tables stage was called for
 	merges   []*pendingMerge // merged tables waiting for the swap's transaction
 	loads    atomic.Int64    // LOAD DATA statements started
 	// swapTryWait and swapTries bound the swap's wait for readers.
@@ -67,8 +68,8 @@ type mysqlTarget struct {
 	swapTries   int
 }
 
-// mysqlStaged is one table's staging table.
-type mysqlStaged struct {
+// stagedTable is one table's staging table.
+type stagedTable struct {
 	table string
 	// made: this run created the staging table (so discard may drop it
 	// even before it carries its mark); comment is the comment it must
@@ -82,18 +83,18 @@ type mysqlStaged struct {
 	loaded   bool
 }
 
-// newMySQLTarget describes the MySQL target of c; connect reaches it.
-func newMySQLTarget(c AzureMySQLConfig, history string, password passwordFunc, log *slog.Logger) *mysqlTarget {
-	return &mysqlTarget{cfg: c, history: history, password: password, log: log}
+// newTarget describes the MySQL target of c; connect reaches it.
+func newTarget(c dbsync.AzureMySQLConfig, history string, password passwordFunc, log *slog.Logger) *Target {
+	return &Target{cfg: c, history: history, password: password, log: log}
 }
 
-func (t *mysqlTarget) Connect(ctx context.Context) (bool, error) {
+func (t *Target) Connect(ctx context.Context) (bool, error) {
 	c := t.cfg
-	if c.Auth == AuthEntra && t.password == nil {
+	if c.Auth == dbsync.AuthEntra && t.password == nil {
 		return false, errors.New("[azure_mysql] auth = entra needs an Azure identity, and none is set up in this process")
 	}
 	t.log.Info("connecting to target", "host", c.Host, "port", c.Port, "database", c.Database, "ssl_mode", string(c.SSLMode), "auth", c.Auth)
-	db, err := newMySQLDB(c.MySQLConfig, mysqlOptions{params: targetSessionParams, password: t.password})
+	db, err := newDB(c.MySQLConfig, connOptions{params: targetSessionParams, password: t.password})
 	if err != nil {
 		return false, fmt.Errorf("target %s: %w", c.Host, err)
 	}
@@ -119,7 +120,7 @@ func (t *mysqlTarget) Connect(ctx context.Context) (bool, error) {
 }
 
 // GuardKey is the server, database and table, as the config names them.
-func (t *mysqlTarget) GuardKey(table string) string {
+func (t *Target) GuardKey(table string) string {
 	return "azure:" + net.JoinHostPort(t.cfg.Host, strconv.Itoa(t.cfg.Port)) + "/" + t.cfg.Database + "/" + table
 }
 
@@ -132,20 +133,20 @@ func (t *mysqlTarget) GuardKey(table string) string {
 // "a lower_case_table_names setting of 1 or 2" makes TABLE_NAME = 'TEST'
 // match 'test'); passing the stored name matches exactly on MySQL 8 and
 // MariaDB alike, whatever collation the lookup uses.
-func (t *mysqlTarget) stored(name string) string {
+func (t *Target) stored(name string) string {
 	if t.lowerCaseNames {
 		return strings.ToLower(name)
 	}
 	return name
 }
 
-func (t *mysqlTarget) Describe() string {
+func (t *Target) Describe() string {
 	return fmt.Sprintf("mysql %s:%d database %s", t.cfg.Host, t.cfg.Port, t.cfg.Database)
 }
 
 // lockName is the GET_LOCK name for a target table; MySQL caps lock
 // names at 64 characters, so long ones are hashed.
-func (t *mysqlTarget) lockName(table string) string {
+func (t *Target) lockName(table string) string {
 	name := "dbsync:" + t.cfg.Database + "." + t.stored(table)
 	if len(name) <= 64 {
 		return name
@@ -169,7 +170,7 @@ func (t *mysqlTarget) lockName(table string) string {
 // that ends idle connections sees traffic too. A connection that ends for
 // any other reason (KILL, a restart, the network) is caught by the check
 // before the swap.
-func (t *mysqlTarget) Lock(ctx context.Context, tables []string) error {
+func (t *Target) Lock(ctx context.Context, tables []string) error {
 	conn, err := t.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to target for the run lock: %w", err)
@@ -192,7 +193,7 @@ func (t *mysqlTarget) Lock(ctx context.Context, tables []string) error {
 		}
 		if got.Int64 != 1 {
 			drop()
-			return ErrBusy
+			return dbsync.ErrBusy
 		}
 		names = append(names, name)
 	}
@@ -203,7 +204,7 @@ func (t *mysqlTarget) Lock(ctx context.Context, tables []string) error {
 
 // keepLocks checks the run's locks every lockPingEvery until the returned
 // stop is called; a lost lock is logged at once (the swap then refuses).
-func (t *mysqlTarget) keepLocks() (stop func()) {
+func (t *Target) keepLocks() (stop func()) {
 	every := t.lockPingEvery
 	if every <= 0 {
 		every = 30 * time.Second
@@ -236,14 +237,14 @@ func (t *mysqlTarget) keepLocks() (stop func()) {
 // connection's own end or RELEASE_LOCK frees it. A lock once lost stays
 // lost (the connection that held it is gone), so the first failure is
 // kept.
-func (t *mysqlTarget) checkLocks(ctx context.Context) error {
+func (t *Target) checkLocks(ctx context.Context) error {
 	t.lockMu.Lock()
 	defer t.lockMu.Unlock()
 	return t.checkLocksLocked(ctx)
 }
 
 // checkLocksLocked is checkLocks for a caller that holds lockMu.
-func (t *mysqlTarget) checkLocksLocked(ctx context.Context) error {
+func (t *Target) checkLocksLocked(ctx context.Context) error {
 	if t.lockLost != nil || t.lockConn == nil || len(t.locks) == 0 {
 		return t.lockLost
 	}
@@ -276,13 +277,13 @@ func (t *mysqlTarget) checkLocksLocked(ctx context.Context) error {
 	return nil
 }
 
-func (t *mysqlTarget) TableExists(ctx context.Context, name string) (bool, error) {
+func (t *Target) TableExists(ctx context.Context, name string) (bool, error) {
 	exists, _, err := t.tableComment(ctx, name)
 	return exists, err
 }
 
 // tableComment reads whether a table exists and its comment.
-func (t *mysqlTarget) tableComment(ctx context.Context, name string) (exists bool, comment string, err error) {
+func (t *Target) tableComment(ctx context.Context, name string) (exists bool, comment string, err error) {
 	err = t.db.QueryRowContext(ctx, "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", t.stored(name)).Scan(&comment)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, "", nil
@@ -325,11 +326,11 @@ func ownedBy(comment string) bool { return strings.HasPrefix(comment, ownMark) }
 
 // errNotOwned is the message for a table dbsync needs the name of but did
 // not make.
-func (t *mysqlTarget) errNotOwned(ctx context.Context, table, name string) error {
+func (t *Target) errNotOwned(ctx context.Context, table, name string) error {
 	msg := fmt.Sprintf("table %s exists in database %s but was not made by dbsync (its comment has no %q mark), and dbsync uses that name while it replaces %s; "+
 		"dbsync never drops or renames a table it did not make. Rename or drop %s, or sync into another target table. "+
 		"(If it is the previous copy of %s left by an older dbsync or by a run killed during its swap, check it and drop it",
-		QuoteMySQL(name), QuoteMySQL(t.cfg.Database), strings.TrimSpace(ownMark), QuoteMySQL(table), QuoteMySQL(name), QuoteMySQL(table))
+		dbsync.QuoteMySQL(name), dbsync.QuoteMySQL(t.cfg.Database), strings.TrimSpace(ownMark), dbsync.QuoteMySQL(table), dbsync.QuoteMySQL(name), dbsync.QuoteMySQL(table))
 	if refs, err := t.referencingKeys(ctx, name); err == nil && len(refs) > 0 {
 		msg += "; first drop the foreign keys that reference it: " + strings.Join(refs, ", ")
 	}
@@ -339,10 +340,10 @@ func (t *mysqlTarget) errNotOwned(ctx context.Context, table, name string) error
 // dropOwn drops name, a helper table of table named for this run, if it
 // exists and this run made it (made: even before it carries its mark), and
 // refuses if it exists without this run's mark.
-func (t *mysqlTarget) dropOwn(ctx context.Context, table, name string, made bool) error {
+func (t *Target) dropOwn(ctx context.Context, table, name string, made bool) error {
 	exists, comment, err := t.tableComment(ctx, name)
 	if err != nil {
-		return fmt.Errorf("inspect table %s: %w", QuoteMySQL(name), err)
+		return fmt.Errorf("inspect table %s: %w", dbsync.QuoteMySQL(name), err)
 	}
 	if !exists {
 		return nil
@@ -354,26 +355,26 @@ func (t *mysqlTarget) dropOwn(ctx context.Context, table, name string, made bool
 }
 
 // dropLeftover drops name, a helper table of table that dbsync made.
-func (t *mysqlTarget) dropLeftover(ctx context.Context, table, name string) error {
+func (t *Target) dropLeftover(ctx context.Context, table, name string) error {
 	// IF EXISTS: the run that made it may drop it first (one that lost
 	// its lock and is ending).
-	if _, err := t.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+QuoteMySQL(name)); err != nil {
-		if mysqlErrorNumber(err) == 1451 {
+	if _, err := t.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+dbsync.QuoteMySQL(name)); err != nil {
+		if errorNumber(err) == 1451 {
 			return t.errReferencedLeftover(ctx, table, name, err)
 		}
-		return fmt.Errorf("drop dbsync's leftover table %s: %w", QuoteMySQL(name), err)
+		return fmt.Errorf("drop dbsync's leftover table %s: %w", dbsync.QuoteMySQL(name), err)
 	}
 	return nil
 }
 
 // helper is the name of table's helper table of kind suffix for this run.
-func (t *mysqlTarget) helper(table, suffix string) string {
+func (t *Target) helper(table, suffix string) string {
 	return helperName(t.stored(table), suffix, runToken(t.runID))
 }
 
 // referencingKeys lists the foreign keys of other tables that reference
 // table, as "`constraint` of table `schema`.`table`".
-func (t *mysqlTarget) referencingKeys(ctx context.Context, table string) ([]string, error) {
+func (t *Target) referencingKeys(ctx context.Context, table string) ([]string, error) {
 	rows, err := t.db.QueryContext(ctx, `SELECT DISTINCT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME FROM information_schema.KEY_COLUMN_USAGE
 		WHERE REFERENCED_TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME = ?
 		AND NOT (TABLE_SCHEMA = REFERENCED_TABLE_SCHEMA AND TABLE_NAME = REFERENCED_TABLE_NAME)
@@ -388,7 +389,7 @@ func (t *mysqlTarget) referencingKeys(ctx context.Context, table string) ([]stri
 		if err := rows.Scan(&schema, &child, &constraint); err != nil {
 			return nil, err
 		}
-		refs = append(refs, fmt.Sprintf("%s of table %s.%s", QuoteMySQL(constraint), QuoteMySQL(schema), QuoteMySQL(child)))
+		refs = append(refs, fmt.Sprintf("%s of table %s.%s", dbsync.QuoteMySQL(constraint), dbsync.QuoteMySQL(schema), dbsync.QuoteMySQL(child)))
 	}
 	return refs, rows.Err()
 }
@@ -399,22 +400,22 @@ const noReplaceWith = "dbsync replaces the table by swapping in a new one, and M
 // checkNotReferenced refuses, before anything is loaded, a target table
 // that other tables' foreign keys reference: after the swap they would
 // point at the previous copy, which could then never be dropped.
-func (t *mysqlTarget) checkNotReferenced(ctx context.Context, table string) error {
+func (t *Target) checkNotReferenced(ctx context.Context, table string) error {
 	refs, err := t.referencingKeys(ctx, table)
 	if err != nil {
-		return fmt.Errorf("read foreign keys that reference %s: %w", QuoteMySQL(table), err)
+		return fmt.Errorf("read foreign keys that reference %s: %w", dbsync.QuoteMySQL(table), err)
 	}
 	if len(refs) == 0 {
 		return nil
 	}
 	return fmt.Errorf("target table %s is referenced by foreign key %s; %s. Set mode = merge for this table, drop those foreign keys (ALTER TABLE … DROP FOREIGN KEY …) or sync into a table no foreign key references; the table was left unchanged",
-		QuoteMySQL(table), strings.Join(refs, ", "), noReplaceWith)
+		dbsync.QuoteMySQL(table), strings.Join(refs, ", "), noReplaceWith)
 }
 
 // errReferencedLeftover explains a leftover previous table that a foreign
 // key keeps from being dropped (error 1451): the foreign key was added
 // while a run was loading, and moved with the table at the swap.
-func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, table, name string, err error) error {
+func (t *Target) errReferencedLeftover(ctx context.Context, table, name string, err error) error {
 	refs, _ := t.referencingKeys(ctx, name)
 	which := "a foreign key"
 	if len(refs) > 0 {
@@ -422,7 +423,7 @@ func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, table, name str
 	}
 	return fmt.Errorf("drop dbsync's leftover table %s (the previous rows of %s): %s references it, so MySQL refuses to drop it and every run stops here; %s. "+
 		"Drop the foreign key (ALTER TABLE … DROP FOREIGN KEY …); the next run then removes %s: %w",
-		QuoteMySQL(name), QuoteMySQL(table), which, noReplaceWith, QuoteMySQL(name), err)
+		dbsync.QuoteMySQL(name), dbsync.QuoteMySQL(table), which, noReplaceWith, dbsync.QuoteMySQL(name), err)
 }
 
 // Begin repairs what a killed run may have left: a marked old table is
@@ -435,22 +436,22 @@ func (t *mysqlTarget) errReferencedLeftover(ctx context.Context, table, name str
 // history rows locked from its lock check to its COMMIT (holdHistoryRows),
 // so this run first waits for those rows, and so never reads or cleans up
 // a table in the middle of another run's commit.
-func (t *mysqlTarget) Begin(ctx context.Context, runID string, runTarget Target, tables []string) error {
+func (t *Target) Begin(ctx context.Context, runID string, runTarget dbsync.Target, tables []string) error {
 	t.runID = runID
 	t.runTables = tables
 	h := t.historyStore() // the run has ensured it
 	for _, table := range tables {
 		killed, err := h.RunningRuns(ctx, runTarget, table)
 		if err != nil {
-			return fmt.Errorf("read runs of %s in %s: %w", QuoteMySQL(table), h.Table(), err)
+			return fmt.Errorf("read runs of %s in %s: %w", dbsync.QuoteMySQL(table), h.Table(), err)
 		}
 		for _, id := range killed {
 			var locked string
 			if err := t.db.QueryRowContext(ctx, historyLockQuery(h, 1), id, table).Scan(&locked); err != nil && !errors.Is(err, sql.ErrNoRows) {
-				if mysqlErrorNumber(err) == 1205 {
-					return fmt.Errorf("run %s of table %s is still committing its changes (its row in %s stays locked); this run touched nothing: run again later: %w", id, QuoteMySQL(table), h.Table(), err)
+				if errorNumber(err) == 1205 {
+					return fmt.Errorf("run %s of table %s is still committing its changes (its row in %s stays locked); this run touched nothing: run again later: %w", id, dbsync.QuoteMySQL(table), h.Table(), err)
 				}
-				return fmt.Errorf("wait for run %s of table %s to end: %w", id, QuoteMySQL(table), err)
+				return fmt.Errorf("wait for run %s of table %s to end: %w", id, dbsync.QuoteMySQL(table), err)
 			}
 		}
 		if err := t.repair(ctx, table, killed); err != nil {
@@ -465,7 +466,7 @@ type namedTable struct{ name, comment string }
 
 // helperTables lists the tables named like table's helper tables of kind
 // suffix, of any run.
-func (t *mysqlTarget) helperTables(ctx context.Context, table, suffix string) ([]namedTable, error) {
+func (t *Target) helperTables(ctx context.Context, table, suffix string) ([]namedTable, error) {
 	rows, err := t.db.QueryContext(ctx, "SELECT TABLE_NAME, TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE ? ORDER BY TABLE_NAME",
 		helperPattern(t.stored(table), suffix))
 	if err != nil {
@@ -491,7 +492,7 @@ func (t *mysqlTarget) helperTables(ctx context.Context, table, suffix string) ([
 // them). Tables named like helpers of an older dbsync (<table>__dbsync_new,
 // _old, _delta) are dropped only with dbsync's mark. Anything else by such
 // names is not dbsync's and stays as it is: no run uses those names.
-func (t *mysqlTarget) repair(ctx context.Context, table string, killed []string) error {
+func (t *Target) repair(ctx context.Context, table string, killed []string) error {
 	inspectErr := func(err error) error {
 		return fmt.Errorf("inspect target database %s: %w", t.cfg.Database, err)
 	}
@@ -504,7 +505,7 @@ func (t *mysqlTarget) repair(ctx context.Context, table string, killed []string)
 		return inspectErr(err)
 	}
 	// The previous tables first: one may have to take the target's place.
-	for _, suffix := range []string{OldSuffix, StageSuffix, DeltaSuffix} {
+	for _, suffix := range []string{dbsync.OldSuffix, dbsync.StageSuffix, dbsync.DeltaSuffix} {
 		found, err := t.helperTables(ctx, table, suffix)
 		if err != nil {
 			return inspectErr(err)
@@ -526,10 +527,10 @@ func (t *mysqlTarget) repair(ctx context.Context, table string, killed []string)
 			}
 			if !ours {
 				t.log.Warn("a table is named like a dbsync helper table of the target table but carries no mark of a dbsync run that ended; dbsync leaves it alone (no run uses that name): if it is a leftover, check it and drop it",
-					"helper", h.name, LogTable, table)
+					"helper", h.name, dbsync.LogTable, table)
 				continue
 			}
-			if suffix == OldSuffix && !hasTable {
+			if suffix == dbsync.OldSuffix && !hasTable {
 				if err := t.restore(ctx, table, h); err != nil {
 					return err
 				}
@@ -547,22 +548,22 @@ func (t *mysqlTarget) repair(ctx context.Context, table string, killed []string)
 // restore puts a killed run's previous table back as table. Unmark first,
 // then rename: a crash between the two leaves an unmarked leftover whose
 // name names the killed run, never a marked target table.
-func (t *mysqlTarget) restore(ctx context.Context, table string, old namedTable) error {
+func (t *Target) restore(ctx context.Context, table string, old namedTable) error {
 	t.log.Warn("restoring target table from a previous run's leftover", "from", old.name, "table", table)
 	if ownedBy(old.comment) {
 		_, comment, _ := strings.Cut(old.comment, ownMarkComment)
-		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+QuoteMySQL(old.name)+" COMMENT = "+quoteMySQLString(comment)); err != nil {
+		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+dbsync.QuoteMySQL(old.name)+" COMMENT = "+quoteString(comment)); err != nil {
 			return fmt.Errorf("restore %s from %s: %w", table, old.name, err)
 		}
 	}
-	if _, err := t.db.ExecContext(ctx, "RENAME TABLE "+QuoteMySQL(old.name)+" TO "+QuoteMySQL(table)); err != nil {
+	if _, err := t.db.ExecContext(ctx, "RENAME TABLE "+dbsync.QuoteMySQL(old.name)+" TO "+dbsync.QuoteMySQL(table)); err != nil {
 		return fmt.Errorf("restore %s from %s: %w", table, old.name, err)
 	}
 	return nil
 }
 
 // Probe says where the target is, its TLS and how rows will be loaded.
-func (t *mysqlTarget) Probe(ctx context.Context) (string, error) {
+func (t *Target) Probe(ctx context.Context) (string, error) {
 	method := "LOAD DATA LOCAL allowed (load_method load_data)"
 	if !t.localInfile(ctx, t.db) {
 		method = "local_infile is OFF: rows will be loaded with multi-row INSERTs (load_method insert); set local_infile=ON on the server for the fastest load"
@@ -571,40 +572,40 @@ func (t *mysqlTarget) Probe(ctx context.Context) (string, error) {
 }
 
 // localInfile reports whether the server allows LOAD DATA LOCAL.
-func (t *mysqlTarget) localInfile(ctx context.Context, q rowQueryer) bool {
+func (t *Target) localInfile(ctx context.Context, q rowQueryer) bool {
 	var v sql.NullString
 	_ = q.QueryRowContext(ctx, "SELECT @@GLOBAL.local_infile").Scan(&v)
 	return v.String == "1" || strings.EqualFold(v.String, "ON")
 }
 
-func (t *mysqlTarget) TableColumns(ctx context.Context, table string) ([]TargetColumn, error) {
+func (t *Target) TableColumns(ctx context.Context, table string) ([]dbsync.TargetColumn, error) {
 	cols, err := t.columns(ctx, table)
 	if err != nil {
-		return nil, fmt.Errorf("read columns of target table %s: %w", QuoteMySQL(table), err)
+		return nil, fmt.Errorf("read columns of target table %s: %w", dbsync.QuoteMySQL(table), err)
 	}
 	return cols, nil
 }
 
-func (t *mysqlTarget) OpenHistory(context.Context, bool) (HistoryStore, bool, error) {
+func (t *Target) OpenHistory(context.Context, bool) (dbsync.HistoryStore, bool, error) {
 	return t.historyStore(), true, nil
 }
 
 // HistoryStore is the history table in the target database.
-func (t *mysqlTarget) historyStore() HistoryStore {
-	return HistoryStore{Db: t.db, Name: t.history, Where: "database " + t.cfg.Database, Dialect: mysqlHistory}
+func (t *Target) historyStore() dbsync.HistoryStore {
+	return dbsync.HistoryStore{Db: t.db, Name: t.history, Where: "database " + t.cfg.Database, Dialect: history}
 }
 
-func (t *mysqlTarget) RunHistory() HistoryStore { return t.historyStore() }
+func (t *Target) RunHistory() dbsync.HistoryStore { return t.historyStore() }
 
 // columns reads a table's columns from information_schema.
-func (t *mysqlTarget) columns(ctx context.Context, table string) ([]TargetColumn, error) {
+func (t *Target) columns(ctx context.Context, table string) ([]dbsync.TargetColumn, error) {
 	rows, err := t.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT IS NULL, EXTRA, COALESCE(GENERATION_EXPRESSION, '')
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, t.stored(table))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var cols []TargetColumn
+	var cols []dbsync.TargetColumn
 	for rows.Next() {
 		var name, dataType, columnType, nullable, extra, genExpr string
 		var noDefault bool
@@ -613,7 +614,7 @@ func (t *mysqlTarget) columns(ctx context.Context, table string) ([]TargetColumn
 		}
 		extra = strings.ToUpper(extra)
 		generated := genExpr != "" || strings.Contains(extra, "GENERATED") || strings.Contains(extra, "VIRTUAL") || strings.Contains(extra, "PERSISTENT") || strings.Contains(extra, "STORED")
-		cols = append(cols, TargetColumn{
+		cols = append(cols, dbsync.TargetColumn{
 			Name: name, DataType: strings.ToLower(dataType), ColumnType: columnType, Generated: generated,
 			Required: nullable == "NO" && noDefault && !generated && !strings.Contains(extra, "AUTO_INCREMENT"),
 		})
@@ -622,7 +623,7 @@ func (t *mysqlTarget) columns(ctx context.Context, table string) ([]TargetColumn
 }
 
 // stagedTable is table's entry, made on first use.
-func (t *mysqlTarget) stagedTable(table string) *mysqlStaged {
+func (t *Target) stagedTable(table string) *stagedTable {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, st := range t.staged {
@@ -630,22 +631,22 @@ func (t *mysqlTarget) stagedTable(table string) *mysqlStaged {
 			return st
 		}
 	}
-	st := &mysqlStaged{table: table}
+	st := &stagedTable{table: table}
 	t.staged = append(t.staged, st)
 	return st
 }
 
-func (t *mysqlTarget) Stage(ctx context.Context, table string, src SourceRows, policy string) (int64, string, error) {
+func (t *Target) Stage(ctx context.Context, table string, src dbsync.SourceRows, policy string) (int64, string, error) {
 	return t.StageKeepingKey(ctx, table, src, policy, nil)
 }
 
-func (t *mysqlTarget) TargetColumns(ctx context.Context, table string) ([]TargetColumn, error) {
+func (t *Target) TargetColumns(ctx context.Context, table string) ([]dbsync.TargetColumn, error) {
 	return t.columns(ctx, table)
 }
 
-func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src SourceRows, policy string, key []string) (int64, string, error) {
+func (t *Target) StageKeepingKey(ctx context.Context, table string, src dbsync.SourceRows, policy string, key []string) (int64, string, error) {
 	st := t.stagedTable(table)
-	stage := t.helper(table, StageSuffix)
+	stage := t.helper(table, dbsync.StageSuffix)
 	if err := t.dropOwn(ctx, table, stage, st.made); err != nil {
 		return 0, "", err
 	}
@@ -655,27 +656,27 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 	}
 	existing, err := t.columns(ctx, table)
 	if err != nil {
-		return 0, "", fmt.Errorf("read columns of target table %s: %w", QuoteMySQL(table), err)
+		return 0, "", fmt.Errorf("read columns of target table %s: %w", dbsync.QuoteMySQL(table), err)
 	}
 	srcCols := src.Columns()
-	schema, err := PlanStage(table, srcCols, existing, policy, t.log)
+	schema, err := dbsync.PlanStage(table, srcCols, existing, policy, t.log)
 	if err != nil {
 		return 0, "", err
 	}
 	if schema.FromSource {
 		if err := src.ExactTypes(ctx); err != nil {
-			t.log.Warn("cannot read the source's exact column types (needs CREATE TEMPORARY TABLES on the primary); deriving them from result metadata", LogTable, table, "error", err.Error())
+			t.log.Warn("cannot read the source's exact column types (needs CREATE TEMPORARY TABLES on the primary); deriving them from result metadata", dbsync.LogTable, table, "error", err.Error())
 		}
 		defs := make([]string, len(srcCols))
 		for i, c := range srcCols {
-			d, err := mysqlDefinition(c)
+			d, err := definition(c)
 			if err != nil {
 				return 0, "", err
 			}
-			defs[i] = QuoteMySQL(c.Name) + " " + d
+			defs[i] = dbsync.QuoteMySQL(c.Name) + " " + d
 		}
-		defs = WithPrimaryKey(defs, srcCols, key, QuoteMySQL)
-		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+QuoteMySQL(stage)+" (\n  "+strings.Join(defs, ",\n  ")+"\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
+		defs = dbsync.WithPrimaryKey(defs, srcCols, key, dbsync.QuoteMySQL)
+		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+dbsync.QuoteMySQL(stage)+" (\n  "+strings.Join(defs, ",\n  ")+"\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT = "+quoteString(stageMark(t.runID))); err != nil {
 			if len(key) > 0 {
 				return 0, "", fmt.Errorf("create staging table %s from the source's column types with the merge key (%s) as its primary key: %w (a key column of type TEXT or BLOB needs a VARCHAR or VARBINARY type in the query, e.g. CAST(col AS CHAR(100)))", stage, strings.Join(key, ", "), err)
 			}
@@ -683,7 +684,7 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 		}
 		st.made, st.comment = true, ""
 	} else {
-		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+QuoteMySQL(stage)+" LIKE "+QuoteMySQL(table)); err != nil {
+		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+dbsync.QuoteMySQL(stage)+" LIKE "+dbsync.QuoteMySQL(table)); err != nil {
 			return 0, "", fmt.Errorf("create staging table %s like %s: %w", stage, table, err)
 		}
 		st.made = true
@@ -694,7 +695,7 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 		st.comment = comment
 		// Changing only the comment is a metadata change on InnoDB: no
 		// rows are copied, now or when it is restored before the swap.
-		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+QuoteMySQL(stage)+" COMMENT = "+quoteMySQLString(stageMark(t.runID))); err != nil {
+		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+dbsync.QuoteMySQL(stage)+" COMMENT = "+quoteString(stageMark(t.runID))); err != nil {
 			return 0, "", fmt.Errorf("mark staging table %s as dbsync's: %w", stage, err)
 		}
 		if st.deferred, err = t.deferIndexes(ctx, table, stage); err != nil {
@@ -705,10 +706,10 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 	if err != nil {
 		return 0, "", fmt.Errorf("read columns of staging table: %w", err)
 	}
-	order, _ := MatchColumns(srcCols, stageCols)
+	order, _ := dbsync.MatchColumns(srcCols, stageCols)
 	if len(order) != len(srcCols) {
 		// Another run dropped it: this run lost its lock (checkLocks).
-		return 0, "", fmt.Errorf("staging table %s of %s is gone or changed right after this run made it: another run took the table over; this run stops, and the target table is unchanged", QuoteMySQL(stage), QuoteMySQL(table))
+		return 0, "", fmt.Errorf("staging table %s of %s is gone or changed right after this run made it: another run took the table over; this run stops, and the target table is unchanged", dbsync.QuoteMySQL(stage), dbsync.QuoteMySQL(table))
 	}
 	plan := loadPlan{table: stage, target: table}
 	for i, c := range srcCols {
@@ -730,7 +731,7 @@ func (t *mysqlTarget) StageKeepingKey(ctx context.Context, table string, src Sou
 }
 
 // Discard drops the staging tables this run made.
-func (t *mysqlTarget) Discard(ctx context.Context) {
+func (t *Target) Discard(ctx context.Context) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.discardMerges(ctx)
@@ -739,8 +740,8 @@ func (t *mysqlTarget) Discard(ctx context.Context) {
 			continue
 		}
 		// Its name is this run's own: it can be no other run's table.
-		stage := t.helper(st.table, StageSuffix)
-		if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+QuoteMySQL(stage)); err != nil {
+		stage := t.helper(st.table, dbsync.StageSuffix)
+		if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+dbsync.QuoteMySQL(stage)); err != nil {
 			t.log.Warn("could not drop the staging table; the next run drops it", "staging_table", stage, "error", err.Error())
 			continue
 		}
@@ -772,11 +773,11 @@ func (t *mysqlTarget) Discard(ctx context.Context) {
 // this run's source snapshot (it held the locks while it staged and
 // compared, and any other run waits at begin), so the run reports what
 // happened. The check after the swap logs such a loss.
-func (t *mysqlTarget) Swap(ctx context.Context) (time.Duration, error) {
+func (t *Target) Swap(ctx context.Context) (time.Duration, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	staged := slices.Clone(t.staged)
-	slices.SortFunc(staged, func(a, b *mysqlStaged) int { return strings.Compare(a.table, b.table) })
+	slices.SortFunc(staged, func(a, b *stagedTable) int { return strings.Compare(a.table, b.table) })
 	merged, err := t.applyMerges(ctx)
 	if err != nil {
 		return 0, err
@@ -798,9 +799,9 @@ func (t *mysqlTarget) Swap(ctx context.Context) (time.Duration, error) {
 		return 0, nil
 	}
 	var pairs, names []string
-	var replaced []*mysqlStaged
+	var replaced []*stagedTable
 	for _, st := range staged {
-		table, old, stage := QuoteMySQL(st.table), QuoteMySQL(t.helper(st.table, OldSuffix)), QuoteMySQL(t.helper(st.table, StageSuffix))
+		table, old, stage := dbsync.QuoteMySQL(st.table), dbsync.QuoteMySQL(t.helper(st.table, dbsync.OldSuffix)), dbsync.QuoteMySQL(t.helper(st.table, dbsync.StageSuffix))
 		names = append(names, table)
 		exists, err := t.TableExists(ctx, st.table)
 		if err != nil {
@@ -818,12 +819,12 @@ func (t *mysqlTarget) Swap(ctx context.Context) (time.Duration, error) {
 	// definition is then the target's, byte for byte): a target never
 	// carries a mark. Its name still names this run.
 	for _, st := range staged {
-		stage := QuoteMySQL(t.helper(st.table, StageSuffix))
-		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+stage+" COMMENT = "+quoteMySQLString(st.comment)); err != nil {
-			return 0, fmt.Errorf("swap %s: restore the comment of %s: %w", QuoteMySQL(st.table), stage, err)
+		stage := dbsync.QuoteMySQL(t.helper(st.table, dbsync.StageSuffix))
+		if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+stage+" COMMENT = "+quoteString(st.comment)); err != nil {
+			return 0, fmt.Errorf("swap %s: restore the comment of %s: %w", dbsync.QuoteMySQL(st.table), stage, err)
 		}
 	}
-	waited, err := t.renameUnderLock(ctx, rename, what, t.helper(staged[0].table, StageSuffix))
+	waited, err := t.renameUnderLock(ctx, rename, what, t.helper(staged[0].table, dbsync.StageSuffix))
 	if err != nil {
 		return waited, err
 	}
@@ -839,13 +840,13 @@ func (t *mysqlTarget) Swap(ctx context.Context) (time.Duration, error) {
 	defer cancel()
 	t.recheckLocks(ctx)
 	for _, st := range replaced {
-		old := t.helper(st.table, OldSuffix)
-		if _, err := t.db.ExecContext(ctx, "DROP TABLE "+QuoteMySQL(old)); err != nil {
+		old := t.helper(st.table, dbsync.OldSuffix)
+		if _, err := t.db.ExecContext(ctx, "DROP TABLE "+dbsync.QuoteMySQL(old)); err != nil {
 			// Mark it, so that the next run may drop it.
 			t.log.Warn("could not drop the previous table after the swap; the next run drops it", "previous_table", old, "error", err.Error())
 			_, comment, cerr := t.tableComment(ctx, old)
 			if cerr == nil {
-				_, cerr = t.db.ExecContext(ctx, "ALTER TABLE "+QuoteMySQL(old)+" COMMENT = "+quoteMySQLString(oldMark(t.runID, comment)))
+				_, cerr = t.db.ExecContext(ctx, "ALTER TABLE "+dbsync.QuoteMySQL(old)+" COMMENT = "+quoteString(oldMark(t.runID, comment)))
 			}
 			if cerr != nil {
 				t.log.Warn("could not mark the previous table as dbsync's; the next run will stop until it is dropped by hand", "previous_table", old, "error", cerr.Error())
@@ -859,7 +860,7 @@ func (t *mysqlTarget) Swap(ctx context.Context) (time.Duration, error) {
 // checking the locks there, retrying while readers hold the tables. A
 // connection that ends during the RENAME leaves it done or not: stage, the
 // first staging table, tells which.
-func (t *mysqlTarget) renameUnderLock(ctx context.Context, rename, what, stage string) (time.Duration, error) {
+func (t *Target) renameUnderLock(ctx context.Context, rename, what, stage string) (time.Duration, error) {
 	t.lockMu.Lock()
 	defer t.lockMu.Unlock()
 	if err := t.checkLocksLocked(ctx); err != nil {
@@ -878,7 +879,7 @@ func (t *mysqlTarget) renameUnderLock(ctx context.Context, rename, what, stage s
 			return time.Since(start), nil
 		}
 		waited := time.Since(start)
-		if mysqlErrorNumber(err) == 0 && ctx.Err() == nil {
+		if errorNumber(err) == 0 && ctx.Err() == nil {
 			// Not the server's answer: the connection ended.
 			if exists, xerr := t.TableExists(context.WithoutCancel(ctx), stage); xerr == nil && !exists {
 				t.log.Warn("the run lock's connection ended during the swap's RENAME, which the server completed first, under the lock", "error", err.Error())
@@ -886,8 +887,8 @@ func (t *mysqlTarget) renameUnderLock(ctx context.Context, rename, what, stage s
 			}
 			return waited, t.lostDuringSwap(ctx, what, err)
 		}
-		if mysqlErrorNumber(err) != 1205 || try >= t.swapTries || ctx.Err() != nil {
-			if mysqlErrorNumber(err) == 1205 {
+		if errorNumber(err) != 1205 || try >= t.swapTries || ctx.Err() != nil {
+			if errorNumber(err) == 1205 {
 				return waited, fmt.Errorf("swap %s: readers held the tables for %.0f s over %d attempts, so the new rows were not swapped in and the tables are unchanged (look for long transactions reading them: SHOW PROCESSLIST): %w", what, waited.Seconds(), try, err)
 			}
 			return waited, fmt.Errorf("swap %s: %w", what, err)
@@ -903,7 +904,7 @@ func (t *mysqlTarget) renameUnderLock(ctx context.Context, rename, what, stage s
 
 // lostDuringSwap is the error of a lock connection that ended in the
 // swap, before its RENAME ran.
-func (t *mysqlTarget) lostDuringSwap(ctx context.Context, what string, err error) error {
+func (t *Target) lostDuringSwap(ctx context.Context, what string, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("swap %s: %w", what, err)
 	}
@@ -915,7 +916,7 @@ func (t *mysqlTarget) lostDuringSwap(ctx context.Context, what string, err error
 
 // recheckLocks logs a lock lost during the swap, after the check that
 // preceded it: what the swap did ran under the locks (see swap).
-func (t *mysqlTarget) recheckLocks(ctx context.Context) {
+func (t *Target) recheckLocks(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := t.checkLocks(ctx); err != nil {
@@ -925,7 +926,7 @@ func (t *mysqlTarget) recheckLocks(ctx context.Context) {
 
 // holdHistoryRows locks this run's history rows in tx, the merged tables'
 // transaction, until it commits or rolls back (see swap and begin).
-func (t *mysqlTarget) holdHistoryRows(ctx context.Context, tx *sql.Tx) error {
+func (t *Target) holdHistoryRows(ctx context.Context, tx *sql.Tx) error {
 	h := t.historyStore()
 	args := []any{t.runID}
 	for _, table := range t.runTables {
@@ -949,7 +950,7 @@ func (t *mysqlTarget) holdHistoryRows(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-func (t *mysqlTarget) Close() {
+func (t *Target) Close() {
 	if t.stopPing != nil {
 		t.stopPing()
 	}

@@ -1,10 +1,14 @@
-package dbsync
+package mysqldb
 
-import "testing"
+import (
+	"testing"
+
+	dbsync "github.com/dbsync/dbsync/sync"
+)
 
 func TestApplySQL(t *testing.T) {
-	cols := []mergeColumn{{TargetColumn: TargetColumn{Name: "id", DataType: "int"}}, {TargetColumn: TargetColumn{Name: "email", DataType: "varchar"}, charset: "utf8mb4"}, {TargetColumn: TargetColumn{Name: "n", DataType: "int"}}}
-	a := mysqlApplySQL("users", "users__dbsync_delta", cols, []KeyColumn{{Name: "id", Order: OrderNumber}}, []int{0}, []string{"email"})
+	cols := []mergeColumn{{TargetColumn: dbsync.TargetColumn{Name: "id", DataType: "int"}}, {TargetColumn: dbsync.TargetColumn{Name: "email", DataType: "varchar"}, charset: "utf8mb4"}, {TargetColumn: dbsync.TargetColumn{Name: "n", DataType: "int"}}}
+	a := applySQL("users", "users__dbsync_delta", cols, []dbsync.KeyColumn{{Name: "id", Order: dbsync.OrderNumber}}, []int{0}, []string{"email"})
 	for got, want := range map[string]string{
 		a.mark:     "UPDATE `users__dbsync_delta` AS d JOIN `users` AS t ON t.`id` = d.`id` SET d.`dbsync_op` = 'M' WHERE d.`dbsync_op` = 'U' AND NOT (CAST(t.`email` AS BINARY) <=> CAST(d.`email` AS BINARY))",
 		a.del:      "DELETE t FROM `users` AS t JOIN `users__dbsync_delta` AS d ON t.`id` = d.`id` WHERE d.`dbsync_op` = 'D'",
@@ -15,7 +19,7 @@ func TestApplySQL(t *testing.T) {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
 	}
-	if b := mysqlApplySQL("users", "d", cols, []KeyColumn{{Name: "id", Order: OrderNumber}}, []int{0}, nil); b.mark != "" {
+	if b := applySQL("users", "d", cols, []dbsync.KeyColumn{{Name: "id", Order: dbsync.OrderNumber}}, []int{0}, nil); b.mark != "" {
 		t.Errorf("no move columns, but a mark statement: %s", b.mark)
 	}
 }

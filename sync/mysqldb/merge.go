@@ -1,9 +1,10 @@
-package dbsync
+package mysqldb
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"math"
 	"slices"
 	"strconv"
@@ -12,7 +13,7 @@ import (
 
 // mergeColumn is a target column as a merge needs it.
 type mergeColumn struct {
-	TargetColumn
+	dbsync.TargetColumn
 	nullable  bool
 	invisible bool
 	charset   string // CHARACTER_SET_NAME; empty for non-text types
@@ -22,7 +23,7 @@ type mergeColumn struct {
 // mergeColumns reads the columns of a MySQL table with what a merge needs
 // beyond TargetColumn: nullability, invisibility (generated invisible
 // primary keys), character set and collation.
-func (t *mysqlTarget) mergeColumns(ctx context.Context, table string) ([]mergeColumn, error) {
+func (t *Target) mergeColumns(ctx context.Context, table string) ([]mergeColumn, error) {
 	base, err := t.columns(ctx, table)
 	if err != nil {
 		return nil, err
@@ -40,7 +41,7 @@ func (t *mysqlTarget) mergeColumns(ctx context.Context, table string) ([]mergeCo
 			return nil, err
 		}
 		if i >= len(base) {
-			return nil, fmt.Errorf("table %s changed while its columns were read", QuoteMySQL(table))
+			return nil, fmt.Errorf("table %s changed while its columns were read", dbsync.QuoteMySQL(table))
 		}
 		cols = append(cols, mergeColumn{TargetColumn: base[i], nullable: nullable == "YES",
 			invisible: strings.Contains(strings.ToUpper(extra), "INVISIBLE"), charset: charset, collation: collation})
@@ -50,14 +51,14 @@ func (t *mysqlTarget) mergeColumns(ctx context.Context, table string) ([]mergeCo
 
 // keyOrderFor says how a key column of a MySQL DATA_TYPE is ordered, or why
 // it cannot be a merge key.
-func keyOrderFor(dataType string) (KeyOrder, error) {
+func keyOrderFor(dataType string) (dbsync.KeyOrder, error) {
 	switch dataType {
 	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year":
-		return OrderNumber, nil
+		return dbsync.OrderNumber, nil
 	case "float", "double", "real":
-		return 0, ErrFloatKey
+		return 0, dbsync.ErrFloatKey
 	}
-	return OrderBytes, nil
+	return dbsync.OrderBytes, nil
 }
 
 // MergeKey chooses the merge key of a MySQL target table: its PRIMARY KEY,
@@ -68,16 +69,16 @@ func keyOrderFor(dataType string) (KeyOrder, error) {
 // source does not have. A configured key must name the table's key when it
 // has one. setting names the config section, for messages
 // ("[table.items]").
-func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []string, setting string) ([]KeyColumn, error) {
+func (t *Target) MergeKey(ctx context.Context, table string, configured []string, setting string) ([]dbsync.KeyColumn, error) {
 	if setting == "" {
 		setting = "[sync]"
 	}
 	cols, err := t.mergeColumns(ctx, table)
 	if err != nil {
-		return nil, fmt.Errorf("read columns of target table %s: %w", QuoteMySQL(table), err)
+		return nil, fmt.Errorf("read columns of target table %s: %w", dbsync.QuoteMySQL(table), err)
 	}
 	if len(cols) == 0 {
-		return nil, fmt.Errorf("choose merge key: target table %s does not exist in database %s (the first run of a table is a replace)", QuoteMySQL(table), t.cfg.Database)
+		return nil, fmt.Errorf("choose merge key: target table %s does not exist in database %s (the first run of a table is a replace)", dbsync.QuoteMySQL(table), t.cfg.Database)
 	}
 	byName := map[string]mergeColumn{}
 	for _, c := range cols {
@@ -87,7 +88,7 @@ func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []s
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0
 		ORDER BY INDEX_NAME <> 'PRIMARY', INDEX_NAME, SEQ_IN_INDEX`, t.stored(table))
 	if err != nil {
-		return nil, fmt.Errorf("read keys of target table %s: %w", QuoteMySQL(table), err)
+		return nil, fmt.Errorf("read keys of target table %s: %w", dbsync.QuoteMySQL(table), err)
 	}
 	type index struct {
 		name string
@@ -123,14 +124,14 @@ func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []s
 			usable = append(usable, ix.cols)
 		}
 	}
-	candidates := make(map[string]KeyCandidate, len(byName))
+	candidates := make(map[string]dbsync.KeyCandidate, len(byName))
 	for lower, c := range byName {
 		order, err := keyOrderFor(c.DataType)
-		candidates[lower] = KeyCandidate{Name: c.Name, Order: order, NotKey: err}
+		candidates[lower] = dbsync.KeyCandidate{Name: c.Name, Order: order, NotKey: err}
 	}
 	noKey := fmt.Sprintf("merge needs a key, and target table %s has no PRIMARY KEY or UNIQUE key of NOT NULL columns (a generated invisible my_row_id does not count: the source has no such column); "+
-		"add a primary key to the table or set key = col1,col2 in %s", QuoteMySQL(table), setting)
-	return PickMergeKey(table, QuoteMySQL, usable, candidates, configured, setting, noKey)
+		"add a primary key to the table or set key = col1,col2 in %s", dbsync.QuoteMySQL(table), setting)
+	return dbsync.PickMergeKey(table, dbsync.QuoteMySQL, usable, candidates, configured, setting, noKey)
 }
 
 // Merge makes the target table equal to src, which must come ordered by
@@ -151,24 +152,24 @@ func (t *mysqlTarget) MergeKey(ctx context.Context, table string, configured []s
 // deletes acts as its rule says: RESTRICT/NO ACTION fails the merge and
 // nothing changes; CASCADE/SET NULL apply. With no difference nothing is
 // written, not even the delta table.
-func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts MergeOptions) (res MergeResult, err error) {
+func (t *Target) Merge(ctx context.Context, src dbsync.SourceRows, opts dbsync.MergeOptions) (res dbsync.MergeResult, err error) {
 	opts = opts.WithDefaults()
 	// The delta table's name names this run, and fits MySQL's limits
 	// (helper_tables.go).
-	table, delta := opts.Table, t.helper(opts.Table, DeltaSuffix)
+	table, delta := opts.Table, t.helper(opts.Table, dbsync.DeltaSuffix)
 	existing, err := t.mergeColumns(ctx, table)
 	if err != nil {
-		return res, fmt.Errorf("read columns of target table %s: %w", QuoteMySQL(table), err)
+		return res, fmt.Errorf("read columns of target table %s: %w", dbsync.QuoteMySQL(table), err)
 	}
 	if len(existing) == 0 {
-		return FirstRun(table), nil
+		return dbsync.FirstRun(table), nil
 	}
-	plain := make([]TargetColumn, len(existing))
+	plain := make([]dbsync.TargetColumn, len(existing))
 	for i, c := range existing {
 		plain[i] = c.TargetColumn
 	}
 	srcCols := src.Columns()
-	order, keyPos, handBack, err := MatchMerge(table, srcCols, plain, opts)
+	order, keyPos, handBack, err := dbsync.MatchMerge(table, srcCols, plain, opts)
 	if handBack != nil {
 		return *handBack, err
 	}
@@ -179,7 +180,7 @@ func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts MergeOptio
 	for i := range srcCols {
 		cols[i] = existing[order[i]]
 		if n := strings.ToLower(cols[i].Name); n == "dbsync_op" || n == "dbsync_seq" {
-			return res, fmt.Errorf("merge %s: column %s has a name the merge's delta table uses itself; rename it in the query", QuoteMySQL(table), QuoteMySQL(cols[i].Name))
+			return res, fmt.Errorf("merge %s: column %s has a name the merge's delta table uses itself; rename it in the query", dbsync.QuoteMySQL(table), dbsync.QuoteMySQL(cols[i].Name))
 		}
 	}
 
@@ -191,10 +192,10 @@ func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts MergeOptio
 	}
 	defer dst.Close()
 
-	d := NewDeltaReader(table,
-		&KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
-		&KeyReader{Side: "target", Rows: dst, Key: opts.Key, Pos: keyPos},
-		mysqlRowsEqual(cols))
+	d := dbsync.NewDeltaReader(table,
+		&dbsync.KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
+		&dbsync.KeyReader{Side: "target", Rows: dst, Key: opts.Key, Pos: keyPos},
+		rowsEqual(cols))
 	found := d.Prime()
 	if err := d.CompareError(table); err != nil {
 		return res, err
@@ -228,9 +229,9 @@ func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts MergeOptio
 	}
 	res.Rows = d.Src.N
 	targetRows := d.Dst.N
-	reason, note, err := CheckThresholds(table, targetRows, d.Inserts, d.Updates, d.Deletes, opts)
+	reason, note, err := dbsync.CheckThresholds(table, targetRows, d.Inserts, d.Updates, d.Deletes, opts)
 	if err != nil || reason != "" {
-		return MergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
+		return dbsync.MergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
 	}
 	res.Note = note
 	// The differences are applied at the run's commit step (applyMerges),
@@ -256,7 +257,7 @@ func (t *mysqlTarget) Merge(ctx context.Context, src SourceRows, opts MergeOptio
 type pendingMerge struct {
 	table, delta              string
 	cols                      []mergeColumn
-	key                       []KeyColumn
+	key                       []dbsync.KeyColumn
 	keyPos                    []int
 	inserts, updates, deletes int64
 	updated                   int64 // what the UPDATE changed, once applied
@@ -265,7 +266,7 @@ type pendingMerge struct {
 	// move are mergeOptions' Links and Move (the apply's order and which
 	// updates go as delete + insert); noMove says why none may.
 	rows   int64
-	links  TableLinks
+	links  dbsync.TableLinks
 	move   []string
 	noMove string
 	moved  int64 // updates applied as delete + insert
@@ -274,11 +275,11 @@ type pendingMerge struct {
 	keysOff bool
 }
 
-func (t *mysqlTarget) dropDelta(ctx context.Context, delta string) {
+func (t *Target) dropDelta(ctx context.Context, delta string) {
 	if delta == "" {
 		return
 	}
-	if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+QuoteMySQL(delta)); err != nil {
+	if _, err := t.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+dbsync.QuoteMySQL(delta)); err != nil {
 		t.log.Warn("could not drop the merge's delta table; the next run drops it", "delta_table", delta, "error", err.Error())
 	}
 }
@@ -292,7 +293,7 @@ func (t *mysqlTarget) dropDelta(ctx context.Context, delta string) {
 // foreign keys); a table with foreign keys is counted at the end, so that
 // a cascade that removed rows the source still has fails the run. Caller
 // holds t.mu.
-func (t *mysqlTarget) applyMerges(ctx context.Context) (*sql.Tx, error) {
+func (t *Target) applyMerges(ctx context.Context) (*sql.Tx, error) {
 	deletes := false
 	changed := false
 	for _, m := range t.merges {
@@ -312,7 +313,7 @@ func (t *mysqlTarget) applyMerges(ctx context.Context) (*sql.Tx, error) {
 			parents[m.table] = append(parents[m.table], fk.RefTable)
 		}
 	}
-	order := ParentFirst(names, parents)
+	order := dbsync.ParentFirst(names, parents)
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("merge: begin transaction: %w", err)
@@ -333,16 +334,16 @@ func (t *mysqlTarget) applyMerges(ctx context.Context) (*sql.Tx, error) {
 	}
 	for _, name := range order {
 		m := byName[name]
-		if !deletes || !slices.ContainsFunc(m.links.Parents, func(fk ForeignKey) bool { return uncheckedCascade(fk, byName) }) {
+		if !deletes || !slices.ContainsFunc(m.links.Parents, func(fk dbsync.ForeignKey) bool { return uncheckedCascade(fk, byName) }) {
 			continue // no delete of the run can have cascaded into it unseen
 		}
 		var n int64
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+QuoteMySQL(m.table)).Scan(&n); err != nil {
-			return fail(fmt.Errorf("merge %s: count rows: %w", QuoteMySQL(m.table), err))
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+dbsync.QuoteMySQL(m.table)).Scan(&n); err != nil {
+			return fail(fmt.Errorf("merge %s: count rows: %w", dbsync.QuoteMySQL(m.table), err))
 		}
 		if n != m.rows {
 			return fail(fmt.Errorf("merge %s: after the merge the table would hold %d rows, the source has %d: a foreign key's ON DELETE rule removed or kept rows the source does not (are the source's rows consistent with the target's foreign keys %s?); nothing was changed",
-				QuoteMySQL(m.table), n, m.rows, m.links.Describe()))
+				dbsync.QuoteMySQL(m.table), n, m.rows, m.links.Describe()))
 		}
 	}
 	return tx, nil
@@ -350,7 +351,7 @@ func (t *mysqlTarget) applyMerges(ctx context.Context) (*sql.Tx, error) {
 
 // commitMerges commits what applyMerges did and drops the delta tables.
 // Caller holds t.mu.
-func (t *mysqlTarget) commitMerges(ctx context.Context, tx *sql.Tx) error {
+func (t *Target) commitMerges(ctx context.Context, tx *sql.Tx) error {
 	if tx == nil {
 		return nil
 	}
@@ -366,7 +367,7 @@ func (t *mysqlTarget) commitMerges(ctx context.Context, tx *sql.Tx) error {
 
 // discardMerges drops the delta tables of merges not applied. Caller
 // holds t.mu.
-func (t *mysqlTarget) discardMerges(ctx context.Context) {
+func (t *Target) discardMerges(ctx context.Context) {
 	for _, m := range t.merges {
 		if !m.applied {
 			t.dropDelta(ctx, m.delta)
@@ -377,7 +378,7 @@ func (t *mysqlTarget) discardMerges(ctx context.Context) {
 
 // AppliedUpdates is, per merged table, how many rows the UPDATE changed:
 // the run's report replaces the compare's count with it.
-func (t *mysqlTarget) AppliedUpdates() map[string]int64 {
+func (t *Target) AppliedUpdates() map[string]int64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := map[string]int64{}
@@ -389,11 +390,11 @@ func (t *mysqlTarget) AppliedUpdates() map[string]int64 {
 	return out
 }
 
-// mysqlRowsEqual compares a source row with a target row byte for byte
+// rowsEqual compares a source row with a target row byte for byte
 // (both sides are read through the same protocol), except FLOAT and DOUBLE
 // target columns, compared as the numbers the target stores: a source
 // value that is not a FLOAT prints differently from one read from a FLOAT.
-func mysqlRowsEqual(cols []mergeColumn) func(a, b [][]byte) bool {
+func rowsEqual(cols []mergeColumn) func(a, b [][]byte) bool {
 	bits := make([]int, len(cols))
 	for i, c := range cols {
 		switch c.DataType {
@@ -426,10 +427,10 @@ func mysqlRowsEqual(cols []mergeColumn) func(a, b [][]byte) bool {
 
 // orderExpr is the ORDER BY expression of a key column of the target:
 // strings by their utf8mb4 bytes, which is how the source delivers them.
-func orderExpr(k KeyColumn, c mergeColumn) string {
-	q := QuoteMySQL(c.Name)
+func orderExpr(k dbsync.KeyColumn, c mergeColumn) string {
+	q := dbsync.QuoteMySQL(c.Name)
 	switch {
-	case k.Order == OrderNumber:
+	case k.Order == dbsync.OrderNumber:
 		return q
 	case c.charset != "" && !strings.HasPrefix(c.charset, "utf8mb4"):
 		return "CAST(CONVERT(" + q + " USING utf8mb4) AS BINARY)"
@@ -444,23 +445,23 @@ func orderExpr(k KeyColumn, c mergeColumn) string {
 	return "CAST(" + q + " AS BINARY)"
 }
 
-// mysqlTableReader reads a target table ordered by key: the rows the
+// tableReader reads a target table ordered by key: the rows the
 // compare checks the source against. A FLOAT column is read as a DOUBLE
 // through the text protocol, which prints FLOAT rounded to 6 digits.
-type mysqlTableReader struct {
+type tableReader struct {
 	conn *sql.Conn
 	stmt *sql.Stmt
 	rows *sql.Rows
-	cols []Column
+	cols []dbsync.Column
 	scan rawScan
 }
 
-func (t *mysqlTarget) openTableReader(ctx context.Context, table string, cols []mergeColumn, key []KeyColumn, binary bool) (*mysqlTableReader, error) {
+func (t *Target) openTableReader(ctx context.Context, table string, cols []mergeColumn, key []dbsync.KeyColumn, binary bool) (*tableReader, error) {
 	sel := make([]string, len(cols))
 	for i, c := range cols {
-		sel[i] = QuoteMySQL(c.Name)
+		sel[i] = dbsync.QuoteMySQL(c.Name)
 		if c.DataType == "float" && !binary {
-			sel[i] = "CAST(" + QuoteMySQL(c.Name) + " AS DOUBLE)"
+			sel[i] = "CAST(" + dbsync.QuoteMySQL(c.Name) + " AS DOUBLE)"
 		}
 	}
 	by := make([]string, len(key))
@@ -471,12 +472,12 @@ func (t *mysqlTarget) openTableReader(ctx context.Context, table string, cols []
 			}
 		}
 	}
-	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + QuoteMySQL(table) + " ORDER BY " + strings.Join(by, ", ")
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + dbsync.QuoteMySQL(table) + " ORDER BY " + strings.Join(by, ", ")
 	conn, err := t.db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("connect to target to read %s: %w", QuoteMySQL(table), err)
+		return nil, fmt.Errorf("connect to target to read %s: %w", dbsync.QuoteMySQL(table), err)
 	}
-	r := &mysqlTableReader{conn: conn}
+	r := &tableReader{conn: conn}
 	if binary {
 		if r.stmt, err = conn.PrepareContext(ctx, q); err == nil {
 			r.rows, err = r.stmt.QueryContext(ctx)
@@ -486,18 +487,18 @@ func (t *mysqlTarget) openTableReader(ctx context.Context, table string, cols []
 	}
 	if err != nil {
 		r.Close()
-		return nil, fmt.Errorf("read target table %s ordered by its key: %w", QuoteMySQL(table), err)
+		return nil, fmt.Errorf("read target table %s ordered by its key: %w", dbsync.QuoteMySQL(table), err)
 	}
 	r.scan = newRawScan(len(cols))
 	return r, nil
 }
 
-func (r *mysqlTableReader) Columns() []Column { return r.cols }
-func (r *mysqlTableReader) Values() [][]byte  { return r.scan.cells }
-func (r *mysqlTableReader) Next() bool        { return r.scan.next(r.rows) }
-func (r *mysqlTableReader) Err() error        { return r.scan.rowsErr(r.rows) }
+func (r *tableReader) Columns() []dbsync.Column { return r.cols }
+func (r *tableReader) Values() [][]byte         { return r.scan.cells }
+func (r *tableReader) Next() bool               { return r.scan.next(r.rows) }
+func (r *tableReader) Err() error               { return r.scan.rowsErr(r.rows) }
 
-func (r *mysqlTableReader) Close() error {
+func (r *tableReader) Close() error {
 	if r.rows != nil {
 		r.rows.Close()
 	}
@@ -512,18 +513,18 @@ func (r *mysqlTableReader) Close() error {
 // a value is stored exactly as in the target), all NULL-able (a delete row
 // holds only its key), no other key: a case-insensitive key may hold 'A'
 // to delete and 'a' to insert. It carries dbsync's mark from its creation.
-func (t *mysqlTarget) createDelta(ctx context.Context, delta string, cols []mergeColumn) error {
+func (t *Target) createDelta(ctx context.Context, delta string, cols []mergeColumn) error {
 	defs := []string{"`dbsync_op` CHAR(1) CHARACTER SET ascii NOT NULL", "`dbsync_seq` BIGINT UNSIGNED NOT NULL"}
 	for _, c := range cols {
-		d := QuoteMySQL(c.Name) + " " + c.ColumnType
+		d := dbsync.QuoteMySQL(c.Name) + " " + c.ColumnType
 		if c.charset != "" {
 			d += " CHARACTER SET " + c.charset + " COLLATE " + c.collation
 		}
 		defs = append(defs, d+" NULL")
 	}
 	defs = append(defs, "PRIMARY KEY (`dbsync_op`, `dbsync_seq`)")
-	q := "CREATE TABLE " + QuoteMySQL(delta) + " (\n  " + strings.Join(defs, ",\n  ") + "\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT = " +
-		quoteMySQLString(ownMark+"merge differences of run "+t.runID+"; dbsync drops it")
+	q := "CREATE TABLE " + dbsync.QuoteMySQL(delta) + " (\n  " + strings.Join(defs, ",\n  ") + "\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT = " +
+		quoteString(ownMark+"merge differences of run "+t.runID+"; dbsync drops it")
 	if _, err := t.db.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("create merge delta table %s: %w", delta, err)
 	}
@@ -532,7 +533,7 @@ func (t *mysqlTarget) createDelta(ctx context.Context, delta string, cols []merg
 
 // loadDelta streams the compare's differences into the delta table the way
 // staging tables are loaded (load).
-func (t *mysqlTarget) loadDelta(ctx context.Context, delta string, cols []mergeColumn, d *DeltaReader) (int64, string, error) {
+func (t *Target) loadDelta(ctx context.Context, delta string, cols []mergeColumn, d *dbsync.DeltaReader) (int64, string, error) {
 	plan := loadPlan{table: delta, target: d.Table,
 		columns: []loadColumn{{name: "dbsync_op"}, {name: "dbsync_seq"}}}
 	for i, c := range d.Src.Rows.Columns() {
@@ -546,32 +547,32 @@ func (t *mysqlTarget) loadDelta(ctx context.Context, delta string, cols []mergeC
 	return t.load(ctx, plan, d)
 }
 
-// mysqlApply is the SQL that applies one table's delta table.
-type mysqlApply struct {
+// applyStatements is the SQL that applies one table's delta table.
+type applyStatements struct {
 	// mark turns the updates that change a Move column into delete +
 	// insert ('U' → 'M'); empty when there are no Move columns.
 	mark, remaining, del, delMoved, update, insert string
 }
 
-// mysqlApplySQL builds the statements that apply delta to table: rows are
+// applySQL builds the statements that apply delta to table: rows are
 // matched by the key (and by its bytes for a string key: the index finds
 // the row by the column's collation, the bytes pick the one row the
 // compare meant, 'a' is not 'A'); the UPDATE writes only rows whose stored
 // values differ; the INSERT keeps the compare's order.
-func mysqlApplySQL(table, delta string, cols []mergeColumn, key []KeyColumn, keyPos []int, move []string) mysqlApply {
-	tq, dq := QuoteMySQL(table), QuoteMySQL(delta)
+func applySQL(table, delta string, cols []mergeColumn, key []dbsync.KeyColumn, keyPos []int, move []string) applyStatements {
+	tq, dq := dbsync.QuoteMySQL(table), dbsync.QuoteMySQL(delta)
 	isKey := map[int]bool{}
 	var on []string
 	for i, p := range keyPos {
-		n := QuoteMySQL(cols[p].Name)
+		n := dbsync.QuoteMySQL(cols[p].Name)
 		on = append(on, "t."+n+" = d."+n)
-		if key[i].Order == OrderBytes {
+		if key[i].Order == dbsync.OrderBytes {
 			on = append(on, "CAST(t."+n+" AS BINARY) = CAST(d."+n+" AS BINARY)")
 		}
 		isKey[p] = true
 	}
 	same := func(c mergeColumn) string {
-		n := QuoteMySQL(c.Name)
+		n := dbsync.QuoteMySQL(c.Name)
 		if c.charset != "" || c.DataType == "json" {
 			return "CAST(t." + n + " AS BINARY) <=> CAST(d." + n + " AS BINARY)"
 		}
@@ -579,7 +580,7 @@ func mysqlApplySQL(table, delta string, cols []mergeColumn, key []KeyColumn, key
 	}
 	var set, unchanged, moved, names []string
 	for i, c := range cols {
-		n := QuoteMySQL(c.Name)
+		n := dbsync.QuoteMySQL(c.Name)
 		names = append(names, n)
 		if isKey[i] {
 			continue
@@ -593,7 +594,7 @@ func mysqlApplySQL(table, delta string, cols []mergeColumn, key []KeyColumn, key
 		}
 	}
 	join := " JOIN " + dq + " AS d ON " + strings.Join(on, " AND ")
-	var a mysqlApply
+	var a applyStatements
 	if len(moved) > 0 {
 		a.mark = "UPDATE " + dq + " AS d JOIN " + tq + " AS t ON " + strings.Join(on, " AND ") +
 			" SET d.`dbsync_op` = 'M' WHERE d.`dbsync_op` = 'U' AND NOT (" + strings.Join(moved, " AND ") + ")"
@@ -613,14 +614,14 @@ func mysqlApplySQL(table, delta string, cols []mergeColumn, key []KeyColumn, key
 // execMerge runs one statement of m's apply in tx: any warning fails it,
 // and so does a count other than want (want < 0: not checked).
 func execMerge(ctx context.Context, tx *sql.Tx, m *pendingMerge, what, q string, want int64) (int64, error) {
-	tq := QuoteMySQL(m.table)
+	tq := dbsync.QuoteMySQL(m.table)
 	r, err := tx.ExecContext(ctx, q)
 	if err != nil {
 		moves := ""
 		if m.noMove != "" {
 			moves = "dbsync applies rows whose unique values change as delete + insert, but not in this table: " + m.noMove + "; "
 		}
-		switch n := mysqlErrorNumber(err); {
+		switch n := errorNumber(err); {
 		case n == 1451 && strings.HasPrefix(what, "update"):
 			return 0, fmt.Errorf("merge %s: %s: a foreign key of another table references a value this update changes, and its ON UPDATE rule (RESTRICT / NO ACTION) forbids changing it; %snothing was changed: %w", tq, what, moves, err)
 		case n == 1451:
@@ -652,11 +653,11 @@ func execMerge(ctx context.Context, tx *sql.Tx, m *pendingMerge, what, q string,
 // may have deleted some already (a row of the same table, or a child's
 // applied before its parent in a cycle): fewer affected rows are fine when
 // none of those rows is left.
-func (t *mysqlTarget) applyDeletes(ctx context.Context, tx *sql.Tx, m *pendingMerge, run map[string]*pendingMerge) error {
+func (t *Target) applyDeletes(ctx context.Context, tx *sql.Tx, m *pendingMerge, run map[string]*pendingMerge) error {
 	if m.delta == "" {
 		return nil
 	}
-	a := mysqlApplySQL(m.table, m.delta, m.cols, m.key, m.keyPos, m.move)
+	a := applySQL(m.table, m.delta, m.cols, m.key, m.keyPos, m.move)
 	m.moved = 0
 	if a.mark != "" && m.updates > 0 {
 		n, err := execMerge(ctx, tx, m, "find updates that move unique values", a.mark, -1)
@@ -683,10 +684,10 @@ func (t *mysqlTarget) applyDeletes(ctx context.Context, tx *sql.Tx, m *pendingMe
 	}
 	var left int64
 	if err := tx.QueryRowContext(ctx, a.remaining).Scan(&left); err != nil {
-		return fmt.Errorf("merge %s: count rows left to delete: %w", QuoteMySQL(m.table), err)
+		return fmt.Errorf("merge %s: count rows left to delete: %w", dbsync.QuoteMySQL(m.table), err)
 	}
 	if n > want || left > 0 {
-		return fmt.Errorf("merge %s: delete rows affected %d rows, the compare expected %d, and %d of them are still there (was the table written by something else during the run?); nothing was changed", QuoteMySQL(m.table), n, want, left)
+		return fmt.Errorf("merge %s: delete rows affected %d rows, the compare expected %d, and %d of them are still there (was the table written by something else during the run?); nothing was changed", dbsync.QuoteMySQL(m.table), n, want, left)
 	}
 	return nil
 }
@@ -703,7 +704,7 @@ func (t *mysqlTarget) applyDeletes(ctx context.Context, tx *sql.Tx, m *pendingMe
 func deleteMoved(ctx context.Context, tx *sql.Tx, m *pendingMerge, q string) error {
 	if m.keysOff {
 		if _, err := tx.ExecContext(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
-			return fmt.Errorf("merge %s: turn foreign key checks off to re-insert moved rows: %w", QuoteMySQL(m.table), err)
+			return fmt.Errorf("merge %s: turn foreign key checks off to re-insert moved rows: %w", dbsync.QuoteMySQL(m.table), err)
 		}
 		defer func() {
 			// The transaction's connection goes back to the pool: never
@@ -723,13 +724,13 @@ func deleteMoved(ctx context.Context, tx *sql.Tx, m *pendingMerge, q string) err
 // is CASCADE, and it references the table itself or columns other than
 // the parent's merge key. Only then is the table counted after the apply
 // (a COUNT(*) reads the whole table).
-func uncheckedCascade(fk ForeignKey, run map[string]*pendingMerge) bool {
+func uncheckedCascade(fk dbsync.ForeignKey, run map[string]*pendingMerge) bool {
 	if !strings.EqualFold(fk.OnDelete, "CASCADE") {
 		return false
 	}
 	for name, p := range run {
 		if strings.EqualFold(name, fk.RefTable) && p.delta != "" && p.deletes > 0 {
-			return strings.EqualFold(fk.Table, fk.RefTable) || !SameColumns(fk.RefColumns, KeyNames(p.key))
+			return strings.EqualFold(fk.Table, fk.RefTable) || !dbsync.SameColumns(fk.RefColumns, dbsync.KeyNames(p.key))
 		}
 	}
 	return false
@@ -747,7 +748,7 @@ func checkChildren(ctx context.Context, tx *sql.Tx, m *pendingMerge, run map[str
 	if m.deletes == 0 {
 		return nil
 	}
-	keyNames := KeyNames(m.key)
+	keyNames := dbsync.KeyNames(m.key)
 	for _, fk := range m.links.Children {
 		var child *pendingMerge
 		for name, c := range run {
@@ -755,21 +756,21 @@ func checkChildren(ctx context.Context, tx *sql.Tx, m *pendingMerge, run map[str
 				child = c
 			}
 		}
-		if child == nil || strings.EqualFold(fk.Table, m.table) || !SameColumns(fk.RefColumns, keyNames) {
+		if child == nil || strings.EqualFold(fk.Table, m.table) || !dbsync.SameColumns(fk.RefColumns, keyNames) {
 			continue
 		}
 		var on []string
 		for i, c := range fk.Columns {
-			on = append(on, "c."+QuoteMySQL(c)+" = d."+QuoteMySQL(fk.RefColumns[i]))
+			on = append(on, "c."+dbsync.QuoteMySQL(c)+" = d."+dbsync.QuoteMySQL(fk.RefColumns[i]))
 		}
 		var n int64
-		q := "SELECT COUNT(*) FROM " + QuoteMySQL(child.table) + " AS c JOIN " + QuoteMySQL(m.delta) + " AS d ON " + strings.Join(on, " AND ") + " WHERE d.`dbsync_op` = 'D'"
+		q := "SELECT COUNT(*) FROM " + dbsync.QuoteMySQL(child.table) + " AS c JOIN " + dbsync.QuoteMySQL(m.delta) + " AS d ON " + strings.Join(on, " AND ") + " WHERE d.`dbsync_op` = 'D'"
 		if err := tx.QueryRowContext(ctx, q).Scan(&n); err != nil {
-			return fmt.Errorf("merge %s: count rows of %s that reference deleted rows: %w", QuoteMySQL(m.table), QuoteMySQL(child.table), err)
+			return fmt.Errorf("merge %s: count rows of %s that reference deleted rows: %w", dbsync.QuoteMySQL(m.table), dbsync.QuoteMySQL(child.table), err)
 		}
 		if n > 0 {
 			return fmt.Errorf("merge %s: the source lacks rows of %s that %d rows of %s still reference in the source (foreign key %s, ON DELETE %s): the source's rows are inconsistent with the target's foreign key, and applying them would not leave the target equal to the source; nothing was changed",
-				QuoteMySQL(m.table), QuoteMySQL(m.table), n, QuoteMySQL(child.table), QuoteMySQL(fk.Name), fk.OnDelete)
+				dbsync.QuoteMySQL(m.table), dbsync.QuoteMySQL(m.table), n, dbsync.QuoteMySQL(child.table), dbsync.QuoteMySQL(fk.Name), fk.OnDelete)
 		}
 	}
 	return nil
@@ -777,11 +778,11 @@ func checkChildren(ctx context.Context, tx *sql.Tx, m *pendingMerge, run map[str
 
 // applyUpserts runs m's updates, then its inserts (the re-inserted
 // updates with them), in tx; it records how many rows were updated.
-func (t *mysqlTarget) applyUpserts(ctx context.Context, tx *sql.Tx, m *pendingMerge) error {
+func (t *Target) applyUpserts(ctx context.Context, tx *sql.Tx, m *pendingMerge) error {
 	if m.delta == "" {
 		return nil
 	}
-	a := mysqlApplySQL(m.table, m.delta, m.cols, m.key, m.keyPos, m.move)
+	a := applySQL(m.table, m.delta, m.cols, m.key, m.keyPos, m.move)
 	m.updated = m.moved
 	if m.updates > m.moved && a.update != "" {
 		n, err := execMerge(ctx, tx, m, "update rows", a.update, -1)
@@ -803,7 +804,7 @@ func (t *mysqlTarget) applyUpserts(ctx context.Context, tx *sql.Tx, m *pendingMe
 func txWarnings(ctx context.Context, tx *sql.Tx, table, what string) error {
 	var count int64
 	if err := tx.QueryRowContext(ctx, "SHOW COUNT(*) WARNINGS").Scan(&count); err != nil {
-		return fmt.Errorf("merge %s: read warnings of %s: %w", QuoteMySQL(table), what, err)
+		return fmt.Errorf("merge %s: read warnings of %s: %w", dbsync.QuoteMySQL(table), what, err)
 	}
 	if count == 0 {
 		return nil
@@ -811,21 +812,21 @@ func txWarnings(ctx context.Context, tx *sql.Tx, table, what string) error {
 	var level, msg string
 	var code int
 	if err := tx.QueryRowContext(ctx, "SHOW WARNINGS LIMIT 1").Scan(&level, &code, &msg); err != nil {
-		return fmt.Errorf("merge %s: read warnings of %s: %w", QuoteMySQL(table), what, err)
+		return fmt.Errorf("merge %s: read warnings of %s: %w", dbsync.QuoteMySQL(table), what, err)
 	}
-	return fmt.Errorf("merge %s: %s: the server reported %d warning(s), so nothing was changed; first: %s %d: %s", QuoteMySQL(table), what, count, level, code, msg)
+	return fmt.Errorf("merge %s: %s: the server reported %d warning(s), so nothing was changed; first: %s %d: %s", dbsync.QuoteMySQL(table), what, count, level, code, msg)
 }
 
 // Links reads the table's triggers, its foreign keys both ways
 // (information_schema.REFERENTIAL_CONSTRAINTS with KEY_COLUMN_USAGE for the
 // columns) and its unique keys.
-func (t *mysqlTarget) Links(ctx context.Context, table string) (TableLinks, error) {
-	l := TableLinks{Enforced: true}
+func (t *Target) Links(ctx context.Context, table string) (dbsync.TableLinks, error) {
+	l := dbsync.TableLinks{Enforced: true}
 	name := t.stored(table)
-	fail := func(what string, err error) (TableLinks, error) {
-		return TableLinks{}, fmt.Errorf("read %s of target table %s: %w", what, QuoteMySQL(table), err)
+	fail := func(what string, err error) (dbsync.TableLinks, error) {
+		return dbsync.TableLinks{}, fmt.Errorf("read %s of target table %s: %w", what, dbsync.QuoteMySQL(table), err)
 	}
-	triggers, err := QueryStrings(ctx, t.db, `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS
+	triggers, err := dbsync.QueryStrings(ctx, t.db, `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS
 		WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME`, name)
 	if err != nil {
 		return fail("triggers", err)
@@ -845,7 +846,7 @@ func (t *mysqlTarget) Links(ctx context.Context, table string) (TableLinks, erro
 	}
 	var db string
 	_ = t.db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&db)
-	var fks []ForeignKey
+	var fks []dbsync.ForeignKey
 	var schemas []string
 	for rows.Next() {
 		var schema, cname, child, parent, parentSchema, rule, col string
@@ -861,7 +862,7 @@ func (t *mysqlTarget) Links(ctx context.Context, table string) (TableLinks, erro
 			if parentSchema != db {
 				parent = parentSchema + "." + parent
 			}
-			fks = append(fks, ForeignKey{Name: cname, Table: child, RefTable: parent, OnDelete: rule})
+			fks = append(fks, dbsync.ForeignKey{Name: cname, Table: child, RefTable: parent, OnDelete: rule})
 			schemas = append(schemas, schema)
 		}
 		fk := &fks[len(fks)-1]
@@ -892,7 +893,7 @@ func (t *mysqlTarget) Links(ctx context.Context, table string) (TableLinks, erro
 			return fail("unique keys", err)
 		}
 		if n := len(l.Unique); n == 0 || l.Unique[n-1].Name != ix {
-			l.Unique = append(l.Unique, UniqueIndex{Name: ix})
+			l.Unique = append(l.Unique, dbsync.UniqueIndex{Name: ix})
 		}
 		u := &l.Unique[len(l.Unique)-1]
 		u.Columns = append(u.Columns, col)
@@ -902,4 +903,4 @@ func (t *mysqlTarget) Links(ctx context.Context, table string) (TableLinks, erro
 
 // The MySQL target merges.
 
-func (t *mysqlTarget) AsMerger() (Merger, bool) { return t, true }
+func (t *Target) AsMerger() (dbsync.Merger, bool) { return t, true }

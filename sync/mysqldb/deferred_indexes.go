@@ -1,8 +1,9 @@
-package dbsync
+package mysqldb
 
 import (
 	"context"
 	"fmt"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"strings"
 )
 
@@ -33,8 +34,8 @@ type deferredIndexes struct {
 
 // createBody returns the lines of SHOW CREATE TABLE between "CREATE TABLE
 // … (" and ") ENGINE=…", without their trailing commas.
-func createBody(ctx context.Context, q Queryer, table string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, "SHOW CREATE TABLE "+QuoteMySQL(table))
+func createBody(ctx context.Context, q dbsync.Queryer, table string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, "SHOW CREATE TABLE "+dbsync.QuoteMySQL(table))
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +51,7 @@ func createBody(ctx context.Context, q Queryer, table string) ([]string, error) 
 	}
 	lines := strings.Split(create, "\n")
 	if len(lines) < 3 {
-		return nil, fmt.Errorf("unexpected SHOW CREATE TABLE output for %s", QuoteMySQL(table))
+		return nil, fmt.Errorf("unexpected SHOW CREATE TABLE output for %s", dbsync.QuoteMySQL(table))
 	}
 	body := lines[1 : len(lines)-1]
 	for i, l := range body {
@@ -93,32 +94,32 @@ func deferrableIndex(line string) (name string, ok bool) {
 // staging table that dropping and adding them back gives the target's
 // definition byte for byte; if not, the staging table keeps its indexes
 // (the indexed plan). nil means the indexed plan.
-func (t *mysqlTarget) deferIndexes(ctx context.Context, table, stage string) (*deferredIndexes, error) {
+func (t *Target) deferIndexes(ctx context.Context, table, stage string) (*deferredIndexes, error) {
 	var estimate int64
 	if err := t.db.QueryRowContext(ctx, "SELECT COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", t.stored(table)).Scan(&estimate); err != nil {
-		return nil, fmt.Errorf("read row estimate of target table %s: %w", QuoteMySQL(table), err)
+		return nil, fmt.Errorf("read row estimate of target table %s: %w", dbsync.QuoteMySQL(table), err)
 	}
 	if estimate < deferIndexesMinRows {
 		return nil, nil
 	}
 	body, err := createBody(ctx, t.db, table)
 	if err != nil {
-		return nil, fmt.Errorf("read definition of target table %s: %w", QuoteMySQL(table), err)
+		return nil, fmt.Errorf("read definition of target table %s: %w", dbsync.QuoteMySQL(table), err)
 	}
 	d := &deferredIndexes{table: table, stage: stage, body: body}
 	var drops []string
 	for _, l := range body {
 		if name, ok := deferrableIndex(l); ok {
 			d.adds = append(d.adds, "ADD "+strings.TrimLeft(l, " "))
-			drops = append(drops, "DROP INDEX "+QuoteMySQL(name))
+			drops = append(drops, "DROP INDEX "+dbsync.QuoteMySQL(name))
 		}
 	}
 	if len(drops) == 0 {
 		return nil, nil
 	}
-	drop := "ALTER TABLE " + QuoteMySQL(stage) + " " + strings.Join(drops, ", ")
+	drop := "ALTER TABLE " + dbsync.QuoteMySQL(stage) + " " + strings.Join(drops, ", ")
 	if _, err := t.db.ExecContext(ctx, drop); err != nil {
-		return nil, fmt.Errorf("drop the secondary indexes of staging table %s: %w", QuoteMySQL(stage), err)
+		return nil, fmt.Errorf("drop the secondary indexes of staging table %s: %w", dbsync.QuoteMySQL(stage), err)
 	}
 	// The trial round trip, on the empty table (milliseconds).
 	if err := d.addBack(ctx, t); err != nil {
@@ -126,33 +127,33 @@ func (t *mysqlTarget) deferIndexes(ctx context.Context, table, stage string) (*d
 		return nil, t.recreateStage(ctx, table, stage)
 	}
 	if _, err := t.db.ExecContext(ctx, drop); err != nil {
-		return nil, fmt.Errorf("drop the secondary indexes of staging table %s: %w", QuoteMySQL(stage), err)
+		return nil, fmt.Errorf("drop the secondary indexes of staging table %s: %w", dbsync.QuoteMySQL(stage), err)
 	}
 	return d, nil
 }
 
 // addBack adds the deferred indexes in one ALTER, in the target's order,
 // and checks that the staging table's definition is then the target's.
-func (d *deferredIndexes) addBack(ctx context.Context, t *mysqlTarget) error {
-	if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+QuoteMySQL(d.stage)+" "+strings.Join(d.adds, ", ")); err != nil {
-		if mysqlErrorNumber(err) == 1062 {
-			return fmt.Errorf("build the unique indexes of %s after the load: the source holds a value twice that a UNIQUE index of the target table forbids (the server names the value and the index below); fix the duplicates on the source or the index; the target table was left unchanged: %w", QuoteMySQL(d.table), err)
+func (d *deferredIndexes) addBack(ctx context.Context, t *Target) error {
+	if _, err := t.db.ExecContext(ctx, "ALTER TABLE "+dbsync.QuoteMySQL(d.stage)+" "+strings.Join(d.adds, ", ")); err != nil {
+		if errorNumber(err) == 1062 {
+			return fmt.Errorf("build the unique indexes of %s after the load: the source holds a value twice that a UNIQUE index of the target table forbids (the server names the value and the index below); fix the duplicates on the source or the index; the target table was left unchanged: %w", dbsync.QuoteMySQL(d.table), err)
 		}
-		return fmt.Errorf("add the secondary indexes to staging table %s: %w", QuoteMySQL(d.stage), err)
+		return fmt.Errorf("add the secondary indexes to staging table %s: %w", dbsync.QuoteMySQL(d.stage), err)
 	}
 	got, err := createBody(ctx, t.db, d.stage)
 	if err != nil {
-		return fmt.Errorf("read definition of staging table %s: %w", QuoteMySQL(d.stage), err)
+		return fmt.Errorf("read definition of staging table %s: %w", dbsync.QuoteMySQL(d.stage), err)
 	}
 	if a, b := strings.Join(got, "\n"), strings.Join(d.body, "\n"); a != b {
-		return fmt.Errorf("staging table %s with its indexes added back differs from target table %s:\n%s\nwant:\n%s", QuoteMySQL(d.stage), QuoteMySQL(d.table), a, b)
+		return fmt.Errorf("staging table %s with its indexes added back differs from target table %s:\n%s\nwant:\n%s", dbsync.QuoteMySQL(d.stage), dbsync.QuoteMySQL(d.table), a, b)
 	}
 	return nil
 }
 
 // build adds the deferred indexes after a load that succeeded (n rows, err
 // nil), before the run verifies and swaps; it passes a failed load through.
-func (d *deferredIndexes) build(ctx context.Context, t *mysqlTarget, n int64, err error) (int64, error) {
+func (d *deferredIndexes) build(ctx context.Context, t *Target, n int64, err error) (int64, error) {
 	if d == nil || err != nil {
 		return n, err
 	}
@@ -164,27 +165,27 @@ func (d *deferredIndexes) build(ctx context.Context, t *mysqlTarget, n int64, er
 
 // recreateStage makes the staging table again LIKE the target, with
 // dbsync's mark, after a failed trial left it changed.
-func (t *mysqlTarget) recreateStage(ctx context.Context, table, stage string) error {
+func (t *Target) recreateStage(ctx context.Context, table, stage string) error {
 	for _, q := range []string{
-		"DROP TABLE " + QuoteMySQL(stage),
-		"CREATE TABLE " + QuoteMySQL(stage) + " LIKE " + QuoteMySQL(table),
-		"ALTER TABLE " + QuoteMySQL(stage) + " COMMENT = " + quoteMySQLString(stageMark(t.runID)),
+		"DROP TABLE " + dbsync.QuoteMySQL(stage),
+		"CREATE TABLE " + dbsync.QuoteMySQL(stage) + " LIKE " + dbsync.QuoteMySQL(table),
+		"ALTER TABLE " + dbsync.QuoteMySQL(stage) + " COMMENT = " + quoteString(stageMark(t.runID)),
 	} {
 		if _, err := t.db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("recreate staging table %s like %s: %w", QuoteMySQL(stage), QuoteMySQL(table), err)
+			return fmt.Errorf("recreate staging table %s like %s: %w", dbsync.QuoteMySQL(stage), dbsync.QuoteMySQL(table), err)
 		}
 	}
 	return nil
 }
 
 // StagePlan: the plan of a table MySQL staged (sink.StagePlan).
-func (t *mysqlTarget) StagePlan(table string) string {
+func (t *Target) StagePlan(table string) string {
 	st := t.stagedTable(table)
 	switch {
 	case st.deferred != nil:
-		return PlanDeferredIndexes
+		return dbsync.PlanDeferredIndexes
 	case !st.loaded:
 		return ""
 	}
-	return PlanIndexed
+	return dbsync.PlanIndexed
 }

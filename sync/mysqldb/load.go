@@ -1,4 +1,4 @@
-package dbsync
+package mysqldb
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"io"
 	"strconv"
 	"strings"
@@ -29,25 +30,25 @@ const (
 // into YEAR as a number: YEAR reads the string '0' (how the binary
 // protocol prints YEAR 0000) and even '0000' as 2000, the number 0 as 0000
 // (https://dev.mysql.com/doc/refman/8.0/en/year.html).
-func encodingFor(src ColumnKind, dataType string) encoding {
+func encodingFor(src dbsync.ColumnKind, dataType string) encoding {
 	switch dataType {
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
 		return encHex
 	case "bit":
-		if src == KindBit || src == KindBinary {
+		if src == dbsync.KindBit || src == dbsync.KindBinary {
 			return encHex
 		}
 		return encNumber
 	case "year":
-		if src == KindYear || src == KindInt || src == KindUint {
+		if src == dbsync.KindYear || src == dbsync.KindInt || src == dbsync.KindUint {
 			return encNumber
 		}
 	case "float":
-		if src == KindFloat {
+		if src == dbsync.KindFloat {
 			return encFloat32
 		}
 	}
-	if src == KindBit {
+	if src == dbsync.KindBit {
 		return encBitToDigit
 	}
 	return encText
@@ -78,10 +79,10 @@ type loadPlan struct {
 func (p *loadPlan) checkRow(cells [][]byte, row int64) error {
 	for _, i := range p.checked {
 		if c := cells[i]; c != nil && len(c) == 0 {
-			col := QuoteMySQL(p.columns[i].name)
+			col := dbsync.QuoteMySQL(p.columns[i].name)
 			return fmt.Errorf("column %s of table %s, row %d: the source holds '', the invalid ENUM value (index 0) that MySQL keeps for an out-of-list value written in non-strict mode, and the target column %s does not list ''; "+
 				"set those rows to a listed value or NULL on the source, map it in the query (e.g. NULLIF(%s, '') AS %s), or add '' to the target column's ENUM list",
-				col, QuoteMySQL(p.target), row, p.columns[i].enumWithoutEmpty, col, col)
+				col, dbsync.QuoteMySQL(p.target), row, p.columns[i].enumWithoutEmpty, col, col)
 		}
 	}
 	return nil
@@ -133,16 +134,16 @@ func loadDataStatement(p loadPlan, readerName string) string {
 		switch c.mode {
 		case encHex:
 			cols = append(cols, v)
-			sets = append(sets, QuoteMySQL(c.name)+" = UNHEX("+v+")")
+			sets = append(sets, dbsync.QuoteMySQL(c.name)+" = UNHEX("+v+")")
 		case encNumber:
 			cols = append(cols, v)
-			sets = append(sets, QuoteMySQL(c.name)+" = CAST("+v+" AS UNSIGNED)")
+			sets = append(sets, dbsync.QuoteMySQL(c.name)+" = CAST("+v+" AS UNSIGNED)")
 		default:
-			cols = append(cols, QuoteMySQL(c.name))
+			cols = append(cols, dbsync.QuoteMySQL(c.name))
 		}
 	}
-	q := "LOAD DATA LOCAL INFILE " + quoteMySQLString("Reader::"+readerName) +
-		" INTO TABLE " + QuoteMySQL(p.table) +
+	q := "LOAD DATA LOCAL INFILE " + quoteString("Reader::"+readerName) +
+		" INTO TABLE " + dbsync.QuoteMySQL(p.table) +
 		" CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'" +
 		" (" + strings.Join(cols, ", ") + ")"
 	if len(sets) > 0 {
@@ -157,7 +158,7 @@ const tsvBatchSize = 256 << 10
 
 // tsvFill is the pipeline's filler for LOAD DATA: src's rows as TSV,
 // checked (checkRow), in batches of about tsvBatchSize; *sent counts them.
-func tsvFill(p loadPlan, src RowReader, sent *int64) func([]byte) ([]byte, int, error) {
+func tsvFill(p loadPlan, src dbsync.RowReader, sent *int64) func([]byte) ([]byte, int, error) {
 	var scratch []byte
 	return func(buf []byte) ([]byte, int, error) {
 		buf = buf[:0]
@@ -174,7 +175,7 @@ func tsvFill(p loadPlan, src RowReader, sent *int64) func([]byte) ([]byte, int, 
 			}
 		}
 		if err := src.Err(); err != nil {
-			return buf, added, AsSourceError(err)
+			return buf, added, dbsync.AsSourceError(err)
 		}
 		return buf, added, io.EOF
 	}
@@ -346,7 +347,7 @@ func insertBatchSize(n int) int {
 // server's max_allowed_packet, on every connection at once. One goroutine
 // encodes the next statements while the connections execute theirs, so
 // reading and writing overlap.
-func insertStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src RowReader) (int64, error) {
+func insertStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src dbsync.RowReader) (int64, error) {
 	var maxPacket int64
 	if err := conns[0].QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
 		return 0, fmt.Errorf("read max_allowed_packet on target: %w", err)
@@ -361,9 +362,9 @@ func insertStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src RowRe
 	limit := min(hard, insertBatchSize(len(conns)))
 	names := make([]string, len(p.columns))
 	for i, c := range p.columns {
-		names[i] = QuoteMySQL(c.name)
+		names[i] = dbsync.QuoteMySQL(c.name)
 	}
-	header := "INSERT INTO " + QuoteMySQL(p.table) + " (" + strings.Join(names, ", ") + ") VALUES "
+	header := "INSERT INTO " + dbsync.QuoteMySQL(p.table) + " (" + strings.Join(names, ", ") + ") VALUES "
 
 	var sent int64
 	var scratch []byte
@@ -388,7 +389,7 @@ func insertStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src RowRe
 				var err error
 				row, scratch, err = appendSQLValue(row, scratch, cell, p.columns[i].mode)
 				if err != nil {
-					return batch, added, fmt.Errorf("encode rows for %s: row %d column %s: %w", p.table, sent+1, QuoteMySQL(p.columns[i].name), err)
+					return batch, added, fmt.Errorf("encode rows for %s: row %d column %s: %w", p.table, sent+1, dbsync.QuoteMySQL(p.columns[i].name), err)
 				}
 			}
 			row = append(row, ')')
@@ -407,7 +408,7 @@ func insertStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src RowRe
 			added++
 		}
 		if err := src.Err(); err != nil {
-			return batch, added, AsSourceError(err)
+			return batch, added, dbsync.AsSourceError(err)
 		}
 		return batch, added, io.EOF
 	}

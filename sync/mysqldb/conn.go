@@ -1,4 +1,4 @@
-package dbsync
+package mysqldb
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"net"
 	"os"
 	"strconv"
@@ -18,16 +19,16 @@ import (
 // it to fetch a fresh access token per connection.
 type passwordFunc func(ctx context.Context) (string, error)
 
-// mysqlOptions are the per-side settings that the shared connector needs.
-type mysqlOptions struct {
+// connOptions are the per-side settings that the shared connector needs.
+type connOptions struct {
 	params   map[string]string // session variables, SET on every new connection
 	password passwordFunc      // nil: the configured password
 }
 
-// newMySQLDB opens a pool for one side (source or target). It is built from
+// newDB opens a pool for one side (source or target). It is built from
 // mysql.Config fields, never from a DSN string, so no password can end up in
 // a string that gets logged.
-func newMySQLDB(c MySQLConfig, opt mysqlOptions) (*sql.DB, error) {
+func newDB(c dbsync.MySQLConfig, opt connOptions) (*sql.DB, error) {
 	cfg := mysql.NewConfig()
 	cfg.User = c.User
 	cfg.Passwd = c.Password.Reveal()
@@ -79,15 +80,15 @@ func (nopLogger) Print(...any) {}
 
 // applySSLMode maps ssl_mode onto the driver's TLS settings with the MySQL
 // client's meanings.
-func applySSLMode(cfg *mysql.Config, c MySQLConfig) error {
+func applySSLMode(cfg *mysql.Config, c dbsync.MySQLConfig) error {
 	switch c.SSLMode {
-	case SSLDisabled:
+	case dbsync.SSLDisabled:
 		cfg.TLSConfig = "false"
 		return nil
-	case SSLPreferred:
+	case dbsync.SSLPreferred:
 		cfg.TLSConfig = "preferred"
 		return nil
-	case SSLRequired:
+	case dbsync.SSLRequired:
 		cfg.TLS = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
 		return nil
 	}
@@ -105,9 +106,9 @@ func applySSLMode(cfg *mysql.Config, c MySQLConfig) error {
 		}
 	}
 	switch c.SSLMode {
-	case SSLVerifyIdentity:
+	case dbsync.SSLVerifyIdentity:
 		cfg.TLS = &tls.Config{RootCAs: roots, ServerName: c.Host, MinVersion: tls.VersionTLS12}
-	case SSLVerifyCA:
+	case dbsync.SSLVerifyCA:
 		// Verify the chain but not the host name, like the MySQL client's
 		// VERIFY_CA: Go has no switch for that, so verify by hand.
 		cfg.TLS = &tls.Config{
@@ -131,8 +132,8 @@ func applySSLMode(cfg *mysql.Config, c MySQLConfig) error {
 	return nil
 }
 
-// mysqlErrorNumber returns the server error number, or 0.
-func mysqlErrorNumber(err error) uint16 {
+// errorNumber returns the server error number, or 0.
+func errorNumber(err error) uint16 {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		return me.Number
@@ -143,12 +144,12 @@ func mysqlErrorNumber(err error) uint16 {
 // explainConnectError adds what to do to the errors an operator meets
 // first: wrong credentials, TLS required, certificate mismatch, no such
 // database.
-func explainConnectError(section string, c MySQLConfig, err error) error {
+func explainConnectError(section string, c dbsync.MySQLConfig, err error) error {
 	var hint string
-	switch n := mysqlErrorNumber(err); n {
+	switch n := errorNumber(err); n {
 	case 1045:
 		hint = fmt.Sprintf("check [%s] user and password", section)
-		if c.SSLMode == SSLDisabled || c.SSLMode == SSLPreferred {
+		if c.SSLMode == dbsync.SSLDisabled || c.SSLMode == dbsync.SSLPreferred {
 			hint += fmt.Sprintf("; if the server requires TLS (Azure does), set [%s] ssl_mode = verify_identity", section)
 		}
 	case 3159:
@@ -184,11 +185,11 @@ type rowQueryer interface {
 // preferred the driver quietly goes on in plaintext when the server offers
 // no TLS, so only the server can tell; the verifying modes and required
 // never run without TLS.
-func unencrypted(ctx context.Context, q rowQueryer, mode SSLMode) (bool, error) {
+func unencrypted(ctx context.Context, q rowQueryer, mode dbsync.SSLMode) (bool, error) {
 	switch mode {
-	case SSLDisabled:
+	case dbsync.SSLDisabled:
 		return true, nil
-	case SSLPreferred:
+	case dbsync.SSLPreferred:
 		var name, cipher string
 		if err := q.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &cipher); err != nil {
 			return false, err

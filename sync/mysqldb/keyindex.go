@@ -1,17 +1,18 @@
-package dbsync
+package mysqldb
 
 import (
 	"context"
 	"fmt"
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
-func (t *mysqlTarget) QuoteName(name string) string { return QuoteMySQL(name) }
+func (t *Target) QuoteName(name string) string { return dbsync.QuoteMySQL(name) }
 
-func (t *mysqlTarget) KeyIndexed(ctx context.Context, table string, key []KeyColumn) (bool, error) {
+func (t *Target) KeyIndexed(ctx context.Context, table string, key []dbsync.KeyColumn) (bool, error) {
 	rows, err := t.db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX`, t.stored(table))
 	if err != nil {
-		return false, fmt.Errorf("read indexes of target table %s: %w", QuoteMySQL(table), err)
+		return false, fmt.Errorf("read indexes of target table %s: %w", dbsync.QuoteMySQL(table), err)
 	}
 	defer rows.Close()
 	indexes := map[string][]string{}
@@ -30,7 +31,7 @@ func (t *mysqlTarget) KeyIndexed(ctx context.Context, table string, key []KeyCol
 		return false, err
 	}
 	for _, n := range names {
-		if IndexCovers(indexes[n], key) {
+		if dbsync.IndexCovers(indexes[n], key) {
 			return true, nil
 		}
 	}

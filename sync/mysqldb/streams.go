@@ -1,10 +1,11 @@
-package dbsync
+package mysqldb
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"io"
 	"math"
 	"strings"
@@ -20,7 +21,7 @@ import (
 // local_infile = OFF); either way on [azure_mysql] load_streams connections
 // at once, all fed from the one reader of the source. It returns the rows
 // stored and the method used (LoadData or LoadInsert).
-func (t *mysqlTarget) load(ctx context.Context, plan loadPlan, src RowReader) (int64, string, error) {
+func (t *Target) load(ctx context.Context, plan loadPlan, src dbsync.RowReader) (int64, string, error) {
 	n := max(1, t.cfg.LoadStreams)
 	conns := make([]*sql.Conn, 0, n)
 	defer func() {
@@ -39,7 +40,7 @@ func (t *mysqlTarget) load(ctx context.Context, plan loadPlan, src RowReader) (i
 		conns = append(conns, c)
 	}
 	if n > 1 {
-		t.log.Info("loading with parallel streams", LogTable, plan.target, "streams", n)
+		t.log.Info("loading with parallel streams", dbsync.LogTable, plan.target, "streams", n)
 	}
 	var localInfile sql.NullString
 	if err := conns[0].QueryRowContext(ctx, "SELECT @@GLOBAL.local_infile").Scan(&localInfile); err != nil {
@@ -55,14 +56,14 @@ func (t *mysqlTarget) load(ctx context.Context, plan loadPlan, src RowReader) (i
 		name := fmt.Sprintf("dbsync-%s-%d", t.runID, t.loads.Add(1))
 		stored, err := loadDataStreams(ctx, conns, plan, src, name)
 		if !errors.Is(err, errLocalInfileRefused) {
-			return stored, LoadData, err
+			return stored, dbsync.LoadData, err
 		}
 		// The server said ON but refused (a proxy, or a per-user limit):
 		// nothing was read from src yet, so the INSERT path can take over.
-		t.log.Warn("target refused LOAD DATA LOCAL; loading with INSERT", LogTable, plan.target, "error", err.Error())
+		t.log.Warn("target refused LOAD DATA LOCAL; loading with INSERT", dbsync.LogTable, plan.target, "error", err.Error())
 	}
 	stored, err := insertStreams(ctx, conns, plan, src)
-	return stored, LoadInsert, err
+	return stored, dbsync.LoadInsert, err
 }
 
 // waitForRows lets the server wait for a LOAD DATA LOCAL's next rows as
@@ -87,7 +88,7 @@ func waitForRows(ctx context.Context, c *sql.Conn) error {
 // goroutine reads the source and fills batches, each stream takes the next
 // ready one (so batches go round-robin to whichever stream is free).
 type sharedPipe struct {
-	pipe    *BatchPipeline[[]byte]
+	pipe    *dbsync.BatchPipeline[[]byte]
 	start   sync.Once
 	touched atomic.Bool
 }
@@ -95,7 +96,7 @@ type sharedPipe struct {
 // newSharedPipe returns a pipeline over n+1 batches of batchSize bytes: one
 // being executed per stream, one being filled.
 func newSharedPipe(ctx context.Context, n, batchSize int, fill func([]byte) ([]byte, int, error)) *sharedPipe {
-	pipe := NewBatchPipeline[[]byte](ctx, nil, nil, fill)
+	pipe := dbsync.NewBatchPipeline[[]byte](ctx, nil, nil, fill)
 	pipe.Free = make(chan []byte, n+1)
 	for range n + 1 {
 		pipe.Free <- make([]byte, 0, batchSize)
@@ -190,7 +191,7 @@ func (r *streamReader) Read(b []byte) (int, error) {
 // connection into the same table, fed batch by batch while rows are still
 // arriving from the source: memory stays at one batch per stream and one
 // more, whatever the row count.
-func loadDataStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src RowReader, name string) (int64, error) {
+func loadDataStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src dbsync.RowReader, name string) (int64, error) {
 	var sent int64
 	// The pipeline takes no row from src until the server asks for the
 	// file: if the server refuses LOAD DATA LOCAL, the INSERT path can
@@ -211,7 +212,7 @@ func loadDataStreams(ctx context.Context, conns []*sql.Conn, p loadPlan, src Row
 		return res.RowsAffected()
 	})
 	for _, err := range errs {
-		if no := mysqlErrorNumber(err); (no == 1148 || no == 3948) && !shared.touched.Load() {
+		if no := errorNumber(err); (no == 1148 || no == 3948) && !shared.touched.Load() {
 			shared.pipe.Wait(nil)
 			return 0, fmt.Errorf("%w: %v", errLocalInfileRefused, err)
 		}

@@ -1,7 +1,8 @@
-package dbsync
+package mysqldb
 
 import (
 	"fmt"
+	dbsync "github.com/dbsync/dbsync/sync"
 	"strings"
 	"time"
 )
@@ -25,7 +26,7 @@ func lockCheckQuery(n int) string {
 // historyLockQuery locks the history rows of one run's n tables: looked up
 // by their whole key, so it locks those rows and no gap (a run of other
 // tables inserts its rows unhindered).
-func historyLockQuery(h HistoryStore, n int) string {
+func historyLockQuery(h dbsync.HistoryStore, n int) string {
 	q := h.Dialect.Quote
 	return "SELECT " + q("table") + " FROM " + h.Table() + " WHERE " + q("run_id") + " = ? AND " + q("table") + " IN (" +
 		strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ") FOR UPDATE"
@@ -37,5 +38,5 @@ func lostLockError(table, lock, why string) error {
 	return fmt.Errorf("run lock %q of table %s was lost before the swap (%s): another run may have taken the lock and be loading the table, so this run did not swap; "+
 		"every target table is unchanged and this run's staging tables are dropped. If another run is going, nothing needs doing; "+
 		"if this repeats, look for what ends idle connections to the target (a lowered wait_timeout, a proxy's idle timeout, KILL)",
-		lock, QuoteMySQL(table), why)
+		lock, dbsync.QuoteMySQL(table), why)
 }
