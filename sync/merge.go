@@ -428,9 +428,6 @@ func (d *DeltaReader) emit(op string, row [][]byte, key *KeyReader) {
 // changes is the number of differences found so far.
 func (d *DeltaReader) Changes() int64 { return d.Inserts + d.Updates + d.Deletes }
 
-// recreateInstead is a merge that hands its table back to a replace because
-// PlanStage decided to rebuild it (on_schema_change = recreate). The replace
-// that follows logs the rebuild.
 // MatchMerge matches the source's columns to the target table's by the
 // run's own staging rule (planStage) and finds the key among the source's
 // columns: order[i] is source column i's place in dst, keyPos[k] the
@@ -446,6 +443,9 @@ func MatchMerge(table string, srcCols []Column, dst []TargetColumn, opts MergeOp
 	return plan.Order, keyPos, nil, err
 }
 
+// recreateInstead is a merge that hands its table back to a replace because
+// PlanStage decided to rebuild it (on_schema_change = recreate). The replace
+// that follows logs the rebuild.
 func recreateInstead(plan stagePlan) MergeResult {
 	if !plan.FromSource {
 		return MergeResult{}

@@ -60,7 +60,7 @@ func Merge(ctx context.Context, r *Runner, cfg *Config, o MergeRun, log *slog.Lo
 	if opts, err = withLinks(ctx, t, opts, src); err != nil {
 		return MergeResult{}, err
 	}
-	res, err := t.Merge(ctx, src, opts)
+	res, err := mergeRows(ctx, t, src, opts)
 	if err != nil || res.Replaced {
 		tgt.Discard(ctx)
 		return res, err

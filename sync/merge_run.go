@@ -18,14 +18,132 @@ type Merger interface {
 	Links(ctx context.Context, table string) (TableLinks, error)
 	// TargetColumns reads the table's columns as the run sees them.
 	TargetColumns(ctx context.Context, table string) ([]TargetColumn, error)
-	// Merge compares src with the table and loads the differences. The
-	// MySQL target applies them at swap, in one transaction with every
-	// other merged table; SQLite applies them in the run's transaction.
-	Merge(ctx context.Context, src SourceRows, opts MergeOptions) (MergeResult, error)
+	// OpenMerge starts the merge of table: mergeRows runs its steps.
+	OpenMerge(ctx context.Context, table string) (TableMerge, error)
 	// StageKeepingKey stages like stage; when it builds the table from the
 	// source's types (on_schema_change = recreate) it gives it key as its
 	// PRIMARY KEY, so that the next runs can merge it again.
 	StageKeepingKey(ctx context.Context, table string, src SourceRows, policy string, key []string) (int64, string, error)
+}
+
+// TableMerge is one table's merge on its target: the primitives that the
+// one merge sequence (mergeRows) calls, in this order: Columns; Prepare;
+// Rows and Equal while the compare walks both sides; LoadDelta when there
+// are differences; then Apply, or Drop when the table is replaced instead
+// or the merge failed; Close.
+type TableMerge interface {
+	// Columns are the target table's columns; none when it does not exist.
+	Columns() []TargetColumn
+	// Prepare fixes the merge's columns by p and opens the target's rows
+	// ordered by the key, read the way the source was (p.Binary), so that
+	// both sides print every value alike.
+	Prepare(ctx context.Context, p MergePlan) error
+	// Rows are the target's rows that Prepare opened.
+	Rows() RowReader
+	// Equal reports whether source row src equals the target's current
+	// row dst as the target stores values.
+	Equal(src, dst [][]byte) bool
+	// LoadDelta creates the merge's delta table and loads every
+	// difference d yields into it, returning how many rows it loaded and
+	// how (the report's load_method).
+	LoadDelta(ctx context.Context, d *DeltaReader) (loaded int64, method string, err error)
+	// Drop drops what the merge made (its delta table), if anything.
+	Drop(ctx context.Context) error
+	// Apply applies the differences (found: there is a delta table) with
+	// the compare's counts in d, and returns how many updates it applied.
+	// SQLite applies them now, in the run's one transaction; MySQL
+	// applies them at swap in one transaction with every merged table,
+	// returns the compare's count and corrects it then (AppliedUpdates).
+	Apply(ctx context.Context, d *DeltaReader, opts MergeOptions, found bool) (updated int64, err error)
+	Close() error
+}
+
+// MergePlan is how a table's merge matched the source with the target.
+type MergePlan struct {
+	Source []Column // the source's columns
+	// Order[i] is source column i's place among TableMerge.Columns;
+	// KeyPos[k] is the source column of key column k.
+	Order, KeyPos []int
+	Key           []KeyColumn
+	// Binary: the source was read with the binary protocol
+	// (SourceRows.Binary).
+	Binary bool
+}
+
+// mergeRows is the one merge sequence of every target: read the target's
+// columns (none: the first run replaces), match them with the source's
+// and find the key, compare both sides in key order, load the
+// differences into a delta table, apply the thresholds (a replace
+// instead, or a failure), then apply the differences.
+func mergeRows(ctx context.Context, m Merger, src SourceRows, opts MergeOptions) (res MergeResult, err error) {
+	opts = opts.WithDefaults()
+	table := opts.Table
+	tm, err := m.OpenMerge(ctx, table)
+	if err != nil {
+		return res, err
+	}
+	defer tm.Close()
+	if len(tm.Columns()) == 0 {
+		return FirstRun(table), nil
+	}
+	srcCols := src.Columns()
+	order, keyPos, handBack, err := MatchMerge(table, srcCols, tm.Columns(), opts)
+	if handBack != nil {
+		return *handBack, err
+	}
+	if err != nil {
+		return res, err
+	}
+	if err := tm.Prepare(ctx, MergePlan{Source: srcCols, Order: order, KeyPos: keyPos, Key: opts.Key, Binary: src.Binary()}); err != nil {
+		return res, err
+	}
+	d := NewDeltaReader(table,
+		&KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
+		&KeyReader{Side: "target", Rows: tm.Rows(), Key: opts.Key, Pos: keyPos},
+		tm.Equal)
+	found := d.Prime()
+	if err := d.CompareError(table); err != nil {
+		return res, err
+	}
+	kept := false
+	defer func() {
+		if !kept {
+			tm.Drop(context.WithoutCancel(ctx))
+		}
+	}()
+	if found {
+		loaded, method, err := tm.LoadDelta(ctx, d)
+		res.LoadMethod = method
+		if cerr := d.CompareError(table); cerr != nil {
+			return res, cerr
+		}
+		if err != nil {
+			return res, err
+		}
+		if loaded != d.Changes() {
+			return res, fmt.Errorf("verify the delta table of %s: it holds %d rows but the compare found %d differences", QuoteMySQL(table), loaded, d.Changes())
+		}
+	}
+	res.Rows = d.Src.N
+	reason, note, err := CheckThresholds(table, d.Dst.N, d.Inserts, d.Updates, d.Deletes, opts)
+	if err != nil || reason != "" {
+		if err == nil {
+			// The run replaces the table instead: its delta goes first.
+			kept = true
+			if err := tm.Drop(ctx); err != nil {
+				return res, err
+			}
+		}
+		return MergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
+	}
+	res.Note = note
+	res.Inserted, res.Deleted = d.Inserts, d.Deletes
+	if res.Updated, err = tm.Apply(ctx, d, opts, found); err != nil {
+		return res, err
+	}
+	kept = true
+	res.Unchanged = d.Unchanged + d.Updates - res.Updated
+	return res, nil
 }
 
 // mergeSetting names the config section that sets a table's key, for
@@ -123,7 +241,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 		return tr, AsSourceError(err)
 	}
 	tlog.Info("merging from "+rep.Source, "columns", len(rows.Columns()), "key", KeyNames(key))
-	res, err := m.Merge(ctx, r.progress(rows, tlog), opts)
+	res, err := mergeRows(ctx, m, r.progress(rows, tlog), opts)
 	rows.Close()
 	if err != nil {
 		return tr, err

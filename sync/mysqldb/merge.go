@@ -134,8 +134,9 @@ func (t *Target) MergeKey(ctx context.Context, table string, configured []string
 	return dbsync.PickMergeKey(table, dbsync.QuoteMySQL, usable, candidates, configured, setting, noKey)
 }
 
-// Merge makes the target table equal to src, which must come ordered by
-// opts.Key (orderedQuery), writing only the rows that differ:
+// OpenMerge starts the merge of table (dbsync.TableMerge), which makes
+// the target table equal to the source, read ordered by the key
+// (orderedQuery), writing only the rows that differ:
 //
 //  1. read the table ordered by the same key, compare in one pass (deltaReader);
 //  2. load the differences into <table>__dbsync_delta_<run> (marked as dbsync's)
@@ -152,104 +153,103 @@ func (t *Target) MergeKey(ctx context.Context, table string, configured []string
 // deletes acts as its rule says: RESTRICT/NO ACTION fails the merge and
 // nothing changes; CASCADE/SET NULL apply. With no difference nothing is
 // written, not even the delta table.
-func (t *Target) Merge(ctx context.Context, src dbsync.SourceRows, opts dbsync.MergeOptions) (res dbsync.MergeResult, err error) {
-	opts = opts.WithDefaults()
-	// The delta table's name names this run, and fits MySQL's limits
-	// (helper_tables.go).
-	table, delta := opts.Table, t.helper(opts.Table, dbsync.DeltaSuffix)
+func (t *Target) OpenMerge(ctx context.Context, table string) (dbsync.TableMerge, error) {
 	existing, err := t.mergeColumns(ctx, table)
 	if err != nil {
-		return res, fmt.Errorf("read columns of target table %s: %w", dbsync.QuoteMySQL(table), err)
-	}
-	if len(existing) == 0 {
-		return dbsync.FirstRun(table), nil
+		return nil, fmt.Errorf("read columns of target table %s: %w", dbsync.QuoteMySQL(table), err)
 	}
 	plain := make([]dbsync.TargetColumn, len(existing))
 	for i, c := range existing {
 		plain[i] = c.TargetColumn
 	}
-	srcCols := src.Columns()
-	order, keyPos, handBack, err := dbsync.MatchMerge(table, srcCols, plain, opts)
-	if handBack != nil {
-		return *handBack, err
-	}
-	if err != nil {
-		return res, err
-	}
-	cols := make([]mergeColumn, len(srcCols))
-	for i := range srcCols {
-		cols[i] = existing[order[i]]
-		if n := strings.ToLower(cols[i].Name); n == "dbsync_op" || n == "dbsync_seq" {
-			return res, fmt.Errorf("merge %s: column %s has a name the merge's delta table uses itself; rename it in the query", dbsync.QuoteMySQL(table), dbsync.QuoteMySQL(cols[i].Name))
+	// The delta table's name names this run, and fits MySQL's limits
+	// (helper_tables.go).
+	return &tableMerge{t: t, table: table, delta: t.helper(table, dbsync.DeltaSuffix), existing: existing, plain: plain}, nil
+}
+
+// tableMerge is one table's merge on a MySQL target (dbsync.TableMerge).
+type tableMerge struct {
+	t            *Target
+	table, delta string
+	existing     []mergeColumn         // the table's columns
+	plain        []dbsync.TargetColumn // the same, as the core sees them
+	cols         []mergeColumn         // the merge's, in the source's order
+	key          []dbsync.KeyColumn
+	keyPos       []int
+	reader       *tableReader
+	equal        func(a, b [][]byte) bool
+	made         bool // the delta table exists
+}
+
+func (m *tableMerge) Columns() []dbsync.TargetColumn { return m.plain }
+
+func (m *tableMerge) Prepare(ctx context.Context, p dbsync.MergePlan) error {
+	m.cols, m.key, m.keyPos = make([]mergeColumn, len(p.Order)), p.Key, p.KeyPos
+	for i, o := range p.Order {
+		m.cols[i] = m.existing[o]
+		if n := strings.ToLower(m.cols[i].Name); n == "dbsync_op" || n == "dbsync_seq" {
+			return fmt.Errorf("merge %s: column %s has a name the merge's delta table uses itself; rename it in the query", dbsync.QuoteMySQL(m.table), dbsync.QuoteMySQL(m.cols[i].Name))
 		}
 	}
-
 	// Read the target with the protocol the source was read with, so that
-	// both print every value alike (source.go: FLOAT needs the binary one).
-	dst, err := t.openTableReader(ctx, table, cols, opts.Key, src.Binary())
+	// both print every value alike (session.go: FLOAT needs the binary one).
+	r, err := m.t.openTableReader(ctx, m.table, m.cols, p.Key, p.Binary)
 	if err != nil {
-		return res, err
+		return err
 	}
-	defer dst.Close()
+	m.reader, m.equal = r, rowsEqual(m.cols)
+	return nil
+}
 
-	d := dbsync.NewDeltaReader(table,
-		&dbsync.KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
-		&dbsync.KeyReader{Side: "target", Rows: dst, Key: opts.Key, Pos: keyPos},
-		rowsEqual(cols))
-	found := d.Prime()
-	if err := d.CompareError(table); err != nil {
-		return res, err
+func (m *tableMerge) Rows() dbsync.RowReader { return m.reader }
+
+func (m *tableMerge) Equal(a, b [][]byte) bool { return m.equal(a, b) }
+
+func (m *tableMerge) LoadDelta(ctx context.Context, d *dbsync.DeltaReader) (int64, string, error) {
+	if err := m.t.dropOwn(ctx, m.table, m.delta, false); err != nil {
+		return 0, "", err
 	}
-	res.Rows = d.Src.N
+	if err := m.t.createDelta(ctx, m.delta, m.cols); err != nil {
+		return 0, "", err
+	}
+	m.made = true
+	return m.t.loadDelta(ctx, m.delta, m.cols, d)
+}
+
+// Drop drops the delta table; a failure leaves it to the next run, which
+// drops it (its name is this run's).
+func (m *tableMerge) Drop(ctx context.Context) error {
+	if m.made {
+		m.t.dropDelta(ctx, m.delta)
+		m.made = false
+	}
+	return nil
+}
+
+// Apply queues the table's differences for the run's commit step
+// (applyMerges), in one transaction with every other merged table. Until
+// then the updates are the rows the compare found different; the UPDATE
+// may find fewer whose stored values differ, and applyMerges corrects
+// the count (AppliedUpdates). A table without differences waits too
+// (without a delta table): the apply checks that no other table's delete
+// cascades into it.
+func (m *tableMerge) Apply(_ context.Context, d *dbsync.DeltaReader, opts dbsync.MergeOptions, found bool) (int64, error) {
+	pm := &pendingMerge{table: m.table, cols: m.cols, key: m.key, keyPos: m.keyPos,
+		inserts: d.Inserts, updates: d.Updates, deletes: d.Deletes, rows: d.Src.N, links: opts.Links, move: opts.Move, noMove: opts.NoMove, keysOff: opts.MoveKeysOff}
 	if found {
-		if err := t.dropOwn(ctx, table, delta, false); err != nil {
-			return res, err
-		}
-		if err := t.createDelta(ctx, delta, cols); err != nil {
-			return res, err
-		}
-		kept := false
-		defer func() {
-			if !kept {
-				t.dropDelta(ctx, delta)
-			}
-		}()
-		defer func() { kept = err == nil && !res.Replaced }()
-		loaded, method, err := t.loadDelta(ctx, delta, cols, d)
-		res.LoadMethod = method
-		if cerr := d.CompareError(table); cerr != nil {
-			return res, cerr
-		}
-		if err != nil {
-			return res, err
-		}
-		if loaded != d.Changes() {
-			return res, fmt.Errorf("verify %s: the delta table holds %d rows but the compare found %d differences", delta, loaded, d.Changes())
-		}
+		pm.delta = m.delta
 	}
-	res.Rows = d.Src.N
-	targetRows := d.Dst.N
-	reason, note, err := dbsync.CheckThresholds(table, targetRows, d.Inserts, d.Updates, d.Deletes, opts)
-	if err != nil || reason != "" {
-		return dbsync.MergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
+	m.t.mu.Lock()
+	m.t.merges = append(m.t.merges, pm)
+	m.t.mu.Unlock()
+	return d.Updates, nil
+}
+
+func (m *tableMerge) Close() error {
+	if m.reader == nil {
+		return nil
 	}
-	res.Note = note
-	// The differences are applied at the run's commit step (applyMerges),
-	// in one transaction with every other merged table. Until then Updated
-	// counts the rows the compare found different; the UPDATE may find
-	// fewer whose stored values differ, and applyMerges corrects it.
-	res.Inserted, res.Deleted, res.Updated, res.Unchanged = d.Inserts, d.Deletes, d.Updates, d.Unchanged
-	// A table without differences waits too (without a delta table): the
-	// apply checks that no other table's delete cascades into it.
-	pm := &pendingMerge{table: table, cols: cols, key: opts.Key, keyPos: keyPos,
-		inserts: d.Inserts, updates: d.Updates, deletes: d.Deletes, rows: res.Rows, links: opts.Links, move: opts.Move, noMove: opts.NoMove, keysOff: opts.MoveKeysOff}
-	if found {
-		pm.delta = delta
-	}
-	t.mu.Lock()
-	t.merges = append(t.merges, pm)
-	t.mu.Unlock()
-	return res, nil
+	return m.reader.Close()
 }
 
 // pendingMerge is a merged table whose differences wait in its delta table

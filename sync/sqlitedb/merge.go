@@ -159,138 +159,142 @@ func (t *Target) uniqueKeys(ctx context.Context, table string, notNull func(stri
 	return keys, nil
 }
 
-// Merge makes the SQLite target table equal to src (ordered by opts.Key)
-// inside the run's transaction, which it begins if no other table did:
-// the differences go into <table>__dbsync_delta, then one DELETE, one
-// UPDATE … FROM and one INSERT … SELECT apply them and the delta table is
-// dropped. It does not commit: commitMerge (or the run's commit) does.
-func (t *Target) Merge(ctx context.Context, src dbsync.SourceRows, opts dbsync.MergeOptions) (res dbsync.MergeResult, err error) {
-	opts = opts.WithDefaults()
-	table, delta := opts.Table, opts.Table+dbsync.DeltaSuffix
+// OpenMerge starts the merge of table inside the run's transaction, which
+// it begins if no other table did: the differences go into
+// <table>__dbsync_delta, then one DELETE, one UPDATE … FROM and one
+// INSERT … SELECT apply them and the delta table is dropped. It does not
+// commit: the run's commit (Swap) does.
+func (t *Target) OpenMerge(ctx context.Context, table string) (dbsync.TableMerge, error) {
 	if t.conn == nil {
 		conn, err := t.db.Conn(ctx)
 		if err != nil {
-			return res, fmt.Errorf("open %s: %w", t.path, explainError(err))
+			return nil, fmt.Errorf("open %s: %w", t.path, explainError(err))
 		}
 		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 			conn.Close()
-			return res, fmt.Errorf("begin transaction on %s: %w", t.path, explainError(err))
+			return nil, fmt.Errorf("begin transaction on %s: %w", t.path, explainError(err))
 		}
 		t.conn = conn
 	}
-	tx := t.conn
-	dst, exists, err := t.columns(ctx, tx, table)
+	dst, _, err := t.columns(ctx, t.conn, table)
 	if err != nil {
-		return res, fmt.Errorf("read columns of %s: %w", quote(table), err)
+		return nil, fmt.Errorf("read columns of %s: %w", quote(table), err)
 	}
-	if !exists {
-		return dbsync.FirstRun(table), nil
-	}
-	srcCols := src.Columns()
-	order, keyPos, handBack, err := dbsync.MatchMerge(table, srcCols, dst, opts)
-	if handBack != nil {
-		return *handBack, err
-	}
-	if err != nil {
-		return res, err
-	}
-	cols := make([]dbsync.TargetColumn, len(srcCols))
-	for i := range srcCols {
-		cols[i] = dst[order[i]]
+	return &tableMerge{t: t, table: table, delta: table + dbsync.DeltaSuffix, dst: dst}, nil
+}
+
+// tableMerge is one table's merge on a SQLite target (dbsync.TableMerge).
+type tableMerge struct {
+	t            *Target
+	table, delta string
+	dst          []dbsync.TargetColumn // the table's columns
+	src          []dbsync.Column       // the source's columns
+	cols         []dbsync.TargetColumn // the merge's, in the source's order
+	keyPos       []int
+	reader       *tableReader
+	made         bool // the delta table exists
+}
+
+func (m *tableMerge) Columns() []dbsync.TargetColumn { return m.dst }
+
+func (m *tableMerge) Prepare(ctx context.Context, p dbsync.MergePlan) error {
+	tx := m.t.conn
+	m.src, m.cols, m.keyPos = p.Source, make([]dbsync.TargetColumn, len(p.Order)), p.KeyPos
+	key, keyPos := p.Key, p.KeyPos
+	for i, o := range p.Order {
+		m.cols[i] = m.dst[o]
 	}
 	var found int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE "name" = ? COLLATE NOCASE`, delta).Scan(&found); err != nil {
-		return res, fmt.Errorf("inspect %s: %w", t.path, explainError(err))
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE "name" = ? COLLATE NOCASE`, m.delta).Scan(&found); err != nil {
+		return fmt.Errorf("inspect %s: %w", m.t.path, explainError(err))
 	}
 	if found > 0 {
-		return res, fmt.Errorf("table %s exists in %s but was not made by dbsync (a merge builds its differences under that name inside its transaction, so it never leaves one behind); rename or drop it", quote(delta), t.path)
+		return fmt.Errorf("table %s exists in %s but was not made by dbsync (a merge builds its differences under that name inside its transaction, so it never leaves one behind); rename or drop it", quote(m.delta), m.t.path)
 	}
-
-	sel := make([]string, len(cols))
-	for i, c := range cols {
+	sel := make([]string, len(m.cols))
+	for i, c := range m.cols {
 		// Unary + keeps the value and hides the declared type, so that the
 		// driver hands DATE/DATETIME text over as it is stored.
 		sel[i] = "+" + quote(c.Name)
 	}
-	by := make([]string, len(opts.Key))
-	for i, k := range opts.Key {
-		by[i] = quote(cols[keyPos[i]].Name)
+	by := make([]string, len(key))
+	for i, k := range key {
+		by[i] = quote(m.cols[keyPos[i]].Name)
 		if k.Order == dbsync.OrderBytes {
 			by[i] = "CAST(" + by[i] + " AS BLOB)"
 		}
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+quote(table)+" ORDER BY "+strings.Join(by, ", "))
+	rows, err := tx.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+quote(m.table)+" ORDER BY "+strings.Join(by, ", "))
 	if err != nil {
-		return res, fmt.Errorf("read %s ordered by its key: %w", quote(table), explainError(err))
+		return fmt.Errorf("read %s ordered by its key: %w", quote(m.table), explainError(err))
 	}
-	reader := newTableReader(rows, len(cols))
-	defer reader.Close()
-	d := dbsync.NewDeltaReader(table,
-		&dbsync.KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
-		&dbsync.KeyReader{Side: "target", Rows: reader, Key: opts.Key, Pos: keyPos},
-		func(a, _ [][]byte) bool { return rowEqual(srcCols, a, reader.vals) })
+	m.reader = newTableReader(rows, len(m.cols))
+	return nil
+}
 
-	if d.Prime() {
-		defs := []string{`"dbsync_op" TEXT NOT NULL`, `"dbsync_seq" INTEGER NOT NULL`}
-		names := make([]string, len(cols))
-		for i, c := range cols {
-			names[i] = quote(c.Name)
-			defs = append(defs, names[i]+" "+c.DataType)
-		}
-		defs = append(defs, `PRIMARY KEY ("dbsync_op", "dbsync_seq")`)
-		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quote(delta)+" ("+strings.Join(defs, ", ")+")"); err != nil {
-			return res, fmt.Errorf("create merge delta table %s: %w", delta, explainError(err))
-		}
-		if err := insertDelta(ctx, tx, delta, names, d); err != nil {
-			return res, err
-		}
+func (m *tableMerge) Rows() dbsync.RowReader { return m.reader }
+
+// Equal compares the source row, stored as this target would store it,
+// with the values read from the target.
+func (m *tableMerge) Equal(src, _ [][]byte) bool { return rowEqual(m.src, src, m.reader.vals) }
+
+func (m *tableMerge) LoadDelta(ctx context.Context, d *dbsync.DeltaReader) (int64, string, error) {
+	defs := []string{`"dbsync_op" TEXT NOT NULL`, `"dbsync_seq" INTEGER NOT NULL`}
+	names := make([]string, len(m.cols))
+	for i, c := range m.cols {
+		names[i] = quote(c.Name)
+		defs = append(defs, names[i]+" "+c.DataType)
 	}
-	if err := d.CompareError(table); err != nil {
-		return res, err
+	defs = append(defs, `PRIMARY KEY ("dbsync_op", "dbsync_seq")`)
+	if _, err := m.t.conn.ExecContext(ctx, "CREATE TABLE "+quote(m.delta)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+		return 0, dbsync.LoadSQLite, fmt.Errorf("create merge delta table %s: %w", m.delta, explainError(err))
 	}
-	res.Rows = d.Src.N
-	reason, note, err := dbsync.CheckThresholds(table, d.Dst.N, d.Inserts, d.Updates, d.Deletes, opts)
-	if err != nil || reason != "" {
-		if err == nil && d.Changes() > 0 {
-			// The run replaces the table in this same transaction: the
-			// delta goes, what other tables staged stays.
-			if _, err := tx.ExecContext(ctx, "DROP TABLE "+quote(delta)); err != nil {
-				return res, fmt.Errorf("drop merge delta table %s: %w", delta, explainError(err))
-			}
-		}
-		return dbsync.MergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
+	m.made = true
+	n, err := insertDelta(ctx, m.t.conn, m.delta, names, d)
+	return n, dbsync.LoadSQLite, err
+}
+
+// Drop drops the delta table: the run's transaction goes on with the
+// table replaced, or is rolled back.
+func (m *tableMerge) Drop(ctx context.Context) error {
+	if !m.made {
+		return nil
 	}
-	res.Inserted, res.Deleted, res.LoadMethod, res.Note = d.Inserts, d.Deletes, dbsync.LoadSQLite, note
-	if d.Changes() > 0 {
-		if res.Updated, err = t.applyDelta(ctx, table, delta, cols, keyPos, opts.Move, d); err != nil {
-			return res, err
-		}
+	if _, err := m.t.conn.ExecContext(ctx, "DROP TABLE "+quote(m.delta)); err != nil {
+		return fmt.Errorf("drop merge delta table %s: %w", m.delta, explainError(err))
 	}
-	res.Unchanged = d.Unchanged + d.Updates - res.Updated
-	return res, nil
+	m.made = false
+	return nil
+}
+
+// Apply applies the delta now, in the run's transaction, which swap
+// commits; applying drops the delta table.
+func (m *tableMerge) Apply(ctx context.Context, d *dbsync.DeltaReader, opts dbsync.MergeOptions, found bool) (int64, error) {
+	if !found {
+		return 0, nil
+	}
+	n, err := m.t.applyDelta(ctx, m.table, m.delta, m.cols, m.keyPos, opts.Move, d)
+	if err == nil {
+		m.made = false
+	}
+	return n, err
+}
+
+func (m *tableMerge) Close() error {
+	if m.reader == nil {
+		return nil
+	}
+	return m.reader.Close()
 }
 
 // AppliedUpdates: SQLite applies a merge with the compare's counts.
 func (t *Target) AppliedUpdates() map[string]int64 { return nil }
 
-// commitMerge commits the transaction a merge ran in.
-func (t *Target) commitMerge(ctx context.Context) error {
-	if t.conn == nil {
-		return nil
-	}
-	if _, err := t.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return fmt.Errorf("commit merge in %s: %w", t.path, explainError(err))
-	}
-	t.conn.Close()
-	t.conn = nil
-	return nil
-}
-
 // insertDelta writes the compare's differences into the delta table with
 // prepared multi-row INSERTs on the transaction's connection, which also
 // reads the target table: SQLite lets one connection write a table while
 // it reads another.
-func insertDelta(ctx context.Context, tx *sql.Conn, delta string, names []string, d *dbsync.DeltaReader) error {
+func insertDelta(ctx context.Context, tx *sql.Conn, delta string, names []string, d *dbsync.DeltaReader) (int64, error) {
 	cols := d.Columns()
 	perStmt := max(1, min(200, 32766/len(cols)))
 	prefix := "INSERT INTO " + quote(delta) + ` ("dbsync_op", "dbsync_seq", ` + strings.Join(names, ", ") + ") VALUES "
@@ -321,24 +325,26 @@ func insertDelta(ctx context.Context, tx *sql.Conn, delta string, names []string
 		args = args[:0]
 		return nil
 	}
+	var n int64
 	for d.Next() {
+		n++
 		for i, cell := range d.Values() {
 			v, err := value(cols[i], cell)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			args = append(args, v)
 		}
 		if len(args) == cap(args) {
 			if err := flush(); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
 	if d.ReadErr != nil {
-		return d.ReadErr
+		return 0, d.ReadErr
 	}
-	return flush()
+	return n, flush()
 }
 
 // applyStatements is the SQL that applies one table's delta table.
