@@ -1,10 +1,8 @@
 package dbsync_test
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,7 +12,7 @@ import (
 	"time"
 
 	"github.com/dbsync/dbsync/internal/mariadbtest"
-	"github.com/dbsync/dbsync/sync"
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // TestMergeBench measures merge against replace on a target with the
@@ -107,13 +105,7 @@ func TestMergeBench(t *testing.T) {
 	measure("replace (first copy)", func() string { e.mustSync(dbsync.RunOptions{}); return "" })
 	measure("replace again, 0 % changed", func() string { e.mustSync(dbsync.RunOptions{}); return "" })
 	merge := func() string {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		cfg, err := e.config(dbsync.RunOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := dbsync.Merge(ctx, newRunner(slog.New(slog.DiscardHandler)), cfg, dbsync.MergeRun{}, slog.New(slog.DiscardHandler))
+		res, err := e.merge("", mergeRun{})
 		if err != nil || res.Replaced {
 			t.Fatalf("merge: %+v %v", res, err)
 		}

@@ -11,25 +11,82 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dbsync/dbsync/internal/initest"
 	"github.com/dbsync/dbsync/internal/mariadbtest"
 	"github.com/dbsync/dbsync/sync"
 )
 
-// merge runs one merge of e's source into its target (Target "sqlite" for
-// the SQLite file).
-func (e *env) merge(target string, o dbsync.MergeRun) (dbsync.MergeResult, error) {
+// mergeRun are the settings a merge test varies; zero thresholds are
+// the config's.
+type mergeRun struct {
+	Key        []string // the configured key (key = …)
+	MaxChanges float64
+	MaxDelete  float64
+	Fallback   bool // read the [fallback] SQLite source instead of the primary
+}
+
+// mergeResult is what a merge run did, from its report: a table handed
+// to a replace has Replaced and the reason.
+type mergeResult struct {
+	Inserted, Updated, Deleted, Unchanged, Rows int64
+	Replaced                                    bool
+	Reason                                      string
+}
+
+// merge runs one sync of e's one table as a merge table (Target "sqlite"
+// for the SQLite file) through Runner.Run, with o's settings over the
+// env's config. A run whose merge hands the table to a replace is stopped
+// before its swap (its context cancelled), so that, like a merge that
+// only says "replace", it leaves the target as it was.
+func (e *env) merge(target string, o mergeRun) (mergeResult, error) {
 	e.t.Helper()
-	cfg, err := e.config(dbsync.RunOptions{Target: dbsync.Target(target)})
+	set := "[sync]\nmode = merge\n"
+	if len(o.Key) > 0 {
+		set += "key = " + strings.Join(o.Key, ", ") + "\n"
+	}
+	if o.Fallback {
+		// Nothing listens on port 1: the run reads the fallback.
+		set += "fallback_enabled = true\n[source]\nport = 1\n"
+	}
+	m := *e
+	m.extra = initest.Merge(e.extra, set)
+	cfg, err := m.config(dbsync.RunOptions{Target: dbsync.Target(target)})
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	// Set on the loaded config, as the run reads them: a test lifts a
+	// threshold above 1 (more changes than the target has rows), which
+	// config.ini does not take.
+	if o.MaxChanges != 0 {
+		cfg.Sync.MergeMaxChanges = o.MaxChanges
+	}
+	if o.MaxDelete != 0 {
+		cfg.Sync.MaxDelete = o.MaxDelete
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	log := testLogger(e.t)
-	return dbsync.Merge(ctx, newRunner(log), cfg, o, log)
+	r := newRunner(log)
+	rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
+	replaced := func() bool { return len(rep.Tables) == 1 && rep.Tables[0].Mode == dbsync.ModeReplace }
+	dbsync.SetBeforeSwap(r, func() {
+		if replaced() {
+			cancel()
+		}
+	})
+	err = r.Run(ctx, cfg, rep, log)
+	if o.Fallback && err == nil && rep.Source != dbsync.SourceFallback {
+		e.t.Fatalf("merge from the fallback read the %s", rep.Source)
+	}
+	res := mergeResult{Inserted: rep.Inserted, Updated: rep.Updated, Deleted: rep.Deleted, Unchanged: rep.Unchanged, Rows: rep.Rows}
+	if replaced() {
+		res.Replaced, res.Reason = true, rep.Tables[0].ModeReason
+		return res, nil
+	}
+	return res, err
 }
 
-func (e *env) mustMerge(target string, o dbsync.MergeRun) dbsync.MergeResult {
+func (e *env) mustMerge(target string, o mergeRun) mergeResult {
 	e.t.Helper()
 	res, err := e.merge(target, o)
 	if err != nil {
@@ -43,7 +100,7 @@ func (e *env) mustMerge(target string, o dbsync.MergeRun) dbsync.MergeResult {
 
 type counts struct{ ins, upd, del, same, rows int64 }
 
-func assertCounts(t *testing.T, res dbsync.MergeResult, want counts) {
+func assertCounts(t *testing.T, res mergeResult, want counts) {
 	t.Helper()
 	got := counts{res.Inserted, res.Updated, res.Deleted, res.Unchanged, res.Rows}
 	if got != want {
@@ -89,7 +146,7 @@ func TestMerge_FidelityAfterEachMerge(t *testing.T) {
 				"UPDATE items SET vc = 'now set', f = 0.1234567, bl = 0x00, js = '{\"x\": 1}' WHERE id = 3", // NULL → value
 				"UPDATE items SET vc = NULL, big = CONCAT(big, 'é'), d = NULL WHERE id = 4")                 // value → NULL
 			for run := 1; run <= 2; run++ {
-				res := e.mustMerge("", dbsync.MergeRun{MaxChanges: 1})
+				res := e.mustMerge("", mergeRun{MaxChanges: 1})
 				if run == 1 {
 					assertCounts(t, res, counts{ins: 1, upd: 2, del: 1, same: 1, rows: 4})
 				} else {
@@ -100,7 +157,7 @@ func TestMerge_FidelityAfterEachMerge(t *testing.T) {
 			// A change only FLOAT's exact digits show: 0.1234567 and
 			// 0.1234568 print alike through the text protocol.
 			mustExec(t, src, "UPDATE items SET f = 0.1234568 WHERE id = 3")
-			assertCounts(t, e.mustMerge("", dbsync.MergeRun{MaxChanges: 1}), counts{upd: 1, same: 3, rows: 4})
+			assertCounts(t, e.mustMerge("", mergeRun{MaxChanges: 1}), counts{upd: 1, same: 3, rows: 4})
 			assertSameRows(t, readAll(t, src, "items"), readAll(t, dst, "items"))
 			assertNoDelta(t, dst, "items")
 		})
@@ -164,11 +221,11 @@ func TestMerge_KeyTypes(t *testing.T) {
 				mustExec(t, db, tc.table, tc.seed)
 			}
 			mustExec(t, src, strings.Split(tc.change, "; ")...)
-			res := e.mustMerge("", dbsync.MergeRun{Key: tc.key, MaxChanges: 1, MaxDelete: 1})
+			res := e.mustMerge("", mergeRun{Key: tc.key, MaxChanges: 1, MaxDelete: 1})
 			assertCounts(t, res, tc.want)
 			q := "SELECT * FROM items ORDER BY " + tc.order
 			assertSameRows(t, dump(t, src, q), dump(t, dst, q))
-			assertCounts(t, e.mustMerge("", dbsync.MergeRun{Key: tc.key}), counts{same: tc.want.rows, rows: tc.want.rows})
+			assertCounts(t, e.mustMerge("", mergeRun{Key: tc.key}), counts{same: tc.want.rows, rows: tc.want.rows})
 		})
 	}
 }
@@ -196,7 +253,7 @@ func TestMerge_TriggersAndForeignKeys(t *testing.T) {
 		"INSERT INTO child SELECT seq, seq FROM seq_1_to_10", "DELETE FROM trig_log")
 	mustExec(t, src, "UPDATE items SET v = v + 1000 WHERE id BETWEEN 11 AND 15", "UPDATE items SET note = '' WHERE id = 16",
 		"DELETE FROM items WHERE id BETWEEN 20 AND 22", "INSERT INTO items VALUES (101, 1, NULL), (102, 2, 'x')")
-	assertCounts(t, e.mustMerge("", dbsync.MergeRun{}), counts{ins: 2, upd: 6, del: 3, same: 91, rows: 99})
+	assertCounts(t, e.mustMerge("", mergeRun{}), counts{ins: 2, upd: 6, del: 3, same: 91, rows: 99})
 	logged := func() string {
 		var ops []string
 		for _, r := range dump(t, dst, "SELECT op, COUNT(*), MIN(id), MAX(id) FROM trig_log GROUP BY op ORDER BY op") {
@@ -227,7 +284,7 @@ func TestMerge_TriggersAndForeignKeys(t *testing.T) {
 	before := dump(t, dst, "SELECT * FROM items ORDER BY id")
 	mustExec(t, dst, "DELETE FROM trig_log")
 	mustExec(t, src, "DELETE FROM items WHERE id = 1", "UPDATE items SET v = -1 WHERE id = 50")
-	_, err := e.merge("", dbsync.MergeRun{})
+	_, err := e.merge("", mergeRun{})
 	if err == nil || !strings.Contains(err.Error(), "foreign key") || !strings.Contains(err.Error(), "nothing was changed") {
 		t.Fatalf("merge deleting a referenced row: %v; want the foreign key named and nothing changed", err)
 	}
@@ -247,47 +304,47 @@ func TestMerge_Thresholds(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, azure)
 	src, dst := e.srcDBConn(), e.dstDBConn()
-	res, err := e.merge("", dbsync.MergeRun{})
-	if err == nil || !strings.Contains(err.Error(), "does not exist") {
-		t.Fatalf("merge key of a missing table: %+v %v", res, err)
-	}
 	seedItems(t, src, 100)
+	res, err := e.merge("", mergeRun{})
+	if err != nil || !res.Replaced || !strings.Contains(res.Reason, "does not exist") {
+		t.Fatalf("merge into a missing table: %+v %v; want Replaced: the first run", res, err)
+	}
 	seedItems(t, dst, 100)
 	before := dump(t, dst, "SELECT * FROM items ORDER BY id")
 
 	mustExec(t, src, "UPDATE items SET note = 'changed' WHERE id <= 40")
-	res, err = e.merge("", dbsync.MergeRun{})
+	res, err = e.merge("", mergeRun{})
 	if err != nil || !res.Replaced || !strings.Contains(res.Reason, "merge_max_changes = 0.3") || !strings.Contains(res.Reason, "40 of 100") {
 		t.Fatalf("40 %% changed: %+v %v; want Replaced naming merge_max_changes", res, err)
 	}
 	assertSameRows(t, before, dump(t, dst, "SELECT * FROM items ORDER BY id"))
-	assertCounts(t, e.mustMerge("", dbsync.MergeRun{MaxChanges: 0.5}), counts{upd: 40, same: 60, rows: 100})
+	assertCounts(t, e.mustMerge("", mergeRun{MaxChanges: 0.5}), counts{upd: 40, same: 60, rows: 100})
 
 	mustExec(t, src, "DELETE FROM items WHERE id > 40")
 	before = dump(t, dst, "SELECT * FROM items ORDER BY id")
-	_, err = e.merge("", dbsync.MergeRun{MaxChanges: 1})
+	_, err = e.merge("", mergeRun{MaxChanges: 1})
 	if !errors.Is(err, dbsync.ErrTooManyDeletes) || !strings.Contains(err.Error(), "max_delete = 0.5") || !strings.Contains(err.Error(), "60 of the 100") {
 		t.Fatalf("60 %% deleted: %v; want an error naming max_delete", err)
 	}
 	assertSameRows(t, before, dump(t, dst, "SELECT * FROM items ORDER BY id"))
-	assertCounts(t, e.mustMerge("", dbsync.MergeRun{MaxChanges: 1, MaxDelete: 0.6}), counts{del: 60, same: 40, rows: 40})
+	assertCounts(t, e.mustMerge("", mergeRun{MaxChanges: 1, MaxDelete: 0.6}), counts{del: 60, same: 40, rows: 40})
 
 	// No key.
 	mustExec(t, dst, "DROP TABLE items", "CREATE TABLE items (id INT NOT NULL, name VARCHAR(50) NOT NULL, note TEXT NULL)")
-	_, err = e.merge("", dbsync.MergeRun{})
+	_, err = e.merge("", mergeRun{})
 	var ce *dbsync.ConfigError
-	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "`items`") || !strings.Contains(err.Error(), "[table.items] key") {
-		t.Fatalf("no key: %v; want a ConfigError naming the table and the key setting", err)
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "`items`") || !strings.Contains(err.Error(), "[sync] key") {
+		t.Fatalf("no key: %v; want a ConfigError naming the table and the key setting ([sync] key in a one-table job)", err)
 	}
 	// Azure MySQL 8's generated invisible primary key is no merge key.
 	mustExec(t, dst, "DROP TABLE items", "CREATE TABLE items (my_row_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT INVISIBLE PRIMARY KEY, id INT NOT NULL, name VARCHAR(50) NOT NULL, note TEXT NULL)",
 		"INSERT INTO items (id, name) VALUES (1, 'stale'), (99, 'gone')")
-	if _, err = e.merge("", dbsync.MergeRun{}); !errors.As(err, &ce) || !strings.Contains(err.Error(), "my_row_id") {
+	if _, err = e.merge("", mergeRun{}); !errors.As(err, &ce) || !strings.Contains(err.Error(), "my_row_id") {
 		t.Fatalf("GIPK only: %v; want a ConfigError saying my_row_id does not count", err)
 	}
-	assertCounts(t, e.mustMerge("", dbsync.MergeRun{Key: []string{"id"}, MaxChanges: 100, MaxDelete: 1}), counts{ins: 39, upd: 1, del: 1, rows: 40})
+	assertCounts(t, e.mustMerge("", mergeRun{Key: []string{"id"}, MaxChanges: 100, MaxDelete: 1}), counts{ins: 39, upd: 1, del: 1, rows: 40})
 	assertSameRows(t, dump(t, src, "SELECT * FROM items ORDER BY id"), dump(t, dst, "SELECT * FROM items ORDER BY id"))
-	if _, err = e.merge("", dbsync.MergeRun{Key: []string{"name"}}); err != nil {
+	if _, err = e.merge("", mergeRun{Key: []string{"name"}}); err != nil {
 		// name is not unique in the target's sense but unique in data: fine.
 		t.Fatalf("configured key name: %v", err)
 	}
@@ -332,7 +389,7 @@ func TestMerge_ReadersSeeOldOrNew(t *testing.T) {
 		} else {
 			mustExec(t, src, "DELETE FROM items WHERE id > 2000", "UPDATE items SET v = 1", "INSERT INTO items SELECT seq, 1 FROM seq_1901_to_2000")
 		}
-		e.mustMerge("", dbsync.MergeRun{})
+		e.mustMerge("", mergeRun{})
 	}
 	stop.Store(true)
 	<-done
@@ -374,7 +431,7 @@ func TestMerge_SQLiteTarget(t *testing.T) {
 		return sqliteRows(t, filepath.Join(e.dir, "oracle.db"), "SELECT * FROM items ORDER BY id")
 	}
 	for run := 1; run <= 2; run++ {
-		res := e.mustMerge("sqlite", dbsync.MergeRun{Key: []string{"id"}, MaxChanges: 1})
+		res := e.mustMerge("sqlite", mergeRun{Key: []string{"id"}, MaxChanges: 1})
 		if run == 1 {
 			assertCounts(t, res, counts{ins: 1, upd: 2, del: 1, same: 1, rows: 4})
 		} else {
@@ -391,7 +448,7 @@ func TestMerge_SQLiteTarget(t *testing.T) {
 	mustExec(t, src, "CREATE TABLE kv (k VARCHAR(10) COLLATE utf8mb4_bin NOT NULL PRIMARY KEY, v INT)", "INSERT INTO kv VALUES ('A', 1), ('b', 20), ('é', 3), ('_', 4)")
 	k := *e
 	k.extra = "[source]\nquery = SELECT * FROM kv\n[sqlite]\ntable = kv\n"
-	assertCounts(t, k.mustMerge("sqlite", dbsync.MergeRun{MaxChanges: 2, MaxDelete: 1}), counts{ins: 2, upd: 1, del: 1, same: 1, rows: 4})
+	assertCounts(t, k.mustMerge("sqlite", mergeRun{MaxChanges: 2, MaxDelete: 1}), counts{ins: 2, upd: 1, del: 1, same: 1, rows: 4})
 	got := sqliteRows(t, replica, "SELECT k, v FROM kv ORDER BY CAST(k AS BLOB)")
 	if s := fmt.Sprint(got); s != "[[A 1] [_ 4] [b 20] [é 3]]" {
 		t.Errorf("kv after merge: %s", s)
@@ -409,7 +466,7 @@ func TestMerge_FallbackSource(t *testing.T) {
 	dst := e.dstDBConn()
 	mustExec(t, dst, "CREATE TABLE items (id INT NOT NULL PRIMARY KEY, name VARCHAR(20) NOT NULL, note TEXT NULL)",
 		"INSERT INTO items VALUES (1, 'a', NULL), (2, 'b', 'old'), (4, 'gone', NULL)")
-	assertCounts(t, e.mustMerge("", dbsync.MergeRun{Fallback: true, MaxChanges: 2, MaxDelete: 1}), counts{ins: 2, upd: 1, del: 1, same: 1, rows: 4})
+	assertCounts(t, e.mustMerge("", mergeRun{Fallback: true, MaxChanges: 2, MaxDelete: 1}), counts{ins: 2, upd: 1, del: 1, same: 1, rows: 4})
 	got := dump(t, dst, "SELECT * FROM items ORDER BY id")
 	if s := fmt.Sprintf("%s", got); s != "[[%!s(int64=1) a <nil>] [%!s(int64=2) b x] [%!s(int64=3) B y] [%!s(int64=10) c ]]" {
 		t.Errorf("target after merge: %s", s)
