@@ -264,21 +264,8 @@ func (h HistoryStore) finish(ctx context.Context, r *Report) error {
 // RunningRuns lists the runs of the table recorded as running.
 func (h HistoryStore) RunningRuns(ctx context.Context, target Target, table string) ([]string, error) {
 	q := h.Dialect.Quote
-	rows, err := h.Db.QueryContext(ctx, "SELECT "+q("run_id")+" FROM "+h.Table()+" WHERE "+q("status")+" = ? AND "+q("target")+" = ? AND "+q("table")+" = ? ORDER BY "+q("run_id"),
+	return QueryStrings(ctx, h.Db, "SELECT "+q("run_id")+" FROM "+h.Table()+" WHERE "+q("status")+" = ? AND "+q("target")+" = ? AND "+q("table")+" = ? ORDER BY "+q("run_id"),
 		StatusRunning, string(target), table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
 }
 
 // markAbandoned closes the history rows of the table's runs that were

@@ -3,8 +3,9 @@ package mysqldb
 import (
 	"context"
 	"database/sql"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"time"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // Backend is the MySQL backend: target = azure (Azure Database for

@@ -2,8 +2,9 @@ package mysqldb
 
 import (
 	"fmt"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"strings"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // kind maps go-sql-driver's DatabaseTypeName to a Kind.

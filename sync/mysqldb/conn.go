@@ -7,12 +7,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"net"
 	"os"
 	"strconv"
 
 	"github.com/go-sql-driver/mysql"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // passwordFunc returns the password for a new connection; auth = entra uses

@@ -4,13 +4,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // TestMySQLConn_ExplainConnectError: the first errors an operator meets

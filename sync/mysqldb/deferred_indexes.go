@@ -3,8 +3,9 @@ package mysqldb
 import (
 	"context"
 	"fmt"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"strings"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // deferIndexesMinRows is the target table's estimated row count

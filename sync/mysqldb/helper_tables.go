@@ -3,9 +3,10 @@ package mysqldb
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"strings"
 	"unicode/utf8"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // Helper tables of a MySQL run carry the run in their name:

@@ -1,12 +1,13 @@
 package mysqldb
 
 import (
-	dbsync "github.com/dbsync/dbsync/sync"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 func TestHelperName(t *testing.T) {

@@ -2,8 +2,9 @@ package mysqldb
 
 import (
 	"context"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"time"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 var history = dbsync.HistoryDialect{

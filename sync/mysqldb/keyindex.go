@@ -3,6 +3,7 @@ package mysqldb
 import (
 	"context"
 	"fmt"
+
 	dbsync "github.com/dbsync/dbsync/sync"
 )
 

@@ -6,11 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"io"
 	"strconv"
 	"strings"
 	"unsafe"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // encoding says how one cell is written for the target column.

@@ -2,9 +2,10 @@ package mysqldb
 
 import (
 	"fmt"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"strings"
 	"time"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // lockSessionTimeout is the wait_timeout, in seconds, of the connection

@@ -4,11 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // mergeColumn is a target column as a merge needs it.

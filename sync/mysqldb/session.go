@@ -4,8 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"strings"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // Session is the primary MySQL server: one connection, in one

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"io"
 	"math"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // load writes src into plan.table: through LOAD DATA LOCAL where the target

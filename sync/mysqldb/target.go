@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"log/slog"
 	"net"
 	"slices"
@@ -18,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // Target session settings: UTC so TIMESTAMP values keep their instant; a

@@ -2,10 +2,11 @@ package sqlitedb
 
 import (
 	"context"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"log/slog"
 	"path/filepath"
 	"testing"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 var benchColumns = []dbsync.Column{

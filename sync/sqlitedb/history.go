@@ -2,9 +2,10 @@ package sqlitedb
 
 import (
 	"context"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"strings"
 	"time"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 var history = dbsync.HistoryDialect{

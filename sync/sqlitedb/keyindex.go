@@ -3,6 +3,7 @@ package sqlitedb
 import (
 	"context"
 	"fmt"
+
 	dbsync "github.com/dbsync/dbsync/sync"
 )
 

@@ -5,9 +5,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"math"
 	"strings"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // MergeKey chooses the merge key of a SQLite target table as the MySQL

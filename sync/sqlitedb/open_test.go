@@ -2,10 +2,11 @@ package sqlitedb
 
 import (
 	"context"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // TestTarget_QueryStrings: one column of every row, in order, NULL as "";

@@ -4,11 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	dbsync "github.com/dbsync/dbsync/sync"
+)
+
+// The fallback is a source of the core's.
+var (
+	_ dbsync.Session    = (*Session)(nil)
+	_ dbsync.SourceRows = (*sourceRows)(nil)
 )
 
 // Session is the fallback SQLite database, opened read-only, with

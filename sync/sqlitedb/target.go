@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // Target writes a SQLite file. The whole run — staging, verify, swap —
@@ -50,14 +51,14 @@ type staged struct {
 // source. A Runner uses it through Runner.SQLite.
 type Backend struct{}
 
-// What the SQLite backend implements of the core's interfaces.
+var _ dbsync.Backend = Backend{}
+
+// The target is a whole target of the core's: it stages, merges and
+// checks its key's index (keyindex.go).
 var (
-	_ dbsync.Backend    = Backend{}
 	_ dbsync.TargetDB   = (*Target)(nil)
 	_ dbsync.Merger     = (*Target)(nil)
 	_ dbsync.KeyIndexer = (*Target)(nil)
-	_ dbsync.Session    = (*Session)(nil)
-	_ dbsync.SourceRows = (*sourceRows)(nil)
 )
 
 // OpenTarget describes cfg's SQLite target.
@@ -404,20 +405,11 @@ func copyDefinition(ctx context.Context, tx *sql.Conn, table, stage string) ([]s
 	if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quote(stage)+body); err != nil {
 		return nil, fmt.Errorf("create staging table %s like %s: %w", stage, table, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT "sql" FROM sqlite_master WHERE "tbl_name"=? AND "type" IN ('index','trigger') AND "sql" IS NOT NULL ORDER BY "type"`, table)
+	recreate, err := dbsync.QueryStrings(ctx, tx, `SELECT "sql" FROM sqlite_master WHERE "tbl_name"=? AND "type" IN ('index','trigger') AND "sql" IS NOT NULL ORDER BY "type"`, table)
 	if err != nil {
 		return nil, fmt.Errorf("read indexes of %s: %w", quote(table), err)
 	}
-	defer rows.Close()
-	var recreate []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		recreate = append(recreate, s)
-	}
-	return recreate, rows.Err()
+	return recreate, nil
 }
 
 // afterTableName returns what follows the table name in a CREATE TABLE

@@ -3,11 +3,12 @@ package sqlitedb
 import (
 	"bytes"
 	"context"
-	dbsync "github.com/dbsync/dbsync/sync"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	dbsync "github.com/dbsync/dbsync/sync"
 )
 
 // TestPlanStage_SQLiteRecreateWarns: a SQLite target rebuilt by
