@@ -13,7 +13,8 @@ import (
 // compares them in one streaming pass, loads only the differences into a
 // delta table and applies them set-based in one transaction. This file
 // holds what both targets share: the key's order, the streaming compare and
-// the thresholds; merge_mysql.go and merge_sqlite.go apply the result.
+// the thresholds; merge_run.go runs the sequence, and the backends' merge.go
+// (sync/mysqldb, sync/sqlitedb) supply its primitives and the apply.
 
 // DeltaSuffix names the table that holds a merge's differences.
 const DeltaSuffix = "__dbsync_delta"
