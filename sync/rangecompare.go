@@ -15,6 +15,7 @@ import (
 	"math"
 	"math/big"
 	"slices"
+	"strconv"
 	"sync"
 )
 
@@ -701,22 +702,40 @@ func rangeValueEqual(a, b any) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	if x, ok := rangeFloat(a); ok {
-		y, ok := rangeFloat(b)
-		return ok && math.Float64bits(x) == math.Float64bits(y)
+	// One side may read a number as text (the text protocol of an older
+	// driver, or a DECIMAL): a number is then compared with the text parsed.
+	_, fa := rangeFloat(a, false)
+	_, fb := rangeFloat(b, false)
+	if fa || fb {
+		x, okx := rangeFloat(a, true)
+		y, oky := rangeFloat(b, true)
+		return okx && oky && math.Float64bits(x) == math.Float64bits(y)
 	}
-	if x, y := rangeIntBig(a), rangeIntBig(b); x != nil || y != nil {
-		return x != nil && y != nil && x.Cmp(y) == 0
+	ia, ib := rangeIntBig(a), rangeIntBig(b)
+	if ia != nil || ib != nil {
+		if ia == nil {
+			ia, _ = new(big.Int).SetString(string(rangeBytes(a)), 10)
+		}
+		if ib == nil {
+			ib, _ = new(big.Int).SetString(string(rangeBytes(b)), 10)
+		}
+		return ia != nil && ib != nil && ia.Cmp(ib) == 0
 	}
 	return bytes.Equal(rangeBytes(a), rangeBytes(b))
 }
 
-func rangeFloat(v any) (float64, bool) {
+// rangeFloat is a float value; with parse, also a float's text.
+func rangeFloat(v any, parse bool) (float64, bool) {
 	switch x := v.(type) {
 	case float64:
 		return x, true
 	case float32:
 		return float64(x), true
+	case []byte:
+		if parse {
+			f, err := strconv.ParseFloat(string(x), 64)
+			return f, err == nil
+		}
 	}
 	return 0, false
 }

@@ -436,16 +436,17 @@ func BucketChecksumQuery(from, rowHash string, key []ChecksumKeyPart, r Checksum
 }
 
 // KeyHashQuery reads key + 16-byte row hash (NULL when the row's CONCAT was
-// NULL) of the rows of some buckets of one range. The bucket is selected by
-// the same expression the bucket checksum used, inside the same range, so
-// the rows are exactly the ones the bucket sums covered.
+// NULL) of the rows of some buckets of one range (all its rows when buckets
+// is empty). The bucket is selected by the same expression the bucket
+// checksum used, inside the same range, so the rows are exactly the ones the
+// bucket sums covered.
 func KeyHashQuery(from, rowHash string, key []ChecksumKeyPart, r ChecksumKeyRange, b ChecksumBuckets, buckets []int64) (string, []any, error) {
-	if len(buckets) == 0 {
-		return "", nil, errors.New("no buckets to read")
-	}
 	p, args, err := RangePredicate(key, r)
 	if err != nil {
 		return "", nil, err
+	}
+	if len(buckets) == 0 {
+		return "SELECT " + keyOutputs(key) + ",UNHEX(" + rowHash + ") FROM " + from + " WHERE " + p, args, nil
 	}
 	be, err := BucketExpr(key, b)
 	if err != nil {
