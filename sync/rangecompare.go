@@ -48,6 +48,13 @@ func (s RangeSum) Agrees(o RangeSum) bool {
 	return s.Trusted() && o.Trusted() && s.Count == o.Count && s.Sum1 == o.Sum1 && s.Sum2 == o.Sum2
 }
 
+// RangeCount is the row count of a range and, for a one-column integer
+// key, its smallest and largest key (nil when it has no rows).
+type RangeCount struct {
+	Rows     int64
+	Min, Max RangeKey
+}
+
 // ChecksumBucketSpec cuts a range into buckets that depend only on a row's
 // key, the same on both sides: an integer key's bucket is key DIV Width; any
 // other key's is CRC32(key bytes) % Modulus.
@@ -91,8 +98,9 @@ type ChecksumSide interface {
 	// RangeBoundaries returns up to n-1 increasing keys that cut the rows
 	// into n ranges of about the same number of rows, in the key's index order.
 	RangeBoundaries(ctx context.Context, n int) ([]RangeKey, error)
-	// RangeCounts counts the rows of each range.
-	RangeCounts(ctx context.Context, ranges []ChecksumRange) ([]int64, error)
+	// RangeCounts counts the rows of each range (and, for a one-column
+	// integer key, finds its smallest and largest key).
+	RangeCounts(ctx context.Context, ranges []ChecksumRange) ([]RangeCount, error)
 	// RangeChecksums checksums each range.
 	RangeChecksums(ctx context.Context, ranges []ChecksumRange) ([]RangeSum, error)
 	// BucketChecksums checksums each bucket of r that holds rows.
@@ -264,7 +272,7 @@ func (c *rangeCompareRun) run(ctx context.Context) error {
 	}
 
 	// 3. Counts size the buckets and settle empty ranges.
-	var srcCounts, dstCounts []int64
+	var srcCounts, dstCounts []RangeCount
 	if err := rangeBothSides(c.src, c.dst, func(s ChecksumSide, isSrc bool) error {
 		n, err := s.RangeCounts(ctx, ranges)
 		if err == nil && len(n) != len(ranges) {
@@ -282,7 +290,7 @@ func (c *rangeCompareRun) run(ctx context.Context) error {
 	st.Statements += 2
 	todo := make([]int, 0, len(ranges))
 	for i := range ranges {
-		if srcCounts[i] == 0 && dstCounts[i] == 0 {
+		if srcCounts[i].Rows == 0 && dstCounts[i].Rows == 0 {
 			st.RangesEmpty++
 			continue
 		}
@@ -324,7 +332,7 @@ func (c *rangeCompareRun) run(ctx context.Context) error {
 
 	// 5–6. Split what is left into buckets; read key + hash where they differ.
 	for _, i := range todo {
-		if err := c.splitRange(ctx, ranges, i, max(srcCounts[i], dstCounts[i])); err != nil {
+		if err := c.splitRange(ctx, ranges, i, srcCounts[i], dstCounts[i]); err != nil {
 			return err
 		}
 	}
@@ -357,7 +365,7 @@ func (c *rangeCompareRun) topRanges(ctx context.Context) ([]ChecksumRange, error
 			if lo[i] == nil {
 				continue
 			}
-			l, h, err := rangeIntBig(lo[i]), rangeIntBig(hi[i]), error(nil)
+			l, h, err := rangeIntBig(lo[i][0]), rangeIntBig(hi[i][0]), error(nil)
 			if l == nil || h == nil {
 				err = fmt.Errorf("key bounds %v…%v are not integers", lo[i], hi[i])
 			}
@@ -404,9 +412,9 @@ func (c *rangeCompareRun) topRanges(ctx context.Context) ([]ChecksumRange, error
 			return err
 		}
 		if isSrc {
-			counts[0] = n[0]
+			counts[0] = n[0].Rows
 		} else {
-			counts[1] = n[0]
+			counts[1] = n[0].Rows
 		}
 		return nil
 	}); err != nil {
@@ -439,22 +447,45 @@ func rangesFromCuts(cuts []RangeKey) []ChecksumRange {
 	return append(out, ChecksumRange{Lo: lo})
 }
 
-// bucketSpec sizes the buckets of one range for about BucketRows rows each.
-func (c *rangeCompareRun) bucketSpec(r ChecksumRange, rows int64) ChecksumBucketSpec {
+// bucketSpec sizes the buckets of one range for about BucketRows rows
+// each, from both sides' counts of the range (and, for an integer key, the
+// smallest and largest key either side has in it).
+func (c *rangeCompareRun) bucketSpec(r ChecksumRange, a, b RangeCount) ChecksumBucketSpec {
 	g := int64(c.opt.BucketRows)
+	rows := max(a.Rows, b.Rows)
 	if !c.integer {
 		return ChecksumBucketSpec{Modulus: max(1, (rows+g-1)/g)}
 	}
-	lo, hi := c.spanLo, new(big.Int).Add(c.spanHi, big.NewInt(1))
-	if r.Lo != nil {
-		lo = rangeIntBig(r.Lo[0])
+	var lo, hi *big.Int
+	for _, n := range []RangeCount{a, b} {
+		if n.Min == nil {
+			continue
+		}
+		l, h := rangeIntBig(n.Min[0]), rangeIntBig(n.Max[0])
+		if l == nil || h == nil {
+			continue
+		}
+		if lo == nil || l.Cmp(lo) < 0 {
+			lo = l
+		}
+		if hi == nil || h.Cmp(hi) > 0 {
+			hi = h
+		}
 	}
-	if r.Hi != nil {
-		hi = rangeIntBig(r.Hi[0])
+	if lo == nil { // no MIN/MAX: the range's own ends
+		lo, hi = c.spanLo, c.spanHi
+		if r.Lo != nil {
+			lo = rangeIntBig(r.Lo[0])
+		}
+		if r.Hi != nil {
+			hi = new(big.Int).Sub(rangeIntBig(r.Hi[0]), big.NewInt(1))
+		}
 	}
-	// width = ceil(span · g / rows): a sparse range gets wide buckets, so a
-	// bucket holds about g rows wherever the keys are.
+	// width = ceil((max-min+1) · g / rows): buckets are sized where the
+	// keys are, so a range with large key gaps gets few buckets, and each
+	// holds about g rows.
 	w := new(big.Int).Sub(hi, lo)
+	w.Add(w, big.NewInt(1))
 	w.Mul(w, big.NewInt(g))
 	d := big.NewInt(max(rows, 1))
 	w.Add(w, new(big.Int).Sub(d, big.NewInt(1)))
@@ -470,10 +501,10 @@ func (c *rangeCompareRun) bucketSpec(r ChecksumRange, rows int64) ChecksumBucket
 	return ChecksumBucketSpec{Width: width}
 }
 
-func (c *rangeCompareRun) splitRange(ctx context.Context, ranges []ChecksumRange, i int, rows int64) error {
+func (c *rangeCompareRun) splitRange(ctx context.Context, ranges []ChecksumRange, i int, a, b RangeCount) error {
 	st := &c.diff.Stats
 	r := ranges[i]
-	spec := c.bucketSpec(r, rows)
+	spec := c.bucketSpec(r, a, b)
 	var srcB, dstB []RangeBucketSum
 	if err := rangeBothSides(c.src, c.dst, func(s ChecksumSide, isSrc bool) error {
 		b, err := s.BucketChecksums(ctx, r, spec)

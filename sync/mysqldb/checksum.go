@@ -367,11 +367,17 @@ func RangeChecksumQuery(from, rowHash string, key []ChecksumKeyPart, ranges []Ch
 }
 
 // RangeCountQuery counts the rows of each range in one statement: one
-// result row per range, (range index, count). Counting reads only the key
-// index, so it is cheap; it sizes the buckets.
+// result row per range, (range index, count, MIN(key), MAX(key)), the MIN
+// and MAX only for a one-column integer key (NULL otherwise). It reads only
+// the key index, so it is cheap; it sizes the buckets where the keys
+// actually are, so large gaps in the key space make no wide buckets.
 func RangeCountQuery(from string, key []ChecksumKeyPart, ranges []ChecksumKeyRange) (string, []any, error) {
 	if len(ranges) == 0 {
 		return "", nil, errors.New("no ranges to count")
+	}
+	minMax := ",NULL,NULL"
+	if len(key) == 1 && key[0].Integer() {
+		minMax = ",MIN(" + col(key[0].Name) + "),MAX(" + col(key[0].Name) + ")"
 	}
 	var args []any
 	parts := make([]string, len(ranges))
@@ -381,7 +387,7 @@ func RangeCountQuery(from string, key []ChecksumKeyPart, ranges []ChecksumKeyRan
 			return "", nil, err
 		}
 		args = append(args, a...)
-		parts[i] = "SELECT " + strconv.Itoa(i) + ",COUNT(*) FROM " + from + " WHERE " + p
+		parts[i] = "SELECT " + strconv.Itoa(i) + ",COUNT(*)" + minMax + " FROM " + from + " WHERE " + p
 	}
 	return strings.Join(parts, " UNION ALL "), args, nil
 }

@@ -219,7 +219,7 @@ func (s *ChecksumSide) RangeBoundaries(ctx context.Context, n int) ([]dbsync.Ran
 	if err != nil {
 		return nil, err
 	}
-	step := counts[0] / int64(max(n, 1))
+	step := counts[0].Rows / int64(max(n, 1))
 	if step < 1 {
 		return nil, nil
 	}
@@ -256,19 +256,32 @@ func toRanges(rs []dbsync.ChecksumRange) []ChecksumKeyRange {
 }
 
 // RangeCounts implements dbsync.ChecksumSide.
-func (s *ChecksumSide) RangeCounts(ctx context.Context, ranges []dbsync.ChecksumRange) ([]int64, error) {
+func (s *ChecksumSide) RangeCounts(ctx context.Context, ranges []dbsync.ChecksumRange) ([]dbsync.RangeCount, error) {
 	q, args, err := RangeCountQuery(s.from, s.key, toRanges(ranges))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]int64, len(ranges))
+	out := make([]dbsync.RangeCount, len(ranges))
 	err = s.each(ctx, q, args, func(v []any) error {
 		i, err := asInt64(v[0])
 		if err != nil || i < 0 || int(i) >= len(out) {
 			return fmt.Errorf("range number %v: %v", v[0], err)
 		}
-		out[i], err = asInt64(v[1])
-		return err
+		if out[i].Rows, err = asInt64(v[1]); err != nil {
+			return err
+		}
+		if v[2] != nil && s.RangeIntegerKey() {
+			lo, err := s.keyValue(0, v[2])
+			if err != nil {
+				return err
+			}
+			hi, err := s.keyValue(0, v[3])
+			if err != nil {
+				return err
+			}
+			out[i].Min, out[i].Max = dbsync.RangeKey{lo}, dbsync.RangeKey{hi}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count key ranges: %w", err)

@@ -129,9 +129,13 @@ func TestRangeCountQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "SELECT 0,COUNT(*) FROM `t` AS s WHERE s.`k` < ? UNION ALL SELECT 1,COUNT(*) FROM `t` AS s WHERE s.`k` >= ?"
+	want := "SELECT 0,COUNT(*),NULL,NULL FROM `t` AS s WHERE s.`k` < ? UNION ALL SELECT 1,COUNT(*),NULL,NULL FROM `t` AS s WHERE s.`k` >= ?"
 	if q != want || !reflect.DeepEqual(args, []any{"m", "m"}) {
 		t.Errorf("\n got %s %v\nwant %s", q, args, want)
+	}
+	q, _, err = RangeCountQuery("`t` AS s", intKey, []ChecksumKeyRange{{Lo: []any{int64(5)}}})
+	if want := "SELECT 0,COUNT(*),MIN(s.`id`),MAX(s.`id`) FROM `t` AS s WHERE s.`id` >= 5"; err != nil || q != want {
+		t.Errorf("integer key\n got %s %v\nwant %s", q, err, want)
 	}
 }
 
