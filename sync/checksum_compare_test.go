@@ -329,17 +329,37 @@ func TestChecksumCompare_Bytes(t *testing.T) {
 	for _, db := range []*sql.DB{src, dst} {
 		mustExec(t, db, ddl, fmt.Sprintf(strings.Replace(benchGenerateSQL, "items", "base", 1), n))
 	}
-	for _, pct := range []int{0, 1} {
+	// count is how many ids in 1..n have id % mod in rems.
+	count := func(mod int, rems ...int) int {
+		c := 0
+		for id := 1; id <= n; id++ {
+			if slices.Contains(rems, id%mod) {
+				c++
+			}
+		}
+		return c
+	}
+	for _, sc := range []struct {
+		name    string
+		changes []string
+		want    int
+	}{
+		{"0 %", nil, 0},
+		// The bench's 1 % (bench/merge.go): ids ≡ 1, 2, 3 mod 300 updated,
+		// deleted, inserted above the keys: three neighbours every 300 keys.
+		{"bench 1 %", []string{
+			"UPDATE items SET name = CONCAT(name, ' *'), amount = amount + 1 WHERE id % 300 = 1",
+			"DELETE FROM items WHERE id % 300 = 2",
+			fmt.Sprintf("INSERT INTO items SELECT id + %d, name, email, amount, score, active, created_at, birthday, notes, attrs, avatar FROM base WHERE id %% 300 = 3", n)},
+			count(300, 1, 2, 3)},
+		// 1 % spread as evenly as it can be: every 100th key updated, so
+		// every bucket narrower than 100 keys that holds one differs.
+		{"spread 1 %", []string{"UPDATE items SET amount = amount + 1 WHERE id % 100 = 7"}, count(100, 7)},
+	} {
 		mustExec(t, src, "DROP TABLE IF EXISTS items", "CREATE TABLE items LIKE base", "INSERT INTO items SELECT * FROM base")
 		mustExec(t, dst, "DROP TABLE IF EXISTS items", "CREATE TABLE items LIKE base", "INSERT INTO items SELECT * FROM base")
-		if pct > 0 {
-			mod := 300 / pct
-			mustExec(t, src,
-				fmt.Sprintf("UPDATE items SET name = CONCAT(name, ' *'), amount = amount + 1 WHERE id %% %d = 1", mod),
-				fmt.Sprintf("DELETE FROM items WHERE id %% %d = 2", mod),
-				fmt.Sprintf("INSERT INTO items SELECT id + %d, name, email, amount, score, active, created_at, birthday, notes, attrs, avatar FROM base WHERE id %% %d = 3", n, mod))
-		}
-		rowsSrc, rowsDst, _ := measureBytes(t, src, dst, func(ctx context.Context, s, d *sql.Conn) error {
+		mustExec(t, src, sc.changes...)
+		rowsSrc, rowsDst, took := measureBytes(t, src, dst, func(ctx context.Context, s, d *sql.Conn) error {
 			for _, c := range []*sql.Conn{s, d} {
 				if err := drain(ctx, c, "SELECT * FROM items ORDER BY id"); err != nil {
 					return err
@@ -347,7 +367,7 @@ func TestChecksumCompare_Bytes(t *testing.T) {
 			}
 			return nil
 		})
-		t.Logf("%d rows, %d %%: rows compare: source sent %d B, target %d B", n, pct, rowsSrc, rowsDst)
+		t.Logf("%d rows, %s: rows compare: source sent %d B, target %d B, %v (both streams one after the other)", n, sc.name, rowsSrc, rowsDst, took.Round(time.Millisecond))
 		for _, opt := range []dbsync.RangeOptions{{BucketRows: 16}, {BucketRows: 32}, {BucketRows: 64}, {BucketRows: 32, ChecksumFirst: true}} {
 			var diff *dbsync.RangeDiff
 			s, d, took := measureBytes(t, src, dst, func(ctx context.Context, sc, dc *sql.Conn) error {
@@ -357,10 +377,10 @@ func TestChecksumCompare_Bytes(t *testing.T) {
 				return err
 			})
 			found := len(diff.Missing) + len(diff.Extra) + len(diff.Different)
-			t.Logf("%d rows, %d %%: checksums g=%d first=%v: source %d B (%.2f %%), target %d B (%.2f %%), %d differing keys, %v, stats %+v",
-				n, pct, opt.BucketRows, opt.ChecksumFirst, s, 100*float64(s)/float64(rowsSrc), d, 100*float64(d)/float64(rowsDst), found, took.Round(time.Millisecond), diff.Stats)
-			if want := n / 100 * pct; found != want {
-				t.Errorf("found %d differing keys, want %d", found, want)
+			t.Logf("%d rows, %s: checksums g=%d first=%v: source %d B (%.2f %%), target %d B (%.2f %%), %d differing keys, %v, stats %+v",
+				n, sc.name, opt.BucketRows, opt.ChecksumFirst, s, 100*float64(s)/float64(rowsSrc), d, 100*float64(d)/float64(rowsDst), found, took.Round(time.Millisecond), diff.Stats)
+			if found != sc.want {
+				t.Errorf("found %d differing keys, want %d", found, sc.want)
 			}
 		}
 	}
