@@ -306,6 +306,12 @@ func TestChecksumCompare_ViewSource(t *testing.T) {
 	if !errors.Is(err, dbsync.ErrRangeNotPushable) || !strings.Contains(err.Error(), "base") {
 		t.Fatalf("computed-key view: got %v, want ErrRangeNotPushable naming the base table", err)
 	}
+	// A target whose key has no index: each range would scan it whole.
+	mustExec(t, dst, "CREATE TABLE noindex (id BIGINT NOT NULL, v VARCHAR(40) NOT NULL)", "INSERT INTO noindex SELECT * FROM t2")
+	_, err = checksumCompare(t, ckInput{db: src, query: "SELECT * FROM merged"}, ckInput{db: dst, table: "noindex"}, []string{"id"}, dbsync.RangeOptions{})
+	if !errors.Is(err, dbsync.ErrRangeNotPushable) || !strings.Contains(err.Error(), "target") {
+		t.Fatalf("target without a key index: got %v, want ErrRangeNotPushable for the target", err)
+	}
 	d := mustChecksumCompare(t, ckInput{db: src, query: "SELECT * FROM merged"}, ckInput{db: dst, table: "t2"}, []string{"id"}, dbsync.RangeOptions{})
 	assertDiff(t, d, nil, nil, []string{"20000"})
 	d = mustChecksumCompare(t, ckInput{db: src, query: "SELECT * FROM joined"}, ckInput{db: dst, table: "t3"}, []string{"id"}, dbsync.RangeOptions{})

@@ -220,8 +220,10 @@ type rangeCompareRun struct {
 	// the first and last ranges, for bucket widths.
 	spanLo, spanHi *big.Int
 	total          int64 // rows of the larger side
-	srcHashes      []RangeKeyHash
-	dstHashes      []RangeKeyHash
+	// Keys seen on one side only so far (matched across ranges at the
+	// end), and keys on both sides whose hashes differ (read as rows).
+	srcOnly, dstOnly []RangeKeyHash
+	toRead           []RangeKey
 }
 
 // rangeBothSides runs f on both sides at once and returns the first error.
@@ -259,15 +261,28 @@ func (c *rangeCompareRun) run(ctx context.Context) error {
 	// 2. A source query that hides the key behind an expression, a LIMIT or
 	// a window function makes every range a full scan: say so before the
 	// first range rather than pay it 16 times.
+	// The target is a table, but its key may lack an index.
 	if len(ranges) > 1 {
 		probe := ranges[0]
-		ok, reason, err := c.src.RangePushdown(ctx, probe, c.total/int64(len(ranges))+1)
-		st.Statements++
-		if err != nil {
-			return fmt.Errorf("source: check that a key range reaches an index: %w", err)
+		var reasons [2]string
+		if err := rangeBothSides(c.src, c.dst, func(s ChecksumSide, isSrc bool) error {
+			ok, reason, err := s.RangePushdown(ctx, probe, c.total/int64(len(ranges))+1)
+			if err == nil && !ok {
+				if isSrc {
+					reasons[0] = "source: " + reason
+				} else {
+					reasons[1] = "target: " + reason
+				}
+			}
+			return err
+		}); err != nil {
+			return fmt.Errorf("check that a key range reaches an index: %w", err)
 		}
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrRangeNotPushable, reason)
+		st.Statements += 2
+		for _, r := range reasons {
+			if r != "" {
+				return fmt.Errorf("%w: %s", ErrRangeNotPushable, r)
+			}
 		}
 	}
 
@@ -568,34 +583,53 @@ func (c *rangeCompareRun) splitRange(ctx context.Context, ranges []ChecksumRange
 		}
 		st.Statements += 2
 		st.KeysHashed += int64(len(sh) + len(dh))
-		c.srcHashes = append(c.srcHashes, sh...)
-		c.dstHashes = append(c.dstHashes, dh...)
+		c.match(sh, dh, false)
 	}
 	return nil
 }
 
-func (c *rangeCompareRun) matchAndRead(ctx context.Context) error {
+// match pairs the key hashes of the two sides by key. A key on both sides
+// with equal hashes is equal and dropped at once, so memory holds only
+// differences; differing hashes go to the row read. A key on one side only
+// waits for the final match (final = true), across all ranges, since with
+// different key collations a row can fall into another range on the other
+// side; there it is missing or extra.
+func (c *rangeCompareRun) match(s, d []RangeKeyHash, final bool) {
 	byKey := func(a, b RangeKeyHash) int { return CompareRangeKeys(a.Key, b.Key) }
-	slices.SortFunc(c.srcHashes, byKey)
-	slices.SortFunc(c.dstHashes, byKey)
-	var read []RangeKey
-	s, d := c.srcHashes, c.dstHashes
+	slices.SortFunc(s, byKey)
+	slices.SortFunc(d, byKey)
 	for len(s) > 0 || len(d) > 0 {
 		switch cmp := rangeCmpHeads(s, d); {
 		case cmp < 0:
-			c.diff.Missing = append(c.diff.Missing, s[0].Key)
+			if final {
+				c.diff.Missing = append(c.diff.Missing, s[0].Key)
+			} else {
+				c.srcOnly = append(c.srcOnly, s[0])
+			}
 			s = s[1:]
 		case cmp > 0:
-			c.diff.Extra = append(c.diff.Extra, d[0].Key)
+			if final {
+				c.diff.Extra = append(c.diff.Extra, d[0].Key)
+			} else {
+				c.dstOnly = append(c.dstOnly, d[0])
+			}
 			d = d[1:]
 		default:
 			if s[0].Hash == nil || d[0].Hash == nil || !bytes.Equal(s[0].Hash, d[0].Hash) {
-				read = append(read, s[0].Key)
+				c.toRead = append(c.toRead, s[0].Key)
 			}
 			s, d = s[1:], d[1:]
 		}
 	}
-	c.srcHashes, c.dstHashes = nil, nil
+}
+
+func (c *rangeCompareRun) matchAndRead(ctx context.Context) error {
+	src, dst := c.srcOnly, c.dstOnly
+	c.srcOnly, c.dstOnly = nil, nil
+	c.match(src, dst, true)
+	read := c.toRead
+	c.toRead = nil
+	slices.SortFunc(read, CompareRangeKeys)
 	for len(read) > 0 {
 		n := min(len(read), c.opt.RowBatch)
 		batch := read[:n]

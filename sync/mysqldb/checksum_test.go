@@ -273,3 +273,20 @@ func TestExplainRangeQuery(t *testing.T) {
 		t.Errorf("%s %v", q, err)
 	}
 }
+
+func TestNewChecksumSide(t *testing.T) {
+	cols := []ChecksumColumn{{Name: "id", DataType: "int"}, {Name: "e", DataType: "enum", ColumnType: "enum('b','a')"}}
+	if _, err := NewChecksumSide(nil, "t", "", cols, []string{"e"}); err == nil || !strings.Contains(err.Error(), "ENUM") {
+		t.Errorf("an ENUM key (ordered by number, compared by label): got %v, want refused", err)
+	}
+	if _, err := NewChecksumSide(nil, "t", "", cols, []string{"nope"}); err == nil {
+		t.Error("a key that is not a column accepted")
+	}
+	if _, err := NewChecksumSide(nil, "t", "", cols, nil); err == nil {
+		t.Error("no key accepted")
+	}
+	s, err := NewChecksumSide(nil, "t", "", cols, []string{"ID"})
+	if err != nil || !s.RangeIntegerKey() {
+		t.Errorf("integer key: %v %v", s, err)
+	}
+}
