@@ -553,3 +553,28 @@ func asText(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// WholeChecksum is the count and checksum of all rows of table (or of
+// query): what a table without a key is verified by. The sums are
+// order-independent, and a duplicated row counts twice (a BIT_XOR would
+// cancel it).
+func WholeChecksum(ctx context.Context, q Queryer, table, query string, cols []ChecksumColumn) (dbsync.RangeSum, error) {
+	hash, err := RowHashExpr(cols)
+	if err != nil {
+		return dbsync.RangeSum{}, err
+	}
+	stmt, _, err := RangeChecksumQuery(ChecksumFrom(table, query), hash, nil, []ChecksumKeyRange{{}})
+	if err != nil {
+		return dbsync.RangeSum{}, err
+	}
+	s := &ChecksumSide{q: q}
+	var sum dbsync.RangeSum
+	err = s.each(ctx, stmt, nil, func(v []any) error {
+		sum, err = sumOf(v[1:])
+		return err
+	})
+	if err != nil {
+		return dbsync.RangeSum{}, fmt.Errorf("checksum all rows: %w", err)
+	}
+	return sum, nil
+}
