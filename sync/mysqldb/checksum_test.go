@@ -2,6 +2,9 @@ package mysqldb
 
 import (
 	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -150,7 +153,7 @@ func TestBucketQueries(t *testing.T) {
 	}{
 		{"integer key: value buckets", intKey, ChecksumBuckets{Width: 32}, []int64{3, 7},
 			"SELECT b,COUNT(*),COUNT(h),IFNULL(SUM(CAST(CONV(SUBSTRING(h,1,16),16,10) AS UNSIGNED)),0),IFNULL(SUM(CAST(CONV(SUBSTRING(h,17,16),16,10) AS UNSIGNED)),0) FROM (SELECT s.`id` DIV 32 AS b,MD5(x) AS h FROM `t` AS s WHERE s.`id` >= 0 AND s.`id` < 1000 LIMIT 18446744073709551615) AS q GROUP BY b",
-			"SELECT s.`id`,UNHEX(MD5(x)) FROM `t` AS s WHERE s.`id` >= 0 AND s.`id` < 1000 AND s.`id` DIV 32 IN (3,7)"},
+			"SELECT s.`id`,UNHEX(MD5(x)) FROM `t` AS s WHERE s.`id` >= 0 AND s.`id` < 1000 AND ((s.`id` >= 96 AND s.`id` < 128) OR (s.`id` >= 224 AND s.`id` < 256)) AND s.`id` DIV 32 IN (3,7)"},
 		{"string key: CRC32 buckets of the bytes", strKey, ChecksumBuckets{Modulus: 1953}, []int64{5},
 			"SELECT b,COUNT(*),COUNT(h),IFNULL(SUM(CAST(CONV(SUBSTRING(h,1,16),16,10) AS UNSIGNED)),0),IFNULL(SUM(CAST(CONV(SUBSTRING(h,17,16),16,10) AS UNSIGNED)),0) FROM (SELECT CRC32(CAST(CONVERT(s.`k` USING utf8mb4) AS BINARY)) % 1953 AS b,MD5(x) AS h FROM `t` AS s WHERE s.`k` >= ? AND s.`k` < ? LIMIT 18446744073709551615) AS q GROUP BY b",
 			"SELECT CAST(CONVERT(s.`k` USING utf8mb4) AS BINARY),UNHEX(MD5(x)) FROM `t` AS s WHERE s.`k` >= ? AND s.`k` < ? AND CRC32(CAST(CONVERT(s.`k` USING utf8mb4) AS BINARY)) % 1953 IN (5)"},
@@ -290,3 +293,40 @@ func TestNewChecksumSide(t *testing.T) {
 		t.Errorf("integer key: %v %v", s, err)
 	}
 }
+
+func TestBucketSpans(t *testing.T) {
+	for _, tc := range []struct {
+		w       int64
+		buckets []int64
+		want    string
+	}{
+		{32, []int64{5, 3, 4, 9}, "(k >= 96 AND k < 192) OR (k >= 288 AND k < 320)"},
+		{10, []int64{-2, -1, 0, 1}, "(k >= -29 AND k < 20)"},
+		{10, []int64{0}, "(k >= -9 AND k < 10)"},
+		{10, []int64{-1}, "(k >= -19 AND k < -9)"},
+		{4611686018427387904, []int64{3}, "(k >= 13835058055282163712 AND k < 18446744073709551616)"},
+	} {
+		if got := bucketSpans("k", tc.w, tc.buckets); got != tc.want {
+			t.Errorf("bucketSpans(%d, %v)\n got %s\nwant %s", tc.w, tc.buckets, got, tc.want)
+		}
+		// The spans hold exactly the keys whose key DIV w is one of the buckets.
+		if tc.w > 1000 {
+			continue
+		}
+		spans := spanRE.FindAllStringSubmatch(tc.want, -1)
+		for k := -3 * tc.w; k <= 3*tc.w; k++ {
+			inSpan := false
+			for _, m := range spans {
+				lo, _ := strconv.ParseInt(m[1], 10, 64)
+				hi, _ := strconv.ParseInt(m[2], 10, 64)
+				inSpan = inSpan || lo <= k && k < hi
+			}
+			// Go's / truncates toward zero, as DIV does.
+			if inBucket := slices.Contains(tc.buckets, k/tc.w); inSpan != inBucket {
+				t.Errorf("width %d buckets %v: key %d in the spans %v, in a bucket %v", tc.w, tc.buckets, k, inSpan, inBucket)
+			}
+		}
+	}
+}
+
+var spanRE = regexp.MustCompile(`k >= (-?\d+) AND k < (-?\d+)`)
