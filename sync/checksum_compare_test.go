@@ -520,3 +520,23 @@ func TestChecksumCompare_WholeTable(t *testing.T) {
 		t.Errorf("different rows agree: %+v vs %+v", a, b)
 	}
 }
+
+// TestChecksumCompare_KeyCollationsDiffer: with a _bin key on the source
+// and a _ci key on the target, ranges cut in one side's order would put a
+// row into two ranges or none on the other side: the compare refuses (the
+// caller compares rows). An empty table says its collation too.
+func TestChecksumCompare_KeyCollationsDiffer(t *testing.T) {
+	t.Parallel()
+	srcDB, dstDB := primary.NewDatabase(t, "src"), azure.NewDatabase(t, "dst")
+	src, dst := dbOn(t, primary, srcDB), dbOn(t, azure, dstDB)
+	fill := "INSERT INTO s SELECT CONCAT(IF(seq % 2 = 0, 'B', 'a'), LPAD(3000 - seq, 5, '0')), seq FROM seq_1_to_3000"
+	mustExec(t, src, "CREATE TABLE s (k VARCHAR(40) COLLATE utf8mb4_bin NOT NULL PRIMARY KEY, v INT NOT NULL) DEFAULT CHARSET=utf8mb4", fill)
+	mustExec(t, dst, "CREATE TABLE s (k VARCHAR(40) COLLATE utf8mb4_unicode_ci NOT NULL PRIMARY KEY, v INT NOT NULL) DEFAULT CHARSET=utf8mb4",
+		"CREATE TABLE e (k VARCHAR(40) COLLATE utf8mb4_unicode_ci NOT NULL PRIMARY KEY, v INT NOT NULL) DEFAULT CHARSET=utf8mb4", fill)
+	for _, table := range []string{"s", "e"} {
+		_, err := checksumCompare(t, ckInput{db: src, table: "s"}, ckInput{db: dst, table: table}, []string{"k"}, dbsync.RangeOptions{})
+		if !errors.Is(err, dbsync.ErrRangeNotPushable) || !strings.Contains(err.Error(), "utf8mb4_bin") || !strings.Contains(err.Error(), "utf8mb4_unicode_ci") {
+			t.Errorf("target %s: got %v, want ErrRangeNotPushable naming both collations", table, err)
+		}
+	}
+}

@@ -92,6 +92,10 @@ type ChecksumSide interface {
 	// RangeIntegerKey says the key is one integer column: ranges are cut by
 	// arithmetic and buckets are key DIV width.
 	RangeIntegerKey() bool
+	// RangeKeyOrder names how the side orders and compares its key (the
+	// collations of its string key columns). Ranges cut both sides alike
+	// only when the two sides name the same order.
+	RangeKeyOrder(ctx context.Context) (string, error)
 	// KeyBounds returns the smallest and largest key and the row count of a
 	// one-column integer key (nil keys when there are no rows).
 	KeyBounds(ctx context.Context) (lo, hi RangeKey, rows int64, err error)
@@ -116,8 +120,10 @@ type ChecksumSide interface {
 	RangePushdown(ctx context.Context, r ChecksumRange, expectedRows int64) (ok bool, reason string, err error)
 }
 
-// ErrRangeNotPushable: the source query is a view or join that cannot take
-// a key-range predicate cheaply. The caller compares by rows instead.
+// ErrRangeNotPushable: key ranges cannot be read cheaply and exactly: the
+// source query is a view or join that cannot take a key-range predicate, the
+// target's key has no index, or the two sides' key collations differ. The
+// caller compares by rows instead.
 var ErrRangeNotPushable = errors.New("the source cannot take a key-range predicate cheaply")
 
 // RangeOptions are the compare's sizes. The zero value is the default,
@@ -248,6 +254,27 @@ func rangeBothSides(src, dst ChecksumSide, f func(s ChecksumSide, isSrc bool) er
 
 func (c *rangeCompareRun) run(ctx context.Context) error {
 	c.integer = c.src.RangeIntegerKey()
+	// A string key compared under another collation on each side puts rows
+	// into other ranges, and ranges cut in one side's order are not even a
+	// partition of the other side's rows (a row would be in two or none).
+	if !c.integer {
+		var orders [2]string
+		if err := rangeBothSides(c.src, c.dst, func(s ChecksumSide, isSrc bool) error {
+			o, err := s.RangeKeyOrder(ctx)
+			if isSrc {
+				orders[0] = o
+			} else {
+				orders[1] = o
+			}
+			return err
+		}); err != nil {
+			return fmt.Errorf("read the key's collations: %w", err)
+		}
+		c.diff.Stats.Statements += 2
+		if orders[0] != orders[1] {
+			return fmt.Errorf("%w: the key's collations differ (source %s, target %s), so key ranges would not hold the same rows on both sides", ErrRangeNotPushable, orders[0], orders[1])
+		}
+	}
 	ranges, err := c.topRanges(ctx)
 	if err != nil {
 		return err

@@ -530,6 +530,16 @@ func keyOrder(key []ChecksumKeyPart) string {
 	return strings.Join(out, ",")
 }
 
+// KeyCollationQuery reads the collation of each key column (binary for
+// numbers), one row even when there are no rows.
+func KeyCollationQuery(from string, key []ChecksumKeyPart) string {
+	out := make([]string, len(key))
+	for i, k := range key {
+		out[i] = "COLLATION(" + col(k.Name) + ")"
+	}
+	return "SELECT " + strings.Join(out, ",") + " FROM (SELECT 1) AS one LEFT JOIN " + from + " ON 1=1 LIMIT 1"
+}
+
 // KeyBoundsQuery reads MIN, MAX and COUNT(*) of a one-column integer key:
 // the top ranges are cut from them by arithmetic (0.04 s for 1 M rows, §3.1).
 func KeyBoundsQuery(from string, key []ChecksumKeyPart) (string, error) {

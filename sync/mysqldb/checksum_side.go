@@ -190,6 +190,25 @@ func (s *ChecksumSide) each(ctx context.Context, q string, args []any, f func(va
 // RangeIntegerKey implements dbsync.ChecksumSide.
 func (s *ChecksumSide) RangeIntegerKey() bool { return len(s.key) == 1 && s.key[0].Integer() }
 
+// RangeKeyOrder implements dbsync.ChecksumSide: the COLLATION() of each
+// key column, read from the statement's metadata (the LEFT JOIN returns one
+// row even when there are no rows).
+func (s *ChecksumSide) RangeKeyOrder(ctx context.Context) (string, error) {
+	q := KeyCollationQuery(s.from, s.key)
+	var names []string
+	err := s.each(ctx, q, nil, func(v []any) error {
+		names = names[:0]
+		for _, x := range v {
+			names = append(names, asText(x))
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("read the key's collations: %w", err)
+	}
+	return strings.Join(names, ","), nil
+}
+
 // KeyBounds implements dbsync.ChecksumSide.
 func (s *ChecksumSide) KeyBounds(ctx context.Context) (lo, hi dbsync.RangeKey, rows int64, err error) {
 	q, err := KeyBoundsQuery(s.from, s.key)

@@ -200,6 +200,12 @@ func TestBucketQueries(t *testing.T) {
 	}
 }
 
+func TestKeyCollationQuery(t *testing.T) {
+	if got, want := KeyCollationQuery("`t` AS s", pairKey), "SELECT COLLATION(s.`a`),COLLATION(s.`b`) FROM (SELECT 1) AS one LEFT JOIN `t` AS s ON 1=1 LIMIT 1"; got != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+}
+
 func TestKeyBoundaryQueries(t *testing.T) {
 	q, err := KeyBoundsQuery("`t` AS s", intKey)
 	if err != nil || q != "SELECT MIN(s.`id`),MAX(s.`id`),COUNT(*) FROM `t` AS s" {
