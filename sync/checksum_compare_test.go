@@ -540,3 +540,39 @@ func TestChecksumCompare_KeyCollationsDiffer(t *testing.T) {
 		}
 	}
 }
+
+// TestChecksumSide_ReadRange: a range's rows come in key order by bytes
+// ('B' before 'a'), whatever the key's _ci collation says, with NULL and the
+// empty string apart and FLOAT exact.
+func TestChecksumSide_ReadRange(t *testing.T) {
+	t.Parallel()
+	db := dbOn(t, primary, primary.NewDatabase(t, "src"))
+	mustExec(t, db, "CREATE TABLE r (k VARCHAR(10) NOT NULL PRIMARY KEY, f FLOAT NULL, v VARCHAR(10) NULL) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+		"INSERT INTO r VALUES ('a', 0.1234567, ''), ('B', NULL, NULL), ('c', -1.5, 'x'), ('d', 1, 'y')")
+	ctx := context.Background()
+	cols, err := mysqldb.DescribeTable(ctx, db, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := mysqldb.NewChecksumSide(db, "r", "", cols, []string{"k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.ReadRange(ctx, dbsync.ChecksumRange{Hi: dbsync.RangeKey{[]byte("d")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []dbsync.RangeKey
+	for _, r := range rows {
+		keys = append(keys, r.Key)
+	}
+	if got := keyText(keys); !slices.Equal(got, []string{"B", "a", "c"}) {
+		t.Fatalf("keys %q, want B a c (bytes order)", got)
+	}
+	if rows[0].Values[2] != nil || rows[1].Values[2] == nil || len(rows[1].Values[2].([]byte)) != 0 {
+		t.Errorf("NULL and '' not kept apart: %#v / %#v", rows[0].Values[2], rows[1].Values[2])
+	}
+	if f, ok := rows[1].Values[1].(float64); !ok || f != float64(float32(0.1234567)) {
+		t.Errorf("FLOAT read as %#v, want the float32 exactly", rows[1].Values[1])
+	}
+}

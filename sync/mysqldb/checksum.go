@@ -585,13 +585,15 @@ func RowSelect(cols []ChecksumColumn, key []ChecksumKeyPart) string {
 	return strings.Join(out, ",")
 }
 
-// RangeRowsQuery reads the full rows of one small range in key order.
+// RangeRowsQuery reads the full rows of one small range in key order by
+// bytes (numbers by value, strings by their utf8mb4 bytes), the order the
+// merge compares in, whatever the key's collation.
 func RangeRowsQuery(from string, cols []ChecksumColumn, key []ChecksumKeyPart, r ChecksumKeyRange) (string, []any, error) {
 	p, args, err := RangePredicate(key, r)
 	if err != nil {
 		return "", nil, err
 	}
-	return "SELECT " + RowSelect(cols, key) + " FROM " + from + " WHERE " + p + " ORDER BY " + keyOrder(key), args, nil
+	return "SELECT " + RowSelect(cols, key) + " FROM " + from + " WHERE " + p + " ORDER BY " + keyOutputs(key), args, nil
 }
 
 // RowsByKeyQuery reads the full rows of some keys. A string key under a _ci

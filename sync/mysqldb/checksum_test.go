@@ -233,6 +233,10 @@ func TestRowQueries(t *testing.T) {
 	if want := "SELECT s.`id`,s.`id`,CAST(s.`f` AS DOUBLE),s.`v` FROM (SELECT * FROM items) AS s WHERE s.`id` >= 10 AND s.`id` < 20 ORDER BY s.`id`"; err != nil || q != want || args != nil {
 		t.Errorf("range rows\n got %s %v %v\nwant %s", q, args, err, want)
 	}
+	q, args, err = RangeRowsQuery("`t` AS s", cols, strKey, ChecksumKeyRange{Lo: []any{[]byte("a")}})
+	if want := "SELECT CAST(CONVERT(s.`k` USING utf8mb4) AS BINARY),s.`id`,CAST(s.`f` AS DOUBLE),s.`v` FROM `t` AS s WHERE s.`k` >= ? ORDER BY CAST(CONVERT(s.`k` USING utf8mb4) AS BINARY)"; err != nil || q != want || !reflect.DeepEqual(args, []any{"a"}) {
+		t.Errorf("range rows by bytes\n got %s %v %v\nwant %s", q, args, err, want)
+	}
 	q, args, err = RowsByKeyQuery("`t` AS s", cols, intKey, [][]any{{int64(1)}, {int64(5)}})
 	if want := "SELECT s.`id`,s.`id`,CAST(s.`f` AS DOUBLE),s.`v` FROM `t` AS s WHERE s.`id` IN (1,5)"; err != nil || q != want || args != nil {
 		t.Errorf("rows by integer key\n got %s %v %v\nwant %s", q, args, err, want)
