@@ -232,18 +232,26 @@ type rangeCompareRun struct {
 	toRead           []RangeKey
 }
 
-// rangeBothSides runs f on both sides at once and returns the first error.
-func rangeBothSides(src, dst ChecksumSide, f func(s ChecksumSide, isSrc bool) error) error {
+// rangeBothSides runs f on both sides at once and returns the first error;
+// a failure on one side cancels the other's statement.
+func rangeBothSides(ctx context.Context, src, dst ChecksumSide, f func(ctx context.Context, s ChecksumSide, isSrc bool) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	var errSrc, errDst error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		errSrc = f(src, true)
+		if errSrc = f(ctx, src, true); errSrc != nil {
+			cancel()
+		}
 	}()
-	errDst = f(dst, false)
+	if errDst = f(ctx, dst, false); errDst != nil {
+		cancel()
+	}
 	wg.Wait()
-	if errSrc != nil {
+	// The side that failed first, not the one its failure cancelled.
+	if errSrc != nil && (errDst == nil || !errors.Is(errSrc, context.Canceled)) {
 		return fmt.Errorf("source: %w", errSrc)
 	}
 	if errDst != nil {
@@ -259,7 +267,7 @@ func (c *rangeCompareRun) run(ctx context.Context) error {
 	// partition of the other side's rows (a row would be in two or none).
 	if !c.integer {
 		var orders [2]string
-		if err := rangeBothSides(c.src, c.dst, func(s ChecksumSide, isSrc bool) error {
+		if err := rangeBothSides(ctx, c.src, c.dst, func(ctx context.Context, s ChecksumSide, isSrc bool) error {
 			o, err := s.RangeKeyOrder(ctx)
 			if isSrc {
 				orders[0] = o
@@ -292,7 +300,7 @@ func (c *rangeCompareRun) run(ctx context.Context) error {
 	if len(ranges) > 1 {
 		probe := ranges[0]
 		var reasons [2]string
-		if err := rangeBothSides(c.src, c.dst, func(s ChecksumSide, isSrc bool) error {
+		if err := rangeBothSides(ctx, c.src, c.dst, func(ctx context.Context, s ChecksumSide, isSrc bool) error {
 			ok, reason, err := s.RangePushdown(ctx, probe, c.total/int64(len(ranges))+1)
 			if err == nil && !ok {
 				if isSrc {
@@ -315,7 +323,7 @@ func (c *rangeCompareRun) run(ctx context.Context) error {
 
 	// 3. Counts size the buckets and settle empty ranges.
 	var srcCounts, dstCounts []RangeCount
-	if err := rangeBothSides(c.src, c.dst, func(s ChecksumSide, isSrc bool) error {
+	if err := rangeBothSides(ctx, c.src, c.dst, func(ctx context.Context, s ChecksumSide, isSrc bool) error {
 		n, err := s.RangeCounts(ctx, ranges)
 		if err == nil && len(n) != len(ranges) {
 			err = fmt.Errorf("counted %d ranges of %d", len(n), len(ranges))
@@ -346,7 +354,7 @@ func (c *rangeCompareRun) run(ctx context.Context) error {
 			sub[j] = ranges[i]
 		}
 		var srcSums, dstSums []RangeSum
-		if err := rangeBothSides(c.src, c.dst, func(s ChecksumSide, isSrc bool) error {
+		if err := rangeBothSides(ctx, c.src, c.dst, func(ctx context.Context, s ChecksumSide, isSrc bool) error {
 			sums, err := s.RangeChecksums(ctx, sub)
 			if err == nil && len(sums) != len(sub) {
 				err = fmt.Errorf("checksummed %d ranges of %d", len(sums), len(sub))
@@ -390,7 +398,7 @@ func (c *rangeCompareRun) topRanges(ctx context.Context) ([]ChecksumRange, error
 	if c.integer {
 		var lo, hi [2]RangeKey
 		var rows [2]int64
-		if err := rangeBothSides(c.src, c.dst, func(s ChecksumSide, isSrc bool) error {
+		if err := rangeBothSides(ctx, c.src, c.dst, func(ctx context.Context, s ChecksumSide, isSrc bool) error {
 			i := 1
 			if isSrc {
 				i = 0
@@ -445,7 +453,7 @@ func (c *rangeCompareRun) topRanges(ctx context.Context) ([]ChecksumRange, error
 	// indexed, where the source may be a view); an empty target walks the
 	// source.
 	var counts [2]int64
-	if err := rangeBothSides(c.src, c.dst, func(s ChecksumSide, isSrc bool) error {
+	if err := rangeBothSides(ctx, c.src, c.dst, func(ctx context.Context, s ChecksumSide, isSrc bool) error {
 		n, err := s.RangeCounts(ctx, []ChecksumRange{{}})
 		if err == nil && len(n) != 1 {
 			err = fmt.Errorf("counted %d ranges of 1", len(n))
@@ -548,7 +556,7 @@ func (c *rangeCompareRun) splitRange(ctx context.Context, ranges []ChecksumRange
 	r := ranges[i]
 	spec := c.bucketSpec(r, a, b)
 	var srcB, dstB []RangeBucketSum
-	if err := rangeBothSides(c.src, c.dst, func(s ChecksumSide, isSrc bool) error {
+	if err := rangeBothSides(ctx, c.src, c.dst, func(ctx context.Context, s ChecksumSide, isSrc bool) error {
 		b, err := s.BucketChecksums(ctx, r, spec)
 		if isSrc {
 			srcB = b
@@ -597,7 +605,7 @@ func (c *rangeCompareRun) splitRange(ctx context.Context, ranges []ChecksumRange
 	}
 	for _, batch := range batches {
 		var sh, dh []RangeKeyHash
-		if err := rangeBothSides(c.src, c.dst, func(s ChecksumSide, isSrc bool) error {
+		if err := rangeBothSides(ctx, c.src, c.dst, func(ctx context.Context, s ChecksumSide, isSrc bool) error {
 			h, err := s.KeyHashes(ctx, r, spec, batch)
 			if isSrc {
 				sh = h
@@ -662,7 +670,7 @@ func (c *rangeCompareRun) matchAndRead(ctx context.Context) error {
 		batch := read[:n]
 		read = read[n:]
 		var sr, dr []RangeRow
-		if err := rangeBothSides(c.src, c.dst, func(s ChecksumSide, isSrc bool) error {
+		if err := rangeBothSides(ctx, c.src, c.dst, func(ctx context.Context, s ChecksumSide, isSrc bool) error {
 			rows, err := s.ReadRows(ctx, batch)
 			if isSrc {
 				sr = rows
