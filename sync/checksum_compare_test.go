@@ -97,11 +97,7 @@ func keyText(keys []dbsync.RangeKey) []string {
 	for i, k := range keys {
 		parts := make([]string, len(k))
 		for j, v := range k {
-			if b, ok := v.([]byte); ok {
-				parts[j] = string(b)
-			} else {
-				parts[j] = fmt.Sprint(v)
-			}
+			parts[j] = v.String()
 		}
 		out[i] = strings.Join(parts, "|")
 	}
@@ -558,7 +554,7 @@ func TestChecksumSide_ReadRange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := s.ReadRange(ctx, dbsync.ChecksumRange{Hi: dbsync.RangeKey{[]byte("d")}})
+	rows, err := s.ReadRange(ctx, dbsync.ChecksumRange{Hi: dbsync.RangeKey{{Bytes: []byte("d")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -569,10 +565,13 @@ func TestChecksumSide_ReadRange(t *testing.T) {
 	if got := keyText(keys); !slices.Equal(got, []string{"B", "a", "c"}) {
 		t.Fatalf("keys %q, want B a c (bytes order)", got)
 	}
-	if rows[0].Values[2] != nil || rows[1].Values[2] == nil || len(rows[1].Values[2].([]byte)) != 0 {
-		t.Errorf("NULL and '' not kept apart: %#v / %#v", rows[0].Values[2], rows[1].Values[2])
+	if !rows[0].Values[2].Null || rows[1].Values[2].Null || len(rows[1].Values[2].Bytes) != 0 {
+		t.Errorf("NULL and the empty string not kept apart: %#v / %#v", rows[0].Values[2], rows[1].Values[2])
 	}
-	if f, ok := rows[1].Values[1].(float64); !ok || f != float64(float32(0.1234567)) {
-		t.Errorf("FLOAT read as %#v, want the float32 exactly", rows[1].Values[1])
+	if f := rows[1].Values[1]; f.Kind != dbsync.RangeFloat || f.Float != float64(float32(0.1234567)) {
+		t.Errorf("FLOAT read as %#v, want the float32 exactly", f)
+	}
+	if k := rows[2].Values[0]; k.Kind != dbsync.RangeBytes || string(k.Bytes) != "c" {
+		t.Errorf("key column value %#v", k)
 	}
 }

@@ -19,11 +19,33 @@ import (
 	"sync"
 )
 
-// RangeKey is one key: one value per key column, as the side reads it:
-// int64 or uint64 for an integer column, []byte (the utf8mb4 bytes of a
-// string) for any other. Keys are ordered by number, then by bytes, as the
-// merge orders them.
-type RangeKey []any
+// RangeValueKind says what a RangeValue holds.
+type RangeValueKind uint8
+
+// Value kinds.
+const (
+	RangeBytes RangeValueKind = iota // text of a string, DECIMAL, temporal…: Bytes
+	RangeInt                         // Int
+	RangeUint                        // Uint (an unsigned value above the int64 range, or any unsigned)
+	RangeFloat                       // Float (FLOAT widened to DOUBLE)
+)
+
+// RangeValue is one value of a key or a row as a side reads it, typed by
+// its column (not by the protocol that carried it), so the core can compare
+// it exactly.
+type RangeValue struct {
+	Null  bool
+	Kind  RangeValueKind
+	Int   int64
+	Uint  uint64
+	Float float64
+	Bytes []byte
+}
+
+// RangeKey is one key: one value per key column (integers as numbers,
+// strings as their utf8mb4 bytes). Keys are ordered by number, then by
+// bytes, as the merge orders them.
+type RangeKey []RangeValue
 
 // ChecksumRange is a half-open key range [Lo, Hi); a nil end is open.
 type ChecksumRange struct {
@@ -75,12 +97,10 @@ type RangeKeyHash struct {
 	Hash []byte
 }
 
-// RangeRow is one full row: its key and its values in column order (nil
-// for NULL; numbers as int64, uint64 or float64, FLOAT widened to float64;
-// everything else as bytes).
+// RangeRow is one full row: its key and its values in column order.
 type RangeRow struct {
 	Key    RangeKey
-	Values []any
+	Values []RangeValue
 }
 
 // ChecksumSide is one side of a range-checksum compare: a table or a
@@ -726,8 +746,8 @@ func rangeCmpHeads(s, d []RangeKeyHash) int {
 	return CompareRangeKeys(s[0].Key, d[0].Key)
 }
 
-// CompareRangeKeys orders keys column by column: numbers by value, bytes
-// by bytes (nil first).
+// CompareRangeKeys orders keys column by column: NULL first, numbers by
+// value, bytes by bytes.
 func CompareRangeKeys(a, b RangeKey) int {
 	for i := range min(len(a), len(b)) {
 		if c := rangeCmpValue(a[i], b[i]); c != 0 {
@@ -737,12 +757,12 @@ func CompareRangeKeys(a, b RangeKey) int {
 	return len(a) - len(b)
 }
 
-func rangeCmpValue(a, b any) int {
-	if a == nil || b == nil {
+func rangeCmpValue(a, b RangeValue) int {
+	if a.Null || b.Null {
 		switch {
-		case a == nil && b == nil:
+		case a.Null && b.Null:
 			return 0
-		case a == nil:
+		case a.Null:
 			return -1
 		}
 		return 1
@@ -751,91 +771,66 @@ func rangeCmpValue(a, b any) int {
 	if x != nil && y != nil {
 		return x.Cmp(y)
 	}
-	return bytes.Compare(rangeBytes(a), rangeBytes(b))
+	return bytes.Compare(a.Bytes, b.Bytes)
 }
 
-func rangeBytes(v any) []byte {
-	switch x := v.(type) {
-	case []byte:
-		return x
-	case string:
-		return []byte(x)
-	}
-	return fmt.Append(nil, v)
-}
-
-// rangeIntBig is an integer key value as a big.Int (nil when not an integer).
-func rangeIntBig(v any) *big.Int {
-	switch x := v.(type) {
-	case int64:
-		return big.NewInt(x)
-	case uint64:
-		return new(big.Int).SetUint64(x)
-	case int:
-		return big.NewInt(int64(x))
+// rangeIntBig is an integer value as a big.Int (nil when not an integer).
+func rangeIntBig(v RangeValue) *big.Int {
+	switch v.Kind {
+	case RangeInt:
+		return big.NewInt(v.Int)
+	case RangeUint:
+		return new(big.Int).SetUint64(v.Uint)
 	}
 	return nil
 }
 
-func rangeBigValue(b *big.Int) any {
+func rangeBigValue(b *big.Int) RangeValue {
 	if b.IsInt64() {
-		return b.Int64()
+		return RangeValue{Kind: RangeInt, Int: b.Int64()}
 	}
-	return b.Uint64()
+	return RangeValue{Kind: RangeUint, Uint: b.Uint64()}
 }
 
 // RangeValuesEqual compares two rows' values exactly: NULL only equals
-// NULL, numbers by value (a float by its bits), bytes by bytes.
-func RangeValuesEqual(a, b []any) bool {
+// NULL, integers by value, floats by their bits, bytes by bytes.
+func RangeValuesEqual(a, b []RangeValue) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if !rangeValueEqual(a[i], b[i]) {
+		if !a[i].Equal(b[i]) {
 			return false
 		}
 	}
 	return true
 }
 
-func rangeValueEqual(a, b any) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
+// Equal says two values are the same value exactly.
+func (v RangeValue) Equal(o RangeValue) bool {
+	if v.Null || o.Null {
+		return v.Null && o.Null
 	}
-	// One side may read a number as text (the text protocol of an older
-	// driver, or a DECIMAL): a number is then compared with the text parsed.
-	_, fa := rangeFloat(a, false)
-	_, fb := rangeFloat(b, false)
-	if fa || fb {
-		x, okx := rangeFloat(a, true)
-		y, oky := rangeFloat(b, true)
-		return okx && oky && math.Float64bits(x) == math.Float64bits(y)
+	if v.Kind == RangeFloat || o.Kind == RangeFloat {
+		return v.Kind == o.Kind && math.Float64bits(v.Float) == math.Float64bits(o.Float)
 	}
-	ia, ib := rangeIntBig(a), rangeIntBig(b)
-	if ia != nil || ib != nil {
-		if ia == nil {
-			ia, _ = new(big.Int).SetString(string(rangeBytes(a)), 10)
-		}
-		if ib == nil {
-			ib, _ = new(big.Int).SetString(string(rangeBytes(b)), 10)
-		}
-		return ia != nil && ib != nil && ia.Cmp(ib) == 0
+	if x, y := rangeIntBig(v), rangeIntBig(o); x != nil || y != nil {
+		return x != nil && y != nil && x.Cmp(y) == 0
 	}
-	return bytes.Equal(rangeBytes(a), rangeBytes(b))
+	return bytes.Equal(v.Bytes, o.Bytes)
 }
 
-// rangeFloat is a float value; with parse, also a float's text.
-func rangeFloat(v any, parse bool) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case []byte:
-		if parse {
-			f, err := strconv.ParseFloat(string(x), 64)
-			return f, err == nil
-		}
+// String prints the value as a user reads it in a report.
+func (v RangeValue) String() string {
+	switch {
+	case v.Null:
+		return "NULL"
+	case v.Kind == RangeInt:
+		return strconv.FormatInt(v.Int, 10)
+	case v.Kind == RangeUint:
+		return strconv.FormatUint(v.Uint, 10)
+	case v.Kind == RangeFloat:
+		return strconv.FormatFloat(v.Float, 'g', -1, 64)
 	}
-	return 0, false
+	return string(v.Bytes)
 }

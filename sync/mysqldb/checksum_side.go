@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -248,9 +249,9 @@ func (s *ChecksumSide) RangeBoundaries(ctx context.Context, n int) ([]dbsync.Ran
 		return nil, nil
 	}
 	var cuts []dbsync.RangeKey
-	var after []any
+	var after dbsync.RangeKey
 	for range n - 1 {
-		q, args, err := KeyBoundaryQuery(s.from, s.key, after, step)
+		q, args, err := KeyBoundaryQuery(s.from, s.key, boundValues(after), step)
 		if err != nil {
 			return nil, err
 		}
@@ -274,7 +275,31 @@ func (s *ChecksumSide) RangeBoundaries(ctx context.Context, n int) ([]dbsync.Ran
 func toRanges(rs []dbsync.ChecksumRange) []ChecksumKeyRange {
 	out := make([]ChecksumKeyRange, len(rs))
 	for i, r := range rs {
-		out[i] = ChecksumKeyRange{Lo: r.Lo, Hi: r.Hi}
+		out[i] = keyRange(r)
+	}
+	return out
+}
+
+func keyRange(r dbsync.ChecksumRange) ChecksumKeyRange {
+	return ChecksumKeyRange{Lo: boundValues(r.Lo), Hi: boundValues(r.Hi)}
+}
+
+// boundValues is a key as the builders' bound values (nil stays nil: an
+// open end).
+func boundValues(k dbsync.RangeKey) []any {
+	if k == nil {
+		return nil
+	}
+	out := make([]any, len(k))
+	for i, v := range k {
+		switch v.Kind {
+		case dbsync.RangeInt:
+			out[i] = v.Int
+		case dbsync.RangeUint:
+			out[i] = v.Uint
+		default:
+			out[i] = v.Bytes
+		}
 	}
 	return out
 }
@@ -349,7 +374,7 @@ func (s *ChecksumSide) RangeChecksums(ctx context.Context, ranges []dbsync.Check
 
 // BucketChecksums implements dbsync.ChecksumSide.
 func (s *ChecksumSide) BucketChecksums(ctx context.Context, r dbsync.ChecksumRange, spec dbsync.ChecksumBucketSpec) ([]dbsync.RangeBucketSum, error) {
-	q, args, err := BucketChecksumQuery(s.from, s.hash, s.key, ChecksumKeyRange{Lo: r.Lo, Hi: r.Hi}, ChecksumBuckets(spec))
+	q, args, err := BucketChecksumQuery(s.from, s.hash, s.key, keyRange(r), ChecksumBuckets(spec))
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +396,7 @@ func (s *ChecksumSide) BucketChecksums(ctx context.Context, r dbsync.ChecksumRan
 
 // KeyHashes implements dbsync.ChecksumSide.
 func (s *ChecksumSide) KeyHashes(ctx context.Context, r dbsync.ChecksumRange, spec dbsync.ChecksumBucketSpec, buckets []int64) ([]dbsync.RangeKeyHash, error) {
-	q, args, err := KeyHashQuery(s.from, s.hash, s.key, ChecksumKeyRange{Lo: r.Lo, Hi: r.Hi}, ChecksumBuckets(spec), buckets)
+	q, args, err := KeyHashQuery(s.from, s.hash, s.key, keyRange(r), ChecksumBuckets(spec), buckets)
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +429,7 @@ func (s *ChecksumSide) ReadRows(ctx context.Context, keys []dbsync.RangeKey) ([]
 	ks := make([][]any, len(keys))
 	want := make(map[string]bool, len(keys))
 	for i, k := range keys {
-		ks[i] = k
+		ks[i] = boundValues(k)
 		want[keyID(k)] = true
 	}
 	q, args, err := RowsByKeyQuery(s.from, s.cols, s.key, ks)
@@ -421,9 +446,9 @@ func (s *ChecksumSide) ReadRows(ctx context.Context, keys []dbsync.RangeKey) ([]
 		if !want[keyID(k)] {
 			return nil
 		}
-		vals := make([]any, len(v)-n)
+		vals := make([]dbsync.RangeValue, len(v)-n)
 		for i, x := range v[n:] {
-			vals[i] = rowValue(x)
+			vals[i] = rowValue(s.cols[i], x)
 		}
 		out = append(out, dbsync.RangeRow{Key: k, Values: vals})
 		return nil
@@ -438,7 +463,7 @@ func (s *ChecksumSide) ReadRows(ctx context.Context, keys []dbsync.RangeKey) ([]
 // (values as ReadRows gives them): for a caller that stages a differing
 // range whole.
 func (s *ChecksumSide) ReadRange(ctx context.Context, r dbsync.ChecksumRange) ([]dbsync.RangeRow, error) {
-	q, args, err := RangeRowsQuery(s.from, s.cols, s.key, ChecksumKeyRange{Lo: r.Lo, Hi: r.Hi})
+	q, args, err := RangeRowsQuery(s.from, s.cols, s.key, keyRange(r))
 	if err != nil {
 		return nil, err
 	}
@@ -449,9 +474,9 @@ func (s *ChecksumSide) ReadRange(ctx context.Context, r dbsync.ChecksumRange) ([
 		if err != nil {
 			return err
 		}
-		vals := make([]any, len(v)-n)
+		vals := make([]dbsync.RangeValue, len(v)-n)
 		for i, x := range v[n:] {
-			vals[i] = rowValue(x)
+			vals[i] = rowValue(s.cols[i], x)
 		}
 		out = append(out, dbsync.RangeRow{Key: k, Values: vals})
 		return nil
@@ -464,7 +489,7 @@ func (s *ChecksumSide) ReadRange(ctx context.Context, r dbsync.ChecksumRange) ([
 
 // RangePushdown implements dbsync.ChecksumSide with EXPLAIN (§4).
 func (s *ChecksumSide) RangePushdown(ctx context.Context, r dbsync.ChecksumRange, expectedRows int64) (bool, string, error) {
-	q, args, err := ExplainRangeQuery(s.from, s.hash, s.key, ChecksumKeyRange{Lo: r.Lo, Hi: r.Hi})
+	q, args, err := ExplainRangeQuery(s.from, s.hash, s.key, keyRange(r))
 	if err != nil {
 		return false, "", err
 	}
@@ -520,41 +545,48 @@ func (s *ChecksumSide) keyOf(v []any) (dbsync.RangeKey, error) {
 	return k, nil
 }
 
-// keyValue is one key output as int64/uint64 (integer keys) or bytes.
-func (s *ChecksumSide) keyValue(i int, v any) (any, error) {
+// keyValue is one key output: a number for an integer key, bytes otherwise.
+func (s *ChecksumSide) keyValue(i int, v any) (dbsync.RangeValue, error) {
 	if v == nil {
-		return nil, fmt.Errorf("key column %s is NULL", quote(s.key[i].Name))
+		return dbsync.RangeValue{}, fmt.Errorf("key column %s is NULL", quote(s.key[i].Name))
 	}
-	if s.key[i].Integer() {
-		switch x := v.(type) {
-		case int64, uint64:
-			return x, nil
-		case []byte:
-			if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-				return n, nil
-			}
-			n, err := strconv.ParseUint(string(x), 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("key column %s: %q is not an integer", quote(s.key[i].Name), x)
-			}
-			return n, nil
-		}
-		return nil, fmt.Errorf("key column %s: a value of type %T", quote(s.key[i].Name), v)
+	if !s.key[i].Integer() {
+		return dbsync.RangeValue{Kind: dbsync.RangeBytes, Bytes: []byte(asText(v))}, nil
 	}
+	x, err := intValue(v)
+	if err != nil {
+		return x, fmt.Errorf("key column %s: %w", quote(s.key[i].Name), err)
+	}
+	return x, nil
+}
+
+// intValue is an integer as the driver gave it (a number, or its text).
+func intValue(v any) (dbsync.RangeValue, error) {
 	switch x := v.(type) {
-	case []byte:
-		return x, nil
-	case string:
-		return []byte(x), nil
+	case int64:
+		return dbsync.RangeValue{Kind: dbsync.RangeInt, Int: x}, nil
+	case uint64:
+		if x <= math.MaxInt64 {
+			return dbsync.RangeValue{Kind: dbsync.RangeInt, Int: int64(x)}, nil
+		}
+		return dbsync.RangeValue{Kind: dbsync.RangeUint, Uint: x}, nil
 	}
-	return []byte(asText(v)), nil
+	t := asText(v)
+	if n, err := strconv.ParseInt(t, 10, 64); err == nil {
+		return dbsync.RangeValue{Kind: dbsync.RangeInt, Int: n}, nil
+	}
+	n, err := strconv.ParseUint(t, 10, 64)
+	if err != nil {
+		return dbsync.RangeValue{}, fmt.Errorf("%q is not an integer", t)
+	}
+	return dbsync.RangeValue{Kind: dbsync.RangeUint, Uint: n}, nil
 }
 
 // keyID is a map key for a key: its values with their lengths.
 func keyID(k dbsync.RangeKey) string {
 	var b strings.Builder
 	for _, v := range k {
-		t := asText(v)
+		t := v.String()
 		b.WriteString(strconv.Itoa(len(t)))
 		b.WriteByte(':')
 		b.WriteString(t)
@@ -562,17 +594,35 @@ func keyID(k dbsync.RangeKey) string {
 	return b.String()
 }
 
-// rowValue normalizes a driver value for the exact compare: float32 is
-// widened (the statement reads FLOAT as DOUBLE already), time.Time (a
-// connection with parseTime) becomes its text.
-func rowValue(v any) any {
-	switch x := v.(type) {
-	case float32:
-		return float64(x)
-	case time.Time:
-		return []byte(x.Format("2006-01-02 15:04:05.999999999"))
+// rowValue types a driver value by its column, whichever protocol carried
+// it: integers as numbers; FLOAT (read as DOUBLE) and DOUBLE as float64,
+// parsed from the server's shortest round-trip text when it came as text;
+// everything else as its bytes (time.Time, on a connection with parseTime,
+// as its text).
+func rowValue(c ChecksumColumn, v any) dbsync.RangeValue {
+	if v == nil {
+		return dbsync.RangeValue{Null: true}
 	}
-	return v
+	switch baseType(c.DataType) {
+	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year":
+		if x, err := intValue(v); err == nil {
+			return x
+		}
+	case "float", "double", "real":
+		switch x := v.(type) {
+		case float64:
+			return dbsync.RangeValue{Kind: dbsync.RangeFloat, Float: x}
+		case float32:
+			return dbsync.RangeValue{Kind: dbsync.RangeFloat, Float: float64(x)}
+		}
+		if f, err := strconv.ParseFloat(asText(v), 64); err == nil {
+			return dbsync.RangeValue{Kind: dbsync.RangeFloat, Float: f}
+		}
+	}
+	if t, ok := v.(time.Time); ok {
+		return dbsync.RangeValue{Bytes: []byte(t.Format("2006-01-02 15:04:05.999999999"))}
+	}
+	return dbsync.RangeValue{Bytes: []byte(asText(v))}
 }
 
 func asInt64(v any) (int64, error) {
