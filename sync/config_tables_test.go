@@ -645,3 +645,31 @@ func TestConfig_IncrementalNotYetRun(t *testing.T) {
 	_, err := load(t, multi("[table.a]\nquery = q\nmode = incremental\ncursor = u\n"), dbsync.RunOptions{Target: "sqlite"})
 	wantConfigError(t, err, "table.a.mode", []string{"not carried out by this build", "use mode = merge"})
 }
+
+// TestConfig_IncrementalKeyVault: the incremental keys come from Key Vault
+// as every key does: table--<name>--cursor, sync--full-every.
+func TestConfig_IncrementalKeyVault(t *testing.T) {
+	dbsync.AllowIncremental(t)
+	text := multi("[table.order_lines]\nquery = q\nmode = incremental\ncursor = u\n[keyvault]\nurl = https://v.vault.azure.net\n")
+	var asked []string
+	cfg, err := dbsync.LoadConfig(dbsync.LoadInput{Path: writeConfig(t, text), Explicit: true, Options: dbsync.RunOptions{Target: "sqlite"},
+		Secrets: func(_ string, names []string) (map[string]string, error) {
+			asked = names
+			return map[string]string{"table--order-lines--cursor": "changed_at", "table--order-lines--lookback": "30s", "sync--full-every": "168h"}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"sync--cursor", "sync--lookback", "sync--full-every", "table--order-lines--full-every"} {
+		if !slices.Contains(asked, n) {
+			t.Errorf("LoadConfig did not ask the vault for %s", n)
+		}
+	}
+	tb := cfg.Tables[0]
+	if tb.Cursor != "changed_at" || tb.Lookback != 30*time.Second || tb.FullEvery != 7*24*time.Hour {
+		t.Errorf("cursor %q, lookback %v, full_every %v", tb.Cursor, tb.Lookback, tb.FullEvery)
+	}
+	if o := cfg.Origin("table.order_lines.cursor"); o != "Key Vault secret table--order-lines--cursor" {
+		t.Errorf("origin %q", o)
+	}
+}
