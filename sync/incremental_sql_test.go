@@ -408,3 +408,86 @@ func TestIncrementalExplain(t *testing.T) {
 		}
 	}
 }
+
+// TestIncrementalLockWaiter is the study's MDL waiter (§1.4): a writer
+// that waits on a metadata lock has no InnoDB transaction yet, but its
+// cursor is already its statement's start; only the process list shows
+// it. The run's snapshot starts while it waits, the writer commits after,
+// and the next window, from the watermark capped by the oldest running
+// statement, reads its row.
+func TestIncrementalLockWaiter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dbName := primary.NewDatabase(t, "mdl")
+	db := dbOn(t, primary, dbName)
+	mustExec(t, db, lateTable,
+		"INSERT INTO t (id, v, updated_at) VALUES (1, 10, '2026-01-01 00:00:00'), (2, 20, '2026-01-01 00:00:00'), (3, 30, '2026-01-01 00:00:00')")
+	old, _ := dbsync.WatermarkParse("2026-01-01 00:00:00")
+	const lookback = time.Second
+
+	h := utcConn(t, db)
+	connExec(t, h, "LOCK TABLES t WRITE")
+	unlocked := false
+	unlock := func() {
+		if !unlocked {
+			unlocked = true
+			connExec(t, h, "UNLOCK TABLES")
+		}
+	}
+	defer unlock()
+	w := utcConn(t, db)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := w.ExecContext(ctx, "UPDATE t SET v = 122 WHERE id = 2") // waits for H's lock
+		wrote <- err
+	}()
+	// The waiter's cursor is more than lookback before the max read.
+	time.Sleep(3 * time.Second)
+	connExec(t, h, "UPDATE t SET v = 31 WHERE id = 3")
+
+	r := utcConn(t, db)
+	p, err := mysqldb.ProbeCap(ctx, r, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.OldestStmt.IsZero() || p.UTCNow.Sub(p.OldestStmt) < 2*time.Second {
+		t.Fatalf("the probe did not see the waiting UPDATE as a running statement: %+v", p)
+	}
+	connExec(t, r, mysqldb.SnapshotStatement)
+	read := make(chan []windowRow, 1)
+	go func() { read <- readWindow(t, r, dbName, dbsync.WatermarkWindow(old, lookback)) }() // waits for H's lock too
+	time.Sleep(300 * time.Millisecond)
+	unlock()
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	seen := <-read
+	connExec(t, r, "COMMIT")
+	if hasRow(seen, 2, 122) || !hasRow(seen, 3, 31) {
+		t.Fatalf("the snapshot read %+v, want the waiter's row invisible and row 3 = 31", seen)
+	}
+	var maxRead time.Time
+	for _, row := range seen {
+		if at, _ := dbsync.WatermarkParse(row.at); at.After(maxRead) {
+			maxRead = at
+		}
+	}
+	watermark := func(probe dbsync.WatermarkProbe) time.Time {
+		limit, ok := dbsync.WatermarkCap(probe, true)
+		return dbsync.WatermarkNext(old, maxRead, limit, ok)
+	}
+	capped := watermark(toProbe(p))
+	if next := readWindow(t, db, dbName, dbsync.WatermarkWindow(capped, lookback)); !hasRow(next, 2, 122) {
+		t.Errorf("the next window from %s − %s lacks the waiter's row (2, 122): %+v", dbsync.WatermarkFormat(capped), lookback, next)
+	}
+	// The control: the same probe without the process list's statement
+	// misses it, unless another test's transaction happened to hold the
+	// cap back (the primary is shared).
+	blind := toProbe(p)
+	blind.OldestStmt = time.Time{}
+	if p.OldestTrx.IsZero() {
+		if lost := readWindow(t, db, dbName, dbsync.WatermarkWindow(watermark(blind), lookback)); hasRow(lost, 2, 122) {
+			t.Errorf("without the running statement the window from %s still read the waiter's row: the test cannot tell its effect", dbsync.WatermarkFormat(watermark(blind)))
+		}
+	}
+}
