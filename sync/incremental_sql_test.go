@@ -61,23 +61,29 @@ type windowRow struct {
 // readWindow runs the incremental read of t from the bound on q.
 func readWindow(t *testing.T, q mysqldb.Querier, db string, from time.Time) []windowRow {
 	t.Helper()
-	rows, err := q.QueryContext(context.Background(), mysqldb.IncrementalQuery("SELECT * FROM `"+db+"`.t", "updated_at"), dbsync.WatermarkFormat(from))
+	rows, err := windowRows(q, db, from)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return rows
+}
+
+// windowRows is readWindow for a goroutine other than the test's.
+func windowRows(q mysqldb.Querier, db string, from time.Time) ([]windowRow, error) {
+	rows, err := q.QueryContext(context.Background(), mysqldb.IncrementalQuery("SELECT * FROM `"+db+"`.t", "updated_at"), dbsync.WatermarkFormat(from))
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []windowRow
 	for rows.Next() {
 		var r windowRow
 		if err := rows.Scan(&r.id, &r.v, &r.at); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return out, rows.Err()
 }
 
 func hasRow(rows []windowRow, id, v int) bool {
@@ -454,14 +460,21 @@ func TestIncrementalLockWaiter(t *testing.T) {
 		t.Fatalf("the probe did not see the waiting UPDATE as a running statement: %+v", p)
 	}
 	connExec(t, r, mysqldb.SnapshotStatement)
-	read := make(chan []windowRow, 1)
-	go func() { read <- readWindow(t, r, dbName, dbsync.WatermarkWindow(old, lookback)) }() // waits for H's lock too
+	var seen []windowRow
+	read := make(chan error, 1)
+	go func() { // waits for H's lock too
+		var err error
+		seen, err = windowRows(r, dbName, dbsync.WatermarkWindow(old, lookback))
+		read <- err
+	}()
 	time.Sleep(300 * time.Millisecond)
 	unlock()
 	if err := <-wrote; err != nil {
 		t.Fatal(err)
 	}
-	seen := <-read
+	if err := <-read; err != nil {
+		t.Fatal(err)
+	}
 	connExec(t, r, "COMMIT")
 	if hasRow(seen, 2, 122) || !hasRow(seen, 3, 31) {
 		t.Fatalf("the snapshot read %+v, want the waiter's row invisible and row 3 = 31", seen)
