@@ -415,7 +415,7 @@ var configKeys = func() []keySpec {
 		{section: "sync", key: "history_table", set: stringKey(func(c *Config) *string { return &c.Sync.HistoryTable })},
 		{section: "sync", key: "timeout", set: durationKey(func(c *Config) *time.Duration { return &c.Sync.Timeout })},
 		{section: "sync", key: "parallel", set: intKey(1, maxParallel, func(c *Config) *int { return &c.Sync.Parallel })},
-		{section: "sync", key: "mode", set: oneOfKey(modes, func(c *Config, v Mode) { c.Sync.Mode = v })},
+		{section: "sync", key: "mode", set: oneOfKey(tableModes, func(c *Config, v Mode) { c.Sync.Mode = v })},
 		{section: "sync", key: "merge_max_changes", set: fractionKey(func(c *Config) *float64 { return &c.Sync.MergeMaxChanges })},
 		{section: "sync", key: "max_delete", set: fractionKey(func(c *Config) *float64 { return &c.Sync.MaxDelete })},
 		{section: "sync", key: "key", set: func(c *Config, v string) error {

@@ -49,8 +49,8 @@ const (
 	ModeIncremental Mode = "incremental"
 )
 
-// modes is what a mode key takes, in the order messages list them.
-var modes = []Mode{ModeReplace, ModeMerge, ModeIncremental}
+// tableModes is what a mode key takes, in the order messages list them.
+var tableModes = []Mode{ModeReplace, ModeMerge, ModeIncremental}
 
 // mergesByKey reports whether m applies differences by a key (and so has a
 // key, a delta table and no swap): merge and incremental.
@@ -112,7 +112,7 @@ var tableKeys = []tableKeySpec{
 	{key: "target", set: func(t *TableConfig, v string) error { t.Target = v; return nil }},
 	{key: "group", set: setGroup},
 	{key: "mode", set: func(t *TableConfig, v string) error {
-		return oneOfKey(modes, func(_ *Config, v Mode) { t.Mode = v })(nil, v)
+		return oneOfKey(tableModes, func(_ *Config, v Mode) { t.Mode = v })(nil, v)
 	}},
 	{key: "key", set: setKeyColumns},
 	{key: "cursor", set: setCursor},
