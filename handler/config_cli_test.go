@@ -327,7 +327,7 @@ func TestCLI_UnknownKeys(t *testing.T) {
 	a.seed(a.src, 5)
 	for _, tc := range []struct{ name, insert, after, want string }{
 		{"misspelt key", "min_row = 1", "[sync]\n", "config sync.min_row (from config.ini line %d): is not a known key: the nearest known key is [sync] min_rows"},
-		{"key of a newer version", "cursor = updated_at", "[source]\n", "config source.cursor (from config.ini line %d): is not a known key: the nearest known key is [source] "},
+		{"key of a newer version", "watermark_column = updated_at", "[source]\n", "config source.watermark_column (from config.ini line %d): is not a known key: the nearest known key is [source] "},
 		{"misspelt section", "[sorce]\nhost = x", "query = SELECT * FROM items\n\n", "config config.ini line %d: unknown section [sorce]: the nearest known section is [source]"},
 	} {
 		text := strings.Replace(a.configText(), tc.after, tc.after+tc.insert+"\n", 1)

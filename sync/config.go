@@ -102,6 +102,14 @@ type SyncConfig struct {
 	// Key is a one-table job's merge key (key = col1,col2); a job of
 	// [table.*] sections sets key per table.
 	Key []string
+	// Cursor is a one-table job's incremental cursor column; a job of
+	// [table.*] sections sets cursor per table.
+	Cursor string
+	// Lookback and FullEvery are mode = incremental's re-read margin and
+	// full-run interval: a one-table job's, and the default of every
+	// [table.<name>] section.
+	Lookback  time.Duration
+	FullEvery time.Duration
 }
 
 // MySQLConfig holds the connection keys shared by [source] and [azure_mysql].
@@ -172,6 +180,8 @@ func DefaultConfig() *Config {
 			Mode:            ModeReplace,
 			MergeMaxChanges: 0.3,
 			MaxDelete:       0.5,
+			Lookback:        defaultLookback,
+			FullEvery:       defaultFullEvery,
 		},
 		Source: SourceConfig{MySQLConfig: MySQLConfig{
 			Port: 3306, SSLMode: SSLPreferred,
@@ -288,17 +298,21 @@ func durationKey(f func(c *Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
-func parseDuration(v string) (time.Duration, error) {
-	want := fmt.Errorf(`want a duration from %s to %s, such as "30s", "5m" or a number of seconds`, formatDuration(minDuration), formatDuration(maxDuration))
+func parseDuration(v string) (time.Duration, error) { return parseDurationUpTo(v, maxDuration) }
+
+// parseDurationUpTo is parseDuration with another upper bound (full_every's
+// 30 days). time.ParseDuration has no day unit, so 720h is 30 days.
+func parseDurationUpTo(v string, max time.Duration) (time.Duration, error) {
+	want := fmt.Errorf(`want a duration from %s to %s, such as "30s", "5m" or a number of seconds`, formatDuration(minDuration), formatDuration(max))
 	if n, err := strconv.ParseFloat(v, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		// NaN fails both comparisons, ±Inf (and 1e400) the second.
-		if !(n >= minDuration.Seconds() && n <= maxDuration.Seconds()) {
+		if !(n >= minDuration.Seconds() && n <= max.Seconds()) {
 			return 0, want
 		}
 		return time.Duration(n * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < minDuration || d > maxDuration {
+	if err != nil || d < minDuration || d > max {
 		return 0, want
 	}
 	return d, nil
@@ -401,7 +415,7 @@ var configKeys = func() []keySpec {
 		{section: "sync", key: "history_table", set: stringKey(func(c *Config) *string { return &c.Sync.HistoryTable })},
 		{section: "sync", key: "timeout", set: durationKey(func(c *Config) *time.Duration { return &c.Sync.Timeout })},
 		{section: "sync", key: "parallel", set: intKey(1, maxParallel, func(c *Config) *int { return &c.Sync.Parallel })},
-		{section: "sync", key: "mode", set: oneOfKey([]Mode{ModeReplace, ModeMerge}, func(c *Config, v Mode) { c.Sync.Mode = v })},
+		{section: "sync", key: "mode", set: oneOfKey(tableModes, func(c *Config, v Mode) { c.Sync.Mode = v })},
 		{section: "sync", key: "merge_max_changes", set: fractionKey(func(c *Config) *float64 { return &c.Sync.MergeMaxChanges })},
 		{section: "sync", key: "max_delete", set: fractionKey(func(c *Config) *float64 { return &c.Sync.MaxDelete })},
 		{section: "sync", key: "key", set: func(c *Config, v string) error {
@@ -412,6 +426,16 @@ var configKeys = func() []keySpec {
 			c.Sync.Key = t.Key
 			return nil
 		}},
+		{section: "sync", key: "cursor", set: func(c *Config, v string) error {
+			var t TableConfig
+			if err := setCursor(&t, v); err != nil {
+				return err
+			}
+			c.Sync.Cursor = t.Cursor
+			return nil
+		}},
+		{section: "sync", key: "lookback", set: durationKey(func(c *Config) *time.Duration { return &c.Sync.Lookback })},
+		{section: "sync", key: "full_every", set: fullEveryKey(func(c *Config) *time.Duration { return &c.Sync.FullEvery })},
 	}
 	keys = append(keys, mysqlKeys("source", func(c *Config) *MySQLConfig { return &c.Source.MySQLConfig })...)
 	keys = append(keys,
@@ -924,8 +948,14 @@ func (c *Config) Validate() error {
 	if key := c.Target.tableKey(); !c.multi && c.Target.sameTable(c.TargetTable(), c.Sync.HistoryTable) {
 		return bad(key, c.TargetTable(), fmt.Sprintf("is the run history table ([sync] history_table = %q): each run would replace the history with data; choose another table or history_table", c.Sync.HistoryTable))
 	}
-	if !c.multi && c.Sync.Mode == ModeMerge {
+	if !c.multi && c.Sync.Mode.mergesByKey() {
 		if err := c.checkMergeName(c.Target.tableKey(), c.TargetTable(), c.Origin(c.Target.tableKey())); err != nil {
+			return err
+		}
+	}
+	// LoadConfig has made the one-table job's table (resolveTables).
+	if !c.multi && len(c.Tables) == 1 {
+		if err := c.validateIncremental(c.Tables[0]); err != nil {
 			return err
 		}
 	}
@@ -1021,7 +1051,7 @@ func (c *Config) checkTableNameFrom(key, name, origin string) error {
 // DeltaSuffix is longer than the staging suffix checkTableName counts.
 func (c *Config) checkMergeName(key, name, origin string) error {
 	if n := utf8.RuneCountInString(name); n+len(DeltaSuffix) > MaxIdentifierChars {
-		return &ConfigError{Key: key, Value: name, Origin: origin, Reason: fmt.Sprintf("is too long for mode = merge: %d characters, at most %d, so that the merge's delta table %q fits MySQL's %d-character limit",
+		return &ConfigError{Key: key, Value: name, Origin: origin, Reason: fmt.Sprintf("is too long for mode = merge or incremental: %d characters, at most %d, so that the merge's delta table %q fits MySQL's %d-character limit",
 			n, MaxIdentifierChars-len(DeltaSuffix), name+DeltaSuffix, MaxIdentifierChars)}
 	}
 	if c.Target == TargetAzure {

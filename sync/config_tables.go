@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"gopkg.in/ini.v1"
 )
@@ -19,10 +21,18 @@ type TableConfig struct {
 	FallbackQuery  string   // on the SQLite fallback (already defaulted to Query when unset)
 	Target         string   // the target table name (default Name)
 	Group          string   // "" = the default group
-	Mode           Mode     // ModeReplace or ModeMerge (resolved: the table's override or [sync] mode)
+	Mode           Mode     // ModeReplace, ModeMerge or ModeIncremental (resolved: the table's override or [sync] mode)
 	Key            []string // merge key columns (key = col1,col2), may be empty: the target table's key
 	MinRows        int      // resolved: the table's override or [sync] min_rows
 	OnSchemaChange string   // resolved: the table's override or [sync] on_schema_change
+	// Cursor, Lookback and FullEvery are mode = incremental's keys: the
+	// DATETIME/TIMESTAMP column of the query's result that every change
+	// moves, how far before the last watermark a run reads again, and how
+	// often a full merge repairs what a cursor cannot see. Lookback and
+	// FullEvery are resolved: the table's override or [sync]'s.
+	Cursor    string
+	Lookback  time.Duration
+	FullEvery time.Duration
 }
 
 // Mode is how a table is written: [sync] mode and [table.<name>] mode.
@@ -32,7 +42,35 @@ type Mode string
 const (
 	ModeReplace Mode = "replace" // stage, verify, swap
 	ModeMerge   Mode = "merge"   // compare by key, apply only the differences in one transaction
+	// ModeIncremental is a merge that reads only the rows whose cursor
+	// is at or after the watermark minus lookback (or NULL), and finds
+	// deletes by key counts; a full merge runs when the policy says so
+	// (incremental.go IncrementalDecide).
+	ModeIncremental Mode = "incremental"
 )
+
+// tableModes is what a mode key takes, in the order messages list them.
+var tableModes = []Mode{ModeReplace, ModeMerge, ModeIncremental}
+
+// mergesByKey reports whether m applies differences by a key (and so has a
+// key, a delta table and no swap): merge and incremental.
+func (m Mode) mergesByKey() bool { return m == ModeMerge || m == ModeIncremental }
+
+// Defaults of the incremental keys (DESIGN §3).
+const (
+	defaultLookback  = 10 * time.Minute
+	defaultFullEvery = 24 * time.Hour
+	// maxFullEvery is full_every's bound: a month between repairs is the
+	// most a scheduled job should go; every other duration stops at 24 h.
+	maxFullEvery = 30 * 24 * time.Hour
+)
+
+// incrementalRuns is whether this build's runs carry out mode =
+// incremental. Until the run, history and report are wired (issue 21, the
+// phase after the backends' move), Validate refuses the mode rather than
+// let the run replace such a table whole, which would drop its triggers
+// and foreign keys (DESIGN §6: a merge table is never silently replaced).
+var incrementalRuns atomic.Bool
 
 // maxParallel bounds [sync] parallel: each staged table holds a source and a
 // target connection.
@@ -74,9 +112,16 @@ var tableKeys = []tableKeySpec{
 	{key: "target", set: func(t *TableConfig, v string) error { t.Target = v; return nil }},
 	{key: "group", set: setGroup},
 	{key: "mode", set: func(t *TableConfig, v string) error {
-		return oneOfKey([]Mode{ModeReplace, ModeMerge}, func(_ *Config, v Mode) { t.Mode = v })(nil, v)
+		return oneOfKey(tableModes, func(_ *Config, v Mode) { t.Mode = v })(nil, v)
 	}},
 	{key: "key", set: setKeyColumns},
+	{key: "cursor", set: setCursor},
+	{key: "lookback", set: func(t *TableConfig, v string) error {
+		return durationKey(func(*Config) *time.Duration { return &t.Lookback })(nil, v)
+	}},
+	{key: "full_every", set: func(t *TableConfig, v string) error {
+		return fullEveryKey(func(*Config) *time.Duration { return &t.FullEvery })(nil, v)
+	}},
 	{key: "min_rows", set: func(t *TableConfig, v string) error {
 		return intKey(0, 1<<62, func(*Config) *int { return &t.MinRows })(nil, v)
 	}},
@@ -127,6 +172,29 @@ func setKeyColumns(t *TableConfig, v string) error {
 	}
 	t.Key = cols
 	return nil
+}
+
+// setCursor reads the cursor column's name. Its type is checked against the
+// source's columns at run and check time (IncrementalCheckCursor), as only
+// the query's result has it.
+func setCursor(t *TableConfig, v string) error {
+	if strings.Contains(v, ",") {
+		return errors.New("want one column name, such as updated_at (a cursor is a single DATETIME or TIMESTAMP column)")
+	}
+	t.Cursor = v
+	return nil
+}
+
+// fullEveryKey is full_every: a duration from 1 s to 30 days.
+func fullEveryKey(f func(c *Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := parseDurationUpTo(v, maxFullEvery)
+		if err != nil {
+			return err
+		}
+		*f(c) = d
+		return nil
+	}
 }
 
 // The legacy one-table keys: a job uses them or [table.*] sections.
@@ -307,8 +375,12 @@ func (s *settings) decodeTables(c *Config) error {
 	if st := s.values["sync.key"]; st.value != "" {
 		return &ConfigError{Key: "sync.key", Origin: st.origin, Reason: "is the merge key of a one-table job, but this job lists its tables as [table.*] sections: set key in the section of each merge table that needs one"}
 	}
+	if st := s.values["sync.cursor"]; st.value != "" {
+		return &ConfigError{Key: "sync.cursor", Origin: st.origin, Reason: "is the cursor of a one-table job, but this job lists its tables as [table.*] sections: set cursor in the section of each incremental table (each query has its own columns)"}
+	}
 	for _, d := range s.tables {
-		t := TableConfig{Name: d.name, Mode: c.Sync.Mode, MinRows: c.Sync.MinRows, OnSchemaChange: c.Sync.OnSchemaChange}
+		t := TableConfig{Name: d.name, Mode: c.Sync.Mode, MinRows: c.Sync.MinRows, OnSchemaChange: c.Sync.OnSchemaChange,
+			Lookback: c.Sync.Lookback, FullEvery: c.Sync.FullEvery}
 		for _, k := range tableKeys {
 			key := d.key(k.key)
 			st, ok := s.values[key]
@@ -362,9 +434,10 @@ func (c *Config) resolveTables() {
 	c.Tables = []TableConfig{{
 		Name: c.TargetTable(), Query: c.Source.Query, FallbackQuery: fallback, Target: c.TargetTable(),
 		Mode: c.Sync.Mode, Key: c.Sync.Key, MinRows: c.Sync.MinRows, OnSchemaChange: c.Sync.OnSchemaChange,
+		Cursor: c.Sync.Cursor, Lookback: c.Sync.Lookback, FullEvery: c.Sync.FullEvery,
 	}}
-	if len(c.Sync.Key) > 0 && c.Sync.Mode != ModeMerge {
-		c.Warnings = append(c.Warnings, "[sync] key is used only by mode = merge; the table is replaced whole, so the key is ignored")
+	if len(c.Sync.Key) > 0 && !c.Sync.Mode.mergesByKey() {
+		c.Warnings = append(c.Warnings, "[sync] key is used only by mode = merge or incremental; the table is replaced whole, so the key is ignored")
 	}
 }
 
@@ -373,9 +446,9 @@ func (c *Config) resolveTables() {
 // [table.*] sections unless [sync] supplies the value; the legacy key
 // (source.query, azure_mysql.table, sync.min_rows, …) in a one-table job.
 func (c *Config) TableKey(t TableConfig, key string) string {
-	synced := key == "min_rows" || key == "on_schema_change" || key == "mode"
-	if !c.multi && key == "key" {
-		return "sync.key"
+	synced := key == "min_rows" || key == "on_schema_change" || key == "mode" || key == "lookback" || key == "full_every"
+	if !c.multi && (key == "key" || key == "cursor") {
+		return "sync." + key
 	}
 	if c.multi {
 		own := tableKeyName(t.Name, key)
@@ -435,13 +508,16 @@ func (c *Config) validateTables() error {
 				return &ConfigError{Key: uKey, Value: u.Target, Origin: c.Origin(uKey), Reason: fmt.Sprintf("is the name of a helper table a run makes for [table.%s] (target %q): choose another target", t.Name, t.Target)}
 			}
 		}
-		if t.Mode == ModeMerge {
+		if t.Mode.mergesByKey() {
 			if err := c.checkMergeName(targetKey, t.Target, origin); err != nil {
 				return err
 			}
 		}
-		if len(t.Key) > 0 && t.Mode != ModeMerge {
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s is used only by mode = merge; %s replaces the whole table, so the key is ignored", tableKeyName(t.Name, "key"), section))
+		if len(t.Key) > 0 && !t.Mode.mergesByKey() {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s is used only by mode = merge or incremental; %s replaces the whole table, so the key is ignored", tableKeyName(t.Name, "key"), section))
+		}
+		if err := c.validateIncremental(t); err != nil {
+			return err
 		}
 		g := strings.ToLower(t.Group)
 		if first, ok := groups[g]; ok && first.Group != t.Group {
@@ -451,6 +527,52 @@ func (c *Config) validateTables() error {
 		}
 	}
 	return nil
+}
+
+// validateIncremental checks table t's incremental keys: an incremental
+// table names its cursor; the keys set on a table of another mode are
+// warned about, not refused, so that switching a table between merge and
+// incremental is a change of mode alone, and they change nothing on it.
+func (c *Config) validateIncremental(t TableConfig) error {
+	modeKey := c.TableKey(t, "mode")
+	if t.Mode != ModeIncremental {
+		// A lookback or full_every equal to its inherited value is not
+		// told apart from an unset one: ignoring it changes nothing.
+		inherited := SyncConfig{Lookback: defaultLookback, FullEvery: defaultFullEvery}
+		if c.multi {
+			inherited = c.Sync
+		}
+		var set []string
+		if t.Cursor != "" {
+			set = append(set, c.TableKey(t, "cursor"))
+		}
+		if t.Lookback != inherited.Lookback {
+			set = append(set, c.TableKey(t, "lookback"))
+		}
+		if t.FullEvery != inherited.FullEvery {
+			set = append(set, c.TableKey(t, "full_every"))
+		}
+		if len(set) > 0 {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s %s used only by mode = incremental, and %s = %s: ignored (set mode = incremental to read by the cursor, or remove %s)",
+				strings.Join(set, ", "), plural(len(set), "is", "are"), modeKey, t.Mode, plural(len(set), "it", "them")))
+		}
+		return nil
+	}
+	if t.Cursor == "" {
+		key := c.TableKey(t, "cursor")
+		return &ConfigError{Key: key, Origin: c.Origin(key), Reason: fmt.Sprintf("is required by %s = incremental (from %s): name the DATETIME or TIMESTAMP column of the query's result that each insert and update sets, such as updated_at; or use mode = merge", modeKey, c.Origin(modeKey))}
+	}
+	if !incrementalRuns.Load() {
+		return &ConfigError{Key: modeKey, Value: string(t.Mode), Origin: c.Origin(modeKey), Reason: "is not carried out by this build of dbsync yet (its run is still being wired): use mode = merge until docs/modes.md lists incremental without its status note"}
+	}
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // helperSuffixes are the suffixes of every helper table a run makes next

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dbsync/dbsync/internal/initest"
 	"github.com/dbsync/dbsync/sync"
@@ -58,11 +59,11 @@ func TestConfig_Tables(t *testing.T) {
 	want := []dbsync.TableConfig{
 		// Sorted by target, ignoring case; the target keeps the section's case.
 		{Name: "Customers", Query: "SELECT id, name FROM customers", FallbackQuery: "SELECT id, name FROM customers",
-			Target: "Customers", Group: "crm", Mode: "replace", Key: []string{"id", "Name"}, MinRows: 2, OnSchemaChange: "fail"},
+			Target: "Customers", Group: "crm", Mode: "replace", Key: []string{"id", "Name"}, MinRows: 2, OnSchemaChange: "fail", Lookback: 10 * time.Minute, FullEvery: 24 * time.Hour},
 		{Name: "order_lines", Query: "SELECT * FROM order_lines_v", FallbackQuery: "SELECT * FROM order_lines",
-			Target: "order_lines", Mode: "replace", MinRows: 0, OnSchemaChange: "recreate"},
+			Target: "order_lines", Mode: "replace", MinRows: 0, OnSchemaChange: "recreate", Lookback: 10 * time.Minute, FullEvery: 24 * time.Hour},
 		{Name: "orders", Query: "SELECT * FROM orders\n  WHERE status <> 'draft'", FallbackQuery: "SELECT * FROM orders\n  WHERE status <> 'draft'",
-			Target: "orders", Mode: "replace", MinRows: 2, OnSchemaChange: "fail"},
+			Target: "orders", Mode: "replace", MinRows: 2, OnSchemaChange: "fail", Lookback: 10 * time.Minute, FullEvery: 24 * time.Hour},
 	}
 	if !reflect.DeepEqual(cfg.Tables, want) {
 		t.Errorf("Tables =\n%+v\nwant\n%+v", cfg.Tables, want)
@@ -122,7 +123,7 @@ func TestConfig_TablesLegacy(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []dbsync.TableConfig{{Name: tc.table, Query: cfg.Source.Query, FallbackQuery: tc.fallback, Target: tc.table,
-				Mode: "merge", Key: []string{"id", "line"}, MinRows: 7, OnSchemaChange: "fail"}}
+				Mode: "merge", Key: []string{"id", "line"}, MinRows: 7, OnSchemaChange: "fail", Lookback: 10 * time.Minute, FullEvery: 24 * time.Hour}}
 			if !reflect.DeepEqual(cfg.Tables, want) || !reflect.DeepEqual(cfg.RunTables(), want) {
 				t.Errorf("Tables = %+v\nwant %+v", cfg.Tables, want)
 			}
@@ -485,20 +486,21 @@ func TestConfig_ExampleMultiTable(t *testing.T) {
 		lines = append(lines, strings.TrimPrefix(l, "#"))
 	}
 	uncommented := initest.Merge(strings.Join(lines, "\n"), noLegacy+"[fallback]\nquery =\n")
+	dbsync.AllowIncremental(t)
 	cfg, err := load(t, uncommented, dbsync.RunOptions{Target: "sqlite"})
 	if err != nil {
-		t.Fatalf("the example's three-table job does not load: %v", err)
+		t.Fatalf("the example's four-table job does not load: %v", err)
 	}
-	if len(cfg.Tables) != 3 || len(cfg.Warnings) > 0 {
+	if len(cfg.Tables) != 4 || len(cfg.Warnings) > 0 {
 		t.Errorf("tables %q, warnings %q", names(cfg.Tables), cfg.Warnings)
 	}
-	for _, k := range []string{"query", "fallback_query", "target", "group", "mode", "key", "min_rows", "on_schema_change"} {
+	for _, k := range []string{"query", "fallback_query", "target", "group", "mode", "key", "min_rows", "on_schema_change", "cursor", "lookback", "full_every"} {
 		found := false
 		for _, tb := range cfg.Tables {
 			found = found || cfg.Origin("table."+tb.Name+"."+k) != "default"
 		}
 		if !found {
-			t.Errorf("the three-table example does not show %s", k)
+			t.Errorf("the multi-table example does not show %s", k)
 		}
 	}
 	for _, say := range []string{"either the one-table keys or [table.*] sections", "DBSYNC_TABLE__<NAME>__<KEY>", "table--<name>--<key>"} {
@@ -539,5 +541,135 @@ func TestConfig_DocsMultiTable(t *testing.T) {
 	}
 	if got := cfg.RunTables(); len(got) != 1 || got[0].Target != "Customers" {
 		t.Errorf("--group crm runs %+v", got)
+	}
+}
+
+// TestConfig_Incremental: mode = incremental's keys (issue 21 "Keys"), in
+// [table.<name>] and, for a one-table job, in [sync]; their defaults,
+// bounds, overrides and the messages that name the key and what to do.
+func TestConfig_Incremental(t *testing.T) {
+	dbsync.AllowIncremental(t)
+	type want struct {
+		cursor              string
+		lookback, fullEvery time.Duration
+	}
+	cases := []struct {
+		name    string
+		config  string // a whole file
+		environ []string
+		key     string   // the error's key; "" with errWant nil = accepted
+		errWant []string // in the error
+		table   string   // the table whose fields are checked
+		fields  want
+		warn    string // in a warning, when not ""
+	}{
+		{name: "defaults", config: multi("[table.a]\nquery = q\nmode = incremental\ncursor = updated_at\n"),
+			table: "a", fields: want{"updated_at", 10 * time.Minute, 24 * time.Hour}},
+		{name: "per table", config: multi("[table.a]\nquery = q\nmode = INCREMENTAL\ncursor = changed\nlookback = 1s\nfull_every = 720h\n"),
+			table: "a", fields: want{"changed", time.Second, 30 * 24 * time.Hour}},
+		{name: "[sync] lookback and full_every are every table's default", config: multi("[sync]\nmode = incremental\nlookback = 2m\nfull_every = 48h\n[table.a]\nquery = q\ncursor = u\n[table.b]\nquery = q\ncursor = u\nlookback = 5s\n"),
+			table: "b", fields: want{"u", 5 * time.Second, 48 * time.Hour}},
+		{name: "one-table job in [sync]", config: with("[sync]\nmode = incremental\nkey = id\ncursor = updated_at\nlookback = 90\nfull_every = 1h\n"),
+			table: "items", fields: want{"updated_at", 90 * time.Second, time.Hour}},
+		{name: "environment", config: multi("[table.a]\nquery = q\nmode = incremental\ncursor = u\n"),
+			environ: []string{"DBSYNC_TABLE__A__CURSOR=v", "DBSYNC_TABLE__A__LOOKBACK=3s", "DBSYNC_SYNC_FULL_EVERY=2h"},
+			table:   "a", fields: want{"v", 3 * time.Second, 2 * time.Hour}},
+		{name: "no cursor", config: multi("[table.a]\nquery = q\nmode = incremental\n"),
+			key: "table.a.cursor", errWant: []string{"is required by table.a.mode = incremental", "DATETIME or TIMESTAMP", "mode = merge"}},
+		{name: "no cursor, mode from [sync]", config: multi("[sync]\nmode = incremental\n[table.a]\nquery = q\n"),
+			key: "table.a.cursor", errWant: []string{"sync.mode = incremental"}},
+		{name: "no cursor, one-table job", config: with("[sync]\nmode = incremental\n"),
+			key: "sync.cursor", errWant: []string{"is required by sync.mode = incremental"}},
+		{name: "two cursor columns", config: multi("[table.a]\nquery = q\nmode = incremental\ncursor = a, b\n"),
+			key: "table.a.cursor", errWant: []string{"one column name"}},
+		{name: "[sync] cursor with [table.*]", config: multi("[sync]\ncursor = u\n[table.a]\nquery = q\nmode = incremental\ncursor = u\n"),
+			key: "sync.cursor", errWant: []string{"one-table job", "in the section of each incremental table"}},
+		{name: "lookback below 1 s", config: multi("[table.a]\nquery = q\nmode = incremental\ncursor = u\nlookback = 500ms\n"),
+			key: "table.a.lookback", errWant: []string{`"500ms"`, "from 1s to 24h"}},
+		{name: "lookback above 24 h", config: multi("[table.a]\nquery = q\nmode = incremental\ncursor = u\nlookback = 25h\n"),
+			key: "table.a.lookback", errWant: []string{"from 1s to 24h"}},
+		{name: "full_every above 30 days", config: multi("[table.a]\nquery = q\nmode = incremental\ncursor = u\nfull_every = 721h\n"),
+			key: "table.a.full_every", errWant: []string{"from 1s to 720h"}},
+		{name: "full_every in seconds above 30 days", config: with("[sync]\nfull_every = 2592001\n"),
+			key: "sync.full_every", errWant: []string{"from 1s to 720h"}},
+		{name: "full_every bad", config: multi("[table.a]\nquery = q\nmode = incremental\ncursor = u\nfull_every = daily\n"),
+			key: "table.a.full_every", errWant: []string{`"daily"`}},
+		{name: "bad environment value names the variable", config: multi("[table.a]\nquery = q\nmode = incremental\ncursor = u\n"),
+			environ: []string{"DBSYNC_TABLE__A__LOOKBACK=forever"}, key: "table.a.lookback", errWant: []string{"environment DBSYNC_TABLE__A__LOOKBACK"}},
+		{name: "cursor on a merge table: a warning", config: multi("[table.a]\nquery = q\nmode = merge\ncursor = u\nlookback = 5s\n"),
+			table: "a", fields: want{"u", 5 * time.Second, 24 * time.Hour},
+			warn: "table.a.cursor, table.a.lookback are used only by mode = incremental, and table.a.mode = merge: ignored"},
+		{name: "[sync] cursor on a replace one-table job: a warning", config: with("[sync]\ncursor = u\n"),
+			table: "items", fields: want{"u", 10 * time.Minute, 24 * time.Hour}, warn: "sync.cursor is used only by mode = incremental, and sync.mode = replace"},
+		{name: "[sync] lookback for a job of merge tables: no warning", config: multi("[sync]\nlookback = 1m\n[table.a]\nquery = q\nmode = merge\n"),
+			table: "a", fields: want{"", time.Minute, 24 * time.Hour}},
+		{name: "incremental delta table name", config: multi("[table.a]\nquery = q\nmode = incremental\ncursor = u\ntarget = " + strings.Repeat("x", 51) + "\n"),
+			key: "table.a.target", errWant: []string{"too long for mode = merge or incremental"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := load(t, tc.config, dbsync.RunOptions{Target: "sqlite"}, tc.environ...)
+			if tc.errWant != nil || tc.key != "" {
+				wantConfigError(t, err, tc.key, tc.errWant)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got *dbsync.TableConfig
+			for i := range cfg.Tables {
+				if cfg.Tables[i].Name == tc.table {
+					got = &cfg.Tables[i]
+				}
+			}
+			if got == nil {
+				t.Fatalf("no table %q in %v", tc.table, names(cfg.Tables))
+			}
+			if g := (want{got.Cursor, got.Lookback, got.FullEvery}); g != tc.fields {
+				t.Errorf("cursor, lookback, full_every = %v, want %v", g, tc.fields)
+			}
+			warnings := strings.Join(cfg.Warnings, "\n")
+			if tc.warn != "" && !strings.Contains(warnings, tc.warn) {
+				t.Errorf("warnings %q do not say %q", cfg.Warnings, tc.warn)
+			}
+			if tc.warn == "" && strings.Contains(warnings, "used only by mode = incremental") {
+				t.Errorf("unexpected warning: %q", cfg.Warnings)
+			}
+		})
+	}
+}
+
+// TestConfig_IncrementalNotYetRun: until the run carries out mode =
+// incremental, a config asking for it is refused (never run as a replace).
+func TestConfig_IncrementalNotYetRun(t *testing.T) {
+	_, err := load(t, multi("[table.a]\nquery = q\nmode = incremental\ncursor = u\n"), dbsync.RunOptions{Target: "sqlite"})
+	wantConfigError(t, err, "table.a.mode", []string{"not carried out by this build", "use mode = merge"})
+}
+
+// TestConfig_IncrementalKeyVault: the incremental keys come from Key Vault
+// as every key does: table--<name>--cursor, sync--full-every.
+func TestConfig_IncrementalKeyVault(t *testing.T) {
+	dbsync.AllowIncremental(t)
+	text := multi("[table.order_lines]\nquery = q\nmode = incremental\ncursor = u\n[keyvault]\nurl = https://v.vault.azure.net\n")
+	var asked []string
+	cfg, err := dbsync.LoadConfig(dbsync.LoadInput{Path: writeConfig(t, text), Explicit: true, Options: dbsync.RunOptions{Target: "sqlite"},
+		Secrets: func(_ string, names []string) (map[string]string, error) {
+			asked = names
+			return map[string]string{"table--order-lines--cursor": "changed_at", "table--order-lines--lookback": "30s", "sync--full-every": "168h"}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"sync--cursor", "sync--lookback", "sync--full-every", "table--order-lines--full-every"} {
+		if !slices.Contains(asked, n) {
+			t.Errorf("LoadConfig did not ask the vault for %s", n)
+		}
+	}
+	tb := cfg.Tables[0]
+	if tb.Cursor != "changed_at" || tb.Lookback != 30*time.Second || tb.FullEvery != 7*24*time.Hour {
+		t.Errorf("cursor %q, lookback %v, full_every %v", tb.Cursor, tb.Lookback, tb.FullEvery)
+	}
+	if o := cfg.Origin("table.order_lines.cursor"); o != "Key Vault secret table--order-lines--cursor" {
+		t.Errorf("origin %q", o)
 	}
 }

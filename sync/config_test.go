@@ -202,7 +202,7 @@ func TestConfig_UnknownKeys(t *testing.T) {
 		{"unknown section", "[sorce]\nhost = x\n" + validConfig, "", "line 1", "unknown section [sorce]: the nearest known section is [source]"},
 		{"key of another section", with("[source]\ntable = t\n"), "source.table", "", "it is a key of [azure_mysql] and [sqlite]: move it there"},
 		{"key outside any section", "timeuot = 5m\n" + validConfig, "", "line 1", "key timeuot is outside any section: put it under its [section] header (the nearest known key is [sync] timeout)"},
-		{"unknown key of a table", with("[source]\nquery =\n[fallback]\nquery =\n[azure_mysql]\ntable =\n[sqlite]\ntable =\n[table.orders]\nquery = q\ncursor = id\n"), "table.orders.cursor", "", "(the keys of a [table.<name>] section: query, "},
+		{"unknown key of a table", with("[source]\nquery =\n[fallback]\nquery =\n[azure_mysql]\ntable =\n[sqlite]\ntable =\n[table.orders]\nquery = q\nwatermark = id\n"), "table.orders.watermark", "", "(the keys of a [table.<name>] section: query, "},
 		{"misspelt table key", with("[source]\nquery =\n[fallback]\nquery =\n[azure_mysql]\ntable =\n[sqlite]\ntable =\n[table.orders]\nquery = q\nkeys = id\n"), "table.orders.keys", "", "the nearest known key is [table.orders] key "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
