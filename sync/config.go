@@ -110,6 +110,9 @@ type SyncConfig struct {
 	// [table.<name>] section.
 	Lookback  time.Duration
 	FullEvery time.Duration
+	// Compare is every table's default compare (compare.go): CompareAuto,
+	// CompareRows or CompareChecksums.
+	Compare string
 }
 
 // MySQLConfig holds the connection keys shared by [source] and [azure_mysql].
@@ -182,6 +185,7 @@ func DefaultConfig() *Config {
 			MaxDelete:       0.5,
 			Lookback:        defaultLookback,
 			FullEvery:       defaultFullEvery,
+			Compare:         CompareAuto,
 		},
 		Source: SourceConfig{MySQLConfig: MySQLConfig{
 			Port: 3306, SSLMode: SSLPreferred,
@@ -436,6 +440,7 @@ var configKeys = func() []keySpec {
 		}},
 		{section: "sync", key: "lookback", set: durationKey(func(c *Config) *time.Duration { return &c.Sync.Lookback })},
 		{section: "sync", key: "full_every", set: fullEveryKey(func(c *Config) *time.Duration { return &c.Sync.FullEvery })},
+		{section: "sync", key: "compare", set: oneOfKey(compareKinds, func(c *Config, v string) { c.Sync.Compare = v })},
 	}
 	keys = append(keys, mysqlKeys("source", func(c *Config) *MySQLConfig { return &c.Source.MySQLConfig })...)
 	keys = append(keys,
@@ -958,6 +963,9 @@ func (c *Config) Validate() error {
 		if err := c.validateIncremental(c.Tables[0]); err != nil {
 			return err
 		}
+	}
+	if err := c.validateCompare(); err != nil {
+		return err
 	}
 	return c.validateTables()
 }

@@ -33,6 +33,9 @@ type TableConfig struct {
 	Cursor    string
 	Lookback  time.Duration
 	FullEvery time.Duration
+	// Compare is how a merge compares the table with its target
+	// (compare.go), resolved: the table's override or [sync] compare.
+	Compare string
 }
 
 // Mode is how a table is written: [sync] mode and [table.<name>] mode.
@@ -127,6 +130,9 @@ var tableKeys = []tableKeySpec{
 	}},
 	{key: "on_schema_change", set: func(t *TableConfig, v string) error {
 		return oneOfKey([]string{SchemaFail, SchemaRecreate}, func(_ *Config, v string) { t.OnSchemaChange = v })(nil, v)
+	}},
+	{key: "compare", set: func(t *TableConfig, v string) error {
+		return oneOfKey(compareKinds, func(_ *Config, v string) { t.Compare = v })(nil, v)
 	}},
 }
 
@@ -380,7 +386,7 @@ func (s *settings) decodeTables(c *Config) error {
 	}
 	for _, d := range s.tables {
 		t := TableConfig{Name: d.name, Mode: c.Sync.Mode, MinRows: c.Sync.MinRows, OnSchemaChange: c.Sync.OnSchemaChange,
-			Lookback: c.Sync.Lookback, FullEvery: c.Sync.FullEvery}
+			Lookback: c.Sync.Lookback, FullEvery: c.Sync.FullEvery, Compare: c.Sync.Compare}
 		for _, k := range tableKeys {
 			key := d.key(k.key)
 			st, ok := s.values[key]
@@ -434,7 +440,7 @@ func (c *Config) resolveTables() {
 	c.Tables = []TableConfig{{
 		Name: c.TargetTable(), Query: c.Source.Query, FallbackQuery: fallback, Target: c.TargetTable(),
 		Mode: c.Sync.Mode, Key: c.Sync.Key, MinRows: c.Sync.MinRows, OnSchemaChange: c.Sync.OnSchemaChange,
-		Cursor: c.Sync.Cursor, Lookback: c.Sync.Lookback, FullEvery: c.Sync.FullEvery,
+		Cursor: c.Sync.Cursor, Lookback: c.Sync.Lookback, FullEvery: c.Sync.FullEvery, Compare: c.Sync.Compare,
 	}}
 	if len(c.Sync.Key) > 0 && !c.Sync.Mode.mergesByKey() {
 		c.Warnings = append(c.Warnings, "[sync] key is used only by mode = merge or incremental; the table is replaced whole, so the key is ignored")
@@ -446,7 +452,7 @@ func (c *Config) resolveTables() {
 // [table.*] sections unless [sync] supplies the value; the legacy key
 // (source.query, azure_mysql.table, sync.min_rows, …) in a one-table job.
 func (c *Config) TableKey(t TableConfig, key string) string {
-	synced := key == "min_rows" || key == "on_schema_change" || key == "mode" || key == "lookback" || key == "full_every"
+	synced := key == "min_rows" || key == "on_schema_change" || key == "mode" || key == "lookback" || key == "full_every" || key == "compare"
 	if !c.multi && (key == "key" || key == "cursor") {
 		return "sync." + key
 	}

@@ -59,11 +59,11 @@ func TestConfig_Tables(t *testing.T) {
 	want := []dbsync.TableConfig{
 		// Sorted by target, ignoring case; the target keeps the section's case.
 		{Name: "Customers", Query: "SELECT id, name FROM customers", FallbackQuery: "SELECT id, name FROM customers",
-			Target: "Customers", Group: "crm", Mode: "replace", Key: []string{"id", "Name"}, MinRows: 2, OnSchemaChange: "fail", Lookback: 10 * time.Minute, FullEvery: 24 * time.Hour},
+			Target: "Customers", Group: "crm", Mode: "replace", Key: []string{"id", "Name"}, MinRows: 2, OnSchemaChange: "fail", Lookback: 10 * time.Minute, FullEvery: 24 * time.Hour, Compare: "auto"},
 		{Name: "order_lines", Query: "SELECT * FROM order_lines_v", FallbackQuery: "SELECT * FROM order_lines",
-			Target: "order_lines", Mode: "replace", MinRows: 0, OnSchemaChange: "recreate", Lookback: 10 * time.Minute, FullEvery: 24 * time.Hour},
+			Target: "order_lines", Mode: "replace", MinRows: 0, OnSchemaChange: "recreate", Lookback: 10 * time.Minute, FullEvery: 24 * time.Hour, Compare: "auto"},
 		{Name: "orders", Query: "SELECT * FROM orders\n  WHERE status <> 'draft'", FallbackQuery: "SELECT * FROM orders\n  WHERE status <> 'draft'",
-			Target: "orders", Mode: "replace", MinRows: 2, OnSchemaChange: "fail", Lookback: 10 * time.Minute, FullEvery: 24 * time.Hour},
+			Target: "orders", Mode: "replace", MinRows: 2, OnSchemaChange: "fail", Lookback: 10 * time.Minute, FullEvery: 24 * time.Hour, Compare: "auto"},
 	}
 	if !reflect.DeepEqual(cfg.Tables, want) {
 		t.Errorf("Tables =\n%+v\nwant\n%+v", cfg.Tables, want)
@@ -123,7 +123,7 @@ func TestConfig_TablesLegacy(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []dbsync.TableConfig{{Name: tc.table, Query: cfg.Source.Query, FallbackQuery: tc.fallback, Target: tc.table,
-				Mode: "merge", Key: []string{"id", "line"}, MinRows: 7, OnSchemaChange: "fail", Lookback: 10 * time.Minute, FullEvery: 24 * time.Hour}}
+				Mode: "merge", Key: []string{"id", "line"}, MinRows: 7, OnSchemaChange: "fail", Lookback: 10 * time.Minute, FullEvery: 24 * time.Hour, Compare: "auto"}}
 			if !reflect.DeepEqual(cfg.Tables, want) || !reflect.DeepEqual(cfg.RunTables(), want) {
 				t.Errorf("Tables = %+v\nwant %+v", cfg.Tables, want)
 			}

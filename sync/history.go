@@ -64,6 +64,7 @@ var HistoryColumns = []historyColumn{
 	{"deleted", HistoryInt, func(r *Report) any { return &r.Deleted }},
 	{"unchanged", HistoryInt, func(r *Report) any { return &r.Unchanged }},
 	{"version", HistoryText, func(r *Report) any { return &r.Version }},
+	{"compare", HistoryWord, func(r *Report) any { return &r.Compare }},
 }
 
 // A history row is one table of one run: its key is (run_id, table), and
@@ -81,7 +82,7 @@ func historyRows(r *Report) []Report {
 		row := *r
 		row.Tables = nil
 		row.Table, row.Rows, row.LoadMethod, row.RowsPerSec, row.StagePlan = t.Table, t.Rows, t.LoadMethod, t.RowsPerSec, t.StagePlan
-		row.Mode, row.ModeReason = string(t.Mode), t.ModeReason
+		row.Mode, row.ModeReason, row.Compare = string(t.Mode), t.ModeReason, t.Compare
 		row.Inserted, row.Updated, row.Deleted, row.Unchanged = t.Inserted, t.Updated, t.Deleted, t.Unchanged
 		rows[i] = row
 	}
@@ -94,7 +95,7 @@ func joinHistoryRows(rows []Report) Report {
 	r.Tables = nil
 	for _, row := range rows {
 		r.Tables = append(r.Tables, TableReport{Table: row.Table, Rows: row.Rows, LoadMethod: row.LoadMethod, RowsPerSec: row.RowsPerSec,
-			Mode: Mode(row.Mode), ModeReason: row.ModeReason, Inserted: row.Inserted, Updated: row.Updated, Deleted: row.Deleted, Unchanged: row.Unchanged, StagePlan: row.StagePlan})
+			Mode: Mode(row.Mode), ModeReason: row.ModeReason, Inserted: row.Inserted, Updated: row.Updated, Deleted: row.Deleted, Unchanged: row.Unchanged, StagePlan: row.StagePlan, Compare: row.Compare})
 	}
 	if len(rows) > 1 {
 		r.Table = ""

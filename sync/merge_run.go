@@ -257,6 +257,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 		return replace(res.Reason, KeyNames(key))
 	}
 	tr.Rows, tr.LoadMethod, tr.ModeReason = res.Rows, res.LoadMethod, res.Note
+	tr.Compare = CompareRows
 	tr.Inserted, tr.Updated, tr.Deleted, tr.Unchanged = res.Inserted, res.Updated, res.Deleted, res.Unchanged
 	tlog.Info("merge compared", "inserted", res.Inserted, "updated", res.Updated, "deleted", res.Deleted, "unchanged", res.Unchanged)
 	if res.Note != "" {

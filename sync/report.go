@@ -105,6 +105,9 @@ type Report struct {
 	// their secondary indexes) or "deferred_indexes" (built after the
 	// load); comma-separated when the tables differ (see Tables).
 	StagePlan string `json:"stage_plan"`
+	// Compare is the tables' compares (TableReport.Compare), joined with
+	// commas when they differ.
+	Compare string `json:"compare"`
 }
 
 // TableReport is one table of a run.
@@ -126,6 +129,9 @@ type TableReport struct {
 	Updated   int64 `json:"updated"`
 	Deleted   int64 `json:"deleted"`
 	Unchanged int64 `json:"unchanged"`
+	// Compare is how a merge compared the table with its target: rows or
+	// checksums (compare.go); empty for a replace.
+	Compare string `json:"compare"`
 	// RowsPerSec is over the time the table's rows took to read and
 	// stage; with one table, over the run, as the run's.
 	RowsPerSec float64 `json:"rows_per_sec"`
@@ -181,7 +187,7 @@ func (r *Report) sumTables() {
 		return
 	}
 	r.Rows, r.Inserted, r.Updated, r.Deleted, r.Unchanged = 0, 0, 0, 0, 0
-	var methods, modes, reasons, plans []string
+	var methods, modes, reasons, plans, compares []string
 	for _, t := range r.Tables {
 		r.Rows += t.Rows
 		r.Inserted += t.Inserted
@@ -197,6 +203,9 @@ func (r *Report) sumTables() {
 		if t.Mode != "" && !slices.Contains(modes, string(t.Mode)) {
 			modes = append(modes, string(t.Mode))
 		}
+		if t.Compare != "" && !slices.Contains(compares, t.Compare) {
+			compares = append(compares, t.Compare)
+		}
 		if t.ModeReason != "" {
 			reasons = append(reasons, t.Table+": "+t.ModeReason)
 		}
@@ -204,6 +213,7 @@ func (r *Report) sumTables() {
 	r.LoadMethod = strings.Join(methods, ",")
 	r.StagePlan = strings.Join(plans, ",")
 	r.Mode = strings.Join(modes, ",")
+	r.Compare = strings.Join(compares, ",")
 	r.ModeReason = strings.Join(reasons, "; ")
 	if len(r.Tables) == 1 {
 		r.ModeReason = r.Tables[0].ModeReason
