@@ -70,10 +70,10 @@ type ChecksumBackend interface {
 	// source query q, read on s in its snapshot, with target table on tgt,
 	// by the key's columns. An error wrapping ErrRangeNotPushable means
 	// the table must be compared by rows.
-	ChecksumSides(ctx context.Context, s Session, q string, tgt TargetDB, table string, key []KeyColumn) (src, dst ChecksumSide, err error)
+	ChecksumSides(ctx context.Context, s Session, q string, tgt Merger, table string, key []KeyColumn) (src, dst ChecksumSide, err error)
 	// WholeSums checksum every row of q on s and of table on tgt, for a
 	// table without a key: count and an order-independent sum of row hashes.
-	WholeSums(ctx context.Context, s Session, q string, tgt TargetDB, table string) (src, dst RangeSum, err error)
+	WholeSums(ctx context.Context, s Session, q string, tgt Merger, table string) (src, dst RangeSum, err error)
 }
 
 // KeyedSession is a source session that reads only some keys' rows of a
@@ -88,8 +88,18 @@ type KeyedSession interface {
 // KeyedMerge is a TableMerge that can read only some keys' rows of its
 // target table (mysqldb's).
 type KeyedMerge interface {
-	// PrepareKeys is Prepare reading only the rows of keys.
-	PrepareKeys(ctx context.Context, p MergePlan, keys []RangeKey) error
+	// PrepareKeys is Prepare without its full read of the target.
+	PrepareKeys(ctx context.Context, p MergePlan) error
+	// ReadKeys reads the target's rows of keys (in key order), ordered by
+	// key and read as Prepare reads them.
+	ReadKeys(ctx context.Context, keys []RangeKey) (RowReader, error)
+}
+
+// LockProbe is a target that can tell, without taking them, whether a run
+// holds the run locks of tables (mysqldb's IS_USED_LOCK): verify reports
+// busy instead of comparing a table a run is writing.
+type LockProbe interface {
+	RunLocked(ctx context.Context, tables []string) (bool, error)
 }
 
 // formatRangeKey prints a key as a user reads it: "7", "a|7".
@@ -103,6 +113,16 @@ func formatRangeKey(k RangeKey) string {
 	}
 	return s
 }
+
+// notPushable is an ErrRangeNotPushable that says only its reason.
+type notPushable struct{ reason string }
+
+func (e notPushable) Error() string        { return e.reason }
+func (e notPushable) Is(target error) bool { return target == ErrRangeNotPushable }
+
+// NotPushable is ErrRangeNotPushable for reason ("the target has no column
+// x"): the table is compared by rows, and the report says reason.
+func NotPushable(reason string) error { return notPushable{reason} }
 
 // notPushableReason is the report's note of a table compared by rows
 // because its key ranges could not be read cheaply and exactly.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 )
 
 // Merger is a target that can merge a table (both targets can; a dry
@@ -236,15 +237,30 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 	if safe, opts.NoMove, opts.MoveKeysOff = links.reinsertSafe(srcCols, dst, key); safe {
 		opts.Move = links.moveColumns(t.Target, key, srcCols, runMerges(cfg))
 	}
-	rows, err := s.Query(ctx, s.OrderedQuery(q, key), what)
-	if err != nil {
-		return tr, AsSourceError(err)
+	// compare = checksums reads only the rows that differ
+	// (merge_checksums.go); a table whose key ranges cannot be read
+	// cheaply and exactly is compared by rows, and the report says why.
+	compare, why := compareFor(t, cfg.Target, rep.Source)
+	var res MergeResult
+	if compare == CompareChecksums {
+		if res, why, err = r.mergeChecksums(ctx, s, m, q, what, srcCols, opts, rep, tlog); why != "" {
+			compare = CompareRows
+		}
 	}
-	tlog.Info("merging from "+rep.Source, "columns", len(rows.Columns()), "key", KeyNames(key))
-	res, err := mergeRows(ctx, m, r.progress(rows, tlog), opts)
-	rows.Close()
+	if compare == CompareRows {
+		rows, err := s.Query(ctx, s.OrderedQuery(q, key), what)
+		if err != nil {
+			return tr, AsSourceError(err)
+		}
+		tlog.Info("merging from "+rep.Source, "columns", len(rows.Columns()), "key", KeyNames(key))
+		res, err = mergeRows(ctx, m, r.progress(rows, tlog), opts)
+		rows.Close()
+	}
 	if err != nil {
 		return tr, err
+	}
+	if why != "" {
+		res.Note = strings.TrimPrefix(res.Note+"; "+why, "; ")
 	}
 	if res.Replaced {
 		// Only recreate hands a table with something to keep back (the
@@ -257,7 +273,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 		return replace(res.Reason, KeyNames(key))
 	}
 	tr.Rows, tr.LoadMethod, tr.ModeReason = res.Rows, res.LoadMethod, res.Note
-	tr.Compare = CompareRows
+	tr.Compare = compare
 	tr.Inserted, tr.Updated, tr.Deleted, tr.Unchanged = res.Inserted, res.Updated, res.Deleted, res.Unchanged
 	tlog.Info("merge compared", "inserted", res.Inserted, "updated", res.Updated, "deleted", res.Deleted, "unchanged", res.Unchanged)
 	if res.Note != "" {

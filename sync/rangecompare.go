@@ -192,6 +192,9 @@ type RangeStats struct {
 	RowsRead         int64 // full rows read, both sides together
 	TextFormReads    int64 // keys whose hashes differed but whose values are equal
 	Statements       int   // statements run, both sides together
+	// SourceRows and TargetRows are each side's row count (a merge's
+	// thresholds and counts need them; no row was read to count them).
+	SourceRows, TargetRows int64
 }
 
 // RangeDiff is the result of a compare: the keys the target lacks, the keys
@@ -431,6 +434,7 @@ func (c *rangeCompareRun) topRanges(ctx context.Context) ([]ChecksumRange, error
 		}
 		c.diff.Stats.Statements += 2
 		c.total = max(rows[0], rows[1])
+		c.diff.Stats.SourceRows, c.diff.Stats.TargetRows = rows[0], rows[1]
 		for i := range 2 {
 			if lo[i] == nil {
 				continue
@@ -492,6 +496,7 @@ func (c *rangeCompareRun) topRanges(ctx context.Context) ([]ChecksumRange, error
 	}
 	c.diff.Stats.Statements += 2
 	c.total = max(counts[0], counts[1])
+	c.diff.Stats.SourceRows, c.diff.Stats.TargetRows = counts[0], counts[1]
 	if c.total == 0 {
 		return nil, nil
 	}

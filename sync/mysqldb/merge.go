@@ -180,6 +180,7 @@ type tableMerge struct {
 	reader       *tableReader
 	equal        func(a, b [][]byte) bool
 	made         bool // the delta table exists
+	binary       bool // PrepareKeys: read the target with the binary protocol
 }
 
 func (m *tableMerge) Columns() []dbsync.TargetColumn { return m.plain }
@@ -458,6 +459,12 @@ type tableReader struct {
 }
 
 func (t *Target) openTableReader(ctx context.Context, table string, cols []mergeColumn, key []dbsync.KeyColumn, binary bool) (*tableReader, error) {
+	return t.openTableReaderWhere(ctx, table, cols, key, binary, "")
+}
+
+// openTableReaderWhere is openTableReader of the rows where holds (all
+// when where is empty): a merge by checksums reads only the differences.
+func (t *Target) openTableReaderWhere(ctx context.Context, table string, cols []mergeColumn, key []dbsync.KeyColumn, binary bool, where string) (*tableReader, error) {
 	sel := make([]string, len(cols))
 	for i, c := range cols {
 		sel[i] = dbsync.QuoteMySQL(c.Name)
@@ -473,7 +480,11 @@ func (t *Target) openTableReader(ctx context.Context, table string, cols []merge
 			}
 		}
 	}
-	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + dbsync.QuoteMySQL(table) + " ORDER BY " + strings.Join(by, ", ")
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + dbsync.QuoteMySQL(table)
+	if where != "" {
+		q += " WHERE " + where
+	}
+	q += " ORDER BY " + strings.Join(by, ", ")
 	conn, err := t.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("connect to target to read %s: %w", dbsync.QuoteMySQL(table), err)
