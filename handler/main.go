@@ -22,6 +22,7 @@ const (
 	exitFailed = 1 // the run failed; the target is unchanged
 	exitUsage  = 2 // usage or configuration error
 	exitBusy   = 3 // another run holds the lock
+	exitDiffer = 4 // verify found differences
 )
 
 func main() {
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runCheck(ctx, args, stdout, stderr)
 	case "history":
 		err = runHistory(ctx, args, stdout, stderr)
+	case "verify":
+		err = runVerify(ctx, args, stdout, stderr)
 	case "demo-data":
 		err = runDemoData(ctx, args, stdout, stderr)
 	case "version", "--version", "-version":
@@ -141,6 +144,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, dbsync.ErrBusy):
 		return exitBusy
+	case errors.Is(err, errDifferent):
+		return exitDiffer
 	}
 	return exitFailed
 }
@@ -153,6 +158,7 @@ Usage:
   handler                      serve as an Azure Functions custom handler
   handler sync  [flags]        run one sync now
   handler check [flags]        check config, secrets, connections, TLS, load method
+  handler verify [flags]       prove the replica exact without writing anything
   handler history [flags]      recent runs per table, as lines, --json or an --html status page
   handler demo-data [flags]    create the demo's fallback SQLite database
   handler version              print the build's version and VCS revision
@@ -160,5 +166,6 @@ Usage:
 Run "handler sync -h" for a command's flags.
 
 Exit codes: 0 success, 1 run failed (target unchanged), 2 usage or
-configuration error, 3 another run holds the lock.
+configuration error, 3 another run holds the lock, 4 verify found
+differences.
 `

@@ -1,7 +1,6 @@
 package dbsync
 
 import (
-	"context"
 	"fmt"
 )
 
@@ -25,34 +24,16 @@ const (
 // compareKinds is what a compare key takes, in the order messages list them.
 var compareKinds = []string{CompareAuto, CompareRows, CompareChecksums}
 
-// validateCompare refuses compare = checksums on a SQLite target: SQLite
-// computes no checksum, so the setting could never be honoured. (A run
-// that falls back to the SQLite source compares by rows whatever the
-// setting, and says so: the fallback is not chosen in the config.)
-func (c *Config) validateCompare() error {
-	if c.Target != TargetSQLite {
-		return nil
-	}
-	for _, t := range c.Tables {
-		if t.Compare != CompareChecksums {
-			continue
-		}
-		key := c.TableKey(t, "compare")
-		return &ConfigError{Key: key, Value: t.Compare, Origin: c.Origin(key),
-			Reason: "needs MySQL on both sides (each server checksums its key ranges), and this run's target is sqlite: set compare = auto or rows, or use --target azure"}
-	}
-	return nil
-}
-
 // compareFor is the compare a table's merge or verify uses: checksums
-// when asked for (or auto) and both sides are MySQL, else rows; reason
-// says why a table asked to use checksums does not.
-func compareFor(t TableConfig, target Target, source string) (compare, reason string) {
+// when asked for (or auto) and both sides are MySQL (the target can
+// checksum and the source is the primary), else rows; reason says why a
+// table asked to use checksums does not.
+func compareFor(t TableConfig, canChecksum bool, source string) (compare, reason string) {
 	if t.Compare == CompareRows {
 		return CompareRows, ""
 	}
 	switch {
-	case target == TargetSQLite:
+	case !canChecksum: // a SQLite target (compare = checksums is refused at config time)
 		return CompareRows, ""
 	case source == SourceFallback:
 		if t.Compare == CompareChecksums {
@@ -63,56 +44,15 @@ func compareFor(t TableConfig, target Target, source string) (compare, reason st
 	return CompareChecksums, ""
 }
 
-// ChecksumBackend is a backend whose source and target can checksum key
-// ranges on their servers (mysqldb.Backend).
-type ChecksumBackend interface {
-	// ChecksumSides are the two sides of a range-checksum compare of the
-	// source query q, read on s in its snapshot, with target table on tgt,
-	// by the key's columns. An error wrapping ErrRangeNotPushable means
-	// the table must be compared by rows.
-	ChecksumSides(ctx context.Context, s Session, q string, tgt Merger, table string, key []KeyColumn) (src, dst ChecksumSide, err error)
-	// WholeSums checksum every row of q on s and of table on tgt, for a
-	// table without a key: count and an order-independent sum of row hashes.
-	WholeSums(ctx context.Context, s Session, q string, tgt Merger, table string) (src, dst RangeSum, err error)
-}
-
-// KeyedSession is a source session that reads only some keys' rows of a
-// query (mysqldb.Session): a merge by checksums reads only the differences.
-type KeyedSession interface {
-	// QueryKeys reads the rows of q whose key is one of keys (in key order,
-	// as ChecksumCompare returns them), ordered by key like OrderedQuery,
-	// as Query would have delivered them.
-	QueryKeys(ctx context.Context, q, what string, key []KeyColumn, keys []RangeKey) (SourceRows, error)
-}
-
-// KeyedMerge is a TableMerge that can read only some keys' rows of its
-// target table (mysqldb's).
-type KeyedMerge interface {
-	// PrepareKeys is Prepare without its full read of the target.
-	PrepareKeys(ctx context.Context, p MergePlan) error
-	// ReadKeys reads the target's rows of keys (in key order), ordered by
-	// key and read as Prepare reads them.
-	ReadKeys(ctx context.Context, keys []RangeKey) (RowReader, error)
-}
-
-// LockProbe is a target that can tell, without taking them, whether a run
-// holds the run locks of tables (mysqldb's IS_USED_LOCK): verify reports
-// busy instead of comparing a table a run is writing.
-type LockProbe interface {
-	RunLocked(ctx context.Context, tables []string) (bool, error)
-}
-
-// formatRangeKey prints a key as a user reads it: "7", "a|7".
-func formatRangeKey(k RangeKey) string {
-	s := ""
-	for i, v := range k {
-		if i > 0 {
-			s += "|"
-		}
-		s += v.String()
-	}
-	return s
-}
+// What compare = checksums and verify add to the backends' interfaces
+// (Merger, Session, TableMerge and TargetDB carry these methods):
+//
+//   - Merger.CanChecksum, ChecksumSides, WholeSums: the target's server
+//     checksums key ranges (MySQL); SQLite cannot, and says so.
+//   - Session.QueryKeys: a source reads only some keys' rows.
+//   - TableMerge.PrepareKeys, ReadKeys: the target reads only some keys' rows.
+//   - TargetDB.BeginRead, RunLocked: verify reads without writing, and sees
+//     a run's lock without taking it.
 
 // notPushable is an ErrRangeNotPushable that says only its reason.
 type notPushable struct{ reason string }

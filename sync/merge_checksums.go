@@ -154,11 +154,7 @@ func sortedKeys(lists ...[]RangeKey) []RangeKey {
 // with target table on m. An error wrapping ErrRangeNotPushable means:
 // compare by rows.
 func (r *Runner) checksumDiff(ctx context.Context, s Session, m Merger, q, table string, key []KeyColumn) (*RangeDiff, error) {
-	cb, ok := r.MySQL.(ChecksumBackend)
-	if !ok {
-		return nil, fmt.Errorf("%w: the MySQL backend computes no checksums", ErrRangeNotPushable)
-	}
-	src, dst, err := cb.ChecksumSides(ctx, s, q, m, table, key)
+	src, dst, err := m.ChecksumSides(ctx, s, q, table, key)
 	if err != nil {
 		return nil, err
 	}
@@ -177,19 +173,11 @@ func (r *Runner) checksumDiff(ctx context.Context, s Session, m Merger, q, table
 func mergeByChecksums(ctx context.Context, m Merger, s Session, q, what string, srcCols []Column, diff *RangeDiff, opts MergeOptions) (res MergeResult, err error) {
 	opts = opts.WithDefaults()
 	table := opts.Table
-	ks, ok := s.(KeyedSession)
-	if !ok {
-		return res, fmt.Errorf("%w: the source cannot read rows by key", ErrRangeNotPushable)
-	}
 	tm, err := m.OpenMerge(ctx, table)
 	if err != nil {
 		return res, err
 	}
 	defer tm.Close()
-	km, ok := tm.(KeyedMerge)
-	if !ok {
-		return res, fmt.Errorf("%w: the target cannot read rows by key", ErrRangeNotPushable)
-	}
 	if len(tm.Columns()) == 0 {
 		return FirstRun(table), nil
 	}
@@ -205,7 +193,7 @@ func mergeByChecksums(ctx context.Context, m Merger, s Session, q, what string, 
 	src := &keyedRows{ctx: ctx, keys: srcKeys, key: opts.Key, pos: keyPos, cols: srcCols}
 	binary := false
 	src.open = func(ctx context.Context, keys []RangeKey) (RowReader, error) {
-		rows, err := ks.QueryKeys(ctx, q, what, opts.Key, keys)
+		rows, err := s.QueryKeys(ctx, q, what, opts.Key, keys)
 		if err != nil {
 			return nil, AsSourceError(err)
 		}
@@ -217,10 +205,10 @@ func mergeByChecksums(ctx context.Context, m Merger, s Session, q, what string, 
 	if len(srcKeys) > 0 && !src.openNext() {
 		return res, src.Err()
 	}
-	if err := km.PrepareKeys(ctx, MergePlan{Source: srcCols, Order: order, KeyPos: keyPos, Key: opts.Key, Binary: binary}); err != nil {
+	if err := tm.PrepareKeys(ctx, MergePlan{Source: srcCols, Order: order, KeyPos: keyPos, Key: opts.Key, Binary: binary}); err != nil {
 		return res, err
 	}
-	dst := &keyedRows{ctx: ctx, keys: dstKeys, key: opts.Key, pos: keyPos, open: km.ReadKeys}
+	dst := &keyedRows{ctx: ctx, keys: dstKeys, key: opts.Key, pos: keyPos, open: tm.ReadKeys}
 	defer src.Close()
 	defer dst.Close()
 	d := NewDeltaReader(table,

@@ -25,6 +25,16 @@ type Merger interface {
 	// source's types (on_schema_change = recreate) it gives it key as its
 	// PRIMARY KEY, so that the next runs can merge it again.
 	StageKeepingKey(ctx context.Context, table string, src SourceRows, policy string, key []string) (int64, string, error)
+	// CanChecksum says the target's server checksums key ranges (MySQL):
+	// compare = auto then compares by checksums (compare.go).
+	CanChecksum() bool
+	// ChecksumSides are the two sides of a range-checksum compare of the
+	// source query q, read on s in its snapshot, with the target table, by
+	// key; an error wrapping ErrRangeNotPushable means: compare by rows.
+	ChecksumSides(ctx context.Context, s Session, q, table string, key []KeyColumn) (src, dst ChecksumSide, err error)
+	// WholeSums are the row count and an order-independent checksum of
+	// all rows of q on s and of table (verify of a table without a key).
+	WholeSums(ctx context.Context, s Session, q, table string) (src, dst RangeSum, err error)
 }
 
 // TableMerge is one table's merge on its target: the primitives that the
@@ -56,6 +66,12 @@ type TableMerge interface {
 	// applies them at swap in one transaction with every merged table,
 	// returns the compare's count and corrects it then (AppliedUpdates).
 	Apply(ctx context.Context, d *DeltaReader, opts MergeOptions, found bool) (updated int64, err error)
+	// PrepareKeys is Prepare without its full read of the target, and
+	// ReadKeys reads the rows of keys (in key order), ordered by key and
+	// read as Prepare reads them: a merge by checksums reads only the
+	// differences (merge_checksums.go).
+	PrepareKeys(ctx context.Context, p MergePlan) error
+	ReadKeys(ctx context.Context, keys []RangeKey) (RowReader, error)
 	Close() error
 }
 
@@ -240,7 +256,7 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 	// compare = checksums reads only the rows that differ
 	// (merge_checksums.go); a table whose key ranges cannot be read
 	// cheaply and exactly is compared by rows, and the report says why.
-	compare, why := compareFor(t, cfg.Target, rep.Source)
+	compare, why := compareFor(t, m.CanChecksum(), rep.Source)
 	var res MergeResult
 	if compare == CompareChecksums {
 		if res, why, err = r.mergeChecksums(ctx, s, m, q, what, srcCols, opts, rep, tlog); why != "" {

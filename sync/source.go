@@ -65,6 +65,11 @@ type Session interface {
 	// Unencrypted reports whether the session runs without TLS (the run
 	// records it in its report).
 	Unencrypted() bool
+	// QueryKeys reads the rows of q whose key is one of keys (given in key
+	// order), ordered like OrderedQuery and delivered as Query delivers
+	// them: a merge by checksums reads only the differences. A source that
+	// cannot returns an error wrapping ErrRangeNotPushable.
+	QueryKeys(ctx context.Context, q, what string, key []KeyColumn, keys []RangeKey) (SourceRows, error)
 	Close() error
 }
 

@@ -63,6 +63,14 @@ type TargetDB interface {
 	// without creating anything, found false when the target has no
 	// history yet.
 	OpenHistory(ctx context.Context, write bool) (h HistoryStore, found bool, err error)
+	// BeginRead prepares a connected target for verify, which reads it
+	// and writes nothing: SQLite reads in one read transaction of a
+	// read-only handle; MySQL needs nothing.
+	BeginRead(ctx context.Context) error
+	// RunLocked says whether a run holds the run lock of any of tables,
+	// without taking it (MySQL IS_USED_LOCK; SQLite a shared flock tried
+	// and let go at once).
+	RunLocked(ctx context.Context, tables []string) (bool, error)
 	Close()
 }
 

@@ -17,24 +17,21 @@ import (
 	dbsync "github.com/dbsync/dbsync/sync"
 )
 
-var (
-	_ dbsync.ChecksumBackend = Backend{}
-	_ dbsync.KeyedSession    = (*Session)(nil)
-	_ dbsync.KeyedMerge      = (*tableMerge)(nil)
-)
+// CanChecksum implements dbsync.Merger: each MySQL server checksums its
+// key ranges.
+func (t *Target) CanChecksum() bool { return true }
 
-// sides finds the backend's own session and target behind the core's
-// interfaces: a checksum compare runs SQL on both.
-func sides(s dbsync.Session, tgt dbsync.Merger) (*Session, *Target, error) {
+// sides finds the backend's own session behind the core's interface: a
+// checksum compare runs SQL on both the primary and the target.
+func (t *Target) sides(s dbsync.Session) (*Session, *Target, error) {
 	ss, ok := s.(*Session)
 	if !ok {
 		return nil, nil, dbsync.NotPushable("the source is not the MySQL primary")
 	}
-	tt, ok := tgt.(*Target)
-	if !ok || tt.db == nil {
-		return nil, nil, dbsync.NotPushable("the target is not a connected MySQL target")
+	if t.db == nil {
+		return nil, nil, errors.New("the target is not connected")
 	}
-	return ss, tt, nil
+	return ss, t, nil
 }
 
 // describeBoth reads the columns of the source query (in the snapshot) and
@@ -57,11 +54,11 @@ func describeBoth(ctx context.Context, ss *Session, q string, tt *Target, table 
 	return src, dst, nil
 }
 
-// ChecksumSides implements dbsync.ChecksumBackend: the source side reads
+// ChecksumSides implements dbsync.Merger: the source side reads
 // on the session's one connection, inside its snapshot; the target side
 // reads the table through the target's pool.
-func (Backend) ChecksumSides(ctx context.Context, s dbsync.Session, q string, tgt dbsync.Merger, table string, key []dbsync.KeyColumn) (dbsync.ChecksumSide, dbsync.ChecksumSide, error) {
-	ss, tt, err := sides(s, tgt)
+func (t *Target) ChecksumSides(ctx context.Context, s dbsync.Session, q, table string, key []dbsync.KeyColumn) (dbsync.ChecksumSide, dbsync.ChecksumSide, error) {
+	ss, tt, err := t.sides(s)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -81,9 +78,9 @@ func (Backend) ChecksumSides(ctx context.Context, s dbsync.Session, q string, tg
 	return src, dst, nil
 }
 
-// WholeSums implements dbsync.ChecksumBackend for a table without a key.
-func (Backend) WholeSums(ctx context.Context, s dbsync.Session, q string, tgt dbsync.Merger, table string) (src, dst dbsync.RangeSum, err error) {
-	ss, tt, err := sides(s, tgt)
+// WholeSums implements dbsync.Merger for a table without a key.
+func (t *Target) WholeSums(ctx context.Context, s dbsync.Session, q, table string) (src, dst dbsync.RangeSum, err error) {
+	ss, tt, err := t.sides(s)
 	if err != nil {
 		return src, dst, err
 	}
@@ -104,7 +101,7 @@ func (Backend) WholeSums(ctx context.Context, s dbsync.Session, q string, tgt db
 // else as a hex literal with the utf8mb4 introducer, which takes the
 // column's collation (so the key's index is used). Under a _ci collation
 // it also matches keys that differ in case: the core keeps only the rows
-// whose key bytes match (dbsync.KeyFilter).
+// whose key bytes match (keyedRows in the core).
 func keyLiteral(k dbsync.KeyColumn, v dbsync.RangeValue) (string, error) {
 	switch {
 	case v.Null:
@@ -159,7 +156,7 @@ func keysPredicate(alias string, key []dbsync.KeyColumn, keys []dbsync.RangeKey)
 	return strings.Join(ors, " OR "), nil
 }
 
-// QueryKeys implements dbsync.KeyedSession: q's rows of keys, ordered by
+// QueryKeys implements dbsync.Session: q's rows of keys, ordered by
 // key, in the session's snapshot and with the protocol Query picks, so
 // that they are the very cells a full read would have delivered.
 func (s *Session) QueryKeys(ctx context.Context, q, what string, key []dbsync.KeyColumn, keys []dbsync.RangeKey) (dbsync.SourceRows, error) {
@@ -171,7 +168,7 @@ func (s *Session) QueryKeys(ctx context.Context, q, what string, key []dbsync.Ke
 	return s.Query(ctx, orderedQuery(filtered, key), what)
 }
 
-// PrepareKeys implements dbsync.KeyedMerge: Prepare's plan, without the
+// PrepareKeys implements dbsync.TableMerge: Prepare's plan, without the
 // full read; ReadKeys then reads the rows of some keys.
 func (m *tableMerge) PrepareKeys(ctx context.Context, p dbsync.MergePlan) error {
 	m.cols, m.key, m.keyPos = make([]mergeColumn, len(p.Order)), p.Key, p.KeyPos
@@ -186,7 +183,7 @@ func (m *tableMerge) PrepareKeys(ctx context.Context, p dbsync.MergePlan) error 
 	return nil
 }
 
-// ReadKeys implements dbsync.KeyedMerge: the target's rows of keys, ordered
+// ReadKeys implements dbsync.TableMerge: the target's rows of keys, ordered
 // by key and read like Prepare's full read.
 func (m *tableMerge) ReadKeys(ctx context.Context, keys []dbsync.RangeKey) (dbsync.RowReader, error) {
 	where, err := keysPredicate(dbsync.QuoteMySQL(m.table), m.key, keys)
@@ -196,7 +193,11 @@ func (m *tableMerge) ReadKeys(ctx context.Context, keys []dbsync.RangeKey) (dbsy
 	return m.t.openTableReaderWhere(ctx, m.table, m.cols, m.key, m.binary, where)
 }
 
-// RunLocked implements dbsync.LockProbe: whether a run holds the lock of
+// BeginRead implements dbsync.TargetDB: verify reads the target through
+// the pool, one statement at a time, like any reader; nothing to begin.
+func (t *Target) BeginRead(context.Context) error { return nil }
+
+// RunLocked implements dbsync.TargetDB: whether a run holds the lock of
 // any of tables. IS_USED_LOCK only reads: it never takes the lock, so a
 // run never waits on verify.
 func (t *Target) RunLocked(ctx context.Context, tables []string) (bool, error) {
