@@ -443,7 +443,7 @@ func (c *Config) resolveTables() {
 		Cursor: c.Sync.Cursor, Lookback: c.Sync.Lookback, FullEvery: c.Sync.FullEvery, Compare: c.Sync.Compare,
 	}}
 	if len(c.Sync.Key) > 0 && !c.Sync.Mode.mergesByKey() {
-		c.Warnings = append(c.Warnings, "[sync] key is used only by mode = merge or incremental; the table is replaced whole, so the key is ignored")
+		c.Warnings = append(c.Warnings, "[sync] key is used only by mode = merge or incremental; the table is replaced whole, so a sync ignores the key (handler verify uses it for a target table without a key of its own)")
 	}
 }
 
@@ -520,7 +520,7 @@ func (c *Config) validateTables() error {
 			}
 		}
 		if len(t.Key) > 0 && !t.Mode.mergesByKey() {
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s is used only by mode = merge or incremental; %s replaces the whole table, so the key is ignored", tableKeyName(t.Name, "key"), section))
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s is used only by mode = merge or incremental; %s replaces the whole table, so a sync ignores the key (handler verify uses it for a target table without a key of its own)", tableKeyName(t.Name, "key"), section))
 		}
 		if err := c.validateIncremental(t); err != nil {
 			return err

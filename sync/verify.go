@@ -68,7 +68,7 @@ func (r *Runner) Verify(ctx context.Context, cfg *Config, log *slog.Logger) (*Ve
 	tables := cfg.RunTables()
 	names := targetNames(tables)
 	if id := r.ActiveRun(cfg); id != "" {
-		return nil, fmt.Errorf("%w: run %s of this process is writing these tables; verify when it has ended", ErrBusy, id)
+		return nil, fmt.Errorf("%w (run %s of this process); verify when it has ended", ErrBusy, id)
 	}
 	tgt, err := r.newTarget(cfg, log)
 	if err != nil {
@@ -87,7 +87,7 @@ func (r *Runner) Verify(ctx context.Context, cfg *Config, log *slog.Logger) (*Ve
 			return err
 		}
 		if held {
-			return fmt.Errorf("%w: a run holds the lock of one of the tables (%s); verify when it has ended", ErrBusy, strings.Join(names, ", "))
+			return fmt.Errorf("%w (of one of %s); verify when the run has ended", ErrBusy, strings.Join(names, ", "))
 		}
 		return nil
 	}
@@ -282,7 +282,7 @@ func verifyRows(ctx context.Context, s Session, m Merger, q, what string, srcCol
 func (r *Runner) verifyWhole(ctx context.Context, cfg *Config, s Session, m Merger, t TableConfig, vt VerifyTable) (VerifyTable, error) {
 	vt.Compare = CompareCount
 	if !m.CanChecksum() {
-		return vt, fmt.Errorf("target table %s has no key (no PRIMARY KEY or NOT NULL UNIQUE key), and a keyless table is verified by server-side checksums, which need MySQL on both sides: give the table a key, or set key = in %s", QuoteMySQL(t.Target), cfg.mergeSetting(t))
+		return vt, fmt.Errorf("target table %s has no key (no PRIMARY KEY or NOT NULL UNIQUE key), and a table without a key is verified by server-side checksums, which need MySQL on both sides: set key = to columns that identify a row in %s (verify uses it for a replace table too)", QuoteMySQL(t.Target), cfg.mergeSetting(t))
 	}
 	src, dst, err := m.WholeSums(ctx, s, t.Query, t.Target)
 	if err != nil {
