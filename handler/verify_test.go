@@ -3,8 +3,8 @@ package main
 import (
 	"crypto/sha256"
 	"database/sql"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
