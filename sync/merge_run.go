@@ -2,8 +2,10 @@ package dbsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // Merger is a target that can merge a table (both targets can; a dry
@@ -68,6 +70,9 @@ type MergePlan struct {
 	// Binary: the source was read with the binary protocol
 	// (SourceRows.Binary).
 	Binary bool
+	// ByKey: open no reader of the whole table; the merge reads the
+	// target's rows by key (KeyedMerge.ReadKeys: mode = incremental).
+	ByKey bool
 }
 
 // mergeRows is the one merge sequence of every target: read the target's
@@ -94,12 +99,22 @@ func mergeRows(ctx context.Context, m Merger, src SourceRows, opts MergeOptions)
 	if err != nil {
 		return res, err
 	}
-	if err := tm.Prepare(ctx, MergePlan{Source: srcCols, Order: order, KeyPos: keyPos, Key: opts.Key, Binary: src.Binary()}); err != nil {
+	if err := tm.Prepare(ctx, MergePlan{Source: srcCols, Order: order, KeyPos: keyPos, Key: opts.Key, Binary: src.Binary(), ByKey: opts.Incremental}); err != nil {
 		return res, err
+	}
+	dstRows := tm.Rows()
+	if opts.Incremental {
+		km, ok := tm.(KeyedMerge)
+		if !ok {
+			return res, fmt.Errorf("merge %s: the target cannot read rows by key, which mode = incremental needs", QuoteMySQL(table))
+		}
+		byKey := &byKeyReader{ctx: ctx, km: km, keys: opts.ByKey}
+		defer byKey.Close()
+		dstRows = byKey
 	}
 	d := NewDeltaReader(table,
 		&KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
-		&KeyReader{Side: "target", Rows: tm.Rows(), Key: opts.Key, Pos: keyPos},
+		&KeyReader{Side: "target", Rows: dstRows, Key: opts.Key, Pos: keyPos},
 		tm.Equal)
 	found := d.Prime()
 	if err := d.CompareError(table); err != nil {
@@ -125,7 +140,11 @@ func mergeRows(ctx context.Context, m Merger, src SourceRows, opts MergeOptions)
 		}
 	}
 	res.Rows = d.Src.N
-	reason, note, err := CheckThresholds(table, d.Dst.N, d.Inserts, d.Updates, d.Deletes, opts)
+	targetRows := d.Dst.N
+	if opts.Incremental {
+		targetRows = opts.TargetRows
+	}
+	reason, note, err := CheckThresholds(table, targetRows, d.Inserts, d.Updates, d.Deletes, opts)
 	if err != nil || reason != "" {
 		if err == nil {
 			// The run replaces the table instead: its delta goes first.
@@ -159,7 +178,7 @@ func (c *Config) mergeSetting(t TableConfig) string {
 func runMerges(cfg *Config) []string {
 	var out []string
 	for _, t := range cfg.RunTables() {
-		if t.Mode == ModeMerge {
+		if t.Mode.mergesByKey() {
 			out = append(out, t.Target)
 		}
 	}
@@ -180,6 +199,9 @@ func runMerges(cfg *Config) []string {
 // rule applied.
 func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merger, t TableConfig, q, what string, rep *Report, log *slog.Logger) (TableReport, error) {
 	tr := TableReport{Table: t.Target, Mode: ModeMerge}
+	if t.Mode == ModeIncremental {
+		tr.Mode = ModeIncremental
+	}
 	tlog := log.With(LogTable, t.Target)
 	replace := func(reason string, key []string) (TableReport, error) {
 		tlog.Info("merge table replaced instead", "reason", reason)
@@ -236,15 +258,39 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 	if safe, opts.NoMove, opts.MoveKeysOff = links.reinsertSafe(srcCols, dst, key); safe {
 		opts.Move = links.moveColumns(t.Target, key, srcCols, runMerges(cfg))
 	}
-	rows, err := s.Query(ctx, s.OrderedQuery(q, key), what)
-	if err != nil {
-		return tr, AsSourceError(err)
+	var inc *incrementalRun
+	var res MergeResult
+	if t.Mode == ModeIncremental {
+		if inc, err = r.incrementalStart(cfg, s, t, q, key, srcCols, rep); err != nil {
+			return tr, err
+		}
+		if !inc.full {
+			res, err = r.incrementalRows(ctx, s, m, t, q, what, opts, inc, tlog)
+			if errors.Is(err, errIncrementalFull) {
+				tlog.Info("incremental table reads in full", "reason", inc.reason)
+				err = nil
+			}
+			if err != nil {
+				return tr, err
+			}
+		}
 	}
-	tlog.Info("merging from "+rep.Source, "columns", len(rows.Columns()), "key", KeyNames(key))
-	res, err := mergeRows(ctx, m, r.progress(rows, tlog), opts)
-	rows.Close()
-	if err != nil {
-		return tr, err
+	if inc == nil || inc.full {
+		rows, err := s.Query(ctx, s.OrderedQuery(q, key), what)
+		if err != nil {
+			return tr, AsSourceError(err)
+		}
+		tlog.Info("merging from "+rep.Source, "columns", len(rows.Columns()), "key", KeyNames(key))
+		var src SourceRows = r.progress(rows, tlog)
+		if inc != nil {
+			inc.rowsRead, inc.maxRead = 0, time.Time{}
+			src = inc.track(src)
+		}
+		res, err = mergeRows(ctx, m, src, opts)
+		rows.Close()
+		if err != nil {
+			return tr, err
+		}
 	}
 	if res.Replaced {
 		// Only recreate hands a table with something to keep back (the
@@ -258,6 +304,11 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 	}
 	tr.Rows, tr.LoadMethod, tr.ModeReason = res.Rows, res.LoadMethod, res.Note
 	tr.Inserted, tr.Updated, tr.Deleted, tr.Unchanged = res.Inserted, res.Updated, res.Deleted, res.Unchanged
+	if inc != nil {
+		inc.finish(m, &tr, tlog)
+	} else {
+		tr.RowsRead = res.Rows
+	}
 	tlog.Info("merge compared", "inserted", res.Inserted, "updated", res.Updated, "deleted", res.Deleted, "unchanged", res.Unchanged)
 	if res.Note != "" {
 		tlog.Info("merge rule", "reason", res.Note)

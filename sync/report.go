@@ -105,6 +105,17 @@ type Report struct {
 	// their secondary indexes) or "deferred_indexes" (built after the
 	// load); comma-separated when the tables differ (see Tables).
 	StagePlan string `json:"stage_plan"`
+	// RowsRead, CursorFrom, CursorTo, Watermark and Basis hold one
+	// table's values (TableReport) in its history row; the report has
+	// them under tables only.
+	RowsRead   int64  `json:"-"`
+	CursorFrom string `json:"-"`
+	CursorTo   string `json:"-"`
+	Watermark  string `json:"-"`
+	Basis      string `json:"-"`
+	// incremental is what the run's plan read of each incremental table's
+	// history (planIncremental), by target table.
+	incremental map[string]IncrementalState
 }
 
 // TableReport is one table of a run.
@@ -129,6 +140,18 @@ type TableReport struct {
 	// RowsPerSec is over the time the table's rows took to read and
 	// stage; with one table, over the run, as the run's.
 	RowsPerSec float64 `json:"rows_per_sec"`
+	// RowsRead is how many rows the run read from the source for the
+	// table (an incremental run: its window); CursorFrom and CursorTo are
+	// an incremental read's window: its lower bound and the largest cursor
+	// value read (both empty for a full read).
+	RowsRead   int64  `json:"rows_read"`
+	CursorFrom string `json:"cursor_from"`
+	CursorTo   string `json:"cursor_to"`
+	// Watermark is the table's new watermark and Basis its
+	// IncrementalBasis (mode = incremental only): history columns, not in
+	// the report.
+	Watermark string `json:"-"`
+	Basis     string `json:"-"`
 }
 
 // Snapshot values.
