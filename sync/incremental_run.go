@@ -18,11 +18,9 @@ import (
 )
 
 // IncrementalSession is what an incremental read needs of the source
-// session besides Session: the primary (mysqldb.Session) has it; a session
-// without it (the SQLite fallback) makes every incremental table read in
-// full.
+// session (Session.Incremental): the primary (mysqldb.Session) has it; the
+// SQLite fallback has none, and every incremental table reads in full.
 type IncrementalSession interface {
-	Session
 	// WatermarkProbe is what the session saw on its connection right before
 	// its snapshot started (open transactions, running statements, the
 	// clocks); ok is false when it did not probe.
@@ -36,8 +34,8 @@ type IncrementalSession interface {
 	BucketSide(q string, key []KeyColumn) BucketSide
 }
 
-// IncrementalTarget is what an incremental run needs of the target besides
-// Merger. Both targets have it.
+// IncrementalTarget is what an incremental run needs of the target (part
+// of Merger). Both targets have it.
 type IncrementalTarget interface {
 	// KeysPresent returns those of keys that table holds, in any order.
 	KeysPresent(ctx context.Context, table string, key []KeyColumn, keys [][][]byte) ([][][]byte, error)
@@ -51,13 +49,6 @@ type IncrementalTarget interface {
 	// write watermark and basis into this run's history row of table, so
 	// that a kill never leaves a watermark past rows not applied.
 	SetWatermark(table, watermark, basis string)
-}
-
-// KeyedMerge is a TableMerge that reads the target's rows by key: after
-// Prepare with MergePlan.ByKey, ReadKeys returns the rows of keys (sorted
-// as the compare orders them) in key order, printed as Rows prints them.
-type KeyedMerge interface {
-	ReadKeys(ctx context.Context, keys [][][]byte) (RowReader, error)
 }
 
 // errIncrementalFull makes an incremental table read in full after all
@@ -94,13 +85,23 @@ func (r *Runner) planIncremental(ctx context.Context, cfg *Config, tables []Tabl
 			return fmt.Errorf("table %s: read its last runs for mode = incremental: %w", t.Target, err)
 		}
 		r.mu.Lock()
-		if rep.incremental == nil {
-			rep.incremental = map[string]IncrementalState{}
+		if r.incState == nil {
+			r.incState = map[string]map[string]IncrementalState{}
 		}
-		rep.incremental[t.Target] = st
+		if r.incState[rep.RunID] == nil {
+			r.incState[rep.RunID] = map[string]IncrementalState{}
+		}
+		r.incState[rep.RunID][t.Target] = st
 		r.mu.Unlock()
 	}
 	return nil
+}
+
+// forgetIncremental drops the plan of run runID once it has ended.
+func (r *Runner) forgetIncremental(runID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.incState, runID)
 }
 
 // incrementalState is the history's answer for table: the newest run other
@@ -163,9 +164,9 @@ func (r *Runner) incrementalStart(cfg *Config, s Session, t TableConfig, q strin
 		}
 	}
 	r.mu.Lock()
-	inc.state = rep.incremental[t.Target]
+	inc.state = r.incState[rep.RunID][t.Target]
 	r.mu.Unlock()
-	is, ok := s.(IncrementalSession)
+	is, ok := s.Incremental()
 	if ok {
 		inc.probe, inc.probed = is.WatermarkProbe()
 	}
@@ -251,9 +252,7 @@ func (inc *incrementalRun) finish(m Merger, tr *TableReport, log *slog.Logger) {
 		reasons = append(reasons, inc.note)
 	}
 	tr.ModeReason = strings.Join(reasons, "; ")
-	if it, isInc := m.(IncrementalTarget); isInc {
-		it.SetWatermark(tr.Table, tr.Watermark, tr.Basis)
-	}
+	m.SetWatermark(tr.Table, tr.Watermark, tr.Basis)
 	if inc.probed {
 		if age, held := WatermarkHeldBack(inc.probe, 0); held && age > time.Minute {
 			log.Info("incremental: the watermark is held back by a transaction or statement open on the primary", "age", age.Round(time.Second).String())
@@ -268,12 +267,8 @@ func (inc *incrementalRun) finish(m Merger, tr *TableReport, log *slog.Logger) {
 // deleted keys, through mergeRows. errIncrementalFull (inc.reason set)
 // sends the table to a full read in the same snapshot instead.
 func (r *Runner) incrementalRows(ctx context.Context, s Session, m Merger, t TableConfig, q, what string, opts MergeOptions, inc *incrementalRun, log *slog.Logger) (MergeResult, error) {
-	is := s.(IncrementalSession)
-	it, ok := m.(IncrementalTarget)
-	if !ok {
-		inc.full, inc.reason = true, "full run: this target cannot read rows by key"
-		return MergeResult{}, errIncrementalFull
-	}
+	is, _ := s.Incremental() // incrementalStart made a session without one read in full
+	it := m
 	key := opts.Key
 	window := is.WindowQuery(q, t.Cursor, WatermarkFormat(inc.from))
 	wkeys, err := is.Keys(ctx, window, key)
@@ -387,7 +382,7 @@ func keysPresentChunks(ctx context.Context, it IncrementalTarget, table string, 
 // sorted keys, read a chunk at a time (memory is one chunk of keys' rows).
 type byKeyReader struct {
 	ctx  context.Context
-	km   KeyedMerge
+	km   TableMerge
 	keys [][][]byte
 	next int
 	cur  RowReader

@@ -26,6 +26,9 @@ type Merger interface {
 	// source's types (on_schema_change = recreate) it gives it key as its
 	// PRIMARY KEY, so that the next runs can merge it again.
 	StageKeepingKey(ctx context.Context, table string, src SourceRows, policy string, key []string) (int64, string, error)
+	// IncrementalTarget: the primitives of mode = incremental
+	// (incremental_run.go).
+	IncrementalTarget
 }
 
 // TableMerge is one table's merge on its target: the primitives that the
@@ -57,6 +60,10 @@ type TableMerge interface {
 	// applies them at swap in one transaction with every merged table,
 	// returns the compare's count and corrects it then (AppliedUpdates).
 	Apply(ctx context.Context, d *DeltaReader, opts MergeOptions, found bool) (updated int64, err error)
+	// ReadKeys (mode = incremental), after Prepare with MergePlan.ByKey:
+	// the target's rows of keys (sorted as the compare orders them), in
+	// key order, printed as Rows prints them.
+	ReadKeys(ctx context.Context, keys [][][]byte) (RowReader, error)
 	Close() error
 }
 
@@ -104,11 +111,7 @@ func mergeRows(ctx context.Context, m Merger, src SourceRows, opts MergeOptions)
 	}
 	dstRows := tm.Rows()
 	if opts.Incremental {
-		km, ok := tm.(KeyedMerge)
-		if !ok {
-			return res, fmt.Errorf("merge %s: the target cannot read rows by key, which mode = incremental needs", QuoteMySQL(table))
-		}
-		byKey := &byKeyReader{ctx: ctx, km: km, keys: opts.ByKey}
+		byKey := &byKeyReader{ctx: ctx, km: tm, keys: opts.ByKey}
 		defer byKey.Close()
 		dstRows = byKey
 	}

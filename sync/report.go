@@ -113,9 +113,6 @@ type Report struct {
 	CursorTo   string `json:"-"`
 	Watermark  string `json:"-"`
 	Basis      string `json:"-"`
-	// incremental is what the run's plan read of each incremental table's
-	// history (planIncremental), by target table.
-	incremental map[string]IncrementalState
 }
 
 // TableReport is one table of a run.

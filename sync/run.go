@@ -49,6 +49,9 @@ type Runner struct {
 
 	mu     sync.Mutex
 	active map[string]string // guard key → run_id
+	// incState is each running run's plan of its incremental tables
+	// (planIncremental): run_id → target table → the history's state.
+	incState map[string]map[string]IncrementalState
 }
 
 // TokenSource gives access tokens for a scope: the Entra ID token that
@@ -229,6 +232,7 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	if err := history.start(ctx, rep, log); err != nil {
 		return err
 	}
+	defer r.forgetIncremental(rep.RunID)
 	if err := r.planIncremental(ctx, cfg, tables, history, rep); err != nil {
 		return err
 	}

@@ -65,6 +65,10 @@ type Session interface {
 	// Unencrypted reports whether the session runs without TLS (the run
 	// records it in its report).
 	Unencrypted() bool
+	// Incremental is the session's incremental read (mode = incremental);
+	// ok false when it has none (the SQLite fallback: such tables read in
+	// full).
+	Incremental() (s IncrementalSession, ok bool)
 	Close() error
 }
 

@@ -15,8 +15,10 @@ import (
 var (
 	_ dbsync.IncrementalSession = (*Session)(nil)
 	_ dbsync.IncrementalTarget  = (*Target)(nil)
-	_ dbsync.KeyedMerge         = (*tableMerge)(nil)
 )
+
+// Incremental: the primary reads incremental windows.
+func (s *Session) Incremental() (dbsync.IncrementalSession, bool) { return s, true }
 
 // probeCap runs ProbeCap on the session's connection; the snapshot starts
 // right after it.

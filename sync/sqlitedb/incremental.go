@@ -15,10 +15,11 @@ import (
 	dbsync "github.com/dbsync/dbsync/sync"
 )
 
-var (
-	_ dbsync.IncrementalTarget = (*Target)(nil)
-	_ dbsync.KeyedMerge        = (*tableMerge)(nil)
-)
+var _ dbsync.IncrementalTarget = (*Target)(nil)
+
+// Incremental: the fallback has no watermark of its own to read by; a run
+// that reads it reads every incremental table in full.
+func (s *Session) Incremental() (dbsync.IncrementalSession, bool) { return nil, false }
 
 // watermarkRow is one incremental table's new watermark.
 type watermarkRow struct{ table, watermark, basis string }
