@@ -32,6 +32,10 @@ type IncrementalSession interface {
 	Keys(ctx context.Context, q string, key []KeyColumn) ([][][]byte, error)
 	// BucketSide is q's side of the delete detection, in the snapshot.
 	BucketSide(q string, key []KeyColumn) BucketSide
+	// CheckCursor is what check says of q's cursor: how many rows have it
+	// NULL, and a warning when the window read from from cannot use an
+	// index (EXPLAIN); "" when it can.
+	CheckCursor(ctx context.Context, table, q, cursor, from string) (nulls int64, warning string, err error)
 }
 
 // IncrementalTarget is what an incremental run needs of the target (part

@@ -1,7 +1,9 @@
 package dbsync_test
 
 import (
+	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -218,4 +220,61 @@ func lateTx(t *testing.T, db *sql.DB, stmt string) *sql.Tx {
 		t.Fatal(err)
 	}
 	return tx
+}
+
+// TestIncremental_Check: check finds the cursor and its type (a missing or
+// non-temporal cursor fails, naming the key), counts NULL cursors, warns
+// when the window read cannot use an index, and says whether the source
+// user sees open transactions (PROCESS) or late commits are guarded by
+// lookback only.
+func TestIncremental_Check(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, azure)
+	src := e.srcDBConn()
+	mustExec(t, src, incrementalTable, "CREATE TABLE plain (id INT NOT NULL PRIMARY KEY, v VARCHAR(10), updated_at DATETIME(6) NULL)",
+		"INSERT INTO plain (id, v) SELECT seq, 'x' FROM seq_1_to_3000",
+		"INSERT INTO items (id, v, updated_at) VALUES (1, 'a', NULL), (2, 'b', NOW(6))")
+	check := func(extra string) (primaryLine dbsync.CheckResult) {
+		t.Helper()
+		c := *e
+		c.extra = initest.Merge("[sync]\nmode = incremental\nkey = id\n", extra)
+		cfg, err := c.config(dbsync.RunOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range newRunner(testLogger(t)).Check(context.Background(), cfg) {
+			if r.Name == "primary" {
+				return r
+			}
+		}
+		t.Fatal("check has no primary line")
+		return
+	}
+	if r := check("[sync]\ncursor = updated\n"); r.OK || !strings.Contains(r.Detail, "cursor") || !strings.Contains(r.Detail, "updated_at") {
+		t.Errorf("missing cursor: %+v", r)
+	}
+	if r := check("[sync]\ncursor = v\n"); r.OK || !strings.Contains(r.Detail, "DATETIME or TIMESTAMP") {
+		t.Errorf("VARCHAR cursor: %+v", r)
+	}
+	r := check("[sync]\ncursor = updated_at\n")
+	if !r.OK || !strings.Contains(r.Detail, "1 rows with a NULL cursor") || !strings.Contains(r.Detail, "(PROCESS)") {
+		t.Errorf("good cursor: %+v", r)
+	}
+	for _, w := range r.Warnings {
+		if strings.Contains(w, "cannot use an index") {
+			t.Errorf("indexed cursor warned about: %q", w)
+		}
+	}
+	r = check("[sync]\ncursor = updated_at\n[source]\nquery = SELECT * FROM plain\n[azure_mysql]\ntable = plain\n")
+	if !r.OK || !strings.Contains(strings.Join(r.Warnings, "\n"), "cannot use an index") {
+		t.Errorf("unindexed cursor: no EXPLAIN warning: %+v", r)
+	}
+
+	user := "chk_" + e.srcDB[len(e.srcDB)-6:]
+	primary.MustExec(t, fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY 'pw'", user), fmt.Sprintf("GRANT SELECT ON `%s`.* TO '%s'@'%%'", e.srcDB, user))
+	t.Cleanup(func() { _, _ = primary.Root().Exec(fmt.Sprintf("DROP USER '%s'@'%%'", user)) })
+	r = check("[sync]\ncursor = updated_at\n[source]\nuser = " + user + "\npassword = pw\n")
+	if !r.OK || !strings.Contains(strings.Join(r.Warnings, "\n"), "lookback only") || !strings.Contains(strings.Join(r.Warnings, "\n"), "PROCESS") {
+		t.Errorf("without PROCESS: %+v", r)
+	}
 }

@@ -155,3 +155,18 @@ func keysWhere(cols []mergeColumn, keys [][][]byte) (string, error) {
 	}
 	return lhs + " IN (" + strings.Join(tuples, ", ") + ")", nil
 }
+
+// CheckCursor counts q's rows whose cursor is NULL and explains the window
+// read from from (a recent bound: an old one makes any plan a scan); a
+// scan of at least 1,000 rows is warned about.
+func (s *Session) CheckCursor(ctx context.Context, table, q, cursor, from string) (int64, string, error) {
+	var nulls int64
+	if err := queryOne(ctx, s.conn, []any{&nulls}, "SELECT COUNT(*) FROM "+derived(q)+" WHERE "+derivedCol(cursor)+" IS NULL"); err != nil {
+		return 0, "", fmt.Errorf("count the rows whose cursor is NULL: %w", err)
+	}
+	plan, err := Explain(ctx, s.conn, q, cursor, from)
+	if err != nil {
+		return nulls, "", err
+	}
+	return nulls, ExplainWarning(table, cursor, ExplainScans(plan, 1000)), nil
+}
