@@ -77,9 +77,19 @@ func (r *Runner) checkPrimary(ctx context.Context, cfg *Config, tables []TableCo
 	if err != nil {
 		return failed("primary", err)
 	}
-	return checkSource(ctx, "primary", src, tables, found, func(t TableConfig) (string, string) {
+	incDetails, incWarnings, err := checkIncremental(ctx, cfg, src, tables)
+	if err != nil {
+		src.Close()
+		return failed("primary", err)
+	}
+	res := checkSource(ctx, "primary", src, tables, found, func(t TableConfig) (string, string) {
 		return t.Query, iniKey(cfg.TableKey(t, "query"))
 	})
+	if res.OK {
+		res.Detail = strings.Join(append([]string{res.Detail}, incDetails...), "; ")
+		res.Warnings = append(res.Warnings, incWarnings...)
+	}
+	return res
 }
 
 func (r *Runner) checkFallback(ctx context.Context, cfg *Config, tables []TableConfig, found map[string]*targetTable) CheckResult {

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"gopkg.in/ini.v1"
@@ -67,13 +66,6 @@ const (
 	// most a scheduled job should go; every other duration stops at 24 h.
 	maxFullEvery = 30 * 24 * time.Hour
 )
-
-// incrementalRuns is whether this build's runs carry out mode =
-// incremental. Until the run, history and report are wired (issue 21, the
-// phase after the backends' move), Validate refuses the mode rather than
-// let the run replace such a table whole, which would drop its triggers
-// and foreign keys (DESIGN §6: a merge table is never silently replaced).
-var incrementalRuns atomic.Bool
 
 // maxParallel bounds [sync] parallel: each staged table holds a source and a
 // target connection.
@@ -567,9 +559,6 @@ func (c *Config) validateIncremental(t TableConfig) error {
 	if t.Cursor == "" {
 		key := c.TableKey(t, "cursor")
 		return &ConfigError{Key: key, Origin: c.Origin(key), Reason: fmt.Sprintf("is required by %s = incremental (from %s): name the DATETIME or TIMESTAMP column of the query's result that each insert and update sets, such as updated_at; or use mode = merge", modeKey, c.Origin(modeKey))}
-	}
-	if !incrementalRuns.Load() {
-		return &ConfigError{Key: modeKey, Value: string(t.Mode), Origin: c.Origin(modeKey), Reason: "is not carried out by this build of dbsync yet (its run is still being wired): use mode = merge until docs/modes.md lists incremental without its status note"}
 	}
 	return nil
 }

@@ -486,7 +486,6 @@ func TestConfig_ExampleMultiTable(t *testing.T) {
 		lines = append(lines, strings.TrimPrefix(l, "#"))
 	}
 	uncommented := initest.Merge(strings.Join(lines, "\n"), noLegacy+"[fallback]\nquery =\n")
-	dbsync.AllowIncremental(t)
 	cfg, err := load(t, uncommented, dbsync.RunOptions{Target: "sqlite"})
 	if err != nil {
 		t.Fatalf("the example's four-table job does not load: %v", err)
@@ -548,7 +547,6 @@ func TestConfig_DocsMultiTable(t *testing.T) {
 // [table.<name>] and, for a one-table job, in [sync]; their defaults,
 // bounds, overrides and the messages that name the key and what to do.
 func TestConfig_Incremental(t *testing.T) {
-	dbsync.AllowIncremental(t)
 	type want struct {
 		cursor              string
 		lookback, fullEvery time.Duration
@@ -639,17 +637,21 @@ func TestConfig_Incremental(t *testing.T) {
 	}
 }
 
-// TestConfig_IncrementalNotYetRun: until the run carries out mode =
-// incremental, a config asking for it is refused (never run as a replace).
-func TestConfig_IncrementalNotYetRun(t *testing.T) {
-	_, err := load(t, multi("[table.a]\nquery = q\nmode = incremental\ncursor = u\n"), dbsync.RunOptions{Target: "sqlite"})
-	wantConfigError(t, err, "table.a.mode", []string{"not carried out by this build", "use mode = merge"})
+// TestConfig_IncrementalAccepted: the run carries out mode = incremental,
+// so a table of that mode with a cursor loads.
+func TestConfig_IncrementalAccepted(t *testing.T) {
+	cfg, err := load(t, multi("[table.a]\nquery = q\nmode = incremental\ncursor = u\n"), dbsync.RunOptions{Target: "sqlite"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.Tables[0].Mode; m != dbsync.ModeIncremental {
+		t.Errorf("mode %q, want incremental", m)
+	}
 }
 
 // TestConfig_IncrementalKeyVault: the incremental keys come from Key Vault
 // as every key does: table--<name>--cursor, sync--full-every.
 func TestConfig_IncrementalKeyVault(t *testing.T) {
-	dbsync.AllowIncremental(t)
 	text := multi("[table.order_lines]\nquery = q\nmode = incremental\ncursor = u\n[keyvault]\nurl = https://v.vault.azure.net\n")
 	var asked []string
 	cfg, err := dbsync.LoadConfig(dbsync.LoadInput{Path: writeConfig(t, text), Explicit: true, Options: dbsync.RunOptions{Target: "sqlite"},

@@ -65,11 +65,17 @@ var HistoryColumns = []historyColumn{
 	{"unchanged", HistoryInt, func(r *Report) any { return &r.Unchanged }},
 	{"version", HistoryText, func(r *Report) any { return &r.Version }},
 	{"compare", HistoryWord, func(r *Report) any { return &r.Compare }},
+	{"rows_read", HistoryInt, func(r *Report) any { return &r.RowsRead }},
+	{"cursor_from", HistoryText, func(r *Report) any { return &r.CursorFrom }},
+	{"cursor_to", HistoryText, func(r *Report) any { return &r.CursorTo }},
+	{"watermark", HistoryText, func(r *Report) any { return &r.Watermark }},
+	{"basis", HistoryText, func(r *Report) any { return &r.Basis }},
 }
 
 // A history row is one table of one run: its key is (run_id, table), and
 // the columns table, rows, load_method, rows_per_sec, mode, mode_reason,
-// inserted, updated, deleted and unchanged are that table's entry of
+// inserted, updated, deleted, unchanged, rows_read, cursor_from, cursor_to,
+// watermark and basis are that table's entry of
 // Report.Tables. A report is read back by joining its rows.
 
 // historyRows are the rows that record r: one per table.
@@ -84,6 +90,7 @@ func historyRows(r *Report) []Report {
 		row.Table, row.Rows, row.LoadMethod, row.RowsPerSec, row.StagePlan = t.Table, t.Rows, t.LoadMethod, t.RowsPerSec, t.StagePlan
 		row.Mode, row.ModeReason, row.Compare = string(t.Mode), t.ModeReason, t.Compare
 		row.Inserted, row.Updated, row.Deleted, row.Unchanged = t.Inserted, t.Updated, t.Deleted, t.Unchanged
+		row.RowsRead, row.CursorFrom, row.CursorTo, row.Watermark, row.Basis = t.RowsRead, t.CursorFrom, t.CursorTo, t.Watermark, t.Basis
 		rows[i] = row
 	}
 	return rows
@@ -95,7 +102,8 @@ func joinHistoryRows(rows []Report) Report {
 	r.Tables = nil
 	for _, row := range rows {
 		r.Tables = append(r.Tables, TableReport{Table: row.Table, Rows: row.Rows, LoadMethod: row.LoadMethod, RowsPerSec: row.RowsPerSec,
-			Mode: Mode(row.Mode), ModeReason: row.ModeReason, Inserted: row.Inserted, Updated: row.Updated, Deleted: row.Deleted, Unchanged: row.Unchanged, StagePlan: row.StagePlan, Compare: row.Compare})
+			Mode: Mode(row.Mode), ModeReason: row.ModeReason, Inserted: row.Inserted, Updated: row.Updated, Deleted: row.Deleted, Unchanged: row.Unchanged, StagePlan: row.StagePlan, Compare: row.Compare,
+			RowsRead: row.RowsRead, CursorFrom: row.CursorFrom, CursorTo: row.CursorTo, Watermark: row.Watermark, Basis: row.Basis})
 	}
 	if len(rows) > 1 {
 		r.Table = ""

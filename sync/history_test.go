@@ -53,7 +53,8 @@ func fullReport(t *testing.T, cfg *dbsync.Config, runID string) dbsync.Report {
 	rep.RunID, rep.Status, rep.Target, rep.Table = runID, dbsync.StatusFailed, cfg.Target, cfg.TargetTable()
 	// A one-table run: its one table's figures are the run's.
 	rep.Tables = []dbsync.TableReport{{Table: rep.Table, Rows: rep.Rows, LoadMethod: rep.LoadMethod, RowsPerSec: rep.RowsPerSec,
-		Mode: dbsync.Mode(rep.Mode), ModeReason: rep.ModeReason, Inserted: rep.Inserted, Updated: rep.Updated, Deleted: rep.Deleted, Unchanged: rep.Unchanged, StagePlan: rep.StagePlan, Compare: rep.Compare}}
+		Mode: dbsync.Mode(rep.Mode), ModeReason: rep.ModeReason, Inserted: rep.Inserted, Updated: rep.Updated, Deleted: rep.Deleted, Unchanged: rep.Unchanged, StagePlan: rep.StagePlan, Compare: rep.Compare,
+		RowsRead: rep.RowsRead, CursorFrom: rep.CursorFrom, CursorTo: rep.CursorTo, Watermark: rep.Watermark, Basis: rep.Basis}}
 	return rep
 }
 

@@ -75,6 +75,22 @@ type MergeOptions struct {
 	// Keeps is what a replace would lose (Links.describe, and target
 	// columns the source lacks); empty: a replace loses nothing.
 	Keeps string
+	// Incremental: the source rows are an incremental window, compared
+	// against the target's rows of the keys ByKey (sorted) only; the
+	// thresholds take TargetRows as the target's row count, and the
+	// table holds SourceRows after the merge (incremental_run.go).
+	Incremental            bool
+	ByKey                  [][][]byte
+	TargetRows, SourceRows int64
+}
+
+// RowsAfter is how many rows the table holds after the merge d compared:
+// the source's rows (an incremental window counts only its own).
+func (o MergeOptions) RowsAfter(d *DeltaReader) int64 {
+	if o.Incremental {
+		return o.SourceRows
+	}
+	return d.Src.N
 }
 
 // withDefaults fills what a message needs. The thresholds come as the

@@ -2,9 +2,11 @@ package dbsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 )
 
 // Merger is a target that can merge a table (both targets can; a dry
@@ -35,6 +37,9 @@ type Merger interface {
 	// WholeSums are the row count and an order-independent checksum of
 	// all rows of q on s and of table (verify of a table without a key).
 	WholeSums(ctx context.Context, s Session, q, table string) (src, dst RangeSum, err error)
+	// IncrementalTarget: the primitives of mode = incremental
+	// (incremental_run.go).
+	IncrementalTarget
 }
 
 // TableMerge is one table's merge on its target: the primitives that the
@@ -72,6 +77,10 @@ type TableMerge interface {
 	// differences (merge_checksums.go).
 	PrepareKeys(ctx context.Context, p MergePlan) error
 	ReadKeys(ctx context.Context, keys []RangeKey) (RowReader, error)
+	// ReadKeyCells (mode = incremental), after Prepare with MergePlan.ByKey:
+	// the target's rows of keys (sorted as the compare orders them), in
+	// key order, printed as Rows prints them.
+	ReadKeyCells(ctx context.Context, keys [][][]byte) (RowReader, error)
 	Close() error
 }
 
@@ -85,6 +94,9 @@ type MergePlan struct {
 	// Binary: the source was read with the binary protocol
 	// (SourceRows.Binary).
 	Binary bool
+	// ByKey: open no reader of the whole table; the merge reads the
+	// target's rows by key (TableMerge.ReadKeyCells: mode = incremental).
+	ByKey bool
 }
 
 // mergeRows is the one merge sequence of every target: read the target's
@@ -111,12 +123,18 @@ func mergeRows(ctx context.Context, m Merger, src SourceRows, opts MergeOptions)
 	if err != nil {
 		return res, err
 	}
-	if err := tm.Prepare(ctx, MergePlan{Source: srcCols, Order: order, KeyPos: keyPos, Key: opts.Key, Binary: src.Binary()}); err != nil {
+	if err := tm.Prepare(ctx, MergePlan{Source: srcCols, Order: order, KeyPos: keyPos, Key: opts.Key, Binary: src.Binary(), ByKey: opts.Incremental}); err != nil {
 		return res, err
+	}
+	dstRows := tm.Rows()
+	if opts.Incremental {
+		byKey := &byKeyReader{ctx: ctx, km: tm, keys: opts.ByKey}
+		defer byKey.Close()
+		dstRows = byKey
 	}
 	d := NewDeltaReader(table,
 		&KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
-		&KeyReader{Side: "target", Rows: tm.Rows(), Key: opts.Key, Pos: keyPos},
+		&KeyReader{Side: "target", Rows: dstRows, Key: opts.Key, Pos: keyPos},
 		tm.Equal)
 	found := d.Prime()
 	if err := d.CompareError(table); err != nil {
@@ -142,7 +160,11 @@ func mergeRows(ctx context.Context, m Merger, src SourceRows, opts MergeOptions)
 		}
 	}
 	res.Rows = d.Src.N
-	reason, note, err := CheckThresholds(table, d.Dst.N, d.Inserts, d.Updates, d.Deletes, opts)
+	targetRows := d.Dst.N
+	if opts.Incremental {
+		targetRows = opts.TargetRows
+	}
+	reason, note, err := CheckThresholds(table, targetRows, d.Inserts, d.Updates, d.Deletes, opts)
 	if err != nil || reason != "" {
 		if err == nil {
 			// The run replaces the table instead: its delta goes first.
@@ -176,7 +198,7 @@ func (c *Config) mergeSetting(t TableConfig) string {
 func runMerges(cfg *Config) []string {
 	var out []string
 	for _, t := range cfg.RunTables() {
-		if t.Mode == ModeMerge {
+		if t.Mode.mergesByKey() {
 			out = append(out, t.Target)
 		}
 	}
@@ -197,6 +219,9 @@ func runMerges(cfg *Config) []string {
 // rule applied.
 func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merger, t TableConfig, q, what string, rep *Report, log *slog.Logger) (TableReport, error) {
 	tr := TableReport{Table: t.Target, Mode: ModeMerge}
+	if t.Mode == ModeIncremental {
+		tr.Mode = ModeIncremental
+	}
 	tlog := log.With(LogTable, t.Target)
 	replace := func(reason string, key []string) (TableReport, error) {
 		tlog.Info("merge table replaced instead", "reason", reason)
@@ -253,27 +278,53 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 	if safe, opts.NoMove, opts.MoveKeysOff = links.reinsertSafe(srcCols, dst, key); safe {
 		opts.Move = links.moveColumns(t.Target, key, srcCols, runMerges(cfg))
 	}
+	var inc *incrementalRun
+	var res MergeResult
 	// compare = checksums reads only the rows that differ
 	// (merge_checksums.go); a table whose key ranges cannot be read
 	// cheaply and exactly is compared by rows, and the report says why.
+	// An incremental table compares its window by rows, and its full
+	// runs by rows too: they track the cursor's maximum as they read.
 	compare, why := compareFor(t, m.CanChecksum(), rep.Source)
-	var res MergeResult
-	if compare == CompareChecksums {
-		if res, why, err = r.mergeChecksums(ctx, s, m, q, what, srcCols, opts, rep, tlog); why != "" {
-			compare = CompareRows
+	if t.Mode == ModeIncremental {
+		compare, why = CompareRows, ""
+		if inc, err = r.incrementalStart(cfg, s, t, q, key, srcCols, rep); err != nil {
+			return tr, err
+		}
+		if !inc.full {
+			res, err = r.incrementalRows(ctx, s, m, t, q, what, opts, inc, tlog)
+			if errors.Is(err, errIncrementalFull) {
+				tlog.Info("incremental table reads in full", "reason", inc.reason)
+				err = nil
+			}
+			if err != nil {
+				return tr, err
+			}
 		}
 	}
-	if compare == CompareRows {
+	if compare == CompareChecksums {
+		if res, why, err = r.mergeChecksums(ctx, s, m, q, what, srcCols, opts, rep, tlog); why != "" {
+			compare = CompareRows // the rows compare below decides
+		} else if err != nil {
+			return tr, err
+		}
+	}
+	if compare == CompareRows && (inc == nil || inc.full) {
 		rows, err := s.Query(ctx, s.OrderedQuery(q, key), what)
 		if err != nil {
 			return tr, AsSourceError(err)
 		}
 		tlog.Info("merging from "+rep.Source, "columns", len(rows.Columns()), "key", KeyNames(key))
-		res, err = mergeRows(ctx, m, r.progress(rows, tlog), opts)
+		var src SourceRows = r.progress(rows, tlog)
+		if inc != nil {
+			inc.rowsRead, inc.maxRead = 0, time.Time{}
+			src = inc.track(src)
+		}
+		res, err = mergeRows(ctx, m, src, opts)
 		rows.Close()
-	}
-	if err != nil {
-		return tr, err
+		if err != nil {
+			return tr, err
+		}
 	}
 	if why != "" {
 		res.Note = strings.TrimPrefix(res.Note+"; "+why, "; ")
@@ -291,6 +342,11 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 	tr.Rows, tr.LoadMethod, tr.ModeReason = res.Rows, res.LoadMethod, res.Note
 	tr.Compare = compare
 	tr.Inserted, tr.Updated, tr.Deleted, tr.Unchanged = res.Inserted, res.Updated, res.Deleted, res.Unchanged
+	if inc != nil {
+		inc.finish(m, &tr, tlog)
+	} else {
+		tr.RowsRead = res.Rows
+	}
 	tlog.Info("merge compared", "inserted", res.Inserted, "updated", res.Updated, "deleted", res.Deleted, "unchanged", res.Unchanged)
 	if res.Note != "" {
 		tlog.Info("merge rule", "reason", res.Note)

@@ -108,6 +108,14 @@ type Report struct {
 	// Compare is the tables' compares (TableReport.Compare), joined with
 	// commas when they differ.
 	Compare string `json:"compare"`
+	// RowsRead, CursorFrom, CursorTo, Watermark and Basis hold one
+	// table's values (TableReport) in its history row; the report has
+	// them under tables only.
+	RowsRead   int64  `json:"-"`
+	CursorFrom string `json:"-"`
+	CursorTo   string `json:"-"`
+	Watermark  string `json:"-"`
+	Basis      string `json:"-"`
 }
 
 // TableReport is one table of a run.
@@ -135,6 +143,18 @@ type TableReport struct {
 	// RowsPerSec is over the time the table's rows took to read and
 	// stage; with one table, over the run, as the run's.
 	RowsPerSec float64 `json:"rows_per_sec"`
+	// RowsRead is how many rows the run read from the source for the
+	// table (an incremental run: its window); CursorFrom and CursorTo are
+	// an incremental read's window: its lower bound and the largest cursor
+	// value read (both empty for a full read).
+	RowsRead   int64  `json:"rows_read"`
+	CursorFrom string `json:"cursor_from"`
+	CursorTo   string `json:"cursor_to"`
+	// Watermark is the table's new watermark and Basis its
+	// IncrementalBasis (mode = incremental only): history columns, not in
+	// the report.
+	Watermark string `json:"-"`
+	Basis     string `json:"-"`
 }
 
 // Snapshot values.

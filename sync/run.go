@@ -49,6 +49,9 @@ type Runner struct {
 
 	mu     sync.Mutex
 	active map[string]string // guard key → run_id
+	// incState is each running run's plan of its incremental tables
+	// (planIncremental): run_id → target table → the history's state.
+	incState map[string]map[string]IncrementalState
 }
 
 // TokenSource gives access tokens for a scope: the Entra ID token that
@@ -229,6 +232,10 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 	if err := history.start(ctx, rep, log); err != nil {
 		return err
 	}
+	defer r.forgetIncremental(rep.RunID)
+	if err := r.planIncremental(ctx, cfg, tables, history, rep); err != nil {
+		return err
+	}
 	defer func() {
 		// Record the outcome even when the run's deadline has passed.
 		rep.finishNow(err)
@@ -287,7 +294,8 @@ func (r *Runner) run(ctx context.Context, cfg *Config, rep *Report, log *slog.Lo
 // writtenMessage says what the swap did by the run's modes (Report.Mode):
 // a replace run never says "merged".
 func writtenMessage(mode string) string {
-	merged, replaced := strings.Contains(mode, string(ModeMerge)), strings.Contains(mode, string(ModeReplace))
+	merged := strings.Contains(mode, string(ModeMerge)) || strings.Contains(mode, string(ModeIncremental))
+	replaced := strings.Contains(mode, string(ModeReplace))
 	switch {
 	case merged && replaced:
 		return "replaced tables swapped, merged tables' differences applied"
@@ -301,7 +309,7 @@ func writtenMessage(mode string) string {
 // table was merged.
 func writtenAttrs(rep *Report, tables int) []any {
 	attrs := []any{"rows", rep.Rows, "tables", tables, "mode", rep.Mode}
-	if strings.Contains(rep.Mode, string(ModeMerge)) {
+	if strings.Contains(rep.Mode, string(ModeMerge)) || strings.Contains(rep.Mode, string(ModeIncremental)) {
 		attrs = append(attrs, "inserted", rep.Inserted, "updated", rep.Updated, "deleted", rep.Deleted, "unchanged", rep.Unchanged)
 	}
 	return attrs
@@ -525,7 +533,7 @@ func (r *Runner) readTables(ctx context.Context, cfg *Config, tables []TableConf
 	readOne := func(ctx context.Context, s Session, t TableConfig) error {
 		q, what := query(t)
 		start := time.Now()
-		if m, ok := dst.AsMerger(); ok && t.Mode == ModeMerge {
+		if m, ok := dst.AsMerger(); ok && t.Mode.mergesByKey() {
 			tr, err := r.mergeTable(ctx, cfg, s, m, t, q, what, rep, log)
 			tr.RowsPerSec = perSecond(tr.Rows, time.Since(start).Milliseconds())
 			r.mu.Lock()
@@ -548,7 +556,7 @@ func (r *Runner) readTables(ctx context.Context, cfg *Config, tables []TableConf
 		tlog.Info("reading "+rep.Source, "columns", len(rows.Columns()))
 		n, method, err := dst.Stage(ctx, t.Target, r.progress(rows, tlog), t.OnSchemaChange)
 		r.mu.Lock()
-		*rep.table(t.Target) = TableReport{Table: t.Target, Rows: n, LoadMethod: method, Mode: t.Mode, StagePlan: dst.StagePlan(t.Target), RowsPerSec: perSecond(n, time.Since(start).Milliseconds())}
+		*rep.table(t.Target) = TableReport{Table: t.Target, Rows: n, LoadMethod: method, Mode: t.Mode, StagePlan: dst.StagePlan(t.Target), RowsPerSec: perSecond(n, time.Since(start).Milliseconds()), RowsRead: n}
 		r.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("table %s: %w", t.Target, err)

@@ -70,6 +70,10 @@ type Session interface {
 	// them: a merge by checksums reads only the differences. A source that
 	// cannot returns an error wrapping ErrRangeNotPushable.
 	QueryKeys(ctx context.Context, q, what string, key []KeyColumn, keys []RangeKey) (SourceRows, error)
+	// Incremental is the session's incremental read (mode = incremental);
+	// ok false when it has none (the SQLite fallback: such tables read in
+	// full).
+	Incremental() (s IncrementalSession, ok bool)
 	Close() error
 }
 

@@ -40,7 +40,11 @@ func (Backend) OpenTarget(cfg *dbsync.Config, o dbsync.TargetOptions) (dbsync.Ta
 
 // OpenSource opens the read-only snapshot session on cfg's primary.
 func (Backend) OpenSource(ctx context.Context, cfg *dbsync.Config) (dbsync.Session, error) {
-	return connectSource(ctx, cfg.Source)
+	probe := false
+	for _, t := range cfg.RunTables() {
+		probe = probe || t.Mode == dbsync.ModeIncremental
+	}
+	return connectSource(ctx, cfg.Source, probe)
 }
 
 // Transient classifies the MySQL driver's errors (classify).

@@ -180,7 +180,7 @@ type tableMerge struct {
 	reader       *tableReader
 	equal        func(a, b [][]byte) bool
 	made         bool // the delta table exists
-	binary       bool // PrepareKeys: read the target with the binary protocol
+	binary       bool // the source was read with the binary protocol; PrepareKeys reads the target alike
 }
 
 func (m *tableMerge) Columns() []dbsync.TargetColumn { return m.plain }
@@ -192,6 +192,11 @@ func (m *tableMerge) Prepare(ctx context.Context, p dbsync.MergePlan) error {
 		if n := strings.ToLower(m.cols[i].Name); n == "dbsync_op" || n == "dbsync_seq" {
 			return fmt.Errorf("merge %s: column %s has a name the merge's delta table uses itself; rename it in the query", dbsync.QuoteMySQL(m.table), dbsync.QuoteMySQL(m.cols[i].Name))
 		}
+	}
+	m.binary = p.Binary
+	if p.ByKey {
+		m.equal = rowsEqual(m.cols)
+		return nil // ReadKeys reads the rows (incremental_target.go)
 	}
 	// Read the target with the protocol the source was read with, so that
 	// both print every value alike (session.go: FLOAT needs the binary one).
@@ -237,7 +242,7 @@ func (m *tableMerge) Drop(ctx context.Context) error {
 // cascades into it.
 func (m *tableMerge) Apply(_ context.Context, d *dbsync.DeltaReader, opts dbsync.MergeOptions, found bool) (int64, error) {
 	pm := &pendingMerge{table: m.table, cols: m.cols, key: m.key, keyPos: m.keyPos,
-		inserts: d.Inserts, updates: d.Updates, deletes: d.Deletes, rows: d.Src.N, links: opts.Links, move: opts.Move, noMove: opts.NoMove, keysOff: opts.MoveKeysOff}
+		inserts: d.Inserts, updates: d.Updates, deletes: d.Deletes, rows: opts.RowsAfter(d), links: opts.Links, move: opts.Move, noMove: opts.NoMove, keysOff: opts.MoveKeysOff}
 	if found {
 		pm.delta = m.delta
 	}
@@ -302,7 +307,7 @@ func (t *Target) applyMerges(ctx context.Context) (*sql.Tx, error) {
 		changed = changed || m.delta != ""
 		deletes = deletes || (m.delta != "" && (m.deletes > 0 || len(m.move) > 0))
 	}
-	if !changed {
+	if !changed && len(t.watermarks) == 0 {
 		return nil, nil
 	}
 	byName := map[string]*pendingMerge{}
@@ -376,6 +381,7 @@ func (t *Target) discardMerges(ctx context.Context) {
 		}
 	}
 	t.merges = nil
+	t.watermarks = nil
 }
 
 // AppliedUpdates is, per merged table, how many rows the UPDATE changed:

@@ -20,6 +20,10 @@ type Session struct {
 	// preferred with a server that offers no TLS).
 	unencrypted bool
 	cfg         dbsync.SourceConfig // for check's description
+	// probe is what ProbeCap saw right before the snapshot (probed: a run
+	// with an incremental table asked for it).
+	capProbe CapProbe
+	probed   bool
 }
 
 // sourceRows is one query's result on a Session.
@@ -89,7 +93,7 @@ func explainQueryError(err error) error {
 // WITH CONSISTENT SNAPSHOT, READ ONLY on that one connection. The server
 // then refuses any write — UPDATE, DELETE … RETURNING, a procedure or
 // function that writes — whatever the query says.
-func connectSource(ctx context.Context, c dbsync.SourceConfig) (*Session, error) {
+func connectSource(ctx context.Context, c dbsync.SourceConfig, probe bool) (*Session, error) {
 	db, err := newDB(c.MySQLConfig, connOptions{params: map[string]string{
 		// Same zone on both sides, so TIMESTAMP values keep their instant.
 		"time_zone": "'+00:00'",
@@ -103,7 +107,15 @@ func connectSource(ctx context.Context, c dbsync.SourceConfig) (*Session, error)
 		return nil, fmt.Errorf("connect to primary %s:%d: %w", c.Host, c.Port, explainConnectError("source", c.MySQLConfig, err))
 	}
 	s := &Session{db: db, conn: conn, cfg: c}
-	for _, stmt := range []string{"SET SESSION TRANSACTION READ ONLY", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
+	for _, stmt := range []string{"SET SESSION TRANSACTION READ ONLY", SnapshotStatement} {
+		if stmt == SnapshotStatement && probe {
+			// The watermark's cap is read right before the snapshot, on
+			// its connection (incremental_run.go).
+			if err := s.probeCap(ctx); err != nil {
+				s.Close()
+				return nil, fmt.Errorf("primary %s:%d: %w", c.Host, c.Port, err)
+			}
+		}
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("start a read-only transaction on primary %s:%d: %w", c.Host, c.Port, err)

@@ -63,7 +63,10 @@ type Target struct {
 	mu       sync.Mutex
 	staged   []*stagedTable  // the tables stage was called for
 	merges   []*pendingMerge // merged tables waiting for the swap's transaction
-	loads    atomic.Int64    // LOAD DATA statements started
+	// watermarks are the incremental tables' new watermarks, written in
+	// the merges' transaction (incremental_target.go).
+	watermarks []watermarkRow
+	loads      atomic.Int64 // LOAD DATA statements started
 	// swapTryWait and swapTries bound the swap's wait for readers.
 	swapTryWait time.Duration
 	swapTries   int
@@ -786,6 +789,9 @@ func (t *Target) Swap(ctx context.Context) (time.Duration, error) {
 	if merged != nil {
 		defer merged.Rollback()
 		if err := t.holdHistoryRows(ctx, merged); err != nil {
+			return 0, err
+		}
+		if err := t.writeWatermarks(ctx, merged); err != nil {
 			return 0, err
 		}
 	}

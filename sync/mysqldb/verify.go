@@ -97,12 +97,12 @@ func (t *Target) WholeSums(ctx context.Context, s dbsync.Session, q, table strin
 	return src, dst, nil
 }
 
-// keyLiteral is one key value as SQL text: integers as numbers, anything
+// rangeKeyLiteral is one key value as SQL text: integers as numbers, anything
 // else as a hex literal with the utf8mb4 introducer, which takes the
 // column's collation (so the key's index is used). Under a _ci collation
 // it also matches keys that differ in case: the core keeps only the rows
 // whose key bytes match (keyedRows in the core).
-func keyLiteral(k dbsync.KeyColumn, v dbsync.RangeValue) (string, error) {
+func rangeKeyLiteral(k dbsync.KeyColumn, v dbsync.RangeValue) (string, error) {
 	switch {
 	case v.Null:
 		return "", fmt.Errorf("key column %s is NULL", dbsync.QuoteMySQL(k.Name))
@@ -130,7 +130,7 @@ func keysPredicate(alias string, key []dbsync.KeyColumn, keys []dbsync.RangeKey)
 	if len(key) == 1 {
 		in := make([]string, len(keys))
 		for i, k := range keys {
-			l, err := keyLiteral(key[0], k[0])
+			l, err := rangeKeyLiteral(key[0], k[0])
 			if err != nil {
 				return "", err
 			}
@@ -145,7 +145,7 @@ func keysPredicate(alias string, key []dbsync.KeyColumn, keys []dbsync.RangeKey)
 		}
 		ands := make([]string, len(key))
 		for j, part := range key {
-			l, err := keyLiteral(part, k[j])
+			l, err := rangeKeyLiteral(part, k[j])
 			if err != nil {
 				return "", err
 			}

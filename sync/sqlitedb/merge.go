@@ -194,13 +194,17 @@ type tableMerge struct {
 	keyPos       []int
 	reader       *tableReader
 	made         bool // the delta table exists
+	// sel and by are the reader's select list and ORDER BY; key the
+	// merge's key (ReadKeys).
+	sel, by string
+	key     []dbsync.KeyColumn
 }
 
 func (m *tableMerge) Columns() []dbsync.TargetColumn { return m.dst }
 
 func (m *tableMerge) Prepare(ctx context.Context, p dbsync.MergePlan) error {
 	tx := m.t.conn
-	m.src, m.cols, m.keyPos = p.Source, make([]dbsync.TargetColumn, len(p.Order)), p.KeyPos
+	m.src, m.cols, m.keyPos, m.key = p.Source, make([]dbsync.TargetColumn, len(p.Order)), p.KeyPos, p.Key
 	key, keyPos := p.Key, p.KeyPos
 	for i, o := range p.Order {
 		m.cols[i] = m.dst[o]
@@ -225,7 +229,11 @@ func (m *tableMerge) Prepare(ctx context.Context, p dbsync.MergePlan) error {
 			by[i] = "CAST(" + by[i] + " AS BLOB)"
 		}
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+quote(m.table)+" ORDER BY "+strings.Join(by, ", "))
+	m.sel, m.by = strings.Join(sel, ", "), strings.Join(by, ", ")
+	if p.ByKey {
+		return nil // ReadKeys reads the rows (incremental.go)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT "+m.sel+" FROM "+quote(m.table)+" ORDER BY "+m.by)
 	if err != nil {
 		return fmt.Errorf("read %s ordered by its key: %w", quote(m.table), explainError(err))
 	}

@@ -38,6 +38,12 @@ type Target struct {
 	mu      sync.Mutex
 	staged  []staged
 	readers []*sql.DB // read-only handles of check and history, closed by close
+	// runID and watermarks: the incremental tables' new watermarks, written
+	// into the run's history rows inside its one transaction
+	// (incremental.go).
+	runID      string
+	wmu        sync.Mutex
+	watermarks []watermarkRow
 }
 
 // staged is one table staged in the run's transaction.
@@ -273,7 +279,10 @@ func (t *Target) checkLock() error {
 
 // Begin: a SQLite run stages and swaps in one transaction, so a crashed
 // run left nothing behind to clean up.
-func (t *Target) Begin(context.Context, string, dbsync.Target, []string) error { return nil }
+func (t *Target) Begin(_ context.Context, runID string, _ dbsync.Target, _ []string) error {
+	t.runID = runID
+	return nil
+}
 
 // HistoryStore is the history table in the SQLite file.
 func (t *Target) historyStore() dbsync.HistoryStore {
@@ -576,6 +585,9 @@ func (t *Target) Discard(ctx context.Context) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.staged = nil
+	t.wmu.Lock()
+	t.watermarks = nil
+	t.wmu.Unlock()
 	if t.conn != nil {
 		_, _ = t.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		t.conn.Close()
@@ -613,6 +625,9 @@ func (t *Target) Swap(ctx context.Context) (time.Duration, error) {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return 0, fmt.Errorf("swap %s: %w", what, err)
 		}
+	}
+	if err := t.writeWatermarks(ctx, tx); err != nil {
+		return 0, err
 	}
 	// Readers only delay the commit (busy_timeout), which is measured.
 	start := time.Now()

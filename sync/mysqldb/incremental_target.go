@@ -1,0 +1,110 @@
+package mysqldb
+
+// The MySQL target's part of mode = incremental (dbsync.IncrementalTarget,
+// dbsync.KeyedMerge): rows and keys read by key, the delete detection's
+// target side, and the watermark written in the merges' transaction.
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	dbsync "github.com/dbsync/dbsync/sync"
+)
+
+// watermarkRow is one incremental table's new watermark, waiting for the
+// swap's transaction.
+type watermarkRow struct{ table, watermark, basis string }
+
+// SetWatermark queues table's watermark for the merges' transaction.
+func (t *Target) SetWatermark(table, watermark, basis string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.watermarks = append(t.watermarks, watermarkRow{table, watermark, basis})
+}
+
+// writeWatermarks writes the queued watermarks into this run's history
+// rows inside tx, the transaction that applies the merged tables' changes:
+// both commit or neither does. Caller holds t.mu.
+func (t *Target) writeWatermarks(ctx context.Context, tx *sql.Tx) error {
+	h := t.historyStore()
+	q := h.Dialect.Quote
+	for _, w := range t.watermarks {
+		if _, err := tx.ExecContext(ctx, "UPDATE "+h.Table()+" SET "+q("watermark")+" = ?, "+q("basis")+" = ? WHERE "+q("run_id")+" = ? AND "+q("table")+" = ?",
+			w.watermark, w.basis, t.runID, w.table); err != nil {
+			return fmt.Errorf("merge: write the watermark of %s into history table %s: %w", dbsync.QuoteMySQL(w.table), h.Table(), err)
+		}
+	}
+	return nil
+}
+
+// keyColumns are table's columns of key, in key order.
+func (t *Target) keyColumns(ctx context.Context, table string, key []dbsync.KeyColumn) ([]mergeColumn, error) {
+	cols, err := t.mergeColumns(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	return pickKeyColumns(cols, key, table)
+}
+
+func pickKeyColumns(cols []mergeColumn, key []dbsync.KeyColumn, table string) ([]mergeColumn, error) {
+	out := make([]mergeColumn, len(key))
+	for i, k := range key {
+		found := false
+		for _, c := range cols {
+			if strings.EqualFold(c.Name, k.Name) {
+				out[i], found = c, true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("target table %s has no key column %s", dbsync.QuoteMySQL(table), dbsync.QuoteMySQL(k.Name))
+		}
+	}
+	return out, nil
+}
+
+// KeysPresent returns those of keys that table holds.
+func (t *Target) KeysPresent(ctx context.Context, table string, key []dbsync.KeyColumn, keys [][][]byte) ([][][]byte, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	kc, err := t.keyColumns(ctx, table, key)
+	if err != nil {
+		return nil, err
+	}
+	where, err := keysWhere(kc, keys)
+	if err != nil {
+		return nil, err
+	}
+	sel := make([]string, len(kc))
+	for i, c := range kc {
+		sel[i] = dbsync.QuoteMySQL(c.Name)
+	}
+	return readKeys(ctx, t.db, len(kc), "SELECT "+strings.Join(sel, ", ")+" FROM "+dbsync.QuoteMySQL(table)+" WHERE "+where)
+}
+
+// TargetBucketSide is table's side of the delete detection, on the pool.
+func (t *Target) TargetBucketSide(table string, key []dbsync.KeyColumn) dbsync.BucketSide {
+	return bucketSide{q: t.db, query: tableQuery(table), key: dbsync.KeyNames(key)}
+}
+
+// IntKeyRange is the key range of table (an index dive on the target).
+func (t *Target) IntKeyRange(ctx context.Context, table, key string) (lo, hi int64, ok bool, err error) {
+	return IntKeyRange(ctx, t.db, tableQuery(table), key)
+}
+
+// ReadKeyCells reads the target's rows of keys ordered by the key as the
+// whole-table reader orders them, through the same protocol, so that both
+// print every value alike.
+func (m *tableMerge) ReadKeyCells(ctx context.Context, keys [][][]byte) (dbsync.RowReader, error) {
+	kc, err := pickKeyColumns(m.cols, m.key, m.table)
+	if err != nil {
+		return nil, err
+	}
+	where, err := keysWhere(kc, keys)
+	if err != nil {
+		return nil, err
+	}
+	return m.t.openTableReaderWhere(ctx, m.table, m.cols, m.key, m.binary, where)
+}
