@@ -77,59 +77,80 @@ var benchRow = [][]byte{
 func BenchmarkSQLiteMergeDelta(b *testing.B) {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "bench.db")
-	open := func() *Target {
-		t := newTarget(dbsync.SQLiteConfig{Path: path, Table: "items"}, "dbsync_runs", slog.New(slog.DiscardHandler))
-		if _, err := t.Connect(ctx); err != nil {
-			b.Fatal(err)
-		}
-		if err := t.Lock(ctx, []string{"items"}); err != nil {
-			b.Fatal(err)
-		}
-		return t
-	}
-	t := open()
-	if _, _, err := t.StageKeepingKey(ctx, "items", &numberedRows{repeatRows: repeatRows{cols: benchColumns, row: benchRow, n: b.N}, name: "old"}, dbsync.SchemaFail, []string{"id"}); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := t.Swap(ctx); err != nil {
-		b.Fatal(err)
-	}
-	t.Close()
-
-	t = open()
+	stageNumbered(b, path, b.N)
+	t := lockedTarget(b, path)
 	defer t.Close()
 	b.ReportAllocs()
 	b.ResetTimer()
+	tm, _ := loadNumberedDelta(b, t, b.N)
+	defer tm.Close()
+	b.StopTimer()
+	t.Discard(ctx)
+}
+
+// lockedTarget is the SQLite target at path, locked for a run.
+func lockedTarget(tb testing.TB, path string) *Target {
+	tb.Helper()
+	ctx := context.Background()
+	t := newTarget(dbsync.SQLiteConfig{Path: path, Table: "items"}, "dbsync_runs", slog.New(slog.DiscardHandler))
+	if _, err := t.Connect(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	if err := t.Lock(ctx, []string{"items"}); err != nil {
+		tb.Fatal(err)
+	}
+	return t
+}
+
+// stageNumbered makes table items at path with n numbered rows named
+// "old", its key id.
+func stageNumbered(tb testing.TB, path string, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	t := lockedTarget(tb, path)
+	defer t.Close()
+	if _, _, err := t.StageKeepingKey(ctx, "items", &numberedRows{repeatRows: repeatRows{cols: benchColumns, row: benchRow, n: n}, name: "old"}, dbsync.SchemaFail, []string{"id"}); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := t.Swap(ctx); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// loadNumberedDelta compares n numbered rows named "new" with items, as
+// the core's merge sequence does, and loads the n updates into the delta
+// table.
+func loadNumberedDelta(tb testing.TB, t *Target, n int) (dbsync.TableMerge, *dbsync.DeltaReader) {
+	tb.Helper()
+	ctx := context.Background()
 	tm, err := t.OpenMerge(ctx, "items")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer tm.Close()
-	src := &numberedRows{repeatRows: repeatRows{cols: benchColumns, row: benchRow, n: b.N}, name: "new"}
+	src := &numberedRows{repeatRows: repeatRows{cols: benchColumns, row: benchRow, n: n}, name: "new"}
 	order := make([]int, len(benchColumns))
 	for i := range order {
 		order[i] = i
 	}
 	key := []dbsync.KeyColumn{{Name: "id", Order: dbsync.OrderNumber}}
 	if err := tm.Prepare(ctx, dbsync.MergePlan{Source: benchColumns, Order: order, KeyPos: []int{0}, Key: key}); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	d := dbsync.NewDeltaReader("items",
 		&dbsync.KeyReader{Side: "source", Rows: src, Key: key, Pos: []int{0}},
 		&dbsync.KeyReader{Side: "target", Rows: tm.Rows(), Key: key, Pos: []int{0}},
 		tm.Equal)
 	if !d.Prime() {
-		b.Fatal("the compare found no differences", d.CompareError("items"))
+		tb.Fatal("the compare found no differences", d.CompareError("items"))
 	}
-	n, _, err := tm.LoadDelta(ctx, d)
+	loaded, _, err := tm.LoadDelta(ctx, d)
 	if err == nil {
 		err = d.CompareError("items")
 	}
-	if err != nil || n != int64(b.N) || d.Updates != int64(b.N) {
-		b.Fatal(n, d.Updates, err)
+	if err != nil || loaded != int64(n) || d.Updates != int64(n) {
+		tb.Fatalf("delta of %d updates: loaded %d, compare found %d updates, error %v", n, loaded, d.Updates, err)
 	}
-	b.StopTimer()
-	t.Discard(ctx)
+	return tm, d
 }
 
 // numberedRows is repeatRows with id = the row's number and a name that

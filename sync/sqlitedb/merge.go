@@ -251,7 +251,9 @@ func (m *tableMerge) LoadDelta(ctx context.Context, d *dbsync.DeltaReader) (int6
 		return 0, dbsync.LoadSQLite, fmt.Errorf("create merge delta table %s: %w", m.delta, explainError(err))
 	}
 	m.made = true
-	n, err := insertDelta(ctx, m.t.conn, m.delta, names, d)
+	// The staging tables' bulk insert: the compare it reads from reads
+	// the target table on the same connection between its batches.
+	n, err := insertRows(ctx, m.t.conn, m.delta, append([]string{`"dbsync_op"`, `"dbsync_seq"`}, names...), d)
 	return n, dbsync.LoadSQLite, err
 }
 
@@ -290,63 +292,6 @@ func (m *tableMerge) Close() error {
 
 // AppliedUpdates: SQLite applies a merge with the compare's counts.
 func (t *Target) AppliedUpdates() map[string]int64 { return nil }
-
-// insertDelta writes the compare's differences into the delta table with
-// prepared multi-row INSERTs on the transaction's connection, which also
-// reads the target table: SQLite lets one connection write a table while
-// it reads another.
-func insertDelta(ctx context.Context, tx *sql.Conn, delta string, names []string, d *dbsync.DeltaReader) (int64, error) {
-	cols := d.Columns()
-	perStmt := max(1, min(200, 32766/len(cols)))
-	prefix := "INSERT INTO " + quote(delta) + ` ("dbsync_op", "dbsync_seq", ` + strings.Join(names, ", ") + ") VALUES "
-	one := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
-	stmts := map[int]*sql.Stmt{}
-	defer func() {
-		for _, s := range stmts {
-			s.Close()
-		}
-	}()
-	args := make([]any, 0, perStmt*len(cols))
-	flush := func() error {
-		n := len(args) / len(cols)
-		if n == 0 {
-			return nil
-		}
-		st, ok := stmts[n]
-		if !ok {
-			var err error
-			if st, err = tx.PrepareContext(ctx, prefix+strings.TrimSuffix(strings.Repeat(one+",", n), ",")); err != nil {
-				return fmt.Errorf("prepare insert into %s: %w", delta, err)
-			}
-			stmts[n] = st
-		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("insert into %s: %w", delta, explainError(err))
-		}
-		args = args[:0]
-		return nil
-	}
-	var n int64
-	for d.Next() {
-		n++
-		for i, cell := range d.Values() {
-			v, err := value(cols[i], cell)
-			if err != nil {
-				return 0, err
-			}
-			args = append(args, v)
-		}
-		if len(args) == cap(args) {
-			if err := flush(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	if d.ReadErr != nil {
-		return 0, d.ReadErr
-	}
-	return n, flush()
-}
 
 // applyStatements is the SQL that applies one table's delta table.
 type applyStatements struct {
