@@ -436,21 +436,10 @@ func rowEqual(cols []dbsync.Column, src [][]byte, dst []any) bool {
 
 // tableReader reads the SQLite target table: its values as they are
 // stored (vals), and as text cells for the key compare.
-type tableReader struct {
-	rows  *sql.Rows
-	vals  []any
-	dest  []any
-	bufs  [][]byte
-	cells [][]byte
-	err   error
-}
+type tableReader struct{ scanRows }
 
 func newTableReader(rows *sql.Rows, n int) *tableReader {
-	r := &tableReader{rows: rows, vals: make([]any, n), dest: make([]any, n), bufs: make([][]byte, n), cells: make([][]byte, n)}
-	for i := range r.vals {
-		r.dest[i] = &r.vals[i]
-	}
-	return r
+	return &tableReader{newScanRows(rows, n)}
 }
 
 func (r *tableReader) Columns() []dbsync.Column { return nil }
@@ -464,34 +453,19 @@ func (r *tableReader) Err() error {
 	return r.rows.Err()
 }
 
-func (r *tableReader) Next() bool {
-	if r.err != nil || !r.rows.Next() {
-		return false
+func (r *tableReader) Next() bool { return r.next(r.cell) }
+
+// cell is a stored value as text. The query hides declared types (unary
+// +), so the driver parses no DATE/DATETIME into time.Time; anything else
+// still compares by its printed form.
+func (r *tableReader) cell(i int, b []byte, v any) ([]byte, error) {
+	if raw, ok := v.([]byte); ok {
+		r.vals[i] = append([]byte(nil), raw...) // Scan into any already copies; keep it safe
 	}
-	if err := r.rows.Scan(r.dest...); err != nil {
-		r.err = err
-		return false
+	if b, ok := appendValue(b, v); ok {
+		return b, nil
 	}
-	for i, v := range r.vals {
-		b := r.bufs[i][:0]
-		if v == nil {
-			r.cells[i] = nil
-			continue
-		}
-		if raw, ok := v.([]byte); ok {
-			r.vals[i] = append([]byte(nil), raw...) // Scan into any already copies; keep it safe
-		}
-		var ok bool
-		if b, ok = appendValue(b, v); !ok {
-			// The query hides declared types (unary +), so the driver
-			// parses no DATE/DATETIME into time.Time; anything else
-			// still compares by its printed form.
-			b = fmt.Append(b, v)
-		}
-		r.bufs[i] = b
-		r.cells[i] = b
-	}
-	return true
+	return fmt.Append(b, v), nil
 }
 
 // Links reads the table's triggers (sqlite_master), its foreign keys both
