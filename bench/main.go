@@ -63,6 +63,16 @@ const generateSQL = `INSERT INTO items SELECT
   IF(seq %% 6 = 0, NULL, UNHEX(SHA2(seq, 256)))
 FROM seq_1_to_%d`
 
+// syncMethod is a method that runs binary's sync with the config cfg
+// and checks the copy in database db of target.
+func syncMethod(name, binary, cfg string, target *mariadbtest.Server, db string) *method {
+	return &method{
+		name:  name,
+		run:   func() (time.Duration, int64, error) { return timeCmd(exec.Command(binary, "sync", "--config", cfg)) },
+		check: func() (int64, uint64, error) { return checksumMySQL(socketDB(target, db), "items") },
+	}
+}
+
 type method struct {
 	name string
 	run  func() (time.Duration, int64, error) // wall time, peak RSS in bytes (0: not measured)
@@ -292,13 +302,7 @@ func run(rows, repeat, rssRows int, handler string, withPandas bool, only string
 			},
 			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dst, "dump"), "items") },
 		},
-		{
-			name: "dbsync sync (load_data; defaults: load_streams=2, deferred index)",
-			run: func() (time.Duration, int64, error) {
-				return timeCmd(exec.Command(handler, "sync", "--config", cfgFile))
-			},
-			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dst, "sync"), "items") },
-		},
+		syncMethod("dbsync sync (load_data; defaults: load_streams=2, deferred index)", handler, cfgFile, dst, "sync"),
 		{
 			name: "dbsync sync (load_data, indexed plan: empty target, 2 streams)",
 			run: func() (time.Duration, int64, error) {
@@ -313,20 +317,8 @@ func run(rows, repeat, rssRows int, handler string, withPandas bool, only string
 			},
 			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dst, "syncidx"), "items") },
 		},
-		{
-			name: "dbsync sync (load_data, load_streams=1)",
-			run: func() (time.Duration, int64, error) {
-				return timeCmd(exec.Command(handler, "sync", "--config", cfgOneStream))
-			},
-			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dst, "sync2"), "items") },
-		},
-		{
-			name: "dbsync sync (insert, local_infile=OFF)",
-			run: func() (time.Duration, int64, error) {
-				return timeCmd(exec.Command(handler, "sync", "--config", cfgNoFile))
-			},
-			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dstNoFile, "sync"), "items") },
-		},
+		syncMethod("dbsync sync (load_data, load_streams=1)", handler, cfgOneStream, dst, "sync2"),
+		syncMethod("dbsync sync (insert, local_infile=OFF)", handler, cfgNoFile, dstNoFile, "sync"),
 		{
 			name: "dbsync sync --target sqlite",
 			run: func() (time.Duration, int64, error) {
@@ -340,25 +332,16 @@ func run(rows, repeat, rssRows int, handler string, withPandas bool, only string
 		if err != nil {
 			return err
 		}
-		methods = append(methods, &method{
-			name: "dbsync sync (load_data; defaults, baseline binary)",
-			run: func() (time.Duration, int64, error) {
-				return timeCmd(exec.Command(baseline, "sync", "--config", cfgFile))
-			},
-			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dst, "sync"), "items") },
-		}, &method{
-			name: "dbsync sync (insert, local_infile=OFF, baseline binary)",
-			run: func() (time.Duration, int64, error) {
-				return timeCmd(exec.Command(baseline, "sync", "--config", cfgNoFile))
-			},
-			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dstNoFile, "sync"), "items") },
-		}, &method{
-			name: "dbsync sync --target sqlite (baseline binary)",
-			run: func() (time.Duration, int64, error) {
-				return timeCmd(exec.Command(baseline, "sync", "--config", cfgFile, "--target", "sqlite"))
-			},
-			check: func() (int64, uint64, error) { return checksumSQLite(filepath.Join(dir, "replica.db")) },
-		})
+		methods = append(methods,
+			syncMethod("dbsync sync (load_data; defaults, baseline binary)", baseline, cfgFile, dst, "sync"),
+			syncMethod("dbsync sync (insert, local_infile=OFF, baseline binary)", baseline, cfgNoFile, dstNoFile, "sync"),
+			&method{
+				name: "dbsync sync --target sqlite (baseline binary)",
+				run: func() (time.Duration, int64, error) {
+					return timeCmd(exec.Command(baseline, "sync", "--config", cfgFile, "--target", "sqlite"))
+				},
+				check: func() (int64, uint64, error) { return checksumSQLite(filepath.Join(dir, "replica.db")) },
+			})
 	}
 	if dump, err := mydumperDump(src, dir); err != nil {
 		logf("myloader skipped: %v", err)
