@@ -63,6 +63,16 @@ const generateSQL = `INSERT INTO items SELECT
   IF(seq %% 6 = 0, NULL, UNHEX(SHA2(seq, 256)))
 FROM seq_1_to_%d`
 
+// syncMethod is a method that runs binary's sync with the config cfg
+// and checks the copy in database db of target.
+func syncMethod(name, binary, cfg string, target *mariadbtest.Server, db string) *method {
+	return &method{
+		name:  name,
+		run:   func() (time.Duration, int64, error) { return timeCmd(exec.Command(binary, "sync", "--config", cfg)) },
+		check: func() (int64, uint64, error) { return checksumMySQL(socketDB(target, db), "items") },
+	}
+}
+
 type method struct {
 	name string
 	run  func() (time.Duration, int64, error) // wall time, peak RSS in bytes (0: not measured)
@@ -151,54 +161,66 @@ func sourceLink(src *mariadbtest.Server, link *linkShape) (port int, header stri
 	}, nil
 }
 
-func run(rows, repeat, rssRows int, handler string, withPandas bool, only string, tables bool, baseline string, link *linkShape) error {
+// bigServer are the mariadbd options of every bench server: a buffer
+// pool that holds the table, as a real server's would, and SSD-class
+// flushing (the default 200 IOPS is for spinning disks).
+var bigServer = []string{"--innodb-buffer-pool-size=2G", "--innodb-log-file-size=1G", "--innodb-io-capacity=4000", "--innodb-io-capacity-max=8000"}
+
+// benchDir checks that the handler binary was built and makes the bench's
+// temporary folder (prefix…); it returns the handler's absolute path.
+func benchDir(handler, prefix string) (string, string, error) {
 	handler, err := filepath.Abs(handler)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	if _, err := os.Stat(handler); err != nil {
-		return fmt.Errorf("%s: build it first (make build)", handler)
+		return "", "", fmt.Errorf("%s: build it first (make build)", handler)
 	}
-	dir, err := os.MkdirTemp("", "dbsync-bench-")
+	dir, err := os.MkdirTemp("", prefix)
+	return handler, dir, err
+}
+
+// startPrimary starts the bench's primary and, when -link asks for one,
+// the link proxy in front of it (sourceLink); stop stops both.
+func startPrimary(link *linkShape) (src *mariadbtest.Server, port int, header string, stop func(), err error) {
+	src, err = mariadbtest.Start(mariadbtest.Options{ExtraArgs: bigServer})
+	if err != nil {
+		return nil, 0, "", nil, err
+	}
+	port, header, stopLink, err := sourceLink(src, link)
+	if err != nil {
+		src.Stop()
+		return nil, 0, "", nil, err
+	}
+	return src, port, header, func() { stopLink(); src.Stop() }, nil
+}
+
+func run(rows, repeat, rssRows int, handler string, withPandas bool, only string, tables bool, baseline string, link *linkShape) error {
+	handler, dir, err := benchDir(handler, "dbsync-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	// A buffer pool that holds the table, as a real server's would.
-	big := []string{"--innodb-buffer-pool-size=2G", "--innodb-log-file-size=1G",
-		// SSD-class flushing (the default 200 IOPS is for spinning disks).
-		"--innodb-io-capacity=4000", "--innodb-io-capacity-max=8000"}
 	logf("starting MariaDB servers")
-	src, err := mariadbtest.Start(mariadbtest.Options{ExtraArgs: big})
+	src, srcPort, linkHeader, stopSrc, err := startPrimary(link)
 	if err != nil {
 		return err
 	}
-	defer src.Stop()
-	srcPort, linkHeader, stopLink, err := sourceLink(src, link)
-	if err != nil {
-		return err
-	}
-	defer stopLink()
-	dst, err := mariadbtest.Start(mariadbtest.Options{TLS: true, LocalInfile: true, ExtraArgs: big})
+	defer stopSrc()
+	dst, err := mariadbtest.Start(mariadbtest.Options{TLS: true, LocalInfile: true, ExtraArgs: bigServer})
 	if err != nil {
 		return err
 	}
 	defer dst.Stop()
-	dstNoFile, err := mariadbtest.Start(mariadbtest.Options{TLS: true, ExtraArgs: big})
+	dstNoFile, err := mariadbtest.Start(mariadbtest.Options{TLS: true, ExtraArgs: bigServer})
 	if err != nil {
 		return err
 	}
 	defer dstNoFile.Stop()
-	for _, q := range []string{"CREATE DATABASE bench", "USE bench", tableDDL} {
-		if _, err := src.Root().Exec(q); err != nil {
-			return err
-		}
-	}
-	logf("generating %d rows", rows)
-	if err := generate(src, rows); err != nil {
+	srcDB, err := prepareSource(src, rows)
+	if err != nil {
 		return err
 	}
-	srcDB := socketDB(src, "bench")
 	wantRows, wantSum, err := checksumMySQL(srcDB, "items")
 	if err != nil {
 		return err
@@ -241,39 +263,8 @@ func run(rows, repeat, rssRows int, handler string, withPandas bool, only string
 		}
 	}
 	config := func(target *mariadbtest.Server, database, extra string) string {
-		p := filepath.Join(dir, fmt.Sprintf("config-%d-%s.ini", target.Port, database))
-		text := fmt.Sprintf(`[sync]
-default_target = azure
-timeout = 1h
-[source]
-host = 127.0.0.1
-port = %d
-database = bench
-user = %s
-password = %s
-query = SELECT * FROM items
-ssl_mode = disabled
-read_timeout = 10m
-[azure_mysql]
-host = localhost
-port = %d
-database = %s
-user = %s
-password = %s
-table = items
-ssl_ca = %s
-read_timeout = 10m
-write_timeout = 10m
-[sqlite]
-path = %s
-table = items
-`, srcPort, src.User, src.Password, target.Port, database, target.User, target.Password, target.CA, filepath.Join(dir, "replica.db"))
-		// A section may appear once in config.ini: merge extra's keys in.
-		text = initest.Merge(text, extra)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			panic(err)
-		}
-		return p
+		return writeConfig(filepath.Join(dir, fmt.Sprintf("config-%d-%s.ini", target.Port, database)), src, srcPort, target, database,
+			initest.Merge(fmt.Sprintf("[source]\nquery = SELECT * FROM items\n[azure_mysql]\ntable = items\n[sqlite]\npath = %s\ntable = items\n", filepath.Join(dir, "replica.db")), extra))
 	}
 	cfgFile, cfgNoFile := config(dst, "sync", ""), config(dstNoFile, "sync", "")
 	cfgIndexed := config(dst, "syncidx", "")
@@ -318,13 +309,7 @@ table = items
 			},
 			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dst, "dump"), "items") },
 		},
-		{
-			name: "dbsync sync (load_data; defaults: load_streams=2, deferred index)",
-			run: func() (time.Duration, int64, error) {
-				return timeCmd(exec.Command(handler, "sync", "--config", cfgFile))
-			},
-			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dst, "sync"), "items") },
-		},
+		syncMethod("dbsync sync (load_data; defaults: load_streams=2, deferred index)", handler, cfgFile, dst, "sync"),
 		{
 			name: "dbsync sync (load_data, indexed plan: empty target, 2 streams)",
 			run: func() (time.Duration, int64, error) {
@@ -339,20 +324,8 @@ table = items
 			},
 			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dst, "syncidx"), "items") },
 		},
-		{
-			name: "dbsync sync (load_data, load_streams=1)",
-			run: func() (time.Duration, int64, error) {
-				return timeCmd(exec.Command(handler, "sync", "--config", cfgOneStream))
-			},
-			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dst, "sync2"), "items") },
-		},
-		{
-			name: "dbsync sync (insert, local_infile=OFF)",
-			run: func() (time.Duration, int64, error) {
-				return timeCmd(exec.Command(handler, "sync", "--config", cfgNoFile))
-			},
-			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dstNoFile, "sync"), "items") },
-		},
+		syncMethod("dbsync sync (load_data, load_streams=1)", handler, cfgOneStream, dst, "sync2"),
+		syncMethod("dbsync sync (insert, local_infile=OFF)", handler, cfgNoFile, dstNoFile, "sync"),
 		{
 			name: "dbsync sync --target sqlite",
 			run: func() (time.Duration, int64, error) {
@@ -366,25 +339,16 @@ table = items
 		if err != nil {
 			return err
 		}
-		methods = append(methods, &method{
-			name: "dbsync sync (load_data; defaults, baseline binary)",
-			run: func() (time.Duration, int64, error) {
-				return timeCmd(exec.Command(baseline, "sync", "--config", cfgFile))
-			},
-			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dst, "sync"), "items") },
-		}, &method{
-			name: "dbsync sync (insert, local_infile=OFF, baseline binary)",
-			run: func() (time.Duration, int64, error) {
-				return timeCmd(exec.Command(baseline, "sync", "--config", cfgNoFile))
-			},
-			check: func() (int64, uint64, error) { return checksumMySQL(socketDB(dstNoFile, "sync"), "items") },
-		}, &method{
-			name: "dbsync sync --target sqlite (baseline binary)",
-			run: func() (time.Duration, int64, error) {
-				return timeCmd(exec.Command(baseline, "sync", "--config", cfgFile, "--target", "sqlite"))
-			},
-			check: func() (int64, uint64, error) { return checksumSQLite(filepath.Join(dir, "replica.db")) },
-		})
+		methods = append(methods,
+			syncMethod("dbsync sync (load_data; defaults, baseline binary)", baseline, cfgFile, dst, "sync"),
+			syncMethod("dbsync sync (insert, local_infile=OFF, baseline binary)", baseline, cfgNoFile, dstNoFile, "sync"),
+			&method{
+				name: "dbsync sync --target sqlite (baseline binary)",
+				run: func() (time.Duration, int64, error) {
+					return timeCmd(exec.Command(baseline, "sync", "--config", cfgFile, "--target", "sqlite"))
+				},
+				check: func() (int64, uint64, error) { return checksumSQLite(filepath.Join(dir, "replica.db")) },
+			})
 	}
 	if dump, err := mydumperDump(src, dir); err != nil {
 		logf("myloader skipped: %v", err)
@@ -540,6 +504,35 @@ func mydumperDump(src *mariadbtest.Server, dir string) (string, error) {
 	// also pays this dump (dbsync's figures include reading the source).
 	logf("mydumper dump for myloader (once, not in myloader's figures): %.2fs", time.Since(start).Seconds())
 	return out, nil
+}
+
+// prepareSource makes database bench on the primary src with the bench
+// table and rows generated rows in it, and returns a handle on it.
+func prepareSource(src *mariadbtest.Server, rows int) (*sql.DB, error) {
+	for _, q := range []string{"CREATE DATABASE bench", "USE bench", tableDDL} {
+		if _, err := src.Root().Exec(q); err != nil {
+			return nil, err
+		}
+	}
+	logf("generating %d rows", rows)
+	if err := generate(src, rows); err != nil {
+		return nil, err
+	}
+	return socketDB(src, "bench"), nil
+}
+
+// writeConfig writes the config of a bench run to path and returns path:
+// the primary src read through srcPort, the TLS target dst's database,
+// the timeouts of a long load, and extra merged over them
+// (initest.Merge: a section may appear once in config.ini).
+func writeConfig(path string, src *mariadbtest.Server, srcPort int, dst *mariadbtest.Server, database, extra string) string {
+	text := "[sync]\ndefault_target = azure\ntimeout = 1h\n" +
+		src.SourceSection(srcPort, "bench") + "read_timeout = 10m\n" +
+		dst.TargetSection(database) + "read_timeout = 10m\nwrite_timeout = 10m\n"
+	if err := os.WriteFile(path, []byte(initest.Merge(text, extra)), 0o600); err != nil {
+		panic(err)
+	}
+	return path
 }
 
 func generate(s *mariadbtest.Server, n int) error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -38,50 +39,31 @@ func runMerge(rows int, handler, baseline string, link *linkShape) error {
 			return err
 		}
 	}
-	handler, err := filepath.Abs(handler)
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(handler); err != nil {
-		return fmt.Errorf("%s: build it first (make build)", handler)
-	}
-	ptSync, ptErr := exec.LookPath("pt-table-sync")
-	if ptErr != nil {
-		logf("pt-table-sync not found (apt-get install percona-toolkit): measured without it")
-	}
-	dir, err := os.MkdirTemp("", "dbsync-bench-merge-")
+	handler, dir, err := benchDir(handler, "dbsync-bench-merge-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	big := []string{"--innodb-buffer-pool-size=2G", "--innodb-log-file-size=1G", "--innodb-io-capacity=4000", "--innodb-io-capacity-max=8000"}
+	ptSync, ptErr := exec.LookPath("pt-table-sync")
+	if ptErr != nil {
+		logf("pt-table-sync not found (apt-get install percona-toolkit): measured without it")
+	}
 	logf("starting MariaDB servers (target with --log-bin, ROW format)")
-	src, err := mariadbtest.Start(mariadbtest.Options{ExtraArgs: big})
+	src, srcPort, linkHeader, stopSrc, err := startPrimary(link)
 	if err != nil {
 		return err
 	}
-	defer src.Stop()
-	srcPort, linkHeader, stopLink, err := sourceLink(src, link)
-	if err != nil {
-		return err
-	}
-	defer stopLink()
+	defer stopSrc()
 	dst, err := mariadbtest.Start(mariadbtest.Options{TLS: true, LocalInfile: true,
-		ExtraArgs: append(big, "--log-bin="+filepath.Join(dir, "binlog"), "--binlog-format=ROW", "--server-id=1")})
+		ExtraArgs: append(slices.Clip(bigServer), "--log-bin="+filepath.Join(dir, "binlog"), "--binlog-format=ROW", "--server-id=1")})
 	if err != nil {
 		return err
 	}
 	defer dst.Stop()
-	for _, q := range []string{"CREATE DATABASE bench", "USE bench", tableDDL} {
-		if _, err := src.Root().Exec(q); err != nil {
-			return err
-		}
-	}
-	logf("generating %d rows", rows)
-	if err := generate(src, rows); err != nil {
+	srcDB, err := prepareSource(src, rows)
+	if err != nil {
 		return err
 	}
-	srcDB := socketDB(src, "bench")
 	for _, q := range []string{"CREATE TABLE items_base LIKE items", "INSERT INTO items_base SELECT * FROM items"} {
 		if _, err := srcDB.Exec(q); err != nil {
 			return err
@@ -96,36 +78,8 @@ func runMerge(rows int, handler, baseline string, link *linkShape) error {
 		}
 	}
 	config := func(mode string) string {
-		p := filepath.Join(dir, "config-"+mode+".ini")
-		text := fmt.Sprintf(`[sync]
-default_target = azure
-timeout = 1h
-min_rows = 0
-[source]
-host = 127.0.0.1
-port = %d
-database = bench
-user = %s
-password = %s
-ssl_mode = disabled
-read_timeout = 10m
-[azure_mysql]
-host = localhost
-port = %d
-database = sync
-user = %s
-password = %s
-ssl_ca = %s
-read_timeout = 10m
-write_timeout = 10m
-[table.items]
-query = SELECT * FROM items
-mode = %s
-`, srcPort, src.User, src.Password, dst.Port, dst.User, dst.Password, dst.CA, mode)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			panic(err)
-		}
-		return p
+		return writeConfig(filepath.Join(dir, "config-"+mode+".ini"), src, srcPort, dst, "sync",
+			"[sync]\nmin_rows = 0\n[table.items]\nquery = SELECT * FROM items\nmode = "+mode+"\n")
 	}
 	cfgReplace, cfgMerge := config("replace"), config("merge")
 	dstRoot := dst.Root()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -53,32 +52,8 @@ func benchTables(src, dst *mariadbtest.Server, handler, dir string, rows, repeat
 		for k := 1; k <= n; k++ {
 			fmt.Fprintf(&sections, "[table.t%d]\nquery = SELECT * FROM t%d\n", k, k)
 		}
-		cfg := filepath.Join(dir, "config-"+db+".ini")
-		text := fmt.Sprintf(`[sync]
-default_target = azure
-timeout = 1h
-parallel = %d
-[source]
-host = 127.0.0.1
-port = %d
-database = bench
-user = %s
-password = %s
-ssl_mode = disabled
-read_timeout = 10m
-[azure_mysql]
-host = localhost
-port = %d
-database = %s
-user = %s
-password = %s
-ssl_ca = %s
-read_timeout = 10m
-write_timeout = 10m
-%s`, parallel, srcPort, src.User, src.Password, dst.Port, db, dst.User, dst.Password, dst.CA, sections.String())
-		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
-			return err
-		}
+		cfg := writeConfig(filepath.Join(dir, "config-"+db+".ini"), src, srcPort, dst, db,
+			fmt.Sprintf("[sync]\nparallel = %d\n", parallel)+sections.String())
 		// A first, untimed run creates the tables, so that every timed
 		// round replaces tables that hold a previous run's rows.
 		if out, err := exec.Command(handler, "sync", "--config", cfg).CombinedOutput(); err != nil {

@@ -87,15 +87,21 @@ func decodeInvocation(body []byte) (*invocationRequest, error) {
 }
 
 func decodeTimer(req *invocationRequest) (*timerInfo, error) {
-	raw, ok := req.Data["timer"]
+	return decodeBinding[timerInfo](req, "timer", "timer invocation", "SyncTimer")
+}
+
+// decodeBinding decodes the invocation's Data entry of the trigger
+// binding name (function.json of the host's function fn, for messages).
+func decodeBinding[T any](req *invocationRequest, name, what, fn string) (*T, error) {
+	raw, ok := req.Data[name]
 	if !ok {
-		return nil, errors.New(`timer invocation has no Data.timer (the binding name in SyncTimer/function.json is "timer")`)
+		return nil, fmt.Errorf(`%s has no Data.%s (the binding name in %s/function.json is "%s")`, what, name, fn, name)
 	}
-	var t timerInfo
-	if err := json.Unmarshal(raw, &t); err != nil {
-		return nil, fmt.Errorf("Data.timer: %v", err)
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("Data.%s: %v", name, err)
 	}
-	return &t, nil
+	return &v, nil
 }
 
 // next is the occurrence being run, if the host said.
@@ -108,15 +114,7 @@ func (t *timerInfo) next() (time.Time, bool) {
 }
 
 func decodeHTTPRequest(req *invocationRequest) (*httpRequestData, error) {
-	raw, ok := req.Data["req"]
-	if !ok {
-		return nil, errors.New(`HTTP invocation has no Data.req (the binding name in SyncHttp/function.json is "req")`)
-	}
-	var r httpRequestData
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("Data.req: %v", err)
-	}
-	return &r, nil
+	return decodeBinding[httpRequestData](req, "req", "HTTP invocation", "SyncHttp")
 }
 
 // query returns the request's query parameters. Hosts since 3.0.14785

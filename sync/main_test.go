@@ -1,20 +1,15 @@
 package dbsync_test
 
 import (
-	"context"
 	"database/sql"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/dbsync/dbsync/internal/dbtest"
-	"github.com/dbsync/dbsync/internal/initest"
 	"github.com/dbsync/dbsync/internal/mariadbtest"
 	"github.com/dbsync/dbsync/sync"
 	"github.com/dbsync/dbsync/sync/mysqldb"
@@ -59,71 +54,41 @@ func newEnv(t *testing.T, target *mariadbtest.Server) *env {
 	return e
 }
 
-// configText is a config.ini for this env: primary → azure target (TLS
-// verified with the test CA), fallback and SQLite target in the temp dir
-// (dbtest.Job), with at least one row and a short connect timeout.
-func (e *env) configText() string {
-	job := dbtest.Job{Dir: e.dir, Primary: primary, SrcDB: e.srcDB, Target: e.target, TargetDB: e.targetDB}
-	base := "[sync]\nmin_rows = 1\n[source]\nconnect_timeout = 5s\n"
-	if e.target != nil {
-		base += "[azure_mysql]\nssl_mode = verify_identity\n"
-	}
-	return initest.Merge(job.Text(base), e.extra)
+// job is the env as internal/dbtest's Env, the one shared test env,
+// which the methods below run through.
+func (e *env) job() *dbtest.Env {
+	return &dbtest.Env{T: e.t, Dir: e.dir, Primary: primary, SrcDB: e.srcDB, Target: e.target, TargetDB: e.targetDB, Extra: e.extra}
 }
+
+// configText is a config.ini for this env (dbtest.Env.ConfigText).
+func (e *env) configText() string { return e.job().ConfigText() }
 
 // config writes config.ini and loads it with env overrides, as the CLI does.
 func (e *env) config(opts dbsync.RunOptions, environ ...string) (*dbsync.Config, error) {
 	e.t.Helper()
-	path := filepath.Join(e.dir, "config.ini")
-	if err := os.WriteFile(path, []byte(e.configText()), 0o600); err != nil {
-		e.t.Fatal(err)
-	}
-	return dbsync.LoadConfig(dbsync.LoadInput{Path: path, Explicit: true, Environ: environ, Options: opts})
+	return e.job().Config(opts, environ...)
 }
 
 // sync runs one sync and returns the report and error.
 func (e *env) sync(opts dbsync.RunOptions, environ ...string) (*dbsync.Report, error) {
 	e.t.Helper()
-	cfg, err := e.config(opts, environ...)
-	if err != nil {
-		return nil, err
-	}
-	return runConfig(e.t, cfg)
+	return e.job().Sync(opts, environ...)
 }
 
 func runConfig(t *testing.T, cfg *dbsync.Config) (*dbsync.Report, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	log := testLogger(t)
-	rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
-	err := newRunner(log).Run(ctx, cfg, rep, log)
-	return rep, err
+	return dbtest.RunConfig(t, cfg)
 }
 
 func (e *env) mustSync(opts dbsync.RunOptions) *dbsync.Report {
 	e.t.Helper()
-	rep, err := e.sync(opts)
-	if err != nil {
-		e.t.Fatalf("sync: %v", err)
-	}
-	if rep.Status != dbsync.StatusSucceeded {
-		e.t.Fatalf("sync status %q, want succeeded", rep.Status)
-	}
-	return rep
+	return e.job().MustSync(opts)
 }
 
 // testLogger sends engine logs to the test log (shown on failure, -v).
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+func testLogger(t *testing.T) *slog.Logger { return dbtest.Logger(t) }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
+type testWriter = dbtest.TestWriter
 
 var _ io.Writer = testWriter{}
 
@@ -155,10 +120,6 @@ func tcpDB(t *testing.T, s *mariadbtest.Server, user, password string) *sql.DB {
 	return d
 }
 
-// newRunner is the Runner a test runs: the engine's, with the SQLite
-// backend that handler registers.
-func newRunner(log *slog.Logger) *dbsync.Runner {
-	r := dbsync.NewRunner(log)
-	r.MySQL, r.SQLite = mysqldb.Backend{}, sqlitedb.Backend{}
-	return r
-}
+// newRunner is the Runner a test runs: the engine's, with the backends
+// that handler wires in.
+func newRunner(log *slog.Logger) *dbsync.Runner { return dbtest.NewRunner(log) }

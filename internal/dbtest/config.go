@@ -1,6 +1,7 @@
 // Package dbtest is the one shared test environment of dbsync's packages:
 // config text and the helpers that write it (and, as the packages' test
-// harnesses move here, the throwaway servers and their helpers). Tests
+// harnesses move here, the throwaway servers and their helpers, and the
+// run-level env, Env). Tests
 // only: no production code imports it.
 package dbtest
 

@@ -128,37 +128,11 @@ type Job struct {
 // the primary → the azure target, the fallback and the SQLite target in
 // Dir, every table SELECT * FROM items.
 func (j Job) Text(extra string) string {
-	s := fmt.Sprintf(`[sync]
-default_target = azure
-
-[source]
-host = 127.0.0.1
-port = %d
-database = %s
-user = %s
-password = %s
-query = SELECT * FROM items
-ssl_mode = disabled
-
-[fallback]
-path = %s
-query = SELECT * FROM items
-
-[sqlite]
-path = %s
-table = items
-`, j.Primary.Port, j.SrcDB, j.Primary.User, j.Primary.Password, filepath.Join(j.Dir, "fallback.db"), filepath.Join(j.Dir, "replica.db"))
+	s := "[sync]\ndefault_target = azure\n\n" + j.Primary.SourceSection(j.Primary.Port, j.SrcDB) + "query = SELECT * FROM items\n" +
+		fmt.Sprintf("\n[fallback]\npath = %s\nquery = SELECT * FROM items\n\n[sqlite]\npath = %s\ntable = items\n",
+			filepath.Join(j.Dir, "fallback.db"), filepath.Join(j.Dir, "replica.db"))
 	if j.Target != nil {
-		s += fmt.Sprintf(`
-[azure_mysql]
-host = localhost
-port = %d
-database = %s
-user = %s
-password = %s
-table = items
-ssl_ca = %s
-`, j.Target.Port, j.TargetDB, j.Target.User, j.Target.Password, j.Target.CA)
+		s += "\n" + j.Target.TargetSection(j.TargetDB) + "table = items\n"
 	}
 	return initest.Merge(s, extra)
 }

@@ -346,3 +346,22 @@ func Join(names ...string) string {
 	}
 	return strings.Join(q, ".")
 }
+
+// SourceSection is the [source] section of a dbsync config that reads
+// database on this server as its test account, through port (the
+// server's own, or a proxy's in front of it), without TLS: the primary
+// of the tests and of the bench. Callers merge more keys in
+// (initest.Merge) or append them.
+func (s *Server) SourceSection(port int, database string) string {
+	return fmt.Sprintf("[source]\nhost = 127.0.0.1\nport = %d\ndatabase = %s\nuser = %s\npassword = %s\nssl_mode = disabled\n",
+		port, database, s.User, s.Password)
+}
+
+// TargetSection is the [azure_mysql] section of a dbsync config that
+// writes database on this TLS server as its test account. The host is
+// localhost, the name its certificate carries, and ssl_ca its CA, so the
+// run verifies the server as it would Azure's.
+func (s *Server) TargetSection(database string) string {
+	return fmt.Sprintf("[azure_mysql]\nhost = localhost\nport = %d\ndatabase = %s\nuser = %s\npassword = %s\nssl_ca = %s\n",
+		s.Port, database, s.User, s.Password, s.CA)
+}

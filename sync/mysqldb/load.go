@@ -210,8 +210,26 @@ func checkWarnings(ctx context.Context, conn *sql.Conn, table string) error {
 	return fmt.Errorf("load into %s: the server reported %d warning(s), so values would change; first: %s", table, count, strings.Join(msgs, "; "))
 }
 
-// tsvSpecial marks the bytes LOAD DATA needs escaped.
-var tsvSpecial = [256]bool{'\\': true, '\t': true, '\n': true, 0: true}
+// tsvEscapes are the bytes LOAD DATA needs escaped, each with the
+// letter that follows its backslash (appendEscaped).
+var tsvEscapes = [256]byte{'\\': '\\', '\t': 't', '\n': 'n', 0: '0'}
+
+// appendEscaped appends cell with each byte that escapes marks written as
+// a backslash and its letter there; the other bytes as they are, copied a
+// run at a time. The TSV and the SQL literal encoders differ only in
+// their tables.
+func appendEscaped(dst, cell []byte, escapes *[256]byte) []byte {
+	start := 0
+	for j, c := range cell {
+		if escapes[c] == 0 {
+			continue
+		}
+		dst = append(dst, cell[start:j]...)
+		dst = append(dst, '\\', escapes[c])
+		start = j + 1
+	}
+	return append(dst, cell[start:]...)
+}
 
 // appendTSVRow appends one row in LOAD DATA's default format: tab between
 // fields, newline after, \N for NULL, and \\ \t \n \0 escaped. It does not
@@ -230,25 +248,7 @@ func appendTSVRow(row, scratch []byte, cells [][]byte, cols []loadColumn) ([]byt
 			continue
 		}
 		cell, scratch = convertCell(scratch, cell, cols[i].mode)
-		start := 0
-		for j, c := range cell {
-			if !tsvSpecial[c] {
-				continue
-			}
-			row = append(row, cell[start:j]...)
-			switch c {
-			case '\\':
-				row = append(row, '\\', '\\')
-			case '\t':
-				row = append(row, '\\', 't')
-			case '\n':
-				row = append(row, '\\', 'n')
-			case 0:
-				row = append(row, '\\', '0')
-			}
-			start = j + 1
-		}
-		row = append(row, cell[start:]...)
+		row = appendEscaped(row, cell, &tsvEscapes)
 	}
 	return append(row, '\n'), scratch
 }
@@ -294,8 +294,9 @@ func appendFloat32Exact(dst, cell []byte) []byte {
 	return strconv.AppendFloat(dst, f, 'g', -1, 64)
 }
 
-// sqlLiteralSpecial marks the bytes escaped inside a quoted MySQL string.
-var sqlLiteralSpecial = [256]bool{0: true, '\'': true, '"': true, '\\': true, '\n': true, '\r': true, 0x1a: true}
+// sqlLiteralEscapes are the bytes escaped inside a quoted MySQL string,
+// each with the letter that follows its backslash (appendEscaped).
+var sqlLiteralEscapes = [256]byte{0: '0', '\'': '\'', '"': '"', '\\': '\\', '\n': 'n', '\r': 'r', 0x1a: 'Z'}
 
 // appendSQLValue appends one cell as a MySQL literal for INSERT.
 func appendSQLValue(dst, scratch, cell []byte, mode encoding) ([]byte, []byte, error) {
@@ -315,27 +316,7 @@ func appendSQLValue(dst, scratch, cell []byte, mode encoding) ([]byte, []byte, e
 	}
 	cell, scratch = convertCell(scratch, cell, mode)
 	dst = append(dst, '\'')
-	start := 0
-	for j, c := range cell {
-		if !sqlLiteralSpecial[c] {
-			continue
-		}
-		dst = append(dst, cell[start:j]...)
-		switch c {
-		case 0:
-			dst = append(dst, '\\', '0')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case 0x1a:
-			dst = append(dst, '\\', 'Z')
-		default:
-			dst = append(dst, '\\', c)
-		}
-		start = j + 1
-	}
-	dst = append(dst, cell[start:]...)
+	dst = appendEscaped(dst, cell, &sqlLiteralEscapes)
 	return append(dst, '\''), scratch, nil
 }
 

@@ -259,7 +259,9 @@ func (m *tableMerge) LoadDelta(ctx context.Context, d *dbsync.DeltaReader) (int6
 		return 0, dbsync.LoadSQLite, fmt.Errorf("create merge delta table %s: %w", m.delta, explainError(err))
 	}
 	m.made = true
-	n, err := insertDelta(ctx, m.t.conn, m.delta, names, d)
+	// The staging tables' bulk insert: the compare it reads from reads
+	// the target table on the same connection between its batches.
+	n, err := insertRows(ctx, m.t.conn, m.delta, append([]string{`"dbsync_op"`, `"dbsync_seq"`}, names...), d)
 	return n, dbsync.LoadSQLite, err
 }
 
@@ -298,63 +300,6 @@ func (m *tableMerge) Close() error {
 
 // AppliedUpdates: SQLite applies a merge with the compare's counts.
 func (t *Target) AppliedUpdates() map[string]int64 { return nil }
-
-// insertDelta writes the compare's differences into the delta table with
-// prepared multi-row INSERTs on the transaction's connection, which also
-// reads the target table: SQLite lets one connection write a table while
-// it reads another.
-func insertDelta(ctx context.Context, tx *sql.Conn, delta string, names []string, d *dbsync.DeltaReader) (int64, error) {
-	cols := d.Columns()
-	perStmt := max(1, min(200, 32766/len(cols)))
-	prefix := "INSERT INTO " + quote(delta) + ` ("dbsync_op", "dbsync_seq", ` + strings.Join(names, ", ") + ") VALUES "
-	one := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
-	stmts := map[int]*sql.Stmt{}
-	defer func() {
-		for _, s := range stmts {
-			s.Close()
-		}
-	}()
-	args := make([]any, 0, perStmt*len(cols))
-	flush := func() error {
-		n := len(args) / len(cols)
-		if n == 0 {
-			return nil
-		}
-		st, ok := stmts[n]
-		if !ok {
-			var err error
-			if st, err = tx.PrepareContext(ctx, prefix+strings.TrimSuffix(strings.Repeat(one+",", n), ",")); err != nil {
-				return fmt.Errorf("prepare insert into %s: %w", delta, err)
-			}
-			stmts[n] = st
-		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("insert into %s: %w", delta, explainError(err))
-		}
-		args = args[:0]
-		return nil
-	}
-	var n int64
-	for d.Next() {
-		n++
-		for i, cell := range d.Values() {
-			v, err := value(cols[i], cell)
-			if err != nil {
-				return 0, err
-			}
-			args = append(args, v)
-		}
-		if len(args) == cap(args) {
-			if err := flush(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	if d.ReadErr != nil {
-		return 0, d.ReadErr
-	}
-	return n, flush()
-}
 
 // applyStatements is the SQL that applies one table's delta table.
 type applyStatements struct {
@@ -499,21 +444,10 @@ func rowEqual(cols []dbsync.Column, src [][]byte, dst []any) bool {
 
 // tableReader reads the SQLite target table: its values as they are
 // stored (vals), and as text cells for the key compare.
-type tableReader struct {
-	rows  *sql.Rows
-	vals  []any
-	dest  []any
-	bufs  [][]byte
-	cells [][]byte
-	err   error
-}
+type tableReader struct{ scanRows }
 
 func newTableReader(rows *sql.Rows, n int) *tableReader {
-	r := &tableReader{rows: rows, vals: make([]any, n), dest: make([]any, n), bufs: make([][]byte, n), cells: make([][]byte, n)}
-	for i := range r.vals {
-		r.dest[i] = &r.vals[i]
-	}
-	return r
+	return &tableReader{newScanRows(rows, n)}
 }
 
 func (r *tableReader) Columns() []dbsync.Column { return nil }
@@ -527,34 +461,19 @@ func (r *tableReader) Err() error {
 	return r.rows.Err()
 }
 
-func (r *tableReader) Next() bool {
-	if r.err != nil || !r.rows.Next() {
-		return false
+func (r *tableReader) Next() bool { return r.next(r.cell) }
+
+// cell is a stored value as text. The query hides declared types (unary
+// +), so the driver parses no DATE/DATETIME into time.Time; anything else
+// still compares by its printed form.
+func (r *tableReader) cell(i int, b []byte, v any) ([]byte, error) {
+	if raw, ok := v.([]byte); ok {
+		r.vals[i] = append([]byte(nil), raw...) // Scan into any already copies; keep it safe
 	}
-	if err := r.rows.Scan(r.dest...); err != nil {
-		r.err = err
-		return false
+	if b, ok := appendValue(b, v); ok {
+		return b, nil
 	}
-	for i, v := range r.vals {
-		b := r.bufs[i][:0]
-		if v == nil {
-			r.cells[i] = nil
-			continue
-		}
-		if raw, ok := v.([]byte); ok {
-			r.vals[i] = append([]byte(nil), raw...) // Scan into any already copies; keep it safe
-		}
-		var ok bool
-		if b, ok = appendValue(b, v); !ok {
-			// The query hides declared types (unary +), so the driver
-			// parses no DATE/DATETIME into time.Time; anything else
-			// still compares by its printed form.
-			b = fmt.Append(b, v)
-		}
-		r.bufs[i] = b
-		r.cells[i] = b
-	}
-	return true
+	return fmt.Append(b, v), nil
 }
 
 // Links reads the table's triggers (sqlite_master), its foreign keys both

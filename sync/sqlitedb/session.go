@@ -28,14 +28,56 @@ type Session struct {
 
 // sourceRows is one query's result on a Session.
 type sourceRows struct {
+	scanRows
+	what string
+	cols []dbsync.Column
+}
+
+// scanRows reads SQLite rows: each row's values as the driver scanned
+// them (vals), and a text cell of each (cells, written into bufs, which
+// the rows reuse) made by the reader's own rule. The fallback source and
+// the SQLite target's merge reader share it.
+type scanRows struct {
 	rows  *sql.Rows
-	what  string
-	cols  []dbsync.Column
 	vals  []any
 	dest  []any
 	bufs  [][]byte
 	cells [][]byte
 	err   error
+}
+
+func newScanRows(rows *sql.Rows, n int) scanRows {
+	r := scanRows{rows: rows, vals: make([]any, n), dest: make([]any, n), bufs: make([][]byte, n), cells: make([][]byte, n)}
+	for i := range r.vals {
+		r.dest[i] = &r.vals[i]
+		r.bufs[i] = make([]byte, 0, 64)
+	}
+	return r
+}
+
+// next scans the next row; cell appends value i (never NULL: a NULL's
+// cell is nil) to b as its text, or fails the rows.
+func (r *scanRows) next(cell func(i int, b []byte, v any) ([]byte, error)) bool {
+	if r.err != nil || !r.rows.Next() {
+		return false
+	}
+	if err := r.rows.Scan(r.dest...); err != nil {
+		r.err = err
+		return false
+	}
+	for i, v := range r.vals {
+		if v == nil {
+			r.cells[i] = nil
+			continue
+		}
+		b, err := cell(i, r.bufs[i][:0], v)
+		if err != nil {
+			r.err = err
+			return false
+		}
+		r.bufs[i], r.cells[i] = b, b
+	}
+	return true
 }
 
 // openSession opens the fallback database read-only and begins its
@@ -75,7 +117,7 @@ func (s *Session) Query(ctx context.Context, q, what string) (dbsync.SourceRows,
 	if err != nil {
 		return nil, fmt.Errorf("run %s on %s: %w", what, s.path, err)
 	}
-	r := &sourceRows{rows: rows, what: what}
+	r := &sourceRows{scanRows: scanRows{rows: rows}, what: what}
 	types, err := rows.ColumnTypes()
 	if err != nil {
 		r.Close()
@@ -96,12 +138,7 @@ func (s *Session) Query(ctx context.Context, q, what string) (dbsync.SourceRows,
 		r.Close()
 		return nil, err
 	}
-	n := len(r.cols)
-	r.vals, r.dest, r.bufs, r.cells = make([]any, n), make([]any, n), make([][]byte, n), make([][]byte, n)
-	for i := range r.vals {
-		r.dest[i] = &r.vals[i]
-		r.bufs[i] = make([]byte, 0, 64)
-	}
+	r.scanRows = newScanRows(rows, len(r.cols))
 	return r, nil
 }
 
@@ -125,42 +162,26 @@ func (s *Session) Close() error {
 
 func (s *sourceRows) Columns() []dbsync.Column { return s.cols }
 
-func (s *sourceRows) Next() bool {
-	if s.err != nil || !s.rows.Next() {
-		return false
-	}
-	if err := s.rows.Scan(s.dest...); err != nil {
-		s.err = err
-		return false
-	}
-	for i, v := range s.vals {
-		b := s.bufs[i][:0]
-		switch v := v.(type) {
-		case nil:
-			s.cells[i] = nil
-			continue
-		case time.Time:
-			// The driver parses DATE/DATETIME/TIMESTAMP columns; print the
-			// wall clock back in MySQL's form.
-			switch s.cols[i].Kind {
-			case dbsync.KindDate:
-				b = v.AppendFormat(b, "2006-01-02")
-			case dbsync.KindTime:
-				b = v.AppendFormat(b, "15:04:05.999999")
-			default:
-				b = v.AppendFormat(b, "2006-01-02 15:04:05.999999")
-			}
-		default:
-			var ok bool
-			if b, ok = appendValue(b, v); !ok {
-				s.err = fmt.Errorf("fallback column %s: unexpected value type %T", s.cols[i].Name, v)
-				return false
-			}
+func (s *sourceRows) Next() bool { return s.next(s.cell) }
+
+// cell is a fallback value in MySQL's text form.
+func (s *sourceRows) cell(i int, b []byte, v any) ([]byte, error) {
+	if t, ok := v.(time.Time); ok {
+		// The driver parses DATE/DATETIME/TIMESTAMP columns; print the
+		// wall clock back in MySQL's form.
+		switch s.cols[i].Kind {
+		case dbsync.KindDate:
+			return t.AppendFormat(b, "2006-01-02"), nil
+		case dbsync.KindTime:
+			return t.AppendFormat(b, "15:04:05.999999"), nil
 		}
-		s.bufs[i] = b
-		s.cells[i] = b
+		return t.AppendFormat(b, "2006-01-02 15:04:05.999999"), nil
 	}
-	return true
+	b, ok := appendValue(b, v)
+	if !ok {
+		return b, fmt.Errorf("fallback column %s: unexpected value type %T", s.cols[i].Name, v)
+	}
+	return b, nil
 }
 
 // appendValue appends a value the SQLite driver scanned as the text

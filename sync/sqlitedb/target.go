@@ -452,17 +452,27 @@ func afterTableName(createSQL string) (string, error) {
 	return "", fmt.Errorf("unterminated table name in %.40q", createSQL)
 }
 
-// insertRows loads src with prepared multi-row INSERTs on the run's
-// connection. One goroutine reads and converts the next batch of rows
-// while this one executes the current batch, so reading the source and
-// writing SQLite overlap on two cores. The statements run on the driver's
+// insertRows loads src into table (a staging table, or a merge's delta
+// table) with prepared multi-row INSERTs on the run's connection: the one
+// bulk insert of the SQLite target. One goroutine reads and converts the
+// next batch of rows while this one executes the current batch, so reading
+// the source and writing SQLite overlap on two cores, and memory is two
+// batches whatever the row count. The statements run on the driver's
 // connection directly: database/sql would check and convert every one of
 // the values again, which costs more than the conversion itself.
-func insertRows(ctx context.Context, conn *sql.Conn, stage string, names []string, src dbsync.RowReader) (int64, error) {
+//
+// Each batch takes the connection for its INSERT only (one conn.Raw per
+// batch), never for the whole load: a merge's delta comes from a compare
+// that reads the target table on this same connection, and database/sql
+// locks the connection for each read (Rows.Next) as Raw does for its
+// call, so the filler's reads and the INSERTs take turns on it between
+// batches, inside the run's one transaction. A Raw held across the load
+// would leave the filler waiting on it for ever.
+func insertRows(ctx context.Context, conn *sql.Conn, table string, names []string, src dbsync.RowReader) (int64, error) {
 	cols := src.Columns()
 	perStmt := max(1, min(200, 32766/len(cols)))
 	placeholders := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
-	prefix := "INSERT INTO " + quote(stage) + " (" + strings.Join(names, ",") + ") VALUES "
+	prefix := "INSERT INTO " + quote(table) + " (" + strings.Join(names, ",") + ") VALUES "
 	statement := func(rows int) string {
 		return prefix + strings.TrimSuffix(strings.Repeat(placeholders+",", rows), ",")
 	}
@@ -492,47 +502,51 @@ func insertRows(ctx context.Context, conn *sql.Conn, stage string, names []strin
 	}
 	pipe := dbsync.NewBatchPipeline(ctx, make([]driver.NamedValue, 0, perStmt*len(cols)), make([]driver.NamedValue, 0, perStmt*len(cols)), fill)
 
-	execErr := conn.Raw(func(dc any) error {
-		prep, ok := dc.(driver.ConnPrepareContext)
-		if !ok {
-			return errors.New("sqlite driver cannot prepare statements")
-		}
-		prepare := func(rows int) (driver.StmtExecContext, func(), error) {
-			st, err := prep.PrepareContext(ctx, statement(rows))
-			if err != nil {
-				return nil, nil, fmt.Errorf("prepare insert into %s: %w", stage, err)
-			}
-			ex, ok := st.(driver.StmtExecContext)
+	// The prepared statements by their number of rows: the full batch's,
+	// and the last, shorter one's. They belong to the driver's connection,
+	// which conn keeps for the run, and are used only inside Raw.
+	stmts := map[int]driver.StmtExecContext{}
+	closers := []driver.Stmt{}
+	exec := func(args []driver.NamedValue) error {
+		return conn.Raw(func(dc any) error {
+			rows := len(args) / len(cols)
+			stmt, ok := stmts[rows]
 			if !ok {
-				st.Close()
-				return nil, nil, errors.New("sqlite driver statement cannot execute with a context")
-			}
-			return ex, func() { st.Close() }, nil
-		}
-		full, closeFull, err := prepare(perStmt)
-		if err != nil {
-			return err
-		}
-		defer closeFull()
-		for args, ok := pipe.Next(); ok; args, ok = pipe.Next() {
-			stmt := full
-			if len(args) < perStmt*len(cols) {
-				last, closeLast, err := prepare(len(args) / len(cols))
-				if err != nil {
-					return err
+				prep, ok := dc.(driver.ConnPrepareContext)
+				if !ok {
+					return errors.New("sqlite driver cannot prepare statements")
 				}
-				defer closeLast()
-				stmt = last
+				st, err := prep.PrepareContext(ctx, statement(rows))
+				if err != nil {
+					return fmt.Errorf("prepare insert into %s: %w", table, err)
+				}
+				closers = append(closers, st)
+				if stmt, ok = st.(driver.StmtExecContext); !ok {
+					return errors.New("sqlite driver statement cannot execute with a context")
+				}
+				stmts[rows] = stmt
 			}
 			if _, err := stmt.ExecContext(ctx, args); err != nil {
-				return fmt.Errorf("insert into %s: %w", stage, explainError(err))
+				return fmt.Errorf("insert into %s: %w", table, explainError(err))
 			}
-			clear(args) // drop references to this batch's values
-			pipe.Release(args)
+			return nil
+		})
+	}
+	var execErr error
+	for args, ok := pipe.Next(); ok; args, ok = pipe.Next() {
+		if execErr = exec(args); execErr != nil {
+			break
+		}
+		clear(args) // drop references to this batch's values
+		pipe.Release(args)
+	}
+	err := pipe.Wait(execErr)
+	_ = conn.Raw(func(any) error {
+		for _, st := range closers {
+			st.Close()
 		}
 		return nil
 	})
-	err := pipe.Wait(execErr)
 	return sent, err
 }
 
