@@ -96,8 +96,9 @@ func runVerifyBench(rows int, handler string, link *linkShape) error {
 			return err
 		}
 	}
-	config := func(mode, compare string) string {
-		p := filepath.Join(dir, "config-"+mode+"-"+compare+".ini")
+	config := func(mode, compare string, compress ...bool) string {
+		z := len(compress) > 0 && compress[0]
+		p := filepath.Join(dir, fmt.Sprintf("config-%s-%s-%v.ini", mode, compare, z))
 		text := fmt.Sprintf(`[sync]
 default_target = azure
 timeout = 1h
@@ -112,6 +113,7 @@ user = %s
 password = %s
 ssl_mode = disabled
 read_timeout = 10m
+compress = %v
 [azure_mysql]
 host = localhost
 port = %d
@@ -124,7 +126,7 @@ write_timeout = 10m
 [table.items]
 query = SELECT * FROM items
 mode = %s
-`, compare, srcPort, src.User, src.Password, dst.Port, dst.User, dst.Password, dst.CA, mode)
+`, compare, srcPort, src.User, src.Password, z, dst.Port, dst.User, dst.Password, dst.CA, mode)
 		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 			panic(err)
 		}
@@ -183,10 +185,26 @@ mode = %s
 	if err := exec1(socketDB(dst, "base"), "INSERT INTO items SELECT * FROM sync.items"); err != nil {
 		return err
 	}
+	// A full replace with and without the protocol's compression (what it
+	// saves shows over -link).
+	var figures []verifyFigure
+	plain, err := measure("replace, compress = false", sync(config("replace", "auto")))
+	if err != nil {
+		return err
+	}
+	zipped, err := measure("replace, compress = true", sync(config("replace", "auto", true)))
+	if err != nil {
+		return err
+	}
+	if err := exact(zipped.name); err != nil {
+		return err
+	}
+	zipped.ofVal = fmt.Sprintf("%.2f× the wall without", zipped.wall.Seconds()/plain.wall.Seconds())
+	zipped.ofRows = fmt.Sprintf("%.1f %% of the source's bytes without", 100*float64(zipped.srcB)/float64(plain.srcB))
+	figures = append(figures, plain, zipped)
 	resetTarget := func() error {
 		return exec1(socketDB(dst, "sync"), "DROP TABLE items", "CREATE TABLE items LIKE base.items", "INSERT INTO items SELECT * FROM base.items")
 	}
-	var figures []verifyFigure
 	share := func(f, of verifyFigure) verifyFigure {
 		f.ofRows = fmt.Sprintf("%.2f %% / %.2f %%", 100*float64(f.srcB)/float64(of.srcB), 100*float64(f.dstB)/float64(of.dstB))
 		f.ofVal = fmt.Sprintf("%.2f×", f.wall.Seconds()/of.wall.Seconds())

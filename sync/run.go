@@ -43,6 +43,9 @@ type Runner struct {
 	SQLite Backend
 	// beforeSwap, when set (tests), runs between verify and swap.
 	beforeSwap func()
+	// verifyRead, when set (tests), runs when handler verify has read
+	// every table, before it checks that no run wrote meanwhile.
+	verifyRead func()
 	// lockPingEvery, when set (tests), is how often the MySQL run lock's
 	// keep-alive checks the locks (default 30 s).
 	lockPingEvery time.Duration

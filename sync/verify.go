@@ -118,6 +118,9 @@ func (r *Runner) Verify(ctx context.Context, cfg *Config, log *slog.Logger) (*Ve
 		rep.Tables = append(rep.Tables, vt)
 		rep.Identical = rep.Identical && vt.Identical()
 	}
+	if r.verifyRead != nil {
+		r.verifyRead()
+	}
 	// A run that took a lock or recorded itself meanwhile may have
 	// changed what verify read: say so rather than answer.
 	if err := locked(); err != nil {

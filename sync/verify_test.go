@@ -310,3 +310,28 @@ func TestMergeChecksums_Exact(t *testing.T) {
 		})
 	}
 }
+
+// TestVerify_RunMeanwhile: a run that writes the target while verify reads
+// makes verify fail (could not verify), never answer from a mix.
+func TestVerify_RunMeanwhile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, azure)
+	src, dst := e.srcDBConn(), e.dstDBConn()
+	for _, db := range []*sql.DB{src, dst} {
+		mustExec(t, db, "CREATE TABLE items (id INT NOT NULL PRIMARY KEY, v VARCHAR(20) NOT NULL)")
+	}
+	seqRows(t, src, "items", 1, 100)
+	e.mustSync(dbsync.RunOptions{Target: dbsync.TargetAzure})
+	mustExec(t, src, "UPDATE items SET v = 'x' WHERE id = 5")
+	cfg, err := e.config(dbsync.RunOptions{Target: dbsync.TargetAzure})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := testLogger(t)
+	r := newRunner(log)
+	dbsync.SetVerifyRead(r, func() { e.mustSync(dbsync.RunOptions{Target: dbsync.TargetAzure}) })
+	rep, err := r.Verify(t.Context(), cfg, log)
+	if !errors.Is(err, dbsync.ErrRunDuringVerify) {
+		t.Fatalf("verify with a run meanwhile: %v (report %+v), want could not verify", err, rep)
+	}
+}
