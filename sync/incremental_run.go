@@ -157,6 +157,13 @@ func (h HistoryStore) incrementalState(ctx context.Context, target Target, table
 // source: it checks the cursor (a configuration error when it is missing
 // or not temporal).
 func (r *Runner) incrementalStart(cfg *Config, s Session, t TableConfig, q string, key []KeyColumn, srcCols []Column, rep *Report) (*incrementalRun, error) {
+	is, ok := s.Incremental()
+	if !ok {
+		// The fallback: its types are SQLite's (a cursor reads as text)
+		// and it has no watermark of its own; the table reads in full and
+		// stores none, so the next run reads in full too.
+		return &incrementalRun{full: true, reason: IncrementalReasonNowFalls, cursorPos: -1}, nil
+	}
 	col, err := IncrementalCheckCursor(cfg, t, srcCols)
 	if err != nil {
 		return nil, err
@@ -170,11 +177,8 @@ func (r *Runner) incrementalStart(cfg *Config, s Session, t TableConfig, q strin
 	r.mu.Lock()
 	inc.state = r.incState[rep.RunID][t.Target]
 	r.mu.Unlock()
-	is, ok := s.Incremental()
-	if ok {
-		inc.probe, inc.probed = is.WatermarkProbe()
-	}
-	d := IncrementalDecide(inc.state, inc.basis, t.FullEvery, rep.Source == SourceFallback || !ok, rep.StartedAt)
+	inc.probe, inc.probed = is.WatermarkProbe()
+	d := IncrementalDecide(inc.state, inc.basis, t.FullEvery, rep.Source == SourceFallback, rep.StartedAt)
 	inc.full, inc.reason = d.Full, d.Reason
 	if !inc.full && !inc.probed {
 		// A session that cannot say where the snapshot stands reads in full.
