@@ -298,17 +298,7 @@ func (r *Runner) incrementalRows(ctx context.Context, s Session, m Merger, t Tab
 			inserted = append(inserted, k)
 		}
 	}
-	plan := BucketPlanWhole()
-	if len(key) == 1 && key[0].Order == OrderNumber {
-		lo, hi, ok, err := it.IntKeyRange(ctx, t.Target, key[0].Name)
-		if err != nil {
-			return MergeResult{}, fmt.Errorf("read the key range of target table %s: %w", QuoteMySQL(t.Target), err)
-		}
-		if ok {
-			plan = BucketPlanInteger(lo, hi, BucketCount(hi-lo+1, 1))
-		}
-	}
-	res, err := BucketFindDeletes(ctx, sourceSide{is.BucketSide(q, key)}, it.TargetBucketSide(t.Target, key), BucketInput{Plan: plan, Inserted: inserted, CountFirst: true})
+	res, err := findDeletes(ctx, sourceSide{is.BucketSide(q, key)}, it.TargetBucketSide(t.Target, key), it, t.Target, key, inserted)
 	if err != nil {
 		return MergeResult{}, fmt.Errorf("find deleted rows of %s: %w", QuoteMySQL(t.Target), err)
 	}
@@ -338,6 +328,33 @@ func (r *Runner) incrementalRows(ctx context.Context, s Session, m Merger, t Tab
 		out.Rows = res.SourceRows
 	}
 	return out, err
+}
+
+// findDeletes is the delete detection: one COUNT per side first (equal
+// totals, with the window's new keys counted, mean nothing was deleted: the
+// common case costs two counts); otherwise the bucket plan is sized by the
+// deletes the totals imply (BucketCount) over the target's key range, and
+// BucketFindDeletes reads keys only in the buckets whose counts differ.
+func findDeletes(ctx context.Context, src, dst BucketSide, it IncrementalTarget, table string, key []KeyColumn, inserted [][][]byte) (BucketResult, error) {
+	var s, t int64
+	err := incrementalBoth(func() (err error) { s, err = src.BucketTotal(ctx); return }, func() (err error) { t, err = dst.BucketTotal(ctx); return })
+	if err != nil {
+		return BucketResult{}, err
+	}
+	if s == t+int64(len(inserted)) {
+		return BucketResult{SourceRows: s, CountsOnly: true}, nil
+	}
+	plan := BucketPlanWhole()
+	if len(key) == 1 && key[0].Order == OrderNumber {
+		lo, hi, ok, err := it.IntKeyRange(ctx, table, key[0].Name)
+		if err != nil {
+			return BucketResult{}, fmt.Errorf("read the key range of target table %s: %w", QuoteMySQL(table), err)
+		}
+		if ok {
+			plan = BucketPlanInteger(lo, hi, BucketCount(t, t+int64(len(inserted))-s))
+		}
+	}
+	return BucketFindDeletes(ctx, src, dst, BucketInput{Plan: plan, Inserted: inserted})
 }
 
 // sourceSide marks the source's errors in the delete detection as the
