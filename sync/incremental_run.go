@@ -74,6 +74,7 @@ type incrementalRun struct {
 	rowsRead  int64
 	total     int64 // the source's rows (incremental reads: counted)
 	note      string
+	lookback  time.Duration
 }
 
 // planIncremental reads, before the source is read, the history of each
@@ -168,7 +169,7 @@ func (r *Runner) incrementalStart(cfg *Config, s Session, t TableConfig, q strin
 	if err != nil {
 		return nil, err
 	}
-	inc := &incrementalRun{cursor: col, cursorPos: -1, basis: IncrementalBasis(q, t.Cursor, KeyNames(key), srcCols)}
+	inc := &incrementalRun{cursor: col, cursorPos: -1, basis: IncrementalBasis(q, t.Cursor, KeyNames(key), srcCols), lookback: t.Lookback}
 	for i, c := range srcCols {
 		if strings.EqualFold(c.Name, col.Name) {
 			inc.cursorPos = i
@@ -262,8 +263,9 @@ func (inc *incrementalRun) finish(m Merger, tr *TableReport, log *slog.Logger) {
 	tr.ModeReason = strings.Join(reasons, "; ")
 	m.SetWatermark(tr.Table, tr.Watermark, tr.Basis)
 	if inc.probed {
-		if age, held := WatermarkHeldBack(inc.probe, 0); held && age > time.Minute {
-			log.Info("incremental: the watermark is held back by a transaction or statement open on the primary", "age", age.Round(time.Second).String())
+		if age, held := WatermarkHeldBack(inc.probe, inc.lookback); held {
+			// Correct, but the next window is wider than lookback.
+			log.Warn("incremental: a transaction or statement open on the primary holds the watermark back further than lookback; the next run re-reads from there", "age", age.Round(time.Second).String(), "lookback", inc.lookback.String())
 		}
 	}
 	log.Info("incremental", "full", inc.full, "rows_read", tr.RowsRead, "cursor_from", tr.CursorFrom, "cursor_to", tr.CursorTo, "watermark", tr.Watermark)
