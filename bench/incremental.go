@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"database/sql"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dbsync/dbsync/internal/mariadbtest"
@@ -135,7 +137,7 @@ lookback = 10s
 	measure := func(name, db, cfg string) (incFigure, error) {
 		quiesce(src, dst)
 		b0, c0 := userStats()
-		d, rss, err := timeCmd(exec.Command(handler, "sync", "--config", cfg))
+		d, rss, err := timeCmdLog(exec.Command(handler, "sync", "--config", cfg), name)
 		b1, c1 := userStats()
 		if err != nil {
 			return incFigure{}, fmt.Errorf("%s: %w", name, err)
@@ -215,4 +217,26 @@ func execAll(db *sql.DB, qs ...string) error {
 		}
 	}
 	return nil
+}
+
+// timeCmdLog is timeCmd that also prints the run's log lines (stderr) after
+// it, indented under name, so that the figures come with what the run did.
+func timeCmdLog(cmd *exec.Cmd, name string) (time.Duration, int64, error) {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		return d, 0, fmt.Errorf("%v: %s", err, tail(stderr.String()))
+	}
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		logf("    [%s] %s", name, line)
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss * 1024
+		logf("  handler: CPU user %.2fs sys %.2fs", time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds())
+	}
+	return d, rss, nil
 }

@@ -41,7 +41,8 @@ type IncrementalSession interface {
 // IncrementalTarget is what an incremental run needs of the target (part
 // of Merger). Both targets have it.
 type IncrementalTarget interface {
-	// KeysPresent returns those of keys that table holds, in any order.
+	// KeysPresent returns those of keys that table holds, in any order
+	// (KeyChunk keys a statement).
 	KeysPresent(ctx context.Context, table string, key []KeyColumn, keys [][][]byte) ([][][]byte, error)
 	// TargetBucketSide is table's side of the delete detection (its own
 	// connection: both sides are asked at once).
@@ -286,7 +287,7 @@ func (r *Runner) incrementalRows(ctx context.Context, s Session, m Merger, t Tab
 		return MergeResult{}, AsSourceError(fmt.Errorf("read the keys of the cursor window (%s >= %s): %w", QuoteMySQL(t.Cursor), WatermarkFormat(inc.from), err))
 	}
 	sortKeys(wkeys, key)
-	present, err := keysPresentChunks(ctx, it, t.Target, key, wkeys)
+	present, err := it.KeysPresent(ctx, t.Target, key, wkeys)
 	if err != nil {
 		return MergeResult{}, fmt.Errorf("look up the window's keys in target table %s: %w", QuoteMySQL(t.Target), err)
 	}
@@ -390,20 +391,8 @@ func sortKeys(keys [][][]byte, key []KeyColumn) {
 	slices.SortFunc(keys, func(a, b [][]byte) int { return compareKeys(a, b, key) })
 }
 
-// keyChunk is how many keys one statement looks up.
-const keyChunk = 500
-
-func keysPresentChunks(ctx context.Context, it IncrementalTarget, table string, key []KeyColumn, keys [][][]byte) ([][][]byte, error) {
-	var out [][][]byte
-	for i := 0; i < len(keys); i += keyChunk {
-		got, err := it.KeysPresent(ctx, table, key, keys[i:min(i+keyChunk, len(keys))])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, got...)
-	}
-	return out, nil
-}
+// KeyChunk is how many keys one statement looks up (ReadKeys, KeysPresent).
+const KeyChunk = 500
 
 // byKeyReader is the target side of an incremental compare: the rows of
 // sorted keys, read a chunk at a time (memory is one chunk of keys' rows).
@@ -439,7 +428,7 @@ func (b *byKeyReader) Next() bool {
 		if b.next >= len(b.keys) {
 			return false
 		}
-		end := min(b.next+keyChunk, len(b.keys))
+		end := min(b.next+KeyChunk, len(b.keys))
 		b.cur, b.err = b.km.ReadKeys(b.ctx, b.keys[b.next:end])
 		b.next = end
 	}
