@@ -110,6 +110,13 @@ func main() {
 		}
 		return
 	}
+	if *incrementalBench { // mode = incremental, bench/incremental.go
+		if err := runIncremental(*rows, *handler); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *mergeRows > 0 { // merge mode, bench/merge.go
 		if err := runMerge(*mergeRows, *handler, *baseline, link); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)

@@ -167,7 +167,7 @@ func (r *Runner) checkTarget(ctx context.Context, cfg *Config, tables []TableCon
 		}
 		found[tc.Target] = &targetTable{name: tc.Target, cols: cols}
 		// A merge table needs a key, and the run would stop without one.
-		if tc.Mode == ModeMerge {
+		if tc.Mode.mergesByKey() {
 			key, err := t.MergeKey(ctx, tc.Target, tc.Key, cfg.mergeSetting(tc))
 			if err != nil {
 				keyErr = cmp.Or(keyErr, err)

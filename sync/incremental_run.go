@@ -41,7 +41,8 @@ type IncrementalSession interface {
 // IncrementalTarget is what an incremental run needs of the target (part
 // of Merger). Both targets have it.
 type IncrementalTarget interface {
-	// KeysPresent returns those of keys that table holds, in any order.
+	// KeysPresent returns those of keys that table holds, in any order
+	// (KeyChunk keys a statement).
 	KeysPresent(ctx context.Context, table string, key []KeyColumn, keys [][][]byte) ([][][]byte, error)
 	// TargetBucketSide is table's side of the delete detection (its own
 	// connection: both sides are asked at once).
@@ -74,6 +75,7 @@ type incrementalRun struct {
 	rowsRead  int64
 	total     int64 // the source's rows (incremental reads: counted)
 	note      string
+	lookback  time.Duration
 }
 
 // planIncremental reads, before the source is read, the history of each
@@ -157,11 +159,18 @@ func (h HistoryStore) incrementalState(ctx context.Context, target Target, table
 // source: it checks the cursor (a configuration error when it is missing
 // or not temporal).
 func (r *Runner) incrementalStart(cfg *Config, s Session, t TableConfig, q string, key []KeyColumn, srcCols []Column, rep *Report) (*incrementalRun, error) {
+	is, ok := s.Incremental()
+	if !ok {
+		// The fallback: its types are SQLite's (a cursor reads as text)
+		// and it has no watermark of its own; the table reads in full and
+		// stores none, so the next run reads in full too.
+		return &incrementalRun{full: true, reason: IncrementalReasonNowFalls, cursorPos: -1}, nil
+	}
 	col, err := IncrementalCheckCursor(cfg, t, srcCols)
 	if err != nil {
 		return nil, err
 	}
-	inc := &incrementalRun{cursor: col, cursorPos: -1, basis: IncrementalBasis(q, t.Cursor, KeyNames(key), srcCols)}
+	inc := &incrementalRun{cursor: col, cursorPos: -1, basis: IncrementalBasis(q, t.Cursor, KeyNames(key), srcCols), lookback: t.Lookback}
 	for i, c := range srcCols {
 		if strings.EqualFold(c.Name, col.Name) {
 			inc.cursorPos = i
@@ -170,11 +179,8 @@ func (r *Runner) incrementalStart(cfg *Config, s Session, t TableConfig, q strin
 	r.mu.Lock()
 	inc.state = r.incState[rep.RunID][t.Target]
 	r.mu.Unlock()
-	is, ok := s.Incremental()
-	if ok {
-		inc.probe, inc.probed = is.WatermarkProbe()
-	}
-	d := IncrementalDecide(inc.state, inc.basis, t.FullEvery, rep.Source == SourceFallback || !ok, rep.StartedAt)
+	inc.probe, inc.probed = is.WatermarkProbe()
+	d := IncrementalDecide(inc.state, inc.basis, t.FullEvery, rep.Source == SourceFallback, rep.StartedAt)
 	inc.full, inc.reason = d.Full, d.Reason
 	if !inc.full && !inc.probed {
 		// A session that cannot say where the snapshot stands reads in full.
@@ -258,8 +264,9 @@ func (inc *incrementalRun) finish(m Merger, tr *TableReport, log *slog.Logger) {
 	tr.ModeReason = strings.Join(reasons, "; ")
 	m.SetWatermark(tr.Table, tr.Watermark, tr.Basis)
 	if inc.probed {
-		if age, held := WatermarkHeldBack(inc.probe, 0); held && age > time.Minute {
-			log.Info("incremental: the watermark is held back by a transaction or statement open on the primary", "age", age.Round(time.Second).String())
+		if age, held := WatermarkHeldBack(inc.probe, inc.lookback); held {
+			// Correct, but the next window is wider than lookback.
+			log.Warn("incremental: a transaction or statement open on the primary holds the watermark back further than lookback; the next run re-reads from there", "age", age.Round(time.Second).String(), "lookback", inc.lookback.String())
 		}
 	}
 	log.Info("incremental", "full", inc.full, "rows_read", tr.RowsRead, "cursor_from", tr.CursorFrom, "cursor_to", tr.CursorTo, "watermark", tr.Watermark)
@@ -280,7 +287,7 @@ func (r *Runner) incrementalRows(ctx context.Context, s Session, m Merger, t Tab
 		return MergeResult{}, AsSourceError(fmt.Errorf("read the keys of the cursor window (%s >= %s): %w", QuoteMySQL(t.Cursor), WatermarkFormat(inc.from), err))
 	}
 	sortKeys(wkeys, key)
-	present, err := keysPresentChunks(ctx, it, t.Target, key, wkeys)
+	present, err := it.KeysPresent(ctx, t.Target, key, wkeys)
 	if err != nil {
 		return MergeResult{}, fmt.Errorf("look up the window's keys in target table %s: %w", QuoteMySQL(t.Target), err)
 	}
@@ -294,17 +301,7 @@ func (r *Runner) incrementalRows(ctx context.Context, s Session, m Merger, t Tab
 			inserted = append(inserted, k)
 		}
 	}
-	plan := BucketPlanWhole()
-	if len(key) == 1 && key[0].Order == OrderNumber {
-		lo, hi, ok, err := it.IntKeyRange(ctx, t.Target, key[0].Name)
-		if err != nil {
-			return MergeResult{}, fmt.Errorf("read the key range of target table %s: %w", QuoteMySQL(t.Target), err)
-		}
-		if ok {
-			plan = BucketPlanInteger(lo, hi, BucketCount(hi-lo+1, 1))
-		}
-	}
-	res, err := BucketFindDeletes(ctx, sourceSide{is.BucketSide(q, key)}, it.TargetBucketSide(t.Target, key), BucketInput{Plan: plan, Inserted: inserted, CountFirst: true})
+	res, err := findDeletes(ctx, sourceSide{is.BucketSide(q, key)}, it.TargetBucketSide(t.Target, key), it, t.Target, key, inserted)
 	if err != nil {
 		return MergeResult{}, fmt.Errorf("find deleted rows of %s: %w", QuoteMySQL(t.Target), err)
 	}
@@ -334,6 +331,33 @@ func (r *Runner) incrementalRows(ctx context.Context, s Session, m Merger, t Tab
 		out.Rows = res.SourceRows
 	}
 	return out, err
+}
+
+// findDeletes is the delete detection: one COUNT per side first (equal
+// totals, with the window's new keys counted, mean nothing was deleted: the
+// common case costs two counts); otherwise the bucket plan is sized by the
+// deletes the totals imply (BucketCount) over the target's key range, and
+// BucketFindDeletes reads keys only in the buckets whose counts differ.
+func findDeletes(ctx context.Context, src, dst BucketSide, it IncrementalTarget, table string, key []KeyColumn, inserted [][][]byte) (BucketResult, error) {
+	var s, t int64
+	err := incrementalBoth(func() (err error) { s, err = src.BucketTotal(ctx); return }, func() (err error) { t, err = dst.BucketTotal(ctx); return })
+	if err != nil {
+		return BucketResult{}, err
+	}
+	if s == t+int64(len(inserted)) {
+		return BucketResult{SourceRows: s, CountsOnly: true}, nil
+	}
+	plan := BucketPlanWhole()
+	if len(key) == 1 && key[0].Order == OrderNumber {
+		lo, hi, ok, err := it.IntKeyRange(ctx, table, key[0].Name)
+		if err != nil {
+			return BucketResult{}, fmt.Errorf("read the key range of target table %s: %w", QuoteMySQL(table), err)
+		}
+		if ok {
+			plan = BucketPlanInteger(lo, hi, BucketCount(t, t+int64(len(inserted))-s))
+		}
+	}
+	return BucketFindDeletes(ctx, src, dst, BucketInput{Plan: plan, Inserted: inserted})
 }
 
 // sourceSide marks the source's errors in the delete detection as the
@@ -367,20 +391,8 @@ func sortKeys(keys [][][]byte, key []KeyColumn) {
 	slices.SortFunc(keys, func(a, b [][]byte) int { return compareKeys(a, b, key) })
 }
 
-// keyChunk is how many keys one statement looks up.
-const keyChunk = 500
-
-func keysPresentChunks(ctx context.Context, it IncrementalTarget, table string, key []KeyColumn, keys [][][]byte) ([][][]byte, error) {
-	var out [][][]byte
-	for i := 0; i < len(keys); i += keyChunk {
-		got, err := it.KeysPresent(ctx, table, key, keys[i:min(i+keyChunk, len(keys))])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, got...)
-	}
-	return out, nil
-}
+// KeyChunk is how many keys one statement looks up (ReadKeys, KeysPresent).
+const KeyChunk = 500
 
 // byKeyReader is the target side of an incremental compare: the rows of
 // sorted keys, read a chunk at a time (memory is one chunk of keys' rows).
@@ -416,7 +428,7 @@ func (b *byKeyReader) Next() bool {
 		if b.next >= len(b.keys) {
 			return false
 		}
-		end := min(b.next+keyChunk, len(b.keys))
+		end := min(b.next+KeyChunk, len(b.keys))
 		b.cur, b.err = b.km.ReadKeyCells(b.ctx, b.keys[b.next:end])
 		b.next = end
 	}

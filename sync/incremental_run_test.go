@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -57,6 +58,7 @@ func (e *incEnv) assertExact() {
 	}
 	o := *e.env
 	oracle := filepath.Join(e.dir, "oracle.db")
+	os.Remove(oracle) // a fresh copy: the source's columns may have changed
 	o.extra = "[sqlite]\npath = " + oracle + "\n"
 	o.mustSync(dbsync.RunOptions{Target: "sqlite"})
 	assertSameRows(e.t, sqliteRows(e.t, oracle, "SELECT * FROM items ORDER BY id"), sqliteRows(e.t, filepath.Join(e.dir, "replica.db"), "SELECT * FROM items ORDER BY id"))
@@ -154,9 +156,50 @@ func TestIncremental_Run(t *testing.T) {
 			e.assertExact()
 			e.extra = ""
 
+			// A row deleted on the replica, whose cursor is old: the delete
+			// detection finds it missing, and the run reads in full.
+			e.execTarget("DELETE FROM items WHERE id = 20")
+			tr = wantIncremental(t, e.run(), true, "missing from the target")
+			if tr.Inserted != 1 {
+				t.Fatalf("the full run after a replica delete: %+v", tr)
+			}
+			e.assertExact()
+
 			// A changed query (the basis) reads in full.
 			e.extra = "[source]\nquery = SELECT id, v, updated_at FROM items\n"
 			wantIncremental(t, e.run(), true, "query, key, cursor or source columns changed")
+			wantIncremental(t, e.run(), false, "")
+			e.assertExact()
+
+			// A schema change (a column added on both sides) reads in full.
+			mustExec(t, src, "ALTER TABLE items ADD COLUMN x INT NULL DEFAULT 7")
+			if target == "sqlite" {
+				e.execTarget("ALTER TABLE items ADD COLUMN x INTEGER DEFAULT 7")
+			} else {
+				e.execTarget("ALTER TABLE items ADD COLUMN x INT NULL DEFAULT 7")
+			}
+			e.extra = ""
+			wantIncremental(t, e.run(), true, "query, key, cursor or source columns changed")
+			wantIncremental(t, e.run(), false, "")
+			e.assertExact()
+
+			// The fallback: a run that reads it reads in full, and so does
+			// the run after it.
+			if target == "sqlite" {
+				copyFile(t, filepath.Join(e.dir, "replica.db"), filepath.Join(e.dir, "fallback.db"))
+			} else {
+				f := *e.env
+				f.extra = "[sqlite]\npath = " + filepath.Join(e.dir, "fallback.db") + "\n"
+				f.mustSync(dbsync.RunOptions{Target: "sqlite"})
+			}
+			e.extra = "[sync]\nfallback_enabled = true\n[source]\nport = 1\n"
+			rep := e.run()
+			if rep.Source != dbsync.SourceFallback {
+				t.Fatalf("source %q, want fallback", rep.Source)
+			}
+			wantIncremental(t, rep, true, "this run reads the fallback")
+			e.extra = ""
+			wantIncremental(t, e.run(), true, "the last run read the fallback")
 			wantIncremental(t, e.run(), false, "")
 			e.assertExact()
 		})
@@ -194,6 +237,17 @@ func TestIncremental_LateCommit(t *testing.T) {
 			}
 			e.assertExact()
 		})
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

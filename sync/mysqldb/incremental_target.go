@@ -73,15 +73,23 @@ func (t *Target) KeysPresent(ctx context.Context, table string, key []dbsync.Key
 	if err != nil {
 		return nil, err
 	}
-	where, err := keysWhere(kc, keys)
-	if err != nil {
-		return nil, err
-	}
 	sel := make([]string, len(kc))
 	for i, c := range kc {
 		sel[i] = dbsync.QuoteMySQL(c.Name)
 	}
-	return readKeys(ctx, t.db, len(kc), "SELECT "+strings.Join(sel, ", ")+" FROM "+dbsync.QuoteMySQL(table)+" WHERE "+where)
+	var out [][][]byte
+	for i := 0; i < len(keys); i += dbsync.KeyChunk {
+		where, err := keysWhere(kc, keys[i:min(i+dbsync.KeyChunk, len(keys))])
+		if err != nil {
+			return nil, err
+		}
+		got, err := readKeys(ctx, t.db, len(kc), "SELECT "+strings.Join(sel, ", ")+" FROM "+dbsync.QuoteMySQL(table)+" WHERE "+where)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
 }
 
 // TargetBucketSide is table's side of the delete detection, on the pool.

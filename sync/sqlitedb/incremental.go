@@ -112,11 +112,19 @@ func (t *Target) KeysPresent(ctx context.Context, table string, key []dbsync.Key
 	if err != nil {
 		return nil, err
 	}
-	where, args, err := keyArgs(names, blob, keys)
-	if err != nil {
-		return nil, err
+	var out [][][]byte
+	for i := 0; i < len(keys); i += dbsync.KeyChunk {
+		where, args, err := keyArgs(names, blob, keys[i:min(i+dbsync.KeyChunk, len(keys))])
+		if err != nil {
+			return nil, err
+		}
+		got, err := t.readKeys(ctx, len(names), "SELECT "+strings.Join(names, ", ")+" FROM "+quote(table)+" WHERE "+where, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
 	}
-	return t.readKeys(ctx, len(names), "SELECT "+strings.Join(names, ", ")+" FROM "+quote(table)+" WHERE "+where, args...)
+	return out, nil
 }
 
 // readKeys reads rows of key cells, printed as the merge reader prints
