@@ -680,6 +680,11 @@ func (t *Target) StageKeepingKey(ctx context.Context, table string, src dbsync.S
 			defs[i] = dbsync.QuoteMySQL(c.Name) + " " + d
 		}
 		defs = dbsync.WithPrimaryKey(defs, srcCols, key, dbsync.QuoteMySQL)
+		// made before the CREATE is sent: a deadline that cuts the
+		// statement off on the client can still leave the server to
+		// finish it, and the name is this run's own, so Discard may drop
+		// it whether or not it exists.
+		st.made = true
 		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+dbsync.QuoteMySQL(stage)+" (\n  "+strings.Join(defs, ",\n  ")+"\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT = "+quoteString(stageMark(t.runID))); err != nil {
 			if len(key) > 0 {
 				return 0, "", fmt.Errorf("create staging table %s from the source's column types with the merge key (%s) as its primary key: %w (a key column of type TEXT or BLOB needs a VARCHAR or VARBINARY type in the query, e.g. CAST(col AS CHAR(100)))", stage, strings.Join(key, ", "), err)
@@ -688,6 +693,7 @@ func (t *Target) StageKeepingKey(ctx context.Context, table string, src dbsync.S
 		}
 		st.made, st.comment = true, ""
 	} else {
+		st.made = true // as above: the deadline may cut the CREATE off
 		if _, err := t.db.ExecContext(ctx, "CREATE TABLE "+dbsync.QuoteMySQL(stage)+" LIKE "+dbsync.QuoteMySQL(table)); err != nil {
 			return 0, "", fmt.Errorf("create staging table %s like %s: %w", stage, table, err)
 		}
