@@ -51,7 +51,8 @@ demo-mysql: build test-deps
 
 # The whole test suite. The tests start their own throwaway MariaDB servers
 # from the installed binaries and render the status page in a headless
-# chromium; test-deps installs both when they are missing.
+# chromium, and judge incremental copies with pt-table-sync; test-deps installs
+# all three when they are missing.
 test: test-deps vet
 	go test -count=1 -timeout 30m ./...
 
@@ -69,11 +70,15 @@ test-deps:
 	  echo "chromium not found: installing Debian's chromium with apt-get (the status page tests render it headless; without it they fail)"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; \
 	fi
+	@if ! command -v pt-table-sync >/dev/null 2>&1; then \
+	  echo "pt-table-sync not found: installing Debian's percona-toolkit with apt-get (the incremental tests use it as an independent judge of exactness; without it they fail)"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends percona-toolkit; \
+	fi
 
 # Each fuzz target for FUZZTIME (go test runs one -fuzz target at a time).
 FUZZTIME ?= 30s
 fuzz: test-deps
-	go test ./sync -run '^$$' -fuzz '^FuzzAppendTSVRow$$' -fuzztime $(FUZZTIME)
+	go test ./sync/mysqldb -run '^$$' -fuzz '^FuzzAppendTSVRow$$' -fuzztime $(FUZZTIME)
 	go test ./sync -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME)
 	go test ./sync -run '^$$' -fuzz '^FuzzScanINI$$' -fuzztime $(FUZZTIME)
 	go test ./handler -run '^$$' -fuzz '^FuzzDecodeInvocation$$' -fuzztime $(FUZZTIME)
