@@ -224,7 +224,11 @@ func (t *Target) keepLocks() (stop func()) {
 				return
 			case <-tick.C:
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), every)
+			// A bound to avoid a hang, never a short one: the driver ends
+			// the lock's connection when a query's context ends, and with
+			// it the locks, so a check cut off on a busy server would lose
+			// the very locks it checks.
+			ctx, cancel := context.WithTimeout(context.Background(), max(every, 30*time.Second))
 			err := t.checkLocks(ctx)
 			cancel()
 			if err != nil {
