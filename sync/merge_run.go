@@ -310,9 +310,9 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 		}
 	}
 	if compare == CompareRows && (inc == nil || inc.full) {
-		rows, err := s.Query(ctx, s.OrderedQuery(q, key), what)
-		if err != nil {
-			return tr, AsSourceError(err)
+		rows, qerr := s.Query(ctx, s.OrderedQuery(q, key), what)
+		if qerr != nil {
+			return tr, AsSourceError(qerr)
 		}
 		tlog.Info("merging from "+rep.Source, "columns", len(rows.Columns()), "key", KeyNames(key))
 		var src SourceRows = r.progress(rows, tlog)

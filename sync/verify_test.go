@@ -335,3 +335,31 @@ func TestVerify_RunMeanwhile(t *testing.T) {
 		t.Fatalf("verify with a run meanwhile: %v (report %+v), want could not verify", err, rep)
 	}
 }
+
+// TestMerge_GuardsByEitherCompare: max_delete stops a merge by rows and a
+// merge by checksums alike, and the target keeps its rows.
+func TestMerge_GuardsByEitherCompare(t *testing.T) {
+	t.Parallel()
+	for _, compare := range []string{"rows", "checksums"} {
+		t.Run(compare, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, azure)
+			e.extra = "[sync]\nmode = merge\ncompare = " + compare + "\n"
+			src, dst := e.srcDBConn(), e.dstDBConn()
+			for _, db := range []*sql.DB{src, dst} {
+				mustExec(t, db, "CREATE TABLE items (id INT NOT NULL PRIMARY KEY, v VARCHAR(20) NOT NULL)")
+			}
+			seqRows(t, src, "items", 1, 100)
+			e.mustSync(dbsync.RunOptions{Target: dbsync.TargetAzure})
+			mustExec(t, src, "DELETE FROM items WHERE id > 40")
+			rep, err := e.sync(dbsync.RunOptions{Target: dbsync.TargetAzure})
+			if !errors.Is(err, dbsync.ErrTooManyDeletes) || rep.Status != dbsync.StatusFailed {
+				t.Fatalf("60 %% deleted by compare = %s: %v (status %s), want max_delete to stop it", compare, err, rep.Status)
+			}
+			var n int
+			if err := dst.QueryRow("SELECT COUNT(*) FROM items").Scan(&n); err != nil || n != 100 {
+				t.Errorf("target holds %d rows (%v), want its 100", n, err)
+			}
+		})
+	}
+}
