@@ -15,6 +15,7 @@
 //  4. choose the source once, fall back ... run.go readSource (source.go Session; mysqldb/session.go, sqlitedb/session.go)
 //  5. per table: replace = stage .......... run.go readTables, stageplan.go; mysqldb/target.go, load.go, streams.go / sqlitedb/target.go
 //  6. per table: merge = key, links, compare, delta, thresholds ... merge_run.go mergeRows, merge.go, merge_links.go; mysqldb/merge.go, sqlitedb/merge.go
+//     incremental = plan from history, window, deletes by key counts, then mergeRows by key ... incremental_run.go, incremental.go; mysqldb/incremental_*.go, sqlitedb/incremental.go
 //  7. verify counts and min_rows .......... run.go run
 //  8. commit everything at once ........... TargetDB.Swap: mysqldb/target.go (RENAME, then merge.go applies the merges) / sqlitedb/target.go (COMMIT)
 //  9. correct merge counts, record outcome  run.go run, history.go finish

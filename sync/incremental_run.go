@@ -282,11 +282,13 @@ func (r *Runner) incrementalRows(ctx context.Context, s Session, m Merger, t Tab
 	it := m
 	key := opts.Key
 	window := is.WindowQuery(q, t.Cursor, WatermarkFormat(inc.from))
+	start := time.Now()
 	wkeys, err := is.Keys(ctx, window, key)
 	if err != nil {
 		return MergeResult{}, AsSourceError(fmt.Errorf("read the keys of the cursor window (%s >= %s): %w", QuoteMySQL(t.Cursor), WatermarkFormat(inc.from), err))
 	}
 	sortKeys(wkeys, key)
+	readKeys := time.Since(start)
 	present, err := it.KeysPresent(ctx, t.Target, key, wkeys)
 	if err != nil {
 		return MergeResult{}, fmt.Errorf("look up the window's keys in target table %s: %w", QuoteMySQL(t.Target), err)
@@ -301,6 +303,7 @@ func (r *Runner) incrementalRows(ctx context.Context, s Session, m Merger, t Tab
 			inserted = append(inserted, k)
 		}
 	}
+	lookedUp := time.Since(start)
 	res, err := findDeletes(ctx, sourceSide{is.BucketSide(q, key)}, it.TargetBucketSide(t.Target, key), it, t.Target, key, inserted)
 	if err != nil {
 		return MergeResult{}, fmt.Errorf("find deleted rows of %s: %w", QuoteMySQL(t.Target), err)
@@ -315,7 +318,8 @@ func (r *Runner) incrementalRows(ctx context.Context, s Session, m Merger, t Tab
 	}
 	inc.total = res.SourceRows
 	log.Info("incremental: window and deletes found", "window", len(wkeys), "new", len(inserted), "deleted", len(res.Deleted),
-		"counts_only", res.CountsOnly, "buckets_differing", res.Differing, "keys_read", res.KeysRead)
+		"counts_only", res.CountsOnly, "buckets_differing", res.Differing, "keys_read", res.KeysRead,
+		"window_keys_ms", readKeys.Milliseconds(), "looked_up_ms", (lookedUp - readKeys).Milliseconds(), "deletes_ms", (time.Since(start) - lookedUp).Milliseconds())
 	lookup := append(present, res.Deleted...)
 	sortKeys(lookup, key)
 	opts.Incremental, opts.ByKey = true, lookup
