@@ -215,51 +215,12 @@ func mergeByChecksums(ctx context.Context, m Merger, s Session, q, what string, 
 		&KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
 		&KeyReader{Side: "target", Rows: dst, Key: opts.Key, Pos: keyPos},
 		tm.Equal)
-	found := d.Prime()
-	if err := d.CompareError(table); err != nil {
-		return res, err
-	}
-	kept := false
-	defer func() {
-		if !kept {
-			tm.Drop(context.WithoutCancel(ctx))
-		}
-	}()
-	if found {
-		loaded, method, err := tm.LoadDelta(ctx, d)
-		res.LoadMethod = method
-		if cerr := d.CompareError(table); cerr != nil {
-			return res, cerr
-		}
-		if err != nil {
-			return res, err
-		}
-		if loaded != d.Changes() {
-			return res, fmt.Errorf("verify the delta table of %s: it holds %d rows but the compare found %d differences", QuoteMySQL(table), loaded, d.Changes())
-		}
-	}
-	// The counts of the whole tables: every row not read is unchanged.
-	d.Src.N, d.Dst.N = diff.Stats.SourceRows, diff.Stats.TargetRows
-	d.Unchanged = d.Src.N - d.Inserts - d.Updates
-	res.Rows = d.Src.N
-	reason, note, err := CheckThresholds(table, d.Dst.N, d.Inserts, d.Updates, d.Deletes, opts)
-	if err != nil || reason != "" {
-		if err == nil {
-			kept = true
-			if err := tm.Drop(ctx); err != nil {
-				return res, err
-			}
-		}
-		return MergeResult{Rows: res.Rows, Replaced: reason != "", Reason: reason}, err
-	}
-	res.Note = note
-	res.Inserted, res.Deleted = d.Inserts, d.Deletes
-	if res.Updated, err = tm.Apply(ctx, d, opts, found); err != nil {
-		return res, err
-	}
-	kept = true
-	res.Unchanged = d.Unchanged + d.Updates - res.Updated
-	return res, nil
+	return applyDelta(ctx, tm, d, opts, func() int64 {
+		// The counts of the whole tables: every row not read is unchanged.
+		d.Src.N, d.Dst.N = diff.Stats.SourceRows, diff.Stats.TargetRows
+		d.Unchanged = d.Src.N - d.Inserts - d.Updates
+		return d.Dst.N
+	})
 }
 
 // mergeChecksums merges table t by checksums; why is not empty when the

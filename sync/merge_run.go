@@ -136,6 +136,22 @@ func mergeRows(ctx context.Context, m Merger, src SourceRows, opts MergeOptions)
 		&KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
 		&KeyReader{Side: "target", Rows: dstRows, Key: opts.Key, Pos: keyPos},
 		tm.Equal)
+	return applyDelta(ctx, tm, d, opts, func() (targetRows int64) {
+		if opts.Incremental {
+			return opts.TargetRows
+		}
+		return d.Dst.N
+	})
+}
+
+// applyDelta is the end of every merge, whatever read its two sides (all
+// rows, a window, or only the keys checksums found): compare them in key
+// order, load the differences into the delta table, apply the thresholds
+// (a replace instead, or a failure), then apply the differences.
+// targetRows, asked once the compare has ended, is the target table's row
+// count the thresholds weigh the changes against.
+func applyDelta(ctx context.Context, tm TableMerge, d *DeltaReader, opts MergeOptions, targetRows func() int64) (res MergeResult, err error) {
+	table := opts.Table
 	found := d.Prime()
 	if err := d.CompareError(table); err != nil {
 		return res, err
@@ -159,12 +175,9 @@ func mergeRows(ctx context.Context, m Merger, src SourceRows, opts MergeOptions)
 			return res, fmt.Errorf("verify the delta table of %s: it holds %d rows but the compare found %d differences", QuoteMySQL(table), loaded, d.Changes())
 		}
 	}
+	dstRows := targetRows()
 	res.Rows = d.Src.N
-	targetRows := d.Dst.N
-	if opts.Incremental {
-		targetRows = opts.TargetRows
-	}
-	reason, note, err := CheckThresholds(table, targetRows, d.Inserts, d.Updates, d.Deletes, opts)
+	reason, note, err := CheckThresholds(table, dstRows, d.Inserts, d.Updates, d.Deletes, opts)
 	if err != nil || reason != "" {
 		if err == nil {
 			// The run replaces the table instead: its delta goes first.
