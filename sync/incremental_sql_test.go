@@ -59,7 +59,7 @@ type windowRow struct {
 }
 
 // readWindow runs the incremental read of t from the bound on q.
-func readWindow(t *testing.T, q mysqldb.Querier, db string, from time.Time) []windowRow {
+func readWindow(t *testing.T, q mysqldb.Queryer, db string, from time.Time) []windowRow {
 	t.Helper()
 	rows, err := windowRows(q, db, from)
 	if err != nil {
@@ -69,7 +69,7 @@ func readWindow(t *testing.T, q mysqldb.Querier, db string, from time.Time) []wi
 }
 
 // windowRows is readWindow for a goroutine other than the test's.
-func windowRows(q mysqldb.Querier, db string, from time.Time) ([]windowRow, error) {
+func windowRows(q mysqldb.Queryer, db string, from time.Time) ([]windowRow, error) {
 	rows, err := q.QueryContext(context.Background(), mysqldb.IncrementalQuery("SELECT * FROM `"+db+"`.t", "updated_at"), dbsync.WatermarkFormat(from))
 	if err != nil {
 		return nil, err
@@ -227,7 +227,7 @@ func seqCursorRows(count int) string {
 // sqlSide is a side of the delete detection over the mysqldb primitives,
 // as the backend will implement dbsync.BucketSide; it counts its calls.
 type sqlSide struct {
-	q                    mysqldb.Querier
+	q                    mysqldb.Queryer
 	query, key           string
 	totals, counts, keys int
 }

@@ -138,21 +138,7 @@ func (s *ChecksumSide) checkSession(ctx context.Context) error {
 }
 
 func (s *ChecksumSide) queryRow(ctx context.Context, q string, args []any, dest ...any) error {
-	rows, err := s.q.QueryContext(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return sql.ErrNoRows
-	}
-	if err := rows.Scan(dest...); err != nil {
-		return err
-	}
-	return rows.Close()
+	return queryOne(ctx, s.q, dest, q, args...)
 }
 
 // each runs a query and calls f for every row's values.
@@ -436,14 +422,24 @@ func (s *ChecksumSide) ReadRows(ctx context.Context, keys []dbsync.RangeKey) ([]
 	if err != nil {
 		return nil, err
 	}
+	out, err := s.rows(ctx, q, args, func(k dbsync.RangeKey) bool { return want[keyID(k)] })
+	if err != nil {
+		return nil, fmt.Errorf("read rows by key: %w", err)
+	}
+	return out, nil
+}
+
+// rows runs q (key columns first, then the row's) and returns the rows
+// whose key keep accepts, in the order read.
+func (s *ChecksumSide) rows(ctx context.Context, q string, args []any, keep func(dbsync.RangeKey) bool) ([]dbsync.RangeRow, error) {
 	var out []dbsync.RangeRow
 	n := len(s.key)
-	err = s.each(ctx, q, args, func(v []any) error {
+	err := s.each(ctx, q, args, func(v []any) error {
 		k, err := s.keyOf(v[:n])
 		if err != nil {
 			return err
 		}
-		if !want[keyID(k)] {
+		if !keep(k) {
 			return nil
 		}
 		vals := make([]dbsync.RangeValue, len(v)-n)
@@ -453,10 +449,7 @@ func (s *ChecksumSide) ReadRows(ctx context.Context, keys []dbsync.RangeKey) ([]
 		out = append(out, dbsync.RangeRow{Key: k, Values: vals})
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read rows by key: %w", err)
-	}
-	return out, nil
+	return out, err
 }
 
 // ReadRange reads the full rows of one small range in key order by bytes
@@ -467,20 +460,7 @@ func (s *ChecksumSide) ReadRange(ctx context.Context, r dbsync.ChecksumRange) ([
 	if err != nil {
 		return nil, err
 	}
-	var out []dbsync.RangeRow
-	n := len(s.key)
-	err = s.each(ctx, q, args, func(v []any) error {
-		k, err := s.keyOf(v[:n])
-		if err != nil {
-			return err
-		}
-		vals := make([]dbsync.RangeValue, len(v)-n)
-		for i, x := range v[n:] {
-			vals[i] = rowValue(s.cols[i], x)
-		}
-		out = append(out, dbsync.RangeRow{Key: k, Values: vals})
-		return nil
-	})
+	out, err := s.rows(ctx, q, args, func(dbsync.RangeKey) bool { return true })
 	if err != nil {
 		return nil, fmt.Errorf("read a key range's rows: %w", err)
 	}

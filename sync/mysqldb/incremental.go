@@ -17,11 +17,6 @@ import (
 	"time"
 )
 
-// Querier is what the runners query through.
-type Querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // SnapshotStatement starts the run's snapshot; ProbeCap runs on the same
 // connection right before it.
 const SnapshotStatement = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
@@ -92,7 +87,7 @@ const processGrantQuery = "SELECT COUNT(*) FROM information_schema.USER_PRIVILEG
 	"AND GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')"
 
 // IsMariaDB asks the server whether it is MariaDB.
-func IsMariaDB(ctx context.Context, q Querier) (bool, error) {
+func IsMariaDB(ctx context.Context, q Queryer) (bool, error) {
 	var v string
 	if err := queryOne(ctx, q, []any{&v}, "SELECT VERSION()"); err != nil {
 		return false, fmt.Errorf("read the server's version: %w", err)
@@ -313,7 +308,7 @@ func KeysQuery(query string, key []string) string {
 }
 
 // CountRows runs CountQuery.
-func CountRows(ctx context.Context, q Querier, query string) (int64, error) {
+func CountRows(ctx context.Context, q Queryer, query string) (int64, error) {
 	var n int64
 	if err := queryOne(ctx, q, []any{&n}, CountQuery(query)); err != nil {
 		return 0, fmt.Errorf("count the rows: %w", err)
@@ -323,7 +318,7 @@ func CountRows(ctx context.Context, q Querier, query string) (int64, error) {
 
 // IntKeyRange runs KeyRangeQuery; ok is false when the query has no rows or
 // a key outside int64 (an UNSIGNED BIGINT above 2⁶³−1): plan one bucket.
-func IntKeyRange(ctx context.Context, q Querier, query, key string) (lo, hi int64, ok bool, err error) {
+func IntKeyRange(ctx context.Context, q Queryer, query, key string) (lo, hi int64, ok bool, err error) {
 	var a, b sql.NullString
 	if err := queryOne(ctx, q, []any{&a, &b}, KeyRangeQuery(query, key)); err != nil {
 		return 0, 0, false, fmt.Errorf("read the key range of %s: %w", key, err)
@@ -340,7 +335,7 @@ func IntKeyRange(ctx context.Context, q Querier, query, key string) (lo, hi int6
 }
 
 // BucketCounts runs BucketCountQuery: n counts, 0 for a bucket without keys.
-func BucketCounts(ctx context.Context, q Querier, query, key string, lo, width int64, n int) ([]int64, error) {
+func BucketCounts(ctx context.Context, q Queryer, query, key string, lo, width int64, n int) ([]int64, error) {
 	stmt, args := BucketCountQuery(query, key, lo, width, n)
 	rows, err := q.QueryContext(ctx, stmt, args...)
 	if err != nil {
@@ -365,7 +360,7 @@ func BucketCounts(ctx context.Context, q Querier, query, key string, lo, width i
 }
 
 // BucketKeys reads the keys of the given buckets (sorted bucket numbers).
-func BucketKeys(ctx context.Context, q Querier, query, key string, lo, width int64, n int, buckets []int) ([][][]byte, error) {
+func BucketKeys(ctx context.Context, q Queryer, query, key string, lo, width int64, n int, buckets []int) ([][][]byte, error) {
 	stmts, args := RangeKeysQueries(query, key, BucketRanges(lo, width, n, buckets))
 	var out [][][]byte
 	for i, s := range stmts {
@@ -379,7 +374,7 @@ func BucketKeys(ctx context.Context, q Querier, query, key string, lo, width int
 }
 
 // AllKeys runs KeysQuery.
-func AllKeys(ctx context.Context, q Querier, query string, key []string) ([][][]byte, error) {
+func AllKeys(ctx context.Context, q Queryer, query string, key []string) ([][][]byte, error) {
 	keys, err := readKeys(ctx, q, len(key), KeysQuery(query, key))
 	if err != nil {
 		return nil, fmt.Errorf("read every key: %w", err)
@@ -387,7 +382,7 @@ func AllKeys(ctx context.Context, q Querier, query string, key []string) ([][][]
 	return keys, nil
 }
 
-func readKeys(ctx context.Context, q Querier, width int, stmt string, args ...any) ([][][]byte, error) {
+func readKeys(ctx context.Context, q Queryer, width int, stmt string, args ...any) ([][][]byte, error) {
 	rows, err := q.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return nil, err
@@ -432,7 +427,7 @@ func ExplainQuery(query, cursor, from string) (string, error) {
 }
 
 // Explain runs ExplainQuery.
-func Explain(ctx context.Context, q Querier, query, cursor, from string) ([]CursorExplainRow, error) {
+func Explain(ctx context.Context, q Queryer, query, cursor, from string) ([]CursorExplainRow, error) {
 	stmt, err := ExplainQuery(query, cursor, from)
 	if err != nil {
 		return nil, err
@@ -503,7 +498,7 @@ func ExplainWarning(table, cursor string, scans []CursorExplainRow) string {
 		table, cursor, s.Table, s.Type, s.Rows, cursor, s.Table)
 }
 
-func queryOne(ctx context.Context, q Querier, dest []any, stmt string, args ...any) error {
+func queryOne(ctx context.Context, q Queryer, dest []any, stmt string, args ...any) error {
 	rows, err := q.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return err

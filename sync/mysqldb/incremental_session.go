@@ -65,7 +65,7 @@ func (s *Session) BucketSide(q string, key []dbsync.KeyColumn) dbsync.BucketSide
 // bucketSide counts and reads the keys of a query (the primary's in its
 // snapshot, or a target table's).
 type bucketSide struct {
-	q     Querier
+	q     Queryer
 	query string
 	key   []string
 }

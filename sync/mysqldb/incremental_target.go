@@ -6,7 +6,6 @@ package mysqldb
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -15,28 +14,9 @@ import (
 
 // watermarkRow is one incremental table's new watermark, waiting for the
 // swap's transaction.
-type watermarkRow struct{ table, watermark, basis string }
-
 // SetWatermark queues table's watermark for the merges' transaction.
 func (t *Target) SetWatermark(table, watermark, basis string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.watermarks = append(t.watermarks, watermarkRow{table, watermark, basis})
-}
-
-// writeWatermarks writes the queued watermarks into this run's history
-// rows inside tx, the transaction that applies the merged tables' changes:
-// both commit or neither does. Caller holds t.mu.
-func (t *Target) writeWatermarks(ctx context.Context, tx *sql.Tx) error {
-	h := t.historyStore()
-	q := h.Dialect.Quote
-	for _, w := range t.watermarks {
-		if _, err := tx.ExecContext(ctx, "UPDATE "+h.Table()+" SET "+q("watermark")+" = ?, "+q("basis")+" = ? WHERE "+q("run_id")+" = ? AND "+q("table")+" = ?",
-			w.watermark, w.basis, t.runID, w.table); err != nil {
-			return fmt.Errorf("merge: write the watermark of %s into history table %s: %w", dbsync.QuoteMySQL(w.table), h.Table(), err)
-		}
-	}
-	return nil
+	t.watermarks.Set(table, watermark, basis)
 }
 
 // keyColumns are table's columns of key, in key order.

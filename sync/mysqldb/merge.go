@@ -307,7 +307,7 @@ func (t *Target) applyMerges(ctx context.Context) (*sql.Tx, error) {
 		changed = changed || m.delta != ""
 		deletes = deletes || (m.delta != "" && (m.deletes > 0 || len(m.move) > 0))
 	}
-	if !changed && len(t.watermarks) == 0 {
+	if !changed && !t.watermarks.Pending() {
 		return nil, nil
 	}
 	byName := map[string]*pendingMerge{}
@@ -381,7 +381,7 @@ func (t *Target) discardMerges(ctx context.Context) {
 		}
 	}
 	t.merges = nil
-	t.watermarks = nil
+	t.watermarks.Reset()
 }
 
 // AppliedUpdates is, per merged table, how many rows the UPDATE changed:

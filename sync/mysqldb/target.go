@@ -65,7 +65,7 @@ type Target struct {
 	merges   []*pendingMerge // merged tables waiting for the swap's transaction
 	// watermarks are the incremental tables' new watermarks, written in
 	// the merges' transaction (incremental_target.go).
-	watermarks []watermarkRow
+	watermarks dbsync.WatermarkQueue
 	loads      atomic.Int64 // LOAD DATA statements started
 	// swapTryWait and swapTries bound the swap's wait for readers.
 	swapTryWait time.Duration
@@ -801,7 +801,7 @@ func (t *Target) Swap(ctx context.Context) (time.Duration, error) {
 		if err := t.holdHistoryRows(ctx, merged); err != nil {
 			return 0, err
 		}
-		if err := t.writeWatermarks(ctx, merged); err != nil {
+		if err := t.watermarks.Write(ctx, merged, t.historyStore(), t.runID, nil); err != nil {
 			return 0, err
 		}
 	}

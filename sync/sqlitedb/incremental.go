@@ -22,30 +22,9 @@ var _ dbsync.IncrementalTarget = (*Target)(nil)
 func (s *Session) Incremental() (dbsync.IncrementalSession, bool) { return nil, false }
 
 // watermarkRow is one incremental table's new watermark.
-type watermarkRow struct{ table, watermark, basis string }
-
 // SetWatermark queues table's watermark for the run's transaction.
 func (t *Target) SetWatermark(table, watermark, basis string) {
-	t.wmu.Lock()
-	defer t.wmu.Unlock()
-	t.watermarks = append(t.watermarks, watermarkRow{table, watermark, basis})
-}
-
-// writeWatermarks writes the queued watermarks into this run's history
-// rows on tx, the run's one transaction, right before its COMMIT.
-func (t *Target) writeWatermarks(ctx context.Context, tx *sql.Conn) error {
-	t.wmu.Lock()
-	defer t.wmu.Unlock()
-	h := t.historyStore()
-	q := h.Dialect.Quote
-	for _, w := range t.watermarks {
-		if _, err := tx.ExecContext(ctx, "UPDATE "+h.Table()+" SET "+q("watermark")+" = ?, "+q("basis")+" = ? WHERE "+q("run_id")+" = ? AND "+q("table")+" = ?",
-			w.watermark, w.basis, t.runID, w.table); err != nil {
-			return fmt.Errorf("write the watermark of %s into history table %s in %s: %w", quote(w.table), h.Table(), t.path, explainError(err))
-		}
-	}
-	t.watermarks = nil
-	return nil
+	t.watermarks.Set(table, watermark, basis)
 }
 
 // keyArgs is the condition selecting keys and its arguments: "k" IN (?, …)

@@ -42,8 +42,7 @@ type Target struct {
 	// into the run's history rows inside its one transaction
 	// (incremental.go).
 	runID      string
-	wmu        sync.Mutex
-	watermarks []watermarkRow
+	watermarks dbsync.WatermarkQueue
 }
 
 // staged is one table staged in the run's transaction.
@@ -599,9 +598,7 @@ func (t *Target) Discard(ctx context.Context) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.staged = nil
-	t.wmu.Lock()
-	t.watermarks = nil
-	t.wmu.Unlock()
+	t.watermarks.Reset()
 	if t.conn != nil {
 		_, _ = t.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		t.conn.Close()
@@ -640,7 +637,7 @@ func (t *Target) Swap(ctx context.Context) (time.Duration, error) {
 			return 0, fmt.Errorf("swap %s: %w", what, err)
 		}
 	}
-	if err := t.writeWatermarks(ctx, tx); err != nil {
+	if err := t.watermarks.Write(ctx, tx, t.historyStore(), t.runID, func(err error) error { return fmt.Errorf("in %s: %w", t.path, explainError(err)) }); err != nil {
 		return 0, err
 	}
 	// Readers only delay the commit (busy_timeout), which is measured.
