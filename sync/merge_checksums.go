@@ -173,20 +173,12 @@ func (r *Runner) checksumDiff(ctx context.Context, s Session, m Merger, q, table
 func mergeByChecksums(ctx context.Context, m Merger, s Session, q, what string, srcCols []Column, diff *RangeDiff, opts MergeOptions) (res MergeResult, err error) {
 	opts = opts.WithDefaults()
 	table := opts.Table
-	tm, err := m.OpenMerge(ctx, table)
-	if err != nil {
-		return res, err
+	tm, order, keyPos, handBack, err := openMerge(ctx, m, srcCols, opts)
+	if tm != nil {
+		defer tm.Close()
 	}
-	defer tm.Close()
-	if len(tm.Columns()) == 0 {
-		return FirstRun(table), nil
-	}
-	order, keyPos, handBack, err := MatchMerge(table, srcCols, tm.Columns(), opts)
-	if handBack != nil {
-		return *handBack, err
-	}
-	if err != nil {
-		return res, err
+	if handBack != nil || err != nil {
+		return handBack.orZero(), err
 	}
 	srcKeys := sortedKeys(diff.Missing, diff.Different)
 	dstKeys := sortedKeys(diff.Extra, diff.Different)

@@ -107,21 +107,13 @@ type MergePlan struct {
 func mergeRows(ctx context.Context, m Merger, src SourceRows, opts MergeOptions) (res MergeResult, err error) {
 	opts = opts.WithDefaults()
 	table := opts.Table
-	tm, err := m.OpenMerge(ctx, table)
-	if err != nil {
-		return res, err
-	}
-	defer tm.Close()
-	if len(tm.Columns()) == 0 {
-		return FirstRun(table), nil
-	}
 	srcCols := src.Columns()
-	order, keyPos, handBack, err := MatchMerge(table, srcCols, tm.Columns(), opts)
-	if handBack != nil {
-		return *handBack, err
+	tm, order, keyPos, handBack, err := openMerge(ctx, m, srcCols, opts)
+	if tm != nil {
+		defer tm.Close()
 	}
-	if err != nil {
-		return res, err
+	if handBack != nil || err != nil {
+		return handBack.orZero(), err
 	}
 	if err := tm.Prepare(ctx, MergePlan{Source: srcCols, Order: order, KeyPos: keyPos, Key: opts.Key, Binary: src.Binary(), ByKey: opts.Incremental}); err != nil {
 		return res, err
@@ -142,6 +134,31 @@ func mergeRows(ctx context.Context, m Merger, src SourceRows, opts MergeOptions)
 		}
 		return d.Dst.N
 	})
+}
+
+// openMerge is the start of every merge: open the table's merge on the
+// target and match its columns with the source's. A table that has no
+// columns yet is the first run's (a replace), and a mismatch MatchMerge
+// hands back ends the merge too: both come back as handBack, with tm
+// open when it is not nil (the caller closes it).
+func openMerge(ctx context.Context, m Merger, srcCols []Column, opts MergeOptions) (tm TableMerge, order, keyPos []int, handBack *MergeResult, err error) {
+	if tm, err = m.OpenMerge(ctx, opts.Table); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if len(tm.Columns()) == 0 {
+		first := FirstRun(opts.Table)
+		return tm, nil, nil, &first, nil
+	}
+	order, keyPos, handBack, err = MatchMerge(opts.Table, srcCols, tm.Columns(), opts)
+	return tm, order, keyPos, handBack, err
+}
+
+// orZero is the result r points to, or none.
+func (r *MergeResult) orZero() MergeResult {
+	if r == nil {
+		return MergeResult{}
+	}
+	return *r
 }
 
 // applyDelta is the end of every merge, whatever read its two sides (all

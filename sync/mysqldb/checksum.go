@@ -650,14 +650,6 @@ func ExplainRangeQuery(from, rowHash string, key []ChecksumKeyPart, r ChecksumKe
 	return "EXPLAIN SELECT " + rowHash + " FROM " + from + " WHERE " + p, args, nil
 }
 
-// ExplainRow is the part of one EXPLAIN row the pushdown check reads, by
-// column name (MySQL 8 has more columns than MariaDB).
-type ExplainRow struct {
-	Table string
-	Type  string
-	Rows  int64
-}
-
 // RangeScansWhole says whether an EXPLAIN plan reads a whole base table (or
 // its whole index) for one range, which then costs a full scan per range:
 // a view or join the range predicate cannot reach (a computed key, a LIMIT,

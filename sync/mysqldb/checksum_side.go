@@ -473,40 +473,9 @@ func (s *ChecksumSide) RangePushdown(ctx context.Context, r dbsync.ChecksumRange
 	if err != nil {
 		return false, "", err
 	}
-	rows, err := s.q.QueryContext(ctx, q, args...)
+	plan, err := readExplain(ctx, s.q, q, args...)
 	if err != nil {
 		return false, "", fmt.Errorf("explain a key range: %w", err)
-	}
-	defer rows.Close()
-	names, err := rows.Columns()
-	if err != nil {
-		return false, "", err
-	}
-	var plan []ExplainRow
-	for rows.Next() {
-		vals := make([]sql.NullString, len(names))
-		ptrs := make([]any, len(names))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return false, "", err
-		}
-		var e ExplainRow
-		for i, n := range names {
-			switch strings.ToLower(n) {
-			case "table":
-				e.Table = vals[i].String
-			case "type":
-				e.Type = vals[i].String
-			case "rows":
-				e.Rows, _ = strconv.ParseInt(vals[i].String, 10, 64)
-			}
-		}
-		plan = append(plan, e)
-	}
-	if err := rows.Err(); err != nil {
-		return false, "", err
 	}
 	whole, reason := RangeScansWhole(plan, expectedRows)
 	return !whole, reason, nil

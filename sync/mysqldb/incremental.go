@@ -407,13 +407,6 @@ func readKeys(ctx context.Context, q Queryer, width int, stmt string, args ...an
 	return out, rows.Err()
 }
 
-// CursorExplainRow is one row of EXPLAIN's tabular output, the columns common to
-// MariaDB and MySQL 8, read by name.
-type CursorExplainRow struct {
-	Table, Type, Key string
-	Rows             int64
-}
-
 // ExplainQuery is the EXPLAIN of the window read with a literal bound
 // (from, as TimeLayout): with a placeholder, or an old bound, the plan is
 // a scan and the warning would be false (study pitfall 14). from is
@@ -427,46 +420,16 @@ func ExplainQuery(query, cursor, from string) (string, error) {
 }
 
 // Explain runs ExplainQuery.
-func Explain(ctx context.Context, q Queryer, query, cursor, from string) ([]CursorExplainRow, error) {
+func Explain(ctx context.Context, q Queryer, query, cursor, from string) ([]ExplainRow, error) {
 	stmt, err := ExplainQuery(query, cursor, from)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.QueryContext(ctx, stmt)
+	plan, err := readExplain(ctx, q, stmt)
 	if err != nil {
 		return nil, fmt.Errorf("explain the incremental read: %w", err)
 	}
-	defer rows.Close()
-	names, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	vals := make([]sql.NullString, len(names))
-	dest := make([]any, len(names))
-	for i := range vals {
-		dest[i] = &vals[i]
-	}
-	var out []CursorExplainRow
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("explain the incremental read: %w", err)
-		}
-		var r CursorExplainRow
-		for i, n := range names {
-			switch strings.ToLower(n) {
-			case "table":
-				r.Table = vals[i].String
-			case "type":
-				r.Type = vals[i].String
-			case "key":
-				r.Key = vals[i].String
-			case "rows":
-				r.Rows, _ = strconv.ParseInt(vals[i].String, 10, 64)
-			}
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return plan, nil
 }
 
 // ExplainScans are the rows of a plan that scan a base table whole (type
@@ -474,8 +437,8 @@ func Explain(ctx context.Context, q Queryer, query, cursor, from string) ([]Curs
 // use an index on the cursor there. Derived tables, unions and subqueries
 // (<derivedN>, <unionN>, <subqueryN>) are the plan's own steps; a small
 // joined table's scan is no concern.
-func ExplainScans(rows []CursorExplainRow, minRows int64) []CursorExplainRow {
-	var out []CursorExplainRow
+func ExplainScans(rows []ExplainRow, minRows int64) []ExplainRow {
+	var out []ExplainRow
 	for _, r := range rows {
 		if strings.HasPrefix(r.Table, "<") {
 			continue
@@ -489,7 +452,7 @@ func ExplainScans(rows []CursorExplainRow, minRows int64) []CursorExplainRow {
 
 // ExplainWarning is check's message for a plan that scans (empty when none
 // does).
-func ExplainWarning(table, cursor string, scans []CursorExplainRow) string {
+func ExplainWarning(table, cursor string, scans []ExplainRow) string {
 	if len(scans) == 0 {
 		return ""
 	}

@@ -102,7 +102,7 @@ func TestExplain(t *testing.T) {
 	if err != nil || !strings.Contains(q, ">= '2026-12-01 10:00:00.000000' OR") || !strings.HasPrefix(q, "EXPLAIN SELECT") {
 		t.Errorf("%s %v", q, err)
 	}
-	plan := []CursorExplainRow{
+	plan := []ExplainRow{
 		{Table: "<derived2>", Type: "ALL", Rows: 50000},
 		{Table: "items", Type: "range", Key: "updated_idx", Rows: 200},
 		{Table: "owners", Type: "ALL", Rows: 2},
