@@ -355,6 +355,15 @@ func RangeChecksumQuery(from, rowHash string, key []ChecksumKeyPart, ranges []Ch
 	if len(ranges) == 0 {
 		return "", nil, errors.New("no ranges to checksum")
 	}
+	return unionOfRanges(key, ranges, func(i, p string) string {
+		return "SELECT " + i + "," + sums + " FROM (SELECT " + rowHash + " AS h FROM " + from + " WHERE " + p + noMerge + ") AS q"
+	})
+}
+
+// unionOfRanges is one SELECT per range, built by part from the range's
+// index and its predicate, joined by UNION ALL, with the predicates'
+// arguments in order.
+func unionOfRanges(key []ChecksumKeyPart, ranges []ChecksumKeyRange, part func(i, predicate string) string) (string, []any, error) {
 	var args []any
 	parts := make([]string, len(ranges))
 	for i, r := range ranges {
@@ -363,7 +372,7 @@ func RangeChecksumQuery(from, rowHash string, key []ChecksumKeyPart, ranges []Ch
 			return "", nil, err
 		}
 		args = append(args, a...)
-		parts[i] = "SELECT " + strconv.Itoa(i) + "," + sums + " FROM (SELECT " + rowHash + " AS h FROM " + from + " WHERE " + p + noMerge + ") AS q"
+		parts[i] = part(strconv.Itoa(i), p)
 	}
 	return strings.Join(parts, " UNION ALL "), args, nil
 }
@@ -381,17 +390,9 @@ func RangeCountQuery(from string, key []ChecksumKeyPart, ranges []ChecksumKeyRan
 	if len(key) == 1 && key[0].Integer() {
 		minMax = ",MIN(" + col(key[0].Name) + "),MAX(" + col(key[0].Name) + ")"
 	}
-	var args []any
-	parts := make([]string, len(ranges))
-	for i, r := range ranges {
-		p, a, err := RangePredicate(key, r)
-		if err != nil {
-			return "", nil, err
-		}
-		args = append(args, a...)
-		parts[i] = "SELECT " + strconv.Itoa(i) + ",COUNT(*)" + minMax + " FROM " + from + " WHERE " + p
-	}
-	return strings.Join(parts, " UNION ALL "), args, nil
+	return unionOfRanges(key, ranges, func(i, p string) string {
+		return "SELECT " + i + ",COUNT(*)" + minMax + " FROM " + from + " WHERE " + p
+	})
 }
 
 // ChecksumBuckets says how a range is cut into buckets. The bucket of a row
