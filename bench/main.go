@@ -63,6 +63,22 @@ const generateSQL = `INSERT INTO items SELECT
   IF(seq %% 6 = 0, NULL, UNHEX(SHA2(seq, 256)))
 FROM seq_1_to_%d`
 
+// printTable prints a results table in Markdown, after the link's line
+// (linkHeader, when there is one): header, then the rows; every column
+// but the first is aligned by align ("---:" right, "---" left).
+func printTable(linkHeader string, header []string, align string, rows [][]string) {
+	if linkHeader != "" {
+		fmt.Print(linkHeader + "\n")
+	}
+	rule := []string{"---"}
+	for range header[1:] {
+		rule = append(rule, align)
+	}
+	for _, r := range append([][]string{header, rule}, rows...) {
+		fmt.Println("| " + strings.Join(r, " | ") + " |")
+	}
+}
+
 // syncMethod is a method that runs binary's sync with the config cfg
 // and checks the copy in database db of target.
 func syncMethod(name, binary, cfg string, target *mariadbtest.Server, db string) *method {
@@ -555,15 +571,13 @@ func report(methods []*method, rows int, tsvBytes int64, rssRows int, rssBig int
 	limit := median(methods[0].times)
 	fmt.Printf("\n%d rows × 11 columns (%.0f MB as TSV); %d cores, %s; MariaDB %s; %s; %s\n\n",
 		rows, float64(tsvBytes)/1e6, runtime.NumCPU(), cpu, version, runtime.Version(), time.Now().UTC().Format("2006-01-02"))
-	if linkHeader != "" {
-		fmt.Print(linkHeader + "\n")
-	}
-	fmt.Println("| method | median | rows/s | × ingest limit | peak RSS |")
-	fmt.Println("|---|---:|---:|---:|---:|")
+	var table [][]string
 	for _, m := range methods {
 		med := median(m.times)
-		fmt.Printf("| %s | %.2f s | %s | %.2f | %s |\n", strings.ReplaceAll(m.name, "|", "\\|"), med.Seconds(), thousands(float64(rows)/med.Seconds()), med.Seconds()/limit.Seconds(), mib(m.rss))
+		table = append(table, []string{strings.ReplaceAll(m.name, "|", "\\|"), fmt.Sprintf("%.2f s", med.Seconds()), thousands(float64(rows) / med.Seconds()),
+			fmt.Sprintf("%.2f", med.Seconds()/limit.Seconds()), mib(m.rss)})
 	}
+	printTable(linkHeader, []string{"method", "median", "rows/s", "× ingest limit", "peak RSS"}, "---:", table)
 	if rssRows > 0 {
 		fmt.Printf("\ndbsync sync (load_data and insert, load_streams 1, 2 and 16) of %d rows: highest peak RSS %s\n", rssRows, mib(rssBig))
 	}
