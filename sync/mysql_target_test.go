@@ -12,7 +12,7 @@ import (
 // it acts between verify and swap through the core's test hook
 // (SetBeforeSwap, export_test.go), which only package dbsync's own test
 // build has. The target's other tests sit beside it in
-// sync/mysqldb/mysql_target_test.go.
+// sync/mysqldb/target_test.go.
 
 // TestSync_ForeignKeyReferencingTarget: a foreign key that references the
 // target table would be moved to the previous copy by the swap. The run
