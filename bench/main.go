@@ -189,19 +189,26 @@ func benchDir(handler, prefix string) (string, string, error) {
 	return handler, dir, err
 }
 
-// startPrimary starts the bench's primary and, when -link asks for one,
-// the link proxy in front of it (sourceLink); stop stops both.
-func startPrimary(link *linkShape) (src *mariadbtest.Server, port int, header string, stop func(), err error) {
+// startPrimary starts the bench's primary with rows generated rows in
+// database bench (prepareSource, whose handle it returns) and, when -link
+// asks for one, the link proxy in front of it (sourceLink); stop stops
+// both.
+func startPrimary(link *linkShape, rows int) (src *mariadbtest.Server, db *sql.DB, port int, header string, stop func(), err error) {
 	src, err = mariadbtest.Start(mariadbtest.Options{ExtraArgs: bigServer})
-	if err != nil {
-		return nil, 0, "", nil, err
+	if err == nil {
+		db, err = prepareSource(src, rows)
 	}
-	port, header, stopLink, err := sourceLink(src, link)
-	if err != nil {
-		src.Stop()
-		return nil, 0, "", nil, err
+	if err == nil {
+		port, header, stop, err = sourceLink(src, link)
 	}
-	return src, port, header, func() { stopLink(); src.Stop() }, nil
+	if err != nil {
+		if src != nil {
+			src.Stop()
+		}
+		return nil, nil, 0, "", nil, err
+	}
+	stopLink := stop
+	return src, db, port, header, func() { stopLink(); src.Stop() }, nil
 }
 
 func run(rows, repeat, rssRows int, handler string, withPandas bool, only string, tables bool, baseline string, link *linkShape) error {
@@ -211,7 +218,7 @@ func run(rows, repeat, rssRows int, handler string, withPandas bool, only string
 	}
 	defer os.RemoveAll(dir)
 	logf("starting MariaDB servers")
-	src, srcPort, linkHeader, stopSrc, err := startPrimary(link)
+	src, srcDB, srcPort, linkHeader, stopSrc, err := startPrimary(link, rows)
 	if err != nil {
 		return err
 	}
@@ -226,10 +233,6 @@ func run(rows, repeat, rssRows int, handler string, withPandas bool, only string
 		return err
 	}
 	defer dstNoFile.Stop()
-	srcDB, err := prepareSource(src, rows)
-	if err != nil {
-		return err
-	}
 	wantRows, wantSum, err := checksumMySQL(srcDB, "items")
 	if err != nil {
 		return err

@@ -49,7 +49,7 @@ func runMerge(rows int, handler, baseline string, link *linkShape) error {
 		logf("pt-table-sync not found (apt-get install percona-toolkit): measured without it")
 	}
 	logf("starting MariaDB servers (target with --log-bin, ROW format)")
-	src, srcPort, linkHeader, stopSrc, err := startPrimary(link)
+	src, srcDB, srcPort, linkHeader, stopSrc, err := startPrimary(link, rows)
 	if err != nil {
 		return err
 	}
@@ -60,10 +60,6 @@ func runMerge(rows int, handler, baseline string, link *linkShape) error {
 		return err
 	}
 	defer dst.Stop()
-	srcDB, err := prepareSource(src, rows)
-	if err != nil {
-		return err
-	}
 	for _, q := range []string{"CREATE TABLE items_base LIKE items", "INSERT INTO items_base SELECT * FROM items"} {
 		if _, err := srcDB.Exec(q); err != nil {
 			return err
