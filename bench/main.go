@@ -70,11 +70,9 @@ func printTable(linkHeader string, header []string, align string, rows [][]strin
 	if linkHeader != "" {
 		fmt.Print(linkHeader + "\n")
 	}
-	rule := []string{"---"}
-	for range header[1:] {
-		rule = append(rule, align)
-	}
-	for _, r := range append([][]string{header, rule}, rows...) {
+	fmt.Println("| " + strings.Join(header, " | ") + " |")
+	fmt.Println("|---" + strings.Repeat("|"+align, len(header)-1) + "|")
+	for _, r := range rows {
 		fmt.Println("| " + strings.Join(r, " | ") + " |")
 	}
 }
