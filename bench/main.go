@@ -63,6 +63,20 @@ const generateSQL = `INSERT INTO items SELECT
   IF(seq %% 6 = 0, NULL, UNHEX(SHA2(seq, 256)))
 FROM seq_1_to_%d`
 
+// printTable prints a results table in Markdown, after the link's line
+// (linkHeader, when there is one): header, then the rows; every column
+// but the first is aligned by align ("---:" right, "---" left).
+func printTable(linkHeader string, header []string, align string, rows [][]string) {
+	if linkHeader != "" {
+		fmt.Print(linkHeader + "\n")
+	}
+	fmt.Println("| " + strings.Join(header, " | ") + " |")
+	fmt.Println("|---" + strings.Repeat("|"+align, len(header)-1) + "|")
+	for _, r := range rows {
+		fmt.Println("| " + strings.Join(r, " | ") + " |")
+	}
+}
+
 // syncMethod is a method that runs binary's sync with the config cfg
 // and checks the copy in database db of target.
 func syncMethod(name, binary, cfg string, target *mariadbtest.Server, db string) *method {
@@ -187,19 +201,26 @@ func benchDir(handler, prefix string) (string, string, error) {
 	return handler, dir, err
 }
 
-// startPrimary starts the bench's primary and, when -link asks for one,
-// the link proxy in front of it (sourceLink); stop stops both.
-func startPrimary(link *linkShape) (src *mariadbtest.Server, port int, header string, stop func(), err error) {
+// startPrimary starts the bench's primary with rows generated rows in
+// database bench (prepareSource, whose handle it returns) and, when -link
+// asks for one, the link proxy in front of it (sourceLink); stop stops
+// both.
+func startPrimary(link *linkShape, rows int) (src *mariadbtest.Server, db *sql.DB, port int, header string, stop func(), err error) {
 	src, err = mariadbtest.Start(mariadbtest.Options{ExtraArgs: bigServer})
-	if err != nil {
-		return nil, 0, "", nil, err
+	if err == nil {
+		db, err = prepareSource(src, rows)
 	}
-	port, header, stopLink, err := sourceLink(src, link)
-	if err != nil {
-		src.Stop()
-		return nil, 0, "", nil, err
+	if err == nil {
+		port, header, stop, err = sourceLink(src, link)
 	}
-	return src, port, header, func() { stopLink(); src.Stop() }, nil
+	if err != nil {
+		if src != nil {
+			src.Stop()
+		}
+		return nil, nil, 0, "", nil, err
+	}
+	stopLink := stop
+	return src, db, port, header, func() { stopLink(); src.Stop() }, nil
 }
 
 func run(rows, repeat, rssRows int, handler string, withPandas bool, only string, tables bool, baseline string, link *linkShape) error {
@@ -209,7 +230,7 @@ func run(rows, repeat, rssRows int, handler string, withPandas bool, only string
 	}
 	defer os.RemoveAll(dir)
 	logf("starting MariaDB servers")
-	src, srcPort, linkHeader, stopSrc, err := startPrimary(link)
+	src, srcDB, srcPort, linkHeader, stopSrc, err := startPrimary(link, rows)
 	if err != nil {
 		return err
 	}
@@ -224,10 +245,6 @@ func run(rows, repeat, rssRows int, handler string, withPandas bool, only string
 		return err
 	}
 	defer dstNoFile.Stop()
-	srcDB, err := prepareSource(src, rows)
-	if err != nil {
-		return err
-	}
 	wantRows, wantSum, err := checksumMySQL(srcDB, "items")
 	if err != nil {
 		return err
@@ -569,15 +586,13 @@ func report(methods []*method, rows int, tsvBytes int64, rssRows int, rssBig int
 	limit := median(methods[0].times)
 	fmt.Printf("\n%d rows × 11 columns (%.0f MB as TSV); %d cores, %s; MariaDB %s; %s; %s\n\n",
 		rows, float64(tsvBytes)/1e6, runtime.NumCPU(), cpu, version, runtime.Version(), time.Now().UTC().Format("2006-01-02"))
-	if linkHeader != "" {
-		fmt.Print(linkHeader + "\n")
-	}
-	fmt.Println("| method | median | rows/s | × ingest limit | peak RSS |")
-	fmt.Println("|---|---:|---:|---:|---:|")
+	var table [][]string
 	for _, m := range methods {
 		med := median(m.times)
-		fmt.Printf("| %s | %.2f s | %s | %.2f | %s |\n", strings.ReplaceAll(m.name, "|", "\\|"), med.Seconds(), thousands(float64(rows)/med.Seconds()), med.Seconds()/limit.Seconds(), mib(m.rss))
+		table = append(table, []string{strings.ReplaceAll(m.name, "|", "\\|"), fmt.Sprintf("%.2f s", med.Seconds()), thousands(float64(rows) / med.Seconds()),
+			fmt.Sprintf("%.2f", med.Seconds()/limit.Seconds()), mib(m.rss)})
 	}
+	printTable(linkHeader, []string{"method", "median", "rows/s", "× ingest limit", "peak RSS"}, "---:", table)
 	if rssRows > 0 {
 		fmt.Printf("\ndbsync sync (load_data and insert, load_streams 1, 2 and 16) of %d rows: highest peak RSS %s\n", rssRows, mib(rssBig))
 	}

@@ -49,7 +49,7 @@ func runMerge(rows int, handler, baseline string, link *linkShape) error {
 		logf("pt-table-sync not found (apt-get install percona-toolkit): measured without it")
 	}
 	logf("starting MariaDB servers (target with --log-bin, ROW format)")
-	src, srcPort, linkHeader, stopSrc, err := startPrimary(link)
+	src, srcDB, srcPort, linkHeader, stopSrc, err := startPrimary(link, rows)
 	if err != nil {
 		return err
 	}
@@ -60,10 +60,6 @@ func runMerge(rows int, handler, baseline string, link *linkShape) error {
 		return err
 	}
 	defer dst.Stop()
-	srcDB, err := prepareSource(src, rows)
-	if err != nil {
-		return err
-	}
 	for _, q := range []string{"CREATE TABLE items_base LIKE items", "INSERT INTO items_base SELECT * FROM items"} {
 		if _, err := srcDB.Exec(q); err != nil {
 			return err
@@ -232,13 +228,10 @@ func runMerge(rows int, handler, baseline string, link *linkShape) error {
 	}
 	fmt.Printf("\n%d rows × 11 columns (PK + 1 secondary index); target MariaDB with binlog ROW; every copy verified by checksum\n", rows)
 	fmt.Printf("command: make build && go run ./bench -merge-rows %d\n\n", rows)
-	if linkHeader != "" {
-		fmt.Print(linkHeader + "\n")
-	}
-	fmt.Println("| run | wall | rows written | binlog bytes | peak RSS |")
-	fmt.Println("|---|---|---|---|---|")
+	var table [][]string
 	for _, f := range figures {
-		fmt.Printf("| %s | %.2f s | %d | %d | %s |\n", f.name, f.wall.Seconds(), f.written, f.binlog, mib(f.rss))
+		table = append(table, []string{f.name, fmt.Sprintf("%.2f s", f.wall.Seconds()), fmt.Sprint(f.written), fmt.Sprint(f.binlog), mib(f.rss)})
 	}
+	printTable(linkHeader, []string{"run", "wall", "rows written", "binlog bytes", "peak RSS"}, "---", table)
 	return nil
 }

@@ -95,14 +95,11 @@ func benchTables(src, dst *mariadbtest.Server, handler, dir string, rows, repeat
 		}
 	}
 	fmt.Printf("\nSeveral tables per job: %d rows in %d tables, medians of %d rounds, every copy verified by checksum\n\n", n*part, n, repeat)
-	if linkHeader != "" {
-		fmt.Print(linkHeader + "\n")
-	}
-	fmt.Println("| method | median | rows/s | peak RSS |")
-	fmt.Println("|---|---:|---:|---:|")
+	var table [][]string
 	for _, m := range methods {
 		med := median(m.times)
-		fmt.Printf("| %s | %.2f s | %s | %s |\n", m.name, med.Seconds(), thousands(float64(n*part)/med.Seconds()), mib(m.rss))
+		table = append(table, []string{m.name, fmt.Sprintf("%.2f s", med.Seconds()), thousands(float64(n*part) / med.Seconds()), mib(m.rss)})
 	}
+	printTable(linkHeader, []string{"method", "median", "rows/s", "peak RSS"}, "---:", table)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/dbsync/dbsync/internal/dbtest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,12 +22,7 @@ import (
 
 func ownServer(t *testing.T, o mariadbtest.Options) *mariadbtest.Server {
 	t.Helper()
-	s, err := mariadbtest.Start(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-	return s
+	return dbtest.OwnServer(t, o)
 }
 
 // faultEnv is an env whose primary is a server of its own.
@@ -177,9 +173,7 @@ func waitForHelper(t *testing.T, db *sql.DB, table, kind string) {
 
 // helperLike is a LIKE pattern for the helper tables of kind (new, old,
 // delta) of a short-named table, of every run: <table>__dbsync_<kind>_<token>.
-func helperLike(table, kind string) string {
-	return strings.ReplaceAll(table+"__dbsync_"+kind+"_", "_", `\_`) + "%"
-}
+func helperLike(table, kind string) string { return dbtest.HelperLike(table, kind) }
 
 // TestFault_TargetRestartedBeforeSwap: the target restarts between verify
 // and swap: the staging table is gone or incomplete, the run fails or

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"fmt"
+	"github.com/dbsync/dbsync/internal/dbtest"
 	"math"
 	"path/filepath"
 	"reflect"
@@ -100,11 +101,7 @@ func readAll(t *testing.T, db *sql.DB, table string) [][]any {
 
 func showCreate(t *testing.T, db *sql.DB, table string) string {
 	t.Helper()
-	var name, def string
-	if err := db.QueryRow("SHOW CREATE TABLE "+mariadbtest.Join(table)).Scan(&name, &def); err != nil {
-		t.Fatal(err)
-	}
-	return def
+	return dbtest.ShowCreate(t, db, table)
 }
 
 func assertSameRows(t *testing.T, want, got [][]any) {
@@ -187,14 +184,7 @@ func TestSync_MySQLToMySQLFidelity(t *testing.T) {
 
 func assertNoLeftovers(t *testing.T, db *sql.DB, table string) {
 	t.Helper()
-	var n int
-	if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND (TABLE_NAME IN (?, ?) OR TABLE_NAME LIKE ? OR TABLE_NAME LIKE ?)",
-		table+"__dbsync_new", table+"__dbsync_old", helperLike(table, "new"), helperLike(table, "old")).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
-		t.Errorf("%d staging/old tables left behind", n)
-	}
+	dbtest.AssertNoLeftovers(t, db, table)
 }
 
 // TestSync_MySQLToSQLiteMapping checks the documented MySQL → SQLite type

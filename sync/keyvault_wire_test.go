@@ -79,7 +79,7 @@ func TestKeyVault_Wire(t *testing.T) {
 	if o := cfg.Origin("azure_mysql.password"); o != "Key Vault secret azure-mysql--password" {
 		t.Errorf("azure_mysql.password from %q", o)
 	}
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(&logs, testWriter{T: t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(&logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rep := dbsync.NewReport(cfg, dbsync.TriggerCLI)
 	err = newRunner(log).Run(context.Background(), cfg, rep, log)
 	if err != nil {

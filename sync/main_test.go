@@ -88,7 +88,11 @@ func (e *env) mustSync(opts dbsync.RunOptions) *dbsync.Report {
 // testLogger sends engine logs to the test log (shown on failure, -v).
 func testLogger(t *testing.T) *slog.Logger { return dbtest.Logger(t) }
 
-type testWriter = dbtest.TestWriter
+// testWriter writes to the test's log (dbtest.TestWriter) under the name
+// and shape this package's tests use (testWriter{t}).
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { return dbtest.TestWriter{T: w.t}.Write(p) }
 
 var _ io.Writer = testWriter{}
 

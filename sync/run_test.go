@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/dbsync/dbsync/internal/dbtest"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -13,28 +14,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dbsync/dbsync/internal/mariadbtest"
 	"github.com/dbsync/dbsync/sync"
 )
 
 // seedItems makes a simple items table with n rows on db (MySQL).
 func seedItems(t *testing.T, db *sql.DB, n int) {
 	t.Helper()
-	mustExec(t, db, "CREATE TABLE items (id INT NOT NULL PRIMARY KEY, name VARCHAR(50) NOT NULL, note TEXT NULL, KEY name_idx (name))")
-	if n == 0 {
-		return
-	}
-	// MariaDB's SEQUENCE engine makes n rows in one statement.
-	mustExec(t, db, fmt.Sprintf(`INSERT INTO items SELECT seq, CONCAT('item ', seq), IF(seq %% 7 = 0, NULL, REPEAT('x', seq %% 100)) FROM seq_1_to_%d`, n))
+	dbtest.SeedItems(t, db, n)
 }
 
 func count(t *testing.T, db *sql.DB, table string) int64 {
 	t.Helper()
-	var n int64
-	if err := db.QueryRow("SELECT COUNT(*) FROM " + mariadbtest.Join(table)).Scan(&n); err != nil {
-		t.Fatalf("count %s: %v", table, err)
-	}
-	return n
+	return dbtest.Count(t, db, table)
 }
 
 // TestSync_ReadersNeverSeeHalfDone polls COUNT(*) on the target throughout

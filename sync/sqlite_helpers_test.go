@@ -2,8 +2,8 @@ package dbsync_test
 
 import (
 	"database/sql"
+	"github.com/dbsync/dbsync/internal/dbtest"
 	"strconv"
-	"strings"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -11,23 +11,12 @@ import (
 
 func openSQLiteT(t *testing.T, path string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return dbtest.OpenSQLite(t, path)
 }
 
 func sqliteExec(t *testing.T, path string, stmts ...string) {
 	t.Helper()
-	db := openSQLiteT(t, path)
-	for _, q := range stmts {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("sqlite %q: %v", q, err)
-		}
-	}
-	db.Close()
+	dbtest.SQLiteExec(t, path, stmts...)
 }
 
 func sqliteRows(t *testing.T, path, query string) [][]any {
@@ -44,19 +33,7 @@ func sqliteRows(t *testing.T, path, query string) [][]any {
 // sqliteCount returns the row count of a table, or -1 when it does not exist.
 func sqliteCount(t *testing.T, path, table string) int64 {
 	t.Helper()
-	db := openSQLiteT(t, path)
-	var exists int
-	if err := db.QueryRow("SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name=?", table).Scan(&exists); err != nil {
-		t.Fatal(err)
-	}
-	if exists == 0 {
-		return -1
-	}
-	var n int64
-	if err := db.QueryRow(`SELECT COUNT(*) FROM "` + strings.ReplaceAll(table, `"`, `""`) + `"`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return dbtest.SQLiteCount(t, path, table)
 }
 
 func mustParseFloat(s string) float64 {

@@ -1,4 +1,4 @@
-package dbsync_test
+package mysqldb_test
 
 import (
 	"database/sql"
@@ -72,7 +72,7 @@ func tableSum(t *testing.T, db *sql.DB, table string) string {
 // that its row estimate is current.
 func prepareMany(t *testing.T, e *env, srcSalt string) (src, dst *sql.DB) {
 	t.Helper()
-	src, dst = e.srcDBConn(), e.dstDBConn()
+	src, dst = e.SrcDBConn(), e.DstDBConn()
 	mustExec(t, src, manyIndexesDDL)
 	mustExec(t, dst, manyIndexesDDL)
 	fillItems(t, src, deferRows+123, srcSalt)
@@ -99,7 +99,7 @@ func TestDeferredIndexes_KeepDefinition(t *testing.T) {
 			e := newEnv(t, tc.target)
 			src, dst := prepareMany(t, e, "new")
 			before := definitionOf(t, dst, "items")
-			rep := e.mustSync(dbsync.RunOptions{})
+			rep := e.MustSync(dbsync.RunOptions{})
 			if rep.StagePlan != dbsync.PlanDeferredIndexes || rep.LoadMethod != tc.method {
 				t.Fatalf("stage plan %q, load method %q; want %q, %q", rep.StagePlan, rep.LoadMethod, dbsync.PlanDeferredIndexes, tc.method)
 			}
@@ -118,12 +118,12 @@ func TestDeferredIndexes_KeepDefinition(t *testing.T) {
 func TestDeferredIndexes_SmallTableIndexed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, azure)
-	src, dst := e.srcDBConn(), e.dstDBConn()
+	src, dst := e.SrcDBConn(), e.DstDBConn()
 	mustExec(t, src, manyIndexesDDL)
 	mustExec(t, dst, manyIndexesDDL)
 	fillItems(t, src, 500, "new")
 	before := definitionOf(t, dst, "items")
-	rep := e.mustSync(dbsync.RunOptions{})
+	rep := e.MustSync(dbsync.RunOptions{})
 	if rep.StagePlan != dbsync.PlanIndexed {
 		t.Fatalf("stage plan %q, want %q", rep.StagePlan, dbsync.PlanIndexed)
 	}
@@ -150,7 +150,7 @@ func TestDeferredIndexes_DuplicateInUniqueFails(t *testing.T) {
 			src, dst := prepareMany(t, e, "new")
 			mustExec(t, src, "ALTER TABLE items DROP INDEX u_email", "UPDATE items SET email = 'twice@example.com' WHERE id IN (40000, 50001)")
 			before, beforeDef := tableSum(t, dst, "items"), definitionOf(t, dst, "items")
-			rep, err := e.sync(dbsync.RunOptions{})
+			rep, err := e.Sync(dbsync.RunOptions{})
 			if err == nil {
 				t.Fatal("sync succeeded with a duplicate in a UNIQUE index")
 			}
@@ -182,10 +182,10 @@ func TestDeferredIndexes_DuplicateInUniqueFails(t *testing.T) {
 func TestDeferredIndexes_SQLiteKeepsSchema(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	src := e.srcDBConn()
+	src := e.SrcDBConn()
 	mustExec(t, src, manyIndexesDDL)
 	fillItems(t, src, 3000, "new")
-	replica := filepath.Join(e.dir, "replica.db")
+	replica := filepath.Join(e.Dir, "replica.db")
 	db, err := sql.Open("sqlite", replica)
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +217,7 @@ func TestDeferredIndexes_SQLiteKeepsSchema(t *testing.T) {
 		return b.String()
 	}
 	before := schema()
-	rep := e.mustSync(dbsync.RunOptions{Target: "sqlite"})
+	rep := e.MustSync(dbsync.RunOptions{Target: "sqlite"})
 	if rep.StagePlan != dbsync.PlanDeferredIndexes {
 		t.Errorf("stage plan %q, want %q", rep.StagePlan, dbsync.PlanDeferredIndexes)
 	}

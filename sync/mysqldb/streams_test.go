@@ -1,4 +1,4 @@
-package dbsync_test
+package mysqldb_test
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 // syncLogged runs one sync of e and returns its report, error and log.
 func syncLogged(t *testing.T, e *env) (*dbsync.Report, error, string) {
 	t.Helper()
-	cfg, err := e.config(dbsync.RunOptions{})
+	cfg, err := e.Config(dbsync.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,8 +39,8 @@ func TestLoadStreams_CopiesExactly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, tc.server())
-			e.extra = "[azure_mysql]\nload_streams = 2\n"
-			src, dst := e.srcDBConn(), e.dstDBConn()
+			e.Extra = "[azure_mysql]\nload_streams = 2\n"
+			src, dst := e.SrcDBConn(), e.DstDBConn()
 			mustExec(t, src, manyIndexesDDL)
 			fillItems(t, src, deferRows, "new")
 			rep, err, log := syncLogged(t, e)
@@ -75,8 +75,8 @@ func TestLoadStreams_FailsCleanly(t *testing.T) {
 
 func loadStreamsFailsCleanly(t *testing.T, target *mariadbtest.Server) {
 	e := newEnv(t, target)
-	e.extra = "[azure_mysql]\nload_streams = 2\n"
-	src, dst := e.srcDBConn(), e.dstDBConn()
+	e.Extra = "[azure_mysql]\nload_streams = 2\n"
+	src, dst := e.SrcDBConn(), e.DstDBConn()
 	mustExec(t, src, manyIndexesDDL)
 	fillItems(t, src, deferRows, "new")
 	mustExec(t, src, "UPDATE items SET name = 'a name far too long for twenty' WHERE id = 45000")
@@ -115,21 +115,21 @@ func TestLoadStreams_ServerWaitsForSparseRows(t *testing.T) {
 	t.Parallel()
 	target := ownServer(t, mariadbtest.Options{TLS: true, LocalInfile: true, ExtraArgs: []string{"--net-read-timeout=1"}})
 	e := newEnv(t, target)
-	dst := e.dstDBConn()
+	dst := e.DstDBConn()
 	seedItems(t, dst, 300)
 	// The same rows (seedItems' generator, in SQLite), but for the first
 	// and the last ten: the first difference starts the delta table's
 	// load, and the rest come at the end of the compare.
-	sqliteExec(t, filepath.Join(e.dir, "fallback.db"), "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT)",
+	sqliteExec(t, filepath.Join(e.Dir, "fallback.db"), "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT)",
 		`WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 300)
 		 INSERT INTO items SELECT n, 'item ' || n, CASE WHEN n % 7 = 0 THEN NULL ELSE substr(replace(hex(zeroblob(100)), '00', 'x'), 1, n % 100) END FROM s`,
 		"UPDATE items SET name = 'changed ' || id WHERE id = 1 OR id > 290")
 	// A correlated subquery over 90,000 pairs for each row: seconds of
 	// compare between the first difference and the next.
-	e.extra = "[sync]\nmode = merge\nfallback_enabled = true\n[source]\nport = 1\n" +
+	e.Extra = "[sync]\nmode = merge\nfallback_enabled = true\n[source]\nport = 1\n" +
 		"[fallback]\nquery = SELECT id, name, note FROM items WHERE (SELECT COUNT(*) FROM items AS a, items AS b WHERE a.id + b.id > items.id + 1000) = 0\n"
 	start := time.Now()
-	rep, err := e.sync(dbsync.RunOptions{})
+	rep, err := e.Sync(dbsync.RunOptions{})
 	t.Logf("merge took %s", time.Since(start))
 	if err != nil {
 		t.Fatalf("merge with sparse differences: %v", err)
