@@ -118,6 +118,10 @@ type MergeResult struct {
 	// Note is the report's mode_reason of a table that was merged where
 	// a rule of merge_max_changes or the first run could have replaced it.
 	Note string
+	// RowsRead is how many full rows the merge read from the source when
+	// that is not Rows (a merge by checksums reads only the differing
+	// keys' rows); 0 means Rows.
+	RowsRead int64
 }
 
 // Delta operations, as stored in the delta table's dbsync_op column.

@@ -183,6 +183,7 @@ func mergeByChecksums(ctx context.Context, m Merger, s Session, q, what string, 
 	srcKeys := sortedKeys(diff.Missing, diff.Different)
 	dstKeys := sortedKeys(diff.Extra, diff.Different)
 	src := &keyedRows{ctx: ctx, keys: srcKeys, key: opts.Key, pos: keyPos, cols: srcCols}
+	defer src.Close() // before PrepareKeys too: its first batch is open on the snapshot connection
 	binary := false
 	src.open = func(ctx context.Context, keys []RangeKey) (RowReader, error) {
 		rows, err := s.QueryKeys(ctx, q, what, opts.Key, keys)
@@ -201,13 +202,15 @@ func mergeByChecksums(ctx context.Context, m Merger, s Session, q, what string, 
 		return res, err
 	}
 	dst := &keyedRows{ctx: ctx, keys: dstKeys, key: opts.Key, pos: keyPos, open: tm.ReadKeys}
-	defer src.Close()
 	defer dst.Close()
 	d := NewDeltaReader(table,
 		&KeyReader{Side: "source", Rows: src, Key: opts.Key, Pos: keyPos},
 		&KeyReader{Side: "target", Rows: dst, Key: opts.Key, Pos: keyPos},
 		tm.Equal)
+	var read int64
+	defer func() { res.RowsRead = read }()
 	return applyDelta(ctx, tm, d, opts, func() int64 {
+		read = d.Src.N // the differing keys' rows, all this merge read
 		// The counts of the whole tables: every row not read is unchanged.
 		d.Src.N, d.Dst.N = diff.Stats.SourceRows, diff.Stats.TargetRows
 		d.Unchanged = d.Src.N - d.Inserts - d.Updates

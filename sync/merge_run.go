@@ -130,6 +130,9 @@ func mergeRows(ctx context.Context, m Merger, src SourceRows, opts MergeOptions)
 		tm.Equal)
 	return applyDelta(ctx, tm, d, opts, func() (targetRows int64) {
 		if opts.Incremental {
+			// The whole table's counts, as a merge reports them: every
+			// row outside the window is unchanged.
+			d.Unchanged = opts.SourceRows - d.Inserts - d.Updates
 			return opts.TargetRows
 		}
 		return d.Dst.N
@@ -376,6 +379,9 @@ func (r *Runner) mergeTable(ctx context.Context, cfg *Config, s Session, m Merge
 		inc.finish(m, &tr, tlog)
 	} else {
 		tr.RowsRead = res.Rows
+		if compare == CompareChecksums {
+			tr.RowsRead = res.RowsRead // only the differing keys' rows
+		}
 	}
 	tlog.Info("merge compared", "inserted", res.Inserted, "updated", res.Updated, "deleted", res.Deleted, "unchanged", res.Unchanged)
 	if res.Note != "" {

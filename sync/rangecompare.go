@@ -275,7 +275,8 @@ func rangeBothSides(ctx context.Context, src, dst ChecksumSide, f func(ctx conte
 	wg.Wait()
 	// The side that failed first, not the one its failure cancelled.
 	if errSrc != nil && (errDst == nil || !errors.Is(errSrc, context.Canceled)) {
-		return fmt.Errorf("source: %w", errSrc)
+		// The primary's failure, as a row read's: the run falls back.
+		return AsSourceError(fmt.Errorf("source: %w", errSrc))
 	}
 	if errDst != nil {
 		return fmt.Errorf("target: %w", errDst)

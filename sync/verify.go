@@ -124,7 +124,7 @@ func (r *Runner) Verify(ctx context.Context, cfg *Config, log *slog.Logger) (*Ve
 	// A run that took a lock or recorded itself meanwhile may have
 	// changed what verify read: say so rather than answer.
 	if err := locked(); err != nil {
-		return rep, fmt.Errorf("%w (%w)", errRunDuringVerify, err)
+		return rep, fmt.Errorf("%w (%v)", errRunDuringVerify, err) // exit 1, not busy: verify read while it ran
 	}
 	after, err := runsSignature(ctx, tgt)
 	if err != nil {

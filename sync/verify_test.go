@@ -336,6 +336,42 @@ func TestVerify_RunMeanwhile(t *testing.T) {
 	}
 }
 
+// TestVerify_RunHoldsLockAtTheEnd: a run that takes a table's run lock
+// while verify reads, and still holds it when verify checks at the end,
+// makes verify "could not verify" (exit 1), not busy (exit 3): verify did
+// read, and what it read may mix the tables before and after that run.
+func TestVerify_RunHoldsLockAtTheEnd(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, azure)
+	src, dst := e.srcDBConn(), e.dstDBConn()
+	for _, db := range []*sql.DB{src, dst} {
+		mustExec(t, db, "CREATE TABLE items (id INT NOT NULL PRIMARY KEY, v VARCHAR(20) NOT NULL)")
+	}
+	seqRows(t, src, "items", 1, 100)
+	e.mustSync(dbsync.RunOptions{Target: dbsync.TargetAzure})
+	cfg, err := e.config(dbsync.RunOptions{Target: dbsync.TargetAzure})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := dst.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	log := testLogger(t)
+	r := newRunner(log)
+	dbsync.SetVerifyRead(r, func() {
+		var got sql.NullInt64
+		if err := holder.QueryRowContext(t.Context(), "SELECT GET_LOCK(?, 5)", "dbsync:"+e.targetDB+".items").Scan(&got); err != nil || got.Int64 != 1 {
+			t.Errorf("take the run lock as a run does: %v (%v)", got, err)
+		}
+	})
+	rep, err := r.Verify(t.Context(), cfg, log)
+	if !errors.Is(err, dbsync.ErrRunDuringVerify) || errors.Is(err, dbsync.ErrBusy) {
+		t.Fatalf("verify with a run holding the lock at its end: %v (report %+v), want could not verify, not busy", err, rep)
+	}
+}
+
 // TestMerge_GuardsByEitherCompare: max_delete stops a merge by rows and a
 // merge by checksums alike, and the target keeps its rows.
 func TestMerge_GuardsByEitherCompare(t *testing.T) {
