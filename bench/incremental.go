@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"database/sql"
 	"flag"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dbsync/dbsync/internal/mariadbtest"
@@ -36,26 +34,18 @@ type incFigure struct {
 }
 
 func runIncremental(rows int, handler string) error {
-	handler, err := filepath.Abs(handler)
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(handler); err != nil {
-		return fmt.Errorf("%s: build it first (make build)", handler)
-	}
-	dir, err := os.MkdirTemp("", "dbsync-bench-incremental-")
+	handler, dir, err := benchDir(handler, "dbsync-bench-incremental-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	big := []string{"--innodb-buffer-pool-size=2G", "--innodb-log-file-size=1G", "--innodb-io-capacity=4000", "--innodb-io-capacity-max=8000"}
 	logf("starting MariaDB servers")
-	src, err := mariadbtest.Start(mariadbtest.Options{ExtraArgs: big})
+	src, srcDB, _, _, stopSrc, err := startPrimary(nil, rows)
 	if err != nil {
 		return err
 	}
-	defer src.Stop()
-	dst, err := mariadbtest.Start(mariadbtest.Options{TLS: true, LocalInfile: true, ExtraArgs: big})
+	defer stopSrc()
+	dst, err := mariadbtest.Start(mariadbtest.Options{TLS: true, LocalInfile: true, ExtraArgs: bigServer})
 	if err != nil {
 		return err
 	}
@@ -64,16 +54,6 @@ func runIncremental(rows int, handler string) error {
 	// spread over the past (one second apart), so the window after a full
 	// run holds only what changed since.
 	const cursorDDL = "ALTER TABLE items ADD COLUMN updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6), ADD KEY updated_idx (updated_at)"
-	for _, q := range []string{"CREATE DATABASE bench", "USE bench", tableDDL} {
-		if _, err := src.Root().Exec(q); err != nil {
-			return err
-		}
-	}
-	logf("generating %d rows", rows)
-	if err := generate(src, rows); err != nil {
-		return err
-	}
-	srcDB := socketDB(src, "bench")
 	if err := execAll(srcDB, cursorDDL, "UPDATE items SET updated_at = TIMESTAMP'2026-01-01 00:00:00' + INTERVAL id SECOND"); err != nil {
 		return err
 	}
@@ -217,26 +197,4 @@ func execAll(db *sql.DB, qs ...string) error {
 		}
 	}
 	return nil
-}
-
-// timeCmdLog is timeCmd that also prints the run's log lines (stderr) after
-// it, indented under name, so that the figures come with what the run did.
-func timeCmdLog(cmd *exec.Cmd, name string) (time.Duration, int64, error) {
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
-	if err != nil {
-		return d, 0, fmt.Errorf("%v: %s", err, tail(stderr.String()))
-	}
-	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
-		logf("    [%s] %s", name, line)
-	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss * 1024
-		logf("  handler: CPU user %.2fs sys %.2fs", time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds())
-	}
-	return d, rss, nil
 }

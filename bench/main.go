@@ -677,7 +677,12 @@ func logf(format string, args ...any) {
 }
 
 // timeCmd runs a command and returns its wall time and peak RSS.
-func timeCmd(cmd *exec.Cmd) (time.Duration, int64, error) {
+func timeCmd(cmd *exec.Cmd) (time.Duration, int64, error) { return timeCmdLog(cmd, "") }
+
+// timeCmdLog is timeCmd that also prints the run's log lines (stderr) after
+// it, indented under name (none when name is empty), so that the figures
+// come with what the run did.
+func timeCmdLog(cmd *exec.Cmd, name string) (time.Duration, int64, error) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
@@ -685,6 +690,11 @@ func timeCmd(cmd *exec.Cmd) (time.Duration, int64, error) {
 	d := time.Since(start)
 	if err != nil {
 		return d, 0, fmt.Errorf("%v: %s", err, tail(stderr.String()))
+	}
+	if name != "" {
+		for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+			logf("    [%s] %s", name, line)
+		}
 	}
 	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {

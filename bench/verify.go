@@ -1,7 +1,6 @@
 package main
 
 import (
-	"database/sql"
 	"flag"
 	"fmt"
 	"os"
@@ -34,58 +33,27 @@ type verifyFigure struct {
 }
 
 func runVerifyBench(rows int, handler string, link *linkShape) error {
-	handler, err := filepath.Abs(handler)
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(handler); err != nil {
-		return fmt.Errorf("%s: build it first (make build)", handler)
-	}
-	ptSync, ptErr := exec.LookPath("pt-table-sync")
-	if ptErr != nil {
-		logf("pt-table-sync not found (apt-get install percona-toolkit): measured without it")
-	}
-	dir, err := os.MkdirTemp("", "dbsync-bench-verify-")
+	handler, dir, err := benchDir(handler, "dbsync-bench-verify-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	big := []string{"--innodb-buffer-pool-size=2G", "--innodb-log-file-size=1G", "--innodb-io-capacity=4000", "--innodb-io-capacity-max=8000"}
+	ptSync, ptErr := exec.LookPath("pt-table-sync")
+	if ptErr != nil {
+		logf("pt-table-sync not found (apt-get install percona-toolkit): measured without it")
+	}
 	logf("starting MariaDB servers")
-	src, err := mariadbtest.Start(mariadbtest.Options{ExtraArgs: big})
+	src, srcDB, srcPort, linkHeader, stopSrc, err := startPrimary(link, rows)
 	if err != nil {
 		return err
 	}
-	defer src.Stop()
-	srcPort, linkHeader, stopLink, err := sourceLink(src, link)
-	if err != nil {
-		return err
-	}
-	defer stopLink()
-	dst, err := mariadbtest.Start(mariadbtest.Options{TLS: true, LocalInfile: true, ExtraArgs: big})
+	defer stopSrc()
+	dst, err := mariadbtest.Start(mariadbtest.Options{TLS: true, LocalInfile: true, ExtraArgs: bigServer})
 	if err != nil {
 		return err
 	}
 	defer dst.Stop()
-	for _, q := range []string{"CREATE DATABASE bench", "USE bench", tableDDL} {
-		if _, err := src.Root().Exec(q); err != nil {
-			return err
-		}
-	}
-	logf("generating %d rows", rows)
-	if err := generate(src, rows); err != nil {
-		return err
-	}
-	srcDB := socketDB(src, "bench")
-	exec1 := func(db *sql.DB, qs ...string) error {
-		for _, q := range qs {
-			if _, err := db.Exec(q); err != nil {
-				return fmt.Errorf("%s: %w", q, err)
-			}
-		}
-		return nil
-	}
-	if err := exec1(srcDB, "CREATE TABLE items_base LIKE items", "INSERT INTO items_base SELECT * FROM items"); err != nil {
+	if err := execAll(srcDB, "CREATE TABLE items_base LIKE items", "INSERT INTO items_base SELECT * FROM items"); err != nil {
 		return err
 	}
 	for _, db := range []string{"sync", "base"} {
@@ -182,7 +150,7 @@ mode = %s
 	if _, err := measure("replace (first copy)", sync(config("replace", "auto"))); err != nil {
 		return err
 	}
-	if err := exec1(socketDB(dst, "base"), "INSERT INTO items SELECT * FROM sync.items"); err != nil {
+	if err := execAll(socketDB(dst, "base"), "INSERT INTO items SELECT * FROM sync.items"); err != nil {
 		return err
 	}
 	// A full replace with and without the protocol's compression (what it
@@ -203,7 +171,7 @@ mode = %s
 	zipped.ofRows = fmt.Sprintf("%.1f %% of the source's bytes without", 100*float64(zipped.srcB)/float64(plain.srcB))
 	figures = append(figures, plain, zipped)
 	resetTarget := func() error {
-		return exec1(socketDB(dst, "sync"), "DROP TABLE items", "CREATE TABLE items LIKE base.items", "INSERT INTO items SELECT * FROM base.items")
+		return execAll(socketDB(dst, "sync"), "DROP TABLE items", "CREATE TABLE items LIKE base.items", "INSERT INTO items SELECT * FROM base.items")
 	}
 	share := func(f, of verifyFigure) verifyFigure {
 		f.ofRows = fmt.Sprintf("%.2f %% / %.2f %%", 100*float64(f.srcB)/float64(of.srcB), 100*float64(f.dstB)/float64(of.dstB))
@@ -212,7 +180,7 @@ mode = %s
 	}
 	for _, pct := range []int{0, 1} {
 		logf("--- %d %% different", pct)
-		if err := exec1(srcDB, "DROP TABLE items", "CREATE TABLE items LIKE items_base", "INSERT INTO items SELECT * FROM items_base"); err != nil {
+		if err := execAll(srcDB, "DROP TABLE items", "CREATE TABLE items LIKE items_base", "INSERT INTO items SELECT * FROM items_base"); err != nil {
 			return err
 		}
 		if err := resetTarget(); err != nil {
@@ -221,7 +189,7 @@ mode = %s
 		want := 0
 		if pct > 0 {
 			want = 4
-			if err := exec1(srcDB, "UPDATE items SET name = CONCAT(name, ' *'), amount = amount + 1 WHERE id % 100 = 7"); err != nil {
+			if err := execAll(srcDB, "UPDATE items SET name = CONCAT(name, ' *'), amount = amount + 1 WHERE id % 100 = 7"); err != nil {
 				return err
 			}
 		}
