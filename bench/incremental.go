@@ -61,7 +61,7 @@ func runIncremental(rows int, handler string) error {
 		if _, err := dst.Root().Exec("CREATE DATABASE " + db); err != nil {
 			return err
 		}
-		if err := execAll(socketDB(dst, db), tableDDL, cursorDDL); err != nil {
+		if err := execAll(socketDB(dst, db), mariadbtest.ItemsDDL, cursorDDL); err != nil {
 			return err
 		}
 	}

@@ -33,36 +33,6 @@ import (
 	"github.com/dbsync/dbsync/internal/mariadbtest"
 )
 
-const tableDDL = `CREATE TABLE items (
-  id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
-  name VARCHAR(100) NOT NULL,
-  email VARCHAR(255) NOT NULL,
-  amount DECIMAL(18,4) NOT NULL,
-  score DOUBLE NULL,
-  active TINYINT(1) NOT NULL,
-  created_at DATETIME(6) NOT NULL,
-  birthday DATE NULL,
-  notes TEXT NULL,
-  attrs JSON NULL,
-  avatar VARBINARY(64) NULL,
-  KEY email_idx (email)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
-
-// generateSQL fills items deterministically: the same rows for the same n.
-const generateSQL = `INSERT INTO items SELECT
-  seq,
-  CONCAT(ELT(1 + seq %% 5, 'Ana', 'Björn', 'Chloé', 'Dmitri', 'Eve 🚀'), ' ', seq),
-  CONCAT('user', seq, '@example.com'),
-  (seq * 7919 %% 100000000) / 10000,
-  IF(seq %% 10 = 0, NULL, seq / 7e0),
-  seq %% 2,
-  TIMESTAMPADD(MICROSECOND, seq * 1234567, '2020-01-01 00:00:00'),
-  IF(seq %% 4 = 0, NULL, DATE_ADD('1950-01-01', INTERVAL seq %% 20000 DAY)),
-  IF(seq %% 3 = 0, NULL, CONCAT('note ', seq, '\t"tab"\nline\\', REPEAT('x', seq %% 60), '''q''')),
-  IF(seq %% 5 = 0, NULL, JSON_OBJECT('k', seq, 'tags', JSON_ARRAY('a', 'b'))),
-  IF(seq %% 6 = 0, NULL, UNHEX(SHA2(seq, 256)))
-FROM seq_1_to_%d`
-
 // printTable prints a results table in Markdown, after the link's line
 // (linkHeader, when there is one): header, then the rows; every column
 // but the first is aligned by align ("---:" right, "---" left).
@@ -262,7 +232,7 @@ func run(rows, repeat, rssRows int, handler string, withPandas bool, only string
 			if _, err := s.Root().Exec("CREATE DATABASE " + db); err != nil {
 				return err
 			}
-			if _, err := socketDB(s, db).Exec(tableDDL); err != nil {
+			if _, err := socketDB(s, db).Exec(mariadbtest.ItemsDDL); err != nil {
 				return err
 			}
 		}
@@ -313,7 +283,7 @@ func run(rows, repeat, rssRows int, handler string, withPandas bool, only string
 			run: func() (time.Duration, int64, error) {
 				db := socketDB(dst, "ingest")
 				start := time.Now()
-				for _, q := range []string{"DROP TABLE IF EXISTS items_def", strings.Replace(strings.Replace(tableDDL, ",\n  KEY email_idx (email)", "", 1), "items", "items_def", 1),
+				for _, q := range []string{"DROP TABLE IF EXISTS items_def", strings.Replace(strings.Replace(mariadbtest.ItemsDDL, ",\n  KEY email_idx (email)", "", 1), "items", "items_def", 1),
 					"LOAD DATA INFILE " + quote(tsv) + " INTO TABLE items_def CHARACTER SET binary", "ALTER TABLE items_def ADD KEY email_idx (email)"} {
 					if _, err := db.Exec(q); err != nil {
 						return 0, 0, err
@@ -533,7 +503,7 @@ func mydumperDump(src *mariadbtest.Server, dir string) (string, error) {
 // prepareSource makes database bench on the primary src with the bench
 // table and rows generated rows in it, and returns a handle on it.
 func prepareSource(src *mariadbtest.Server, rows int) (*sql.DB, error) {
-	for _, q := range []string{"CREATE DATABASE bench", "USE bench", tableDDL} {
+	for _, q := range []string{"CREATE DATABASE bench", "USE bench", mariadbtest.ItemsDDL} {
 		if _, err := src.Root().Exec(q); err != nil {
 			return nil, err
 		}
@@ -561,7 +531,7 @@ func writeConfig(path string, src *mariadbtest.Server, srcPort int, dst *mariadb
 
 func generate(s *mariadbtest.Server, n int) error {
 	db := socketDB(s, "bench")
-	_, err := db.Exec(fmt.Sprintf(generateSQL, n))
+	_, err := db.Exec(mariadbtest.ItemsInsert(n))
 	return err
 }
 

@@ -69,7 +69,7 @@ func runMerge(rows int, handler, baseline string, link *linkShape) error {
 		if _, err := dst.Root().Exec("CREATE DATABASE " + db); err != nil {
 			return err
 		}
-		if _, err := socketDB(dst, db).Exec(tableDDL); err != nil {
+		if _, err := socketDB(dst, db).Exec(mariadbtest.ItemsDDL); err != nil {
 			return err
 		}
 	}

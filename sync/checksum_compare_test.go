@@ -327,9 +327,9 @@ func TestChecksumCompare_Bytes(t *testing.T) {
 	}
 	srcDB, dstDB := primary.NewDatabase(t, "src"), azure.NewDatabase(t, "dst")
 	src, dst := dbOn(t, primary, srcDB), dbOn(t, azure, dstDB)
-	ddl := strings.Replace(benchTableDDL, "items", "base", 1)
+	ddl := strings.Replace(mariadbtest.ItemsDDL, "items", "base", 1)
 	for _, db := range []*sql.DB{src, dst} {
-		mustExec(t, db, ddl, fmt.Sprintf(strings.Replace(benchGenerateSQL, "items", "base", 1), n))
+		mustExec(t, db, ddl, strings.Replace(mariadbtest.ItemsInsert(n), "INSERT INTO items", "INSERT INTO base", 1))
 	}
 	// count is how many ids in 1..n have id % mod in rems.
 	count := func(mod int, rems ...int) int {
@@ -387,36 +387,6 @@ func TestChecksumCompare_Bytes(t *testing.T) {
 		}
 	}
 }
-
-// The bench's table (bench/main.go), 11 columns.
-const benchTableDDL = `CREATE TABLE items (
-  id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
-  name VARCHAR(100) NOT NULL,
-  email VARCHAR(255) NOT NULL,
-  amount DECIMAL(18,4) NOT NULL,
-  score DOUBLE NULL,
-  active TINYINT(1) NOT NULL,
-  created_at DATETIME(6) NOT NULL,
-  birthday DATE NULL,
-  notes TEXT NULL,
-  attrs JSON NULL,
-  avatar VARBINARY(64) NULL,
-  KEY email_idx (email)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
-
-const benchGenerateSQL = `INSERT INTO items SELECT
-  seq,
-  CONCAT(ELT(1 + seq %% 5, 'Ana', 'Björn', 'Chloé', 'Dmitri', 'Eve 🚀'), ' ', seq),
-  CONCAT('user', seq, '@example.com'),
-  (seq * 7919 %% 100000000) / 10000,
-  IF(seq %% 10 = 0, NULL, seq / 7e0),
-  seq %% 2,
-  TIMESTAMPADD(MICROSECOND, seq * 1234567, '2020-01-01 00:00:00'),
-  IF(seq %% 4 = 0, NULL, DATE_ADD('1950-01-01', INTERVAL seq %% 20000 DAY)),
-  IF(seq %% 3 = 0, NULL, CONCAT('note ', seq, '\t"tab"\nline\\', REPEAT('x', seq %% 60), '''q''')),
-  IF(seq %% 5 = 0, NULL, JSON_OBJECT('k', seq, 'tags', JSON_ARRAY('a', 'b'))),
-  IF(seq %% 6 = 0, NULL, UNHEX(SHA2(seq, 256)))
-FROM seq_1_to_%d`
 
 // measureBytes runs f on one connection to each server (the source's in a
 // read-only snapshot) and returns what each session sent, by Bytes_sent.
